@@ -1,0 +1,81 @@
+# Two commands for a newcomer:  make run   |   make test
+# Everything else here is what those two are made of.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENGINE_VENV  := .venv/engine
+GATEWAY_VENV := .venv/gateway
+ENGINE_PY    := $(ENGINE_VENV)/bin/python
+GATEWAY_PY   := $(GATEWAY_VENV)/bin/python
+RASA         := $(ENGINE_VENV)/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+PIP_FLAGS    := --disable-pip-version-check --quiet
+
+.PHONY: help run setup train test test-engine test-gateway test-e2e eval-nlu validate lock bench clean
+
+help:
+	@echo "make run    set up what is missing, train if data changed, start all services"
+	@echo "make test   the whole test suite"
+	@echo "other: setup train eval-nlu validate bench lock clean"
+
+## ---- environments (re-made only when pyproject.toml or the constraints change) ----
+
+$(ENGINE_VENV)/.installed: pyproject.toml constraints/engine.txt
+	@echo "== engine environment (Python 3.10, Rasa 3.6) =="
+	@test -x $(ENGINE_PY) || "$$(tools/find-python engine)" -m venv $(ENGINE_VENV)
+	$(ENGINE_PY) -m pip install $(PIP_FLAGS) -c constraints/engine.txt -e ".[engine,engine-test]"
+	@touch $@
+
+$(GATEWAY_VENV)/.installed: pyproject.toml constraints/gateway.txt
+	@echo "== gateway environment (Sanic, line-bot-sdk v3) =="
+	@test -x $(GATEWAY_PY) || "$$(tools/find-python gateway)" -m venv $(GATEWAY_VENV)
+	$(GATEWAY_PY) -m pip install $(PIP_FLAGS) -c constraints/gateway.txt -e ".[gateway,gateway-test]"
+	@touch $@
+
+setup: $(ENGINE_VENV)/.installed $(GATEWAY_VENV)/.installed
+
+## ---- model: trained only when config, domain, data or NLU code changed ----
+
+train: $(ENGINE_VENV)/.installed
+	@$(ENGINE_PY) tools/model.py ensure
+
+## ---- run ----
+
+run: setup train
+	@$(GATEWAY_PY) tools/stack.py
+
+## ---- tests ----
+
+test: setup train test-engine test-gateway test-e2e
+
+test-engine: $(ENGINE_VENV)/.installed
+	$(ENGINE_PY) -m pytest tests/engine
+
+test-gateway: $(GATEWAY_VENV)/.installed
+	$(GATEWAY_PY) -m pytest tests/gateway
+
+test-e2e: setup train
+	$(GATEWAY_PY) -m pytest tests/e2e
+
+eval-nlu: train
+	$(ENGINE_PY) -m tools.eval_nlu
+
+validate: $(ENGINE_VENV)/.installed
+	$(RASA) data validate --fail-on-warnings
+
+bench: setup train
+	$(GATEWAY_PY) benchmarks/run.py
+
+## ---- maintenance ----
+
+lock:
+	@(echo "# Every package of the engine environment, pinned (regenerate: make lock)."; \
+	  $(ENGINE_PY) -m pip freeze --exclude-editable) > constraints/engine.txt
+	@(echo "# Every package of the gateway environment, pinned (regenerate: make lock)."; \
+	  $(GATEWAY_PY) -m pip freeze --exclude-editable) > constraints/gateway.txt
+
+clean:
+	rm -rf .venv models var results .pytest_cache

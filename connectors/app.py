@@ -1,0 +1,96 @@
+"""The gateway application: Sanic for HTTP, python-socketio for the widget, composed as one ASGI app.
+
+python-socketio's maintained Sanic integration is its ASGI mode (its native Sanic driver is no longer
+maintained), so the gateway runs as ``socketio.ASGIApp(sio, other_asgi_app=sanic_app)`` under uvicorn:
+``/socket.io/`` goes to Socket.IO, everything else to Sanic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional, Tuple
+
+import socketio
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, file, json as json_response
+
+from connectors.engine_client import EngineClient
+from connectors.router import Router
+from connectors.settings import Settings
+from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat, to_socketio
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 1_000_000
+
+
+def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASGIApp]:
+    settings = settings or Settings.from_env()
+    app = Sanic("sapporo_gateway")
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=settings.cors_origins or "*",
+        max_http_buffer_size=MAX_BODY_BYTES,
+    )
+    # The engine client needs the running event loop, so it is made at start-up.
+    holder = {}
+
+    @app.before_server_start
+    async def start(app: Sanic, _loop=None) -> None:
+        engine = EngineClient(settings.engine_url, settings.engine_connect_timeout, settings.engine_timeout)
+        app.ctx.engine = engine
+        app.ctx.router = Router(engine, settings.max_message_chars)
+        holder["webchat"] = WebChat(sio, app.ctx.router)
+        logger.info("gateway ready, engine at %s", settings.engine_url)
+
+    @app.after_server_stop
+    async def stop(app: Sanic, _loop=None) -> None:
+        await app.ctx.engine.close()
+
+    @app.get("/")
+    async def demo_page(request: Request) -> HTTPResponse:
+        return await file(STATIC_DIR / "index.html", mime_type="text/html; charset=utf-8")
+
+    app.static("/static", STATIC_DIR, name="static")
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        ready = await app.ctx.engine.is_ready()
+        return json_response(
+            {"status": "ok" if ready else "degraded", "engine": "ok" if ready else "down"},
+            status=200 if ready else 503,
+        )
+
+    @app.post("/api/messages")
+    async def rest_message(request: Request) -> HTTPResponse:
+        """Plain HTTP chat (one turn per request), for scripts and the benchmarks."""
+        try:
+            body = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            logger.info("rest: rejected body (invalid UTF-8 or JSON), %d bytes", len(request.body))
+            return json_response({"error": "リクエストの形式が正しくありません（UTF-8 の JSON を送ってください）。"}, 400)
+        if not isinstance(body, dict) or not isinstance(body.get("sender"), str) or not body["sender"].strip():
+            logger.info("rest: rejected body (missing sender)")
+            return json_response({"error": "sender（文字列）と message（文字列）が必要です。"}, 400)
+        replies = await app.ctx.router.handle_text(body["sender"][:128], "rest", body.get("message"))
+        return json_response({"messages": [p for m in replies for p in to_socketio(m)]})
+
+    @app.exception(SanicException)
+    async def client_error(request: Request, exc: SanicException) -> HTTPResponse:
+        status = getattr(exc, "status_code", 400) or 400
+        if status >= 500:
+            logger.error("gateway error %s on %s %s", status, request.method, request.path)
+        else:
+            logger.info("client error %s on %s %s", status, request.method, request.path)
+        return json_response({"error": str(exc) or "bad request"}, status=status)
+
+    asgi = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    return app, asgi

@@ -1,0 +1,66 @@
+"""HTTP client for the Rasa engine (Rasa's REST channel, see credentials.yml)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/rest/webhook"
+
+
+class EngineUnavailable(Exception):
+    """The engine could not be reached or answered with an error."""
+
+
+class EngineClient:
+    """Sends one user turn to the engine and returns the bot's messages (Rasa REST format)."""
+
+    def __init__(self, base_url: str, connect_timeout: float = 2.0, timeout: float = 20.0):
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def send(
+        self,
+        sender_id: str,
+        text: str,
+        channel: str,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> List[Dict[str, Any]]:
+        payload = {
+            "sender": sender_id,
+            "message": text,
+            "input_channel": channel,
+            "metadata": {"channel": channel, **(metadata or {})},
+        }
+        try:
+            response = await self._client.post(WEBHOOK_PATH, json=payload)
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"{type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise EngineUnavailable(f"HTTP {response.status_code}")
+        try:
+            messages = response.json()
+        except ValueError as exc:
+            raise EngineUnavailable("invalid JSON from engine") from exc
+        if not isinstance(messages, list):
+            raise EngineUnavailable("unexpected engine response")
+        return [m for m in messages if isinstance(m, dict)]
+
+    async def is_ready(self, timeout: float = 1.5) -> bool:
+        """True when the engine answers and has a model loaded."""
+        try:
+            response = await self._client.get("/status", timeout=timeout)
+            return response.status_code == 200 and bool(response.json().get("model_id"))
+        except (httpx.HTTPError, ValueError):
+            return False

@@ -1,0 +1,40 @@
+"""Gateway settings, read once from the environment (see README "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    engine_url: str = "http://127.0.0.1:5005"
+    # Connection refused is immediate; a hung engine is cut off after engine_timeout seconds.
+    engine_connect_timeout: float = 2.0
+    engine_timeout: float = 20.0
+    max_message_chars: int = 2000
+    data_dir: str = "var"
+    cors_origins: list = field(default_factory=list)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        origins = os.environ.get("CORS_ORIGINS", "")
+        return cls(
+            host=os.environ.get("HOST", cls.host),
+            port=int(os.environ.get("PORT", cls.port)),
+            engine_url=os.environ.get("ENGINE_URL", cls.engine_url).rstrip("/"),
+            engine_connect_timeout=_env_float("ENGINE_CONNECT_TIMEOUT", cls.engine_connect_timeout),
+            engine_timeout=_env_float("ENGINE_TIMEOUT", cls.engine_timeout),
+            max_message_chars=int(os.environ.get("MAX_MESSAGE_CHARS", cls.max_message_chars)),
+            data_dir=os.environ.get("DATA_DIR", cls.data_dir),
+            cors_origins=[o.strip() for o in origins.split(",") if o.strip()],
+        )

@@ -1,0 +1,106 @@
+"""Website channel: Rasa's Socket.IO protocol, so rasa-webchat / Rasa Chat Widget connect unchanged.
+
+Protocol (as in rasa/core/channels/socketio.py with session_persistence):
+  client → ``session_request`` {session_id?}      server → ``session_confirm`` <session_id>
+  client → ``user_uttered`` {message, session_id}  server → ``bot_uttered`` {text, quick_replies?} …
+Bot messages go to the room named after the session, so every tab of that session sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any, Dict, List, Optional
+
+import socketio
+
+from connectors import texts
+from connectors.router import BotMessage, Router, conversation_ref
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "web"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def to_socketio(message: BotMessage) -> List[Dict[str, Any]]:
+    """Convert one engine message (Rasa REST format) into ``bot_uttered`` payloads."""
+    payloads: List[Dict[str, Any]] = []
+    text = message.get("text")
+    buttons = message.get("buttons") or []
+    if text or buttons:
+        payload: Dict[str, Any] = {"text": text or ""}
+        if buttons:
+            payload["quick_replies"] = [
+                {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
+                for b in buttons
+                if isinstance(b, dict)
+            ]
+        payloads.append(payload)
+    if message.get("image"):
+        payloads.append({"attachment": {"type": "image", "payload": {"src": message["image"]}}})
+    if message.get("attachment"):
+        payloads.append({"attachment": message["attachment"]})
+    if isinstance(message.get("custom"), dict):
+        payloads.append(message["custom"])
+    return payloads
+
+
+def _valid_session_id(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and _SESSION_ID.match(value) else None
+
+
+class WebChat:
+    """Socket.IO handlers bound to a router."""
+
+    def __init__(self, sio: socketio.AsyncServer, router: Router):
+        self.sio = sio
+        self.router = router
+        sio.on("connect", self.on_connect)
+        sio.on("disconnect", self.on_disconnect)
+        sio.on("session_request", self.on_session_request)
+        sio.on("user_uttered", self.on_user_uttered)
+        sio.on("*", self.on_unknown_event)
+
+    async def on_connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
+        return True
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        return None
+
+    async def on_session_request(self, sid: str, data: Any = None) -> None:
+        requested = data.get("session_id") if isinstance(data, dict) else None
+        session_id = _valid_session_id(requested) or uuid.uuid4().hex
+        await self.sio.save_session(sid, {"session_id": session_id})
+        await self.sio.enter_room(sid, session_id)
+        await self.sio.emit("session_confirm", session_id, room=sid)
+
+    async def _session_of(self, sid: str, data: Dict[str, Any]) -> str:
+        session = await self.sio.get_session(sid)
+        known = session.get("session_id") if session else None
+        claimed = _valid_session_id(data.get("session_id"))
+        if claimed and claimed != known:
+            # A widget that skipped session_request, or reconnected: join its room now.
+            await self.sio.save_session(sid, {"session_id": claimed})
+            await self.sio.enter_room(sid, claimed)
+            return claimed
+        return known or sid
+
+    async def on_user_uttered(self, sid: str, data: Any = None) -> None:
+        if not isinstance(data, dict):
+            logger.info("web: malformed user_uttered payload type=%s", type(data).__name__)
+            await self.sio.emit("bot_uttered", {"text": texts.NOT_TEXT}, room=sid)
+            return
+        session_id = await self._session_of(sid, data)
+        metadata = data.get("metadata") or data.get("customData") or {}
+        if not isinstance(metadata, dict):
+            metadata = {}
+        replies = await self.router.handle_text(session_id, CHANNEL, data.get("message"), metadata)
+        for message in replies:
+            for payload in to_socketio(message):
+                await self.sio.emit("bot_uttered", payload, room=session_id)
+
+    async def on_unknown_event(self, event: str, sid: str, data: Any = None) -> None:
+        logger.info("web: unknown socket.io event %r from %s", event[:40], conversation_ref(sid))
+        await self.sio.emit("gateway_error", {"error": "unknown_event", "event": event[:40]}, room=sid)

@@ -1,0 +1,90 @@
+"""Train the Rasa model only when its inputs changed.
+
+The model is named after a fingerprint of everything that shapes it (config, domain, training data,
+the custom NLU code), so "is there a model for the current inputs?" is one file lookup, not a Rasa start.
+Standard library only: `make` runs it with any Python.
+
+    python tools/model.py path      # print the model path for the current inputs
+    python tools/model.py ensure    # train (with .venv/engine's rasa) unless that model exists
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "models"
+INPUTS = ["config.yml", "domain.yml", "data", "bot", "constraints/engine.txt"]
+ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
+
+
+def _input_files():
+    for name in INPUTS:
+        path = ROOT / name
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and p.suffix in {".yml", ".yaml", ".py", ".json", ".txt"}:
+                    yield p
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in _input_files():
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def model_path() -> Path:
+    return MODELS_DIR / f"nlu-core-{fingerprint()}.tar.gz"
+
+
+def engine_env() -> dict:
+    """Environment for Rasa processes: quiet, offline, no telemetry."""
+    env = dict(os.environ)
+    env.update(
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        PYTHONWARNINGS="ignore",
+    )
+    return env
+
+
+def ensure() -> Path:
+    target = model_path()
+    if target.exists():
+        print(f"model up to date: {target.relative_to(ROOT)}")
+        return target
+    MODELS_DIR.mkdir(exist_ok=True)
+    print(f"training model {target.name} (inputs changed) ...", flush=True)
+    cmd = [
+        str(ENGINE_BIN / "rasa"), "train",
+        "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+        "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")],
+    ]
+    subprocess.run(cmd, cwd=ROOT, env=engine_env(), check=True)
+    if not target.exists():
+        sys.exit(f"rasa train finished but {target} is missing")
+    # Keep the three newest models; older ones only take disk space.
+    for old in sorted(MODELS_DIR.glob("nlu-core-*.tar.gz"), key=lambda p: p.stat().st_mtime)[:-3]:
+        old.unlink()
+    return target
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "path"
+    if command == "path":
+        print(model_path())
+    elif command == "ensure":
+        ensure()
+    else:
+        sys.exit(__doc__)
