@@ -14,6 +14,7 @@ def main() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per engine call is noise
     settings = Settings.from_env()
     _, asgi = create_app(settings)
     uvicorn.run(asgi, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -170,6 +170,7 @@ def main() -> None:
         data_dir=Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve(),
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started from a script
     print("starting engine, action server and gateway ...", flush=True)
     try:
         stack.start()

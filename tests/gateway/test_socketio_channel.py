@@ -1,0 +1,119 @@
+"""The website channel speaks Rasa's Socket.IO protocol and never fails on bad input."""
+
+import asyncio
+import time
+
+import pytest
+
+from connectors import texts
+from tests.socketio_client import WidgetClient
+
+
+@pytest.fixture
+async def client(gateway):
+    widget = WidgetClient(gateway.url)
+    await widget.connect()
+    yield widget
+    await widget.close()
+
+
+async def test_session_request_gets_a_new_session_id(client):
+    assert client.session_id and len(client.session_id) == 32
+
+
+async def test_session_id_offered_by_the_widget_is_kept(gateway):
+    widget = WidgetClient(gateway.url)
+    assert await widget.connect("my-session-1234") == "my-session-1234"
+    await widget.close()
+
+
+async def test_invalid_session_id_is_replaced(gateway):
+    widget = WidgetClient(gateway.url)
+    session_id = await widget.connect("../../etc/passwd")
+    assert session_id != "../../etc/passwd" and len(session_id) == 32
+    await widget.close()
+
+
+async def test_turn_goes_to_engine_with_channel_and_session(client, engine):
+    reply = await client.ask("こんにちは")
+    assert reply == {"text": "echo:こんにちは"}
+    sent = engine.received[-1]
+    assert sent["sender"] == f"web:{client.session_id}"
+    assert sent["input_channel"] == "web"
+    assert sent["metadata"]["channel"] == "web"
+
+
+async def test_buttons_become_quick_replies(client):
+    reply = await client.ask("menu")
+    assert reply["quick_replies"] == [
+        {"content_type": "text", "title": "ごみの出し方", "payload": "/menu_garbage"}
+    ]
+
+
+async def test_long_polling_transport_works_too(gateway):
+    widget = WidgetClient(gateway.url, transports=["polling"])
+    await widget.connect()
+    assert (await widget.ask("やあ"))["text"] == "echo:やあ"
+    await widget.close()
+
+
+async def test_every_tab_of_a_session_gets_the_reply(gateway):
+    first, second = WidgetClient(gateway.url), WidgetClient(gateway.url)
+    session_id = await first.connect()
+    await second.connect(session_id)
+    await first.say("こんにちは")
+    assert (await first.next_message())["text"] == "echo:こんにちは"
+    assert (await second.next_message())["text"] == "echo:こんにちは"
+    await first.close()
+    await second.close()
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("", texts.EMPTY_MESSAGE),
+        ("   \n\t　", texts.EMPTY_MESSAGE),
+        ("あ" * 100_000, texts.too_long(2000)),
+        (12345, texts.NOT_TEXT),
+        (None, texts.NOT_TEXT),
+        ({"nested": "object"}, texts.NOT_TEXT),
+    ],
+)
+async def test_bad_messages_get_a_clear_answer_without_reaching_the_engine(client, engine, gateway, message, expected):
+    reply = await client.ask(message)
+    assert reply["text"] == expected
+    assert engine.received == []
+    assert gateway.alive()
+    assert (await client.ask("まだ話せますか"))["text"] == "echo:まだ話せますか"
+
+
+async def test_payload_that_is_not_an_object(client, gateway):
+    await client.sio.emit("user_uttered", "just a string")
+    assert (await client.next_message())["text"] == texts.NOT_TEXT
+    await client.sio.emit("user_uttered", ["a", "list"])
+    assert (await client.next_message())["text"] == texts.NOT_TEXT
+    assert gateway.alive()
+
+
+async def test_unknown_event_is_answered_and_the_connection_survives(client):
+    await client.sio.emit("hack_the_planet", {"x": 1})
+    error = await asyncio.wait_for(client.errors.get(), 10)
+    assert error == {"error": "unknown_event", "event": "hack_the_planet"}
+    assert (await client.ask("こんにちは"))["text"] == "echo:こんにちは"
+
+
+@pytest.mark.parametrize("mode", ["error", "garbage"])
+async def test_engine_errors_become_an_apology_with_the_call_center(client, engine, mode):
+    engine.mode = mode
+    reply = await client.ask("こんにちは")
+    assert reply["text"] == texts.ENGINE_DOWN
+    assert "011-222-4894" in reply["text"]
+
+
+async def test_hung_engine_is_cut_off(client, engine):
+    engine.mode = "hang"  # the test gateway runs with ENGINE_TIMEOUT=2
+    started = time.monotonic()
+    reply = await client.ask("こんにちは", timeout=10)
+    assert reply["text"] == texts.ENGINE_DOWN
+    assert time.monotonic() - started < 5
+    engine.mode = "ok"

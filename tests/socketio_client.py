@@ -1,0 +1,46 @@
+"""A Socket.IO client that behaves like rasa-webchat (session_request, then user_uttered)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List, Optional
+
+import socketio
+
+
+class WidgetClient:
+    def __init__(self, url: str, transports: Optional[List[str]] = None) -> None:
+        self.url = url
+        self.transports = transports or ["websocket"]
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.session_id: Optional[str] = None
+        self.messages: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
+        self.errors: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
+        self._confirmed: "asyncio.Queue[str]" = asyncio.Queue()
+        self.sio.on("bot_uttered", self.messages.put)
+        self.sio.on("gateway_error", self.errors.put)
+        self.sio.on("session_confirm", self._confirmed.put)
+
+    async def connect(self, session_id: Optional[str] = None) -> str:
+        await self.sio.connect(self.url, transports=self.transports, socketio_path="/socket.io/")
+        await self.sio.emit("session_request", {"session_id": session_id})
+        self.session_id = await asyncio.wait_for(self._confirmed.get(), 10)
+        return self.session_id
+
+    async def say(self, message: Any, **extra: Any) -> None:
+        await self.sio.emit("user_uttered", {"message": message, "session_id": self.session_id, **extra})
+
+    async def next_message(self, timeout: float = 30) -> Dict[str, Any]:
+        return await asyncio.wait_for(self.messages.get(), timeout)
+
+    async def ask(self, message: Any, timeout: float = 30) -> Dict[str, Any]:
+        await self.say(message)
+        return await self.next_message(timeout)
+
+    async def close(self) -> None:
+        if self.transports == ["polling"]:
+            # A polite polling disconnect waits for the pending long-poll (up to the ping interval);
+            # a closing browser tab just drops it, and so do we.
+            await self.sio.eio.disconnect(abort=True)
+        else:
+            await self.sio.disconnect()
