@@ -2,8 +2,9 @@
 
 DIET spreads its confidence over the intents it knows, so "パンダ" or "asdfgh" can come out as
 ``greet`` with 0.99. This component, placed after DIET and before FallbackClassifier, remembers the
-lemmas of the content words in the training data; when none of a message's content words is known
-(exactly, or as a small typo of a known word), it sets the intent confidence to 0 so that
+lemmas and surfaces of the content words in the training data; when none of a message's content
+words is known (exactly, as a small typo of a known word, or as a compound containing a known word of
+two or more characters: ごみ捨て ⊃ ごみ), it sets the intent confidence to 0 so that
 FallbackClassifier turns the turn into ``nlu_fallback`` (the honest "I did not understand").
 """
 
@@ -31,8 +32,8 @@ FUNCTION_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "接�
 VOCABULARY_FILE = "vocabulary.json"
 
 
-def content_lemmas(tokens: Iterable[Token]) -> List[str]:
-    return [t.lemma for t in tokens if t.get("pos") not in FUNCTION_POS and t.lemma.strip()]
+def content_words(tokens: Iterable[Token]) -> List[Token]:
+    return [t for t in tokens if t.get("pos") not in FUNCTION_POS and t.text.strip()]
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -49,6 +50,7 @@ class UnknownWordsGuard(GraphComponent):
         self._resource = resource
         self.vocabulary: Set[str] = vocabulary or set()
         self._vocabulary_list = sorted(self.vocabulary)
+        self._compound_parts = [w for w in self._vocabulary_list if len(w) >= 2]
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -58,7 +60,8 @@ class UnknownWordsGuard(GraphComponent):
     def train(self, training_data: TrainingData) -> Resource:
         vocabulary: Set[str] = set()
         for example in training_data.intent_examples:
-            vocabulary.update(content_lemmas(example.get(TOKENS_NAMES[TEXT]) or []))
+            for token in content_words(example.get(TOKENS_NAMES[TEXT]) or []):
+                vocabulary.update({token.lemma, token.text})
         with self._model_storage.write_to(self._resource) as directory:
             (directory / VOCABULARY_FILE).write_text(json.dumps(sorted(vocabulary), ensure_ascii=False))
         return self._resource
@@ -74,22 +77,25 @@ class UnknownWordsGuard(GraphComponent):
             vocabulary = set()
         return cls(config, model_storage, resource, vocabulary)
 
-    def is_known(self, lemma: str) -> bool:
-        if lemma in self.vocabulary:
+    def is_known(self, token: Token) -> bool:
+        words = {token.lemma, token.text}
+        if words & self.vocabulary:
             return True
-        if len(lemma) < 3:
-            return False
-        match = process.extractOne(lemma, self._vocabulary_list, scorer=fuzz.ratio,
-                                   score_cutoff=self._config["typo_similarity"])
-        return match is not None
+        if any(part in word for word in words for part in self._compound_parts):
+            return True
+        return any(
+            process.extractOne(word, self._vocabulary_list, scorer=fuzz.ratio,
+                               score_cutoff=self._config["typo_similarity"]) is not None
+            for word in words if len(word) >= 3
+        )
 
     def process(self, messages: List[Message]) -> List[Message]:
         if not self.vocabulary:
             return messages
         for message in messages:
             intent = message.get(INTENT)
-            lemmas = content_lemmas(message.get(TOKENS_NAMES[TEXT]) or [])
-            if intent and lemmas and not any(self.is_known(lemma) for lemma in lemmas):
+            words = content_words(message.get(TOKENS_NAMES[TEXT]) or [])
+            if intent and words and not any(self.is_known(token) for token in words):
                 message.set(INTENT, {**intent, "confidence": 0.0}, add_to_output=True)
         return messages
 

@@ -51,6 +51,8 @@ def engine_env() -> dict:
     """Environment for Rasa processes: quiet, offline, no telemetry."""
     env = dict(os.environ)
     env.update(
+        # DEBUG would make Rasa log message texts; counseling text must never reach the logs.
+        LOG_LEVEL=os.environ.get("ENGINE_LOG_LEVEL", "INFO"),
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
