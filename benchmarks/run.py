@@ -1,0 +1,125 @@
+"""Benchmarks of the running stack, side by side in one run.
+
+    make bench            (or: .venv/gateway/bin/python benchmarks/run.py [--turns 200] [--concurrency 8])
+
+Starts the real stack on free ports, then measures the same turns
+  1. straight at the engine (Rasa REST webhook),
+  2. through the gateway's HTTP endpoint,
+  3. through the gateway's Socket.IO endpoint (what the widget uses),
+and prints p50/p95 latency, throughput, the gateway's overhead as a ratio, start-up time and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Awaitable, Callable, Dict, List
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.socketio_client import WidgetClient  # noqa: E402
+from tools.stack import Stack, free_port  # noqa: E402
+
+TURNS = ["こんにちは", "何ができますか", "ごみの出し方を知りたい", "ありがとう", "asdfgh", "/menu_faq"]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB (from /proc)."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def percentile(values: List[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def measure(name: str, turns: int, concurrency: int, one_turn: Callable[[int, str], Awaitable[None]]) -> Dict:
+    latencies: List[float] = []
+    counter = iter(range(turns))
+
+    async def worker(worker_id: int) -> None:
+        for i in counter:
+            started = time.perf_counter()
+            await one_turn(worker_id, TURNS[i % len(TURNS)])
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {"name": name, "p50": statistics.median(latencies), "p95": percentile(latencies, 95),
+            "throughput": len(latencies) / elapsed, "n": len(latencies)}
+
+
+async def run(turns: int, concurrency: int) -> None:
+    stack = Stack(gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(),
+                  data_dir=Path(tempfile.mkdtemp(prefix="bench-")))
+    print("starting the stack ...", flush=True)
+    stack.start()
+    try:
+        startup = stack.wait_ready()
+        async with httpx.AsyncClient(timeout=30) as http:
+            async def engine_turn(worker: int, text: str) -> None:
+                r = await http.post(f"{stack.engine_url}/webhooks/rest/webhook",
+                                    json={"sender": f"bench-e{worker}", "message": text})
+                r.raise_for_status()
+
+            async def gateway_http_turn(worker: int, text: str) -> None:
+                r = await http.post(f"{stack.gateway_url}/api/messages", json={"sender": f"bench-g{worker}", "message": text})
+                r.raise_for_status()
+
+            clients = [WidgetClient(stack.gateway_url) for _ in range(concurrency)]
+            for client in clients:
+                await client.connect()
+
+            async def socketio_turn(worker: int, text: str) -> None:
+                await clients[worker].ask(text)
+
+            await measure("warm-up", len(TURNS) * 2, 1, engine_turn)
+            results = []
+            for concurrent in sorted({1, concurrency}):
+                results.append(await measure(f"engine REST       c={concurrent}", turns, concurrent, engine_turn))
+                results.append(await measure(f"gateway HTTP      c={concurrent}", turns, concurrent, gateway_http_turn))
+                results.append(await measure(f"gateway Socket.IO c={concurrent}", turns, concurrent, socketio_turn))
+            for client in clients:
+                await client.close()
+
+        print(f"\nstart-up until /healthz is 200: {startup:.1f} s   turns per row: {turns}\n")
+        print(f"{'path':<24} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8} {'p50 vs engine':>14}")
+        baseline = {}
+        for row in results:
+            concurrent = row["name"].split("c=")[1]
+            baseline.setdefault(concurrent, row["p50"])
+            ratio = row["p50"] / baseline[concurrent]
+            print(f"{row['name']:<24} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f} {ratio:>13.2f}x")
+        print("\nmemory (RSS):")
+        for name, proc in stack.processes.items():
+            print(f"  {name:<8} {rss_mb(proc.pid):>7.0f} MB")
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    asyncio.run(run(args.turns, args.concurrency))
