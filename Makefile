@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: help run setup train test test-engine test-gateway test-e2e eval-nlu validate lock bench clean
+.PHONY: help run setup browser train test test-engine test-gateway test-e2e eval-nlu validate lock bench clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
@@ -37,6 +37,13 @@ $(GATEWAY_VENV)/.installed: pyproject.toml constraints/gateway.txt
 
 setup: $(ENGINE_VENV)/.installed $(GATEWAY_VENV)/.installed
 
+# Browser tests use Debian's chromium (Playwright's own browser download is not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "== installing Debian's chromium for the browser tests =="; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 ## ---- model: trained only when config, domain, data or NLU code changed ----
 
 train: $(ENGINE_VENV)/.installed
@@ -57,7 +64,7 @@ test-engine: $(ENGINE_VENV)/.installed
 test-gateway: $(GATEWAY_VENV)/.installed
 	$(GATEWAY_PY) -m pytest tests/gateway
 
-test-e2e: setup train
+test-e2e: setup train browser
 	$(GATEWAY_PY) -m pytest tests/e2e
 
 eval-nlu: train
