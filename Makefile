@@ -14,12 +14,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: help run setup browser train test test-engine test-gateway test-e2e eval-nlu validate lock bench clean
+.PHONY: help run setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage validate lock bench clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
 	@echo "make test   the whole test suite"
-	@echo "other: setup train eval-nlu validate bench lock clean"
+	@echo "other: setup train eval eval-nlu eval-garbage validate bench load-city-data DIR=... lock clean"
 
 ## ---- environments (re-made only when pyproject.toml or the constraints change) ----
 
@@ -37,38 +37,55 @@ $(GATEWAY_VENV)/.installed: pyproject.toml constraints/gateway.txt
 
 setup: $(ENGINE_VENV)/.installed $(GATEWAY_VENV)/.installed
 
-# Browser tests use Debian's chromium (Playwright's own browser download is not used).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "== installing Debian's chromium for the browser tests =="; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+# Test services from Debian's packages: chromium for the browser tests (Playwright's own browser download
+# is not used) and the PostgreSQL server binaries (tests start throwaway servers with tools/pg.py).
+SYSTEM_PACKAGES := chromium postgresql
+system-packages:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "== installing Debian packages:$$missing =="; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  fi
 
-## ---- model: trained only when config, domain, data or NLU code changed ----
+## ---- city open data (garbage dictionary, rules, calendar, postcodes) ----
 
-train: $(ENGINE_VENV)/.installed
-	@$(ENGINE_PY) tools/model.py ensure
+CITYDATA_DB := var/citydata.db
+
+# First start: load the repository's small sample. A city loads its official files with load-city-data.
+$(CITYDATA_DB): | $(ENGINE_VENV)/.installed
+	@$(ENGINE_PY) -m bot.citydata load data/city_sample
+
+load-city-data: $(ENGINE_VENV)/.installed
+	@test -n "$(DIR)" || { echo "usage: make load-city-data DIR=<directory with the city's CSV files>"; exit 2; }
+	$(ENGINE_PY) -m bot.citydata load "$(DIR)"
 
 ## ---- run ----
 
-run: setup train
+run: setup train $(CITYDATA_DB)
 	@$(GATEWAY_PY) tools/stack.py
 
 ## ---- tests ----
 
 test: setup train test-engine test-gateway test-e2e
 
-test-engine: $(ENGINE_VENV)/.installed
+test-engine: $(ENGINE_VENV)/.installed system-packages
 	$(ENGINE_PY) -m pytest tests/engine
 
 test-gateway: $(GATEWAY_VENV)/.installed
 	$(GATEWAY_PY) -m pytest tests/gateway
 
-test-e2e: setup train browser
+test-e2e: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/e2e
+
+eval: eval-nlu eval-garbage
 
 eval-nlu: train
 	$(ENGINE_PY) -m tools.eval_nlu
+
+eval-garbage: $(ENGINE_VENV)/.installed
+	$(ENGINE_PY) -m tools.eval_garbage
 
 validate: $(ENGINE_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings

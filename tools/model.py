@@ -18,7 +18,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
-INPUTS = ["config.yml", "domain.yml", "data", "bot", "constraints/engine.txt"]
+# Only what shapes the model: city data and matcher vocabularies under data/ are read at run time.
+TRAINING_DATA = ["data/nlu", "data/rules", "data/stories"]
+INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/tokenizer.py", "bot/normalize.py", "bot/morphology.py",
+          "bot/unknown_words.py", "constraints/engine.txt"]
 ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
 
 
@@ -70,7 +73,7 @@ def ensure() -> Path:
     print(f"training model {target.name} (inputs changed) ...", flush=True)
     cmd = [
         str(ENGINE_BIN / "rasa"), "train",
-        "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+        "--config", "config.yml", "--domain", "domain.yml", "--data", *TRAINING_DATA,
         "--out", str(MODELS_DIR), "--fixed-model-name", target.name[: -len(".tar.gz")],
     ]
     subprocess.run(cmd, cwd=ROOT, env=engine_env(), check=True)

@@ -1,20 +1,35 @@
-"""End-to-end tests start the real stack (rasa run, rasa run actions, gateway) on free ports."""
+"""End-to-end tests start the real stack (rasa run, rasa run actions, gateway) on free ports.
+
+The action server reads the city's FULL official open data (../shared/data/sapporo, loaded into a
+temporary SQLite store) and "today" is pinned inside that calendar (2024-10-01..2025-09-30).
+"""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from tools.model import model_path
+from tools.model import ENGINE_BIN, ROOT, engine_env, model_path
 from tools.stack import Stack, free_port
+
+OFFICIAL_DATA = ROOT.parent / "shared" / "data" / "sapporo"
+TODAY = "2025-01-15"
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     model = model_path()
     assert model.exists(), f"no model for the current data at {model}: run `make train` (make test does)"
+    data_dir = tmp_path_factory.mktemp("stack")
+    citydata_url = f"sqlite:///{data_dir / 'citydata.db'}"
+    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.citydata", "load", str(OFFICIAL_DATA), "--db", citydata_url],
+                   cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
     running = Stack(
         gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(),
-        data_dir=tmp_path_factory.mktemp("stack"), model=model,
+        data_dir=data_dir, model=model,
+        extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_TODAY": TODAY,
+                   "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'assistant.db'}"},
     )
     running.start()
     try:

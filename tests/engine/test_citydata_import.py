@@ -1,5 +1,5 @@
 """Importer: the city's official files (../shared/data/sapporo) and the repository's sample, into SQLite
-(and PostgreSQL when TEST_POSTGRES_URL is set). Expectations are computed from the CSV files here."""
+and into a real PostgreSQL (a throwaway server, or TEST_POSTGRES_URL). Expectations are computed from the CSV files here."""
 
 import csv
 import json
@@ -306,19 +306,8 @@ def test_cli_load_and_stats(tmp_path, capsys, sample_copy):
 
 # ---- PostgreSQL (same code, other database) ----
 
-def test_postgresql_load_and_read():
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("TEST_POSTGRES_URL is not set (e.g. postgresql://user:pass@127.0.0.1/citydata_test); "
-                    "the PostgreSQL variant of the store is not tested here")
-    engine = create_engine(url, future=True)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "no server"
-        pytest.skip(f"no PostgreSQL server reachable at TEST_POSTGRES_URL: {exc.__class__.__name__}")
-    finally:
-        engine.dispose()
+def test_postgresql_load_and_read(postgres_url):
+    url = postgres_url
     report = load_directory(OFFICIAL, url)
     assert count(url, schema.calendar) == report.calendar_entries == 365 * 46
     store = CityDataStore(url, refresh_seconds=0)

@@ -1,0 +1,172 @@
+"""Garbage actions with rasa_sdk's Tracker and CollectingDispatcher, on the full official data."""
+
+import asyncio
+import csv
+import sqlite3
+import subprocess
+from datetime import date
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from tools.model import ENGINE_BIN, ROOT, engine_env
+
+OFFICIAL = ROOT.parent / "shared" / "data" / "sapporo"
+TODAY = "2025-01-15"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def official_data(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("garbage")
+    url = f"sqlite:///{directory / 'citydata.db'}"
+    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.citydata", "load", str(OFFICIAL), "--db", url],
+                   cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CITYDATA_DB_URL", url)
+    patch.setenv("ASSISTANT_DB_URL", f"sqlite:///{directory / 'assistant.db'}")
+    patch.setenv("ASSISTANT_TODAY", TODAY)
+    from bot import garbage_knowledge
+    garbage_knowledge._state.clear()
+    yield directory
+    garbage_knowledge._state.clear()
+    patch.undo()
+
+
+def tracker(text, slots=None, entities=None, intent="ask_garbage_category", requested_slot=None, active_loop=None):
+    slots = dict(slots or {})
+    if requested_slot:
+        slots["requested_slot"] = requested_slot
+    return Tracker("test-user", slots,
+                   {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
+                    "metadata": {"channel": "web"}},
+                   [], False, None, {"name": active_loop} if active_loop else {}, "action_listen")
+
+
+def run(action, t, domain=None):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, domain or {}))
+    return dispatcher.messages, events
+
+
+def official_dates(area, code, limit=3):
+    found = []
+    with open(OFFICIAL / "gomi_calendar.csv", encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            y, m, d = (int(x) for x in row["日付"].split("-"))
+            if date(y, m, d) >= date.fromisoformat(TODAY) and row[area] == code:
+                found.append(f"{m}月{d}日")
+    return found[:limit]
+
+
+def test_sorting_answer_with_how_to_put_out():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("フライパンの捨て方"))
+    assert "燃やせないごみ" in messages[0]["text"]
+    assert "8時30分" in messages[0]["text"]
+    assert "収集日を調べる" in [b["title"] for b in messages[0]["buttons"]]
+
+
+def test_large_item_offers_booking():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("チャリ捨てたい"))
+    assert "自転車" in messages[0]["text"] and "大型ごみ" in messages[0]["text"]
+    assert messages[0]["buttons"][0]["payload"] == "/menu_bulky_booking"
+
+
+def test_pc_says_who_takes_it():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("ノートパソコンを処分したい"))
+    assert "市で収集しないもの" in messages[0]["text"]
+    assert "ごみステーションには出せません" in messages[0]["text"]
+
+
+def test_choice_from_a_quick_reply_answers_that_item():
+    from actions.garbage import ActionGarbageCategory
+    t = tracker('/ask_garbage_category{"item_name": "ハンガー（木製・プラ製）"}',
+                entities=[{"entity": "item_name", "value": "ハンガー（木製・プラ製）"}])
+    messages, _ = run(ActionGarbageCategory(), t)
+    assert "燃やせるごみ" in messages[0]["text"]
+
+
+def test_unknown_item_is_logged_and_quick_replies_never_exceed_line_limits(official_data):
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("ぴかぴかすーぱーましんは何ごみ"))
+    assert "見つかりませんでした" in messages[0]["text"]
+    for b in messages[0].get("buttons") or []:
+        assert len(b["title"]) <= 20
+    rows = sqlite3.connect(official_data / "assistant.db").execute(
+        "select kind, channel, text from unanswered_questions").fetchall()
+    assert ("garbage_item", "web", "ぴかぴかすーぱーましんは何ごみ") in rows
+
+
+def test_fallback_answers_a_bare_item_name_and_logs_real_nonsense(official_data):
+    from actions.garbage import ActionFallback
+    messages, _ = run(ActionFallback(), tracker("れいぞうこ", intent="nlu_fallback"))
+    assert "家電4品目" in messages[0]["text"]
+    messages, _ = run(ActionFallback(), tracker("ふもももも", intent="nlu_fallback"))
+    assert messages[0]["response"] == "utter_fallback"
+
+
+def test_form_resolves_ward_and_town_from_one_sentence():
+    from actions.garbage import ValidateCollectionDayForm
+    t = tracker("白石区本通の燃えるゴミの日", intent="ask_collection_day", active_loop="collection_day_form")
+    _, events = run(ValidateCollectionDayForm(), t, {"forms": {"collection_day_form": {"required_slots": ["gc_ward", "gc_town"]}}, "slots": {}})
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["gc_area"] == "白石区1" and slots["gc_ward"] == "白石区"
+    assert slots.get("requested_slot") is None
+
+
+def test_collection_day_answer_matches_the_calendar():
+    from actions.garbage import ActionCollectionDay
+    t = tracker("燃やせるごみの日はいつ？", slots={"gc_area": "白石区1", "gc_address": "白石区本通"}, intent="ask_collection_day")
+    messages, _ = run(ActionCollectionDay(), t)
+    for day in official_dates("白石区1", "1"):
+        assert day in messages[0]["text"]
+
+
+def test_next_seven_days_for_all_categories():
+    from actions.garbage import ActionCollectionDay
+    t = tracker("ごみの日を教えて", slots={"gc_area": "中央区5", "gc_address": "中央区宮ケ丘"}, intent="ask_collection_day")
+    messages, _ = run(ActionCollectionDay(), t)
+    assert "7日間" in messages[0]["text"]
+    assert "1月15日（水）" in messages[0]["text"] or "収集はありません" in messages[0]["text"]
+
+
+def test_calendar_not_covering_today_is_said_honestly(monkeypatch):
+    from actions.garbage import ActionCollectionDay
+    monkeypatch.setenv("ASSISTANT_TODAY", "2026-11-26")
+    t = tracker("燃やせるごみの日はいつ？", slots={"gc_area": "白石区1", "gc_address": "白石区本通"}, intent="ask_collection_day")
+    messages, _ = run(ActionCollectionDay(), t)
+    assert "含まれていない" in messages[0]["text"] and "011-222-4894" in messages[0]["text"]
+
+
+def test_every_collection_word_names_a_known_category():
+    from bot.address_text import category_words
+    from bot.garbage_knowledge import store
+    known = set(store().category_names())
+    assert set(category_words().values()) <= known
+
+
+def test_a_new_postcode_replaces_the_remembered_area_and_its_label():
+    from actions.garbage import ValidateCollectionDayForm
+    remembered = {"gc_area": "白石区1", "gc_address": "白石区本通", "gc_ward": "白石区", "gc_town": "本通（北）"}
+    t = tracker("064-0959 のびんの日", slots=remembered, intent="ask_collection_day", active_loop="collection_day_form")
+    _, events = run(ValidateCollectionDayForm(), t, {"forms": {}, "slots": {}})
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["gc_area"] == "中央区5" and slots["gc_address"] == "中央区宮ケ丘"
+
+
+def test_category_asked_before_the_address_questions_is_used():
+    from actions.garbage import ActionCollectionDay
+    history = [
+        {"event": "user", "text": "燃やせるごみの日はいつ？", "parse_data": {"intent": {"name": "ask_collection_day"}}},
+        {"event": "user", "text": "白石区", "parse_data": {"intent": {"name": "inform_address"}}},
+        {"event": "user", "text": "本通", "parse_data": {"intent": {"name": "inform_address"}}},
+    ]
+    t = tracker("本通", slots={"gc_area": "白石区1", "gc_address": "白石区本通"}, intent="inform_address")
+    t.events = history
+    messages, _ = run(ActionCollectionDay(), t)
+    assert "【燃やせるごみ】" in messages[0]["text"]
+    for day in official_dates("白石区1", "1"):
+        assert day in messages[0]["text"]
