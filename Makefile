@@ -39,7 +39,6 @@ setup: $(ENGINE_VENV)/.installed $(GATEWAY_VENV)/.installed
 
 # Test services from Debian's packages: chromium for the browser tests (Playwright's own browser download
 # is not used) and the PostgreSQL server binaries (tests start throwaway servers with tools/pg.py).
-SYSTEM_PACKAGES := chromium postgresql
 system-packages:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -48,6 +47,11 @@ system-packages:
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	  fi
+
+## ---- model: trained only when config, domain, training data or NLU code changed ----
+
+train: $(ENGINE_VENV)/.installed
+	@$(ENGINE_PY) tools/model.py ensure
 
 ## ---- city open data (garbage dictionary, rules, calendar, postcodes) ----
 
