@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import unanswered
 from bot.address_text import find_town, parse, town_key
-from bot.citydata.store import UnknownArea
+from bot.citydata.store import CityDataNotLoaded, UnknownArea
 from bot.clock import today
 from bot.garbage_knowledge import matcher, store
 
@@ -22,6 +22,24 @@ CALL_CENTER = "札幌市コールセンター（011-222-4894）"
 CITY_TOP = "https://www.city.sapporo.jp/"
 WEEKDAYS = "月火水木金土日"
 MAX_BUTTON_TITLE = 20  # LINE quick-reply label limit
+
+
+NOT_LOADED = ("申し訳ありません。ただいま、ごみの情報をご案内できません。"
+              f"{CALL_CENTER}へお問い合わせください。")
+
+
+def city_data_required(run):
+    """Without loaded city data the user gets an apology with the call center, not silence."""
+
+    async def guarded(self, dispatcher, tracker, domain):
+        try:
+            return await run(self, dispatcher, tracker, domain)
+        except CityDataNotLoaded:
+            logger.error("city data not loaded: run `make load-city-data DIR=...` (or make run for the sample)")
+            dispatcher.utter_message(text=NOT_LOADED)
+            return []
+
+    return guarded
 
 
 def jp_date(day: date) -> str:
@@ -107,6 +125,7 @@ class ActionGarbageCategory(Action):
     def name(self) -> Text:
         return "action_garbage_category"
 
+    @city_data_required
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         chosen = next(tracker.get_latest_entity_values("item_name"), None)
         if chosen:
@@ -130,8 +149,11 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         text = tracker.latest_message.get("text") or ""
-        if text and reply_to_item_question(dispatcher, tracker, text, from_fallback=True):
-            return []
+        try:
+            if text and reply_to_item_question(dispatcher, tracker, text, from_fallback=True):
+                return []
+        except CityDataNotLoaded:
+            pass  # no dictionary to try: the honest fallback below still answers
         intent = tracker.latest_message.get("intent_ranking") or [{}]
         guess = intent[1] if len(intent) > 1 and intent[0].get("name") == "nlu_fallback" else intent[0]
         unanswered.record(text, channel_of(tracker), "fallback", guess.get("name"), guess.get("confidence"))
@@ -176,6 +198,10 @@ class ValidateCollectionDayForm(FormValidationAction):
 
     def name(self) -> Text:
         return "validate_collection_day_form"
+
+    @city_data_required
+    async def run(self, dispatcher, tracker, domain):
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
         # gc_area and its label gc_address are filled together with gc_town (never asked on their own);
@@ -246,6 +272,7 @@ class ActionCollectionDay(Action):
     def name(self) -> Text:
         return "action_collection_day"
 
+    @city_data_required
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         area_name, address = tracker.get_slot("gc_area"), tracker.get_slot("gc_address") or ""
         if not area_name:

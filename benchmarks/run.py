@@ -52,14 +52,16 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-async def measure(name: str, turns: int, concurrency: int, one_turn: Callable[[int, str], Awaitable[None]]) -> Dict:
+async def measure(name: str, turns: int, concurrency: int, one_turn: Callable[[str, str], Awaitable[None]]) -> Dict:
+    """Run ``turns`` turns over ``concurrency`` workers; each conversation is one pass over TURNS
+    (a new conversation id per pass, so trackers stay as short as real conversations)."""
     latencies: List[float] = []
     counter = iter(range(turns))
 
     async def worker(worker_id: int) -> None:
         for i in counter:
             started = time.perf_counter()
-            await one_turn(worker_id, TURNS[i % len(TURNS)])
+            await one_turn(f"{worker_id}-{i // len(TURNS)}", TURNS[i % len(TURNS)])
             latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
@@ -77,21 +79,24 @@ async def run(turns: int, concurrency: int) -> None:
     try:
         startup = stack.wait_ready()
         async with httpx.AsyncClient(timeout=30) as http:
-            async def engine_turn(worker: int, text: str) -> None:
+            async def engine_turn(conversation: str, text: str) -> None:
                 r = await http.post(f"{stack.engine_url}/webhooks/rest/webhook",
-                                    json={"sender": f"bench-e{worker}", "message": text})
+                                    json={"sender": f"bench-e{conversation}", "message": text})
                 r.raise_for_status()
 
-            async def gateway_http_turn(worker: int, text: str) -> None:
-                r = await http.post(f"{stack.gateway_url}/api/messages", json={"sender": f"bench-g{worker}", "message": text})
+            async def gateway_http_turn(conversation: str, text: str) -> None:
+                r = await http.post(f"{stack.gateway_url}/api/messages",
+                                    json={"sender": f"bench-g{conversation}", "message": text})
                 r.raise_for_status()
 
             clients = [WidgetClient(stack.gateway_url) for _ in range(concurrency)]
             for client in clients:
                 await client.connect()
 
-            async def socketio_turn(worker: int, text: str) -> None:
-                await clients[worker].ask(text)
+            async def socketio_turn(conversation: str, text: str) -> None:
+                client = clients[int(conversation.split("-")[0])]
+                client.session_id = f"bench-socket-{conversation}"
+                await client.ask(text)
 
             await measure("warm-up", len(TURNS) * 2, 1, engine_turn)
             results = []

@@ -170,3 +170,19 @@ def test_category_asked_before_the_address_questions_is_used():
     assert "【燃やせるごみ】" in messages[0]["text"]
     for day in official_dates("白石区1", "1"):
         assert day in messages[0]["text"]
+
+
+def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp_path):
+    from actions.garbage import ActionCollectionDay, ActionFallback, ActionGarbageCategory
+    from bot import garbage_knowledge
+    monkeypatch.setenv("CITYDATA_DB_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    garbage_knowledge._state.clear()
+    try:
+        messages, _ = run(ActionGarbageCategory(), tracker("ソファは何ごみ？"))
+        assert "011-222-4894" in messages[0]["text"]
+        messages, _ = run(ActionCollectionDay(), tracker("ごみの日", slots={"gc_area": "白石区1"}))
+        assert "011-222-4894" in messages[0]["text"]
+        messages, _ = run(ActionFallback(), tracker("ふもも", intent="nlu_fallback"))
+        assert messages[0]["response"] == "utter_fallback"
+    finally:
+        garbage_knowledge._state.clear()
