@@ -94,7 +94,7 @@ eval-garbage: $(ENGINE_VENV)/.installed
 validate: $(ENGINE_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
 
-bench: setup train $(CITYDATA_DB)
+bench: setup train
 	$(GATEWAY_PY) benchmarks/run.py
 
 ## ---- maintenance ----

@@ -215,6 +215,9 @@ class ValidateCollectionDayForm(FormValidationAction):
         text = tracker.latest_message.get("text") or ""
         return resolve_address(text, None)
 
+    async def extract_gc_address(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
+        return {}  # set together with gc_area by extract_gc_area / validate_gc_town
+
     def validate_gc_area(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
         return {"gc_area": value}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +26,21 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.socketio_client import WidgetClient  # noqa: E402
+from tools.model import ENGINE_BIN, engine_env  # noqa: E402
 from tools.stack import Stack, free_port  # noqa: E402
 
 TURNS = ["こんにちは", "何ができますか", "ごみの出し方を知りたい", "ありがとう", "asdfgh", "/menu_faq"]
+ITEM_QUESTIONS = ["ソファは何ごみ？", "チャリ捨てたい", "れいぞうこ", "ハンガーの捨て方", "電子レンジを処分したい",
+                  "スノボの板", "アイスの棒は何ごみ", "ぺぺろんちーの", "古いパソコン", "フライパンの出し方"]
+OFFICIAL_DATA = ROOT.parent / "shared" / "data" / "sapporo"
+
+
+def action_call(text: str) -> Dict:
+    """What the engine sends the action server to run action_garbage_category for ``text``."""
+    return {"next_action": "action_garbage_category", "sender_id": "bench", "version": "3.6.21", "domain": {},
+            "tracker": {"sender_id": "bench", "slots": {}, "events": [], "paused": False, "followup_action": None,
+                        "active_loop": {}, "latest_action_name": "action_listen",
+                        "latest_message": {"text": text, "intent": {"name": "ask_garbage_category"}, "entities": []}}}
 
 
 def rss_mb(pid: int) -> float:
@@ -71,9 +84,22 @@ async def measure(name: str, turns: int, concurrency: int, one_turn: Callable[[s
             "throughput": len(latencies) / elapsed, "n": len(latencies)}
 
 
-async def run(turns: int, concurrency: int) -> None:
-    stack = Stack(gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(),
-                  data_dir=Path(tempfile.mkdtemp(prefix="bench-")))
+async def measure_texts(name: str, turns: int, one_call, texts: List[str]) -> Dict:
+    latencies: List[float] = []
+    for i in range(turns):
+        started = time.perf_counter()
+        await one_call("", texts[i % len(texts)])
+        latencies.append((time.perf_counter() - started) * 1000)
+    return {"name": name, "p50": statistics.median(latencies), "p95": percentile(latencies, 95), "n": turns}
+
+
+async def run(turns: int, concurrency: int, city_data: Path) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
+    citydata_url = f"sqlite:///{data_dir / 'citydata.db'}"
+    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.citydata", "load", str(city_data), "--db", citydata_url],
+                   cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
+    stack = Stack(gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(), data_dir=data_dir,
+                  extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'a.db'}"})
     print("starting the stack ...", flush=True)
     stack.start()
     try:
@@ -98,7 +124,12 @@ async def run(turns: int, concurrency: int) -> None:
                 client.session_id = f"bench-socket-{conversation}"
                 await client.ask(text)
 
+            async def item_lookup(conversation: str, text: str) -> None:
+                r = await http.post(f"{stack.actions_url}/webhook", json=action_call(text))
+                r.raise_for_status()
+
             await measure("warm-up", len(TURNS) * 2, 1, engine_turn)
+            lookup = await measure_texts("action server: item lookup", turns, item_lookup, ITEM_QUESTIONS)
             results = []
             for concurrent in sorted({1, concurrency}):
                 results.append(await measure(f"engine REST       c={concurrent}", turns, concurrent, engine_turn))
@@ -115,6 +146,8 @@ async def run(turns: int, concurrency: int) -> None:
             baseline.setdefault(concurrent, row["p50"])
             ratio = row["p50"] / baseline[concurrent]
             print(f"{row['name']:<24} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f} {ratio:>13.2f}x")
+        print(f"\n{lookup['name']} ({city_data.name}, {lookup['n']} calls): "
+              f"p50 {lookup['p50']:.1f} ms, p95 {lookup['p95']:.1f} ms (action_garbage_category over HTTP)")
         print("\nmemory (RSS):")
         for name, proc in stack.processes.items():
             print(f"  {name:<8} {rss_mb(proc.pid):>7.0f} MB")
@@ -126,5 +159,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--city-data", type=Path, default=OFFICIAL_DATA if OFFICIAL_DATA.exists() else ROOT / "data" / "city_sample",
+                        help="directory of city open-data files (default: the official files beside the project)")
     args = parser.parse_args()
-    asyncio.run(run(args.turns, args.concurrency))
+    asyncio.run(run(args.turns, args.concurrency, args.city_data))

@@ -10,10 +10,11 @@ import subprocess
 
 import pytest
 
+from tests.official_data import OFFICIAL_DATA
+from tests.socketio_client import WidgetClient
 from tools.model import ENGINE_BIN, ROOT, engine_env, model_path
 from tools.stack import Stack, free_port
 
-OFFICIAL_DATA = ROOT.parent / "shared" / "data" / "sapporo"
 TODAY = "2025-01-15"
 
 
@@ -37,3 +38,12 @@ def stack(tmp_path_factory):
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+async def widget(stack):
+    """A website visitor with a fresh session, talking Socket.IO like rasa-webchat."""
+    client = WidgetClient(stack.gateway_url)
+    await client.connect()
+    yield client
+    await client.close()

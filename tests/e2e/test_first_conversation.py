@@ -8,19 +8,10 @@ import urllib.request
 import httpx
 import pytest
 
-from tests.socketio_client import WidgetClient
 
 pytestmark = pytest.mark.e2e
 
 MENU_PAYLOADS = ["/menu_faq", "/menu_garbage", "/menu_bulky_booking", "/menu_counseling"]
-
-
-@pytest.fixture
-async def widget(stack):
-    client = WidgetClient(stack.gateway_url)
-    await client.connect()
-    yield client
-    await client.close()
 
 
 def test_health_is_ok(stack):

@@ -1,34 +1,13 @@
 """Garbage questions through the gateway's Socket.IO endpoint, answered from the official data."""
 
-import csv
 import sqlite3
-from datetime import date
 
 import pytest
 
-from tests.e2e.conftest import OFFICIAL_DATA, TODAY
-from tests.socketio_client import WidgetClient
+from tests.e2e.conftest import TODAY
+from tests.official_data import collection_dates
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def widget(stack):
-    client = WidgetClient(stack.gateway_url)
-    await client.connect()
-    yield client
-    await client.close()
-
-
-def official_dates(area: str, code: str, after: str, limit: int):
-    found = []
-    with open(OFFICIAL_DATA / "gomi_calendar.csv", encoding="utf-8-sig") as handle:
-        for row in csv.DictReader(handle):
-            y, m, d = (int(x) for x in row["日付"].split("-"))
-            day = date(y, m, d)
-            if day >= date.fromisoformat(after) and row[area] == code:
-                found.append(f"{day.month}月{day.day}日")
-    return found[:limit]
 
 
 async def test_large_item_gets_category_and_booking_offer(widget):
@@ -66,17 +45,17 @@ async def test_collection_day_in_two_turns_then_a_follow_up(widget):
     ask_town = await widget.ask("白石区")
     assert "町名" in ask_town["text"]
     answer = await widget.ask("本通")
-    expected = official_dates("白石区1", "1", TODAY, 3)
+    expected = collection_dates("白石区1", "1", TODAY)
     assert "燃やせるごみ" in answer["text"]
     for day in expected:
         assert day in answer["text"]
     # The area is remembered for the next question in the same conversation.
     follow_up = await widget.ask("びんの日は？")
-    for day in official_dates("白石区1", "8", TODAY, 3):
+    for day in collection_dates("白石区1", "8", TODAY):
         assert day in follow_up["text"]
 
 
 async def test_postcode_in_one_sentence(widget):
     answer = await widget.ask("064-0959 のびんの日")
-    for day in official_dates("中央区5", "8", TODAY, 3):
+    for day in collection_dates("中央区5", "8", TODAY):
         assert day in answer["text"]

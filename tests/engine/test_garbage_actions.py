@@ -2,6 +2,7 @@
 
 import asyncio
 import csv
+import re
 import sqlite3
 import subprocess
 from datetime import date
@@ -10,9 +11,10 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from tests.official_data import OFFICIAL_DATA, calendar_day, collection_dates
 from tools.model import ENGINE_BIN, ROOT, engine_env
 
-OFFICIAL = ROOT.parent / "shared" / "data" / "sapporo"
+OFFICIAL = OFFICIAL_DATA
 TODAY = "2025-01-15"
 
 
@@ -49,14 +51,8 @@ def run(action, t, domain=None):
     return dispatcher.messages, events
 
 
-def official_dates(area, code, limit=3):
-    found = []
-    with open(OFFICIAL / "gomi_calendar.csv", encoding="utf-8-sig") as handle:
-        for row in csv.DictReader(handle):
-            y, m, d = (int(x) for x in row["日付"].split("-"))
-            if date(y, m, d) >= date.fromisoformat(TODAY) and row[area] == code:
-                found.append(f"{m}月{d}日")
-    return found[:limit]
+def official_dates(area, code):
+    return collection_dates(area, code, TODAY)
 
 
 def test_sorting_answer_with_how_to_put_out():
@@ -186,3 +182,49 @@ def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp
         assert messages[0]["response"] == "utter_fallback"
     finally:
         garbage_knowledge._state.clear()
+
+
+def test_collection_day_answers_match_the_calendar_for_60_postcode_category_date_cases(monkeypatch):
+    """Postcode → area → dates, computed here from the CSV files alone, against the actions' answers."""
+    import random
+    from actions.garbage import ActionCollectionDay, ValidateCollectionDayForm
+
+    codes = {"燃やせるごみ": "1", "燃やせないごみ": "2", "びん・缶・ペットボトル": "8",
+             "容器包装プラスチック": "9", "雑がみ": "10", "枝・葉・草": "11"}
+    with open(OFFICIAL / "gomi_calendar.csv", encoding="utf-8-sig") as handle:
+        calendar = list(csv.DictReader(handle))
+    columns = [c for c in calendar[0] if c not in ("日付", "曜")]
+    with open(OFFICIAL / "sapporo_ken.csv", encoding="utf-8-sig") as handle:
+        postcodes = [r for r in csv.DictReader(handle) if r["part"] != "0"]
+
+    def column(ward, part):  # the calendar numbers 清田区 5-6 and 手稲区 5-7: take the part-th column of the ward
+        own = sorted((c for c in columns if c.startswith(ward) and c[len(ward):].isdigit()), key=lambda c: int(c[len(ward):]))
+        return f"{ward}{part}" if f"{ward}{part}" in own else own[int(part) - 1]
+
+    def day_of(row):
+        return calendar_day(row["日付"])
+
+    rng = random.Random(20261126)
+    checked = 0
+    for _ in range(60):
+        row = rng.choice(postcodes)
+        category = rng.choice(list(codes))
+        today = day_of(rng.choice(calendar[:300]))
+        area = column(row["kanji_district"], row["part"])
+        expected = [day_of(r) for r in calendar if day_of(r) >= today and r[area] == codes[category]][:3]
+        monkeypatch.setenv("ASSISTANT_TODAY", today.isoformat())
+        pc = f"{row['post_code'][:3]}-{row['post_code'][3:]}"
+        text = f"{pc}の{category}の日"
+        _, events = run(ValidateCollectionDayForm(), tracker(text, intent="ask_collection_day",
+                                                             active_loop="collection_day_form"), {"forms": {}, "slots": {}})
+        slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+        assert slots.get("gc_area") == area, (pc, slots)
+        messages, _ = run(ActionCollectionDay(), tracker(text, slots=slots, intent="ask_collection_day"))
+        answer = messages[0]["text"]
+        if expected:
+            without_weekdays = re.sub(r"（.）", "", answer)
+            assert "、".join(f"{d.month}月{d.day}日" for d in expected) in without_weekdays, (text, today, answer)
+        else:
+            assert "期間内にありません" in answer
+        checked += 1
+    assert checked == 60
