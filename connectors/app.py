@@ -72,6 +72,9 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
     @app.post("/api/messages")
     async def rest_message(request: Request) -> HTTPResponse:
         """Plain HTTP chat (one turn per request), for scripts and the benchmarks."""
+        if len(request.body) > MAX_BODY_BYTES:  # under ASGI, Sanic's REQUEST_MAX_SIZE is not enforced
+            logger.info("rest: rejected body of %d bytes (limit %d)", len(request.body), MAX_BODY_BYTES)
+            return json_response({"error": "リクエストが大きすぎます。"}, 413)
         try:
             body = json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):

@@ -45,9 +45,11 @@ def test_bad_bodies_are_4xx_not_500(gateway, body):
     assert gateway.alive()
 
 
-def test_oversized_body_is_refused(gateway):
-    answer = httpx.post(f"{gateway.url}/api/messages", content=b"x" * 2_000_000)
-    assert 400 <= answer.status_code < 500
+def test_oversized_body_is_refused(gateway, engine):
+    huge = '{"sender": "a", "message": "' + "x" * 2_000_000 + '"}'
+    answer = httpx.post(f"{gateway.url}/api/messages", content=huge.encode())
+    assert answer.status_code == 413
+    assert engine.received == []
     assert gateway.alive()
 
 
