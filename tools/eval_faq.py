@@ -1,0 +1,93 @@
+"""Evaluate an FAQ retriever on the held-out set tests/faq/heldout.yml.
+
+    .venv/engine/bin/python -m tools.eval_faq            # the BM25 baseline (benchmarks/faq_retrieval)
+
+Prints top-1 accuracy (a confident answer with the right topic), the "もしかして" rate (candidates offered
+instead of an answer) and whether the right topic was among them, the wrong-answer rate, the
+out-of-scope and follow-up false-answer rates, ranking top-1/top-3, latency, and the per-topic confusions.
+A retriever is anything with ``retrieve(text) -> Retrieval`` (status answer | candidates | none, topics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Dict
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HELDOUT = ROOT / "tests" / "faq" / "heldout.yml"
+
+
+def evaluate(retriever, heldout: Path = HELDOUT) -> Dict:
+    data = yaml.safe_load(heldout.read_text(encoding="utf-8"))
+    counts: Counter = Counter()
+    confusions: Counter = Counter()
+    per_topic: Dict[str, Counter] = defaultdict(Counter)
+    latencies = []
+    for query in data["in_scope"]:
+        started = time.perf_counter()
+        result = retriever.retrieve(query["q"])
+        latencies.append((time.perf_counter() - started) * 1000)
+        ids = [t.id for t in result.topics]
+        expected = query["expect"]
+        per_topic[expected]["n"] += 1
+        if result.status == "answer" and ids[0] == expected:
+            counts["correct"] += 1
+            per_topic[expected]["correct"] += 1
+        elif result.status == "answer":
+            counts["wrong"] += 1
+            confusions[(expected, ids[0])] += 1
+        elif result.status == "candidates":
+            counts["candidates"] += 1
+            counts["candidates_hit"] += expected in ids
+        else:
+            counts["none"] += 1
+    false_answers = {}
+    for key in ("out_of_scope", "followups"):
+        answered = [q["q"] for q in data.get(key, []) if retriever.retrieve(q["q"]).status == "answer"]
+        false_answers[key] = (len(answered), len(data.get(key, [])), answered)
+    n = len(data["in_scope"])
+    return {
+        "n": n,
+        "top1": counts["correct"] / n,
+        "candidates_rate": counts["candidates"] / n,
+        "candidates_hit": counts["candidates_hit"] / max(1, counts["candidates"]),
+        "wrong": counts["wrong"] / n,
+        "none": counts["none"] / n,
+        "false_answers": false_answers,
+        "confusions": confusions.most_common(10),
+        "weak_topics": sorted((t, c["correct"], c["n"]) for t, c in per_topic.items() if c["correct"] < c["n"] / 2),
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": sorted(latencies)[int(0.95 * (len(latencies) - 1))],
+    }
+
+
+def report(r: Dict) -> str:
+    oos, oos_n, _ = r["false_answers"]["out_of_scope"]
+    fu, fu_n, _ = r["false_answers"]["followups"]
+    lines = [
+        f"in-scope queries        {r['n']}",
+        f"top-1 (right answer)    {r['top1']:.3f}",
+        f"もしかして rate          {r['candidates_rate']:.3f}  (right topic among them {r['candidates_hit']:.3f})",
+        f"wrong answer            {r['wrong']:.3f}",
+        f"no answer               {r['none']:.3f}",
+        f"out-of-scope answered   {oos}/{oos_n} = {oos / max(1, oos_n):.3f}",
+        f"follow-ups answered     {fu}/{fu_n}",
+        f"latency                 p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms",
+        "most frequent confusions (expected → answered): "
+        + ", ".join(f"{a}→{b}×{k}" for (a, b), k in r["confusions"]),
+        "topics right less than half the time: " + ", ".join(f"{t} {c}/{n}" for t, c, n in r["weak_topics"]),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    from benchmarks.faq_retrieval.bm25_baseline import FaqRetriever
+
+    print(report(evaluate(FaqRetriever.from_file())))
