@@ -1,6 +1,6 @@
 """Evaluate an FAQ retriever on the held-out set tests/faq/heldout.yml.
 
-    .venv/engine/bin/python -m tools.eval_faq            # the BM25 baseline (benchmarks/faq_retrieval)
+    .venv/engine/bin/python -m tools.eval_faq            # bot/faq_retriever.py (BM25 over lemmas)
 
 Prints top-1 accuracy (a confident answer with the right topic), the "もしかして" rate (candidates offered
 instead of an answer) and whether the right topic was among them, the wrong-answer rate, the
@@ -88,6 +88,6 @@ def report(r: Dict) -> str:
 
 if __name__ == "__main__":
     argparse.ArgumentParser(description=__doc__).parse_args()
-    from benchmarks.faq_retrieval.bm25_baseline import FaqRetriever
+    from bot.faq_retriever import FaqRetriever
 
     print(report(evaluate(FaqRetriever.from_file())))
