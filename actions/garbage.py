@@ -141,26 +141,6 @@ class ActionGarbageCategory(Action):
         return [SlotSet("item_name", None)]
 
 
-class ActionFallback(Action):
-    """nlu_fallback: a bare item name ("れいぞうこ") is a garbage question; otherwise say so honestly."""
-
-    def name(self) -> Text:
-        return "action_fallback"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        text = tracker.latest_message.get("text") or ""
-        try:
-            if text and reply_to_item_question(dispatcher, tracker, text, from_fallback=True):
-                return []
-        except CityDataNotLoaded:
-            pass  # no dictionary to try: the honest fallback below still answers
-        intent = tracker.latest_message.get("intent_ranking") or [{}]
-        guess = intent[1] if len(intent) > 1 and intent[0].get("name") == "nlu_fallback" else intent[0]
-        unanswered.record(text, channel_of(tracker), "fallback", guess.get("name"), guess.get("confidence"))
-        dispatcher.utter_message(response="utter_fallback")
-        return []
-
-
 def resolve_address(text: str, ward: Optional[str]) -> Dict[str, Any]:
     """Slots for an address found in ``text`` (postcode, or 区 + 町名); {} when there is none."""
     parsed = parse(text)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set
 
@@ -28,14 +27,14 @@ from bot.morphology import analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 FAQ_FILE = ROOT / "data" / "faq" / "faq.yml"
-FUNCTION_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
+FUNCTION_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "接頭辞"}
 # Words every FAQ question uses; they say nothing about the topic.
 GENERIC = {"教える", "知る", "たい", "する", "ある", "いる", "なる", "できる", "方", "方法", "どう", "何", "どこ",
            "いつ", "ない", "ます", "です", "ください", "下さる", "くださる", "いい", "良い", "よい", "もらう", "場合"}
 # Measured frontier (tools/eval_faq.py, held-out set): coverage 0.4 → top-1 0.375 but 22 % of
 # out-of-scope queries answered; 0.5 → 0.255 / 12 %; 0.6 → 0.185 / 2.4 %. Safety first: 0.6.
 ANSWER_COVERAGE = 0.6
-CANDIDATE_COVERAGE = 0.25
+CANDIDATE_COVERAGE = 0.34
 LEAD_RATIO = 1.3  # top topic's BM25 score over the second topic's
 
 
@@ -133,6 +132,13 @@ class FaqRetriever:
         return Retrieval("none", [], cover, scores[top])
 
 
-@lru_cache(maxsize=1)
-def default_retriever() -> FaqRetriever:
-    return FaqRetriever.from_file()
+_current: Dict[str, object] = {}
+
+
+def current_retriever(path: Path = FAQ_FILE) -> FaqRetriever:
+    """The retriever for the file as it is now: city staff's edits apply without a restart."""
+    version = (str(path), path.stat().st_mtime_ns)
+    if _current.get("version") != version:
+        _current["retriever"] = FaqRetriever.from_file(path)
+        _current["version"] = version
+    return _current["retriever"]  # type: ignore[return-value]

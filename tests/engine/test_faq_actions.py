@@ -1,0 +1,70 @@
+"""FAQ answers and the fallback chain (FAQ → garbage dictionary → もしかして → honest fallback)."""
+
+import asyncio
+import sqlite3
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.faq import ActionFallback, ActionFaq
+from bot.faq_retriever import current_retriever
+
+
+@pytest.fixture(autouse=True)
+def assistant_db(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_DB_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
+    monkeypatch.setenv("CITYDATA_DB_URL", f"sqlite:///{tmp_path / 'empty-citydata.db'}")
+    from bot import garbage_knowledge
+    garbage_knowledge._state.clear()
+    yield tmp_path / "assistant.db"
+    garbage_knowledge._state.clear()
+
+
+def tracker(text, intent="nlu_fallback", entities=None):
+    return Tracker("u", {}, {"text": text, "intent": {"name": intent, "confidence": 0.5}, "entities": entities or [],
+                             "intent_ranking": [{"name": intent, "confidence": 0.5}], "metadata": {"channel": "web"}},
+                   [], False, None, {}, "action_listen")
+
+
+def run(action, t):
+    dispatcher = CollectingDispatcher()
+    asyncio.run(action.run(dispatcher, t, {}))
+    return dispatcher.messages
+
+
+def test_confident_question_gets_the_answer_with_its_url():
+    topic = current_retriever().topics["T01"]
+    messages = run(ActionFallback(), tracker("住民票をコンビニで取りたい"))
+    assert messages[0]["text"].startswith(topic.answer)
+    assert topic.url in messages[0]["text"]
+
+
+def test_handover_topic_offers_the_flow():
+    messages = run(ActionFaq(), tracker('/menu_faq{"faq_id": "T07"}', intent="menu_faq",
+                                        entities=[{"entity": "faq_id", "value": "T07"}]))
+    assert messages[0]["buttons"][0]["payload"] == "/menu_bulky_booking"
+
+
+def test_unsure_question_offers_candidates_and_a_choice_answers(assistant_db):
+    messages = run(ActionFallback(), tracker("こせきしょうほんって、どこの窓口？"))
+    buttons = messages[0].get("buttons") or []
+    assert messages[0]["text"] == "もしかして、次のどれかですか？" and 1 <= len(buttons) <= 3
+    assert all(len(b["title"]) <= 20 and b["payload"].startswith('/menu_faq{"faq_id": "T') for b in buttons)
+    chosen = buttons[0]["payload"].split('"')[3]
+    answer = run(ActionFaq(), tracker(buttons[0]["payload"], intent="menu_faq",
+                                      entities=[{"entity": "faq_id", "value": chosen}]))
+    assert answer[0]["text"].startswith(current_retriever().topics[chosen].answer)
+    rows = sqlite3.connect(assistant_db).execute("select kind from unanswered_questions").fetchall()
+    assert ("faq_candidates",) in rows
+
+
+def test_faq_menu_without_a_topic_asks_for_the_question():
+    assert run(ActionFaq(), tracker("よくある質問", intent="menu_faq"))[0]["response"] == "utter_menu_faq"
+
+
+def test_out_of_scope_is_declined_and_logged(assistant_db):
+    messages = run(ActionFallback(), tracker("おすすめの映画を教えて", intent="out_of_scope"))
+    assert messages[0]["response"] == "utter_out_of_scope"
+    rows = sqlite3.connect(assistant_db).execute("select kind, text from unanswered_questions").fetchall()
+    assert ("fallback", "おすすめの映画を教えて") in rows
