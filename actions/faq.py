@@ -1,5 +1,4 @@
-"""Municipal FAQ answers from data/faq/faq.yml, and the fallback that tries the FAQ and the garbage
-dictionary before saying honestly that the assistant did not understand."""
+"""Municipal FAQ answers from data/faq/faq.yml (retrieval: bot/faq_retriever.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +8,8 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.garbage import button, channel_of, reply_to_item_question
+from actions.common import button, channel_of
 from bot import unanswered
-from bot.citydata.store import CityDataNotLoaded
 from bot.faq_retriever import Retrieval, Topic, current_retriever
 
 logger = logging.getLogger(__name__)
@@ -61,32 +59,4 @@ class ActionFaq(Action):
             answer_topic(dispatcher, topic)
             return []
         dispatcher.utter_message(response="utter_menu_faq")
-        return []
-
-
-class ActionFallback(Action):
-    """nlu_fallback and out_of_scope: a confident FAQ answer, a garbage item (「れいぞうこ」), "もしかして"
-    FAQ candidates, or the honest fallback — and what was not answered goes to the unanswered log."""
-
-    def name(self) -> Text:
-        return "action_fallback"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        text = tracker.latest_message.get("text") or ""
-        faq = current_retriever().retrieve(text)
-        if reply_from_faq(dispatcher, tracker, text, faq, candidates=False):
-            return []
-        try:
-            if text and reply_to_item_question(dispatcher, tracker, text, from_fallback=True):
-                return []
-        except CityDataNotLoaded:
-            pass  # no dictionary to try: the answers below still come
-        if reply_from_faq(dispatcher, tracker, text, faq):
-            return []
-        channel = channel_of(tracker)
-        ranking = tracker.latest_message.get("intent_ranking") or [{}]
-        guess = ranking[1] if len(ranking) > 1 and ranking[0].get("name") == "nlu_fallback" else ranking[0]
-        unanswered.record(text, channel, "fallback", guess.get("name"), guess.get("confidence"))
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_fallback")
         return []

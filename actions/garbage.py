@@ -10,18 +10,20 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import CALL_CENTER, button, channel_of
+from actions.faq import reply_from_faq
 from bot import unanswered
 from bot.address_text import find_town, parse, town_key
 from bot.citydata.store import CityDataNotLoaded, UnknownArea
 from bot.clock import today
+from bot.faq_retriever import current_retriever
 from bot.garbage_knowledge import matcher, store
 
 logger = logging.getLogger(__name__)
 
-CALL_CENTER = "札幌市コールセンター（011-222-4894）"
 CITY_TOP = "https://www.city.sapporo.jp/"
+GARBAGE_WORDS = ("ごみ", "ゴミ", "捨て", "すて", "処分", "出し方", "なげ")
 WEEKDAYS = "月火水木金土日"
-MAX_BUTTON_TITLE = 20  # LINE quick-reply label limit
 
 
 NOT_LOADED = ("申し訳ありません。ただいま、ごみの情報をご案内できません。"
@@ -46,16 +48,8 @@ def jp_date(day: date) -> str:
     return f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
 
 
-def button(title: str, payload: str) -> Dict[str, str]:
-    return {"title": title if len(title) <= MAX_BUTTON_TITLE else title[: MAX_BUTTON_TITLE - 1] + "…", "payload": payload}
-
-
 def item_payload(name: str) -> str:
     return '/ask_garbage_category{"item_name": "%s"}' % name.replace('"', "")
-
-
-def channel_of(tracker: Tracker) -> str:
-    return (tracker.latest_message.get("metadata") or {}).get("channel") or tracker.get_latest_input_channel() or "unknown"
 
 
 def matching_rule(rules, item):
@@ -107,6 +101,11 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         return True
     if from_fallback:
         return False
+    # Not an item: the NLU may have mistaken a municipal question for a garbage one. A question that
+    # says ごみ/捨てる is about an item, so it gets FAQ candidates only if it is not one.
+    about_an_item = any(word in text for word in GARBAGE_WORDS)
+    if reply_from_faq(dispatcher, tracker, text, current_retriever().retrieve(text), candidates=not about_an_item):
+        return True
     best = result.candidates[0] if result.candidates else None
     unanswered.record(text, channel_of(tracker), "garbage_item", best.item.name if best else None,
                       best.score if best else None)

@@ -7,7 +7,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import ActionFallback, ActionFaq
+from actions.faq import ActionFaq
+from actions.fallback import ActionFallback
 from bot.faq_retriever import current_retriever
 
 
@@ -68,3 +69,16 @@ def test_out_of_scope_is_declined_and_logged(assistant_db):
     assert messages[0]["response"] == "utter_out_of_scope"
     rows = sqlite3.connect(assistant_db).execute("select kind, text from unanswered_questions").fetchall()
     assert ("fallback", "おすすめの映画を教えて") in rows
+
+
+def test_a_municipal_question_the_nlu_took_for_garbage_still_gets_faq_candidates(tmp_path, monkeypatch):
+    from actions.garbage import ActionGarbageCategory
+    from bot import garbage_knowledge
+    from bot.citydata.importer import load_directory
+    from tools.model import ROOT
+    url = f"sqlite:///{tmp_path / 'sample.db'}"
+    load_directory(ROOT / "data" / "city_sample", url)
+    monkeypatch.setenv("CITYDATA_DB_URL", url)
+    garbage_knowledge._state.clear()
+    messages = run(ActionGarbageCategory(), tracker("こせきしょうほんって、どこの窓口？", intent="ask_garbage_category"))
+    assert messages[0]["text"] == "もしかして、次のどれかですか？" or "詳しくは" in messages[0]["text"]

@@ -97,7 +97,7 @@ def test_unknown_item_is_logged_and_quick_replies_never_exceed_line_limits(offic
 
 
 def test_fallback_answers_a_bare_item_name_and_logs_real_nonsense(official_data):
-    from actions.faq import ActionFallback
+    from actions.fallback import ActionFallback
     messages, _ = run(ActionFallback(), tracker("れいぞうこ", intent="nlu_fallback"))
     assert "家電4品目" in messages[0]["text"]
     messages, _ = run(ActionFallback(), tracker("ふもももも", intent="nlu_fallback"))
@@ -169,7 +169,7 @@ def test_category_asked_before_the_address_questions_is_used():
 
 
 def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp_path):
-    from actions.faq import ActionFallback
+    from actions.fallback import ActionFallback
     from actions.garbage import ActionCollectionDay, ActionGarbageCategory
     from bot import garbage_knowledge
     monkeypatch.setenv("CITYDATA_DB_URL", f"sqlite:///{tmp_path / 'empty.db'}")
