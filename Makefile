@@ -14,12 +14,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: help run setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage validate lock bench clean
+.PHONY: help run setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
 	@echo "make test   the whole test suite"
-	@echo "other: setup train eval eval-nlu eval-garbage validate bench load-city-data DIR=... lock clean"
+	@echo "other: setup train eval eval-nlu eval-garbage eval-faq validate bench load-city-data DIR=... lock clean"
 
 ## ---- environments (re-made only when pyproject.toml or the constraints change) ----
 
@@ -83,13 +83,16 @@ test-gateway: $(GATEWAY_VENV)/.installed
 test-e2e: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/e2e
 
-eval: eval-nlu eval-garbage
+eval: eval-nlu eval-garbage eval-faq
 
 eval-nlu: train
 	$(ENGINE_PY) -m tools.eval_nlu
 
 eval-garbage: $(ENGINE_VENV)/.installed
 	$(ENGINE_PY) -m tools.eval_garbage
+
+eval-faq: $(ENGINE_VENV)/.installed
+	$(ENGINE_PY) -m tools.eval_faq
 
 validate: $(ENGINE_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
