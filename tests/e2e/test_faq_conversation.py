@@ -12,7 +12,7 @@ async def test_paraphrase_gets_the_answer_with_its_url(widget):
 
 
 async def test_unsure_question_offers_candidates_and_clicking_one_answers(widget):
-    reply = await widget.ask("こせきしょうほんって、どこの窓口？")
+    reply = await widget.ask("実印の証明ってマイナンバーカードでコンビニ発行できますか")
     assert reply["text"] == "もしかして、次のどれかですか？"
     choice = reply["quick_replies"][0]
     assert choice["payload"].startswith('/menu_faq{"faq_id": "T')

@@ -48,7 +48,7 @@ def test_handover_topic_offers_the_flow():
 
 
 def test_unsure_question_offers_candidates_and_a_choice_answers(assistant_db):
-    messages = run(ActionFallback(), tracker("こせきしょうほんって、どこの窓口？"))
+    messages = run(ActionFallback(), tracker("実印の証明ってマイナンバーカードでコンビニ発行できますか"))
     buttons = messages[0].get("buttons") or []
     assert messages[0]["text"] == "もしかして、次のどれかですか？" and 1 <= len(buttons) <= 3
     assert all(len(b["title"]) <= 20 and b["payload"].startswith('/menu_faq{"faq_id": "T') for b in buttons)
@@ -80,5 +80,5 @@ def test_a_municipal_question_the_nlu_took_for_garbage_still_gets_faq_candidates
     load_directory(ROOT / "data" / "city_sample", url)
     monkeypatch.setenv("CITYDATA_DB_URL", url)
     garbage_knowledge._state.clear()
-    messages = run(ActionGarbageCategory(), tracker("こせきしょうほんって、どこの窓口？", intent="ask_garbage_category"))
+    messages = run(ActionGarbageCategory(), tracker("実印の証明ってマイナンバーカードでコンビニ発行できますか", intent="ask_garbage_category"))
     assert messages[0]["text"] == "もしかして、次のどれかですか？" or "詳しくは" in messages[0]["text"]
