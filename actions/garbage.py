@@ -53,11 +53,11 @@ def item_payload(name: str) -> str:
 
 
 def matching_rule(rules, item):
-    """The sorting rule that names the item (its remark then applies), else the category's first rule."""
+    """(rule, named): the sorting rule that names the item (its remark then applies), else the first rule."""
     for rule in rules:
         if item.base_name in f"{rule.title}{rule.examples}":
-            return rule
-    return rules[0] if rules else None
+            return rule, True
+    return (rules[0] if rules else None), False
 
 
 def answer_item(dispatcher: CollectingDispatcher, item) -> None:
@@ -72,11 +72,11 @@ def answer_item(dispatcher: CollectingDispatcher, item) -> None:
         lines.append(info.how)
         buttons.append(button("大型ごみを申し込む", "/menu_bulky_booking"))
     else:
-        rule = matching_rule(info.rules, item)
+        rule, named = matching_rule(info.rules, item)
         if rule and rule.frequency_fee:
             lines.append(f"収集：{rule.frequency_fee}")
         lines.append(rule.how if rule else info.how)
-        if rule and rule.remark and item.base_name in f"{rule.title}{rule.examples}":
+        if named and rule.remark:
             lines.append(rule.remark)
         if info.calendar_codes:
             buttons.append(button("収集日を調べる", '/ask_collection_day{"garbage_category": "%s"}' % info.name))
