@@ -34,7 +34,12 @@ def answer_topic(dispatcher: CollectingDispatcher, topic: Topic) -> None:
 
 def reply_from_faq(dispatcher: CollectingDispatcher, tracker: Tracker, text: str, faq: Retrieval,
                    candidates: bool = True) -> bool:
-    """A confident answer, or (``candidates``) "もしかして" quick replies; False when the FAQ has nothing."""
+    """A confident answer, or (``candidates``) "もしかして" quick replies; False when the FAQ has nothing.
+    A question about another municipality (「横浜市の児童手当」) is told where to ask instead."""
+    if faq.status == "elsewhere":
+        unanswered.record(text, channel_of(tracker), "other_municipality", faq.place, None)
+        dispatcher.utter_message(response="utter_other_municipality", place=faq.place)
+        return True
     if faq.status == "answer":
         answer_topic(dispatcher, faq.topics[0])
         return True
@@ -47,16 +52,27 @@ def reply_from_faq(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
 
 
 class ActionFaq(Action):
-    """「よくある質問」 menu, or the answer to a topic chosen from "もしかして" quick replies."""
+    """「よくある質問」 menu, the answer to a topic chosen from "もしかして" quick replies, or the answer to
+    a question the NLU took for the menu."""
 
     def name(self) -> Text:
         return "action_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        retriever = current_retriever()
         chosen = next(tracker.get_latest_entity_values("faq_id"), None)
-        topic = current_retriever().topics.get(chosen or "")
+        topic = retriever.topics.get(chosen or "")
         if topic:
             answer_topic(dispatcher, topic)
             return []
+        # 「住民票の取り方を聞きたい」 reads like the menu ("I have a question") but is already the question.
+        text = tracker.latest_message.get("text") or ""
+        if not text.startswith("/") and reply_from_faq(dispatcher, tracker, text, retriever.retrieve(text),
+                                                       candidates=False):
+            return []
         dispatcher.utter_message(response="utter_menu_faq")
         return []
+
+
+# Train the retriever when the action server loads this module (≈ 3 s), not on a citizen's first question.
+current_retriever()

@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-import jaconv
 import yaml
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.citydata.models import GarbageItem
 from bot.citydata.readers import read_garbage_dictionary
+from bot.kana import KANA, loose
 from bot.morphology import Morpheme, analyze
 from bot.normalize import normalize_text
 
@@ -74,22 +74,12 @@ SUGGESTION_MIN = 0.3  # a weak match, or readings at least 60 % alike; suggestio
 
 # UniDic parts of speech that carry no item of their own ("古い", "捨て", "の", "た").
 _FUNCTION_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "動詞", "形容詞", "副詞", "連体詞", "感動詞", "接続詞"}
-_KANA = re.compile(r"[ぁ-ゖァ-ヺー]+")
+_KANA = KANA
+# A parenthesised variant that is another name of the item (米びつ（ハイザー）), not a description.
+_DESCRIPTIVE = re.compile(r"製|用|式|など|含|除|以外|もの|付|状態|済|入り|一体|のみ|不明|の|使い捨て|[・、,]")
 _HIRAGANA = re.compile(r"[ぁ-ゖー]+")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?\n]+")
-_FOLD = str.maketrans("ァィゥェォヵヶャュョヮッヴヂヅ", "アイウエオカケヤユヨワツブジズ")
-_DROP = re.compile(r"[\s・･ー－\-‐―~〜～、,。.()（）「」『』【】\[\]!?/／'\"]")
-# A parenthesised variant that is another name of the item (米びつ（ハイザー）), not a description.
-_DESCRIPTIVE = re.compile(r"製|用|式|など|含|除|以外|もの|付|状態|済|入り|一体|のみ|不明|の|使い捨て|[・、,]")
-
-
-def loose(text: str) -> str:
-    """The form in which spellings are compared: normalised, katakana, without long vowels, small kana
-    and punctuation ("そふぁー" → "ソフア", "ソファ" → "ソフア")."""
-    return _DROP.sub("", jaconv.hira2kata(normalize_text(text))).translate(_FOLD)
-
-
 @dataclass(frozen=True)
 class Candidate:
     item: GarbageItem

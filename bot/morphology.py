@@ -27,7 +27,7 @@ class Morpheme:
 
 
 @lru_cache(maxsize=1)
-def _tagger():
+def tagger():
     import fugashi  # imported lazily: loading the dictionary takes a moment
 
     return fugashi.Tagger()
@@ -46,7 +46,7 @@ def analyze(text: str) -> List[Morpheme]:
     norm = normalize(text)
     morphemes: List[Morpheme] = []
     cursor = 0
-    for word in _tagger()(norm.text):
+    for word in tagger()(norm.text):
         surface = word.surface
         if not surface:
             continue

@@ -12,7 +12,8 @@ Checks (each failure is an error; the exit status is 1 when there is any):
   declared flows (T07 → bulky_booking, T11 → collection_day, T35 → counseling); no phone-number-like
   string other than 011-222-4894, 110, 119, 189, 0120-0-78310 unless the entry lists it in
   `allowed_numbers` with a reason.
-* heldout.yml: every expected id exists; ≥ 4 in-scope queries per topic, ≥ 35 out-of-scope and
+* keywords (optional): a list of non-empty strings, unique like the examples.
+* heldout.yml (and fresh.yml, with 3 per topic, 20 out-of-scope, 8 follow-ups): every expected id exists; ≥ 4 in-scope queries per topic, ≥ 35 out-of-scope and
   ≥ 10 follow-up queries (expected `none`); no duplicate query; no query equal to a training example
   or canonical question after normalisation (NFKC + lower case via bot.normalize.normalize_text,
   whitespace removed), nor after also removing punctuation (a trivial modification).
@@ -42,6 +43,7 @@ from bot.normalize import normalize_text
 ROOT = Path(__file__).resolve().parent.parent
 FAQ_PATH = ROOT / "data" / "faq" / "faq.yml"
 HELDOUT_PATH = ROOT / "tests" / "faq" / "heldout.yml"
+FRESH_PATH = ROOT / "tests" / "faq" / "fresh.yml"
 
 REQUIRED_IDS = [f"T{i:02d}" for i in range(1, 41)]
 ID_PATTERN = re.compile(r"^T\d{2,3}$")
@@ -265,7 +267,11 @@ def _check_examples(entry: dict, label: str, owner: Dict[str, str], report: Repo
         return
     if len(examples) < MIN_EXAMPLES:
         report.errors.append(f"{label}: {len(examples)} examples (min {MIN_EXAMPLES})")
-    for example in examples:
+    keywords = entry.get("keywords", [])
+    if not isinstance(keywords, list) or not all(_as_text(k) for k in keywords):
+        report.errors.append(f"{label}: keywords must be a list of non-empty strings")
+        keywords = []
+    for example in [*examples, *keywords]:
         key = normalize_query(example)
         previous = owner.get(key)
         if previous == label:
@@ -278,14 +284,25 @@ def _check_examples(entry: dict, label: str, owner: Dict[str, str], report: Repo
 
 # --------------------------------------------------------------------------- heldout.yml
 
-def check_heldout(heldout: dict, topics: Dict[str, dict], report: Report) -> None:
+@dataclass(frozen=True)
+class Minimums:
+    per_topic: int = MIN_HELDOUT_PER_TOPIC
+    out_of_scope: int = MIN_OUT_OF_SCOPE
+    followups: int = MIN_FOLLOWUPS
+
+
+# tests/faq/fresh.yml: the second, blind batch (3 per topic).
+FRESH_MINIMUMS = Minimums(per_topic=3, out_of_scope=20, followups=8)
+
+
+def check_heldout(heldout: dict, topics: Dict[str, dict], report: Report, minimums: Minimums = Minimums()) -> None:
     if not isinstance(heldout, dict):
         report.errors.append("heldout: not a mapping")
         return
     training: Dict[str, Tuple[str, str]] = {}
     training_loose: Dict[str, Tuple[str, str]] = {}
     for topic_id, entry in topics.items():
-        texts = list(entry.get("examples") or []) + [entry.get("question") or ""]
+        texts = list(entry.get("examples") or []) + list(entry.get("keywords") or []) + [entry.get("question") or ""]
         for text in texts:
             if _as_text(text):
                 training[normalize_query(text)] = (topic_id, text)
@@ -330,13 +347,13 @@ def check_heldout(heldout: dict, topics: Dict[str, dict], report: Report) -> Non
                 _warn_if_similar(query, expect, topics[expect], where, report)
 
     for topic_id in topics:
-        if per_topic[topic_id] < MIN_HELDOUT_PER_TOPIC:
+        if per_topic[topic_id] < minimums.per_topic:
             report.errors.append(f"heldout: {topic_id} has {per_topic[topic_id]} queries "
-                                 f"(min {MIN_HELDOUT_PER_TOPIC})")
-    if sections["out_of_scope"] < MIN_OUT_OF_SCOPE:
-        report.errors.append(f"heldout: {sections['out_of_scope']} out-of-scope queries (min {MIN_OUT_OF_SCOPE})")
-    if sections["followups"] < MIN_FOLLOWUPS:
-        report.errors.append(f"heldout: {sections['followups']} follow-up queries (min {MIN_FOLLOWUPS})")
+                                 f"(min {minimums.per_topic})")
+    if sections["out_of_scope"] < minimums.out_of_scope:
+        report.errors.append(f"heldout: {sections['out_of_scope']} out-of-scope queries (min {minimums.out_of_scope})")
+    if sections["followups"] < minimums.followups:
+        report.errors.append(f"heldout: {sections['followups']} follow-up queries (min {minimums.followups})")
     report.counts["heldout_in_scope"] = sections["in_scope"]
     report.counts["heldout_out_of_scope"] = sections["out_of_scope"]
     report.counts["heldout_followups"] = sections["followups"]
@@ -359,11 +376,11 @@ def load_yaml(path: Path):
         return yaml.safe_load(handle)
 
 
-def check(faq: dict, heldout: Optional[dict]) -> Report:
+def check(faq: dict, heldout: Optional[dict], minimums: Minimums = Minimums()) -> Report:
     report = Report()
     topics = check_faq(faq, report)
     if heldout is not None:
-        check_heldout(heldout, topics, report)
+        check_heldout(heldout, topics, report, minimums)
     return report
 
 
@@ -407,6 +424,10 @@ def main(argv: Optional[Iterable[str]] = None) -> int:
     faq = load_yaml(args.faq)
     report = check(faq, load_yaml(args.heldout))
     print(summary(report, faq))
+    if args.heldout == HELDOUT_PATH and FRESH_PATH.exists():
+        fresh = check(faq, load_yaml(FRESH_PATH), FRESH_MINIMUMS)
+        print(f"{FRESH_PATH.name}: " + ("OK" if fresh.ok else "\n".join(fresh.errors)))
+        report.errors.extend(fresh.errors)
     return 0 if report.ok else 1
 
 

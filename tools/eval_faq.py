@@ -1,8 +1,11 @@
 """Evaluate an FAQ retriever on the held-out set tests/faq/heldout.yml.
 
-    .venv/engine/bin/python -m tools.eval_faq            # bot/faq_retriever.py (BM25 over lemmas)
+    .venv/engine/bin/python -m tools.eval_faq                      # bot/faq_retriever.py on tests/faq/heldout.yml
+    .venv/engine/bin/python -m tools.eval_faq --set fresh          # the second, blind batch tests/faq/fresh.yml
+    .venv/engine/bin/python -m tools.eval_faq --retriever bm25     # the BM25 baseline (benchmarks/faq_bm25.py)
 
-Prints top-1 accuracy (a confident answer with the right topic), the "もしかして" rate (candidates offered
+Prints top-1 accuracy (the first topic the citizen is shown, as the answer or as the first "もしかして"
+candidate, is the right one), how often a confident answer is right, the "もしかして" rate (candidates offered
 instead of an answer) and whether the right topic was among them, the wrong-answer rate, the
 out-of-scope and follow-up false-answer rates, ranking top-1/top-3, latency, and the per-topic confusions.
 A retriever is anything with ``retrieve(text) -> Retrieval`` (status answer | candidates | none, topics).
@@ -21,6 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HELDOUT = ROOT / "tests" / "faq" / "heldout.yml"
+SETS = {"heldout": HELDOUT, "fresh": ROOT / "tests" / "faq" / "fresh.yml"}
 
 
 def evaluate(retriever, heldout: Path = HELDOUT) -> Dict:
@@ -29,13 +33,19 @@ def evaluate(retriever, heldout: Path = HELDOUT) -> Dict:
     confusions: Counter = Counter()
     per_topic: Dict[str, Counter] = defaultdict(Counter)
     latencies = []
+    ranked_at: Counter = Counter()
     for query in data["in_scope"]:
+        if hasattr(retriever, "ranking"):
+            ranking = retriever.ranking(query["q"], 3)
+            ranked_at["top1"] += ranking[:1] == [query["expect"]]
+            ranked_at["top3"] += query["expect"] in ranking
         started = time.perf_counter()
         result = retriever.retrieve(query["q"])
         latencies.append((time.perf_counter() - started) * 1000)
         ids = [t.id for t in result.topics]
         expected = query["expect"]
         per_topic[expected]["n"] += 1
+        counts["shown_first"] += ids[:1] == [expected]
         if result.status == "answer" and ids[0] == expected:
             counts["correct"] += 1
             per_topic[expected]["correct"] += 1
@@ -49,19 +59,25 @@ def evaluate(retriever, heldout: Path = HELDOUT) -> Dict:
             counts["none"] += 1
     false_answers = {}
     for key in ("out_of_scope", "followups"):
-        answered = [q["q"] for q in data.get(key, []) if retriever.retrieve(q["q"]).status == "answer"]
-        false_answers[key] = (len(answered), len(data.get(key, [])), answered)
+        statuses = {q["q"]: retriever.retrieve(q["q"]).status for q in data.get(key, [])}
+        answered = [q for q, status in statuses.items() if status == "answer"]
+        false_answers[key] = (len(answered), len(statuses), answered)
+        counts[f"{key}_candidates"] = sum(status == "candidates" for status in statuses.values())
     n = len(data["in_scope"])
     return {
         "n": n,
-        "top1": counts["correct"] / n,
+        "top1": counts["shown_first"] / n,
+        "answered_right": counts["correct"] / n,
         "candidates_rate": counts["candidates"] / n,
         "candidates_hit": counts["candidates_hit"] / max(1, counts["candidates"]),
         "wrong": counts["wrong"] / n,
         "none": counts["none"] / n,
         "false_answers": false_answers,
+        "oos_candidates": counts["out_of_scope_candidates"],
         "confusions": confusions.most_common(10),
         "weak_topics": sorted((t, c["correct"], c["n"]) for t, c in per_topic.items() if c["correct"] < c["n"] / 2),
+        "ranking_top1": ranked_at["top1"] / n if ranked_at else None,
+        "ranking_top3": ranked_at["top3"] / n if ranked_at else None,
         "p50_ms": statistics.median(latencies),
         "p95_ms": sorted(latencies)[int(0.95 * (len(latencies) - 1))],
     }
@@ -72,11 +88,14 @@ def report(r: Dict) -> str:
     fu, fu_n, _ = r["false_answers"]["followups"]
     lines = [
         f"in-scope queries        {r['n']}",
-        f"top-1 (right answer)    {r['top1']:.3f}",
+        f"top-1                   {r['top1']:.3f}  (the first topic shown — the answer or the first もしかして — is right)",
+        f"answered right          {r['answered_right']:.3f}  (a confident answer, right topic)",
         f"もしかして rate          {r['candidates_rate']:.3f}  (right topic among them {r['candidates_hit']:.3f})",
         f"wrong answer            {r['wrong']:.3f}",
         f"no answer               {r['none']:.3f}",
-        f"out-of-scope answered   {oos}/{oos_n} = {oos / max(1, oos_n):.3f}",
+        f"out-of-scope answered   {oos}/{oos_n} = {oos / max(1, oos_n):.3f}  (given もしかして instead: {r['oos_candidates']}/{oos_n})",
+        *([f"ranking                 top-1 {r['ranking_top1']:.3f}, top-3 {r['ranking_top3']:.3f}  (best topic, whatever the confidence)"]
+          if r.get("ranking_top1") is not None else []),
         f"follow-ups answered     {fu}/{fu_n}",
         f"latency                 p50 {r['p50_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms",
         "most frequent confusions (expected → answered): "
@@ -86,8 +105,20 @@ def report(r: Dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__).parse_args()
-    from bot.faq_retriever import FaqRetriever
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", choices=sorted(SETS), default="heldout", help="which held-out set")
+    parser.add_argument("--retriever", choices=["classifier", "bm25"], default="classifier")
+    args = parser.parse_args()
+    if args.retriever == "bm25":
+        from benchmarks.faq_bm25 import FaqRetriever
+    else:
+        from bot.faq_retriever import FaqRetriever
+    started = time.perf_counter()
+    retriever = FaqRetriever.from_file()
+    print(f"retriever               {args.retriever}, trained in {time.perf_counter() - started:.1f} s; set {args.set}")
+    print(report(evaluate(retriever, SETS[args.set])))
 
-    print(report(evaluate(FaqRetriever.from_file())))
+
+if __name__ == "__main__":
+    main()

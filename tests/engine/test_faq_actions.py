@@ -48,7 +48,8 @@ def test_handover_topic_offers_the_flow():
 
 
 def test_unsure_question_offers_candidates_and_a_choice_answers(assistant_db):
-    messages = run(ActionFallback(), tracker("実印の証明ってマイナンバーカードでコンビニ発行できますか"))
+    # One word alone never gets a confident answer: 「証明書」 could be 住民票, 印鑑登録証明書, 戸籍 ….
+    messages = run(ActionFallback(), tracker("証明書"))
     buttons = messages[0].get("buttons") or []
     assert messages[0]["text"] == "もしかして、次のどれかですか？" and 1 <= len(buttons) <= 3
     assert all(len(b["title"]) <= 20 and b["payload"].startswith('/menu_faq{"faq_id": "T') for b in buttons)
@@ -62,6 +63,19 @@ def test_unsure_question_offers_candidates_and_a_choice_answers(assistant_db):
 
 def test_faq_menu_without_a_topic_asks_for_the_question():
     assert run(ActionFaq(), tracker("よくある質問", intent="menu_faq"))[0]["response"] == "utter_menu_faq"
+
+
+def test_the_menu_intent_with_a_real_question_gets_the_answer():
+    topic = current_retriever().topics["T01"]
+    messages = run(ActionFaq(), tracker("住民票の取り方を聞きたい", intent="menu_faq"))
+    assert messages[0]["text"].startswith(topic.answer)
+
+
+def test_another_municipality_is_sent_there_and_logged(assistant_db):
+    messages = run(ActionFallback(), tracker("横浜市で児童手当を申請したい"))
+    assert messages[0]["response"] == "utter_other_municipality" and messages[0]["place"] == "横浜市"
+    rows = sqlite3.connect(assistant_db).execute("select kind, best_guess from unanswered_questions").fetchall()
+    assert ("other_municipality", "横浜市") in rows
 
 
 def test_out_of_scope_is_declined_and_logged(assistant_db):

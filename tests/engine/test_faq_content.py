@@ -163,3 +163,18 @@ def test_detects_missing_handover(broken):
     errors = _errors(faq, heldout)
     assert "T11: handover must be 'collection_day'" in errors
     assert any("T12: handover 'funeral_booking' is not declared" in e for e in errors)
+
+
+def test_the_blind_second_batch_passes_the_same_checks(faq):
+    from tools.check_faq_content import FRESH_MINIMUMS, FRESH_PATH
+    report = check(faq, load_yaml(FRESH_PATH), FRESH_MINIMUMS)
+    assert report.ok, report.errors
+    assert report.counts["heldout_in_scope"] >= 3 * 40
+
+
+def test_keywords_are_checked_like_examples(faq, heldout):
+    broken = copy.deepcopy(faq)
+    broken["topics"][1]["keywords"] = list(broken["topics"][0]["examples"][:1])
+    assert any("also under" in e for e in _errors(broken, heldout))
+    broken["topics"][1]["keywords"] = [""]
+    assert any("keywords must be" in e for e in _errors(broken, heldout))

@@ -1,0 +1,25 @@
+"""The FAQ retrieval meets the issue's targets on both held-out sets (tools/eval_faq.py, `make eval-faq`):
+top-1 ≥ 90 % (the first topic shown is right), out-of-scope questions confidently answered ≤ 10 %, and
+few wrong confident answers. The sets are never used for training (tools/check_faq_content.py)."""
+
+import pytest
+
+from bot.faq_retriever import FaqRetriever
+from tools.eval_faq import SETS, evaluate
+
+
+@pytest.fixture(scope="module")
+def retriever():
+    return FaqRetriever.from_file()
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_targets_on_held_out_questions(retriever, name):
+    result = evaluate(retriever, SETS[name])
+    oos_answered, oos_total, answered = result["false_answers"]["out_of_scope"]
+    followups_answered, followups_total, _ = result["false_answers"]["followups"]
+    assert result["top1"] >= 0.90, result
+    assert oos_answered / oos_total <= 0.10, answered
+    assert result["wrong"] <= 0.05, result["confusions"]
+    assert result["answered_right"] >= 0.70, result
+    assert followups_answered / followups_total <= 0.2
