@@ -38,7 +38,8 @@ class ActionFallback(Action):
         channel = channel_of(tracker)
         ranking = tracker.latest_message.get("intent_ranking") or [{}]
         guess = ranking[1] if len(ranking) > 1 and ranking[0].get("name") == "nlu_fallback" else ranking[0]
-        unanswered.record(text, channel, "fallback", guess.get("name"), guess.get("confidence"))
+        unanswered.record(text, channel, "fallback", guess.get("name"), guess.get("confidence"),
+                          conversation_id=tracker.sender_id)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_fallback")
         return []

@@ -37,14 +37,16 @@ def reply_from_faq(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
     """A confident answer, or (``candidates``) "もしかして" quick replies; False when the FAQ has nothing.
     A question about another municipality (「横浜市の児童手当」) is told where to ask instead."""
     if faq.status == "elsewhere":
-        unanswered.record(text, channel_of(tracker), "other_municipality", faq.place, None)
+        unanswered.record(text, channel_of(tracker), "other_municipality", faq.place, None,
+                          conversation_id=tracker.sender_id)
         dispatcher.utter_message(response="utter_other_municipality", place=faq.place)
         return True
     if faq.status == "answer":
         answer_topic(dispatcher, faq.topics[0])
         return True
     if candidates and faq.status == "candidates":
-        unanswered.record(text, channel_of(tracker), "faq_candidates", faq.topics[0].id, faq.coverage)
+        unanswered.record(text, channel_of(tracker), "faq_candidates", faq.topics[0].id, faq.score,
+                          conversation_id=tracker.sender_id)
         dispatcher.utter_message(text="もしかして、次のどれかですか？",
                                  buttons=[button(t.question, topic_payload(t)) for t in faq.topics])
         return True
@@ -63,6 +65,7 @@ class ActionFaq(Action):
         chosen = next(tracker.get_latest_entity_values("faq_id"), None)
         topic = retriever.topics.get(chosen or "")
         if topic:
+            unanswered.resolve(tracker.sender_id, topic.id)  # a "もしかして" choice, if it was one
             answer_topic(dispatcher, topic)
             return []
         # 「住民票の取り方を聞きたい」 reads like the menu ("I have a question") but is already the question.

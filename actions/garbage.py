@@ -108,7 +108,7 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         return True
     best = result.candidates[0] if result.candidates else None
     unanswered.record(text, channel_of(tracker), "garbage_item", best.item.name if best else None,
-                      best.score if best else None)
+                      best.score if best else None, conversation_id=tracker.sender_id)
     message = f"申し訳ありません、「{result.phrase or text}」はごみ分け辞典で見つかりませんでした。"
     if result.candidates:
         message += "もしかして、次のどれかですか？"

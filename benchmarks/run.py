@@ -6,7 +6,8 @@ Starts the real stack on free ports, then measures the same turns
   1. straight at the engine (Rasa REST webhook),
   2. through the gateway's HTTP endpoint,
   3. through the gateway's Socket.IO endpoint (what the widget uses),
-and prints p50/p95 latency, throughput, the gateway's overhead as a ratio, start-up time and memory.
+and prints p50/p95 latency, throughput, the gateway's overhead as a ratio, start-up time and memory;
+then FAQ questions one at a time at the engine and through the gateway, and the garbage item lookup.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from tools.stack import Stack, free_port  # noqa: E402
 TURNS = ["こんにちは", "何ができますか", "ごみの出し方を知りたい", "ありがとう", "asdfgh", "/menu_faq"]
 ITEM_QUESTIONS = ["ソファは何ごみ？", "チャリ捨てたい", "れいぞうこ", "ハンガーの捨て方", "電子レンジを処分したい",
                   "スノボの板", "アイスの棒は何ごみ", "ぺぺろんちーの", "古いパソコン", "フライパンの出し方"]
+# FAQ questions (paraphrases, not training texts), an other-city question and an unrelated one.
+FAQ_QUESTIONS = ["住民票ってコンビニで出せますか", "マイナンバーカードを受け取りに行きたい", "児童手当の申請をしたいです",
+                 "近所の避難所を調べたい", "区役所は何時まで開いてる？", "図書館の本をネットで予約したい",
+                 "犬を飼い始めたら登録はいるの", "子どもの予防接種の案内がほしい", "横浜市の住民票", "明日の天気は？"]
 OFFICIAL_DATA = ROOT.parent / "shared" / "data" / "sapporo"
 
 
@@ -135,6 +140,17 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
                 results.append(await measure(f"engine REST       c={concurrent}", turns, concurrent, engine_turn))
                 results.append(await measure(f"gateway HTTP      c={concurrent}", turns, concurrent, gateway_http_turn))
                 results.append(await measure(f"gateway Socket.IO c={concurrent}", turns, concurrent, socketio_turn))
+            ids = iter(range(10 ** 9))
+
+            async def faq_engine(_: str, text: str) -> None:
+                await engine_turn(f"faq-{next(ids)}", text)
+
+            async def faq_socketio(_: str, text: str) -> None:
+                clients[0].session_id = f"bench-faq-{next(ids)}"
+                await clients[0].ask(text)
+
+            faq_rows = [await measure_texts("FAQ question: engine REST", turns, faq_engine, FAQ_QUESTIONS),
+                        await measure_texts("FAQ question: gateway Socket.IO", turns, faq_socketio, FAQ_QUESTIONS)]
             for client in clients:
                 await client.close()
 
@@ -148,6 +164,9 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
             print(f"{row['name']:<24} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f} {ratio:>13.2f}x")
         print(f"\n{lookup['name']} ({city_data.name}, {lookup['n']} calls): "
               f"p50 {lookup['p50']:.1f} ms, p95 {lookup['p95']:.1f} ms (action_garbage_category over HTTP)")
+        print("\nFAQ questions, one at a time (NLU → action_fallback → FAQ retrieval), new conversation each:")
+        for row in faq_rows:
+            print(f"  {row['name']:<34} p50 {row['p50']:>6.1f} ms   p95 {row['p95']:>6.1f} ms   ({row['n']} questions)")
         print("\nmemory (RSS):")
         for name, proc in stack.processes.items():
             print(f"  {name:<8} {rss_mb(proc.pid):>7.0f} MB")

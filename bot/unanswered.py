@@ -1,8 +1,10 @@
 """The unanswered-question log: what the assistant could not answer, for city staff to review.
 
-Every honest fallback, unknown garbage item and unresolved "もしかして" is stored with time, channel,
-text, best guess and confidence. Counseling conversations are never logged (callers pass
-``counseling=True`` and nothing is written).
+Every honest fallback, unknown garbage item, other-municipality question and "もしかして" is stored with
+time, channel, text, best guess and confidence; a "もしかして" the citizen then resolves by choosing a
+candidate is marked resolved (``resolve``) and left out of the lists. Conversations are referred to by a
+non-reversible hash. Counseling conversations are never logged (callers pass ``counseling=True`` and
+nothing is written).
 
     python -m bot.unanswered export [--since YYYY-MM-DD] [--until YYYY-MM-DD]   # CSV to stdout
     python -m bot.unanswered weekly                                            # counts per ISO week
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import sys
 from collections import Counter
@@ -38,7 +41,15 @@ unanswered = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("best_guess", sa.String(200)),
     sa.Column("confidence", sa.Float),
+    sa.Column("conversation", sa.String(16), index=True),  # conversation_ref(sender id)
+    sa.Column("resolved_topic", sa.String(16)),  # the FAQ topic the citizen chose from "もしかして"
 )
+RESOLVE_WITHIN = timedelta(minutes=30)
+
+
+def conversation_ref(conversation_id: str) -> str:
+    """A short, stable, non-reversible reference (LINE user ids are personal); as the gateway's logs."""
+    return hashlib.sha256(conversation_id.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def default_url() -> str:
@@ -51,11 +62,17 @@ def _engine(url: str) -> sa.engine.Engine:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, future=True)
     metadata.create_all(engine)
+    existing = {c["name"] for c in sa.inspect(engine).get_columns(unanswered.name)}
+    with engine.begin() as connection:  # a log made by an earlier version gains the new columns
+        for column in ("conversation", "resolved_topic"):
+            if column not in existing:
+                connection.execute(sa.text(f"ALTER TABLE {unanswered.name} ADD COLUMN {column} VARCHAR(16)"))
     return engine
 
 
 def record(text: str, channel: str, kind: str, best_guess: Optional[str] = None,
-           confidence: Optional[float] = None, counseling: bool = False, url: Optional[str] = None) -> bool:
+           confidence: Optional[float] = None, counseling: bool = False, url: Optional[str] = None,
+           conversation_id: Optional[str] = None) -> bool:
     """Store one unanswered question; returns False (and stores nothing) for counseling conversations."""
     if counseling or not text or not text.strip():
         return False
@@ -63,13 +80,32 @@ def record(text: str, channel: str, kind: str, best_guess: Optional[str] = None,
         connection.execute(unanswered.insert().values(
             created_at=now().replace(tzinfo=None), channel=channel or "unknown", kind=kind,
             text=text.strip()[:MAX_TEXT], best_guess=(best_guess or None) and best_guess[:200],
-            confidence=confidence,
+            confidence=confidence, conversation=conversation_id and conversation_ref(conversation_id),
         ))
     return True
 
 
-def rows(since: Optional[date] = None, until: Optional[date] = None, url: Optional[str] = None) -> List[dict]:
+def resolve(conversation_id: str, topic_id: str, url: Optional[str] = None) -> bool:
+    """The citizen chose ``topic_id`` from "もしかして": the conversation's latest unresolved candidates
+    (within RESOLVE_WITHIN) are resolved. Returns whether there were any."""
+    since = now().replace(tzinfo=None) - RESOLVE_WITHIN
+    with _engine(url or default_url()).begin() as connection:
+        latest = connection.execute(
+            sa.select(unanswered.c.id).where(
+                unanswered.c.conversation == conversation_ref(conversation_id),
+                unanswered.c.kind == "faq_candidates", unanswered.c.resolved_topic.is_(None),
+                unanswered.c.created_at >= since).order_by(unanswered.c.id.desc()).limit(1)).scalar()
+        if latest is None:
+            return False
+        connection.execute(unanswered.update().where(unanswered.c.id == latest).values(resolved_topic=topic_id))
+    return True
+
+
+def rows(since: Optional[date] = None, until: Optional[date] = None, url: Optional[str] = None,
+         include_resolved: bool = False) -> List[dict]:
     query = sa.select(unanswered).order_by(unanswered.c.created_at)
+    if not include_resolved:
+        query = query.where(unanswered.c.resolved_topic.is_(None))
     if since:
         query = query.where(unanswered.c.created_at >= datetime.combine(since, datetime.min.time()))
     if until:

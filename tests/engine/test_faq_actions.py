@@ -57,8 +57,18 @@ def test_unsure_question_offers_candidates_and_a_choice_answers(assistant_db):
     answer = run(ActionFaq(), tracker(buttons[0]["payload"], intent="menu_faq",
                                       entities=[{"entity": "faq_id", "value": chosen}]))
     assert answer[0]["text"].startswith(current_retriever().topics[chosen].answer)
-    rows = sqlite3.connect(assistant_db).execute("select kind from unanswered_questions").fetchall()
-    assert ("faq_candidates",) in rows
+    rows = sqlite3.connect(assistant_db).execute("select kind, resolved_topic from unanswered_questions").fetchall()
+    assert rows == [("faq_candidates", chosen)]  # resolved by the choice: not in the staff's list
+    from bot import unanswered
+    assert unanswered.rows() == [] and len(unanswered.rows(include_resolved=True)) == 1
+
+
+def test_candidates_not_chosen_stay_in_the_log(assistant_db):
+    run(ActionFallback(), tracker("証明書"))
+    run(ActionFallback(), tracker("明日の天気は？", intent="out_of_scope"))
+    from bot import unanswered
+    assert [r["kind"] for r in unanswered.rows()] == ["faq_candidates", "fallback"]
+    assert all(len(r["conversation"]) == 12 and r["conversation"] != "u" for r in unanswered.rows())
 
 
 def test_faq_menu_without_a_topic_asks_for_the_question():
