@@ -91,8 +91,9 @@ eval-nlu: train
 eval-garbage: $(ENGINE_VENV)/.installed
 	$(ENGINE_PY) -m tools.eval_garbage
 
-eval-faq: $(ENGINE_VENV)/.installed
-	$(ENGINE_PY) -m tools.eval_faq
+eval-faq: train $(CITYDATA_DB)
+	$(ENGINE_PY) -m tools.eval_faq --through-nlu
+	$(ENGINE_PY) -m tools.eval_faq --set fresh --through-nlu
 
 validate: $(ENGINE_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings

@@ -65,13 +65,13 @@ class ActionFaq(Action):
         chosen = next(tracker.get_latest_entity_values("faq_id"), None)
         topic = retriever.topics.get(chosen or "")
         if topic:
-            unanswered.resolve(tracker.sender_id, topic.id)  # a "もしかして" choice, if it was one
+            if (tracker.latest_message.get("text") or "").startswith("/"):
+                unanswered.resolve(tracker.sender_id, topic.id)  # a "もしかして" button chosen
             answer_topic(dispatcher, topic)
             return []
         # 「住民票の取り方を聞きたい」 reads like the menu ("I have a question") but is already the question.
         text = tracker.latest_message.get("text") or ""
-        if not text.startswith("/") and reply_from_faq(dispatcher, tracker, text, retriever.retrieve(text),
-                                                       candidates=False):
+        if not text.startswith("/") and reply_from_faq(dispatcher, tracker, text, retriever.retrieve(text)):
             return []
         dispatcher.utter_message(response="utter_menu_faq")
         return []

@@ -3,6 +3,7 @@
     .venv/engine/bin/python -m tools.eval_faq                      # bot/faq_retriever.py on tests/faq/heldout.yml
     .venv/engine/bin/python -m tools.eval_faq --set fresh          # the second, blind batch tests/faq/fresh.yml
     .venv/engine/bin/python -m tools.eval_faq --retriever bm25     # the BM25 baseline (benchmarks/faq_bm25.py)
+    .venv/engine/bin/python -m tools.eval_faq --through-nlu        # what the dialogue does: trained NLU first
 
 Prints top-1 accuracy (the first topic the citizen is shown, as the answer or as the first "もしかして"
 candidate, is the right one), how often a confident answer is right, the "もしかして" rate (candidates offered
@@ -105,10 +106,91 @@ def report(r: Dict) -> str:
     return "\n".join(lines)
 
 
+# The flow that takes over a topic (faq.yml `handover`) and the garbage dictionary answer these topics too.
+FLOW_INTENTS = {"T07": {"menu_bulky_booking", "ask_garbage_category"}, "T11": {"ask_collection_day"},
+                "T35": {"menu_counseling"}, "T08": {"ask_garbage_category"}, "T09": {"ask_garbage_category"},
+                "T10": {"ask_garbage_category"}}
+FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope", "menu_faq"}
+
+
+def outcome_through_nlu(parse: Dict, retriever) -> tuple:
+    """What the dialogue does with a parsed message: ("answer"|"candidates"|"none"|"intent", topic or intent)."""
+    intent = parse["intent"]["name"]
+    faq_id = next((e["value"] for e in parse.get("entities", []) if e["entity"] == "faq_id"), None)
+    if intent == "menu_faq" and faq_id:
+        return "answer", faq_id
+    if intent in FALLBACK_INTENTS:  # action_fallback / action_faq ask the retriever
+        result = retriever.retrieve(parse["text"])
+        return result.status, result.topics[0].id if result.topics else None
+    if intent == "ask_garbage_category":  # actions/garbage.py: the dictionary first, then the FAQ
+        from actions.garbage import GARBAGE_WORDS
+        from bot.garbage_knowledge import matcher
+        if matcher().match(parse["text"]).status in ("found", "ambiguous"):
+            return "intent", intent
+        result = retriever.retrieve(parse["text"])
+        if result.status == "candidates" and any(word in parse["text"] for word in GARBAGE_WORDS):
+            return "none", None
+        return result.status, result.topics[0].id if result.topics else None
+    return "intent", intent
+
+
+def evaluate_through_nlu(retriever, heldout: Path) -> str:
+    """Parse every held-out query with the trained model (FaqRouter included) and count what the citizen
+    gets: the right FAQ answer, the flow that handles the topic (counted right), もしかして, or another intent."""
+    import asyncio
+    import logging
+
+    from rasa.core.agent import Agent
+
+    from tools.model import model_path
+
+    logging.disable(logging.WARNING)
+    data = yaml.safe_load(heldout.read_text(encoding="utf-8"))
+    agent = Agent.load(str(model_path()))
+
+    async def parse_all(queries):
+        return [await agent.parse_message(q["q"]) for q in queries]
+
+    lines = []
+    for key in ("in_scope", "out_of_scope", "followups"):
+        queries = data.get(key, [])
+        parses = asyncio.run(parse_all(queries))
+        counts: Counter = Counter()
+        other: Counter = Counter()
+        for query, parse in zip(queries, parses):
+            status, what = outcome_through_nlu(parse, retriever)
+            expected = query["expect"]
+            if status == "intent" and what in FLOW_INTENTS.get(expected, ()):
+                counts["flow"] += 1
+            elif status == "intent":
+                counts["other_intent"] += 1
+                other[what] += 1
+            elif status == "answer":
+                counts["right" if what == expected else "wrong"] += 1
+            else:
+                counts[status] += 1
+                counts["candidates_right_first"] += status == "candidates" and what == expected
+        n = max(1, len(queries))
+        if key == "in_scope":
+            top1 = (counts["right"] + counts["flow"] + counts["candidates_right_first"]) / n
+            lines.append(f"through the NLU ({len(queries)} in-scope): top-1 {top1:.3f} (right answer, the topic's flow, "
+                         f"or the right first もしかして)")
+            lines.append(f"  right answer {counts['right'] / n:.3f}, "
+                         f"handled by the topic's flow {counts['flow'] / n:.3f}, もしかして {counts['candidates'] / n:.3f}, "
+                         f"wrong answer {counts['wrong'] / n:.3f}, nothing {(counts['none'] + counts['elsewhere']) / n:.3f}, "
+                         f"another intent {counts['other_intent'] / n:.3f} {dict(other.most_common(5))}")
+        else:
+            lines.append(f"through the NLU ({len(queries)} {key}): FAQ answered {counts['right'] + counts['wrong']}, "
+                         f"another intent {counts['other_intent'] + counts['flow']} {dict(other.most_common(5))}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=sorted(SETS), default="heldout", help="which held-out set")
     parser.add_argument("--retriever", choices=["classifier", "bm25"], default="classifier")
+    parser.add_argument("--through-nlu", action="store_true",
+                        help="also parse every query with the trained model first (as the dialogue does)")
     args = parser.parse_args()
     if args.retriever == "bm25":
         from benchmarks.faq_bm25 import FaqRetriever
@@ -118,6 +200,8 @@ def main() -> None:
     retriever = FaqRetriever.from_file()
     print(f"retriever               {args.retriever}, trained in {time.perf_counter() - started:.1f} s; set {args.set}")
     print(report(evaluate(retriever, SETS[args.set])))
+    if args.through_nlu:
+        print(evaluate_through_nlu(retriever, SETS[args.set]))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ MODELS_DIR = ROOT / "models"
 TRAINING_DATA = ["data/nlu", "data/rules", "data/stories"]
 INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/tokenizer.py", "bot/normalize.py", "bot/morphology.py",
           "bot/unknown_words.py", "constraints/engine.txt"]
+# Not bot/faq_router.py: it learns nothing at training time, and Rasa loads its code when the model loads.
 ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
 
 

@@ -1,0 +1,35 @@
+"""FaqRouter (bot/faq_router.py): when a confident FAQ match replaces DIET's intent, and when it never does."""
+
+import pytest
+
+from bot.faq_router import routed_intent
+
+
+@pytest.mark.parametrize("intent, text, topic", [
+    ("menu_counseling", "札幌で起業したいのですが相談窓口はありますか", "T40"),
+    ("ask_capabilities", "住民票ってコンビニで出せますか", "T01"),
+    ("menu_bulky_booking", "大型ごみ処理券はどこで買えますか", "T08"),
+    ("nlu_fallback", "マイナンバーカードを受け取りに行きたい", "T05"),
+])
+def test_a_confident_faq_match_becomes_the_faq_answer(intent, text, topic):
+    decision = routed_intent(intent, text)
+    assert decision["intent"] == "menu_faq" and decision["faq_id"] == topic
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("menu_counseling", "学校でいじめられていて誰かに相談したい"),  # distress: the counseling flow
+    ("menu_counseling", "先生に叩かれた。どこに相談すればいい"),
+    ("menu_counseling", "子どもの悩みを相談できる窓口はどこですか"),  # T35 is the counseling topic
+    ("ask_garbage_category", "パソコンの処分方法を教えてください"),  # the garbage dictionary answers items
+    ("menu_bulky_booking", "大型ごみの申し込み方法を教えて"),  # T07's own flow
+    ("ask_collection_day", "ごみの収集日を調べたい"),  # T11's own flow
+    ("menu_faq", '/menu_faq{"faq_id": "T01"}'),  # a button payload
+    ("greet", "こんにちは"),  # not an FAQ question
+])
+def test_kept_intents(intent, text):
+    assert routed_intent(intent, text) == {}
+
+
+def test_another_municipality_goes_to_the_fallback_action():
+    assert routed_intent("menu_faq", "横浜市で児童手当を申請したい")["intent"] == "out_of_scope"
+    assert routed_intent("menu_counseling", "横浜市の相談窓口でいじめの相談") == {}  # distress first
