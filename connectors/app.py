@@ -17,9 +17,12 @@ from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, file, json as json_response
 
+from connectors.db import connect
 from connectors.engine_client import EngineClient
+from connectors.handoff_store import HandoffStore
 from connectors.router import Router
 from connectors.settings import Settings
+from connectors.staff_console import StaffConsole
 from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat, to_socketio
 
 logger = logging.getLogger(__name__)
@@ -40,15 +43,22 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
         cors_allowed_origins=settings.cors_origins or "*",
         max_http_buffer_size=MAX_BODY_BYTES,
     )
-    # The engine client needs the running event loop, so it is made at start-up.
-    holder = {}
+    # Conversations, owners, messages and staff live in the gateway's database (connectors/db.py).
+    db = connect(settings.database_url())
+    app.ctx.db = db
+    # The engine client needs the running event loop; the router is made now so that routes can be
+    # registered, and gets its engine client at start-up.
+    router = Router(None, HandoffStore(db), settings.max_message_chars)  # type: ignore[arg-type]
+    app.ctx.router = router
+    webchat = WebChat(sio, router)
+    router.channels[WEB_CHANNEL] = webchat.push
+    app.ctx.staff = StaffConsole(app, sio, router, db, settings)
 
     @app.before_server_start
     async def start(app: Sanic, _loop=None) -> None:
         engine = EngineClient(settings.engine_url, settings.engine_connect_timeout, settings.engine_timeout)
         app.ctx.engine = engine
-        app.ctx.router = Router(engine, settings.max_message_chars)
-        holder["webchat"] = WebChat(sio, app.ctx.router)
+        router.engine = engine
         logger.info("gateway ready, engine at %s", settings.engine_url)
 
     @app.after_server_stop

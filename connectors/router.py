@@ -1,22 +1,40 @@
-"""The router: every user turn from every channel passes here on its way to the engine.
+"""The router and handoff hub: every user turn from every channel passes here.
 
-It checks the input (empty, too long, not text), forwards good turns to the engine and turns
-engine failures into an apology with the call-center number. Later issues add the owner of
-the conversation (bot / queued / staff) here, so that a human-owned chat never reaches the engine.
+It checks the input (empty, too long, not text), records the turn, and sends it where the
+conversation's owner says (connectors/handoff_store.py):
+
+    bot           → the engine; its answers go back to the user. An engine answer carrying
+                    ``{"custom": {"handoff": {"queue": …, "reason": …}}}`` (action_handoff) puts the chat in
+                    a queue; so does the 「担当者と話す」 button (``/request_human``, handled here, so it
+                    works when the engine is down) and an engine failure offers that button.
+    queued        → kept for the person who will take it; the user is told their place in the queue.
+    staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
+                    never speaks.
+
+Staff actions (claim, reply, transfer, close, hand back) come from the staff console through the
+methods below; what the user must hear is pushed through the channel's ``push`` function.
+Logs never contain message texts; conversations appear as a non-reversible hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from connectors import texts
+from connectors.db import run_db
 from connectors.engine_client import EngineClient, EngineUnavailable
+from connectors.handoff_store import (BOT, PRIORITY_EMERGENCY, PRIORITY_HIGH, PRIORITY_NORMAL, QUEUED, QUEUES,
+                                      STAFF_PREFIX, Conversation, HandoffStore)
 
 logger = logging.getLogger(__name__)
 
 BotMessage = Dict[str, Any]
+Push = Callable[[str, List[BotMessage]], Awaitable[None]]  # (id in the channel, messages)
+REQUEST_HUMAN = "/request_human"
+CANCEL_WORDS = {"キャンセル", "きゃんせる", "やめる", "/cancel_handoff"}
+PRIORITIES = {"emergency": PRIORITY_EMERGENCY, "counseling": PRIORITY_HIGH}
 
 
 def conversation_ref(conversation_id: str) -> str:
@@ -24,19 +42,35 @@ def conversation_ref(conversation_id: str) -> str:
     return hashlib.sha256(conversation_id.encode("utf-8", "replace")).hexdigest()[:12]
 
 
-class Router:
-    def __init__(self, engine: EngineClient, max_message_chars: int = 2000):
-        self.engine = engine
-        self.max_message_chars = max_message_chars
+class Notifier:
+    """What the staff console is told (connectors/staff_console.py implements it); silent by default."""
 
-    async def handle_text(
-        self,
-        conversation_id: str,
-        channel: str,
-        text: Any,
-        metadata: Optional[Dict[str, Any]] = None,
-    ) -> List[BotMessage]:
-        """Route one user turn; always returns at least one message for the user."""
+    async def queue_changed(self) -> None: ...
+
+    async def message(self, conversation_id: str, message: Dict) -> None: ...
+
+    async def conversation(self, conversation: Conversation) -> None: ...
+
+
+def _as_transcript(message: BotMessage) -> str:
+    text = message.get("text") or ""
+    titles = [b.get("title", "") for b in message.get("buttons") or [] if isinstance(b, dict)]
+    return text + (f"\n［ボタン：{' / '.join(titles)}］" if titles else "")
+
+
+class Router:
+    def __init__(self, engine: EngineClient, store: HandoffStore, max_message_chars: int = 2000,
+                 notifier: Optional[Notifier] = None):
+        self.engine = engine
+        self.store = store
+        self.max_message_chars = max_message_chars
+        self.notifier = notifier or Notifier()
+        self.channels: Dict[str, Push] = {}
+
+    # ------------------------------------------------------------------ user turns
+    async def handle_text(self, conversation_id: str, channel: str, text: Any,
+                          metadata: Optional[Dict[str, Any]] = None) -> List[BotMessage]:
+        """Route one user turn; returns what the user is told now (nothing while a person owns the chat)."""
         ref = conversation_ref(conversation_id)
         if not isinstance(text, str):
             logger.info("rejected turn conv=%s channel=%s reason=not-text", ref, channel)
@@ -47,10 +81,137 @@ class Router:
         if len(text) > self.max_message_chars:
             logger.info("rejected turn conv=%s channel=%s reason=too-long chars=%d", ref, channel, len(text))
             return [{"text": texts.too_long(self.max_message_chars)}]
-        sender_id = f"{channel}:{conversation_id}"
+        text = text.strip()
+        conversation = await run_db(self.store.get_or_create, f"{channel}:{conversation_id}", channel)
+        message = await run_db(self.store.add_message, conversation.id, "user", text)
+        if conversation.owner == BOT:
+            if text == REQUEST_HUMAN:
+                return await self.request_human(conversation, "general", "user_request")
+            return await self._to_engine(conversation, text, channel, metadata)
+        if conversation.owner == QUEUED and text in CANCEL_WORDS:
+            if await run_db(self.store.hand_back, conversation.id, QUEUED):
+                logger.info("handoff cancelled by user conv=%s", ref)
+                await self._queue_moved(conversation.queue)
+                return await self._say(conversation.id, texts.HANDOFF_CANCELLED)
+        await self.notifier.message(conversation.id, message)
+        if conversation.owner == QUEUED:
+            position = await run_db(self.store.position, conversation)
+            return await self._say(conversation.id, texts.still_waiting(position, conversation.queue))
+        return []  # a person owns the chat: they answer from the console
+
+    async def _to_engine(self, conversation: Conversation, text: str, channel: str,
+                         metadata: Optional[Dict[str, Any]]) -> List[BotMessage]:
         try:
-            messages = await self.engine.send(sender_id, text.strip(), channel, metadata)
+            replies = await self.engine.send(conversation.engine_sender, text, channel, metadata)
         except EngineUnavailable as exc:
-            logger.warning("engine unavailable conv=%s channel=%s error=%s", ref, channel, exc)
-            return [{"text": texts.ENGINE_DOWN}]
-        return messages
+            logger.warning("engine unavailable conv=%s channel=%s error=%s", conversation_ref(conversation.id),
+                           channel, exc)
+            return await self._say(conversation.id, texts.ENGINE_DOWN, buttons=[texts.HUMAN_BUTTON])
+        handoff = next((m["custom"]["handoff"] for m in replies
+                        if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("handoff"), dict)), None)
+        shown = [m for m in replies if not (isinstance(m.get("custom"), dict) and "handoff" in m["custom"])]
+        for reply in shown:
+            if reply.get("text") or reply.get("buttons"):
+                await run_db(self.store.add_message, conversation.id, "bot", _as_transcript(reply))
+        if handoff:
+            queue = handoff.get("queue") if handoff.get("queue") in QUEUES else "general"
+            reason = str(handoff.get("reason") or "user_request")[:32]
+            shown += await self.request_human(conversation, queue, reason)
+        return shown
+
+    async def request_human(self, conversation: Conversation, queue: str, reason: str) -> List[BotMessage]:
+        """Put the chat in a queue (the gateway decides: a chat a person owns stays with them)."""
+        priority = PRIORITIES.get(reason, PRIORITY_NORMAL)
+        if not await run_db(self.store.enqueue, conversation.id, queue, priority, reason):
+            return []
+        now = await run_db(self.store.get, conversation.id)
+        position = await run_db(self.store.position, now)
+        logger.info("handoff requested conv=%s queue=%s priority=%d reason=%s position=%s",
+                    conversation_ref(conversation.id), queue, priority, reason, position)
+        await self.notifier.queue_changed()
+        await self.notifier.conversation(now)
+        return await self._say(conversation.id, texts.waiting(position, queue))
+
+    async def _say(self, conversation_id: str, text: str, buttons: Optional[List[Dict]] = None) -> List[BotMessage]:
+        """A message from the gateway itself, recorded in the transcript as a system line."""
+        await run_db(self.store.add_message, conversation_id, "system", text)
+        return [{"text": text, **({"buttons": buttons} if buttons else {})}]
+
+    # ------------------------------------------------------------------ staff actions
+    async def push(self, conversation: Conversation, messages: List[BotMessage]) -> bool:
+        """Deliver messages to the user outside a turn (a staff reply, the queue moving)."""
+        channel, _, channel_id = conversation.id.partition(":")
+        push = self.channels.get(channel)
+        if push is None:
+            logger.info("no push for channel=%s conv=%s (kept in the transcript)", channel,
+                        conversation_ref(conversation.id))
+            return False
+        await push(channel_id, messages)
+        return True
+
+    async def claim(self, conversation_id: str, username: str) -> Optional[Conversation]:
+        if not await run_db(self.store.claim, conversation_id, username):
+            return None
+        conversation = await run_db(self.store.get, conversation_id)
+        logger.info("claimed conv=%s by=%s", conversation_ref(conversation_id), username)
+        await self._tell(conversation, texts.STAFF_JOINED if conversation.queue != "counseling"
+                         else texts.COUNSELOR_JOINED)
+        await self._queue_moved(conversation.queue)
+        await self.notifier.conversation(conversation)
+        return conversation
+
+    async def reply(self, conversation_id: str, username: str, text: str) -> Optional[Dict]:
+        conversation = await run_db(self.store.get, conversation_id)
+        if not conversation or conversation.owner != STAFF_PREFIX + username:
+            return None
+        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text)
+        await self.push(conversation, [{"text": text, "sender": "staff"}])
+        await self.notifier.message(conversation_id, message)
+        return message
+
+    async def note(self, conversation_id: str, username: str, text: str) -> Dict:
+        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text, "note")
+        await self.notifier.message(conversation_id, message)
+        return message
+
+    async def transfer(self, conversation_id: str, owner: str, queue: Optional[str] = None,
+                       to_user: Optional[str] = None) -> Optional[Conversation]:
+        if to_user:
+            moved = await run_db(self.store.transfer_to_person, conversation_id, owner, to_user)
+        else:
+            moved = await run_db(self.store.transfer_to_queue, conversation_id, owner, queue)
+        if not moved:
+            return None
+        conversation = await run_db(self.store.get, conversation_id)
+        if conversation.owner == QUEUED:
+            position = await run_db(self.store.position, conversation)
+            await self._tell(conversation, texts.waiting(position, conversation.queue))
+        await self.notifier.queue_changed()
+        await self.notifier.conversation(conversation)
+        return conversation
+
+    async def hand_back(self, conversation_id: str, owner: str, outcome: Optional[str] = None) -> Optional[Conversation]:
+        """Close (with an outcome) or give back to the bot; the user is told, the bot starts afresh."""
+        before = await run_db(self.store.get, conversation_id)
+        if not before or not await run_db(self.store.hand_back, conversation_id, owner, outcome):
+            return None
+        conversation = await run_db(self.store.get, conversation_id)
+        logger.info("handed back conv=%s outcome=%s", conversation_ref(conversation_id), outcome or "-")
+        await self._tell(conversation, texts.CLOSED if outcome else texts.HANDED_BACK)
+        if before.owner == QUEUED:
+            await self._queue_moved(before.queue)
+        await self.notifier.queue_changed()
+        await self.notifier.conversation(conversation)
+        return conversation
+
+    async def _tell(self, conversation: Conversation, text: str) -> None:
+        await run_db(self.store.add_message, conversation.id, "system", text)
+        await self.push(conversation, [{"text": text}])
+
+    async def _queue_moved(self, queue: Optional[str]) -> None:
+        """Everyone still waiting in ``queue`` hears their new place."""
+        await self.notifier.queue_changed()
+        if not queue:
+            return
+        for position, waiting in enumerate(await run_db(self.store.waiting, [queue]), start=1):
+            await self.push(waiting, [{"text": texts.still_waiting(position, queue)}])

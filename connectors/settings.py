@@ -24,6 +24,15 @@ class Settings:
     max_message_chars: int = 2000
     data_dir: str = "var"
     cors_origins: list = field(default_factory=list)
+    # Conversations, owners, messages, staff users, audit (connectors/db.py). Empty: SQLite in data_dir.
+    db_url: str = ""
+    # The engine's database (unanswered-question log, bot/unanswered.py), read for the staff's CSV export.
+    assistant_db_url: str = ""
+    # Staff session cookie: Secure unless this is "0" (plain-HTTP development on loopback).
+    cookie_secure: bool = True
+
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{os.path.abspath(self.data_dir)}/gateway.db"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -37,4 +46,7 @@ class Settings:
             max_message_chars=int(os.environ.get("MAX_MESSAGE_CHARS", cls.max_message_chars)),
             data_dir=os.environ.get("DATA_DIR", cls.data_dir),
             cors_origins=[o.strip() for o in origins.split(",") if o.strip()],
+            db_url=os.environ.get("GATEWAY_DB_URL", ""),
+            assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
+            cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "1") != "0",
         )

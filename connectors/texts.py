@@ -12,3 +12,26 @@ NOT_TEXT = "申し訳ありません、文字で送ってください。"
 
 def too_long(limit: int) -> str:
     return f"メッセージが長すぎます（{limit}文字まで）。短く分けて送ってください。"
+
+# ---- handoff to a person (connectors/router.py)
+HUMAN_BUTTON = {"title": "担当者と話す", "payload": "/request_human"}
+STAFF_JOINED = "担当者が対応します。ご用件をお送りください。"
+COUNSELOR_JOINED = "相談員が対応します。ゆっくりで大丈夫です。お話を聞かせてください。"
+HANDED_BACK = "担当者との会話を終わります。ここからは自動応答でご案内します。"
+CLOSED = "担当者との会話を終了しました。ご利用ありがとうございました。"
+HANDOFF_CANCELLED = "担当者へのおつなぎを取り消しました。ここからは自動応答でご案内します。"
+
+
+def _who(queue):
+    return "相談員" if queue == "counseling" else "担当者"
+
+
+def waiting(position, queue=None) -> str:
+    place = f"ただいま{position}番目です。" if position else ""
+    return (f"{_who(queue)}におつなぎします。{place}順番が来ましたら、このままこちらでお返事します。"
+            "取り消すときは「キャンセル」と送ってください。")
+
+
+def still_waiting(position, queue=None) -> str:
+    place = f"現在{position}番目です。" if position else ""
+    return f"{_who(queue)}におつなぎするまでお待ちください。{place}メッセージはお預かりしています。"

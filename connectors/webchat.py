@@ -31,6 +31,8 @@ def to_socketio(message: BotMessage) -> List[Dict[str, Any]]:
     buttons = message.get("buttons") or []
     if text or buttons:
         payload: Dict[str, Any] = {"text": text or ""}
+        if message.get("sender") == "staff":  # a person wrote it (the widget shows it differently)
+            payload["sender"] = "staff"
         if buttons:
             payload["quick_replies"] = [
                 {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
@@ -98,6 +100,12 @@ class WebChat:
             metadata = {}
         replies = await self.router.handle_text(session_id, CHANNEL, data.get("message"), metadata)
         for message in replies:
+            for payload in to_socketio(message):
+                await self.sio.emit("bot_uttered", payload, room=session_id)
+
+    async def push(self, session_id: str, messages: List[BotMessage]) -> None:
+        """Messages outside a turn (a person's reply, the queue moving) to every tab of the session."""
+        for message in messages:
             for payload in to_socketio(message):
                 await self.sio.emit("bot_uttered", payload, room=session_id)
 

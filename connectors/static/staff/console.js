@@ -1,0 +1,577 @@
+// Staff console (human handoff): queues on the left, the selected conversation on the right.
+// Server text is only ever put into the page with textContent, never innerHTML.
+(() => {
+  "use strict";
+
+  const ROLE = { staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" };
+  const REASON = { user_request: "本人の希望", bot_failed: "自動応答の失敗", engine_down: "システム障害", counseling: "相談", emergency: "緊急" };
+  const CHANNEL = { web: "Web", line: "LINE", rest: "API" };
+  const QUEUE = { general: "一般窓口", counseling: "相談窓口" };
+  const OUTCOME = { resolved: "解決", referred: "他窓口を案内", no_response: "応答なし", other: "その他" };
+  const PRIORITY = { 2: ["緊急", "p2"], 1: ["優先", "p1"] };
+  const LISTS = ["waiting", "mine", "live"];
+  const BASE_TITLE = document.title;
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    me: null, waiting: [], mine: [], live: [], canned: [],
+    openId: null, open: null, loaded: false, messages: new Map(),
+    unread: new Set(), // conversations with messages not yet seen
+    unseen: new Set(), // new waiting chats that triggered an alert
+    known: null,       // waiting ids already seen; null until the first queue load (no alert on page load)
+  };
+  let socket = null;
+  let openSeq = 0; // a newer openConversation() call wins over a slower older one
+  let lastFocus = null;
+
+  class ApiError extends Error {}
+
+  function el(tag, cls, text, attrs = {}) {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = String(text);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    return n;
+  }
+  function setStatus(text, kind = "info") {
+    $("status").textContent = text;
+    $("status").dataset.kind = kind;
+  }
+
+  async function api(method, url, body) {
+    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRF-Token"] = state.me ? state.me.csrf_token : "";
+      opts.body = JSON.stringify(body || {});
+    }
+    const res = await fetch(url, opts).catch(() => null);
+    if (!res) { setStatus("サーバーに接続できません。", "error"); throw new ApiError("network"); }
+    if (res.status === 401) { location.href = "/staff/login"; throw new ApiError("unauthorized"); }
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* empty or non-JSON body */ }
+    if (res.ok) return data || {};
+    const msg = res.status === 403 ? "権限がありません" : (data && data.error) || `エラーが発生しました（${res.status}）`;
+    setStatus(msg, "error");
+    throw new ApiError(msg);
+  }
+
+  // Run a user action with its button disabled meanwhile; api() has already shown any error.
+  async function act(button, fn) {
+    if (button) button.disabled = true;
+    try { await fn(); } catch (e) {
+      if (!(e instanceof ApiError)) { console.error(e); setStatus("エラーが発生しました。", "error"); }
+    }
+    if (button) button.disabled = false;
+    renderControls();
+  }
+
+  const myOwner = () => "staff:" + state.me.username;
+  const isPrivileged = () => state.me.role === "supervisor" || state.me.role === "admin";
+  const convPath = (id, action) => `/staff/api/conversations/${encodeURIComponent(id)}${action ? "/" + action : ""}`;
+  const ownerLabel = (o) => (o === "queued" ? "待機中" : o === "bot" ? "ボット" : o === myOwner() ? "あなた" : String(o || "").replace(/^staff:/, ""));
+  const pad = (n) => String(n).padStart(2, "0");
+  const hhmm = (iso) => { const d = new Date(iso); return isNaN(d) ? "" : `${pad(d.getHours())}:${pad(d.getMinutes())}`; };
+
+  function waitText(iso) {
+    const m = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
+    if (isNaN(m)) return "";
+    if (m < 1) return "1分未満待ち";
+    return m < 60 ? `${m}分待ち` : `${Math.floor(m / 60)}時間${m % 60}分待ち`;
+  }
+
+  const SENDER = { user: "市民", bot: "ボット", system: "システム" };
+  const senderLabel = (s) => SENDER[s] || String(s || "").replace(/^staff:/, "") + (s === myOwner() ? "（あなた）" : "");
+
+  // --- alerts -------------------------------------------------------------------------------
+
+  let audio = null;
+  // Browsers only allow sound after a user gesture, so the context is also created/resumed on the first one.
+  function audioContext() {
+    const AC = window.AudioContext || window.webkitAudioContext;
+    if (!audio && AC) audio = new AC();
+    if (audio && audio.state === "suspended") audio.resume().catch(() => {});
+    return audio;
+  }
+  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => { try { audioContext(); } catch (e) { /* none */ } }, { once: true });
+
+  function beep(times = 1) {
+    try {
+      const ctx = audioContext();
+      for (let i = 0; i < times; i++) {
+        const t = ctx.currentTime + i * 0.25;
+        const osc = ctx.createOscillator(), gain = ctx.createGain();
+        osc.frequency.value = 880;
+        gain.gain.setValueAtTime(0.15, t);
+        gain.gain.exponentialRampToValueAtTime(0.001, t + 0.2);
+        osc.connect(gain).connect(ctx.destination);
+        osc.start(t); osc.stop(t + 0.2);
+      }
+    } catch (e) { /* no Web Audio or not allowed yet: the title badge still shows */ }
+  }
+
+  function updateTitle() {
+    const n = state.unseen.size + state.unread.size;
+    document.title = n ? `(${n}) ${BASE_TITLE}` : BASE_TITLE;
+  }
+
+  // Alert for new urgent waiting chats, or for any new one while the tab is in the background.
+  function checkNewWaiting() {
+    const ids = new Set(state.waiting.map((c) => c.id));
+    if (state.known) {
+      const fresh = state.waiting.filter((c) => !state.known.has(c.id) && (c.priority >= 1 || document.hidden));
+      if (fresh.length) {
+        fresh.forEach((c) => state.unseen.add(c.id));
+        const top = Math.max(...fresh.map((c) => c.priority || 0));
+        beep(top >= 2 ? 2 : 1);
+        setStatus(`新しいチャットが待機中です（${top >= 2 ? "緊急" : top === 1 ? "優先" : "通常"}、${fresh.length}件）。`);
+      }
+    }
+    for (const id of state.unseen) if (!ids.has(id)) state.unseen.delete(id);
+    state.known = ids;
+  }
+
+  // --- queue lists --------------------------------------------------------------------------
+
+  function queueItem(c, list, n) {
+    const li = el("li", "item");
+    li.dataset.conversationId = c.id;
+    li.tabIndex = 0;
+    if (c.id === state.openId) li.setAttribute("aria-current", "true");
+    const top = el("div", "item__top");
+    if (n <= 9) { // shortcut hint: Alt+n opens the n-th item
+      li.setAttribute("aria-keyshortcuts", "Alt+" + n);
+      top.append(el("kbd", "item__key", n, { "aria-hidden": "true" }));
+    }
+    const p = PRIORITY[c.priority];
+    if (p) { li.classList.add("item--" + p[1]); top.append(el("span", "tag tag--" + p[1], p[0])); }
+    top.append(el("span", "item__channel", CHANNEL[c.channel] || c.channel));
+    if (state.unseen.has(c.id)) top.append(el("span", "tag tag--new", "新着"));
+    if (state.unread.has(c.id)) { li.classList.add("is-unread"); top.append(el("span", "tag tag--unread", "未読")); }
+    if (list === "waiting" && c.waiting_since) {
+      top.append(el("span", "item__wait", waitText(c.waiting_since), { "data-since": c.waiting_since, title: hhmm(c.waiting_since) + "から" }));
+    }
+    const sub = [REASON[c.reason] || c.reason, QUEUE[c.queue] || c.queue];
+    if (list === "live") sub.push("担当: " + ownerLabel(c.owner));
+    li.append(top, el("div", "item__sub", sub.filter(Boolean).join(" ・ ")), el("div", "item__id", c.id));
+    return li;
+  }
+
+  function renderQueues() {
+    // The <li>s are rebuilt: remember which one had focus so keyboard users keep their place.
+    const active = document.activeElement;
+    const focused = active && active.matches && active.matches("li[data-conversation-id]")
+      ? [active.parentElement.id, active.dataset.conversationId] : null;
+    let n = 0;
+    for (const name of LISTS) {
+      $(name).replaceChildren(...state[name].map((c) => queueItem(c, name, ++n)));
+      $(name + "-count").textContent = state[name].length;
+    }
+    if (focused) $(focused[0]).querySelector(`li[data-conversation-id="${CSS.escape(focused[1])}"]`)?.focus();
+    updateTitle();
+  }
+
+  function applyQueue(data) {
+    for (const name of LISTS) state[name] = (data && data[name]) || [];
+    checkNewWaiting();
+    renderQueues();
+  }
+
+  const loadQueue = () => api("GET", "/staff/api/queue").then(applyQueue);
+
+  // Patch one conversation into the lists; the server's next "queue" event stays authoritative.
+  function applyConv(conv) {
+    if (!conv || !conv.id) return;
+    const open = !conv.outcome;
+    const fits = {
+      waiting: open && conv.owner === "queued" && (state.me.queues || []).includes(conv.queue),
+      mine: open && conv.owner === myOwner(),
+      live: open && isPrivileged() && String(conv.owner).startsWith("staff:"),
+    };
+    for (const name of LISTS) {
+      const list = state[name];
+      const i = list.findIndex((c) => c.id === conv.id);
+      if (i >= 0 && fits[name]) list[i] = conv;
+      else if (i >= 0) list.splice(i, 1);
+      else if (fits[name]) list.push(conv);
+    }
+    // Same order as the server: priority first, then the longest wait.
+    const since = (c) => (c.waiting_since ? new Date(c.waiting_since).getTime() : 0);
+    state.waiting.sort((a, b) => (b.priority || 0) - (a.priority || 0) || since(a) - since(b));
+    if (conv.id === state.openId && state.loaded) updateOpen(conv);
+    checkNewWaiting();
+    renderQueues();
+  }
+
+  // --- conversation pane --------------------------------------------------------------------
+
+  function messageItem(m) {
+    const s = String(m.sender || "");
+    const who = s === "user" || s === "bot" || s === "system" ? s : "staff";
+    const li = el("li", `msg msg--${who}${m.kind === "note" ? " msg--note" : ""}`);
+    const time = el("time", "msg__time", hhmm(m.at));
+    time.dateTime = m.at || "";
+    if (who === "system") {
+      li.append(el("span", "msg__text", m.text), " ", time);
+      return li;
+    }
+    const meta = el("div", "msg__meta");
+    if (m.kind === "note") meta.append(el("span", "tag tag--note", "メモ"));
+    meta.append(el("span", "msg__who", senderLabel(s)), " ", time);
+    li.append(meta, el("div", "msg__text", m.text));
+    return li;
+  }
+
+  function renderTranscript() {
+    // A freshly inserted live region does not announce its initial content, so swapping the
+    // element (instead of filling the old one) keeps screen readers from reading the whole history.
+    const old = $("transcript");
+    const ol = old.cloneNode(false);
+    ol.append(...[...state.messages.values()].sort((a, b) => a.id - b.id).map(messageItem));
+    old.replaceWith(ol);
+    ol.scrollTop = ol.scrollHeight;
+  }
+
+  function addMessage(m) {
+    if (!m || state.messages.has(m.id)) return; // a reply arrives both as the POST answer and as an event
+    state.messages.set(m.id, m);
+    if (!state.loaded) return; // merged when the transcript arrives
+    const ol = $("transcript");
+    const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+    ol.append(messageItem(m));
+    if (atBottom) ol.scrollTop = ol.scrollHeight;
+  }
+
+  function renderHeader() {
+    const c = state.open;
+    $("conv-title").textContent = c.id;
+    $("conv-channel").textContent = CHANNEL[c.channel] || c.channel;
+    $("conv-owner").textContent = ownerLabel(c.owner) + (c.outcome ? `（終了: ${OUTCOME[c.outcome] || c.outcome}）` : "");
+    $("conv-queue").textContent = QUEUE[c.queue] || c.queue;
+    $("conv-reason").textContent = REASON[c.reason] || c.reason || "—";
+    const p = PRIORITY[c.priority];
+    Object.assign($("conv-priority"), { hidden: !p, className: p ? "tag tag--" + p[1] : "tag", textContent: p ? p[0] : "" });
+  }
+
+  function renderControls() {
+    const c = state.loaded ? state.open : null;
+    const active = !!c && !c.outcome;
+    const mine = active && c.owner === myOwner();
+    const manage = active && (mine || (isPrivileged() && c.owner !== "bot"));
+    $("claim").disabled = !(active && c.owner === "queued");
+    for (const id of ["release", "close", "transfer"]) $(id).disabled = !manage;
+    $("reply-text").disabled = $("reply-send").disabled = !mine;
+    $("canned-picker").hidden = !mine;
+    $("reply-text").placeholder = mine ? "返信を入力（Ctrl+Enter で送信）"
+      : c && c.outcome ? "この会話は終了しています" : "返信するには「担当する」を押してください";
+    $("note-text").disabled = $("note-send").disabled = !c;
+  }
+
+  function showNotice(text) {
+    Object.assign($("conv-notice"), { textContent: text, hidden: !text });
+    if (text) setStatus(text);
+  }
+
+  function changeNotice(old, c) {
+    if (c.outcome && !old.outcome) return `この会話は終了しました（${OUTCOME[c.outcome] || c.outcome}）。`;
+    if (old.owner === c.owner && old.queue === c.queue) return "";
+    if (c.owner === "bot") return "この会話はボットに戻されました。";
+    if (c.owner === myOwner()) return "";
+    if (c.owner === "queued") return `この会話は${QUEUE[c.queue] || c.queue}の待機列に移りました。`;
+    return `この会話は${ownerLabel(c.owner)}さんが担当しています。`;
+  }
+
+  function updateOpen(conv) {
+    const old = state.open;
+    state.open = conv;
+    if (old && old.id === conv.id && changeNotice(old, conv)) showNotice(changeNotice(old, conv));
+    renderHeader();
+    renderControls();
+    renderCanned();
+  }
+
+  async function openConversation(id, viaKeyboard) {
+    if (id === state.openId && state.loaded) return viaKeyboard && $("conv-title").focus();
+    const seq = ++openSeq;
+    if (state.openId && socket) socket.emit("unwatch", { conversation_id: state.openId });
+    Object.assign(state, { openId: id, open: null, loaded: false, messages: new Map() });
+    state.unread.delete(id); state.unseen.delete(id);
+    renderQueues();
+    renderControls();
+    showNotice("");
+    // Watch before fetching so a message sent in between is not lost (duplicates are dropped by id).
+    if (socket) socket.emit("watch", { conversation_id: id });
+    const data = await api("GET", convPath(id)).catch(() => null);
+    if (seq !== openSeq) return;
+    if (!data) { // error already shown; back to the empty pane
+      if (socket) socket.emit("unwatch", { conversation_id: id });
+      state.openId = null;
+      $("conv-view").hidden = true;
+      $("empty").hidden = false;
+      return renderQueues();
+    }
+    (data.messages || []).forEach((m) => state.messages.set(m.id, m));
+    state.loaded = true;
+    $("empty").hidden = true;
+    $("conv-view").hidden = false;
+    updateOpen(data.conversation);
+    renderTranscript();
+    const outcome = data.conversation.outcome;
+    if (outcome) showNotice(`この会話は終了しています（${OUTCOME[outcome] || outcome}）。`);
+    if (viaKeyboard) $("conv-title").focus();
+    else if (matchMedia("(max-width: 899px)").matches) $("conv").scrollIntoView({ block: "start" });
+  }
+
+  // Re-read the open conversation (after our own actions, or after a reconnect).
+  async function reloadOpen() {
+    const id = state.openId;
+    if (!id || !state.loaded) return;
+    const data = await api("GET", convPath(id));
+    if (id !== state.openId) return;
+    (data.messages || []).sort((a, b) => a.id - b.id).forEach(addMessage);
+    applyConv(data.conversation);
+  }
+
+  async function post(action, body, button, done) {
+    const id = state.openId;
+    await act(button, async () => {
+      const data = await api("POST", convPath(id, action), body);
+      if (id !== state.openId) return;
+      if (data.message) addMessage(data.message);
+      if (data.conversation) applyConv(data.conversation);
+      if (done) done(data);
+    });
+  }
+
+  function sendText(kind) {
+    const box = $(kind + "-text");
+    const text = box.value.trim();
+    if (box.disabled || !text) return box.focus();
+    post(kind, { text }, $(kind + "-send"), () => {
+      if (box.value.trim() === text) box.value = ""; // keep anything typed while sending
+      setStatus(kind === "reply" ? "送信しました。" : "メモを残しました。");
+      box.focus();
+    });
+  }
+
+  // --- canned replies -----------------------------------------------------------------------
+
+  async function loadCanned() {
+    const data = await api("GET", "/staff/api/canned");
+    state.canned = data.replies || [];
+    renderCanned();
+  }
+
+  function renderCanned() {
+    const q = state.open && state.open.queue;
+    $("canned-list").replaceChildren(...state.canned.filter((r) => !q || r.queue === q).map((r) => {
+      const li = el("li");
+      li.append(el("button", "canned__item", r.text, { type: "button" }));
+      li.firstChild.addEventListener("click", () => insertCanned(r.text));
+      return li;
+    }));
+    if (!state.me || !isPrivileged()) return;
+    $("canned-admin-list").replaceChildren(...state.canned.map((r) => {
+      const li = el("li");
+      const del = el("button", "btn btn--small btn--danger", "削除", { type: "button", "aria-label": "削除: " + r.text.slice(0, 30) });
+      del.addEventListener("click", () => {
+        if (!confirm("この定型文を削除しますか？")) return;
+        act(del, async () => { await api("DELETE", `/staff/api/canned/${encodeURIComponent(r.id)}`); await loadCanned(); setStatus("定型文を削除しました。"); });
+      });
+      li.append(el("span", "tag", QUEUE[r.queue] || r.queue), el("span", "canned-admin__text", r.text), del);
+      return li;
+    }));
+  }
+
+  function insertCanned(text) {
+    const box = $("reply-text");
+    box.value = box.value.trim() ? box.value.replace(/\s*$/, "\n") + text : text;
+    $("canned-picker").open = false;
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+  }
+
+  // --- admin --------------------------------------------------------------------------------
+
+  function row(cells) {
+    const tr = el("tr");
+    cells.forEach((c) => tr.append(el("td", null, c == null ? "" : typeof c === "object" ? JSON.stringify(c) : c)));
+    return tr;
+  }
+
+  async function loadAdmin() {
+    const [u, a] = await Promise.all([api("GET", "/staff/api/users"), api("GET", "/staff/api/audit")]);
+    $("users").replaceChildren(...(u.users || []).map((x) => row([x.username, ROLE[x.role] || x.role, x.active ? "有効" : "無効"])));
+    $("audit").replaceChildren(...(a.entries || []).map((x) =>
+      row([x.at ? new Date(x.at).toLocaleString("ja-JP") : "", x.username, x.action, x.conversation_id, x.detail])));
+  }
+
+  // --- dialogs and wiring -------------------------------------------------------------------
+
+  function openDialog(id) {
+    lastFocus = document.activeElement;
+    $(id).showModal(); // Esc closes a modal <dialog> natively
+  }
+
+  function bindUi() {
+    for (const d of document.querySelectorAll("dialog")) {
+      // Give focus back to the opener, or to the conversation title if the opener is now disabled.
+      d.addEventListener("close", () => {
+        if (lastFocus && !lastFocus.disabled && lastFocus.isConnected) lastFocus.focus();
+        else if (state.loaded) $("conv-title").focus();
+      });
+    }
+    document.addEventListener("click", (e) => e.target.closest("[data-close]")?.closest("dialog").close());
+
+    for (const name of LISTS) {
+      const ul = $(name);
+      ul.addEventListener("click", (e) => {
+        const li = e.target.closest("li[data-conversation-id]");
+        if (li) openConversation(li.dataset.conversationId, false);
+      });
+      ul.addEventListener("keydown", (e) => {
+        const li = e.target.closest("li[data-conversation-id]");
+        if (!li) return;
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openConversation(li.dataset.conversationId, true); }
+        const next = e.key === "ArrowDown" ? li.nextElementSibling : e.key === "ArrowUp" ? li.previousElementSibling : null;
+        if (next) { e.preventDefault(); next.focus(); }
+      });
+    }
+
+    document.addEventListener("keydown", (e) => {
+      // e.code, not e.key: on macOS Option+digit types a symbol.
+      if (!e.altKey || e.ctrlKey || e.metaKey || !/^Digit[1-9]$/.test(e.code) || document.querySelector("dialog[open]")) return;
+      const li = document.querySelectorAll("#waiting li, #mine li, #live li")[Number(e.code.slice(5)) - 1];
+      if (li) { e.preventDefault(); openConversation(li.dataset.conversationId, true); }
+    });
+
+    $("canned-picker").addEventListener("keydown", (e) => { // Esc closes the pick list too
+      if (e.key !== "Escape" || !$("canned-picker").open) return;
+      e.preventDefault();
+      $("canned-picker").open = false;
+      $("canned-picker").querySelector("summary").focus();
+    });
+
+    for (const kind of ["reply", "note"]) {
+      $(kind + "-form").addEventListener("submit", (e) => { e.preventDefault(); sendText(kind); });
+      $(kind + "-text").addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.isComposing) { e.preventDefault(); sendText(kind); }
+      });
+    }
+
+    $("claim").addEventListener("click", (e) => post("claim", {}, e.currentTarget, () => { setStatus("担当になりました。"); $("reply-text").focus(); }));
+    $("release").addEventListener("click", (e) => {
+      if (!confirm("この会話をボットに戻しますか？")) return;
+      post("release", {}, e.currentTarget, async () => { await reloadOpen().catch(() => {}); setStatus("ボットに戻しました。"); });
+    });
+    $("close").addEventListener("click", () => openDialog("close-dialog"));
+    $("transfer").addEventListener("click", () => {
+      $("transfer-user").value = "";
+      const other = Object.keys(QUEUE).find((q) => state.open && q !== state.open.queue);
+      if (other) $("transfer-queue").value = other;
+      openDialog("transfer-dialog");
+    });
+
+    // Close / transfer dialogs: reload before closing, so focus returns to a control in its final state.
+    const onDialogSubmit = (action, makeBody, done) => $(action + "-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const body = makeBody();
+      post(action, body, $(action + "-confirm"), async () => {
+        await reloadOpen().catch(() => {});
+        $(action + "-dialog").close();
+        setStatus(done(body));
+      });
+    });
+    onDialogSubmit("close", () => ({ outcome: new FormData($("close-form")).get("outcome") }),
+      (b) => `会話を終了しました（${OUTCOME[b.outcome]}）。`);
+    onDialogSubmit("transfer", () => ($("transfer-user").value.trim() ? { to_user: $("transfer-user").value.trim() } : { queue: $("transfer-queue").value }),
+      (b) => (b.to_user ? `${b.to_user}さんに引き継ぎました。` : `${QUEUE[b.queue] || b.queue}に転送しました。`));
+
+    $("canned-open").addEventListener("click", () => openDialog("canned-dialog"));
+    $("canned-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = $("canned-text").value.trim();
+      if (!text) return;
+      act($("canned-add"), async () => {
+        await api("POST", "/staff/api/canned", { queue: $("canned-queue").value, text });
+        $("canned-text").value = "";
+        await loadCanned();
+        setStatus("定型文を追加しました。");
+      });
+    });
+
+    $("admin-open").addEventListener("click", () => { openDialog("admin-dialog"); act(null, loadAdmin); });
+    $("user-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const body = { username: $("new-username").value.trim(), password: $("new-password").value, role: $("new-role").value };
+      act($("user-add"), async () => {
+        await api("POST", "/staff/api/users", body);
+        e.target.reset();
+        setStatus(`ユーザー ${body.username} を追加しました。`);
+        await loadAdmin();
+      });
+    });
+
+    $("logout").addEventListener("click", async () => {
+      if (socket) socket.disconnect();
+      await fetch("/staff/logout", {
+        method: "POST", credentials: "same-origin", body: "{}",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": state.me ? state.me.csrf_token : "" },
+      }).catch(() => {}); // go to the login page anyway
+      location.href = "/staff/login";
+    });
+
+    // Refresh the "n分待ち" labels; also poll while the live connection is down.
+    setInterval(() => {
+      for (const w of document.querySelectorAll(".item__wait")) w.textContent = waitText(w.dataset.since);
+      if (socket && !socket.connected) loadQueue().catch(() => {});
+    }, 30000);
+  }
+
+  function connect() {
+    socket = io("/staff", { path: "/socket.io", transports: ["websocket", "polling"], withCredentials: true });
+    socket.on("connect", () => {
+      // Also on reconnect: events were missed while offline, and the server forgot our watch.
+      setStatus("接続しました。");
+      loadQueue().catch(() => {});
+      if (state.openId) { socket.emit("watch", { conversation_id: state.openId }); reloadOpen().catch(() => {}); }
+    });
+    socket.on("disconnect", () => setStatus("接続が切れました。再接続しています…", "error"));
+    socket.on("connect_error", () => {
+      setStatus("リアルタイム接続に失敗しました。再試行しています…", "error");
+      api("GET", "/staff/api/me").catch(() => {}); // a 401 here means the session expired: go to login
+    });
+    socket.on("queue", applyQueue);
+    socket.on("conversation", (data) => applyConv(data && data.conversation));
+    socket.on("message", (data) => {
+      if (!data || !data.message) return;
+      const m = data.message;
+      if (data.conversation_id === state.openId) {
+        addMessage(m);
+        if (document.hidden && m.sender === "user") beep();
+      } else if (m.sender !== myOwner() && LISTS.some((n) => state[n].some((c) => c.id === data.conversation_id))) {
+        state.unread.add(data.conversation_id);
+        renderQueues();
+        if (document.hidden) beep();
+      }
+    });
+  }
+
+  async function init() {
+    bindUi();
+    const me = (state.me = await api("GET", "/staff/api/me").catch(() => null));
+    if (!me) return;
+    $("me-name").textContent = me.username;
+    $("me-role").textContent = ROLE[me.role] || me.role;
+    $("admin-open").hidden = me.role !== "admin";
+    $("canned-open").hidden = $("reports").hidden = $("live-section").hidden = !isPrivileged();
+    renderControls();
+    try {
+      await Promise.all([loadQueue(), loadCanned()]);
+      setStatus("準備ができました。");
+    } catch (e) { /* already shown in the status bar */ }
+    connect();
+  }
+
+  init();
+})();
