@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: help run setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench clean
+.PHONY: help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
@@ -108,6 +108,10 @@ lock:
 	  $(ENGINE_PY) -m pip freeze --exclude-editable) > constraints/engine.txt
 	@(echo "# Every package of the gateway environment, pinned (regenerate: make lock)."; \
 	  $(GATEWAY_PY) -m pip freeze --exclude-editable) > constraints/gateway.txt
+
+staff-admin: $(GATEWAY_VENV)/.installed
+	@test -n "$(NAME)" || (echo "usage: make staff-admin NAME=<username>" && exit 2)
+	$(GATEWAY_PY) -m connectors.staff_admin create-admin $(NAME)
 
 clean:
 	rm -rf .venv models var results .pytest_cache

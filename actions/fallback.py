@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import channel_of
 from actions.faq import reply_from_faq
 from actions.garbage import reply_to_item_question
+from actions.handoff import previous_turn_failed, request_handoff
 from bot import unanswered
 from bot.citydata.store import CityDataNotLoaded
 from bot.faq_retriever import current_retriever
@@ -18,7 +19,8 @@ from bot.faq_retriever import current_retriever
 
 class ActionFallback(Action):
     """nlu_fallback and out_of_scope: a confident FAQ answer, a garbage item (「れいぞうこ」), "もしかして"
-    FAQ candidates, or the honest fallback — and what was not answered goes to the unanswered log."""
+    FAQ candidates, or the honest fallback — and what was not answered goes to the unanswered log. The
+    second miss in a row asks the gateway for a person."""
 
     def name(self) -> Text:
         return "action_fallback"
@@ -41,5 +43,8 @@ class ActionFallback(Action):
         unanswered.record(text, channel, "fallback", guess.get("name"), guess.get("confidence"),
                           conversation_id=tracker.sender_id)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent != "out_of_scope" and previous_turn_failed(tracker):  # second miss in a row: a person
+            request_handoff(dispatcher, "general", "bot_failed", "うまくお答えできず、申し訳ありません。")
+            return []
         dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_fallback")
         return []

@@ -28,8 +28,9 @@ class Settings:
     db_url: str = ""
     # The engine's database (unanswered-question log, bot/unanswered.py), read for the staff's CSV export.
     assistant_db_url: str = ""
-    # Staff session cookie: Secure unless this is "0" (plain-HTTP development on loopback).
-    cookie_secure: bool = True
+    # Staff session cookie Secure flag: "1" always, "0" never, "auto" (default) always except for plain
+    # HTTP on loopback (make run, tests), where a browser would drop a Secure cookie.
+    cookie_secure: str = "auto"
 
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{os.path.abspath(self.data_dir)}/gateway.db"
@@ -48,5 +49,5 @@ class Settings:
             cors_origins=[o.strip() for o in origins.split(",") if o.strip()],
             db_url=os.environ.get("GATEWAY_DB_URL", ""),
             assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
-            cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "1") != "0",
+            cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
         )

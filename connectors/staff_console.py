@@ -132,16 +132,22 @@ class StaffConsole(Notifier):
             return wrapped
         return decorate
 
-    def _set_cookie(self, response: HTTPResponse, name: str, value: str, max_age: int) -> None:
-        response.add_cookie(name, value, path="/", httponly=True, samesite="Strict",
-                            secure=self.settings.cookie_secure, max_age=max_age)
+    def _secure(self, request: Request) -> bool:
+        if self.settings.cookie_secure in ("0", "1"):
+            return self.settings.cookie_secure == "1"
+        loopback = request.host.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
+        return request.scheme == "https" or not loopback
 
-    def _login_page(self, error: str = "", status: int = 200) -> HTTPResponse:
+    def _set_cookie(self, request: Request, response: HTTPResponse, name: str, value: str, max_age: int) -> None:
+        response.add_cookie(name, value, path="/", httponly=True, samesite="Strict",
+                            secure=self._secure(request), max_age=max_age)
+
+    def _login_page(self, request: Request, error: str = "", status: int = 200) -> HTTPResponse:
         token = secrets.token_urlsafe(32)
         page = (STAFF_DIR / "login.html").read_text(encoding="utf-8")
         page = page.replace("__CSRF__", token).replace("__ERROR__", html.escape(error))
         response = html_response(page, status=status, headers=SECURITY_HEADERS)
-        self._set_cookie(response, LOGIN_CSRF_COOKIE, token, 3600)
+        self._set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 3600)
         return response
 
     def _body(self, request: Request) -> Dict[str, Any]:
@@ -162,29 +168,29 @@ class StaffConsole(Notifier):
 
         @bp.get("/login")
         async def login_page(request: Request) -> HTTPResponse:
-            return self._login_page()
+            return self._login_page(request)
 
         @bp.post("/login")
         async def login(request: Request) -> HTTPResponse:
             form_token = request.form.get("csrf_token") or ""
             cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
             if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
-                return self._login_page("もう一度ログインしてください（画面の有効期限切れ）。", 403)
+                return self._login_page(request, "もう一度ログインしてください（画面の有効期限切れ）。", 403)
             username = (request.form.get("username") or "").strip()[:64]
             password = request.form.get("password") or ""
             ip = request.ip or "unknown"
             if not self.limiter.allowed(ip, username):
                 logger.info("staff: login rate-limited user=%s", username)
-                return self._login_page("ログインの失敗が続いたため、しばらくしてからお試しください。", 429)
+                return self._login_page(request, "ログインの失敗が続いたため、しばらくしてからお試しください。", 429)
             user = await run_db(staff_auth.authenticate, self.db, username, password)
             if not user:
                 self.limiter.failed(ip, username)
-                return self._login_page("ユーザー名またはパスワードが違います。", 401)
+                return self._login_page(request, "ユーザー名またはパスワードが違います。", 401)
             self.limiter.succeeded(ip, username)
             token, _ = await run_db(staff_auth.create_session, self.db, user["id"])
             await run_db(staff_auth.audit, self.db, user, "login")
             response = redirect("/staff", status=303, headers=SECURITY_HEADERS)
-            self._set_cookie(response, SESSION_COOKIE, token, 12 * 3600)
+            self._set_cookie(request, response, SESSION_COOKIE, token, 12 * 3600)
             return response
 
         @bp.post("/logout")

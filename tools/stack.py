@@ -179,6 +179,7 @@ def main() -> None:
               f"    chat (demo page):  {stack.gateway_url}/\n"
               f"    health:            {stack.gateway_url}/healthz\n"
               f"    socket.io:         {stack.gateway_url}/socket.io/\n"
+              f"    staff console:     {stack.gateway_url}/staff   (first admin: make staff-admin NAME=<name>)\n"
               f"    logs:              {stack.data_dir}/logs/\n"
               "  Ctrl-C stops everything.\n", flush=True)
         while True:

@@ -57,7 +57,8 @@
     sessionStorage.setItem(KEY, sessionId);
   });
   socket.on("bot_uttered", function (msg) {
-    if (msg.text) add("bot", msg.text);
+    // A person writing from the staff console is shown as such (「担当者」), not as the bot.
+    if (msg.text) add(msg.sender === "staff" ? "staff" : "bot", msg.text);
     if (msg.quick_replies) showQuickReplies(msg.quick_replies);
   });
   socket.on("disconnect", function () { status.textContent = "接続が切れました。再接続しています…"; });

@@ -77,6 +77,7 @@
     const m = Math.floor((Date.now() - new Date(iso).getTime()) / 60000);
     if (isNaN(m)) return "";
     if (m < 1) return "1分未満待ち";
+    if (m >= 1440) return `${Math.floor(m / 1440)}日以上待ち`;
     return m < 60 ? `${m}分待ち` : `${Math.floor(m / 60)}時間${m % 60}分待ち`;
   }
 
