@@ -90,6 +90,7 @@
   // Browsers only allow sound after a user gesture, so the context is also created/resumed on the first one.
   function audioContext() {
     const AC = window.AudioContext || window.webkitAudioContext;
+    if (!audio && navigator.userActivation && !navigator.userActivation.hasBeenActive) return null; // would only warn
     if (!audio && AC) audio = new AC();
     if (audio && audio.state === "suspended") audio.resume().catch(() => {});
     return audio;
@@ -99,6 +100,7 @@
   function beep(times = 1) {
     try {
       const ctx = audioContext();
+      if (!ctx) return;
       for (let i = 0; i < times; i++) {
         const t = ctx.currentTime + i * 0.25;
         const osc = ctx.createOscillator(), gain = ctx.createGain();
@@ -111,10 +113,10 @@
     } catch (e) { /* no Web Audio or not allowed yet: the title badge still shows */ }
   }
 
-  function updateTitle() {
+  const updateTitle = () => {
     const n = state.unseen.size + state.unread.size;
     document.title = n ? `(${n}) ${BASE_TITLE}` : BASE_TITLE;
-  }
+  };
 
   // Alert for new urgent waiting chats, or for any new one while the tab is in the background.
   function checkNewWaiting() {
@@ -174,6 +176,9 @@
 
   function applyQueue(data) {
     for (const name of LISTS) state[name] = (data && data[name]) || [];
+    // Keep the open conversation's header in step too (e.g. someone else claimed it).
+    const current = state.loaded && LISTS.map((n) => state[n].find((c) => c.id === state.openId)).find(Boolean);
+    if (current) updateOpen(current);
     checkNewWaiting();
     renderQueues();
   }
@@ -258,14 +263,15 @@
     const c = state.loaded ? state.open : null;
     const active = !!c && !c.outcome;
     const mine = active && c.owner === myOwner();
-    const manage = active && (mine || (isPrivileged() && c.owner !== "bot"));
+    // Same rule as the server: the owner, or a supervisor/admin for any chat a person owns.
+    const manage = active && (mine || (isPrivileged() && String(c.owner).startsWith("staff:")));
     $("claim").disabled = !(active && c.owner === "queued");
     for (const id of ["release", "close", "transfer"]) $(id).disabled = !manage;
     $("reply-text").disabled = $("reply-send").disabled = !mine;
     $("canned-picker").hidden = !mine;
     $("reply-text").placeholder = mine ? "返信を入力（Ctrl+Enter で送信）"
       : c && c.outcome ? "この会話は終了しています" : "返信するには「担当する」を押してください";
-    $("note-text").disabled = $("note-send").disabled = !c;
+    $("note-text").disabled = $("note-send").disabled = !active || c.owner === "bot";
   }
 
   function showNotice(text) {
@@ -288,7 +294,7 @@
     if (old && old.id === conv.id && changeNotice(old, conv)) showNotice(changeNotice(old, conv));
     renderHeader();
     renderControls();
-    renderCanned();
+    if (!old || old.queue !== conv.queue) renderCanned(); // the pick list is per queue
   }
 
   async function openConversation(id, viaKeyboard) {
@@ -340,6 +346,7 @@
       if (id !== state.openId) return;
       if (data.message) addMessage(data.message);
       if (data.conversation) applyConv(data.conversation);
+      else if (action !== "reply" && action !== "note") await reloadOpen().catch(() => {});
       if (done) done(data);
     });
   }
@@ -357,11 +364,7 @@
 
   // --- canned replies -----------------------------------------------------------------------
 
-  async function loadCanned() {
-    const data = await api("GET", "/staff/api/canned");
-    state.canned = data.replies || [];
-    renderCanned();
-  }
+  const loadCanned = () => api("GET", "/staff/api/canned").then((data) => { state.canned = data.replies || []; renderCanned(); });
 
   function renderCanned() {
     const q = state.open && state.open.queue;
@@ -394,11 +397,8 @@
 
   // --- admin --------------------------------------------------------------------------------
 
-  function row(cells) {
-    const tr = el("tr");
-    cells.forEach((c) => tr.append(el("td", null, c == null ? "" : typeof c === "object" ? JSON.stringify(c) : c)));
-    return tr;
-  }
+  const cell = (c) => el("td", null, c == null ? "" : typeof c === "object" ? JSON.stringify(c) : c);
+  const row = (cells) => { const tr = el("tr"); tr.append(...cells.map(cell)); return tr; };
 
   async function loadAdmin() {
     const [u, a] = await Promise.all([api("GET", "/staff/api/users"), api("GET", "/staff/api/audit")]);
@@ -409,10 +409,8 @@
 
   // --- dialogs and wiring -------------------------------------------------------------------
 
-  function openDialog(id) {
-    lastFocus = document.activeElement;
-    $(id).showModal(); // Esc closes a modal <dialog> natively
-  }
+  // Esc closes a modal <dialog> natively; the "close" handler below puts focus back.
+  const openDialog = (id) => { lastFocus = document.activeElement; $(id).showModal(); };
 
   function bindUi() {
     for (const d of document.querySelectorAll("dialog")) {
@@ -461,10 +459,7 @@
     }
 
     $("claim").addEventListener("click", (e) => post("claim", {}, e.currentTarget, () => { setStatus("担当になりました。"); $("reply-text").focus(); }));
-    $("release").addEventListener("click", (e) => {
-      if (!confirm("この会話をボットに戻しますか？")) return;
-      post("release", {}, e.currentTarget, async () => { await reloadOpen().catch(() => {}); setStatus("ボットに戻しました。"); });
-    });
+    $("release").addEventListener("click", (e) => post("release", {}, e.currentTarget, () => setStatus("ボットに戻しました。")));
     $("close").addEventListener("click", () => openDialog("close-dialog"));
     $("transfer").addEventListener("click", () => {
       $("transfer-user").value = "";
@@ -473,15 +468,11 @@
       openDialog("transfer-dialog");
     });
 
-    // Close / transfer dialogs: reload before closing, so focus returns to a control in its final state.
+    // Close / transfer dialogs: the dialog closes after the update, so focus returns to a control in its final state.
     const onDialogSubmit = (action, makeBody, done) => $(action + "-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const body = makeBody();
-      post(action, body, $(action + "-confirm"), async () => {
-        await reloadOpen().catch(() => {});
-        $(action + "-dialog").close();
-        setStatus(done(body));
-      });
+      post(action, body, $(action + "-confirm"), () => { $(action + "-dialog").close(); setStatus(done(body)); });
     });
     onDialogSubmit("close", () => ({ outcome: new FormData($("close-form")).get("outcome") }),
       (b) => `会話を終了しました（${OUTCOME[b.outcome]}）。`);
@@ -540,7 +531,9 @@
     socket.on("disconnect", () => setStatus("接続が切れました。再接続しています…", "error"));
     socket.on("connect_error", () => {
       setStatus("リアルタイム接続に失敗しました。再試行しています…", "error");
-      api("GET", "/staff/api/me").catch(() => {}); // a 401 here means the session expired: go to login
+      // A 401 here means the session expired: go to login. (Not api(): keep the message above.)
+      fetch("/staff/api/me", { credentials: "same-origin" })
+        .then((r) => { if (r.status === 401) location.href = "/staff/login"; }).catch(() => {});
     });
     socket.on("queue", applyQueue);
     socket.on("conversation", (data) => applyConv(data && data.conversation));
