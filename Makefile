@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench clean
+.PHONY: help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench bench-handoff clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
@@ -100,6 +100,10 @@ validate: $(ENGINE_VENV)/.installed
 
 bench: setup train
 	$(GATEWAY_PY) benchmarks/run.py
+	$(GATEWAY_PY) benchmarks/handoff.py
+
+bench-handoff: $(GATEWAY_VENV)/.installed
+	$(GATEWAY_PY) benchmarks/handoff.py
 
 ## ---- maintenance ----
 
