@@ -8,6 +8,10 @@ conversation's owner says (connectors/handoff_store.py):
                     a queue; so does the 「担当者と話す」 button (``/request_human``, handled here, so it
                     works when the engine is down) and an engine failure offers that button.
     queued        → kept for the person who will take it; the user is told their place in the queue.
+
+Words of danger (connectors/safety.py: 死にたい, 助けて, 殴られ …) are caught before all this: the user
+sees the emergency numbers at once and the chat goes to the counseling queue at top priority, without
+the text ever reaching the engine. 「相談員と話す」 (``/request_counselor``) queues for a counselor.
     staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
                     never speaks.
 
@@ -24,6 +28,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from connectors import texts
 from connectors.db import run_db
+from connectors.safety import is_emergency
 from connectors.engine_client import EngineClient, EngineUnavailable
 from connectors.handoff_store import (BOT, PRIORITY_EMERGENCY, PRIORITY_HIGH, PRIORITY_NORMAL, QUEUED, QUEUES,
                                       STAFF_PREFIX, Conversation, HandoffStore)
@@ -33,6 +38,7 @@ logger = logging.getLogger(__name__)
 BotMessage = Dict[str, Any]
 Push = Callable[[str, List[BotMessage]], Awaitable[None]]  # (id in the channel, messages)
 REQUEST_HUMAN = "/request_human"
+REQUEST_COUNSELOR = "/request_counselor"
 CANCEL_WORDS = {"キャンセル", "きゃんせる", "やめる", "/cancel_handoff"}
 PRIORITIES = {"emergency": PRIORITY_EMERGENCY, "counseling": PRIORITY_HIGH}
 
@@ -84,9 +90,16 @@ class Router:
         text = text.strip()
         conversation = await run_db(self.store.get_or_create, f"{channel}:{conversation_id}", channel)
         message = await run_db(self.store.add_message, conversation.id, "user", text)
+        if is_emergency(text) and not conversation.owner.startswith(STAFF_PREFIX):
+            # Danger words: emergency numbers at once, a counselor at top priority, nothing to the NLU.
+            logger.warning("emergency words conv=%s channel=%s", ref, channel)
+            shown = await self._say(conversation.id, texts.EMERGENCY)
+            return shown + await self.request_human(conversation, "counseling", "emergency")
         if conversation.owner == BOT:
             if text == REQUEST_HUMAN:
                 return await self.request_human(conversation, "general", "user_request")
+            if text == REQUEST_COUNSELOR:
+                return await self.request_human(conversation, "counseling", "counseling")
             return await self._to_engine(conversation, text, channel, metadata)
         if conversation.owner == QUEUED and text in CANCEL_WORDS:
             if await run_db(self.store.hand_back, conversation.id, QUEUED):

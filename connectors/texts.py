@@ -15,6 +15,9 @@ def too_long(limit: int) -> str:
 
 # ---- handoff to a person (connectors/router.py)
 HUMAN_BUTTON = {"title": "担当者と話す", "payload": "/request_human"}
+# REVIEW: nationwide numbers only (the same as the counseling menu in domain.yml).
+EMERGENCY = ("今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
+             "24時間子供SOSダイヤル 0120-0-78310（無料）や、児童相談所 189 でも話を聞いてもらえます。")
 STAFF_JOINED = "担当者が対応します。ご用件をお送りください。"
 COUNSELOR_JOINED = "相談員が対応します。ゆっくりで大丈夫です。お話を聞かせてください。"
 HANDED_BACK = "担当者との会話を終わります。ここからは自動応答でご案内します。"
