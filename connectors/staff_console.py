@@ -118,14 +118,14 @@ class StaffConsole(Notifier):
             async def wrapped(request: Request, *args, **kwargs):
                 user = await run_db(self._session, request)
                 if not user:
-                    return json_response({"error": "ログインしてください。"}, 401, headers=SECURITY_HEADERS)
+                    return json_response({"error": "ログインしてください。"}, 401, headers=dict(SECURITY_HEADERS))
                 if not allowed(user["role"]):
                     logger.info("staff: forbidden %s %s for role=%s", request.method, request.path, user["role"])
-                    return json_response({"error": "権限がありません。"}, 403, headers=SECURITY_HEADERS)
+                    return json_response({"error": "権限がありません。"}, 403, headers=dict(SECURITY_HEADERS))
                 if request.method not in ("GET", "HEAD") and not staff_auth.csrf_ok(
                         user, request.headers.get("x-csrf-token")):
                     logger.info("staff: CSRF token missing or wrong on %s %s", request.method, request.path)
-                    return json_response({"error": "画面を再読み込みしてください（CSRF）。"}, 403, headers=SECURITY_HEADERS)
+                    return json_response({"error": "画面を再読み込みしてください（CSRF）。"}, 403, headers=dict(SECURITY_HEADERS))
                 response = await handler(request, user, *args, **kwargs)
                 response.headers.update(SECURITY_HEADERS)
                 return response
@@ -146,7 +146,7 @@ class StaffConsole(Notifier):
         token = secrets.token_urlsafe(32)
         page = (STAFF_DIR / "login.html").read_text(encoding="utf-8")
         page = page.replace("__CSRF__", token).replace("__ERROR__", html.escape(error))
-        response = html_response(page, status=status, headers=SECURITY_HEADERS)
+        response = html_response(page, status=status, headers=dict(SECURITY_HEADERS))
         self._set_cookie(request, response, LOGIN_CSRF_COOKIE, token, 3600)
         return response
 
@@ -174,7 +174,7 @@ class StaffConsole(Notifier):
         async def login(request: Request) -> HTTPResponse:
             form_token = request.form.get("csrf_token") or ""
             cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-            if not cookie_token or not hmac.compare_digest(form_token, cookie_token):
+            if not cookie_token or not hmac.compare_digest(form_token.encode(), cookie_token.encode()):
                 return self._login_page(request, "もう一度ログインしてください（画面の有効期限切れ）。", 403)
             username = (request.form.get("username") or "").strip()[:64]
             password = request.form.get("password") or ""
@@ -189,7 +189,7 @@ class StaffConsole(Notifier):
             self.limiter.succeeded(ip, username)
             token, _ = await run_db(staff_auth.create_session, self.db, user["id"])
             await run_db(staff_auth.audit, self.db, user, "login")
-            response = redirect("/staff", status=303, headers=SECURITY_HEADERS)
+            response = redirect("/staff", status=303, headers=dict(SECURITY_HEADERS))
             self._set_cookie(request, response, SESSION_COOKIE, token, 12 * 3600)
             return response
 
@@ -205,9 +205,9 @@ class StaffConsole(Notifier):
         @bp.get("/")
         async def console_page(request: Request) -> HTTPResponse:
             if not await run_db(self._session, request):
-                return redirect("/staff/login", status=303, headers=SECURITY_HEADERS)
+                return redirect("/staff/login", status=303, headers=dict(SECURITY_HEADERS))
             page = (STAFF_DIR / "console.html").read_text(encoding="utf-8")
-            return html_response(page, headers=SECURITY_HEADERS)
+            return html_response(page, headers=dict(SECURITY_HEADERS))
 
         @bp.get("/api/me")
         @api()
@@ -444,9 +444,20 @@ class StaffConsole(Notifier):
                 by_user[user["username"]] = await run_db(self.queue_payload, user)
             await self.sio.emit("queue", by_user[user["username"]], to=sid, namespace=NAMESPACE)
 
+    async def _prune_watchers(self, conversation: Conversation) -> None:
+        """Watching was allowed when it began; a chat moved to another queue or person must stop reaching
+        those who may no longer see it."""
+        room = "conv:" + conversation.id
+        for sid, _ in list(self.sio.manager.get_participants(NAMESPACE, room)):
+            user = self._online.get(sid)
+            if not user or not self.may_see(user, conversation):
+                await self.sio.leave_room(sid, room, namespace=NAMESPACE)
+
     async def message(self, conversation_id: str, message: Dict) -> None:
         payload = {"conversation_id": conversation_id, "message": message}
         conversation = await run_db(self.store.get, conversation_id)
+        if conversation:
+            await self._prune_watchers(conversation)
         rooms = ["conv:" + conversation_id]
         if conversation and conversation.staff:  # the owner sees it even with another chat open
             rooms.append("user:" + conversation.staff)
@@ -455,3 +466,4 @@ class StaffConsole(Notifier):
     async def conversation(self, conversation: Conversation) -> None:
         payload = {"conversation": conversation.as_dict()}
         await self.sio.emit("conversation", payload, room="conv:" + conversation.id, namespace=NAMESPACE)
+        await self._prune_watchers(conversation)  # after telling them it moved, stop sending them more

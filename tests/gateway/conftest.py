@@ -7,18 +7,23 @@ The stand-in is a real HTTP server on loopback that speaks the two engine endpoi
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
+from urllib.parse import quote
 
 import httpx
 import pytest
 from aiohttp import web
+
+from tools.pg import temporary_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +32,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# Messages the stand-in answers like the real engine's action_handoff: a text, then the custom payload.
+HANDOFF_REPLIES: Dict[str, List[Dict[str, Any]]] = {
+    "人と話したい": [{"text": "担当者におつなぎします。"},
+                    {"custom": {"handoff": {"queue": "general", "reason": "user_request"}}}],
+    "相談員と話したい": [{"text": "相談員におつなぎします。"},
+                      {"custom": {"handoff": {"queue": "counseling", "reason": "counseling"}}}],
+}
 
 
 class StandInEngine:
@@ -60,6 +74,8 @@ class StandInEngine:
                 await asyncio.sleep(0.1)
         if self.mode == "garbage":
             return web.Response(text="<html>not json</html>")
+        if body["message"] in HANDOFF_REPLIES:  # what action_handoff sends
+            return web.json_response(HANDOFF_REPLIES[body["message"]])
         reply: Dict[str, Any] = {"recipient_id": body["sender"], "text": f"echo:{body['message']}"}
         if body["message"] == "menu":
             reply["buttons"] = [{"title": "ごみの出し方", "payload": "/menu_garbage"}]
@@ -100,6 +116,7 @@ class GatewayProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "gateway.log"
+        self.data_dir, self.env = tmp, env
         environment = dict(os.environ) | {
             "HOST": "127.0.0.1", "PORT": str(self.port), "ENGINE_URL": engine_url,
             "DATA_DIR": str(tmp), "ENGINE_TIMEOUT": "2", "PYTHONUNBUFFERED": "1",
@@ -115,6 +132,11 @@ class GatewayProcess:
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise TimeoutError(self.log())
+
+    @property
+    def db_url(self) -> str:
+        """The gateway's database (SQLite in DATA_DIR unless GATEWAY_DB_URL was given)."""
+        return self.env.get("GATEWAY_DB_URL") or f"sqlite:///{self.data_dir / 'gateway.db'}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -135,3 +157,120 @@ def gateway(engine, tmp_path_factory):
     process = GatewayProcess(engine.url, tmp_path_factory.mktemp("gateway"))
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL: TEST_POSTGRES_URL if given, else a throwaway server started for this run."""
+    if os.environ.get("TEST_POSTGRES_URL"):
+        yield os.environ["TEST_POSTGRES_URL"]
+        return
+    with temporary_postgres() as url:
+        yield url
+
+
+# --- staff users and sessions through the real CLI and the real login form ---
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+    def return_ok(self, cookie, request) -> bool:
+        return False
+
+
+# One client for the staff tests (a new httpx client costs ~50 ms); it keeps no cookies, so every
+# request carries exactly the cookies the test gives it.
+HTTP = httpx.Client(cookies=http.cookiejar.CookieJar(policy=_NoCookies()), timeout=10)
+
+
+def create_staff_user(gateway: GatewayProcess, username: str, role: str, password: str) -> subprocess.CompletedProcess:
+    """``python -m connectors.staff_admin create-user`` on the gateway's database."""
+    result = subprocess.run([sys.executable, "-m", "connectors.staff_admin", "create-user", username, "--role", role,
+                             "--password-stdin", "--db", gateway.db_url], cwd=ROOT, input=password + "\n",
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def set_cookies(response: httpx.Response) -> Dict[str, Dict[str, Any]]:
+    """Set-Cookie headers as {name: {"value": …, attribute (lower case): value or True}}.
+
+    Parsed by hand, so tests see every attribute and send cookies explicitly (no cookie jar policy).
+    """
+    cookies: Dict[str, Dict[str, Any]] = {}
+    for header in response.headers.get_list("set-cookie"):
+        first, *attributes = [part.strip() for part in header.split(";")]
+        name, _, value = first.partition("=")
+        cookie: Dict[str, Any] = {"value": value}
+        for attribute in attributes:
+            key, eq, attr_value = attribute.partition("=")
+            cookie[key.lower()] = attr_value if eq else True
+        cookies[name] = cookie
+    return cookies
+
+
+def login_form(base_url: str) -> tuple:
+    """(form token, login CSRF cookie) from ``GET /staff/login``."""
+    page = HTTP.get(f"{base_url}/staff/login")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return token, set_cookies(page)["staff_login_csrf"]["value"]
+
+
+def post_login(base_url: str, username: str, password: str) -> httpx.Response:
+    """Submit the real login form (with its CSRF token and cookie), as the browser does."""
+    token, cookie = login_form(base_url)
+    return HTTP.post(f"{base_url}/staff/login", data={"csrf_token": token, "username": username, "password": password},
+                      headers={"Cookie": f"staff_login_csrf={cookie}"})
+
+
+class StaffSession:
+    """A logged-in staff browser: the session cookie and, for changes, the session's CSRF token."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.cookie = {"Cookie": f"staff_session={token}"}
+        me = self.get("/staff/api/me")
+        assert me.status_code == 200, me.text
+        self.username, self.role, self.csrf = me.json()["username"], me.json()["role"], me.json()["csrf_token"]
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return HTTP.get(self.base_url + path, headers=self.cookie, **kwargs)
+
+    def _headers(self, csrf: Optional[str]) -> Dict[str, str]:
+        token = self.csrf if csrf is None else csrf
+        return self.cookie | ({"X-CSRF-Token": token} if token else {})
+
+    def post(self, path: str, json: Any = None, csrf: Optional[str] = None) -> httpx.Response:
+        """POST with the session's CSRF token (``csrf=""``: none, any other string: that one)."""
+        return HTTP.post(self.base_url + path, json=json, headers=self._headers(csrf))
+
+    def delete(self, path: str, csrf: Optional[str] = None) -> httpx.Response:
+        return HTTP.delete(self.base_url + path, headers=self._headers(csrf))
+
+    # the console's API, by conversation id
+    def queue(self) -> Dict[str, List[Dict[str, Any]]]:
+        answer = self.get("/staff/api/queue")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def conversation(self, conversation_id: str) -> httpx.Response:
+        return self.get(f"/staff/api/conversations/{quote(conversation_id, safe='')}")
+
+    def act(self, conversation_id: str, action: str, json: Any = None, csrf: Optional[str] = None) -> httpx.Response:
+        return self.post(f"/staff/api/conversations/{quote(conversation_id, safe='')}/{action}", json, csrf)
+
+
+def staff_login(gateway: GatewayProcess, username: str, password: str) -> StaffSession:
+    answer = post_login(gateway.url, username, password)
+    assert answer.status_code == 303, answer.text
+    return StaffSession(gateway.url, set_cookies(answer)["staff_session"]["value"])
+
+
+def staff_user(gateway: GatewayProcess, username: str, role: str, password: Optional[str] = None) -> StaffSession:
+    """Create a user with the CLI and log in through the login form."""
+    password = password or f"pw-{username}-0123456789"
+    create_staff_user(gateway, username, role, password)
+    return staff_login(gateway, username, password)
