@@ -1,0 +1,484 @@
+"""大型ごみ collection booking in chat: the form's questions and checks, the summary, the receipt, and
+checking / changing / cancelling a booking afterwards. The rules (fees, dates, capacity, receipt
+numbers, deadlines) live in bot/booking/; this module only talks."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, timedelta
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import CALL_CENTER, button, channel_of
+from actions.faq import reply_from_faq
+from actions.garbage import city_data_required, reply_to_item_question, resolve_address
+from bot import booking
+from bot.clock import now, today
+from bot.faq_retriever import current_retriever
+
+WEEKDAYS = "月火水木金土日"
+SKIP_NAME = {"なし", "無し", "ない", "不要", "いらない", "スキップ", "-", "ー"}
+# Words that make an answer a question to answer first (「ソファは何ごみ？」 in the middle of the form).
+QUESTION = re.compile(r"[?？]$|何ごみ|なにごみ|どうやって|どこで|いくら|教えて|ですか$|ますか$")
+HOUSE_NUMBER = re.compile(r"\d+\s*(?:番地?|号|-|ー|－|‐|の)\s*\d*|\d+\s*$")
+BOOKING_FIELDS = {"items": "bb_items", "address": "bb_address", "phone": "bb_phone", "date": "bb_date"}
+CHANGE_DEADLINE_TEXT = "収集日の2日前の17時"
+
+
+def owner_ref(tracker: Tracker) -> str:
+    """The chat user, as the booking store knows them (a hash: LINE user ids are personal)."""
+    return hashlib.sha256(tracker.sender_id.split("#")[0].encode("utf-8")).hexdigest()[:16]
+
+
+def day_label(day: date) -> str:
+    return f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
+
+
+def items_text(items: List[Dict[str, Any]]) -> str:
+    return "\n".join(f"・{i['name']} ×{i['quantity']}　{i['fee'] * i['quantity']:,}円" for i in items)
+
+
+def total_of(items: List[Dict[str, Any]]) -> int:
+    return sum(i["fee"] * i["quantity"] for i in items)
+
+
+def answered_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+    """A question in the middle of the form is answered (FAQ, then the garbage dictionary); the form then
+    asks its question again."""
+    if not QUESTION.search(text.strip()):
+        return False
+    if reply_from_faq(dispatcher, tracker, text, current_retriever().retrieve(text), candidates=False):
+        return True
+    return reply_to_item_question(dispatcher, tracker, text, from_fallback=True)
+
+
+def describe_refusals(results) -> List[str]:
+    """What cannot be booked and why, one line each."""
+    lines = []
+    for r in results:
+        if r.status == "not_collected":
+            lines.append(f"「{r.phrase}」は市では収集していません（{r.category}）。販売店や専門の業者にご相談ください。")
+        elif r.status == "not_large":
+            lines.append(f"「{r.phrase}」は大型ごみではなく【{r.category}】です。ふだんのごみの日に出せます。")
+        elif r.status == "no_fee":
+            lines.append(f"「{r.item_name}」はこのチャットでは手数料をご案内できません。{CALL_CENTER}へお問い合わせください。")
+        elif r.status == "ambiguous":
+            lines.append(f"「{r.phrase}」はどれですか？ 例：{ '、'.join(r.candidates[:3]) }")
+        elif r.status == "unknown":
+            lines.append(f"「{r.phrase}」が見つかりませんでした。別の言い方で教えてください。")
+    return lines
+
+
+class ValidateBulkyBookingForm(FormValidationAction):
+    """Checks each answer of the booking form; a question in the middle is answered and asked again."""
+
+    def name(self) -> Text:
+        return "validate_bulky_booking_form"
+
+    @city_data_required
+    async def run(self, dispatcher, tracker, domain):
+        return await super().run(dispatcher, tracker, domain)
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+        slots = ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_phone", "bb_name",
+                 "bb_date"]
+        if channel_of(tracker) == "line":  # a reminder the day before can only be pushed on LINE
+            slots.append("bb_remind")
+        return slots + ["bb_confirm"]
+
+    # Filled together with the answer they come from, never asked on their own.
+    async def extract_bb_item_list(self, dispatcher, tracker, domain):
+        return {}
+
+    async def extract_bb_ward(self, dispatcher, tracker, domain):
+        return {}
+
+    async def extract_bb_town(self, dispatcher, tracker, domain):
+        return {}
+
+    async def extract_bb_area(self, dispatcher, tracker, domain):
+        return {}
+
+    def validate_bb_item_list(self, value, dispatcher, tracker, domain):
+        return {"bb_item_list": value}
+
+    def validate_bb_ward(self, value, dispatcher, tracker, domain):
+        return {"bb_ward": value}
+
+    def validate_bb_town(self, value, dispatcher, tracker, domain):
+        return {"bb_town": value}
+
+    def validate_bb_area(self, value, dispatcher, tracker, domain):
+        return {"bb_area": value}
+
+    def validate_bb_items(self, value, dispatcher, tracker, domain):
+        text = str(value or "").strip()
+        if tracker.get_slot("bb_item_list") and tracker.get_slot("requested_slot") != "bb_items":
+            return {"bb_items": value}
+        if not text or answered_a_question(dispatcher, tracker, text):
+            return {"bb_items": None}
+        results = booking.parse_items(text)
+        lines = describe_refusals(results)
+        accepted = [{"name": r.item_name, "quantity": r.quantity, "fee": r.fee} for r in results if r.status == "ok"]
+        problem = booking.validate_limits(results, booking.fee_table().limits) if accepted else None
+        if problem:
+            lines.append(problem)
+        if lines or not accepted:
+            if accepted and not problem:
+                lines.append("申し込める物：" + "、".join(f"{i['name']}×{i['quantity']}" for i in accepted))
+            lines.append("出したい物と数を、もう一度まとめて教えてください。")
+            dispatcher.utter_message(text="\n".join(lines))
+            return {"bb_items": None, "bb_item_list": None}
+        sample = "（手数料は見本の表によるもので、市の確認前です）" if booking.fee_table().sample else ""
+        dispatcher.utter_message(text=f"承りました。\n{items_text(accepted)}\n合計 {total_of(accepted):,}円{sample}")
+        return {"bb_items": text, "bb_item_list": accepted}
+
+    def validate_bb_address(self, value, dispatcher, tracker, domain):
+        text = str(value or "").strip()
+        if tracker.get_slot("bb_ward") and tracker.get_slot("requested_slot") != "bb_address":
+            return {"bb_address": value}
+        if not text or answered_a_question(dispatcher, tracker, text):
+            return {"bb_address": None}
+        found = resolve_address(text, None)
+        ward, town = found.get("gc_ward"), found.get("gc_town")
+        if not ward:
+            dispatcher.utter_message(text="区の名前が分かりませんでした。区・町名・番地まで教えてください。例：中央区北1条西2丁目1-1")
+            return {"bb_address": None}
+        if not town:
+            dispatcher.utter_message(text=f"{ward}の町名が分かりませんでした。町名と番地まで教えてください。")
+            return {"bb_address": None}
+        if not HOUSE_NUMBER.search(text.replace(town, "", 1)):
+            dispatcher.utter_message(text="番地（例：1-1、3番5号）まで教えてください。")
+            return {"bb_address": None}
+        # bb_area "-" when the town spans several calendar areas: a value, so the form does not ask for it.
+        return {"bb_address": text, "bb_ward": ward, "bb_town": town, "bb_area": found.get("gc_area") or "-"}
+
+    def validate_bb_phone(self, value, dispatcher, tracker, domain):
+        text = str(value or "").strip()
+        if answered_a_question(dispatcher, tracker, text):
+            return {"bb_phone": None}
+        phone = booking.validate_phone(text)
+        if not phone:
+            dispatcher.utter_message(text="電話番号の形が正しくないようです。市外局番から、または携帯電話の11けたで教えてください。例：011-123-4567、090-1234-5678")
+            return {"bb_phone": None}
+        return {"bb_phone": phone}
+
+    def validate_bb_name(self, value, dispatcher, tracker, domain):
+        text = str(value or "").strip()
+        if not text or text in SKIP_NAME:
+            return {"bb_name": "-"}
+        if len(text) > 40 or answered_a_question(dispatcher, tracker, text):
+            if len(text) > 40:
+                dispatcher.utter_message(text="お名前は40文字までで教えてください（不要なら「なし」）。")
+            return {"bb_name": None}
+        return {"bb_name": text}
+
+    def validate_bb_date(self, value, dispatcher, tracker, domain):
+        text = str(value or "").strip()
+        if answered_a_question(dispatcher, tracker, text):
+            return {"bb_date": None}
+        result = booking.parse_date(text, today())
+        if result.date is None:
+            dispatcher.utter_message(text=result.error or "日付が分かりませんでした。ボタンから選ぶか、「12月3日」のように教えてください。")
+            return {"bb_date": None}
+        reason = booking.is_bookable(tracker.get_slot("bb_ward"), result.date, today())
+        if reason:
+            dispatcher.utter_message(text=f"{day_label(result.date)}は申し込めません。{reason}")
+            return {"bb_date": None}
+        return {"bb_date": result.date.isoformat()}
+
+    def validate_bb_remind(self, value, dispatcher, tracker, domain):
+        return {"bb_remind": bool(value)}
+
+    def validate_bb_confirm(self, value, dispatcher, tracker, domain):
+        if value in BOOKING_FIELDS:  # 「修正する」 → which part: that question is asked again
+            slot = BOOKING_FIELDS[value]
+            extra = {"bb_item_list": None} if value == "items" else {"bb_ward": None} if value == "address" else {}
+            return {"bb_confirm": None, slot: None, **extra}
+        if value not in ("yes", "no"):
+            return {"bb_confirm": None}
+        return {"bb_confirm": value}
+
+
+class ActionAskBbDate(Action):
+    """The next free collection dates for the address as quick replies (and the LINE date picker)."""
+
+    def name(self) -> Text:
+        return "action_ask_bb_date"
+
+    async def run(self, dispatcher, tracker, domain) -> List[Dict]:
+        ward = tracker.get_slot("bb_ward")
+        dates = booking.available_dates(ward, today(), count=5)
+        if not dates:
+            dispatcher.utter_message(text=f"{ward}で申し込める日が近くにありません。{CALL_CENTER}へお問い合わせください。")
+            return [ActiveLoop(None), SlotSet("requested_slot", None)]
+        dispatcher.utter_message(
+            text="収集日を選んでください（ほかの日は「12月3日」のように入力できます）。",
+            buttons=[button(day_label(d), '/choose_date{"date": "%s"}' % d.isoformat()) for d in dates],
+            json_message={"datetimepicker": {"label": "日付を選ぶ", "data": "/choose_date",
+                                             "min": dates[0].isoformat(),
+                                             "max": (today() + timedelta(days=60)).isoformat()}},
+        )
+        return []
+
+
+def summary(slots: Dict[str, Any]) -> str:
+    name = slots.get("bb_name")
+    return "\n".join([
+        "【申し込み内容】",
+        items_text(slots["bb_item_list"]),
+        f"手数料の合計：{total_of(slots['bb_item_list']):,}円",
+        f"収集日：{day_label(date.fromisoformat(slots['bb_date']))}",
+        f"住所：{slots['bb_address']}",
+        f"電話番号：{slots['bb_phone']}" + (f"\nお名前：{name}" if name and name != "-" else ""),
+    ])
+
+
+class ActionAskBbConfirm(Action):
+    def name(self) -> Text:
+        return "action_ask_bb_confirm"
+
+    async def run(self, dispatcher, tracker, domain) -> List[Dict]:
+        dispatcher.utter_message(
+            text=summary(tracker.current_slot_values()) + "\n\nこの内容で申し込みますか？",
+            buttons=[button("はい", "/affirm"), button("いいえ（やめる）", "/deny"),
+                     button("品目を直す", '/edit_booking{"bb_field": "items"}'),
+                     button("住所を直す", '/edit_booking{"bb_field": "address"}'),
+                     button("日付を直す", '/edit_booking{"bb_field": "date"}')],
+        )
+        return []
+
+
+BOOKING_SLOTS = ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_phone", "bb_name",
+                 "bb_date", "bb_remind", "bb_confirm"]
+
+
+def put_out_text(total: int) -> str:
+    # REVIEW: how to put 大型ごみ out in Sapporo (to be checked by the city's 大型ごみ担当).
+    return (f"大型ごみ処理券（シール）を合計{total:,}円分、取扱店（コンビニ・スーパーなど）でお買い求めください。"
+            "処理券に受付番号を書いて、品目ごとに見える所に貼ってください。"
+            "収集日の朝8時30分までに、申し込みの住所の決められた場所に出してください。")
+
+
+class ActionSubmitBooking(Action):
+    """「はい」: the booking is made (once, however often the confirmation arrives) and the receipt shown."""
+
+    def name(self) -> Text:
+        return "action_submit_booking"
+
+    async def run(self, dispatcher, tracker, domain) -> List[Dict]:
+        slots = tracker.current_slot_values()
+        reset = [SlotSet(s, None) for s in BOOKING_SLOTS]
+        if slots.get("bb_confirm") != "yes":
+            dispatcher.utter_message(response="utter_booking_cancelled_form")
+            return reset
+        request = booking.BookingRequest(
+            items=[booking.BookedItem(i["name"], i["quantity"], i["fee"]) for i in slots["bb_item_list"]],
+            ward=slots["bb_ward"], area=None if slots.get("bb_area") in (None, "-") else slots["bb_area"],
+            town=slots["bb_town"], address=slots["bb_address"],
+            name=None if slots.get("bb_name") in (None, "-") else slots["bb_name"], phone=slots["bb_phone"],
+            day=date.fromisoformat(slots["bb_date"]), owner_ref=owner_ref(tracker), channel=channel_of(tracker),
+            remind=bool(slots.get("bb_remind")))
+        # One booking per filled-in form: a double tap or a redelivered event finds the same key.
+        key = hashlib.sha256(f"{tracker.sender_id}|{form_started_at(tracker)}".encode()).hexdigest()[:32]
+        try:
+            made = booking.store().book(request, key)
+        except booking.DayFull:
+            dispatcher.utter_message(text=f"申し訳ありません。{day_label(request.day)}はちょうど受付がいっぱいになりました。別の日を選んでください。")
+            return [SlotSet("bb_date", None), SlotSet("bb_confirm", None), FollowupAction("bulky_booking_form")]
+        except booking.NotBookable as exc:
+            dispatcher.utter_message(text=f"{day_label(request.day)}は申し込めません。{exc}")
+            return [SlotSet("bb_date", None), SlotSet("bb_confirm", None), FollowupAction("bulky_booking_form")]
+        dispatcher.utter_message(
+            text=f"申し込みを受け付けました。\n受付番号：{made.receipt_no}\n収集日：{day_label(made.day)}\n"
+                 f"手数料の合計：{made.total:,}円\n\n{put_out_text(made.total)}\n"
+                 f"変更・キャンセルは{CHANGE_DEADLINE_TEXT}まで、このチャットでできます。",
+            json_message=None,
+        )
+        if channel_of(tracker) == "line":
+            dispatcher.utter_message(json_message={"flex": receipt_flex(made)})
+        return reset + [SlotSet("bm_receipt", made.receipt_no)]
+
+
+def form_started_at(tracker: Tracker) -> str:
+    """When this booking form began (the timestamp of its activation): the idempotency key's second half."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == "bulky_booking_form":
+            return str(event.get("timestamp"))
+    return "-"
+
+
+def receipt_flex(made) -> Dict[str, Any]:
+    """The receipt as a LINE Flex message (alt text for notifications and old clients)."""
+    rows = [{"type": "text", "text": f"{i.name} ×{i.quantity}", "size": "sm", "wrap": True} for i in made.items]
+    return {
+        "altText": f"大型ごみ 受付番号 {made.receipt_no}",
+        "contents": {"type": "bubble", "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": [
+            {"type": "text", "text": "大型ごみ 受付完了", "weight": "bold", "size": "lg"},
+            {"type": "text", "text": f"受付番号 {made.receipt_no}", "weight": "bold", "size": "xl"},
+            {"type": "text", "text": f"収集日 {day_label(made.day)}", "size": "md"},
+            *rows,
+            {"type": "text", "text": f"処理券 合計 {made.total:,}円", "weight": "bold"},
+        ]}},
+    }
+
+
+# ------------------------------------------------------------------ after booking: check, change, cancel
+def booking_text(b) -> str:
+    lines = [f"受付番号：{b.receipt_no}", f"収集日：{day_label(b.day)}", f"住所：{b.address}",
+             *[f"・{i.name} ×{i.quantity}" for i in b.items], f"手数料の合計：{b.total:,}円"]
+    if b.status != "booked":
+        lines.insert(0, "（キャンセル済み）")
+    return "\n".join(lines)
+
+
+def manage_payload(action: str, receipt: str, **extra: str) -> str:
+    entities = ", ".join([f'"bm_action": "{action}"', f'"receipt": "{receipt}"',
+                          *[f'"{k}": "{v}"' for k, v in extra.items()]])
+    return "/manage_booking{%s}" % entities
+
+
+class ValidateBookingLookupForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_booking_lookup_form"
+
+    def validate_bm_receipt(self, value, dispatcher, tracker, domain):
+        receipt = booking.normalize_receipt(str(value or ""))
+        if not receipt:
+            dispatcher.utter_message(text="受付番号は「K7M2-9QXA」のような8けたの英数字です。もう一度教えてください。")
+            return {"bm_receipt": None}
+        return {"bm_receipt": receipt}
+
+    def validate_bm_phone(self, value, dispatcher, tracker, domain):
+        phone = booking.validate_phone(str(value or ""))
+        if not phone:
+            dispatcher.utter_message(text="電話番号の形が正しくないようです。申し込みのときの番号を教えてください。")
+            return {"bm_phone": None}
+        return {"bm_phone": phone}
+
+
+class ValidateBookingItemsForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_booking_items_form"
+
+    @city_data_required
+    async def run(self, dispatcher, tracker, domain):
+        return await super().run(dispatcher, tracker, domain)
+
+    def validate_bm_items(self, value, dispatcher, tracker, domain):
+        results = booking.parse_items(str(value or ""))
+        lines = describe_refusals(results)
+        ok = [r for r in results if r.status == "ok"]
+        problem = booking.validate_limits(results, booking.fee_table().limits) if ok else None
+        if lines or problem or not ok:
+            dispatcher.utter_message(text="\n".join(lines + ([problem] if problem else []) +
+                                                    ["新しい品目と数を、もう一度まとめて教えてください。"]))
+            return {"bm_items": None}
+        return {"bm_items": str(value)}
+
+
+class ActionManageBooking(Action):
+    """Check, change (date or items) or cancel a booking: found from the same chat user, or by receipt
+    number + phone. Changes and cancellations are possible until the deadline (bot/booking)."""
+
+    def name(self) -> Text:
+        return "action_manage_booking"
+
+    async def run(self, dispatcher, tracker, domain) -> List[Dict]:
+        store = booking.store()
+        action = next(tracker.get_latest_entity_values("bm_action"), None) or tracker.get_slot("bm_action") or "check"
+        receipt = booking.normalize_receipt(next(tracker.get_latest_entity_values("receipt"), None)
+                                            or tracker.get_slot("bm_receipt") or "")
+        events: List[Dict] = [SlotSet("bm_action", action)]
+        found = self.find(store, tracker, receipt)
+        if found is None:
+            if receipt and tracker.get_slot("bm_phone"):
+                dispatcher.utter_message(text="その受付番号と電話番号の申し込みが見つかりませんでした。")
+                return events + [SlotSet("bm_receipt", None), SlotSet("bm_phone", None)]
+            mine = store.active_for_owner(owner_ref(tracker))
+            if len(mine) == 1 and not receipt:
+                found = mine[0]
+            elif len(mine) > 1 and not receipt:
+                dispatcher.utter_message(text="どの申し込みですか？",
+                                         buttons=[button(f"{day_label(b.day)} {b.receipt_no}",
+                                                         manage_payload(action, b.receipt_no)) for b in mine[:5]])
+                return events
+            else:
+                return events + [FollowupAction("booking_lookup_form")]
+        return events + self.act(dispatcher, tracker, store, found, action)
+
+    @staticmethod
+    def find(store, tracker: Tracker, receipt: str):
+        if not receipt:
+            return None
+        made = store.get(receipt)
+        if made and made.owner_ref == owner_ref(tracker):
+            return made
+        phone = tracker.get_slot("bm_phone")
+        return store.find(receipt, phone) if phone else None
+
+    def act(self, dispatcher, tracker, store, made, action: str) -> List[Dict]:
+        done = [SlotSet("bm_action", None), SlotSet("bm_items", None)]
+        if action == "check" or made.status != "booked":
+            buttons = [] if made.status != "booked" else [
+                button("収集日を変える", manage_payload("change_date", made.receipt_no)),
+                button("品目を変える", manage_payload("change_items", made.receipt_no)),
+                button("キャンセルする", manage_payload("cancel", made.receipt_no))]
+            dispatcher.utter_message(text=booking_text(made), buttons=buttons or None)
+            return done
+        try:
+            if action == "cancel":
+                dispatcher.utter_message(text=booking_text(made) + "\n\nこの申し込みをキャンセルしますか？",
+                                         buttons=[button("キャンセルする", manage_payload("cancel_confirmed", made.receipt_no)),
+                                                  button("やめない", "/deny")])
+                return [SlotSet("bm_receipt", made.receipt_no)]
+            if action == "cancel_confirmed":
+                store.cancel(made.receipt_no, by="citizen", now=now())
+                dispatcher.utter_message(text=f"受付番号 {made.receipt_no} の申し込みをキャンセルしました。")
+                return done + [SlotSet("bm_receipt", None)]
+            if action == "change_date":
+                chosen = next(tracker.get_latest_entity_values("date"), None)
+                if chosen:
+                    return self.change_date(dispatcher, store, made, chosen) + done
+                dates = [d for d in booking.available_dates(made.ward, today(), count=5) if d != made.day]
+                dispatcher.utter_message(
+                    text=f"今の収集日は{day_label(made.day)}です。新しい収集日を選んでください。",
+                    buttons=[button(day_label(d), manage_payload("change_date", made.receipt_no, date=d.isoformat()))
+                             for d in dates])
+                return [SlotSet("bm_receipt", made.receipt_no), SlotSet("bm_action", "change_date")]
+            if action == "change_items":
+                text = tracker.get_slot("bm_items")
+                if not text:
+                    return [SlotSet("bm_receipt", made.receipt_no), SlotSet("bm_action", "change_items"),
+                            FollowupAction("booking_items_form")]
+                results = [r for r in booking.parse_items(text) if r.status == "ok"]
+                changed = store.change_items(made.receipt_no, [booking.BookedItem(r.item_name, r.quantity, r.fee)
+                                                               for r in results], now=now())
+                dispatcher.utter_message(text="品目を変更しました。\n" + booking_text(changed) + "\n" + put_out_text(changed.total))
+                return done
+        except booking.PastDeadline:
+            dispatcher.utter_message(text=f"変更・キャンセルの期限（{CHANGE_DEADLINE_TEXT}）を過ぎています。{CALL_CENTER}へお電話ください。")
+            return done
+        dispatcher.utter_message(text=booking_text(made))
+        return done
+
+    @staticmethod
+    def change_date(dispatcher, store, made, chosen: str) -> List[Dict]:
+        new_day = booking.parse_date(chosen, today()).date
+        if new_day is None:
+            dispatcher.utter_message(text="日付が分かりませんでした。ボタンから選んでください。")
+            return []
+        try:
+            changed = store.change_date(made.receipt_no, new_day, now=now())
+        except booking.DayFull:
+            dispatcher.utter_message(text=f"{day_label(new_day)}は受付がいっぱいです。別の日を選んでください。")
+            return []
+        except booking.NotBookable as exc:
+            dispatcher.utter_message(text=f"{day_label(new_day)}は申し込めません。{exc}")
+            return []
+        dispatcher.utter_message(text=f"収集日を{day_label(changed.day)}に変更しました（受付番号 {changed.receipt_no}）。")
+        return []
