@@ -407,6 +407,79 @@ class StaffConsole(Notifier):
             return text_response("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+        # ---- 大型ごみ bookings (bot/booking; the engine's database, like the unanswered log)
+        handles_bookings = lambda role: role in ("staff", "supervisor", "admin")  # noqa: E731
+
+        def booking_store():
+            from bot.booking.store import BookingStore  # plain SQLAlchemy, no Rasa
+
+            return BookingStore(self.settings.assistant_db_url or None)
+
+        def booking_filters(request: Request) -> Dict[str, Any]:
+            from datetime import date
+
+            day = request.args.get("day") or None
+            try:
+                parsed = date.fromisoformat(day) if day else None
+            except ValueError:
+                parsed = None
+            ward = request.args.get("ward") or None
+            status = request.args.get("status") or "booked"
+            return {"day": parsed, "ward": ward if ward and ward != "all" else None,
+                    "status": None if status == "all" else status}
+
+        def booking_dict(b) -> Dict[str, Any]:
+            return {"receipt_no": b.receipt_no, "day": b.day.isoformat(), "ward": b.ward, "town": b.town,
+                    "address": b.address, "items": [{"name": i.name, "quantity": i.quantity, "fee": i.fee}
+                                                    for i in b.items],
+                    "total": b.total, "phone": b.phone, "name": b.name, "status": b.status,
+                    "cancelled_by": b.cancelled_by, "channel": b.channel,
+                    "created_at": b.created_at.isoformat(timespec="seconds") if b.created_at else None}
+
+        @bp.get("/bookings")
+        async def bookings_page(request: Request) -> HTTPResponse:
+            user = await run_db(self._session, request)
+            if not user:
+                return redirect("/staff/login", status=303, headers=dict(SECURITY_HEADERS))
+            if not handles_bookings(user["role"]):
+                return html_response("権限がありません。", status=403, headers=dict(SECURITY_HEADERS))
+            page = (STAFF_DIR / "bookings.html").read_text(encoding="utf-8")
+            return html_response(page, headers=dict(SECURITY_HEADERS))
+
+        @bp.get("/api/bookings")
+        @api(handles_bookings)
+        async def bookings(request: Request, user: Dict) -> HTTPResponse:
+            filters = booking_filters(request)
+            found = await run_db(booking_store().list, **filters)
+            rows = [booking_dict(b) for b in found]
+            return json_response({"bookings": rows,
+                                  "summary": {"count": len(rows), "total": sum(r["total"] for r in rows)}})
+
+        @bp.post("/api/bookings/<receipt_no:str>/cancel")
+        @api(handles_bookings)
+        async def cancel_booking(request: Request, user: Dict, receipt_no: str) -> HTTPResponse:
+            from bot.booking.store import BookingError
+
+            store = booking_store()
+            if not await run_db(store.get, receipt_no):
+                return json_response({"error": "受付番号が見つかりません。"}, 404)
+            try:
+                cancelled = await run_db(store.cancel, receipt_no, by=STAFF_PREFIX + user["username"], staff=True)
+            except BookingError as exc:
+                return json_response({"error": str(exc)}, 409)
+            await run_db(staff_auth.audit, self.db, user, "cancel_booking", None, receipt_no)
+            return json_response({"booking": booking_dict(cancelled)})
+
+        @bp.get("/api/bookings.csv")
+        @api(handles_bookings)
+        async def bookings_csv(request: Request, user: Dict) -> HTTPResponse:
+            filters = booking_filters(request)
+            body = await run_db(booking_store().export_csv, filters["day"], filters["ward"])
+            await run_db(staff_auth.audit, self.db, user, "export_bookings", None,
+                         f"{filters['day'] or '-'} {filters['ward'] or '-'}")
+            return text_response(body, content_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="bulky-bookings.csv"'})
+
         return bp
 
     # ------------------------------------------------------------------ live updates (Socket.IO /staff)

@@ -41,9 +41,12 @@ API = [
     ("POST", "/staff/api/users"),
     ("GET", "/staff/api/audit"),
     ("GET", "/staff/api/unanswered.csv"),
+    ("GET", "/staff/api/bookings"),
+    ("POST", "/staff/api/bookings/ABCD-EFGH/cancel"),
+    ("GET", "/staff/api/bookings.csv"),
     ("POST", "/staff/logout"),
 ]
-PAGES = [("GET", "/staff"), ("GET", "/staff/login"), ("POST", "/staff/login")]
+PAGES = [("GET", "/staff"), ("GET", "/staff/login"), ("POST", "/staff/login"), ("GET", "/staff/bookings")]
 CHANGES = [(method, path) for method, path in API if method != "GET"]
 # Bodies that would succeed if the check under test were missing.
 BODIES = {
@@ -124,7 +127,8 @@ def assert_nothing_changed(admin: StaffSession, chats: Dict[str, str], canned_be
 def test_route_table_covers_every_staff_route():
     source = (ROOT / "connectors" / "staff_console.py").read_text(encoding="utf-8")
     routes = {(method.upper(), "/staff" + re.sub(r"<conversation_id:str>", "{conv}",
-                                                 re.sub(r"<reply_id:int>", "{reply_id}", path)).rstrip("/"))
+                                                 re.sub(r"<reply_id:int>", "{reply_id}",
+                                                        path.replace("<receipt_no:str>", "ABCD-EFGH"))).rstrip("/"))
               for method, path in re.findall(r'@bp\.(get|post|delete)\("([^"]*)"\)', source)}
     assert routes == set(API) | set(PAGES)
 
@@ -181,6 +185,10 @@ FORBIDDEN = [
     ("staff", "GET", "/staff/api/conversations/{counseling}"),
     ("staff", "POST", "/staff/api/conversations/{counseling}/claim"),
     ("staff", "POST", "/staff/api/conversations/{counseling}/note"),
+    # 大型ごみ bookings: city staff, supervisors and admins; not counselors.
+    ("counselor", "GET", "/staff/api/bookings"),
+    ("counselor", "POST", "/staff/api/bookings/ABCD-EFGH/cancel"),
+    ("counselor", "GET", "/staff/api/bookings.csv"),
 ]
 
 

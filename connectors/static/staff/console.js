@@ -558,6 +558,7 @@
     $("me-name").textContent = me.username;
     $("me-role").textContent = ROLE[me.role] || me.role;
     $("admin-open").hidden = me.role !== "admin";
+    $("bookings-link").hidden = !["staff", "supervisor", "admin"].includes(me.role); // not counselors (server: 403)
     $("canned-open").hidden = $("reports").hidden = $("live-section").hidden = !isPrivileged();
     renderControls();
     try {

@@ -1,0 +1,318 @@
+// Staff page for 大型ごみ bookings: filter by collection day / ward / status, cancel on a citizen's
+// behalf, download the crews' CSV. Server text is only ever put into the page with textContent.
+(() => {
+  "use strict";
+
+  const ROLE = { staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" };
+  const ALLOWED = ["staff", "supervisor", "admin"]; // same rule as the server
+  const WARDS = ["中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"];
+  const STATUS = { booked: "予約中", cancelled: "キャンセル済み", all: "すべて" };
+  const CHANNEL = { web: "Web", line: "LINE" };
+  const WEEKDAY = "日月火水木金土";
+  const COLUMNS = 9;
+
+  const $ = (id) => document.getElementById(id);
+  const state = { me: null, bookings: [], summary: null, applied: null };
+  let loadSeq = 0; // a newer load() wins over a slower older one
+
+  class ApiError extends Error {
+    constructor(message, status) { super(message); this.status = status; }
+  }
+
+  function el(tag, cls, text, attrs = {}) {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = String(text);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    return n;
+  }
+  function setStatus(text, kind = "info") {
+    $("statusbar").textContent = text;
+    $("statusbar").dataset.kind = kind;
+  }
+
+  async function api(method, url, body) {
+    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") {
+      opts.headers["Content-Type"] = "application/json";
+      opts.headers["X-CSRF-Token"] = state.me ? state.me.csrf_token : "";
+      opts.body = JSON.stringify(body || {});
+    }
+    const res = await fetch(url, opts).catch(() => null);
+    if (!res) { setStatus("サーバーに接続できません。", "error"); throw new ApiError("network", 0); }
+    if (res.status === 401) { location.href = "/staff/login"; throw new ApiError("unauthorized", 401); }
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* empty or non-JSON body */ }
+    if (res.ok) return data || {};
+    const msg = res.status === 403 ? "権限がありません。" : (data && data.error) || `エラーが発生しました（${res.status}）。`;
+    setStatus(msg, "error");
+    throw new ApiError(msg, res.status);
+  }
+
+  // --- formatting ---------------------------------------------------------------------------
+
+  const pad = (n) => String(n).padStart(2, "0");
+  const yen = (n) => `${Number(n || 0).toLocaleString("ja-JP")}円`;
+  const isDay = (s) => /^\d{4}-\d{2}-\d{2}$/.test(s || "");
+
+  // "2026-12-03" is a calendar date: read it as local time, not UTC.
+  function parseDay(s) {
+    if (!isDay(s)) return null;
+    const [y, m, d] = s.split("-").map(Number);
+    const date = new Date(y, m - 1, d);
+    return isNaN(date) ? null : date;
+  }
+  const dayLong = (s) => { const d = parseDay(s); return d ? `${d.getFullYear()}年${d.getMonth() + 1}月${d.getDate()}日（${WEEKDAY[d.getDay()]}）` : String(s || ""); };
+  const dayShort = (s) => { const d = parseDay(s); return d ? `${d.getMonth() + 1}/${d.getDate()}（${WEEKDAY[d.getDay()]}）` : String(s || ""); };
+  function dateTime(iso) {
+    const d = new Date(iso);
+    return iso && !isNaN(d) ? `${d.getMonth() + 1}/${d.getDate()} ${pad(d.getHours())}:${pad(d.getMinutes())}` : "";
+  }
+
+  function cancelledBy(by) {
+    if (!by) return "";
+    if (by === "citizen") return "市民が取消";
+    const name = String(by).replace(/^staff:/, "");
+    if (state.me && name === state.me.username) return "あなたが代理で取消";
+    return `${name} さんが代理で取消`;
+  }
+
+  const itemText = (i) => `${i.name}\u00a0×\u00a0${i.quantity}`; // keep "× 2" with its name
+
+  // --- filters ------------------------------------------------------------------------------
+
+  function readFilters() {
+    return { day: $("day").value, ward: $("ward").value, status: $("status").value || "booked" };
+  }
+
+  function query(f, withStatus = true) {
+    const q = new URLSearchParams();
+    if (f.day) q.set("day", f.day);
+    if (f.ward) q.set("ward", f.ward);
+    if (withStatus) q.set("status", f.status);
+    const s = q.toString();
+    return s ? "?" + s : "";
+  }
+
+  // The crews' CSV follows the form (day and ward; it has no status filter).
+  const updateCsv = () => { $("csv").href = "/staff/api/bookings.csv" + query(readFilters(), false); };
+
+  function describe(f) {
+    return [f.day ? dayLong(f.day) : "今日以降", f.ward || "全区", STATUS[f.status] || f.status].join("・");
+  }
+
+  // Filters from the page address, so a reload or a shared link shows the same list.
+  function filtersFromUrl() {
+    const q = new URLSearchParams(location.search);
+    if (isDay(q.get("day"))) $("day").value = q.get("day");
+    if (WARDS.includes(q.get("ward"))) $("ward").value = q.get("ward");
+    if (q.get("status") in STATUS) $("status").value = q.get("status");
+  }
+
+  // --- table --------------------------------------------------------------------------------
+
+  function td(cls, ...children) {
+    const c = el("td", cls);
+    c.append(...children);
+    return c;
+  }
+
+  function bookingRow(b) {
+    const cancelled = b.status === "cancelled";
+    const tr = el("tr", "booking" + (cancelled ? " is-cancelled" : ""));
+    tr.dataset.receipt = b.receipt_no;
+
+    const address = String(b.address || "");
+    const ward = String(b.ward || "");
+    const where = td(null, el("strong", null, ward), " ", address.startsWith(ward) ? address.slice(ward.length) : address);
+    if (b.town) where.append(el("span", "cell-sub", "地区: " + b.town));
+
+    const items = el("ul", "items");
+    items.append(...(b.items || []).map((i) => el("li", null, itemText(i))));
+
+    const phone = String(b.phone || "");
+    const digits = phone.replace(/[^\d+]/g, "");
+    const phoneCell = td("nowrap", digits ? el("a", null, phone, { href: "tel:" + digits }) : "—");
+
+    const receipt = td(null, el("span", "receipt", b.receipt_no));
+    const via = [CHANNEL[b.channel] || b.channel, dateTime(b.created_at)].filter(Boolean).join("・");
+    if (via) receipt.append(el("span", "cell-sub", via + " 受付"));
+
+    // Focus lands here after a cancel, once the button is gone.
+    const status = td("booking__status", el("span", "tag tag--" + (cancelled ? "cancelled" : "booked"), cancelled ? "キャンセル済み" : "予約中"));
+    status.tabIndex = -1;
+    if (cancelled && b.cancelled_by) status.append(el("span", "cell-sub", cancelledBy(b.cancelled_by)));
+
+    const action = td("booking__action");
+    if (b.status === "booked") {
+      const btn = el("button", "btn btn--small btn--danger", null,
+        { type: "button", "aria-label": `代理でキャンセル: 受付番号 ${b.receipt_no}` });
+      btn.append("代理で", el("wbr"), "キャンセル"); // on a narrow screen it wraps there
+      btn.addEventListener("click", () => cancelBooking(b.receipt_no, btn));
+      action.append(btn);
+    }
+
+    tr.append(
+      td("nowrap", dayShort(b.day)), where, td(null, items), td("num", yen(b.total)), phoneCell,
+      td(null, b.name || "—"), receipt, status, action);
+    return tr;
+  }
+
+  function render() {
+    const table = $("bookings");
+    for (const body of [...table.tBodies]) body.remove();
+    const groups = new Map();
+    for (const b of state.bookings) {
+      if (!groups.has(b.day)) groups.set(b.day, []);
+      groups.get(b.day).push(b);
+    }
+    if (!groups.size) {
+      const body = el("tbody");
+      const tr = el("tr", "empty-row");
+      tr.append(el("td", null, "条件に合う予約はありません。", { colspan: COLUMNS }));
+      body.append(tr);
+      table.append(body);
+    }
+    // One <tbody> per collection day, headed by a row naming the day.
+    for (const day of [...groups.keys()].sort()) {
+      const rows = groups.get(day);
+      const body = el("tbody");
+      const head = el("tr", "day-row");
+      const booked = rows.filter((b) => b.status === "booked");
+      const fee = yen(booked.reduce((sum, b) => sum + Number(b.total || 0), 0));
+      const count = booked.length === rows.length ? `${rows.length}件・手数料 ${fee}`
+        : booked.length ? `${rows.length}件（うち予約中 ${booked.length}件・手数料 ${fee}）` : `${rows.length}件`;
+      head.append(el("th", null, `${dayLong(day)}　${count}`, { colspan: COLUMNS, scope: "rowgroup" }));
+      body.append(head, ...rows.map(bookingRow));
+      table.append(body);
+    }
+    renderSummary();
+  }
+
+  function renderSummary() {
+    const s = state.summary;
+    $("summary").textContent = s ? `${describe(state.applied)}：${Number(s.count || 0)}件　手数料合計 ${yen(s.total)}` : "—";
+  }
+
+  // --- loading and cancelling ---------------------------------------------------------------
+
+  async function load({ announce = true } = {}) {
+    const f = readFilters();
+    const seq = ++loadSeq;
+    $("search").disabled = true;
+    $("bookings").setAttribute("aria-busy", "true");
+    if (announce) setStatus("読み込み中…");
+    try {
+      const data = await api("GET", "/staff/api/bookings" + query(f));
+      if (seq !== loadSeq) return;
+      Object.assign(state, { bookings: data.bookings || [], summary: data.summary || null, applied: f });
+      history.replaceState(null, "", location.pathname + query(f));
+      $("bookings-caption").textContent = `大型ごみ収集の予約一覧（${describe(f)}）`;
+      render();
+      if (announce) {
+        const s = state.summary || { count: state.bookings.length, total: 0 };
+        setStatus(`${describe(f)}の予約を ${Number(s.count || 0)}件 表示しました（手数料合計 ${yen(s.total)}）。`);
+      }
+    } catch (e) {
+      if (!(e instanceof ApiError)) { console.error(e); setStatus("エラーが発生しました。", "error"); }
+    } finally {
+      if (seq === loadSeq) {
+        $("search").disabled = false;
+        $("bookings").setAttribute("aria-busy", "false");
+      }
+    }
+  }
+
+  // After a cancel the row stays on screen (marked cancelled) until the next 「表示」;
+  // only the totals are re-read so they match the server.
+  async function refreshSummary() {
+    const f = state.applied;
+    if (!f) return;
+    const data = await api("GET", "/staff/api/bookings" + query(f)).catch(() => null);
+    if (data && data.summary && f === state.applied) { state.summary = data.summary; renderSummary(); }
+  }
+
+  async function cancelBooking(receiptNo, button) {
+    const b = state.bookings.find((x) => x.receipt_no === receiptNo);
+    if (!b || b.status !== "booked") return;
+    const lines = [
+      "この予約を市民に代わってキャンセルします。取り消すことはできません。",
+      "",
+      `受付番号: ${b.receipt_no}`,
+      `収集日: ${dayLong(b.day)}`,
+      `住所: ${b.address || b.ward || ""}`,
+      `品目: ${(b.items || []).map(itemText).join("、")}`,
+      `手数料: ${yen(b.total)}`,
+      "",
+      "キャンセルしてよろしいですか？",
+    ];
+    if (!confirm(lines.join("\n"))) return button.focus();
+    button.disabled = true;
+    setStatus(`受付番号 ${receiptNo} をキャンセルしています…`);
+    try {
+      const data = await api("POST", `/staff/api/bookings/${encodeURIComponent(receiptNo)}/cancel`, {});
+      const updated = data.booking || { ...b, status: "cancelled", cancelled_by: "staff:" + state.me.username };
+      state.bookings = state.bookings.map((x) => (x.receipt_no === receiptNo ? updated : x));
+      render();
+      focusRow(receiptNo);
+      setStatus(`${dayLong(b.day)}収集の予約（受付番号 ${receiptNo}）をキャンセルしました。`);
+      refreshSummary();
+    } catch (e) {
+      if (!(e instanceof ApiError)) { console.error(e); setStatus("エラーが発生しました。", "error"); }
+      if (e.status === 404) setStatus(`受付番号 ${receiptNo} の予約が見つかりません。一覧を更新しました。`, "error");
+      if (e.status === 404 || e.status === 409) {
+        // Someone (or the citizen) changed it meanwhile: show the current list, keep the message.
+        await load({ announce: false });
+        focusRow(receiptNo);
+      } else if (button.isConnected) {
+        button.disabled = false;
+        button.focus();
+      }
+    }
+  }
+
+  function focusRow(receiptNo) {
+    const row = $("bookings").querySelector(`tr[data-receipt="${CSS.escape(receiptNo)}"]`);
+    const target = row && (row.querySelector("button:not(:disabled)") || row.querySelector(".booking__status"));
+    (target || $("search")).focus();
+  }
+
+  // --- wiring -------------------------------------------------------------------------------
+
+  function bindUi() {
+    $("filters").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+    for (const id of ["day", "ward", "status"]) {
+      $(id).addEventListener("change", updateCsv);
+      $(id).addEventListener("input", updateCsv);
+    }
+    $("day-clear").addEventListener("click", () => { $("day").value = ""; updateCsv(); load(); });
+    $("logout").addEventListener("click", async () => {
+      await fetch("/staff/logout", {
+        method: "POST", credentials: "same-origin", body: "{}",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": state.me ? state.me.csrf_token : "" },
+      }).catch(() => {}); // go to the login page anyway
+      location.href = "/staff/login";
+    });
+  }
+
+  async function init() {
+    filtersFromUrl();
+    updateCsv();
+    bindUi();
+    const me = (state.me = await api("GET", "/staff/api/me").catch(() => null));
+    if (!me) return $("bookings").setAttribute("aria-busy", "false");
+    $("me-name").textContent = me.username;
+    $("me-role").textContent = ROLE[me.role] || me.role;
+    if (!ALLOWED.includes(me.role)) {
+      for (const n of $("filters").elements) n.disabled = true;
+      $("csv").hidden = true;
+      $("bookings").setAttribute("aria-busy", "false");
+      setStatus("この画面は職員・監督者・管理者のみ使えます。", "error");
+      return;
+    }
+    await load({ announce: false });
+    if (state.applied) setStatus(`準備ができました。${describe(state.applied)}の予約は ${Number((state.summary || {}).count || 0)}件です。`);
+  }
+
+  init();
+})();
