@@ -17,7 +17,8 @@ from actions.common import CALL_CENTER, button, channel_of
 from actions.faq import reply_from_faq
 from actions.garbage import city_data_required, reply_to_item_question, resolve_address
 from bot import booking
-from bot.clock import now, today
+from bot.booking.dates import now_jst
+from bot.clock import today
 from bot.faq_retriever import current_retriever
 
 WEEKDAYS = "月火水木金土日"
@@ -30,8 +31,9 @@ CHANGE_DEADLINE_TEXT = "収集日の2日前の17時"
 
 
 def owner_ref(tracker: Tracker) -> str:
-    """The chat user, as the booking store knows them (a hash: LINE user ids are personal)."""
-    return hashlib.sha256(tracker.sender_id.split("#")[0].encode("utf-8")).hexdigest()[:16]
+    """The chat user, as the booking store knows them (a hash: LINE user ids are personal). The gateway's
+    "#<n>" suffix (a new engine session after a person handed the chat back) is the same user."""
+    return booking.owner_ref(tracker.sender_id.split("#")[0])
 
 
 def day_label(day: date) -> str:
@@ -68,6 +70,8 @@ def describe_refusals(results) -> List[str]:
             lines.append(f"「{r.item_name}」はこのチャットでは手数料をご案内できません。{CALL_CENTER}へお問い合わせください。")
         elif r.status == "ambiguous":
             lines.append(f"「{r.phrase}」はどれですか？ 例：{ '、'.join(r.candidates[:3]) }")
+        elif r.status == "bad_quantity":
+            lines.append(r.error or f"「{r.phrase}」の数が正しくないようです。")
         elif r.status == "unknown":
             lines.append(f"「{r.phrase}」が見つかりませんでした。別の言い方で教えてください。")
     return lines
@@ -187,7 +191,7 @@ class ValidateBulkyBookingForm(FormValidationAction):
             return {"bb_date": None}
         reason = booking.is_bookable(tracker.get_slot("bb_ward"), result.date, today())
         if reason:
-            dispatcher.utter_message(text=f"{day_label(result.date)}は申し込めません。{reason}")
+            dispatcher.utter_message(text=reason)
             return {"bb_date": None}
         return {"bb_date": result.date.isoformat()}
 
@@ -291,7 +295,7 @@ class ActionSubmitBooking(Action):
             dispatcher.utter_message(text=f"申し訳ありません。{day_label(request.day)}はちょうど受付がいっぱいになりました。別の日を選んでください。")
             return [SlotSet("bb_date", None), SlotSet("bb_confirm", None), FollowupAction("bulky_booking_form")]
         except booking.NotBookable as exc:
-            dispatcher.utter_message(text=f"{day_label(request.day)}は申し込めません。{exc}")
+            dispatcher.utter_message(text=exc.reason)
             return [SlotSet("bb_date", None), SlotSet("bb_confirm", None), FollowupAction("bulky_booking_form")]
         dispatcher.utter_message(
             text=f"申し込みを受け付けました。\n受付番号：{made.receipt_no}\n収集日：{day_label(made.day)}\n"
@@ -437,7 +441,7 @@ class ActionManageBooking(Action):
                                                   button("やめない", "/deny")])
                 return [SlotSet("bm_receipt", made.receipt_no)]
             if action == "cancel_confirmed":
-                store.cancel(made.receipt_no, by="citizen", now=now())
+                store.cancel(made.receipt_no, by="citizen", now=now_jst())
                 dispatcher.utter_message(text=f"受付番号 {made.receipt_no} の申し込みをキャンセルしました。")
                 return done + [SlotSet("bm_receipt", None)]
             if action == "change_date":
@@ -457,7 +461,7 @@ class ActionManageBooking(Action):
                             FollowupAction("booking_items_form")]
                 results = [r for r in booking.parse_items(text) if r.status == "ok"]
                 changed = store.change_items(made.receipt_no, [booking.BookedItem(r.item_name, r.quantity, r.fee)
-                                                               for r in results], now=now())
+                                                               for r in results], now=now_jst())
                 dispatcher.utter_message(text="品目を変更しました。\n" + booking_text(changed) + "\n" + put_out_text(changed.total))
                 return done
         except booking.PastDeadline:
@@ -473,12 +477,12 @@ class ActionManageBooking(Action):
             dispatcher.utter_message(text="日付が分かりませんでした。ボタンから選んでください。")
             return []
         try:
-            changed = store.change_date(made.receipt_no, new_day, now=now())
+            changed = store.change_date(made.receipt_no, new_day, now=now_jst())
         except booking.DayFull:
             dispatcher.utter_message(text=f"{day_label(new_day)}は受付がいっぱいです。別の日を選んでください。")
             return []
         except booking.NotBookable as exc:
-            dispatcher.utter_message(text=f"{day_label(new_day)}は申し込めません。{exc}")
+            dispatcher.utter_message(text=exc.reason)
             return []
         dispatcher.utter_message(text=f"収集日を{day_label(changed.day)}に変更しました（受付番号 {changed.receipt_no}）。")
         return []
