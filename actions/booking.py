@@ -50,7 +50,14 @@ def total_of(items: List[Dict[str, Any]]) -> int:
 
 def answered_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
     """A question in the middle of the form is answered (FAQ, then the garbage dictionary); the form then
-    asks its question again."""
+    asks its question again. A button of another menu (「/menu_faq」) is no answer either."""
+    if text.startswith("/"):
+        faq_id = next(tracker.get_latest_entity_values("faq_id"), None)
+        topic = current_retriever().topics.get(faq_id or "")
+        if topic:
+            from actions.faq import answer_topic
+            answer_topic(dispatcher, topic)
+        return True
     if not QUESTION.search(text.strip()):
         return False
     if reply_from_faq(dispatcher, tracker, text, current_retriever().retrieve(text), candidates=False):
@@ -248,7 +255,7 @@ class ActionAskBbConfirm(Action):
 
     async def run(self, dispatcher, tracker, domain) -> List[Dict]:
         dispatcher.utter_message(
-            text=summary(tracker.current_slot_values()) + "\n\nこの内容で申し込みますか？",
+            text=summary(tracker.current_slot_values()) + "\nこの内容で申し込みますか？",
             buttons=[button("はい", "/affirm"), button("いいえ（やめる）", "/deny"),
                      button("品目を直す", '/edit_booking{"bb_field": "items"}'),
                      button("住所を直す", '/edit_booking{"bb_field": "address"}'),
@@ -299,7 +306,7 @@ class ActionSubmitBooking(Action):
             return [SlotSet("bb_date", None), SlotSet("bb_confirm", None), FollowupAction("bulky_booking_form")]
         dispatcher.utter_message(
             text=f"申し込みを受け付けました。\n受付番号：{made.receipt_no}\n収集日：{day_label(made.day)}\n"
-                 f"手数料の合計：{made.total:,}円\n\n{put_out_text(made.total)}\n"
+                 f"手数料の合計：{made.total:,}円\n{put_out_text(made.total)}\n"
                  f"変更・キャンセルは{CHANGE_DEADLINE_TEXT}まで、このチャットでできます。",
             json_message=None,
         )
@@ -436,7 +443,7 @@ class ActionManageBooking(Action):
             return done
         try:
             if action == "cancel":
-                dispatcher.utter_message(text=booking_text(made) + "\n\nこの申し込みをキャンセルしますか？",
+                dispatcher.utter_message(text=booking_text(made) + "\nこの申し込みをキャンセルしますか？",
                                          buttons=[button("キャンセルする", manage_payload("cancel_confirmed", made.receipt_no)),
                                                   button("やめない", "/deny")])
                 return [SlotSet("bm_receipt", made.receipt_no)]

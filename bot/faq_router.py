@@ -8,12 +8,14 @@ pipeline, this component asks the FAQ retrieval (bot/faq_retriever.py) and, when
 the intent into ``menu_faq`` with the entity ``faq_id`` (action_faq answers that topic). A question about
 another municipality becomes ``out_of_scope`` (action_fallback says where to ask).
 
-It never overrides:
+It only overrides the intents in OVERRIDABLE (menus, small talk, not understood), and never:
 * ``menu_counseling`` when the message has a word of distress (いじめ, つらい, 死にたい, 叩かれた … see
   DISTRESS) or the FAQ topic is the counseling one — a child asking for help must reach the counseling
   flow. DIET also says menu_counseling for 「除雪について相談したい」 or 「起業の相談窓口」: those, with a
   confident FAQ match and no such word, get the FAQ answer;
 * ``ask_garbage_category`` — the garbage dictionary answers items, and tries the FAQ itself;
+* ``inform_address`` — an address is the answer to a form's question (「中央区南27条西10丁目」 would
+  otherwise look like the FAQ about where the ward offices are);
 * the intent of the flow that takes over from the matched topic (T11 → ask_collection_day asks for the
   address, T07 → menu_bulky_booking) — the flow does more than the FAQ answer;
 * button payloads (「/menu_faq{...}」): they are not parsed by the NLU pipeline.
@@ -37,7 +39,10 @@ from bot.normalize import normalize_text
 
 logger = logging.getLogger(__name__)
 
-NEVER_OVERRIDDEN = {"ask_garbage_category"}
+# Only intents that would not answer a municipal question may be replaced: menus, small talk, and what
+# the NLU did not understand. A booking, a stop, a request for a person, an address … are never touched.
+OVERRIDABLE = {"nlu_fallback", "out_of_scope", "menu_faq", "ask_capabilities", "greet", "goodbye", "thank",
+               "menu_garbage", "menu_bulky_booking", "menu_counseling", "ask_collection_day"}
 # Words that keep a message in the counseling flow whatever the FAQ says (matched in the normalised text).
 DISTRESS = ("いじめ", "虐め", "苛め", "つらい", "辛い", "しんどい", "死", "消えたい", "殺", "叩", "殴", "蹴", "暴力",
             "虐待", "怖い", "こわい", "助けて", "たすけて", "悩", "なやみ", "無視", "学校", "先生", "親", "家に帰りたくない",
@@ -51,7 +56,7 @@ FAQ_ENTITY = "faq_id"
 def routed_intent(intent: str, text: str) -> Dict[str, Any]:
     """What the router decides for a message DIET gave ``intent``: {} (keep it), or the new intent with
     its confidence and, for an FAQ answer, the topic id."""
-    if intent in NEVER_OVERRIDDEN or not text.strip() or text.startswith("/"):
+    if intent not in OVERRIDABLE or not text.strip() or text.startswith("/"):
         return {}
     if intent == "menu_counseling" and any(word in normalize_text(text) for word in DISTRESS):
         return {}

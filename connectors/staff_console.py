@@ -449,8 +449,13 @@ class StaffConsole(Notifier):
         @bp.get("/api/bookings")
         @api(handles_bookings)
         async def bookings(request: Request, user: Dict) -> HTTPResponse:
+            from datetime import datetime, timedelta, timezone
+
             filters = booking_filters(request)
             found = await run_db(booking_store().list, **filters)
+            if filters["day"] is None:  # no date chosen: from today on (Sapporo time)
+                today = (datetime.now(timezone.utc) + timedelta(hours=9)).date()
+                found = [b for b in found if b.day >= today]
             rows = [booking_dict(b) for b in found]
             return json_response({"bookings": rows,
                                   "summary": {"count": len(rows), "total": sum(r["total"] for r in rows)}})
