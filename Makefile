@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench bench-handoff clean
+.PHONY: help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench bench-handoff line-richmenu clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
@@ -101,9 +101,15 @@ validate: $(ENGINE_VENV)/.installed
 bench: setup train
 	$(GATEWAY_PY) benchmarks/run.py
 	$(GATEWAY_PY) benchmarks/handoff.py
+	$(GATEWAY_PY) benchmarks/line_ack.py
 
 bench-handoff: $(GATEWAY_VENV)/.installed
 	$(GATEWAY_PY) benchmarks/handoff.py
+
+## ---- LINE: the rich menu from data/line/ (needs LINE_CHANNEL_ACCESS_TOKEN; LINE_API_BASE_URL for a test API) ----
+
+line-richmenu: $(GATEWAY_VENV)/.installed
+	$(GATEWAY_PY) -m tools.line_richmenu create
 
 ## ---- maintenance ----
 

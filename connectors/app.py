@@ -20,6 +20,7 @@ from sanic.response import HTTPResponse, file, json as json_response
 from connectors.db import connect
 from connectors.engine_client import EngineClient
 from connectors.handoff_store import HandoffStore
+from connectors.line import setup_line
 from connectors.router import Router
 from connectors.settings import Settings
 from connectors.staff_console import StaffConsole
@@ -52,6 +53,8 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
     app.ctx.router = router
     webchat = WebChat(sio, router)
     router.channels[WEB_CHANNEL] = webchat.push
+    # LINE (connectors/line.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
+    app.ctx.line = setup_line(app, router, db, settings)
     app.ctx.staff = StaffConsole(app, sio, router, db, settings)
 
     @app.before_server_start

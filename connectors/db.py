@@ -40,7 +40,7 @@ def connect(url: str) -> sa.engine.Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
     # Import the modules that declare tables, so create_all knows them all.
-    from connectors import handoff_store, staff_auth  # noqa: F401
+    from connectors import handoff_store, line, staff_auth  # noqa: F401
 
     metadata.create_all(engine)
     return engine

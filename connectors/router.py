@@ -228,3 +228,15 @@ class Router:
             return
         for position, waiting in enumerate(await run_db(self.store.waiting, [queue]), start=1):
             await self.push(waiting, [{"text": texts.still_waiting(position, queue)}])
+
+    async def note_for_staff(self, conversation_id: str, note: str) -> bool:
+        """The user sent something the chat cannot carry as text (a LINE sticker or image) while a person owns
+        the chat or it waits for one: record ``note`` as a system line and show it on the console. False when
+        the bot has the chat (the channel then answers the user itself)."""
+        conversation = await run_db(self.store.get, conversation_id)
+        if not conversation or not (conversation.owner == QUEUED or conversation.owner.startswith(STAFF_PREFIX)):
+            return False
+        message = await run_db(self.store.add_message, conversation.id, "system", note)
+        logger.info("non-text message noted for staff conv=%s", conversation_ref(conversation.id))
+        await self.notifier.message(conversation.id, message)
+        return True

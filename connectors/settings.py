@@ -31,6 +31,19 @@ class Settings:
     # Staff session cookie Secure flag: "1" always, "0" never, "auto" (default) always except for plain
     # HTTP on loopback (make run, tests), where a browser would drop a Secure cookie.
     cookie_secure: str = "auto"
+    # LINE channel (connectors/line.py): disabled unless both the secret and the access token are set.
+    line_channel_secret: str = ""
+    line_channel_access_token: str = ""
+    line_api_base_url: str = "https://api.line.me"
+    line_api_data_base_url: str = "https://api-data.line.me"  # rich menu images (tools/line_richmenu.py)
+    line_api_timeout: float = 10.0
+    # A push is retried on 429/5xx: line_retry_base_delay × 2^n seconds, at most line_push_attempts tries.
+    line_retry_base_delay: float = 1.0
+    line_push_attempts: int = 5
+    # Webhook event ids are remembered this long (LINE redelivers for a few hours at most).
+    line_dedupe_days: float = 7.0
+    # A reply token older than this is not tried; the answer goes by push.
+    line_reply_token_seconds: float = 50.0
 
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{os.path.abspath(self.data_dir)}/gateway.db"
@@ -50,4 +63,13 @@ class Settings:
             db_url=os.environ.get("GATEWAY_DB_URL", ""),
             assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
             cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
+            line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", "").strip(),
+            line_channel_access_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip(),
+            line_api_base_url=os.environ.get("LINE_API_BASE_URL", cls.line_api_base_url).rstrip("/"),
+            line_api_data_base_url=os.environ.get("LINE_API_DATA_BASE_URL", cls.line_api_data_base_url).rstrip("/"),
+            line_api_timeout=_env_float("LINE_API_TIMEOUT", cls.line_api_timeout),
+            line_retry_base_delay=_env_float("LINE_RETRY_BASE_DELAY", cls.line_retry_base_delay),
+            line_push_attempts=max(1, int(_env_float("LINE_PUSH_ATTEMPTS", cls.line_push_attempts))),
+            line_dedupe_days=_env_float("LINE_DEDUPE_DAYS", cls.line_dedupe_days),
+            line_reply_token_seconds=_env_float("LINE_REPLY_TOKEN_SECONDS", cls.line_reply_token_seconds),
         )

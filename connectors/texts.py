@@ -38,3 +38,38 @@ def waiting(position, queue=None) -> str:
 def still_waiting(position, queue=None) -> str:
     place = f"現在{position}番目です。" if position else ""
     return f"{_who(queue)}におつなぎするまでお待ちください。{place}メッセージはお預かりしています。"
+
+
+# ---- LINE channel (connectors/line.py)
+LINE_WELCOME = ("札幌市のAIアシスタントです。友だち追加ありがとうございます。"
+                "よくある質問、ごみの出し方、大型ごみの申込、ご相談をご案内します。"
+                "下のメニューから選ぶか、ご質問を文章で送ってください。")
+# REVIEW: privacy notice (city staff to confirm the wording).
+LINE_PRIVACY = ("【個人情報について】お名前やご住所などは、大型ごみの申込でおたずねしたときだけ送ってください。"
+                "ご相談の内容は秘密として扱います。")
+LINE_MENU = [
+    {"title": "よくある質問", "payload": "/menu_faq"},
+    {"title": "ごみの出し方", "payload": "/menu_garbage"},
+    {"title": "大型ごみの申込", "payload": "/menu_bulky_booking"},
+    {"title": "相談したい", "payload": "/menu_counseling"},
+]
+LINE_SEND_TEXT = "恐れ入りますが、文字で送ってください。"
+LINE_ONE_TO_ONE = ("このアカウントの自動応答は、1対1のトークでご利用いただけます。"
+                   "グループやトークルームではお答えできません。")
+LINE_CHOOSE = "次から選んでください。"  # a bot message with buttons but no text (LINE needs a text)
+LINE_STAFF_SENDER = "担当者"  # the name LINE shows above a staff member's or counselor's message
+# What the staff console shows when the citizen sent something other than text while a person has the chat.
+LINE_MEDIA_NOTES = {
+    "sticker": "（スタンプが送られました）",
+    "image": "（画像が送られました）",
+    "video": "（動画が送られました）",
+    "audio": "（音声が送られました）",
+    "file": "（ファイルが送られました）",
+}
+
+
+def line_location(address, latitude, longitude) -> str:
+    """A shared location as the text the conversation reads (an address where one is asked for)."""
+    if address:
+        return f"住所: {address}"
+    return f"緯度 {latitude} 経度 {longitude}"
