@@ -24,6 +24,7 @@ from connectors.line import setup_line
 from connectors.router import Router
 from connectors.settings import Settings
 from connectors.staff_console import StaffConsole
+from connectors import reminders
 from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat, to_socketio
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,9 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
     # LINE (connectors/line.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
     app.ctx.line = setup_line(app, router, db, settings)
     app.ctx.staff = StaffConsole(app, sio, router, db, settings)
+    # 大型ごみ: the day-before reminder, pushed on LINE to those who asked for it (connectors/reminders.py).
+    if settings.reminder_interval > 0:
+        reminders.start(app, router, settings.assistant_db_url or None, settings.reminder_interval)
 
     @app.before_server_start
     async def start(app: Sanic, _loop=None) -> None:

@@ -31,6 +31,8 @@ class Settings:
     # Staff session cookie Secure flag: "1" always, "0" never, "auto" (default) always except for plain
     # HTTP on loopback (make run, tests), where a browser would drop a Secure cookie.
     cookie_secure: str = "auto"
+    # Seconds between checks for due 大型ごみ reminders (0: off).
+    reminder_interval: float = 300.0
     # LINE channel (connectors/line.py): disabled unless both the secret and the access token are set.
     line_channel_secret: str = ""
     line_channel_access_token: str = ""
@@ -63,6 +65,7 @@ class Settings:
             db_url=os.environ.get("GATEWAY_DB_URL", ""),
             assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
             cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
+            reminder_interval=_env_float("REMINDER_INTERVAL", cls.reminder_interval),
             line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", "").strip(),
             line_channel_access_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip(),
             line_api_base_url=os.environ.get("LINE_API_BASE_URL", cls.line_api_base_url).rstrip("/"),
