@@ -392,6 +392,20 @@ class ValidateBookingItemsForm(FormValidationAction):
         return {"bm_items": str(value)}
 
 
+MANAGE_ACTIONS = {"check", "cancel", "cancel_confirmed", "change_date", "change_items"}
+
+
+def infer_action(text: str) -> str:
+    """What the citizen wants when the NLU found no ``bm_action`` entity (「大型ごみの収集日を変更したい」)."""
+    if re.search(r"キャンセル|取り消|取消|やめ", text):
+        return "cancel"
+    if re.search(r"(日|日付|日にち|曜).*(変|ずら|延期)|(変|ずら).*(日|日付|日にち)", text):
+        return "change_date"
+    if re.search(r"(品目|物|もの|追加|減ら)", text) and re.search(r"変|追加|減ら|増や", text):
+        return "change_items"
+    return "check"
+
+
 class ActionManageBooking(Action):
     """Check, change (date or items) or cancel a booking: found from the same chat user, or by receipt
     number + phone. Changes and cancellations are possible until the deadline (bot/booking)."""
@@ -401,7 +415,12 @@ class ActionManageBooking(Action):
 
     async def run(self, dispatcher, tracker, domain) -> List[Dict]:
         store = booking.store()
-        action = next(tracker.get_latest_entity_values("bm_action"), None) or tracker.get_slot("bm_action") or "check"
+        text = tracker.latest_message.get("text") or ""
+        typed = infer_action(text) if not text.startswith("/") else None
+        entity = next(tracker.get_latest_entity_values("bm_action"), None)
+        if entity not in MANAGE_ACTIONS:  # DIET may return the raw words (「変更」) instead of a known value
+            entity = None
+        action = entity or (typed if typed != "check" else None) or tracker.get_slot("bm_action") or "check"
         receipt = booking.normalize_receipt(next(tracker.get_latest_entity_values("receipt"), None)
                                             or tracker.get_slot("bm_receipt") or "")
         events: List[Dict] = [SlotSet("bm_action", action)]

@@ -46,7 +46,13 @@ async def test_book_then_cancel(widget):
     receipt = RECEIPT.search(done[-1]["text"]).group(1)
     assert "8時30分" in done[-1]["text"] and "処理券" in done[-1]["text"]
 
-    # The same chat user finds the booking without typing the number, and cancels it.
+    # The same chat user changes the date (the booking is found without typing the number) …
+    change = await widget.ask("大型ごみの収集日を変更したい")
+    assert "新しい収集日を選んでください" in change["text"] and change["quick_replies"]
+    moved = await widget.ask(change["quick_replies"][0]["payload"])
+    assert "に変更しました" in moved["text"] and receipt in moved["text"]
+
+    # … and cancels it.
     ask = await widget.ask("大型ごみの予約をキャンセルしたい")
     assert receipt in ask["text"] and "キャンセルしますか" in ask["text"]
     confirm = next(q for q in ask["quick_replies"] if q["title"] == "キャンセルする")
