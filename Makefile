@@ -102,6 +102,10 @@ bench: setup train
 	$(GATEWAY_PY) benchmarks/run.py
 	$(GATEWAY_PY) benchmarks/handoff.py
 	$(GATEWAY_PY) benchmarks/line_ack.py
+	$(GATEWAY_PY) benchmarks/booking.py
+
+bench-booking: setup train
+	$(GATEWAY_PY) benchmarks/booking.py
 
 bench-handoff: $(GATEWAY_VENV)/.installed
 	$(GATEWAY_PY) benchmarks/handoff.py
