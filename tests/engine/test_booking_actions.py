@@ -132,3 +132,23 @@ def test_another_chat_needs_the_receipt_number_and_phone():
                                                    entities=[{"entity": "bm_action", "value": "check"}]))
     assert {"event": "followup", "name": "booking_lookup_form"} in [
         {k: e.get(k) for k in ("event", "name")} for e in events]
+
+
+def test_changing_the_items_of_a_booking():
+    from actions.booking import ActionAskBbDate, ActionManageBooking, ActionSubmitBooking
+    from bot import booking
+
+    messages, _ = run(ActionAskBbDate(), tracker("", {"bb_ward": "中央区"}, sender="web:items-user"))
+    day = messages[0]["buttons"][0]["payload"].split('"')[3]
+    form_start = [{"event": "active_loop", "name": "bulky_booking_form", "timestamp": 1736900100.0}]
+    _, events = run(ActionSubmitBooking(), tracker("/affirm", booked_slots(day), "affirm", events=form_start,
+                                                   sender="web:items-user"))
+    receipt = next(e["value"] for e in events if e.get("name") == "bm_receipt")
+    # 「品目を変えたい」 asks for the new items (a small form), then applies them.
+    _, events = run(ActionManageBooking(), tracker("品目を変えたい", intent="manage_booking", sender="web:items-user"))
+    assert {"event": "followup", "name": "booking_items_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
+    done, _ = run(ActionManageBooking(), tracker("自転車2台", {"bm_items": "自転車2台", "bm_action": "change_items",
+                                                               "bm_receipt": receipt}, sender="web:items-user"))
+    assert "品目を変更しました" in done[0]["text"] and "自転車 ×2" in done[0]["text"]
+    assert [i.name for i in booking.store().get(receipt).items] == ["自転車"]
