@@ -5,7 +5,8 @@ one: 「札幌で起業したいのですが相談窓口はありますか」 �
 menu_bulky_booking, 「耳が聞こえないのですが、救急車を呼ぶときは」 → ask_capabilities. Measured on the FAQ
 held-out sets, about 4 in 10 questions went to such an intent (README "FAQ"). Placed last in the NLU
 pipeline, this component asks the FAQ retrieval (bot/faq_retriever.py) and, when it is confident, turns
-the intent into ``menu_faq`` with the entity ``faq_id`` (action_faq answers that topic). A question about
+the intent into ``menu_faq`` with the entity ``faq_id`` (action_faq answers that topic); when DIET was
+unsure (< UNSURE) and the FAQ has candidates, into ``menu_faq`` alone (action_faq offers もしかして). A question about
 another municipality becomes ``out_of_scope`` (action_fallback says where to ask).
 
 It only overrides the intents in OVERRIDABLE (menus, small talk, not understood), and never:
@@ -50,10 +51,11 @@ DISTRESS = ("いじめ", "虐め", "苛め", "つらい", "辛い", "しんど�
 HANDOVER_INTENTS = {"bulky_booking": "menu_bulky_booking", "collection_day": "ask_collection_day",
                     "counseling": "menu_counseling"}
 FAQ_INTENT = "menu_faq"
+UNSURE = 0.7  # below this DIET confidence, FAQ candidates win over a menu intent
 FAQ_ENTITY = "faq_id"
 
 
-def routed_intent(intent: str, text: str) -> Dict[str, Any]:
+def routed_intent(intent: str, text: str, confidence: float = 1.0) -> Dict[str, Any]:
     """What the router decides for a message DIET gave ``intent``: {} (keep it), or the new intent with
     its confidence and, for an FAQ answer, the topic id."""
     if intent not in OVERRIDABLE or not text.strip() or text.startswith("/"):
@@ -63,6 +65,10 @@ def routed_intent(intent: str, text: str) -> Dict[str, Any]:
     result = current_retriever().retrieve(text)
     if result.status == "elsewhere" and intent != "out_of_scope":
         return {"intent": "out_of_scope", "confidence": 1.0}
+    if result.status == "candidates" and confidence < UNSURE and intent not in ("nlu_fallback", "out_of_scope",
+                                                                                 "ask_collection_day"):
+        # DIET barely chose a menu (「証明書がほしい」 → menu_counseling 0.55): the FAQ's もしかして fits better.
+        return {"intent": FAQ_INTENT, "confidence": round(result.score, 4)}
     if result.status != "answer":
         return {}
     topic = result.topics[0]
@@ -82,7 +88,8 @@ class FaqRouter(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name") or ""
-            decision = routed_intent(intent, message.get(TEXT) or "")
+            decision = routed_intent(intent, message.get(TEXT) or "",
+                                     float((message.get(INTENT) or {}).get("confidence") or 0.0))
             if not decision:
                 continue
             new_intent = {"name": decision["intent"], "confidence": decision["confidence"]}

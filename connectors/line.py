@@ -507,14 +507,29 @@ class LineChannel:
             for batch in batches:
                 await self.api.push(user_id, batch, self._ref(user_id))
 
-    async def push(self, user_id: str, messages: List[BotMessage]) -> None:
+    async def push(self, user_id: str, messages: List[BotMessage], confirm: bool = False) -> bool:
         """The router's way to reach a LINE user outside a turn (a person's reply, the queue moving, a reminder):
-        queued behind the user's events, so it arrives in order; returns at once."""
-        self._enqueue(f"{CHANNEL}:{user_id}", partial(self._push_now, user_id, messages))
+        queued behind the user's events, so it arrives in order. Returns at once (True), or with ``confirm``
+        when LINE has accepted it (False after the last retry failed: a reminder can then be tried again)."""
+        if not confirm:
+            self._enqueue(f"{CHANNEL}:{user_id}", partial(self._push_now, user_id, messages))
+            return True
+        delivered: asyncio.Future = asyncio.get_running_loop().create_future()
 
-    async def _push_now(self, user_id: str, messages: List[BotMessage]) -> None:
-        for batch in _batches(to_line_messages(await check_flex(messages))):
-            await self.api.push(user_id, batch, self._ref(user_id))
+        async def push_and_report() -> None:
+            try:
+                delivered.set_result(await self._push_now(user_id, messages))
+            except Exception:  # noqa: BLE001 — reported as not delivered, logged by the queue runner
+                delivered.set_result(False)
+                raise
+
+        self._enqueue(f"{CHANNEL}:{user_id}", push_and_report)
+        return await delivered
+
+    async def _push_now(self, user_id: str, messages: List[BotMessage]) -> bool:
+        results = [await self.api.push(user_id, batch, self._ref(user_id))
+                   for batch in _batches(to_line_messages(await check_flex(messages)))]
+        return all(results)
 
     @staticmethod
     def _ref(user_id: str) -> str:

@@ -55,9 +55,12 @@ async def send_due_reminders(router: Router, store, now: datetime) -> int:
         if not await run_db(store.mark_reminded, booking.receipt_no, now):
             continue  # another gateway took it
         conversation = await run_db(router.store.get, conversation_id)
-        if conversation and await router.push(conversation, [{"text": reminder_text(booking)}]):
+        if conversation and await router.push(conversation, [{"text": reminder_text(booking)}], confirm=True):
             sent += 1
             logger.info("reminder pushed conv=%s", conversation_ref(conversation_id))
+        else:  # LINE refused it even after the retries: give the claim back, the next run tries again
+            await run_db(store.unmark_reminded, booking.receipt_no)
+            logger.warning("reminder not delivered conv=%s; will retry", conversation_ref(conversation_id))
     return sent
 
 

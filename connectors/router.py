@@ -36,7 +36,7 @@ from connectors.handoff_store import (BOT, PRIORITY_EMERGENCY, PRIORITY_HIGH, PR
 logger = logging.getLogger(__name__)
 
 BotMessage = Dict[str, Any]
-Push = Callable[[str, List[BotMessage]], Awaitable[None]]  # (id in the channel, messages)
+Push = Callable[..., Awaitable[Optional[bool]]]  # (id in the channel, messages, confirm=False) → delivered?
 REQUEST_HUMAN = "/request_human"
 REQUEST_COUNSELOR = "/request_counselor"
 CANCEL_WORDS = {"キャンセル", "きゃんせる", "やめる", "/cancel_handoff"}
@@ -151,16 +151,17 @@ class Router:
         return [{"text": text, **({"buttons": buttons} if buttons else {})}]
 
     # ------------------------------------------------------------------ staff actions
-    async def push(self, conversation: Conversation, messages: List[BotMessage]) -> bool:
-        """Deliver messages to the user outside a turn (a staff reply, the queue moving)."""
+    async def push(self, conversation: Conversation, messages: List[BotMessage], confirm: bool = False) -> bool:
+        """Deliver messages to the user outside a turn (a staff reply, the queue moving, a reminder). With
+        ``confirm``, wait until the channel has delivered them and say whether it did."""
         channel, _, channel_id = conversation.id.partition(":")
         push = self.channels.get(channel)
         if push is None:
             logger.info("no push for channel=%s conv=%s (kept in the transcript)", channel,
                         conversation_ref(conversation.id))
             return False
-        await push(channel_id, messages)
-        return True
+        delivered = await push(channel_id, messages, confirm=confirm)
+        return delivered is not False
 
     async def claim(self, conversation_id: str, username: str) -> Optional[Conversation]:
         if not await run_db(self.store.claim, conversation_id, username):

@@ -103,11 +103,12 @@ class WebChat:
             for payload in to_socketio(message):
                 await self.sio.emit("bot_uttered", payload, room=session_id)
 
-    async def push(self, session_id: str, messages: List[BotMessage]) -> None:
+    async def push(self, session_id: str, messages: List[BotMessage], confirm: bool = False) -> bool:
         """Messages outside a turn (a person's reply, the queue moving) to every tab of the session."""
         for message in messages:
             for payload in to_socketio(message):
                 await self.sio.emit("bot_uttered", payload, room=session_id)
+        return True
 
     async def on_unknown_event(self, event: str, sid: str, data: Any = None) -> None:
         logger.info("web: unknown socket.io event %r from %s", event[:40], conversation_ref(sid))

@@ -503,6 +503,14 @@ class BookingStore:
                 bookings.c.receipt_no == receipt, bookings.c.reminded_at.is_(None)).values(reminded_at=_naive(now)))
         return result.rowcount == 1
 
+    def unmark_reminded(self, receipt_no: str) -> bool:
+        """Give a reminder claim back when its delivery failed, so the next run sends it again."""
+        receipt = normalize_receipt(receipt_no)
+        with self.engine.begin() as conn:
+            result = conn.execute(bookings.update().where(bookings.c.receipt_no == receipt)
+                                  .values(reminded_at=None))
+        return result.rowcount == 1
+
 
 def _ensure_capacity_row(conn, ward: str, day: date) -> None:
     dialect = conn.dialect.name

@@ -2,6 +2,9 @@
 
 The action server reads the city's FULL official open data (../shared/data/sapporo, loaded into a
 temporary SQLite store) and "today" is pinned inside that calendar (2024-10-01..2025-09-30).
+
+The LINE channel is on: a fake LINE API (tests/gateway/line_fake.py, a real aiohttp server on loopback) is
+started first, and the gateway gets its URL and the channel secret and token the fake expects.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import subprocess
 
 import pytest
 
+from tests.gateway.line_fake import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, FakeLineApi
 from tests.official_data import OFFICIAL_DATA
 from tests.socketio_client import WidgetClient
 from tools.model import ENGINE_BIN, ROOT, engine_env, model_path
@@ -19,7 +23,15 @@ TODAY = "2025-01-15"
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def line_api():
+    """The fake LINE platform the stack's gateway replies and pushes to (every call is recorded)."""
+    fake = FakeLineApi(LINE_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, line_api):
     model = model_path()
     assert model.exists(), f"no model for the current data at {model}: run `make train` (make test does)"
     data_dir = tmp_path_factory.mktemp("stack")
@@ -30,7 +42,9 @@ def stack(tmp_path_factory):
         gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(),
         data_dir=data_dir, model=model,
         extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_TODAY": TODAY,
-                   "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'assistant.db'}"},
+                   "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'assistant.db'}",
+                   "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+                   "LINE_API_BASE_URL": line_api.url, "LINE_API_DATA_BASE_URL": line_api.url + "/data"},
     )
     running.start()
     try:

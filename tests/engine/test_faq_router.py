@@ -33,3 +33,12 @@ def test_kept_intents(intent, text):
 def test_another_municipality_goes_to_the_fallback_action():
     assert routed_intent("menu_faq", "横浜市で児童手当を申請したい")["intent"] == "out_of_scope"
     assert routed_intent("menu_counseling", "横浜市の相談窓口でいじめの相談") == {}  # distress first
+
+
+def test_an_unsure_menu_guess_gives_way_to_faq_candidates():
+    # DIET said menu_counseling with 0.55 for 「証明書がほしい」: the citizen should see もしかして, not counseling.
+    assert routed_intent("menu_counseling", "証明書がほしい", 0.55) == {"intent": "menu_faq",
+                                                                   "confidence": routed_intent(
+                                                                       "menu_counseling", "証明書がほしい", 0.55)["confidence"]}
+    assert routed_intent("menu_counseling", "証明書がほしい", 0.95) == {}  # a sure guess stays
+    assert routed_intent("menu_counseling", "いじめの証明書がほしい", 0.55) == {}  # distress: counseling
