@@ -25,6 +25,7 @@ It only overrides the intents in OVERRIDABLE (menus, small talk, not understood)
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -55,10 +56,30 @@ UNSURE = 0.7  # below this DIET confidence, FAQ candidates win over a menu inten
 FAQ_ENTITY = "faq_id"
 
 
+# DIET also takes municipal questions for a request for a person (「としょかん かしだし」 → request_human) or
+# for managing a booking (「里塚斎場 予約 空き状況」 → manage_booking). A confident FAQ answer wins there too,
+# unless the words really ask for that: a person, or a 大型ごみ booking.
+GUARDED = {
+    "request_human": re.compile(r"人と|人に|人間|担当|職員|オペレーター|スタッフ|係の|有人|人がいい|人につな"),
+    "manage_booking": re.compile(r"大型|粗大|おおがた|そだい|受付番号|収集"),
+    "edit_booking": None,
+}
+
+
 def routed_intent(intent: str, text: str, confidence: float = 1.0) -> Dict[str, Any]:
     """What the router decides for a message DIET gave ``intent``: {} (keep it), or the new intent with
     its confidence and, for an FAQ answer, the topic id."""
-    if intent not in OVERRIDABLE or not text.strip() or text.startswith("/"):
+    if not text.strip() or text.startswith("/"):
+        return {}
+    if intent in GUARDED:
+        guard = GUARDED[intent]
+        if guard is not None and guard.search(normalize_text(text)):
+            return {}
+        result = current_retriever().retrieve(text)
+        if result.status == "answer":
+            return {"intent": FAQ_INTENT, "confidence": round(result.score, 4), "faq_id": result.topics[0].id}
+        return {}
+    if intent not in OVERRIDABLE:
         return {}
     if intent == "menu_counseling" and any(word in normalize_text(text) for word in DISTRESS):
         return {}

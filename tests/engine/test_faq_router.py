@@ -42,3 +42,21 @@ def test_an_unsure_menu_guess_gives_way_to_faq_candidates():
                                                                        "menu_counseling", "証明書がほしい", 0.55)["confidence"]}
     assert routed_intent("menu_counseling", "証明書がほしい", 0.95) == {}  # a sure guess stays
     assert routed_intent("menu_counseling", "いじめの証明書がほしい", 0.55) == {}  # distress: counseling
+
+
+@pytest.mark.parametrize("intent, text, topic", [
+    ("request_human", "としょかん かしだし", "T28"),
+    ("manage_booking", "里塚斎場 予約 空き状況", "T12"),
+])
+def test_a_municipal_question_taken_for_a_person_or_a_booking_gets_its_answer(intent, text, topic):
+    decision = routed_intent(intent, text, 0.9)
+    assert decision.get("faq_id") == topic, decision
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("request_human", "住民票のことで担当者と話したい"),
+    ("request_human", "人と話したい"),
+    ("manage_booking", "大型ごみの予約をキャンセルしたい"),
+])
+def test_real_requests_for_a_person_or_a_booking_stay(intent, text):
+    assert routed_intent(intent, text, 0.9) == {}
