@@ -16,60 +16,19 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Sequence, Set
 
 import bm25s
 import numpy as np
-import yaml
 
-from bot.morphology import analyze
+# The same content words, topics and results as the classifier in use, so the comparison is fair.
+from bot.faq_retriever import FAQ_FILE, Retrieval, Topic, load_topics, terms, training_texts
 
-ROOT = Path(__file__).resolve().parent.parent
-FAQ_FILE = ROOT / "data" / "faq" / "faq.yml"
-FUNCTION_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "接頭辞"}
-# Words every FAQ question uses, and the pointing words of follow-ups (「それはどこで？」): they say nothing
-# about the topic. Kept as typed; their UniDic lemmas (どこ → 何処, できる → 出来る) are added below.
-GENERIC_WORDS = ("教える 知る たい する ある いる なる できる 方 方法 どう 何 どこ いつ ない ます です ください くださる "
-                 "いい 良い よい もらう 場合 それ これ あれ そこ ここ どれ いくら 何時 時 こと もの ところ 必要 もっと 詳しい "
-                 "さっき やつ もう 一回 分 でも").split()
-# Measured frontier (tools/eval_faq.py, held-out set): coverage 0.4 → top-1 0.375 but 22 % of
-# out-of-scope queries answered; 0.5 → 0.255 / 12 %; 0.6 → 0.185 / 2.4 %. Safety first: 0.6.
+# Measured frontier (tools/eval_faq.py, held-out set, first content): coverage 0.4 → top-1 0.375 but 22 %
+# of out-of-scope queries answered; 0.5 → 0.255 / 12 %; 0.6 → 0.185 / 2.4 %. Safety first: 0.6.
 ANSWER_COVERAGE = 0.6
 CANDIDATE_COVERAGE = 0.34
 LEAD_RATIO = 1.3  # top topic's BM25 score over the second topic's
-
-
-@dataclass(frozen=True)
-class Topic:
-    id: str
-    category: str
-    question: str
-    answer: str
-    url: str
-    handover: Optional[str] = None
-    reviewed: bool = False
-
-
-@dataclass
-class Retrieval:
-    status: str  # answer | candidates | none
-    topics: List[Topic] = field(default_factory=list)  # best first (1 for answer, ≤ 3 for candidates)
-    coverage: float = 0.0
-    score: float = 0.0
-
-
-GENERIC = set(GENERIC_WORDS) | {m.lemma for word in GENERIC_WORDS for m in analyze(word)}
-
-
-def terms(text: str) -> List[str]:
-    """Content lemmas: the words that carry the topic."""
-    return [m.lemma for m in analyze(text) if m.pos not in FUNCTION_POS and m.lemma not in GENERIC]
-
-
-def load_topics(path: Path = FAQ_FILE) -> List[dict]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))["topics"]
 
 
 class FaqRetriever:
@@ -82,7 +41,7 @@ class FaqRetriever:
             topic = Topic(entry["id"], entry.get("category", ""), entry["question"], entry["answer"],
                           entry.get("url", ""), entry.get("handover"), bool(entry.get("reviewed")))
             self.topics[topic.id] = topic
-            for text in [entry["question"], *entry.get("examples", []), *entry.get("keywords", [])]:
+            for text in training_texts(entry):
                 doc = terms(text)
                 if doc:
                     docs.append(doc)
