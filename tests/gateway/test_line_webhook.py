@@ -165,12 +165,16 @@ def test_the_fixture_as_it_is_has_one_effect(line: Line):
     body = json.dumps({"destination": "U123", "events": fixture_events()}).encode()
     for _ in range(2):
         assert post_webhook(line.gateway.url, [], body=body).status_code == 200
-    line.api.wait_calls("reply", 1)
+    # 56 deliveries of one id: 55 are dropped as duplicates. Which event wins the claim depends on which
+    # per-user queue runs first; it may be one that gets no answer at all (a group's join), so at most one
+    # reply, and at most one engine call.
+    line.api.wait_for(lambda: line.gateway.log().count("line: duplicate event") == 55)
     line.api.quiet(0.7)
-    [reply] = line.api.calls("reply")
-    assert reply["json"]["messages"][0]["text"] in ("echo:Hello, world", texts.LINE_ONE_TO_ONE)
-    assert line.engine_texts() == (["Hello, world"] if reply["json"]["messages"][0]["text"].startswith("echo") else [])
-    assert line.gateway.log().count("line: duplicate event") == 55
+    replies = line.api.calls("reply")
+    assert len(replies) <= 1
+    if replies:
+        assert replies[0]["json"]["messages"][0]["text"] in ("echo:Hello, world", texts.LINE_ONE_TO_ONE)
+    assert line.engine_texts() in ([], ["Hello, world"])
 
 
 # ====================================================================== postbacks, location, media
