@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq validate lock bench bench-handoff line-richmenu clean
+.PHONY: help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq eval-triage validate lock bench bench-handoff line-richmenu clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
@@ -83,7 +83,7 @@ test-gateway: $(GATEWAY_VENV)/.installed
 test-e2e: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/e2e
 
-eval: eval-nlu eval-garbage eval-faq
+eval: eval-nlu eval-garbage eval-faq eval-triage
 
 eval-nlu: train
 	$(ENGINE_PY) -m tools.eval_nlu
@@ -95,6 +95,9 @@ eval-faq: train $(CITYDATA_DB)
 	$(ENGINE_PY) -m tools.eval_faq --through-nlu
 	$(ENGINE_PY) -m tools.eval_faq --set fresh --through-nlu
 
+eval-triage: $(GATEWAY_VENV)/.installed
+	$(GATEWAY_PY) -m tools.eval_triage --set all
+
 validate: $(ENGINE_VENV)/.installed
 	$(RASA) data validate --fail-on-warnings
 
@@ -103,6 +106,7 @@ bench: setup train
 	$(GATEWAY_PY) benchmarks/handoff.py
 	$(GATEWAY_PY) benchmarks/line_ack.py
 	$(GATEWAY_PY) benchmarks/booking.py
+	$(GATEWAY_PY) benchmarks/triage.py
 
 bench-booking: setup train
 	$(GATEWAY_PY) benchmarks/booking.py

@@ -25,6 +25,10 @@ from connectors.router import Router
 from connectors.settings import Settings
 from connectors.staff_console import StaffConsole
 from connectors import reminders
+from connectors.counseling import jobs as counseling_jobs
+from connectors.counseling.crypto import cipher_for
+from connectors.counseling.hours import CounselingHours
+from connectors.counseling.triage import default_rules
 from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat, to_socketio
 
 logger = logging.getLogger(__name__)
@@ -50,13 +54,23 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
     app.ctx.db = db
     # The engine client needs the running event loop; the router is made now so that routes can be
     # registered, and gets its engine client at start-up.
-    router = Router(None, HandoffStore(db), settings.max_message_chars)  # type: ignore[arg-type]
+    # Counseling text is encrypted at rest (connectors/counseling/crypto.py); the triage rules load now, so
+    # a broken rules file stops the start instead of the first message of a youth.
+    store = HandoffStore(db, cipher_for(settings.data_dir))
+    default_rules().triage("起動確認")
+    hours = CounselingHours.load(settings.counseling_hours_file or None)
+    router = Router(None, store, settings.max_message_chars, hours=hours)  # type: ignore[arg-type]
     app.ctx.router = router
     webchat = WebChat(sio, router)
     router.channels[WEB_CHANNEL] = webchat.push
     # LINE (connectors/line.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
     app.ctx.line = setup_line(app, router, db, settings)
     app.ctx.staff = StaffConsole(app, sio, router, db, settings)
+    # Counseling upkeep: inactivity check and close, long-wait re-alerts, retention purge.
+    if settings.counseling_sweep_seconds > 0:
+        counseling_jobs.start(app, router, counseling_jobs.UpkeepSettings(
+            settings.counseling_idle_check_minutes, settings.counseling_idle_close_minutes,
+            settings.counseling_realert_minutes, settings.counseling_retention_days), settings.counseling_sweep_seconds)
     # 大型ごみ: the day-before reminder, pushed on LINE to those who asked for it (connectors/reminders.py).
     if settings.reminder_interval > 0:
         reminders.start(app, router, settings.assistant_db_url or None, settings.reminder_interval)

@@ -43,7 +43,30 @@ def connect(url: str) -> sa.engine.Engine:
     from connectors import handoff_store, line, staff_auth  # noqa: F401
 
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: sa.engine.Engine) -> None:
+    """A database made by an older version gets the columns added since (nullable or with a server default).
+    Enough for added columns; anything else needs a real migration tool (Alembic, see issue on scale-out)."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as c:
+        for table in metadata.sorted_tables:
+            present = {col["name"] for col in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                ddl = column.type.compile(engine.dialect)
+                clause = f" NOT NULL DEFAULT {_default_sql(column, engine)}" if column.server_default is not None else ""
+                c.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {ddl}{clause}"))
+
+
+def _default_sql(column: sa.Column, engine: sa.engine.Engine) -> str:
+    arg = column.server_default.arg
+    if isinstance(arg, str):
+        return arg if arg.isdigit() else "'" + arg.replace("'", "''") + "'"
+    return str(arg.compile(dialect=engine.dialect))
 
 
 async def run_db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -9,9 +9,10 @@ conversation's owner says (connectors/handoff_store.py):
                     works when the engine is down) and an engine failure offers that button.
     queued        → kept for the person who will take it; the user is told their place in the queue.
 
-Words of danger (connectors/safety.py: 死にたい, 助けて, 殴られ …) are caught before all this: the user
-sees the emergency numbers at once and the chat goes to the counseling queue at top priority, without
-the text ever reaching the engine. 「相談員と話す」 (``/request_counselor``) queues for a counselor.
+Every message is triaged before all this (connectors/counseling/triage.py: emergency / high / normal /
+none), in every state; anything above ``none`` is handled by the counseling desk
+(connectors/counseling/desk.py) and never reaches the engine. 「相談員と話す」 (``/request_counselor``)
+queues for a counselor.
     staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
                     never speaks.
 
@@ -27,11 +28,12 @@ import logging
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from connectors import texts
+from connectors.counseling.desk import CounselingDesk
+from connectors.counseling.hours import CounselingHours
+from connectors.counseling.triage import Triage, rank, triage
 from connectors.db import run_db
-from connectors.safety import is_emergency
 from connectors.engine_client import EngineClient, EngineUnavailable
-from connectors.handoff_store import (BOT, PRIORITY_EMERGENCY, PRIORITY_HIGH, PRIORITY_NORMAL, QUEUED, QUEUES,
-                                      STAFF_PREFIX, Conversation, HandoffStore)
+from connectors.handoff_store import BOT, QUEUED, QUEUES, STAFF_PREFIX, Conversation, HandoffStore
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +42,6 @@ Push = Callable[..., Awaitable[Optional[bool]]]  # (id in the channel, messages,
 REQUEST_HUMAN = "/request_human"
 REQUEST_COUNSELOR = "/request_counselor"
 CANCEL_WORDS = {"キャンセル", "きゃんせる", "やめる", "/cancel_handoff"}
-PRIORITIES = {"emergency": PRIORITY_EMERGENCY, "counseling": PRIORITY_HIGH}
 
 
 def conversation_ref(conversation_id: str) -> str:
@@ -57,6 +58,12 @@ class Notifier:
 
     async def conversation(self, conversation: Conversation) -> None: ...
 
+    async def alert(self, payload: Dict, roles=(), usernames=()) -> None: ...
+
+    def available(self, queue: str) -> int:
+        """How many people who answer ``queue`` are online (for the wait estimate)."""
+        return 0
+
 
 def _as_transcript(message: BotMessage) -> str:
     text = message.get("text") or ""
@@ -66,12 +73,13 @@ def _as_transcript(message: BotMessage) -> str:
 
 class Router:
     def __init__(self, engine: EngineClient, store: HandoffStore, max_message_chars: int = 2000,
-                 notifier: Optional[Notifier] = None):
+                 notifier: Optional[Notifier] = None, hours: Optional[CounselingHours] = None):
         self.engine = engine
         self.store = store
         self.max_message_chars = max_message_chars
         self.notifier = notifier or Notifier()
         self.channels: Dict[str, Push] = {}
+        self.desk = CounselingDesk(self, hours or CounselingHours.load())
 
     # ------------------------------------------------------------------ user turns
     async def handle_text(self, conversation_id: str, channel: str, text: Any,
@@ -89,28 +97,53 @@ class Router:
             return [{"text": texts.too_long(self.max_message_chars)}]
         text = text.strip()
         conversation = await run_db(self.store.get_or_create, f"{channel}:{conversation_id}", channel)
-        message = await run_db(self.store.add_message, conversation.id, "user", text)
-        if is_emergency(text) and not conversation.owner.startswith(STAFF_PREFIX):
-            # Danger words: emergency numbers at once, a counselor at top priority, nothing to the NLU.
-            logger.warning("emergency words conv=%s channel=%s", ref, channel)
-            shown = await self._say(conversation.id, texts.EMERGENCY)
-            return shown + await self.request_human(conversation, "counseling", "emergency")
+        found = triage(text)  # before anything else reads the message, in every state
+        message = await run_db(self.store.add_message, conversation.id, "user", text,
+                               protected=self._protected(conversation, found))
+        if found.level != "none":
+            logger.warning("triage conv=%s channel=%s level=%s rules=%s", ref, channel, found.level,
+                           ",".join(found.rules))
+        if conversation.owner.startswith(STAFF_PREFIX):
+            shown = await self.desk.while_with_staff(conversation, found)
+            await self.notifier.message(conversation.id, message)
+            return shown  # a person owns the chat: they answer from the console
+        if conversation.owner == QUEUED:
+            return await self._while_queued(conversation, found, text, message)
+        if text == REQUEST_HUMAN and found.level == "none":
+            return await self.request_human(conversation, "general", "user_request")
+        if text == REQUEST_COUNSELOR or found.level != "none":
+            return await self.desk.from_bot(conversation, found, requested=text == REQUEST_COUNSELOR)
+        return await self._to_engine(conversation, text, channel, metadata)
+
+    @staticmethod
+    def _protected(conversation: Conversation, found: Triage) -> bool:
+        """Counseling text: any message of a counseling session, one the bot would have had that triage
+        flagged, and words of danger in a general clerk's chat. Encrypted, shown to counselors only."""
+        if conversation.counseling:
+            return True
         if conversation.owner == BOT:
-            if text == REQUEST_HUMAN:
-                return await self.request_human(conversation, "general", "user_request")
-            if text == REQUEST_COUNSELOR:
-                return await self.request_human(conversation, "counseling", "counseling")
-            return await self._to_engine(conversation, text, channel, metadata)
-        if conversation.owner == QUEUED and text in CANCEL_WORDS:
+            return found.level != "none"
+        return rank(found.level) >= rank("high")
+
+    async def _while_queued(self, conversation: Conversation, found: Triage, text: str,
+                            message: Dict) -> List[BotMessage]:
+        if text in CANCEL_WORDS:
             if await run_db(self.store.hand_back, conversation.id, QUEUED):
-                logger.info("handoff cancelled by user conv=%s", ref)
+                logger.info("handoff cancelled by user conv=%s", conversation_ref(conversation.id))
                 await self._queue_moved(conversation.queue)
                 return await self._say(conversation.id, texts.HANDOFF_CANCELLED)
+        if text == REQUEST_COUNSELOR and conversation.queue != "counseling":
+            await self.notifier.message(conversation.id, message)
+            return await self.desk.from_bot(conversation, found, requested=True)
+        shown = await self.desk.while_waiting(conversation, found, text)
         await self.notifier.message(conversation.id, message)
-        if conversation.owner == QUEUED:
-            position = await run_db(self.store.position, conversation)
-            return await self._say(conversation.id, texts.still_waiting(position, conversation.queue))
-        return []  # a person owns the chat: they answer from the console
+        if shown is not None:
+            return shown
+        position = await run_db(self.store.position, conversation)
+        if conversation.queue == "counseling":
+            return await self._say(conversation.id, texts.counseling_waiting(
+                position, self.desk.wait_minutes(position, conversation.queue)))
+        return await self._say(conversation.id, texts.still_waiting(position, conversation.queue))
 
     async def _to_engine(self, conversation: Conversation, text: str, channel: str,
                          metadata: Optional[Dict[str, Any]]) -> List[BotMessage]:
@@ -134,7 +167,9 @@ class Router:
 
     async def request_human(self, conversation: Conversation, queue: str, reason: str) -> List[BotMessage]:
         """Put the chat in a queue (the gateway decides: a chat a person owns stays with them)."""
-        priority = PRIORITIES.get(reason, PRIORITY_NORMAL)
+        if queue == "counseling":
+            return await self.desk.from_bot(conversation, Triage("none"), requested=True)
+        priority = 0  # general: first come, first served
         if not await run_db(self.store.enqueue, conversation.id, queue, priority, reason):
             return []
         now = await run_db(self.store.get, conversation.id)
@@ -146,8 +181,12 @@ class Router:
         return await self._say(conversation.id, texts.waiting(position, queue))
 
     async def _say(self, conversation_id: str, text: str, buttons: Optional[List[Dict]] = None) -> List[BotMessage]:
-        """A message from the gateway itself, recorded in the transcript as a system line."""
-        await run_db(self.store.add_message, conversation_id, "system", text)
+        """A message from the gateway itself, recorded in the transcript as a system line (protected
+        inside a counseling session: even its place in the queue says that a youth asked for help)."""
+        conversation = await run_db(self.store.get, conversation_id)
+        titles = f"\n［ボタン：{' / '.join(b['title'] for b in buttons)}］" if buttons else ""
+        await run_db(self.store.add_message, conversation_id, "system", text + titles,
+                     protected=bool(conversation and conversation.counseling))
         return [{"text": text, **({"buttons": buttons} if buttons else {})}]
 
     # ------------------------------------------------------------------ staff actions
@@ -178,13 +217,16 @@ class Router:
         conversation = await run_db(self.store.get, conversation_id)
         if not conversation or conversation.owner != STAFF_PREFIX + username:
             return None
-        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text)
+        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text,
+                               protected=conversation.counseling)
         await self.push(conversation, [{"text": text, "sender": "staff"}])
         await self.notifier.message(conversation_id, message)
         return message
 
     async def note(self, conversation_id: str, username: str, text: str) -> Dict:
-        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text, "note")
+        conversation = await run_db(self.store.get, conversation_id)
+        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text, "note",
+                               protected=bool(conversation and conversation.counseling))
         await self.notifier.message(conversation_id, message)
         return message
 
@@ -204,14 +246,16 @@ class Router:
         await self.notifier.conversation(conversation)
         return conversation
 
-    async def hand_back(self, conversation_id: str, owner: str, outcome: Optional[str] = None) -> Optional[Conversation]:
-        """Close (with an outcome) or give back to the bot; the user is told, the bot starts afresh."""
+    async def hand_back(self, conversation_id: str, owner: str, outcome: Optional[str] = None,
+                        told: Optional[str] = None) -> Optional[Conversation]:
+        """Close (with an outcome) or give back to the bot; the user is told (``told``, or the usual line),
+        the bot starts afresh and a counseling session ends."""
         before = await run_db(self.store.get, conversation_id)
         if not before or not await run_db(self.store.hand_back, conversation_id, owner, outcome):
             return None
         conversation = await run_db(self.store.get, conversation_id)
         logger.info("handed back conv=%s outcome=%s", conversation_ref(conversation_id), outcome or "-")
-        await self._tell(conversation, texts.CLOSED if outcome else texts.HANDED_BACK)
+        await self._tell(conversation, told or (texts.CLOSED if outcome else texts.HANDED_BACK))
         if before.owner == QUEUED:
             await self._queue_moved(before.queue)
         await self.notifier.queue_changed()
@@ -219,7 +263,7 @@ class Router:
         return conversation
 
     async def _tell(self, conversation: Conversation, text: str) -> None:
-        await run_db(self.store.add_message, conversation.id, "system", text)
+        await run_db(self.store.add_message, conversation.id, "system", text, protected=conversation.counseling)
         await self.push(conversation, [{"text": text}])
 
     async def _queue_moved(self, queue: Optional[str]) -> None:

@@ -31,6 +31,14 @@ class Settings:
     # Staff session cookie Secure flag: "1" always, "0" never, "auto" (default) always except for plain
     # HTTP on loopback (make run, tests), where a browser would drop a Secure cookie.
     cookie_secure: str = "auto"
+    # Youth counseling (README "Youth counseling"): hours file (default data/counseling/hours.yml), the upkeep
+    # job's interval in seconds (0: off), inactivity check and close, long-wait re-alert, retention.
+    counseling_hours_file: str = ""
+    counseling_sweep_seconds: float = 60.0
+    counseling_idle_check_minutes: float = 15.0
+    counseling_idle_close_minutes: float = 10.0
+    counseling_realert_minutes: float = 5.0
+    counseling_retention_days: float = 90.0
     # Seconds between checks for due 大型ごみ reminders (0: off).
     reminder_interval: float = 300.0
     # LINE channel (connectors/line.py): disabled unless both the secret and the access token are set.
@@ -66,6 +74,12 @@ class Settings:
             assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
             cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
             reminder_interval=_env_float("REMINDER_INTERVAL", cls.reminder_interval),
+            counseling_hours_file=os.environ.get("COUNSELING_HOURS_FILE", ""),
+            counseling_sweep_seconds=_env_float("COUNSELING_SWEEP_SECONDS", cls.counseling_sweep_seconds),
+            counseling_idle_check_minutes=_env_float("COUNSELING_IDLE_CHECK_MINUTES", cls.counseling_idle_check_minutes),
+            counseling_idle_close_minutes=_env_float("COUNSELING_IDLE_CLOSE_MINUTES", cls.counseling_idle_close_minutes),
+            counseling_realert_minutes=_env_float("COUNSELING_REALERT_MINUTES", cls.counseling_realert_minutes),
+            counseling_retention_days=_env_float("COUNSELING_RETENTION_DAYS", cls.counseling_retention_days),
             line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", "").strip(),
             line_channel_access_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip(),
             line_api_base_url=os.environ.get("LINE_API_BASE_URL", cls.line_api_base_url).rstrip("/"),

@@ -29,7 +29,8 @@ from sanic.response import HTTPResponse, html as html_response, json as json_res
 
 from connectors import staff_auth
 from connectors.db import run_db
-from connectors.handoff_store import OUTCOMES, QUEUED, QUEUES, STAFF_PREFIX, Conversation
+from connectors.counseling.desk import LEVEL_LABELS
+from connectors.handoff_store import OUTCOME_LABELS, QUEUED, QUEUES, RISKS, STAFF_PREFIX, Conversation
 from connectors.router import Notifier, Router
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,11 @@ class StaffConsole(Notifier):
             return True
         return conversation.owner == QUEUED and staff_auth.can_handle(user["role"], conversation.queue or "")
 
+    @staticmethod
+    def reads_counseling(user: Dict) -> bool:
+        """Counseling text is for counselors and supervisors only (not general staff, not admins)."""
+        return user["role"] in ("counselor", "supervisor")
+
     def may_act(self, user: Dict, conversation: Conversation) -> bool:
         """Reply, note, transfer, close, hand back: the owner, or a supervisor."""
         return conversation.owner == STAFF_PREFIX + user["username"] or (
@@ -101,7 +107,8 @@ class StaffConsole(Notifier):
         counters: Dict[str, int] = {}
         for conversation in self.store.waiting(queues):
             counters[conversation.queue] = counters.get(conversation.queue, 0) + 1
-            waiting.append(conversation.as_dict(position=counters[conversation.queue]))
+            position = counters[conversation.queue]
+            waiting.append(conversation.as_dict(position, self.router.desk.wait_minutes(position, conversation.queue)))
         live = self.store.live() if staff_auth.sees_all_live_chats(user["role"]) else []
         return {"waiting": waiting, "mine": [c.as_dict() for c in self.store.owned_by(user["username"])],
                 "live": [c.as_dict() for c in live]}
@@ -214,7 +221,10 @@ class StaffConsole(Notifier):
         async def me(request: Request, user: Dict) -> HTTPResponse:
             return json_response({"username": user["username"], "role": user["role"],
                                   "csrf_token": user["csrf_token"],
-                                  "queues": sorted(staff_auth.QUEUES_BY_ROLE.get(user["role"], set()))})
+                                  "queues": sorted(staff_auth.QUEUES_BY_ROLE.get(user["role"], set())),
+                                  "outcomes": {kind: [{"id": k, "label": v} for k, v in labels.items()]
+                                               for kind, labels in OUTCOME_LABELS.items()},
+                                  "risk_levels": [{"id": r, "label": LEVEL_LABELS[r]} for r in RISKS]})
 
         @bp.get("/api/queue")
         @api()
@@ -231,8 +241,27 @@ class StaffConsole(Notifier):
                 return json_response({"error": "権限がありません。"}, 403)
             await run_db(staff_auth.audit, self.db, user, "view_transcript", conversation.id)
             position = await run_db(self.store.position, conversation)
-            return json_response({"conversation": conversation.as_dict(position),
-                                  "messages": await run_db(self.store.transcript, conversation.id)})
+            shown = await run_db(self.store.transcript, conversation.id, self.reads_counseling(user))
+            if not self.reads_counseling(user):  # earlier counseling stays out of sight, even its existence
+                shown = [m for m in shown if not m["protected"]]
+            return json_response({"conversation": conversation.as_dict(
+                position, self.router.desk.wait_minutes(position, conversation.queue)), "messages": shown})
+
+        @bp.post("/api/conversations/<conversation_id:str>/risk")
+        @api(lambda role: role in ("counselor", "supervisor", "admin"))
+        async def set_risk(request: Request, user: Dict, conversation_id: str) -> HTTPResponse:
+            level = self._body(request).get("level")
+            if level not in RISKS:
+                return json_response({"error": "リスクの段階を選んでください。"}, 400)
+            conversation = await self._conversation(conversation_id)
+            if not conversation or not self.may_see(user, conversation):
+                return json_response({"error": "権限がありません。"}, 403)
+            await run_db(self.store.set_risk, conversation.id, level)
+            await run_db(staff_auth.audit, self.db, user, "set_risk", conversation.id, f"{conversation.risk}→{level}")
+            changed = await run_db(self.store.get, conversation.id)
+            await self.queue_changed()
+            await self.conversation(changed)
+            return json_response({"conversation": changed.as_dict()})
 
         @bp.post("/api/conversations/<conversation_id:str>/claim")
         @api()
@@ -314,11 +343,12 @@ class StaffConsole(Notifier):
         @api()
         async def close(request: Request, user: Dict, conversation_id: str) -> HTTPResponse:
             outcome = self._body(request).get("outcome")
-            if outcome not in OUTCOMES:
-                return json_response({"error": "対応結果を選んでください。"}, 400)
             conversation, error = await _owned(user, conversation_id)
             if error:
                 return error
+            kind = "counseling" if conversation.queue == "counseling" or conversation.counseling else "general"
+            if outcome not in OUTCOME_LABELS[kind]:
+                return json_response({"error": "対応結果を選んでください。"}, 400)
             closed = await self.router.hand_back(conversation.id, conversation.owner, outcome)
             if not closed:
                 return json_response({"error": "終了できませんでした。"}, 409)
@@ -539,7 +569,28 @@ class StaffConsole(Notifier):
         rooms = ["conv:" + conversation_id]
         if conversation and conversation.staff:  # the owner sees it even with another chat open
             rooms.append("user:" + conversation.staff)
-        await self.sio.emit("message", payload, room=rooms, namespace=NAMESPACE)  # each socket once
+        if not message.get("protected"):
+            await self.sio.emit("message", payload, room=rooms, namespace=NAMESPACE)  # each socket once
+            return
+        sids = {sid for room in rooms for sid, _ in self.sio.manager.get_participants(NAMESPACE, room)}
+        for sid in sids:  # counseling text: only to counselors and supervisors
+            user = self._online.get(sid)
+            if user and self.reads_counseling(user):
+                await self.sio.emit("message", payload, to=sid, namespace=NAMESPACE)
+
+    async def alert(self, payload: Dict, roles=(), usernames=()) -> None:
+        """A sound-and-banner alert (connectors/counseling/desk.py) to the online users of ``roles`` and to
+        ``usernames``; a counseling chat's alert only to those who may see it."""
+        conversation = await run_db(self.store.get, payload["conversation_id"])
+        for sid, user in list(self._online.items()):
+            if user["role"] not in roles and user["username"] not in usernames:
+                continue
+            if conversation and user["username"] not in usernames and not self.may_see(user, conversation):
+                continue
+            await self.sio.emit("alert", payload, to=sid, namespace=NAMESPACE)
+
+    def available(self, queue: str) -> int:
+        return len({u["username"] for u in self._online.values() if staff_auth.can_handle(u["role"], queue)})
 
     async def conversation(self, conversation: Conversation) -> None:
         payload = {"conversation": conversation.as_dict()}

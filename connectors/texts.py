@@ -15,9 +15,54 @@ def too_long(limit: int) -> str:
 
 # ---- handoff to a person (connectors/router.py)
 HUMAN_BUTTON = {"title": "担当者と話す", "payload": "/request_human"}
-# REVIEW: nationwide numbers only (the same as the counseling menu in domain.yml).
-EMERGENCY = ("今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
-             "24時間子供SOSダイヤル 0120-0-78310（無料）や、児童相談所 189 でも話を聞いてもらえます。")
+
+# ---- youth counseling (connectors/counseling/desk.py). REVIEW: counselors and city staff must confirm the
+# wording and every number before going live; numbers are those of ../shared/data/hotlines/hotlines.yml
+# (a test checks that every number here is listed there).
+COUNSELOR_BUTTON = {"title": "相談員と話す", "payload": "/request_counselor"}
+EMERGENCY_NUMBERS = ("今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
+                     "24時間子供SOSダイヤル 0120-0-78310（無料）、児童相談所 189、"
+                     "北海道いのちの電話 011-231-4343（24時間）でも話を聞いてもらえます。")
+EMERGENCY = EMERGENCY_NUMBERS  # the name older code and tests use
+EMERGENCY_STAY = "すぐに相談員につなぎます。ここで待っていてくださいね。"
+HIGH_RISK = "話してくれてありがとうございます。相談員（相談を聞く専門のスタッフ）におつなぎします。"
+NORMAL_RISK = ("話してくれてありがとうございます。このチャットで、相談員（相談を聞く専門のスタッフ）と話せます。"
+               "名前を言わなくても大丈夫です。")
+HOTLINES_24H = ("24時間いつでも話せる窓口：24時間子供SOSダイヤル 0120-0-78310（無料）、"
+                "北海道いのちの電話 011-231-4343。")
+INTAKE_AGE_OPTIONS = ["小学生", "中学生", "高校生", "19歳以上", "答えない"]
+INTAKE_TOPIC_OPTIONS = ["いじめ", "家族のこと", "学校のこと", "友だち・恋愛", "からだ・こころ", "その他", "答えない"]
+INTAKE_AGE_QUESTION = "よければ教えてください（とばしても大丈夫です）。あなたは？"
+INTAKE_TOPIC_QUESTION = "どんなことを相談したいですか？（とばしても大丈夫です）"
+INTAKE_DONE = "ありがとうございます。相談員が来るまで、話したいことを先に書いておいても大丈夫です。"
+IDLE_CHECK = "まだお話しできますか？ ゆっくりで大丈夫です。何か送ってもらえれば、このまま続けられます。"
+IDLE_CLOSED = ("しばらくメッセージがなかったので、いったん相談を終わります。"
+               "また話したくなったら、いつでも「相談したい」と送ってください。"
+               "今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。")
+
+
+def intake(hours: str, position, minutes) -> str:
+    """The first message of a counseling chat: who answers, anonymity, confidentiality and its one exception,
+    hours, the wait."""
+    wait = f"ただいま{position}番目です" + (f"（待ち時間の目安：約{minutes}分）" if minutes else "") + "。" \
+        if position else ""
+    return ("ここからは相談員（相談を聞く専門のスタッフ）がお返事します。名前や学校名は言わなくて大丈夫です。"
+            "話してくれたことは秘密にします。ただ、あなたや誰かの命や安全が危ないときだけは、守るために"
+            f"関係する機関と連絡をとることがあります。受付時間：{hours}。{wait}"
+            "順番が来たら、このままここでお返事します。")
+
+
+def off_hours(hours: str, next_open, keep: bool) -> str:
+    when = f"次は{next_open}から受け付けます。" if next_open else ""
+    kept = ("メッセージはお預かりして、受付が始まったら相談員が読みます。" if keep
+            else "受付時間になったら、もう一度メッセージを送ってください。")
+    return f"相談員のチャットの受付時間は、{hours}です。{when}{kept}{HOTLINES_24H}"
+
+
+def counseling_waiting(position, minutes) -> str:
+    place = f"ただいま{position}番目です" + (f"（待ち時間の目安：約{minutes}分）" if minutes else "") + "。" \
+        if position else ""
+    return f"相談員におつなぎするまでお待ちください。{place}メッセージはお預かりしています。"
 STAFF_JOINED = "担当者が対応します。ご用件をお送りください。"
 COUNSELOR_JOINED = "相談員が対応します。ゆっくりで大丈夫です。お話を聞かせてください。"
 HANDED_BACK = "担当者との会話を終わります。ここからは自動応答でご案内します。"

@@ -42,6 +42,7 @@ def stack(tmp_path_factory, line_api):
         gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(),
         data_dir=data_dir, model=model,
         extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_TODAY": TODAY,
+                   "COUNSELING_HOURS_FILE": str(ROOT / "tests" / "gateway" / "hours_always_open.yml"),
                    "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'assistant.db'}",
                    "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
                    "LINE_API_BASE_URL": line_api.url, "LINE_API_DATA_BASE_URL": line_api.url + "/data"},

@@ -120,6 +120,8 @@ class GatewayProcess:
         environment = dict(os.environ) | {
             "HOST": "127.0.0.1", "PORT": str(self.port), "ENGINE_URL": engine_url,
             "DATA_DIR": str(tmp), "ENGINE_TIMEOUT": "2", "PYTHONUNBUFFERED": "1",
+            # counseling answers around the clock unless a test is about the hours
+            "COUNSELING_HOURS_FILE": str(ROOT / "tests" / "gateway" / "hours_always_open.yml"),
         } | env
         self.proc = subprocess.Popen([sys.executable, "-m", "connectors"], cwd=ROOT, env=environment,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)

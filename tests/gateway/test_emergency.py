@@ -7,7 +7,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from connectors.safety import is_emergency
+from connectors.counseling.triage import rank, triage
+
+
+def is_emergency(text):
+    return rank(triage(text).level) >= rank("high")
 
 
 @pytest.mark.parametrize("text", ["もう死にたい", "たすけて", "親に殴られた", "自　殺したい", "家に帰りたくない"])

@@ -34,6 +34,7 @@ API = [
     ("POST", "/staff/api/conversations/{conv}/transfer"),
     ("POST", "/staff/api/conversations/{conv}/close"),
     ("POST", "/staff/api/conversations/{conv}/release"),
+    ("POST", "/staff/api/conversations/{conv}/risk"),
     ("GET", "/staff/api/canned"),
     ("POST", "/staff/api/canned"),
     ("DELETE", "/staff/api/canned/{reply_id}"),
@@ -54,6 +55,7 @@ BODIES = {
     "/note": {"text": "侵入者のメモ"},
     "/transfer": {"queue": "counseling"},
     "/close": {"outcome": "resolved"},
+    "/risk": {"level": "emergency"},
     "/staff/api/canned": {"queue": "general", "text": "侵入者の定型文"},
     "/staff/api/users": {"username": "intruder", "password": "intruder-password-1", "role": "admin"},
 }
@@ -89,7 +91,7 @@ def chat_waiting_in(gateway: GatewayProcess, queue: str) -> str:
     sender = f"{queue}-{uuid.uuid4().hex[:8]}"
     message = {"general": "人と話したい", "counseling": "相談員と話したい"}[queue]
     answer = HTTP.post(f"{gateway.url}/api/messages", json={"sender": sender, "message": message})
-    assert answer.status_code == 200 and "番目" in answer.json()["messages"][-1]["text"]
+    assert answer.status_code == 200 and any("番目" in m["text"] for m in answer.json()["messages"])
     return f"rest:{sender}"
 
 
@@ -185,6 +187,9 @@ FORBIDDEN = [
     ("staff", "GET", "/staff/api/conversations/{counseling}"),
     ("staff", "POST", "/staff/api/conversations/{counseling}/claim"),
     ("staff", "POST", "/staff/api/conversations/{counseling}/note"),
+    # The risk level of a counseling chat is a counselor's judgment.
+    ("staff", "POST", "/staff/api/conversations/{counseling}/risk"),
+    ("staff", "POST", "/staff/api/conversations/{conv}/risk"),
     # 大型ごみ bookings: city staff, supervisors and admins; not counselors.
     ("counselor", "GET", "/staff/api/bookings"),
     ("counselor", "POST", "/staff/api/bookings/ABCD-EFGH/cancel"),

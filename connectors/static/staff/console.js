@@ -8,7 +8,15 @@
   const CHANNEL = { web: "Web", line: "LINE", rest: "API" };
   const QUEUE = { general: "一般窓口", counseling: "相談窓口" };
   const OUTCOME = { resolved: "解決", referred: "他窓口を案内", no_response: "応答なし", other: "その他" };
+  const FALLBACK_OUTCOMES = Object.keys(OUTCOME); // used when /staff/api/me has no outcomes
   const PRIORITY = { 2: ["緊急", "p2"], 1: ["優先", "p1"] };
+  // Risk of a counseling chat (labels replaced by /staff/api/me risk_levels when present).
+  const RISK = { emergency: "緊急", high: "高", normal: "通常", none: "なし" };
+  const RISK_RANK = { emergency: 3, high: 2, normal: 1, none: 0 };
+  const RISK_ROLES = ["counselor", "supervisor", "admin"];
+  const ALERT_TEXT = { risk: "リスクの高い相談があります", long_wait: "長く待っているチャットがあります", clerk_chat: "注意が必要な言葉を含むチャットがあります" };
+  const MAX_BANNERS = 5;  // alerts shown at once; older ones stay counted and appear as these are closed
+  const MAX_ALERTS = 50;
   const LISTS = ["waiting", "mine", "live"];
   const BASE_TITLE = document.title;
 
@@ -19,7 +27,10 @@
     unread: new Set(), // conversations with messages not yet seen
     unseen: new Set(), // new waiting chats that triggered an alert
     known: null,       // waiting ids already seen; null until the first queue load (no alert on page load)
+    alerts: [],        // unread Socket.IO "alert"s, newest first, until clicked or dismissed
+    riskKey: null,     // "<id>|<risk>" the risk <select> was last set from (keeps a pending choice otherwise)
   };
+  let alertSeq = 0;
   let socket = null;
   let openSeq = 0; // a newer openConversation() call wins over a slower older one
   let lastFocus = null;
@@ -95,12 +106,24 @@
     if (audio && audio.state === "suspended") audio.resume().catch(() => {});
     return audio;
   }
-  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => { try { audioContext(); } catch (e) { /* none */ } }, { once: true });
+  for (const type of ["pointerdown", "keydown", "click"]) document.addEventListener(type, () => { try { audioContext(); } catch (e) { /* none */ } }, { once: true });
+  // Desktop notifications: asked once, on the first click (browsers ignore or penalise asking on load).
+  document.addEventListener("click", askNotificationPermission, { once: true });
 
+  function askNotificationPermission() {
+    try {
+      if (!("Notification" in window) || Notification.permission !== "default") return;
+      const asked = Notification.requestPermission();
+      if (asked && asked.catch) asked.catch(() => {});
+    } catch (e) { /* not supported here */ }
+  }
+
+  let beepUntil = 0; // an alert and the queue update for the same chat should not beep on top of each other
   function beep(times = 1) {
     try {
       const ctx = audioContext();
-      if (!ctx) return;
+      if (!ctx || Date.now() < beepUntil) return;
+      beepUntil = Date.now() + times * 250;
       for (let i = 0; i < times; i++) {
         const t = ctx.currentTime + i * 0.25;
         const osc = ctx.createOscillator(), gain = ctx.createGain();
@@ -113,8 +136,11 @@
     } catch (e) { /* no Web Audio or not allowed yet: the title badge still shows */ }
   }
 
+  // Unread alerts, plus new/unread chats that have no alert of their own.
   const updateTitle = () => {
-    const n = state.unseen.size + state.unread.size;
+    const alerted = new Set(state.alerts.map((a) => a.id));
+    const others = new Set([...state.unseen, ...state.unread].filter((id) => !alerted.has(id)));
+    const n = state.alerts.length + others.size;
     document.title = n ? `(${n}) ${BASE_TITLE}` : BASE_TITLE;
   };
 
@@ -134,7 +160,120 @@
     state.known = ids;
   }
 
+  // Socket.IO "alert": banner (until clicked or closed), badge, title; sound and desktop notice when urgent.
+  function onAlert(data) {
+    if (!data || !data.conversation_id) return;
+    const level = RISK[data.level] ? data.level : "normal";
+    const kind = String(data.kind || "");
+    const a = { key: ++alertSeq, id: String(data.conversation_id), level, kind, offer: data.offer_transfer === true,
+      text: String(data.text || ALERT_TEXT[kind] || "通知があります"), at: new Date().toISOString() };
+    // The same chat raising the same kind again (e.g. high → emergency) replaces its banner.
+    state.alerts = [a, ...state.alerts.filter((x) => !(x.id === a.id && x.kind === a.kind))].slice(0, MAX_ALERTS);
+    renderAlerts();
+    if (level === "emergency" || level === "high") {
+      beep(level === "emergency" ? 3 : 2);
+      desktopNotice(a);
+    }
+  }
+
+  function desktopNotice(a) {
+    try {
+      if (!("Notification" in window) || Notification.permission !== "granted") return;
+      const n = new Notification(`${RISK[a.level]}：札幌市 職員コンソール`, {
+        body: a.text, tag: `${a.kind}:${a.id}`, requireInteraction: a.level === "emergency",
+      });
+      n.onclick = () => { window.focus(); n.close(); openFromAlert(a, false); };
+    } catch (e) { /* e.g. mobile browsers only notify through a service worker */ }
+  }
+
+  function riskPill(level) {
+    return el("span", `risk-pill risk-pill--${level}`, RISK[level] || level, { "data-risk": level, title: "リスク: " + (RISK[level] || level) });
+  }
+
+  function alertBanner(a) {
+    const div = el("div", `alert-banner alert-banner--${a.level}`, null,
+      { role: "alert", "aria-live": "assertive", "data-level": a.level, "data-conversation-id": a.id });
+    const open = el("button", "alert-banner__open", a.text, { type: "button", title: "この会話を開く" });
+    const time = el("time", "alert-banner__time", hhmm(a.at));
+    time.dateTime = a.at;
+    div.append(riskPill(a.level), open, time);
+    if (a.offer) {
+      const move = el("button", "btn btn--small btn--primary alert-transfer", "相談員に引き継ぐ", { type: "button" });
+      move.addEventListener("click", (e) => { e.stopPropagation(); transferFromAlert(a, move); });
+      div.append(move);
+    }
+    const close = el("button", "alert-banner__dismiss", "×", { type: "button", "aria-label": "この通知を閉じる", title: "閉じる" });
+    close.addEventListener("click", (e) => { e.stopPropagation(); dismissAlerts((x) => x.key === a.key); });
+    div.append(close);
+    div.addEventListener("click", (e) => openFromAlert(a, e.detail === 0));
+    return div;
+  }
+
+  // Banners are inserted and removed one by one (not rebuilt) so screen readers announce only new ones.
+  const alertNodes = new Map(); // alert key → banner element
+  function renderAlerts() {
+    const box = $("alerts");
+    const hadFocus = box.contains(document.activeElement);
+    const shown = state.alerts.slice(0, MAX_BANNERS);
+    const keep = new Set(shown.map((a) => a.key));
+    for (const [key, node] of alertNodes) if (!keep.has(key)) { node.remove(); alertNodes.delete(key); }
+    let prev = null;
+    for (const a of shown) {
+      let node = alertNodes.get(a.key);
+      if (!node) alertNodes.set(a.key, (node = alertBanner(a)));
+      if ((prev ? prev.nextElementSibling : box.firstElementChild) !== node) (prev ? prev.after(node) : box.prepend(node));
+      prev = node;
+    }
+    const more = state.alerts.length - shown.length;
+    Object.assign($("alerts-more-text"), { textContent: more > 0 ? `ほか ${more} 件の通知があります。` : "" });
+    $("alerts-clear").hidden = state.alerts.length < 2;
+    $("alerts-more").hidden = more <= 0 && state.alerts.length < 2;
+    box.append($("alerts-more")); // always after the banners
+    box.hidden = !state.alerts.length;
+    const n = state.alerts.length;
+    Object.assign($("alert-count"), { textContent: n, hidden: !n, title: `未読の通知 ${n} 件` });
+    $("alert-count").setAttribute("aria-label", `未読の通知 ${n} 件`);
+    if (hadFocus && !box.contains(document.activeElement)) { // the focused banner went away
+      const next = box.querySelector(".alert-banner__open");
+      if (next) next.focus(); else $("conv").focus();
+    }
+    updateTitle();
+  }
+
+  function dismissAlerts(match) {
+    state.alerts = state.alerts.filter((a) => !match(a));
+    renderAlerts();
+  }
+
+  // Opening the chat answers every alert about it; a chat the user may not see shows the server's error.
+  function openFromAlert(a, viaKeyboard) {
+    dismissAlerts((x) => x.id === a.id);
+    openConversation(a.id, viaKeyboard);
+  }
+
+  function transferFromAlert(a, button) {
+    return act(button, async () => {
+      const data = await api("POST", convPath(a.id, "transfer"), { queue: "counseling" });
+      dismissAlerts((x) => x.key === a.key);
+      if (data.conversation) applyConv(data.conversation);
+      else if (a.id === state.openId) await reloadOpen().catch(() => {});
+      setStatus(`${QUEUE.counseling}に引き継ぎました。`);
+    });
+  }
+
   // --- queue lists --------------------------------------------------------------------------
+
+  const riskRank = (c) => RISK_RANK[c.risk] || 0;
+
+  function intakeText(intake) {
+    if (!intake || typeof intake !== "object") return "";
+    return [intake.age, intake.topic].filter((x) => x != null && x !== "").join(" ・ ");
+  }
+
+  function etaText(minutes) {
+    if (typeof minutes !== "number" || !Number.isFinite(minutes) || minutes < 0) return "";
+    return minutes < 1 ? "目安 まもなく" : `目安 約${Math.round(minutes)}分`;
+  }
 
   function queueItem(c, list, n) {
     const li = el("li", "item");
@@ -147,7 +286,10 @@
       top.append(el("kbd", "item__key", n, { "aria-hidden": "true" }));
     }
     const p = PRIORITY[c.priority];
-    if (p) { li.classList.add("item--" + p[1]); top.append(el("span", "tag tag--" + p[1], p[0])); }
+    const risk = RISK[c.risk] ? c.risk : null;
+    if (p) li.classList.add("item--" + p[1]);
+    if (p && !(risk && RISK[risk] === p[0])) top.append(el("span", "tag tag--" + p[1], p[0])); // no "緊急 緊急"
+    if (risk) { li.classList.add("item--risk-" + risk); li.dataset.risk = risk; top.append(riskPill(risk)); }
     top.append(el("span", "item__channel", CHANNEL[c.channel] || c.channel));
     if (state.unseen.has(c.id)) top.append(el("span", "tag tag--new", "新着"));
     if (state.unread.has(c.id)) { li.classList.add("is-unread"); top.append(el("span", "tag tag--unread", "未読")); }
@@ -156,7 +298,16 @@
     }
     const sub = [REASON[c.reason] || c.reason, QUEUE[c.queue] || c.queue];
     if (list === "live") sub.push("担当: " + ownerLabel(c.owner));
-    li.append(top, el("div", "item__sub", sub.filter(Boolean).join(" ・ ")), el("div", "item__id", c.id));
+    li.append(top, el("div", "item__sub", sub.filter(Boolean).join(" ・ ")));
+    const intake = intakeText(c.intake);
+    const eta = list === "waiting" ? etaText(c.wait_minutes) : "";
+    if (intake || eta) {
+      const extra = el("div", "item__extra");
+      if (intake) extra.append(el("span", "item__intake", intake, { title: "事前質問の回答" }));
+      if (eta) extra.append(el("span", "item__eta", eta, { title: "推定待ち時間" }));
+      li.append(extra);
+    }
+    li.append(el("div", "item__id", c.id));
     return li;
   }
 
@@ -201,9 +352,9 @@
       else if (i >= 0) list.splice(i, 1);
       else if (fits[name]) list.push(conv);
     }
-    // Same order as the server: priority first, then the longest wait.
+    // Same order as the server: risk (emergency > high > normal), priority, then the longest wait.
     const since = (c) => (c.waiting_since ? new Date(c.waiting_since).getTime() : 0);
-    state.waiting.sort((a, b) => (b.priority || 0) - (a.priority || 0) || since(a) - since(b));
+    state.waiting.sort((a, b) => riskRank(b) - riskRank(a) || (b.priority || 0) - (a.priority || 0) || since(a) - since(b));
     if (conv.id === state.openId && state.loaded) updateOpen(conv);
     checkNewWaiting();
     renderQueues();
@@ -257,6 +408,26 @@
     $("conv-reason").textContent = REASON[c.reason] || c.reason || "—";
     const p = PRIORITY[c.priority];
     Object.assign($("conv-priority"), { hidden: !p, className: p ? "tag tag--" + p[1] : "tag", textContent: p ? p[0] : "" });
+    renderRisk(c);
+  }
+
+  function renderRisk(c) {
+    const risk = RISK[c.risk] ? c.risk : null;
+    const pill = $("conv-risk");
+    Object.assign(pill, { hidden: !risk, className: "risk-pill" + (risk ? " risk-pill--" + risk : ""), textContent: risk ? RISK[risk] : "" });
+    if (risk) pill.dataset.risk = risk; else delete pill.dataset.risk;
+    pill.title = risk ? "リスク: " + RISK[risk] : "";
+    const rules = Array.isArray(c.risk_rules) ? c.risk_rules.filter((r) => r != null && r !== "") : [];
+    $("conv-rules").replaceChildren(el("span", "visually-hidden", "該当ルール: "), ...rules.map((r) => el("span", "rule-tag", r)));
+    $("conv-rules").hidden = !rules.length;
+    const intake = intakeText(c.intake);
+    $("conv-intake").textContent = intake;
+    $("conv-intake-row").hidden = !intake;
+    const key = `${c.id}|${c.risk}`;
+    if (state.riskKey !== key) { // only when the chat or its risk changed, not over a choice being made
+      state.riskKey = key;
+      $("risk-select").value = risk || "none";
+    }
   }
 
   function renderControls() {
@@ -272,6 +443,29 @@
     $("reply-text").placeholder = mine ? "返信を入力（Ctrl+Enter で送信）"
       : c && c.outcome ? "この会話は終了しています" : "返信するには「担当する」を押してください";
     $("note-text").disabled = $("note-send").disabled = !active || c.owner === "bot";
+    $("risk-select").disabled = $("risk-set").disabled = !active || !canSetRisk();
+  }
+
+  const canSetRisk = () => !!state.me && RISK_ROLES.includes(state.me.role);
+
+  // Close outcomes: counseling chats have their own list (/staff/api/me outcomes), else the general one.
+  function outcomeList(c) {
+    const all = state.me && state.me.outcomes;
+    const counseling = !!c && (c.queue === "counseling" || c.counseling === true);
+    const list = all && all[counseling ? "counseling" : "general"];
+    const valid = Array.isArray(list) ? list.filter((o) => o && o.id) : [];
+    return valid.length ? valid : Object.entries(OUTCOME).filter(([id]) => FALLBACK_OUTCOMES.includes(id)).map(([id, label]) => ({ id, label }));
+  }
+
+  function renderOutcomes() {
+    const box = $("close-outcomes");
+    box.replaceChildren(box.querySelector("legend"), ...outcomeList(state.open).map((o, i) => {
+      const label = el("label");
+      const input = el("input", null, null, { type: "radio", name: "outcome", value: o.id });
+      input.checked = i === 0;
+      label.append(input, " ", o.label || OUTCOME[o.id] || o.id);
+      return label;
+    }));
   }
 
   function showNotice(text) {
@@ -460,7 +654,17 @@
 
     $("claim").addEventListener("click", (e) => post("claim", {}, e.currentTarget, () => { setStatus("担当になりました。"); $("reply-text").focus(); }));
     $("release").addEventListener("click", (e) => post("release", {}, e.currentTarget, () => setStatus("ボットに戻しました。")));
-    $("close").addEventListener("click", () => openDialog("close-dialog"));
+    $("close").addEventListener("click", () => { renderOutcomes(); openDialog("close-dialog"); });
+    $("risk-set").addEventListener("click", (e) => {
+      const level = $("risk-select").value;
+      post("risk", { level }, e.currentTarget, () => setStatus(`リスクを「${RISK[level] || level}」に変更しました。`));
+    });
+    $("alerts-clear").addEventListener("click", () => { dismissAlerts(() => true); setStatus("通知をすべて閉じました。"); });
+    $("alert-count").addEventListener("click", (e) => { // jump to the newest banner
+      e.preventDefault();
+      const first = $("alerts").querySelector(".alert-banner__open");
+      if (first) first.focus();
+    });
     $("transfer").addEventListener("click", () => {
       $("transfer-user").value = "";
       const other = Object.keys(QUEUE).find((q) => state.open && q !== state.open.queue);
@@ -536,6 +740,7 @@
         .then((r) => { if (r.status === 401) location.href = "/staff/login"; }).catch(() => {});
     });
     socket.on("queue", applyQueue);
+    socket.on("alert", onAlert);
     socket.on("conversation", (data) => applyConv(data && data.conversation));
     socket.on("message", (data) => {
       if (!data || !data.message) return;
@@ -551,6 +756,19 @@
     });
   }
 
+  // Labels from /staff/api/me (outcomes, risk_levels); older servers send neither.
+  function applyMeLists(me) {
+    const outcomes = me.outcomes && typeof me.outcomes === "object" ? me.outcomes : {};
+    for (const list of Object.values(outcomes)) {
+      if (Array.isArray(list)) for (const o of list) if (o && o.id && o.label) OUTCOME[o.id] = o.label;
+    }
+    const levels = (Array.isArray(me.risk_levels) ? me.risk_levels : []).filter((l) => l && RISK_RANK[l.id] != null);
+    for (const l of levels) if (l.label) RISK[l.id] = l.label;
+    const options = levels.length ? levels.map((l) => l.id) : Object.keys(RISK_RANK).reverse();
+    $("risk-select").replaceChildren(...options.map((id) => el("option", null, RISK[id], { value: id })));
+    $("risk-control").hidden = !canSetRisk();
+  }
+
   async function init() {
     bindUi();
     const me = (state.me = await api("GET", "/staff/api/me").catch(() => null));
@@ -560,6 +778,7 @@
     $("admin-open").hidden = me.role !== "admin";
     $("bookings-link").hidden = !["staff", "supervisor", "admin"].includes(me.role); // not counselors (server: 403)
     $("canned-open").hidden = $("reports").hidden = $("live-section").hidden = !isPrivileged();
+    applyMeLists(me);
     renderControls();
     try {
       await Promise.all([loadQueue(), loadCanned()]);

@@ -1,0 +1,162 @@
+"""Risk triage (connectors/counseling/triage.py, data/counseling/triage.yml): the rules' own examples, the
+traps and the messages from the issue, odd input, and the routing thresholds on both evaluation sets
+(tools/eval_triage.py computes the figures; ``make eval-triage`` prints them in full).
+
+Pure Python: no engine, no gateway process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Dict, List
+
+import pytest
+
+from connectors.counseling.triage import LEVELS, RuleSet, load_set, rank
+from tools.eval_triage import (MAX_FALSE_ALARMS, MIN_NORMAL_RECALL, MIN_PRIORITY_RECALL, SETS, failures,
+                               routing_metrics)
+
+RULES = RuleSet.load()
+
+
+@pytest.fixture(autouse=True)
+def _reset_engine():
+    """These tests need no stand-in engine: replaces conftest's autouse fixture of the same name."""
+    yield
+
+
+# ------------------------------------------------------------------ (a) each rule's examples and not_examples
+def _cases(kind: str):
+    return [pytest.param(rule.id, text, id=f"{rule.id}:{kind}[{i}]")
+            for rule in RULES.rules for i, text in enumerate(getattr(rule, kind))]
+
+
+def test_rule_ids_are_unique():
+    ids = [rule.id for rule in RULES.rules]
+    assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
+
+
+@pytest.mark.parametrize("rule_id", [rule.id for rule in RULES.rules])
+def test_every_rule_has_examples(rule_id):
+    rule = next(r for r in RULES.rules if r.id == rule_id)
+    assert rule.examples, f"rule {rule_id} has no examples it must catch"
+
+
+@pytest.mark.parametrize("rule_id, text", _cases("examples"))
+def test_rule_fires_on_its_examples(rule_id, text):
+    result = RULES.triage(text)
+    assert rule_id in result.rules, f"{text!r} should fire {rule_id}; got {result}\n{RULES.explain(text)}"
+
+
+@pytest.mark.parametrize("rule_id, text", _cases("not_examples"))
+def test_rule_does_not_fire_on_its_not_examples(rule_id, text):
+    result = RULES.triage(text)
+    assert rule_id not in result.rules, f"{text!r} must not fire {rule_id}; got {result}\n{RULES.explain(text)}"
+
+
+# ------------------------------------------------------------------ (b) traps: level none
+TRAPS = ["死ぬほど忙しい", "消えるボールペンは何ごみ", "包丁は何ごみ", "ロープは何ごみ", "練炭は何ごみ",
+         "殺虫剤のスプレー缶", "いじめ防止の取組", "子どもアシストセンターの電話番号は？", "死にたいとは思わない",
+         "\"死にたい\"って歌詞"]
+
+
+@pytest.mark.parametrize("text", TRAPS, ids=[f"trap{i}" for i in range(len(TRAPS))])
+def test_traps_are_not_risks(text):
+    result = RULES.triage(text)
+    assert result.level == "none", f"{text!r}: {result}\n{RULES.explain(text)}"
+
+
+# ------------------------------------------------------------------ (c) the issue's messages
+AT_LEAST_HIGH = ["ロープを用意した。もう無理", "練炭買ってきた", "薬をたくさん飲んだ。もう全部終わりにしたい",
+                 "眠れなくて、ずっと死ぬことばかり考えてる", "知らない大人に裸の写真を送れって言われてる",
+                 "線路に飛び込もうかな、今駅にいる",
+                 # spellings and variants
+                 "シニタイ", "ｼﾆﾀｲ", "ﾀｽｹﾃ", "もう死ぬ", "消えてしまいたい"]
+
+
+@pytest.mark.parametrize("text", AT_LEAST_HIGH, ids=[f"high{i}" for i in range(len(AT_LEAST_HIGH))])
+def test_issue_messages_reach_priority(text):
+    result = RULES.triage(text)
+    assert result.rank >= rank("high"), f"{text!r}: {result}\n{RULES.explain(text)}"
+
+
+def test_asking_for_a_counselor_is_at_least_normal():
+    text = "相談員さんと話したい"
+    result = RULES.triage(text)
+    assert result.rank >= rank("normal"), f"{text!r}: {result}\n{RULES.explain(text)}"
+
+
+# ------------------------------------------------------------------ (d) routing thresholds on both sets
+@lru_cache(maxsize=None)
+def _report(name: str) -> Dict:
+    return routing_metrics(RULES, load_set(SETS[name]))
+
+
+def _explain(report: Dict, kind: str, value_key: str, hits_key: str, n_key: str, target: str, limit: int = 10) -> str:
+    missed: List[Dict] = failures(report, kind)
+    lines = [f"{value_key} = {report[value_key]:.3f} ({report[hits_key]}/{report[n_key]}), target {target}; "
+             f"{len(missed)} {kind}, first {min(limit, len(missed))}:"]
+    lines += [f"  #{e['index']} {e['gold']} → {e['predicted']} [{','.join(e['rules']) or '-'}] {e['text']}"
+              for e in missed[:limit]]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_priority_recall(name):
+    """emergency + high messages are triaged at ≥ high (routed to counseling at priority)."""
+    report = _report(name)
+    assert report["priority_n"] > 0
+    assert report["priority_recall"] >= MIN_PRIORITY_RECALL, _explain(
+        report, "missed priority", "priority_recall", "priority_hits", "priority_n", f"≥ {MIN_PRIORITY_RECALL}")
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_normal_recall(name):
+    """normal messages are triaged at ≥ normal (offered a counselor)."""
+    report = _report(name)
+    assert report["normal_n"] > 0
+    assert report["normal_recall"] >= MIN_NORMAL_RECALL, _explain(
+        report, "missed normal", "normal_recall", "normal_hits", "normal_n", f"≥ {MIN_NORMAL_RECALL}")
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_false_alarms(name):
+    """none messages are rarely triaged at ≥ normal."""
+    report = _report(name)
+    assert report["none_n"] > 0
+    assert report["false_alarms"] <= MAX_FALSE_ALARMS, _explain(
+        report, "false alarm", "false_alarms", "false_alarm_hits", "none_n", f"≤ {MAX_FALSE_ALARMS}")
+
+
+@pytest.mark.parametrize("name", list(SETS))
+def test_eval_tool_agrees_with_the_engines_evaluate(name):
+    """tools/eval_triage.py and triage.evaluate() count per-level precision and recall the same way."""
+    from connectors.counseling.triage import evaluate
+
+    expected = evaluate(RULES, load_set(SETS[name]))
+    got = _report(name)["per_level"]
+    for level in LEVELS:
+        assert {k: got[level][k] for k in ("n", "precision", "recall")} == pytest.approx(expected[level]), level
+
+
+# ------------------------------------------------------------------ (e) odd input
+ODD = {
+    "empty": "",
+    "spaces": "   ",
+    "ideographic_spaces_and_newlines": "\u3000\n\t\r\n",
+    "lone_surrogate": "\ud800",
+    "lone_surrogate_in_text": "ごみ\udfffの日",
+    "nul": "\x00",
+    "nuls": "\x00" * 50,
+    "control_chars": "\x01\x02\x07\x08\x0b\x0c\x1b[31m\x7f\x9f",
+    "bidi_and_zero_width": "\u202e\u200b\u200d\ufeff\u2066",
+    "long_a": "あ" * 100_000,
+    "emoji": "😀😂🙏🎉👍",
+    "emoji_zwj_and_flags": "👨\u200d👩\u200d👧\u200d👦🏳️\u200d🌈🇯🇵",
+}
+
+
+@pytest.mark.parametrize("text", list(ODD.values()), ids=list(ODD))
+def test_odd_input_is_none_without_raising(text):
+    result = RULES.triage(text)
+    assert result.level == "none", result
