@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import channel_of
+from actions.common import channel_of, is_counseling
 from actions.faq import reply_from_faq
 from actions.garbage import reply_to_item_question
 from actions.handoff import previous_turn_failed, request_handoff
@@ -41,7 +41,7 @@ class ActionFallback(Action):
         ranking = tracker.latest_message.get("intent_ranking") or [{}]
         guess = ranking[1] if len(ranking) > 1 and ranking[0].get("name") == "nlu_fallback" else ranking[0]
         unanswered.record(text, channel, "fallback", guess.get("name"), guess.get("confidence"),
-                          conversation_id=tracker.sender_id)
+                          conversation_id=tracker.sender_id, counseling=is_counseling(tracker, text))
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent != "out_of_scope" and previous_turn_failed(tracker):  # second miss in a row: a person
             request_handoff(dispatcher, "general", "bot_failed", "うまくお答えできず、申し訳ありません。")

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import button, channel_of
+from actions.common import button, channel_of, is_counseling
 from bot import unanswered
 from bot.faq_retriever import Retrieval, Topic, current_retriever
 
@@ -38,7 +38,7 @@ def reply_from_faq(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
     A question about another municipality (「横浜市の児童手当」) is told where to ask instead."""
     if faq.status == "elsewhere":
         unanswered.record(text, channel_of(tracker), "other_municipality", faq.place, None,
-                          conversation_id=tracker.sender_id)
+                          conversation_id=tracker.sender_id, counseling=is_counseling(tracker, text))
         dispatcher.utter_message(response="utter_other_municipality", place=faq.place)
         return True
     if faq.status == "answer":
@@ -46,7 +46,7 @@ def reply_from_faq(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
         return True
     if candidates and faq.status == "candidates":
         unanswered.record(text, channel_of(tracker), "faq_candidates", faq.topics[0].id, faq.score,
-                          conversation_id=tracker.sender_id)
+                          conversation_id=tracker.sender_id, counseling=is_counseling(tracker, text))
         dispatcher.utter_message(text="もしかして、次のどれかですか？",
                                  buttons=[button(t.question, topic_payload(t)) for t in faq.topics])
         return True

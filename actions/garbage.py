@@ -10,7 +10,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CALL_CENTER, button, channel_of
+from actions.common import CALL_CENTER, button, channel_of, is_counseling
 from actions.faq import reply_from_faq
 from bot import unanswered
 from bot.address_text import find_town, parse, town_key
@@ -108,7 +108,7 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         return True
     best = result.candidates[0] if result.candidates else None
     unanswered.record(text, channel_of(tracker), "garbage_item", best.item.name if best else None,
-                      best.score if best else None, conversation_id=tracker.sender_id)
+                      best.score if best else None, conversation_id=tracker.sender_id, counseling=is_counseling(tracker, text))
     message = f"申し訳ありません、「{result.phrase or text}」はごみ分け辞典で見つかりませんでした。"
     if result.candidates:
         message += "もしかして、次のどれかですか？"

@@ -106,3 +106,12 @@ def test_a_municipal_question_the_nlu_took_for_garbage_still_gets_faq_candidates
     garbage_knowledge._state.clear()
     messages = run(ActionGarbageCategory(), tracker("実印の証明ってマイナンバーカードでコンビニ発行できますか", intent="ask_garbage_category"))
     assert messages[0]["text"] == "もしかして、次のどれかですか？" or "詳しくは" in messages[0]["text"]
+
+
+@pytest.mark.parametrize("text, intent", [("なんかもうつらいし誰もわかってくれない", "nlu_fallback"),
+                                          ("はなしきいてほしいかも", "menu_counseling")])
+def test_counseling_words_never_reach_the_unanswered_log(assistant_db, text, intent):
+    """The gateway keeps counseling text from the engine; what still slips through is not logged either."""
+    run(ActionFallback(), tracker(text, intent=intent))
+    from bot import unanswered
+    assert all(r["text"] != text for r in unanswered.rows(include_resolved=True))
