@@ -297,6 +297,21 @@ def test_counseling_works_with_the_engine_down(gw, engine):
     assert "番目" in joined(say(gw, new_sender(), "/request_counselor"))
 
 
+def test_counseling_works_with_no_engine_process_at_all(tmp_path):
+    from tests.gateway.conftest import free_port
+
+    alone = GatewayProcess(f"http://127.0.0.1:{free_port()}", tmp_path, COUNSELING_SWEEP_SECONDS="0")
+    try:
+        assert HTTP.get(f"{alone.url}/healthz").status_code == 503  # the engine is really not there
+        sender = new_sender()
+        shown = joined(say(alone, sender, EMERGENCY))
+        assert "110" in shown and "0120-0-78310" in shown
+        assert row(alone, f"rest:{sender}")["queue"] == "counseling"
+        assert "番目" in joined(say(alone, new_sender(), ASKS))
+    finally:
+        alone.stop()
+
+
 def test_outside_hours_the_youth_is_told_when_counselors_answer_and_the_24_hour_lines(engine, tmp_path):
     closed = GatewayProcess(engine.url, tmp_path, COUNSELING_SWEEP_SECONDS="0",
                             COUNSELING_HOURS_FILE=str(ROOT / "tests" / "gateway" / "hours_never_open.yml"))
