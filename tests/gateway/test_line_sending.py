@@ -238,3 +238,17 @@ def test_push_gives_up_after_the_last_try(line: Line, staff: StaffSession):
     assert len(tries_of(line, user, text, 4)) == 4 and delivered(line, user, text) == 0
     assert text not in line.gateway.log() and user not in line.gateway.log()
     close(line, staff, user)  # the next push goes through again
+
+
+# ====================================================================== youth counseling over LINE
+
+def test_a_youth_in_danger_on_line_gets_the_numbers_in_the_reply_and_a_counselor(line: Line, line_gateway):
+    """Triage runs on LINE too: the numbers come in the reply to that very message, the engine never sees it."""
+    user = new_user()
+    sent = line.say(user, "今から死ぬ")
+    shown = " ".join(texts_of(line.reply_to(sent)))
+    for number in ("110", "119", "0120-0-78310", "189"):
+        assert number in shown
+    assert "相談員" in shown and "番目" in shown
+    assert "今から死ぬ" not in line.engine_texts()
+    assert "今から死ぬ" not in line_gateway.log()

@@ -92,12 +92,15 @@ def _report(name: str) -> Dict:
     return routing_metrics(RULES, load_set(SETS[name]))
 
 
-def _explain(report: Dict, kind: str, value_key: str, hits_key: str, n_key: str, target: str, limit: int = 10) -> str:
+def _explain(report: Dict, kind: str, value_key: str, hits_key: str, n_key: str, target: str, limit: int = 10,
+             blind: bool = False) -> str:
+    """What missed; for the blind set only index, levels and rules: its texts must stay unseen by whoever
+    tunes the rules (read the file itself only to judge a label, never to write a rule)."""
     missed: List[Dict] = failures(report, kind)
     lines = [f"{value_key} = {report[value_key]:.3f} ({report[hits_key]}/{report[n_key]}), target {target}; "
              f"{len(missed)} {kind}, first {min(limit, len(missed))}:"]
-    lines += [f"  #{e['index']} {e['gold']} → {e['predicted']} [{','.join(e['rules']) or '-'}] {e['text']}"
-              for e in missed[:limit]]
+    lines += [f"  #{e['index']} {e['gold']} → {e['predicted']} [{','.join(e['rules']) or '-'}]"
+              + ("" if blind else f" {e['text']}") for e in missed[:limit]]
     return "\n".join(lines)
 
 
@@ -107,7 +110,7 @@ def test_priority_recall(name):
     report = _report(name)
     assert report["priority_n"] > 0
     assert report["priority_recall"] >= MIN_PRIORITY_RECALL, _explain(
-        report, "missed priority", "priority_recall", "priority_hits", "priority_n", f"≥ {MIN_PRIORITY_RECALL}")
+        report, "missed priority", "priority_recall", "priority_hits", "priority_n", f"≥ {MIN_PRIORITY_RECALL}", blind="blind" in name)
 
 
 @pytest.mark.parametrize("name", list(SETS))
@@ -116,7 +119,7 @@ def test_normal_recall(name):
     report = _report(name)
     assert report["normal_n"] > 0
     assert report["normal_recall"] >= MIN_NORMAL_RECALL, _explain(
-        report, "missed normal", "normal_recall", "normal_hits", "normal_n", f"≥ {MIN_NORMAL_RECALL}")
+        report, "missed normal", "normal_recall", "normal_hits", "normal_n", f"≥ {MIN_NORMAL_RECALL}", blind="blind" in name)
 
 
 @pytest.mark.parametrize("name", list(SETS))
@@ -125,7 +128,7 @@ def test_false_alarms(name):
     report = _report(name)
     assert report["none_n"] > 0
     assert report["false_alarms"] <= MAX_FALSE_ALARMS, _explain(
-        report, "false alarm", "false_alarms", "false_alarm_hits", "none_n", f"≤ {MAX_FALSE_ALARMS}")
+        report, "false alarm", "false_alarms", "false_alarm_hits", "none_n", f"≤ {MAX_FALSE_ALARMS}", blind="blind" in name)
 
 
 @pytest.mark.parametrize("name", list(SETS))
