@@ -272,7 +272,9 @@ class Router:
         if not queue:
             return
         for position, waiting in enumerate(await run_db(self.store.waiting, [queue]), start=1):
-            await self.push(waiting, [{"text": texts.still_waiting(position, queue)}])
+            text = texts.counseling_waiting(position, self.desk.wait_minutes(position, queue)) \
+                if queue == "counseling" else texts.still_waiting(position, queue)
+            await self.push(waiting, [{"text": text}])
 
     async def note_for_staff(self, conversation_id: str, note: str) -> bool:
         """The user sent something the chat cannot carry as text (a LINE sticker or image) while a person owns
