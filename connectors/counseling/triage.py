@@ -6,15 +6,21 @@ should hear, or a request for one), ``none``.
 
 The rules are data (``data/counseling/triage.yml``), written so that counselors can extend them: each rule
 has patterns and the examples it must catch and must not catch (``tests/gateway/test_triage.py`` checks
-them). A message is looked at in two views, each for two spellings of it (as typed after NFKC, and with
-katakana folded to hiragana so that シニタイ / ｼﾆﾀｲ read as しにたい):
+them). A message is looked at in two views, each for several spellings of it: as typed after NFKC; with only
+the katakana runs the dictionary does not know folded to hiragana (「ロープ買った ｲｷﾙﾉﾂﾗｲ」 keeps ロープ and reads
+いきるのつらい); with all katakana folded to hiragana (シニタイ / ｼﾆﾀｲ read as しにたい); with stretched vowels
+removed (しにたーい); and a "slang" spelling (:func:`slang_fold`: 死にてぇ / 死にたみ → 死にたい, 4ぬ / 氏ね / タヒ → 死,
+しにたいしにたい split into its repetitions so the dictionary can read each one):
 
 * the **lemma view**: UniDic dictionary forms from fugashi, space-separated (「なぐられた」→ ``殴る れる た``,
   「飛び降りようかな」→ ``飛び下りる よう か な``), so one pattern covers kanji, kana and every conjugation;
 * the **surface view**: the folded text without spaces, for slang the dictionary does not know (りすか, od).
 
 A match is cancelled when what follows it in the same view negates or quotes it (「死にたいとは思わない」,
-「"死にたい"って曲」): the ``cancel_after`` patterns of the rules file. A rule may need several patterns
+「"死にたい"って曲」): the ``cancel_after`` patterns of the rules file; when what precedes it makes it hyperbole
+(「恥ずかしすぎて消えたい」, 「笑いすぎて死ぬ」): ``cancel_before``; and when it sits inside 「…」/『…』 brackets
+that are introduced as a title (``quote_before``: 「ドラマの「…」」) or followed by one (``cancel_after`` run
+from the closing bracket: 「…」って曲). A rule may need several patterns
 at once (means + intent: 「ロープ」 + 「もう無理」) and may be cancelled by a pattern anywhere in the message
 (``unless``: 「いじめ防止の取組」). The level is the highest of the rules that fire.
 
@@ -38,9 +44,32 @@ RULES_FILE = Path(__file__).resolve().parents[2] / "data" / "counseling" / "tria
 LEVELS = ("none", "normal", "high", "emergency")
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
-_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f]")
+_INVISIBLE = re.compile(r"[\ud800-\udfff\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f]")
 _STRETCH = re.compile(r"(?<=[ぁ-ゖ])[ー〜~ぁぃぅぇぉっ]+(?=[ぁ-ゖ]|$)|ー+")
 _SPACES = re.compile(r"\s+")
+_KATAKANA_RUN = re.compile(r"[ァ-ヺ][ァ-ヺー]+")
+_OPEN, _CLOSE = "「『“\"", "」』”\""
+# The slang spelling (slang_fold): each (pattern, replacement) is applied in turn to the hiragana spelling.
+_I_STEM = "いきぎしじちぢにひびぴみりえけげせぜてでねへべぺめれ"
+_SLANG = [
+    # タヒ (死 written as タ+ヒ), 氏ね / 氏にたい, 4ぬ / 4にたい / 4ね: the number 4 and 氏 read し.
+    (re.compile(r"たひ(?=[にねぬんの]|る|った|りたい)"), "死"),
+    (re.compile(r"死(?:る|りたい)"), lambda m: {"死る": "死ぬ", "死りたい": "死にたい"}[m.group(0)]),
+    (re.compile(r"氏(?=に(?:た|そう|ま|て)|ね(?![ぁ-ゖ])|ね[ぇえー]|ぬ|んで|んだ)"), "死"),
+    (re.compile(r"(?<![0-9.,:/])4(?=に(?:た|そう|ま|て)|ね(?=$|[^ぁ-ゖ]|よ|って|[ぇえー])|ぬ(?!ま)|んで|んだ)"), "死"),
+    (re.compile(r"(?:^|(?<=[^ぁ-ゖ]))しね(?=$|[^ぁ-ゖ]|って|と|しね|よ)"), "死ね"),
+    (re.compile(r"ちにた(?=[いくかぃ])"), "しにた"),
+    (re.compile(r"(?:^|(?<=[^ぁ-ゖ]))しぬ(?=$|[^ぁ-ゖ]|よ|わ|かも|って|しぬ|ね)"), "死ぬ"),
+    (re.compile(r"(から|もう|まじ|ほんと|ほんとに|いっそ|で|は)しぬ(?=$|[^ぁ-ゖ]|よ|わ|かも|って|ね)"), r"\1死ぬ"),
+    # 死にてぇ / 消えてー / 帰りてえ → たい, 死にたみ / 消えたみ → たい, しにたぃ → しにたい
+    (re.compile(r"(?<=[" + _I_STEM + r"一-龯])て(?:ぇ|え|ー)+(?=$|[^ぁ-ゖ]|よ|な|わ|ん|し)"), "たい"),
+    (re.compile(r"(?<=[" + _I_STEM + r"一-龯])たみ"), "たい"),
+    (re.compile(r"(?<=[かさたなはまやらわがざだばぱ])ぃ"), "い"),
+    # たくねぇ / いみねー / わかんねえ → ない
+    (re.compile(r"(?<=[くんら味値])ね[ぇえー]+"), "ない"),
+    # しにたいしにたいしにたい → しにたい しにたい しにたい (the dictionary misreads the run)
+    (re.compile(r"([^\s]{3,8}?)(?=\1)"), r"\1 "),
+]
 _TERM = re.compile(r"\{(\w+)\}")
 
 
@@ -100,20 +129,44 @@ def _lemma_tokens(text: str, aliases: Dict[str, str]) -> List[str]:
         feature = word.feature
         lemma = getattr(feature, "lemma", None) or word.surface
         lemma = lemma.split("-")[0] if lemma and not lemma.startswith("-") else word.surface
+        if not lemma.strip():  # a space the user typed (tagged as "　"): it separates phrases like a comma
+            lemma = "、"
         tokens.append(aliases.get(lemma, lemma))
         if (getattr(feature, "cForm", None) or "").startswith("意志推量形"):
             tokens.append("よう")  # 死のう / 飛び降りよう: the intention is in the ending, keep it visible
     return tokens
 
 
+def slang_fold(text: str) -> str:
+    """The slang spelling of an already folded (hiragana) text: 死にてぇ → 死にたい, 4ぬ → 死ぬ, …"""
+    for pattern, replacement in _SLANG:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _known_katakana(run: str) -> bool:
+    """Whether a katakana run is one word the dictionary knows (ロープ, オーバードーズ) rather than kana
+    spelling of several words (イキルノツライ, シニタイ)."""
+    words = list(_tagger()(run))
+    return len(words) == 1 and not words[0].is_unk
+
+
+def _fold_unknown_katakana(text: str) -> str:
+    return _KATAKANA_RUN.sub(lambda m: m.group(0) if _known_katakana(m.group(0)) else jaconv.kata2hira(m.group(0)), text)
+
+
 def views(text: str, aliases: Optional[Dict[str, str]] = None) -> Views:
     nfkc = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text.replace("\x00", ""))).lower()
     nfkc = _SPACES.sub(" ", nfkc).strip()
+    mixed = _fold_unknown_katakana(nfkc)
     hira = jaconv.kata2hira(nfkc)
     hira_plain = _STRETCH.sub("", hira)  # しにたーい / しにたぁい → しにたい
-    spellings = list(dict.fromkeys([nfkc, hira, hira_plain]))
+    slang = slang_fold(hira)
+    slang_plain = _STRETCH.sub("", slang)
+    spellings = list(dict.fromkeys([nfkc, mixed, hira, hira_plain, slang, slang_plain]))
     lemma = tuple(dict.fromkeys(" " + " ".join(_lemma_tokens(s.replace(" ", "　"), aliases or {})) + " " for s in spellings))
-    surface = tuple(dict.fromkeys(s.replace(" ", "") for s in (hira, hira_plain)))
+    surface = tuple(dict.fromkeys(s.replace(" ", "") for s in (hira, hira_plain, slang, slang_plain)))
     return Views(lemma=lemma, surface=surface)
 
 
@@ -129,10 +182,24 @@ class RuleSet:
             expanded = _TERM.sub(lambda m: terms[m.group(1)], pattern)
             return view, re.compile(expanded)
 
+        def expand(p: str) -> str:
+            return _TERM.sub(lambda m: terms[m.group(1)], p)
+
         cancel = data.get("cancel_after") or {}
         self.cancel_after = {
-            "lemma": [re.compile("^" + _TERM.sub(lambda m: terms[m.group(1)], p)) for p in cancel.get("lemma", [])],
-            "surface": [re.compile("^" + _TERM.sub(lambda m: terms[m.group(1)], p)) for p in cancel.get("surface", [])],
+            "lemma": [re.compile("^" + expand(p)) for p in cancel.get("lemma", [])],
+            "surface": [re.compile("^" + expand(p)) for p in cancel.get("surface", [])],
+        }
+        before = data.get("cancel_before") or {}
+        self.cancel_before = {
+            "lemma": [re.compile("(?:" + expand(p) + ")$") for p in before.get("lemma", [])],
+            "surface": [re.compile("(?:" + expand(p) + ")$") for p in before.get("surface", [])],
+        }
+        quote_before = data.get("quote_before") or []
+        self.quote_before = {
+            "lemma": [re.compile("(?:" + expand(p) + ")$") for p in quote_before],
+            # the same words on the surface view: no spaces, katakana as hiragana (ドラマの「 → どらまの「)
+            "surface": [re.compile("(?:" + jaconv.kata2hira(expand(p).replace(" ", "")) + ")$") for p in quote_before],
         }
         self.rules: List[Rule] = []
         for item in data.get("rules") or []:
@@ -150,14 +217,46 @@ class RuleSet:
         return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
 
     # ------------------------------------------------------------------ matching
-    def _cancelled(self, view: str, string: str, end: int) -> bool:
+    @staticmethod
+    def _before_nth_open(string: str, n: int) -> str:
+        """The text before the n-th opening bracket (1-based) of a string."""
+        seen = 0
+        for i, ch in enumerate(string):
+            if ch in _OPEN[:2]:
+                seen += 1
+                if seen == n:
+                    return string[:i]
+        return ""
+
+    def _cancelled(self, view: str, string: str, start: int, end: int, ref: str = "") -> bool:
         rest = string[end:]
-        return any(p.match(rest) for p in self.cancel_after[view])
+        if any(p.match(rest) for p in self.cancel_after[view]):
+            return True
+        head = string[:start]
+        # hyperbole is read before the match and before its last word (今日 … 寒すぎて 死ぬ)
+        last = string.rfind(" ", start, max(start, end - 1)) + 1 if view == "lemma" else start
+        if any(p.search(h) for p in self.cancel_before[view] for h in {head, string[:last]}):
+            return True
+        # Inside 「…」 / 『…』: a title or a quoted line when introduced as one (ドラマの「…」) or followed by one
+        # (「…」って曲). A quotation of someone in distress (息子が「死にたい」と言う) stays.
+        opened = max(head.rfind(c) for c in _OPEN[:2])
+        if opened >= 0 and opened > max(head.rfind(c) for c in _CLOSE[:2]):
+            closing = [i for i in (string.find(c, end) for c in _CLOSE[:2]) if i >= 0]
+            # the words before the bracket, read in this spelling and in the first one (kana folding can
+            # misread them: ドラマ → どら まー)
+            n = sum(head.count(c) for c in _OPEN[:2])
+            befores = {head[:opened], self._before_nth_open(ref, n)} if ref else {head[:opened]}
+            if any(p.search(b) for p in self.quote_before[view] for b in befores):
+                return True
+            if closing and any(p.match(string[min(closing):]) for p in self.cancel_after[view]):
+                return True
+        return False
 
     def _found(self, v: Views, view: str, pattern: "re.Pattern[str]", cancellable: bool) -> bool:
-        for string in (v.lemma if view == "lemma" else v.surface):
+        strings = v.lemma if view == "lemma" else v.surface
+        for string in strings:
             for m in pattern.finditer(string):
-                if not cancellable or not self._cancelled(view, string, m.end()):
+                if not cancellable or not self._cancelled(view, string, m.start(), m.end(), strings[0]):
                     return True
         return False
 
