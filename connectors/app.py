@@ -28,7 +28,7 @@ from connectors import reminders
 from connectors.counseling import jobs as counseling_jobs
 from connectors.counseling.crypto import cipher_for
 from connectors.counseling.hours import CounselingHours
-from connectors.counseling.triage import default_rules
+from connectors.counseling.classifier import default_triage
 from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat, to_socketio
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,11 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
     app.ctx.db = db
     # The engine client needs the running event loop; the router is made now so that routes can be
     # registered, and gets its engine client at start-up.
-    # Counseling text is encrypted at rest (connectors/counseling/crypto.py); the triage rules load now, so
-    # a broken rules file stops the start instead of the first message of a youth.
+    # Counseling text is encrypted at rest (connectors/counseling/crypto.py). The triage rules load and the
+    # classifier trains now (about two seconds), so a broken rules file stops the start instead of the first
+    # message of a youth.
     store = HandoffStore(db, cipher_for(settings.data_dir))
-    default_rules().triage("起動確認")
+    default_triage().triage("起動確認")
     hours = CounselingHours.load(settings.counseling_hours_file or None)
     router = Router(None, store, settings.max_message_chars, hours=hours)  # type: ignore[arg-type]
     app.ctx.router = router

@@ -30,7 +30,8 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 from connectors import texts
 from connectors.counseling.desk import CounselingDesk
 from connectors.counseling.hours import CounselingHours
-from connectors.counseling.triage import Triage, rank, triage
+from connectors.counseling.classifier import assess
+from connectors.counseling.triage import Triage, rank
 from connectors.db import run_db
 from connectors.engine_client import EngineClient, EngineUnavailable
 from connectors.handoff_store import BOT, QUEUED, QUEUES, STAFF_PREFIX, Conversation, HandoffStore
@@ -97,7 +98,7 @@ class Router:
             return [{"text": texts.too_long(self.max_message_chars)}]
         text = text.strip()
         conversation = await run_db(self.store.get_or_create, f"{channel}:{conversation_id}", channel)
-        found = triage(text)  # before anything else reads the message, in every state
+        found = assess(text)  # before anything else reads the message, in every state
         message = await run_db(self.store.add_message, conversation.id, "user", text,
                                protected=self._protected(conversation, found))
         if found.level != "none":
@@ -180,13 +181,15 @@ class Router:
         await self.notifier.conversation(now)
         return await self._say(conversation.id, texts.waiting(position, queue))
 
-    async def _say(self, conversation_id: str, text: str, buttons: Optional[List[Dict]] = None) -> List[BotMessage]:
-        """A message from the gateway itself, recorded in the transcript as a system line (protected
-        inside a counseling session: even its place in the queue says that a youth asked for help)."""
+    async def _say(self, conversation_id: str, text: str, buttons: Optional[List[Dict]] = None,
+                   protected: bool = False) -> List[BotMessage]:
+        """A message from the gateway itself, recorded in the transcript as a system line; protected when
+        the counseling desk says it or inside a counseling session (even a place in the counseling queue
+        says that a youth asked for help)."""
         conversation = await run_db(self.store.get, conversation_id)
         titles = f"\n［ボタン：{' / '.join(b['title'] for b in buttons)}］" if buttons else ""
         await run_db(self.store.add_message, conversation_id, "system", text + titles,
-                     protected=bool(conversation and conversation.counseling))
+                     protected=protected or bool(conversation and conversation.counseling))
         return [{"text": text, **({"buttons": buttons} if buttons else {})}]
 
     # ------------------------------------------------------------------ staff actions

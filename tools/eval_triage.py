@@ -183,10 +183,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=[*SETS, "all"], default="all", help="which evaluation set (default: all)")
     parser.add_argument("--errors", action="store_true", help="list the misclassified messages")
+    parser.add_argument("--system", choices=["combined", "rules"], default="combined",
+                        help="what to measure: what the gateway runs (rules + classifier, default) or the rules alone")
     args = parser.parse_args(argv)
     rules = RuleSet.load()
     names = list(SETS) if args.set == "all" else [args.set]
     print(f"triage rules: {len(rules.rules)} (data/counseling/triage.yml)")
+    if args.system == "combined":
+        from connectors.counseling.classifier import RiskTriage, TriageClassifier, training_examples
+
+        pairs = training_examples(rules)
+        print(f"classifier: trained on {len(pairs)} examples; measuring rules + classifier")
+        rules = RiskTriage(rules, TriageClassifier(pairs))
     for name in names:
         print()
         print(format_report(name, routing_metrics(rules, load_set(SETS[name])), args.errors))

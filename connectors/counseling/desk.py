@@ -73,23 +73,23 @@ class CounselingDesk:
         if level >= rank("high"):
             intro = [texts.EMERGENCY_NUMBERS, texts.EMERGENCY_STAY] if found.level == "emergency" \
                 else [texts.HIGH_RISK, texts.EMERGENCY_NUMBERS]
-            shown = [m for line in intro for m in await self.router._say(conversation.id, line)]
+            shown = [m for line in intro for m in await self._say(conversation.id, line)]
             return shown + await self._open(conversation, found.level, rose, intake=found.level != "emergency")
         if requested or "asks_for_counselor" in found.rules:
             return await self._open(conversation, found.level if level else "normal", rose, intake=True)
         # A worry (normal): the counseling menu, the text never goes to the engine.
-        return await self.router._say(conversation.id, texts.NORMAL_RISK, buttons=[texts.COUNSELOR_BUTTON])
+        return await self._say(conversation.id, texts.NORMAL_RISK, buttons=[texts.COUNSELOR_BUTTON])
 
     async def while_waiting(self, conversation: Conversation, found: Triage, text: str) -> Optional[List["BotMessage"]]:
         """A message while the chat waits for a person; None when nothing special applies."""
         rose = await self._raise(conversation, found)
         if rank(found.level) >= rank("high") and (rose or conversation.queue != COUNSELING):
-            shown = await self.router._say(conversation.id, texts.EMERGENCY_NUMBERS)
+            shown = await self._say(conversation.id, texts.EMERGENCY_NUMBERS)
             return shown + await self._open(conversation, found.level, rose, intake=False)
         if conversation.queue == COUNSELING and conversation.intake_step in (1, 2):
             return await self._intake_answer(conversation, text)
         if found.level == "normal" and conversation.queue != COUNSELING:
-            return await self.router._say(conversation.id, texts.NORMAL_RISK, buttons=[texts.COUNSELOR_BUTTON])
+            return await self._say(conversation.id, texts.NORMAL_RISK, buttons=[texts.COUNSELOR_BUTTON])
         return None
 
     async def while_with_staff(self, conversation: Conversation, found: Triage) -> List["BotMessage"]:
@@ -106,7 +106,7 @@ class CounselingDesk:
                           f"{LEVEL_LABELS[found.level]}：担当中のチャットに危険を示す言葉があります。相談員への引き継ぎを検討してください",
                           clerk=conversation.staff, offer_transfer=True)
         if found.level == "emergency":
-            return await self.router._say(conversation.id, texts.EMERGENCY_NUMBERS)
+            return await self._say(conversation.id, texts.EMERGENCY_NUMBERS)
         return []
 
     def wait_minutes(self, position: Optional[int], queue: Optional[str]) -> Optional[int]:
@@ -117,6 +117,10 @@ class CounselingDesk:
         return max(1, math.ceil((position - 1) * self.hours.minutes_per_chat / available)) if position > 1 else 1
 
     # ------------------------------------------------------------------ inside
+    async def _say(self, conversation_id: str, text: str, buttons=None) -> List["BotMessage"]:
+        """Everything the desk says is counseling text: protected like the youth's words."""
+        return await self.router._say(conversation_id, text, buttons=buttons, protected=True)
+
     async def _raise(self, conversation: Conversation, found: Triage) -> bool:
         if found.level == "none":
             return False
@@ -129,7 +133,7 @@ class CounselingDesk:
         shown: List["BotMessage"] = []
         if not is_open:
             nxt = self.hours.next_open(now)
-            shown += await self.router._say(conversation.id, texts.off_hours(
+            shown += await self._say(conversation.id, texts.off_hours(
                 self.hours.describe(), CounselingHours.when(nxt) if nxt else None, self.hours.keep_messages_off_hours))
             if not self.hours.keep_messages_off_hours:
                 if rank(level) >= rank("high"):
@@ -152,10 +156,10 @@ class CounselingDesk:
             return shown
         minutes = self.wait_minutes(position, COUNSELING)
         if not intake or now_conv.intake_step:
-            return shown + await self.router._say(conversation.id, texts.counseling_waiting(position, minutes))
-        shown += await self.router._say(conversation.id, texts.intake(self.hours.describe(), position, minutes))
+            return shown + await self._say(conversation.id, texts.counseling_waiting(position, minutes))
+        shown += await self._say(conversation.id, texts.intake(self.hours.describe(), position, minutes))
         await run_db(self.store.set_intake, conversation.id, 1)
-        return shown + await self.router._say(conversation.id, texts.INTAKE_AGE_QUESTION,
+        return shown + await self._say(conversation.id, texts.INTAKE_AGE_QUESTION,
                                               buttons=_buttons(texts.INTAKE_AGE_OPTIONS))
 
     async def _intake_answer(self, conversation: Conversation, text: str) -> Optional[List["BotMessage"]]:
@@ -167,14 +171,14 @@ class CounselingDesk:
                 return None
             await run_db(self.store.set_intake, conversation.id, 2, intake_age=age)
             await self._refresh(conversation.id)
-            return await self.router._say(conversation.id, texts.INTAKE_TOPIC_QUESTION,
+            return await self._say(conversation.id, texts.INTAKE_TOPIC_QUESTION,
                                           buttons=_buttons(texts.INTAKE_TOPIC_OPTIONS))
         topic = None if skip else _pick(text, TOPIC_WORDS)
         await run_db(self.store.set_intake, conversation.id, 3, **({"intake_topic": topic} if topic else {}))
         await self._refresh(conversation.id)
         if topic is None and not skip:
             return None
-        return await self.router._say(conversation.id, texts.INTAKE_DONE)
+        return await self._say(conversation.id, texts.INTAKE_DONE)
 
     async def _refresh(self, conversation_id: str) -> None:
         await self.router.notifier.conversation(await run_db(self.store.get, conversation_id))

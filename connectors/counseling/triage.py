@@ -85,6 +85,10 @@ def higher(a: str, b: str) -> str:
 class Triage:
     level: str
     rules: Tuple[str, ...] = ()
+    # The rules saw words of danger and dismissed them on purpose (negation, a quoted title, a garbage
+    # question…): the classifier (connectors/counseling/classifier.py) may not overrule that.
+    vetoed: bool = False
+    source: str = "rules"  # rules | classifier
 
     @property
     def rank(self) -> int:
@@ -164,7 +168,9 @@ def views(text: str, aliases: Optional[Dict[str, str]] = None) -> Views:
     hira_plain = _STRETCH.sub("", hira)  # しにたーい / しにたぁい → しにたい
     slang = slang_fold(hira)
     slang_plain = _STRETCH.sub("", slang)
-    spellings = list(dict.fromkeys([nfkc, mixed, hira, hira_plain, slang, slang_plain]))
+    # Children often put spaces between words (「ぼく し に たい」, 「自 殺」): the same text without them too.
+    joined = mixed.replace(" ", "") if " " in mixed else None
+    spellings = list(dict.fromkeys(s for s in [nfkc, mixed, joined, hira, hira_plain, slang, slang_plain] if s))
     lemma = tuple(dict.fromkeys(" " + " ".join(_lemma_tokens(s.replace(" ", "　"), aliases or {})) + " " for s in spellings))
     surface = tuple(dict.fromkeys(s.replace(" ", "") for s in (hira, hira_plain, slang, slang_plain)))
     return Views(lemma=lemma, surface=surface)
@@ -265,13 +271,18 @@ class RuleSet:
             return False
         return any(all(self._found(v, view, p, rule.cancellable) for view, p in alt) for alt in rule.alternatives)
 
+    def vetoes(self, rule: Rule, v: Views) -> bool:
+        """The rule's words are there, but its ``unless`` or a negation / quotation stopped it."""
+        raw = any(all(self._found(v, view, p, False) for view, p in alt) for alt in rule.alternatives)
+        return raw and not self.fires(rule, v)
+
     def triage(self, text: str) -> Triage:
         if not isinstance(text, str) or not text.strip():
             return Triage("none")
         v = views(text[:4000], self.aliases)
         fired = [r for r in self.rules if self.fires(r, v)]
         if not fired:
-            return Triage("none")
+            return Triage("none", vetoed=any(self.vetoes(r, v) for r in self.rules))
         level = max((r.level for r in fired), key=rank)
         return Triage(level, tuple(r.id for r in fired))
 

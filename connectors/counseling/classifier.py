@@ -1,0 +1,144 @@
+"""The second opinion of the risk triage: a classifier trained on examples, for what no rule foresaw.
+
+Character 1–3-grams of the folded text (NFKC, hiragana, slang folded: ｼﾆﾀｲ, 4ぬ, 死にてぇ read alike),
+TF-IDF, logistic regression (scikit-learn). It is trained when the gateway starts (about a second) from
+data in the repository, so there is no model file to keep in step:
+
+* ``data/counseling/examples_*.yml``: messages written for it, per level (counselors can add more);
+* every rule's ``examples`` (its level) and ``not_examples`` (none) in ``data/counseling/triage.yml``;
+* the engine's training data and FAQ paraphrases (``data/nlu``, ``data/faq``): thousands of ordinary
+  municipal questions as ``none``, so that 「ロープは何ごみ」 stays a garbage question.
+
+How the two combine (``combined``): the rules decide when they fire, or when they saw words of danger
+and dismissed them on purpose (negation, a quoted title, a garbage question: ``Triage.vetoed``). Only
+when the rules found nothing at all does the classifier speak, and only when it is confident enough
+(``THRESHOLDS``, chosen on the tuning set, set 1, by ``tools/eval_triage.py --thresholds``). README
+"Youth counseling" gives the measurement that made this the design.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import yaml
+
+from connectors.counseling.triage import LEVELS, RuleSet, Triage, default_rules, fold, rank, slang_fold
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "data" / "counseling").glob("examples_*.yml"))
+NLU_DATA = sorted((ROOT / "data" / "nlu").glob("*.yml"))
+FAQ_DATA = ROOT / "data" / "faq" / "faq.yml"
+# Engine intents and FAQ topics that may carry a youth's worry: not used as "none".
+NOT_NONE_INTENTS = {"menu_counseling"}
+NOT_NONE_TOPICS = {"counseling"}
+# The least probability at which the classifier's level counts (when the rules found nothing).
+THRESHOLDS = {"emergency": 0.5, "high": 0.5, "normal": 0.6}
+SEED = 13
+_ENTITY = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
+
+
+def features(text: str) -> str:
+    return slang_fold(fold(text))
+
+
+def _nlu_examples() -> List[str]:
+    found: List[str] = []
+    for path in NLU_DATA:
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if block.get("intent") in NOT_NONE_INTENTS or not block.get("intent"):
+                continue
+            for line in str(block.get("examples") or "").splitlines():
+                line = line.strip()
+                if line.startswith("- ") and not line[2:].startswith("/"):
+                    found.append(_ENTITY.sub(lambda m: m.group(1) or m.group(2) or "", line[2:]).strip())
+    return [t for t in found if t]
+
+
+def _faq_examples() -> List[str]:
+    data = yaml.safe_load(FAQ_DATA.read_text(encoding="utf-8")) or {}
+    topics = data.get("topics") if isinstance(data, dict) else data
+    found: List[str] = []
+    for topic in topics or []:
+        if not isinstance(topic, dict) or topic.get("id") in NOT_NONE_TOPICS or topic.get("handover") in NOT_NONE_TOPICS:
+            continue
+        found += [q for q in [topic.get("question"), *(topic.get("examples") or [])] if isinstance(q, str)]
+    return found
+
+
+def training_examples(rules: Optional[RuleSet] = None, extra: Iterable[Path] = ()) -> List[Tuple[str, str]]:
+    """(text, level) pairs from the repository's data (see the module's docstring)."""
+    rules = rules or default_rules()
+    pairs: List[Tuple[str, str]] = []
+    for path in [*EXAMPLES, *extra]:
+        for m in (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("messages") or []:
+            if isinstance(m, dict) and m.get("level") in LEVELS and isinstance(m.get("text"), str):
+                pairs.append((m["text"], m["level"]))
+    for rule in rules.rules:
+        pairs += [(t, rule.level) for t in rule.examples] + [(t, "none") for t in rule.not_examples]
+    pairs += [(t, "none") for t in _nlu_examples() + _faq_examples()]
+    seen, unique = set(), []
+    for text, level in pairs:
+        if (text, level) not in seen:
+            seen.add((text, level))
+            unique.append((text, level))
+    return unique
+
+
+class TriageClassifier:
+    def __init__(self, pairs: Sequence[Tuple[str, str]], c: float = 10.0):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        self.model = make_pipeline(
+            TfidfVectorizer(analyzer="char", ngram_range=(1, 3), preprocessor=features, lowercase=False,
+                            sublinear_tf=True, min_df=1),
+            LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=SEED))
+        self.model.fit([t for t, _ in pairs], [lvl for _, lvl in pairs])
+        self.classes: List[str] = list(self.model.classes_)
+
+    def probabilities(self, text: str) -> Dict[str, float]:
+        return dict(zip(self.classes, self.model.predict_proba([text[:4000]])[0]))
+
+    def predict(self, text: str) -> Tuple[str, float]:
+        probs = self.probabilities(text)
+        level = max(probs, key=probs.get)
+        return level, probs[level]
+
+
+def combined(rules: RuleSet, classifier: Optional[TriageClassifier], text: str,
+             thresholds: Dict[str, float] = THRESHOLDS) -> Triage:
+    """The rules first; the classifier only where they found nothing and dismissed nothing."""
+    found = rules.triage(text)
+    if found.level != "none" or found.vetoed or classifier is None or not isinstance(text, str) or not text.strip():
+        return found
+    probs = classifier.probabilities(text)
+    for level in ("emergency", "high", "normal"):  # the most urgent level that is confident enough
+        if probs.get(level, 0.0) >= thresholds[level]:
+            return Triage(level, ("classifier",), source="classifier")
+    return found
+
+
+class RiskTriage:
+    """What the gateway asks for every message: the rules, with the classifier as a second opinion."""
+
+    def __init__(self, rules: RuleSet, classifier: Optional[TriageClassifier],
+                 thresholds: Dict[str, float] = THRESHOLDS):
+        self.rules, self.classifier, self.thresholds = rules, classifier, thresholds
+
+    def triage(self, text: str) -> Triage:
+        return combined(self.rules, self.classifier, text, self.thresholds)
+
+
+@lru_cache(maxsize=1)
+def default_triage() -> RiskTriage:
+    rules = default_rules()
+    return RiskTriage(rules, TriageClassifier(training_examples(rules)))
+
+
+def assess(text: str) -> Triage:
+    """The level of one message (rules + classifier): what connectors/router.py calls."""
+    return default_triage().triage(text)
