@@ -78,7 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from tools.eval_triage import SETS  # noqa: E402
 
-    texts = [m["text"] for name in SETS for m in triage_module.load_set(SETS[name])]
+    texts = [m["text"] for name in SETS for m in triage_module.load_set(SETS[name])]  # all three sets
     repeats = -(-args.calls // len(texts))
     triage = triage_module.triage
     latencies: List[float] = []
@@ -101,8 +101,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         long_us.append((clock() - t) / 1000)
     rss_after, peak_after = current_rss_mb(), maxrss_mb()
 
+    # What the gateway runs: the rules with the classifier as second opinion (trained at start).
+    t3 = time.perf_counter()
+    from connectors.counseling.classifier import default_triage  # noqa: E402
+
+    system = default_triage()
+    t4 = time.perf_counter()
+    combined_ns: List[float] = []
+    start = clock()
+    for _ in range(repeats):
+        for text in texts:
+            t = clock()
+            system.triage(text)
+            combined_ns.append(clock() - t)
+    combined_wall = (clock() - start) / 1e9
+    combined_us = [ns / 1000 for ns in combined_ns]
+    rss_combined, peak_combined = current_rss_mb(), maxrss_mb()
+
     rows = [
-        ("messages", f"{len(texts)} distinct (set1 + set2_blind) × {repeats} = {len(latencies)} calls"),
+        ("messages", f"{len(texts)} distinct (sets 1–3) × {repeats} = {len(latencies)} calls"),
         ("throughput", f"{len(latencies) / wall:,.0f} messages/s (one thread)"),
         ("latency p50", f"{percentile(latencies_us, 50):,.0f} µs"),
         ("latency p95", f"{percentile(latencies_us, 95):,.0f} µs"),
@@ -116,6 +133,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         ("RSS after loading", _memory(rss_loaded, peak_loaded) + f"; +{peak_loaded - peak_before:.1f} MB"),
         ("RSS after warm calls", _memory(rss_warm, peak_warm) + f"; +{peak_warm - peak_before:.1f} MB"),
         ("RSS at the end", _memory(rss_after, peak_after)),
+        ("+classifier: training", f"{(t4 - t3) * 1000:,.0f} ms at gateway start"),
+        ("+classifier: throughput", f"{len(combined_ns) / combined_wall:,.0f} messages/s "
+                                    f"({(len(latencies) / wall) / (len(combined_ns) / combined_wall):.2f}× slower)"),
+        ("+classifier: p50 / p95", f"{percentile(combined_us, 50):,.0f} / {percentile(combined_us, 95):,.0f} µs "
+                                   f"(rules alone {percentile(latencies_us, 50):,.0f} / "
+                                   f"{percentile(latencies_us, 95):,.0f} µs)"),
+        ("+classifier: RSS", _memory(rss_combined, peak_combined) + f"; +{peak_combined - peak_after:.1f} MB"),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"== rule triage ({len(triage_module.default_rules().rules)} rules), Python "

@@ -35,7 +35,7 @@ FAQ_DATA = ROOT / "data" / "faq" / "faq.yml"
 NOT_NONE_INTENTS = {"menu_counseling"}
 NOT_NONE_TOPICS = {"counseling"}
 # The least probability at which the classifier's level counts (when the rules found nothing).
-THRESHOLDS = {"emergency": 0.5, "high": 0.5, "normal": 0.6}
+THRESHOLDS = {"emergency": 0.4, "high": 0.4, "normal": 0.5}
 SEED = 13
 _ENTITY = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
 

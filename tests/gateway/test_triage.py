@@ -1,6 +1,7 @@
-"""Risk triage (connectors/counseling/triage.py, data/counseling/triage.yml): the rules' own examples, the
-traps and the messages from the issue, odd input, and the routing thresholds on both evaluation sets
-(tools/eval_triage.py computes the figures; ``make eval-triage`` prints them in full).
+"""Risk triage: the rules' own examples (data/counseling/triage.yml); and for what the gateway runs (rules +
+classifier, connectors/counseling/classifier.py) the traps and the messages from the issue, odd input, and
+the routing thresholds on both evaluation sets (tools/eval_triage.py computes the figures; ``make
+eval-triage`` prints them in full, with set 3, which is reported but not asserted).
 
 Pure Python: no engine, no gateway process.
 """
@@ -13,10 +14,12 @@ from typing import Dict, List
 import pytest
 
 from connectors.counseling.triage import LEVELS, RuleSet, load_set, rank
-from tools.eval_triage import (MAX_FALSE_ALARMS, MIN_NORMAL_RECALL, MIN_PRIORITY_RECALL, SETS, failures,
+from connectors.counseling.classifier import default_triage
+from tools.eval_triage import (ASSERTED, MAX_FALSE_ALARMS, MIN_NORMAL_RECALL, MIN_PRIORITY_RECALL, SETS, failures,
                                routing_metrics)
 
 RULES = RuleSet.load()
+SYSTEM = default_triage()  # what connectors/router.py asks for every message
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +65,7 @@ TRAPS = ["死ぬほど忙しい", "消えるボールペンは何ごみ", "包�
 
 @pytest.mark.parametrize("text", TRAPS, ids=[f"trap{i}" for i in range(len(TRAPS))])
 def test_traps_are_not_risks(text):
-    result = RULES.triage(text)
+    result = SYSTEM.triage(text)
     assert result.level == "none", f"{text!r}: {result}\n{RULES.explain(text)}"
 
 
@@ -76,20 +79,20 @@ AT_LEAST_HIGH = ["ロープを用意した。もう無理", "練炭買ってき�
 
 @pytest.mark.parametrize("text", AT_LEAST_HIGH, ids=[f"high{i}" for i in range(len(AT_LEAST_HIGH))])
 def test_issue_messages_reach_priority(text):
-    result = RULES.triage(text)
+    result = SYSTEM.triage(text)
     assert result.rank >= rank("high"), f"{text!r}: {result}\n{RULES.explain(text)}"
 
 
 def test_asking_for_a_counselor_is_at_least_normal():
     text = "相談員さんと話したい"
-    result = RULES.triage(text)
+    result = SYSTEM.triage(text)
     assert result.rank >= rank("normal"), f"{text!r}: {result}\n{RULES.explain(text)}"
 
 
 # ------------------------------------------------------------------ (d) routing thresholds on both sets
 @lru_cache(maxsize=None)
 def _report(name: str) -> Dict:
-    return routing_metrics(RULES, load_set(SETS[name]))
+    return routing_metrics(SYSTEM, load_set(SETS[name]))
 
 
 def _explain(report: Dict, kind: str, value_key: str, hits_key: str, n_key: str, target: str, limit: int = 10,
@@ -104,7 +107,7 @@ def _explain(report: Dict, kind: str, value_key: str, hits_key: str, n_key: str,
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("name", ASSERTED)
 def test_priority_recall(name):
     """emergency + high messages are triaged at ≥ high (routed to counseling at priority)."""
     report = _report(name)
@@ -113,7 +116,7 @@ def test_priority_recall(name):
         report, "missed priority", "priority_recall", "priority_hits", "priority_n", f"≥ {MIN_PRIORITY_RECALL}", blind="blind" in name)
 
 
-@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("name", ASSERTED)
 def test_normal_recall(name):
     """normal messages are triaged at ≥ normal (offered a counselor)."""
     report = _report(name)
@@ -122,7 +125,7 @@ def test_normal_recall(name):
         report, "missed normal", "normal_recall", "normal_hits", "normal_n", f"≥ {MIN_NORMAL_RECALL}", blind="blind" in name)
 
 
-@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("name", ASSERTED)
 def test_false_alarms(name):
     """none messages are rarely triaged at ≥ normal."""
     report = _report(name)
@@ -131,13 +134,13 @@ def test_false_alarms(name):
         report, "false alarm", "false_alarms", "false_alarm_hits", "none_n", f"≤ {MAX_FALSE_ALARMS}", blind="blind" in name)
 
 
-@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("name", ASSERTED)
 def test_eval_tool_agrees_with_the_engines_evaluate(name):
     """tools/eval_triage.py and triage.evaluate() count per-level precision and recall the same way."""
     from connectors.counseling.triage import evaluate
 
     expected = evaluate(RULES, load_set(SETS[name]))
-    got = _report(name)["per_level"]
+    got = routing_metrics(RULES, load_set(SETS[name]))["per_level"]
     for level in LEVELS:
         assert {k: got[level][k] for k in ("n", "precision", "recall")} == pytest.approx(expected[level]), level
 
@@ -161,5 +164,5 @@ ODD = {
 
 @pytest.mark.parametrize("text", list(ODD.values()), ids=list(ODD))
 def test_odd_input_is_none_without_raising(text):
-    result = RULES.triage(text)
+    result = SYSTEM.triage(text)
     assert result.level == "none", result
