@@ -35,7 +35,12 @@ FAQ_DATA = ROOT / "data" / "faq" / "faq.yml"
 NOT_NONE_INTENTS = {"menu_counseling"}
 NOT_NONE_TOPICS = {"counseling"}
 # The least probability at which the classifier's level counts (when the rules found nothing).
-THRESHOLDS = {"emergency": 0.4, "high": 0.4, "normal": 0.5}
+THRESHOLDS = {"emergency": 0.5, "high": 0.5, "normal": 0.5}
+# Character n-grams are no evidence in a message this short (「。」, 「首いたい」): the rules alone decide there.
+MIN_LETTERS = 7
+# A short message (「今日はこれで終わり」) needs more confidence before the classifier alone calls it a risk.
+SHORT_LETTERS, SHORT_THRESHOLD = 15, 0.7
+_NOT_LETTER = re.compile(r"[\W_]")
 SEED = 13
 _ENTITY = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")
 
@@ -115,9 +120,14 @@ def combined(rules: RuleSet, classifier: Optional[TriageClassifier], text: str,
     found = rules.triage(text)
     if found.level != "none" or found.vetoed or classifier is None or not isinstance(text, str) or not text.strip():
         return found
+    letters = len(_NOT_LETTER.sub("", features(text)))
+    if letters < MIN_LETTERS:
+        return found
     probs = classifier.probabilities(text)
     for level in ("emergency", "high", "normal"):  # the most urgent level that is confident enough
-        if probs.get(level, 0.0) >= thresholds[level]:
+        needed = max(thresholds[level], SHORT_THRESHOLD) if letters < SHORT_LETTERS and level != "normal" \
+            else thresholds[level]
+        if probs.get(level, 0.0) >= needed:
             return Triage(level, ("classifier",), source="classifier")
     return found
 

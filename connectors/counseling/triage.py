@@ -197,9 +197,17 @@ class RuleSet:
             "surface": [re.compile("^" + expand(p)) for p in cancel.get("surface", [])],
         }
         before = data.get("cancel_before") or {}
+
+        def compile_before(p) -> Tuple["re.Pattern[str]", Optional["re.Pattern[str]"]]:
+            # a plain pattern, or {before: …, word: …}: the cancel holds only when the word that follows the
+            # cut (the match, or its last word) is one of `word` (手が + 死んでる, not 手が + 震える)
+            if isinstance(p, dict):
+                return re.compile("(?:" + expand(p["before"]) + ")$"), re.compile(" ?(?:" + expand(p["word"]) + ")(?= )")
+            return re.compile("(?:" + expand(p) + ")$"), None
+
         self.cancel_before = {
-            "lemma": [re.compile("(?:" + expand(p) + ")$") for p in before.get("lemma", [])],
-            "surface": [re.compile("(?:" + expand(p) + ")$") for p in before.get("surface", [])],
+            "lemma": [compile_before(p) for p in before.get("lemma", [])],
+            "surface": [compile_before(p) for p in before.get("surface", [])],
         }
         quote_before = data.get("quote_before") or []
         self.quote_before = {
@@ -241,8 +249,10 @@ class RuleSet:
         head = string[:start]
         # hyperbole is read before the match and before its last word (今日 … 寒すぎて 死ぬ)
         last = string.rfind(" ", start, max(start, end - 1)) + 1 if view == "lemma" else start
-        if any(p.search(h) for p in self.cancel_before[view] for h in {head, string[:last]}):
-            return True
+        for cut in {start, last}:
+            if any(p.search(string[:cut]) and (word is None or word.match(string, cut))
+                   for p, word in self.cancel_before[view]):
+                return True
         # Inside 「…」 / 『…』: a title or a quoted line when introduced as one (ドラマの「…」) or followed by one
         # (「…」って曲). A quotation of someone in distress (息子が「死にたい」と言う) stays.
         opened = max(head.rfind(c) for c in _OPEN[:2])
@@ -259,8 +269,15 @@ class RuleSet:
         return False
 
     def _found(self, v: Views, view: str, pattern: "re.Pattern[str]", cancellable: bool) -> bool:
+        """The pattern is found and not cancelled. The spelling as typed decides when it matches there:
+        folding kana garbles loanwords around the match (ドラマ → どら まー), which would hide a
+        negation or a title; the other spellings count only where the typed one has no match."""
         strings = v.lemma if view == "lemma" else v.surface
-        for string in strings:
+        first = list(pattern.finditer(strings[0]))
+        if first:
+            return any(not cancellable or not self._cancelled(view, strings[0], m.start(), m.end(), strings[0])
+                       for m in first)
+        for string in strings[1:]:
             for m in pattern.finditer(string):
                 if not cancellable or not self._cancelled(view, string, m.start(), m.end(), strings[0]):
                     return True
