@@ -182,6 +182,34 @@ def format_report(name: str, report: Dict, show_errors: bool = False) -> str:
     return "\n".join(lines)
 
 
+def ordinary_questions() -> List[str]:
+    """Citizens' municipal questions the triage never trained on: the FAQ held-out sets (without the
+    counseling topic), the NLU test set (without menu_counseling) and the garbage questions."""
+    import yaml
+
+    texts: List[str] = []
+    for name in ("heldout.yml", "fresh.yml"):
+        for items in (yaml.safe_load((ROOT / "tests" / "faq" / name).read_text(encoding="utf-8")) or {}).values():
+            texts += [q["q"] for q in items or [] if isinstance(q, dict) and isinstance(q.get("q"), str)
+                      and q.get("expect") != "T35"] if isinstance(items, list) else []
+    for path in sorted((ROOT / "tests" / "nlu").glob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if block.get("intent") != "menu_counseling":
+                texts += [line.strip()[2:] for line in str(block.get("examples") or "").splitlines()
+                          if line.strip().startswith("- ")]
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                texts.append(value) if key in ("q", "text", "question") and isinstance(value, str) else walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load((ROOT / "tests" / "garbage" / "questions.yml").read_text(encoding="utf-8")))
+    return texts
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", choices=[*SETS, "all"], default="all", help="which evaluation set (default: all)")
@@ -201,6 +229,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name in names:
         print()
         print(format_report(name, routing_metrics(rules, load_set(SETS[name])), args.errors))
+    ordinary = ordinary_questions()
+    flagged = [(text, rules.triage(text)) for text in ordinary]
+    flagged = [(text, found) for text, found in flagged if found.level != "none"]
+    queued = sum(1 for _, found in flagged if rank(found.level) >= HIGH)
+    print(f"\n== ordinary municipal questions: {len(ordinary)} (FAQ held-out sets, NLU test set, garbage questions) ==")
+    print(f"  shown the counseling menu or queued  {len(flagged) / len(ordinary):.1%}  {len(flagged)}/{len(ordinary)}"
+          f"  (queued for a counselor: {queued})")
+    if args.errors:
+        for text, found in flagged:
+            print(f"    {found.level:9} [{','.join(found.rules)}] {text}")
     return 0
 
 
