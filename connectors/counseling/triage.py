@@ -273,6 +273,8 @@ class RuleSet:
         folding kana garbles loanwords around the match (ドラマ → どら まー), which would hide a
         negation or a title; the other spellings count only where the typed one has no match."""
         strings = v.lemma if view == "lemma" else v.surface
+        if not strings:  # nothing left once invisible characters are gone (NUL, zero-width, bidi marks)
+            return False
         first = list(pattern.finditer(strings[0]))
         if first:
             return any(not cancellable or not self._cancelled(view, strings[0], m.start(), m.end(), strings[0])
