@@ -26,9 +26,10 @@ async def test_a_question_the_nlu_takes_for_another_menu_still_gets_its_answer(w
     assert "起業" in reply["text"] and "https://www.city.sapporo.jp/" in reply["text"]
 
 
-async def test_words_of_distress_always_reach_the_counseling_answer(widget):
+async def test_words_of_distress_always_reach_a_counselor(widget):
+    # The gateway's triage takes it before the NLU: a request to talk about bullying queues for a counselor.
     reply = await widget.ask("学校でいじめられていて誰かに相談したい")
-    assert "0120-0-78310" in reply["text"]
+    assert "相談員" in reply["text"] and "秘密" in reply["text"] and "番目" in reply["text"]
 
 
 async def test_another_municipality_is_told_where_to_ask(widget):
