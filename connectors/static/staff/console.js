@@ -4,12 +4,14 @@
   "use strict";
 
   const ROLE = { staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" };
-  const REASON = { user_request: "本人の希望", bot_failed: "自動応答の失敗", engine_down: "システム障害", counseling: "相談", emergency: "緊急" };
+  const REASON = { user_request: "本人の希望", bot_failed: "自動応答の失敗", engine_down: "システム障害", counseling: "相談", high: "高リスク", emergency: "緊急" };
   const CHANNEL = { web: "Web", line: "LINE", rest: "API" };
   const QUEUE = { general: "一般窓口", counseling: "相談窓口" };
   const OUTCOME = { resolved: "解決", referred: "他窓口を案内", no_response: "応答なし", other: "その他" };
   const FALLBACK_OUTCOMES = Object.keys(OUTCOME); // used when /staff/api/me has no outcomes
-  const PRIORITY = { 2: ["緊急", "p2"], 1: ["優先", "p1"] };
+  // The queue's priority is the counseling risk (3 emergency, 2 high, 1 normal; general chats 0): the risk
+  // pill shows it, so no separate priority tag.
+  const PRIORITY = {};
   // Risk of a counseling chat (labels replaced by /staff/api/me risk_levels when present).
   const RISK = { emergency: "緊急", high: "高", normal: "通常", none: "なし" };
   const RISK_RANK = { emergency: 3, high: 2, normal: 1, none: 0 };
@@ -153,7 +155,7 @@
         fresh.forEach((c) => state.unseen.add(c.id));
         const top = Math.max(...fresh.map((c) => c.priority || 0));
         beep(top >= 2 ? 2 : 1);
-        setStatus(`新しいチャットが待機中です（${top >= 2 ? "緊急" : top === 1 ? "優先" : "通常"}、${fresh.length}件）。`);
+        setStatus(`新しいチャットが待機中です（${top >= 3 ? "緊急" : top === 2 ? "高" : top === 1 ? "相談" : "通常"}、${fresh.length}件）。`);
       }
     }
     for (const id of state.unseen) if (!ids.has(id)) state.unseen.delete(id);
