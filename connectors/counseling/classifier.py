@@ -39,7 +39,7 @@ THRESHOLDS = {"emergency": 0.5, "high": 0.5, "normal": 0.5}
 # Character n-grams are no evidence in a message this short (「。」, 「首いたい」): the rules alone decide there.
 MIN_LETTERS = 7
 # A short message (「今日はこれで終わり」) needs more confidence before the classifier alone calls it a risk.
-SHORT_LETTERS, SHORT_THRESHOLD = 15, 0.7
+SHORT_LETTERS, SHORT_THRESHOLD = 15, 0.8
 _NOT_LETTER = re.compile(r"[\W_]")
 SEED = 13
 _ENTITY = re.compile(r"\[([^\]]*)\]\([^)]*\)|\[([^\]]*)\]\{[^}]*\}")

@@ -216,7 +216,9 @@ class RuleSet:
             "surface": [re.compile("(?:" + jaconv.kata2hira(expand(p).replace(" ", "")) + ")$") for p in quote_before],
         }
         self.rules: List[Rule] = []
-        for item in data.get("rules") or []:
+        # "triage_rules", not "rules": every YAML file under data/ is read by `rasa data validate` / `rasa train`,
+        # and a top-level "rules" key would be taken for Rasa dialogue rules.
+        for item in data.get("triage_rules") or data.get("rules") or []:
             if item["level"] not in LEVELS[1:]:
                 raise ValueError(f"rule {item['id']}: unknown level {item['level']!r}")
             alternatives = [[compile_pattern(part.strip()) for part in alt.split(" + ")] for alt in item["match"]]
