@@ -23,7 +23,6 @@ COUNSELOR_BUTTON = {"title": "相談員と話す", "payload": "/request_counselo
 EMERGENCY_NUMBERS = ("今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
                      "24時間子供SOSダイヤル 0120-0-78310（無料）、児童相談所 189、"
                      "北海道いのちの電話 011-231-4343（24時間）でも話を聞いてもらえます。")
-EMERGENCY = EMERGENCY_NUMBERS  # the name older code and tests use
 EMERGENCY_STAY = "すぐに相談員につなぎます。ここで待っていてくださいね。"
 HIGH_RISK = "話してくれてありがとうございます。相談員（相談を聞く専門のスタッフ）におつなぎします。"
 NORMAL_RISK = ("話してくれてありがとうございます。このチャットで、相談員（相談を聞く専門のスタッフ）と話せます。"

@@ -25,7 +25,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
-from connectors.counseling.triage import LEVELS, RuleSet, Triage, default_rules, fold, rank, slang_fold
+from connectors.counseling.triage import LEVELS, RuleSet, Triage, default_rules, fold, slang_fold
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "data" / "counseling").glob("examples_*.yml"))

@@ -26,7 +26,7 @@ from connectors import texts
 from connectors.counseling.hours import CounselingHours, now_jst
 from connectors.counseling.triage import Triage, rank
 from connectors.db import run_db
-from connectors.handoff_store import QUEUED, RISKS, STAFF_PREFIX, Conversation
+from connectors.handoff_store import QUEUED, RISKS, Conversation
 
 if TYPE_CHECKING:
     from connectors.router import BotMessage, Router
@@ -198,6 +198,3 @@ def _ref(conversation_id: str) -> str:
 
     return conversation_ref(conversation_id)
 
-
-def is_staff_owned(conversation: Conversation) -> bool:
-    return conversation.owner.startswith(STAFF_PREFIX)
