@@ -192,10 +192,11 @@ class Router:
         """A message from the gateway itself, recorded in the transcript as a system line; protected when
         the counseling desk says it or inside a counseling session (even a place in the counseling queue
         says that a youth asked for help)."""
-        conversation = await run_db(self.store.get, conversation_id)
+        if not protected:
+            conversation = await run_db(self.store.get, conversation_id)
+            protected = bool(conversation and conversation.counseling)
         titles = f"\n［ボタン：{' / '.join(b['title'] for b in buttons)}］" if buttons else ""
-        await run_db(self.store.add_message, conversation_id, "system", text + titles,
-                     protected=protected or bool(conversation and conversation.counseling))
+        await run_db(self.store.add_message, conversation_id, "system", text + titles, protected=protected)
         return [{"text": text, **({"buttons": buttons} if buttons else {})}]
 
     # ------------------------------------------------------------------ staff actions

@@ -40,11 +40,17 @@ IDLE_CLOSED = ("しばらくメッセージがなかったので、いったん�
                "今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。")
 
 
+def _place(position, minutes) -> str:
+    """「ただいま2番目です（待ち時間の目安：約20分）。」, or nothing when the place is unknown."""
+    if not position:
+        return ""
+    return f"ただいま{position}番目です" + (f"（待ち時間の目安：約{minutes}分）" if minutes else "") + "。"
+
+
 def intake(hours: str, position, minutes) -> str:
     """The first message of a counseling chat: who answers, anonymity, confidentiality and its one exception,
     hours, the wait."""
-    wait = f"ただいま{position}番目です" + (f"（待ち時間の目安：約{minutes}分）" if minutes else "") + "。" \
-        if position else ""
+    wait = _place(position, minutes)
     return ("ここからは相談員（相談を聞く専門のスタッフ）がお返事します。名前や学校名は言わなくて大丈夫です。"
             "話してくれたことは秘密にします。ただ、あなたや誰かの命や安全が危ないときだけは、守るために"
             f"関係する機関と連絡をとることがあります。受付時間：{hours}。{wait}"
@@ -59,9 +65,7 @@ def off_hours(hours: str, next_open, keep: bool) -> str:
 
 
 def counseling_waiting(position, minutes) -> str:
-    place = f"ただいま{position}番目です" + (f"（待ち時間の目安：約{minutes}分）" if minutes else "") + "。" \
-        if position else ""
-    return f"相談員におつなぎするまでお待ちください。{place}メッセージはお預かりしています。"
+    return f"相談員におつなぎするまでお待ちください。{_place(position, minutes)}メッセージはお預かりしています。"
 STAFF_JOINED = "担当者が対応します。ご用件をお送りください。"
 COUNSELOR_JOINED = "相談員が対応します。ゆっくりで大丈夫です。お話を聞かせてください。"
 HANDED_BACK = "担当者との会話を終わります。ここからは自動応答でご案内します。"

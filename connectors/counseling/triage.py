@@ -292,10 +292,13 @@ class RuleSet:
             return False
         return any(all(self._found(v, view, p, rule.cancellable) for view, p in alt) for alt in rule.alternatives)
 
+    def _words_present(self, rule: Rule, v: Views) -> bool:
+        """The rule's patterns match, before ``unless`` and the cancels."""
+        return any(all(self._found(v, view, p, False) for view, p in alt) for alt in rule.alternatives)
+
     def vetoes(self, rule: Rule, v: Views) -> bool:
         """The rule's words are there, but its ``unless`` or a negation / quotation stopped it."""
-        raw = any(all(self._found(v, view, p, False) for view, p in alt) for alt in rule.alternatives)
-        return raw and not self.fires(rule, v)
+        return self._words_present(rule, v) and not self.fires(rule, v)
 
     def triage(self, text: str) -> Triage:
         if not isinstance(text, str) or not text.strip():
@@ -303,7 +306,8 @@ class RuleSet:
         v = views(text[:4000], self.aliases)
         fired = [r for r in self.rules if self.fires(r, v)]
         if not fired:
-            return Triage("none", vetoed=any(self.vetoes(r, v) for r in self.rules))
+            # no rule fired, so any rule whose words are present was stopped on purpose
+            return Triage("none", vetoed=any(self._words_present(r, v) for r in self.rules))
         level = max((r.level for r in fired), key=rank)
         return Triage(level, tuple(r.id for r in fired))
 

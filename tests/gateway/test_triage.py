@@ -107,31 +107,26 @@ def _explain(report: Dict, kind: str, value_key: str, hits_key: str, n_key: str,
     return "\n".join(lines)
 
 
+# What each routing figure is: (value, hits, count, kind of error behind it, bound, "at least" or "at most").
+ROUTING = {
+    # emergency + high messages are triaged at ≥ high (routed to counseling at priority)
+    "priority_recall": ("priority_hits", "priority_n", "missed priority", MIN_PRIORITY_RECALL, True),
+    # normal messages are triaged at ≥ normal (offered a counselor)
+    "normal_recall": ("normal_hits", "normal_n", "missed normal", MIN_NORMAL_RECALL, True),
+    # none messages are rarely triaged at ≥ normal
+    "false_alarms": ("false_alarm_hits", "none_n", "false alarm", MAX_FALSE_ALARMS, False),
+}
+
+
+@pytest.mark.parametrize("metric", list(ROUTING))
 @pytest.mark.parametrize("name", ASSERTED)
-def test_priority_recall(name):
-    """emergency + high messages are triaged at ≥ high (routed to counseling at priority)."""
+def test_routing_figure_meets_its_target(name, metric):
+    hits_key, n_key, kind, bound, at_least = ROUTING[metric]
     report = _report(name)
-    assert report["priority_n"] > 0
-    assert report["priority_recall"] >= MIN_PRIORITY_RECALL, _explain(
-        report, "missed priority", "priority_recall", "priority_hits", "priority_n", f"≥ {MIN_PRIORITY_RECALL}", blind="blind" in name)
-
-
-@pytest.mark.parametrize("name", ASSERTED)
-def test_normal_recall(name):
-    """normal messages are triaged at ≥ normal (offered a counselor)."""
-    report = _report(name)
-    assert report["normal_n"] > 0
-    assert report["normal_recall"] >= MIN_NORMAL_RECALL, _explain(
-        report, "missed normal", "normal_recall", "normal_hits", "normal_n", f"≥ {MIN_NORMAL_RECALL}", blind="blind" in name)
-
-
-@pytest.mark.parametrize("name", ASSERTED)
-def test_false_alarms(name):
-    """none messages are rarely triaged at ≥ normal."""
-    report = _report(name)
-    assert report["none_n"] > 0
-    assert report["false_alarms"] <= MAX_FALSE_ALARMS, _explain(
-        report, "false alarm", "false_alarms", "false_alarm_hits", "none_n", f"≤ {MAX_FALSE_ALARMS}", blind="blind" in name)
+    assert report[n_key] > 0
+    met = report[metric] >= bound if at_least else report[metric] <= bound
+    assert met, _explain(report, kind, metric, hits_key, n_key, f"{'≥' if at_least else '≤'} {bound}",
+                         blind="blind" in name)
 
 
 @pytest.mark.parametrize("name", ASSERTED)
