@@ -1,0 +1,106 @@
+"""The triage sets measured end to end, through a running stack, as the website widget talks.
+
+    make run   (in another terminal), then
+    .venv/gateway/bin/python -m tools.eval_triage_stack [--url http://127.0.0.1:8000] [--set set3_blind]
+
+One fresh Socket.IO chat per message. What counts is what the person gets, from the gateway's triage or from
+the engine (its own counseling answer shows the numbers and 「相談員と話す」 too), read from the replies and
+from the gateway's database (``--db``, default var/gateway.db):
+
+* routed at priority: the chat waits for (or has) a counselor with risk high or emergency;
+* offered a counselor: that, or the chat is in the counseling queue, or a reply offers 「相談員と話す」;
+* false alarm: a ``none`` message that was offered a counselor or shown the emergency numbers.
+
+Blind sets print figures only, never their texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import sqlalchemy as sa
+
+from connectors.counseling.triage import load_set
+from tests.socketio_client import WidgetClient
+from tools.eval_triage import SETS
+
+COUNSELOR_PAYLOAD = "/request_counselor"
+
+
+async def one_chat(url: str, text: str, quiet: float) -> Dict:
+    widget = WidgetClient(url)
+    await widget.connect()
+    replies: List[Dict] = []
+    try:
+        await widget.say(text)
+        replies.append(await widget.next_message(30))
+        while True:
+            try:
+                replies.append(await widget.next_message(quiet))
+            except asyncio.TimeoutError:
+                break
+    finally:
+        await widget.close()
+    return {"session": widget.session_id, "replies": replies}
+
+
+def outcome(chat: Dict, db: sa.engine.Engine) -> Dict[str, bool]:
+    with db.connect() as c:
+        row = c.execute(sa.text("select queue, risk from conversations where id = :id"),
+                        {"id": f"web:{chat['session']}"}).first()
+    queue, risk = (row.queue, row.risk) if row else (None, "none")
+    texts = " ".join(r.get("text") or "" for r in chat["replies"])
+    offered_button = any(q.get("payload") == COUNSELOR_PAYLOAD for r in chat["replies"]
+                         for q in r.get("quick_replies") or [])
+    priority = queue == "counseling" and risk in ("high", "emergency")
+    offered = priority or queue == "counseling" or offered_button
+    return {"priority": priority, "offered": offered, "numbers": "110番" in texts}
+
+
+async def measure(url: str, messages: List[Dict], db: sa.engine.Engine, parallel: int, quiet: float) -> Dict:
+    gate = asyncio.Semaphore(parallel)
+
+    async def run(message: Dict) -> Dict:
+        async with gate:
+            return outcome(await one_chat(url, message["text"], quiet), db)
+
+    results = await asyncio.gather(*(run(m) for m in messages))
+    gold = [m["level"] for m in messages]
+    risky = [r for g, r in zip(gold, results) if g in ("emergency", "high")]
+    normal = [r for g, r in zip(gold, results) if g == "normal"]
+    none = [r for g, r in zip(gold, results) if g == "none"]
+    return {
+        "priority": (sum(r["priority"] for r in risky), len(risky)),
+        "priority_or_numbers": (sum(r["priority"] or r["numbers"] for r in risky), len(risky)),
+        "normal_offered": (sum(r["offered"] for r in normal), len(normal)),
+        "false_alarms": (sum(r["offered"] or r["numbers"] for r in none), len(none)),
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--db", default="sqlite:///var/gateway.db", help="the running gateway's database")
+    parser.add_argument("--set", choices=list(SETS), default="set3_blind")
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--quiet", type=float, default=2.0, help="seconds of silence that end a turn")
+    args = parser.parse_args(argv)
+    messages = load_set(SETS[args.set])
+    figures = asyncio.run(measure(args.url, messages, sa.create_engine(args.db), args.parallel, args.quiet))
+    print(f"== {args.set} through the running stack ({len(messages)} fresh widget chats, {args.url}) ==")
+    labels = {"priority": "emergency+high routed to a counselor at priority",
+              "priority_or_numbers": "emergency+high routed at priority or shown the numbers",
+              "normal_offered": "normal offered a counselor",
+              "false_alarms": "none offered a counselor or shown the numbers"}
+    for key, (hits, n) in figures.items():
+        print(f"  {labels[key]:<56} {hits / n:6.1%}  {hits}/{n}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    raise SystemExit(main())
