@@ -96,6 +96,7 @@ eval-faq: train $(CITYDATA_DB)
 	$(ENGINE_PY) -m tools.eval_faq --set fresh --through-nlu
 
 eval-triage-stack: $(GATEWAY_VENV)/.installed
+	$(GATEWAY_PY) -m tools.eval_triage_stack --set set4_blind
 	$(GATEWAY_PY) -m tools.eval_triage_stack --set set3_blind
 	$(GATEWAY_PY) -m tools.eval_triage_stack --set set2_blind
 

@@ -9,7 +9,15 @@ the intent into ``menu_faq`` with the entity ``faq_id`` (action_faq answers that
 unsure (< UNSURE) and the FAQ has candidates, into ``menu_faq`` alone (action_faq offers もしかして). A question about
 another municipality becomes ``out_of_scope`` (action_fallback says where to ask).
 
-It only overrides the intents in OVERRIDABLE (menus, small talk, not understood), and never:
+Behind the gateway, counseling is settled before the engine sees a message: the gateway triages every
+message (connectors/counseling/) and forwards only those it found no risk in, saying so in the message's
+metadata (``"triage": "none"``). For those, DIET's ``menu_counseling`` on typed text is a mistake (it says so
+for 「相続の相談窓口はありますか」「既読無視してごめん」), and its answer — the emergency numbers and
+「相談員と話す」 — a false alarm: the message gets the FAQ answer, もしかして, or the honest fallback instead.
+The 「相談したい」 button (a payload) still opens the counseling menu.
+
+Without that metadata (``rasa shell``, ``rasa test``) it only overrides the intents in OVERRIDABLE (menus, small
+talk, not understood), and never:
 * ``menu_counseling`` when the message has a word of distress (いじめ, つらい, 死にたい, 叩かれた … see
   DISTRESS) or the FAQ topic is the counseling one — a child asking for help must reach the counseling
   flow. DIET also says menu_counseling for 「除雪について相談したい」 or 「起業の相談窓口」: those, with a
@@ -32,7 +40,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -66,11 +74,13 @@ GUARDED = {
 }
 
 
-def routed_intent(intent: str, text: str, confidence: float = 1.0) -> Dict[str, Any]:
+def routed_intent(intent: str, text: str, confidence: float = 1.0, triaged: bool = False) -> Dict[str, Any]:
     """What the router decides for a message DIET gave ``intent``: {} (keep it), or the new intent with
-    its confidence and, for an FAQ answer, the topic id."""
+    its confidence and, for an FAQ answer, the topic id. ``triaged``: the gateway found no risk in it."""
     if not text.strip() or text.startswith("/"):
         return {}
+    if triaged and intent == "menu_counseling":
+        return _not_counseling(text, confidence)
     if intent in GUARDED:
         guard = GUARDED[intent]
         if guard is not None and guard.search(normalize_text(text)):
@@ -98,6 +108,17 @@ def routed_intent(intent: str, text: str, confidence: float = 1.0) -> Dict[str, 
     return {"intent": FAQ_INTENT, "confidence": round(result.score, 4), "faq_id": topic.id}
 
 
+def _not_counseling(text: str, confidence: float) -> Dict[str, Any]:
+    """Typed text the gateway found no risk in and DIET took for the counseling menu."""
+    result = current_retriever().retrieve(text)
+    if result.status == "answer":
+        return {"intent": FAQ_INTENT, "confidence": round(result.score, 4), "faq_id": result.topics[0].id}
+    if result.status == "elsewhere":
+        return {"intent": "out_of_scope", "confidence": 1.0}
+    # action_fallback tries the FAQ's もしかして and the garbage dictionary before it says it did not understand.
+    return {"intent": "nlu_fallback", "confidence": round(confidence, 4)}
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class FaqRouter(GraphComponent):
     @classmethod
@@ -109,8 +130,10 @@ class FaqRouter(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             intent = (message.get(INTENT) or {}).get("name") or ""
+            metadata = message.get(METADATA) or {}
             decision = routed_intent(intent, message.get(TEXT) or "",
-                                     float((message.get(INTENT) or {}).get("confidence") or 0.0))
+                                     float((message.get(INTENT) or {}).get("confidence") or 0.0),
+                                     triaged=isinstance(metadata, dict) and metadata.get("triage") == "none")
             if not decision:
                 continue
             new_intent = {"name": decision["intent"], "confidence": decision["confidence"]}

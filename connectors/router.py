@@ -120,7 +120,9 @@ class Router:
             return await self.request_human(conversation, "general", "user_request")
         if text == REQUEST_COUNSELOR or found.level != "none":
             return await self.desk.from_bot(conversation, found, requested=text == REQUEST_COUNSELOR)
-        return await self._to_engine(conversation, text, channel, metadata)
+        # The engine is told the triage found nothing: its NLU then never answers typed text with the
+        # counseling menu (bot/faq_router.py), which was a false alarm for 「相続の相談窓口は？」.
+        return await self._to_engine(conversation, text, channel, {**(metadata or {}), "triage": found.level})
 
     @staticmethod
     def _protected(conversation: Conversation, found: Triage) -> bool:

@@ -30,8 +30,9 @@ SETS: Dict[str, Path] = {
     "set1": ROOT / "tests" / "triage" / "set1.yml",
     "set2_blind": ROOT / "tests" / "triage" / "set2_blind.yml",
     "set3_blind": ROOT / "tests" / "triage" / "set3_blind.yml",
+    "set4_blind": ROOT / "tests" / "triage" / "set4_blind.yml",
 }
-# The sets whose figures tests/gateway/test_triage.py asserts; set 3 stays blind (reported, never tuned on).
+# The sets whose figures tests/gateway/test_triage.py asserts; sets 3 and 4 stay blind (reported, never tuned on).
 ASSERTED = ("set1", "set2_blind")
 MIN_PRIORITY_RECALL = 0.98  # emergency + high → ≥ high
 MIN_NORMAL_RECALL = 0.90  # normal → ≥ normal

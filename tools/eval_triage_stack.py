@@ -58,7 +58,8 @@ def outcome(chat: Dict, db: sa.engine.Engine) -> Dict[str, bool]:
                          for q in r.get("quick_replies") or [])
     priority = queue == "counseling" and risk in ("high", "emergency")
     offered = priority or queue == "counseling" or offered_button
-    return {"priority": priority, "offered": offered, "numbers": "110番" in texts}
+    # who raised it: the gateway's triage (the chat has a risk) or the engine's answer to a message without one
+    return {"priority": priority, "offered": offered, "numbers": "110番" in texts, "by_triage": risk != "none"}
 
 
 async def measure(url: str, messages: List[Dict], db: sa.engine.Engine, parallel: int, quiet: float) -> Dict:
@@ -78,6 +79,7 @@ async def measure(url: str, messages: List[Dict], db: sa.engine.Engine, parallel
         "priority_or_numbers": (sum(r["priority"] or r["numbers"] for r in risky), len(risky)),
         "normal_offered": (sum(r["offered"] for r in normal), len(normal)),
         "false_alarms": (sum(r["offered"] or r["numbers"] for r in none), len(none)),
+        "false_alarms_by_engine": (sum((r["offered"] or r["numbers"]) and not r["by_triage"] for r in none), len(none)),
     }
 
 
@@ -95,7 +97,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     labels = {"priority": "emergency+high routed to a counselor at priority",
               "priority_or_numbers": "emergency+high routed at priority or shown the numbers",
               "normal_offered": "normal offered a counselor",
-              "false_alarms": "none offered a counselor or shown the numbers"}
+              "false_alarms": "none offered a counselor or shown the numbers",
+              "false_alarms_by_engine": "  of which the engine's answer (not the triage)"}
     for key, (hits, n) in figures.items():
         print(f"  {labels[key]:<56} {hits / n:6.1%}  {hits}/{n}")
     return 0

@@ -35,3 +35,11 @@ async def test_words_of_distress_always_reach_a_counselor(widget):
 async def test_another_municipality_is_told_where_to_ask(widget):
     reply = await widget.ask("横浜市で児童手当を申請したい")
     assert "横浜市" in reply["text"] and "札幌市" in reply["text"]
+
+
+async def test_an_information_question_about_a_counter_is_not_a_counseling_alarm(widget):
+    # DIET says menu_counseling; the gateway found no risk and says so, so the engine does not show the
+    # emergency numbers and 「相談員と話す」 (bot/faq_router.py).
+    reply = await widget.ask("相続の相談ができる窓口はありますか")
+    assert "110番" not in reply["text"]
+    assert all(q["payload"] != "/request_counselor" for q in reply.get("quick_replies") or [])

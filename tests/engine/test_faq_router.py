@@ -60,3 +60,18 @@ def test_a_municipal_question_taken_for_a_person_or_a_booking_gets_its_answer(in
 ])
 def test_real_requests_for_a_person_or_a_booking_stay(intent, text):
     assert routed_intent(intent, text, 0.9) == {}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("相続の相談ができる窓口はありますか", None),  # an information question, not a worry
+    ("既読無視してごめん！寝てた", "nlu_fallback"),  # DIET's guess; the gateway found no risk
+    ("子どもの悩みを相談できる窓口はどこですか", "menu_faq"),  # the counseling topic's answer (T35)
+])
+def test_typed_text_the_gateway_triaged_never_gets_the_counseling_menu(text, expected):
+    """Behind the gateway only messages without risk reach the engine (metadata triage=none): DIET's
+    menu_counseling there is a false alarm, answered by the FAQ or the honest fallback instead."""
+    decision = routed_intent("menu_counseling", text, 0.9, triaged=True)
+    assert decision["intent"] != "menu_counseling"
+    assert expected is None or decision["intent"] == expected
+    assert routed_intent("menu_counseling", "/menu_counseling", 1.0, triaged=True) == {}  # the button still works
+    assert routed_intent("menu_counseling", "子どもの悩みを相談できる窓口はどこですか", 0.9) == {}  # no gateway

@@ -48,7 +48,7 @@ def test_a_text_turn_is_one_reply_call_with_quick_replies(line: Line):
     assert [r["endpoint"] for r in line.api.requests] == ["loading", "reply"]  # the animation first
     assert reply["headers"]["authorization"] == "Bearer test-channel-access-token"
     assert line.engine.received == [{"sender": f"line:{user}", "message": "menu", "input_channel": "line",
-                                     "metadata": {"channel": "line", "line_event": "text"}}]
+                                     "metadata": {"channel": "line", "line_event": "text", "triage": "none"}}]
 
 
 def test_a_postback_from_a_quick_reply(line: Line):

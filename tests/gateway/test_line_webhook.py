@@ -187,7 +187,7 @@ def test_postbacks_and_date_picker(line: Line):
     assert line.reply_to(faq)["json"]["messages"][0]["text"] == 'echo:/menu_faq{"faq_id": "T01"}'
     assert line.reply_to(picked)["json"]["messages"][0]["text"] == 'echo:/choose_date{"date": "2026-12-03"}'
     assert line.engine_texts() == ['/menu_faq{"faq_id": "T01"}', '/choose_date{"date": "2026-12-03"}']
-    assert line.engine.received[0]["metadata"] == {"channel": "line", "line_event": "postback"}
+    assert line.engine.received[0]["metadata"] == {"channel": "line", "line_event": "postback", "triage": "none"}
     assert line.engine.received[0]["sender"] == f"line:{user}"
 
 
