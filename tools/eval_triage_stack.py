@@ -9,7 +9,8 @@ from the gateway's database (``--db``, default var/gateway.db):
 
 * routed at priority: the chat waits for (or has) a counselor with risk high or emergency;
 * offered a counselor: that, or the chat is in the counseling queue, or a reply offers 「相談員と話す」;
-* false alarm: a ``none`` message that was offered a counselor or shown the emergency numbers.
+* false alarm: a ``none`` message that was offered a counselor or shown the emergency numbers as an alarm (an FAQ
+  answer that cites them, because the question asked about the help lines, is an answer: not counted).
 
 Blind sets print figures only, never their texts.
 """
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 
 from connectors.counseling.triage import load_set
 from tests.socketio_client import WidgetClient
-from tools.eval_triage import SETS
+from tools.eval_triage import ASSERTED, SETS
 
 COUNSELOR_PAYLOAD = "/request_counselor"
 
@@ -53,16 +54,19 @@ def outcome(chat: Dict, db: sa.engine.Engine) -> Dict[str, bool]:
         row = c.execute(sa.text("select queue, risk from conversations where id = :id"),
                         {"id": f"web:{chat['session']}"}).first()
     queue, risk = (row.queue, row.risk) if row else (None, "none")
-    texts = " ".join(r.get("text") or "" for r in chat["replies"])
+    # The emergency numbers as an alarm, not an FAQ answer that cites them because the question asked about
+    # the help lines (T35 「子どもの悩みを相談できるところは？」 ends with 110番; FAQ answers carry 「詳しくは：」).
+    alarms = " ".join(r.get("text") or "" for r in chat["replies"] if "詳しくは：" not in (r.get("text") or ""))
     offered_button = any(q.get("payload") == COUNSELOR_PAYLOAD for r in chat["replies"]
                          for q in r.get("quick_replies") or [])
     priority = queue == "counseling" and risk in ("high", "emergency")
     offered = priority or queue == "counseling" or offered_button
     # who raised it: the gateway's triage (the chat has a risk) or the engine's answer to a message without one
-    return {"priority": priority, "offered": offered, "numbers": "110番" in texts, "by_triage": risk != "none"}
+    return {"priority": priority, "offered": offered, "numbers": "110番" in alarms, "by_triage": risk != "none"}
 
 
-async def measure(url: str, messages: List[Dict], db: sa.engine.Engine, parallel: int, quiet: float) -> Dict:
+async def measure(url: str, messages: List[Dict], db: sa.engine.Engine, parallel: int, quiet: float,
+                  errors: bool = False) -> Dict:
     gate = asyncio.Semaphore(parallel)
 
     async def run(message: Dict) -> Dict:
@@ -70,6 +74,14 @@ async def measure(url: str, messages: List[Dict], db: sa.engine.Engine, parallel
             return outcome(await one_chat(url, message["text"], quiet), db)
 
     results = await asyncio.gather(*(run(m) for m in messages))
+    if errors:
+        for m, r in zip(messages, results):
+            missed = (m["level"] in ("emergency", "high") and not r["priority"]) or \
+                (m["level"] == "normal" and not r["offered"])
+            alarm = m["level"] == "none" and (r["offered"] or r["numbers"])
+            if missed or alarm:
+                print(f"  {'false alarm' if alarm else 'missed':<11} {m['level']:<9} "
+                      f"{'triage' if r['by_triage'] else 'engine'}  {m['text']}")
     gold = [m["level"] for m in messages]
     risky = [r for g, r in zip(gold, results) if g in ("emergency", "high")]
     normal = [r for g, r in zip(gold, results) if g == "normal"]
@@ -90,9 +102,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--set", choices=list(SETS), default="set3_blind")
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--quiet", type=float, default=2.0, help="seconds of silence that end a turn")
+    parser.add_argument("--errors", action="store_true", help="list misses and false alarms (not for blind sets)")
     args = parser.parse_args(argv)
+    if args.errors and args.set.endswith("_blind") and args.set not in ASSERTED:
+        parser.error(f"{args.set} is kept blind: its texts are never printed")
     messages = load_set(SETS[args.set])
-    figures = asyncio.run(measure(args.url, messages, sa.create_engine(args.db), args.parallel, args.quiet))
+    figures = asyncio.run(measure(args.url, messages, sa.create_engine(args.db), args.parallel, args.quiet,
+                                  args.errors))
     print(f"== {args.set} through the running stack ({len(messages)} fresh widget chats, {args.url}) ==")
     labels = {"priority": "emergency+high routed to a counselor at priority",
               "priority_or_numbers": "emergency+high routed at priority or shown the numbers",

@@ -88,7 +88,7 @@ class Triage:
     # The rules saw words of danger and dismissed them on purpose (negation, a quoted title, a garbage
     # question…): the classifier (connectors/counseling/classifier.py) may not overrule that.
     vetoed: bool = False
-    source: str = "rules"  # rules | classifier
+    source: str = "rules"  # rules | classifier | rules+classifier
 
     @property
     def rank(self) -> int:

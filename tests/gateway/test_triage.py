@@ -89,6 +89,13 @@ def test_asking_for_a_counselor_is_at_least_normal():
     assert result.rank >= rank("normal"), f"{text!r}: {result}\n{RULES.explain(text)}"
 
 
+def test_the_classifier_raises_a_worry_the_rules_read_as_normal_when_it_is_sure_it_is_worse():
+    text = "階段から突き落とされた、足動かない、まだ母が怒鳴ってる"  # the rules see family conflict only
+    assert RULES.triage(text).level == "normal"
+    assert SYSTEM.triage(text).level == "high" and SYSTEM.triage(text).source == "rules+classifier"
+    assert SYSTEM.triage("親とけんかした").level == "normal"  # a plain worry stays a worry
+
+
 # ------------------------------------------------------------------ (d) routing thresholds on both sets
 @lru_cache(maxsize=None)
 def _report(name: str) -> Dict:
