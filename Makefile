@@ -59,11 +59,11 @@ CITYDATA_DB := var/citydata.db
 
 # First start: load the repository's small sample. A city loads its official files with load-city-data.
 $(CITYDATA_DB): | $(ENGINE_VENV)/.installed
-	@$(ENGINE_PY) -m bot.citydata load data/city_sample
+	@$(ENGINE_PY) -m bot.knowledge.citydata load data/city_sample
 
 load-city-data: $(ENGINE_VENV)/.installed
 	@test -n "$(DIR)" || { echo "usage: make load-city-data DIR=<directory with the city's CSV files>"; exit 2; }
-	$(ENGINE_PY) -m bot.citydata load "$(DIR)"
+	$(ENGINE_PY) -m bot.knowledge.citydata load "$(DIR)"
 
 ## ---- run ----
 
@@ -134,7 +134,7 @@ lock:
 
 staff-admin: $(GATEWAY_VENV)/.installed
 	@test -n "$(NAME)" || (echo "usage: make staff-admin NAME=<username>" && exit 2)
-	$(GATEWAY_PY) -m connectors.staff_admin create-admin $(NAME)
+	$(GATEWAY_PY) -m gateway.staff.admin create-admin $(NAME)
 
 clean:
 	rm -rf .venv models var results .pytest_cache

@@ -1,6 +1,6 @@
 """大型ごみ collection booking in chat: the form's questions and checks, the summary, the receipt, and
 checking / changing / cancelling a booking afterwards. The rules (fees, dates, capacity, receipt
-numbers, deadlines) live in bot/booking/; this module only talks."""
+numbers, deadlines) live in common/booking/; this module only talks."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CALL_CENTER, button, channel_of
 from actions.faq import reply_from_faq
 from actions.garbage import city_data_required, reply_to_item_question, resolve_address
-from bot import booking
-from bot.booking.dates import now_jst
-from bot.clock import today
-from bot.faq_retriever import current_retriever
+from common import booking
+from common.conversation_id import ConversationId
+from common.booking.dates import now_jst
+from common.clock import today
+from common.formats import format_date
+from bot.knowledge.faq_retriever import current_retriever
 
-WEEKDAYS = "月火水木金土日"
 SKIP_NAME = {"なし", "無し", "ない", "不要", "いらない", "スキップ", "-", "ー"}
 # Words that make an answer a question to answer first (「ソファは何ごみ？」 in the middle of the form).
 QUESTION = re.compile(r"[?？]$|何ごみ|なにごみ|どうやって|どこで|いくら|教えて|ですか$|ますか$")
@@ -33,11 +34,11 @@ CHANGE_DEADLINE_TEXT = "収集日の2日前の17時"
 def owner_ref(tracker: Tracker) -> str:
     """The chat user, as the booking store knows them (a hash: LINE user ids are personal). The gateway's
     "#<n>" suffix (a new engine session after a person handed the chat back) is the same user."""
-    return booking.owner_ref(tracker.sender_id.split("#")[0])
+    return booking.owner_ref(ConversationId.parse(tracker.sender_id).conversation)
 
 
 def day_label(day: date) -> str:
-    return f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
+    return format_date(day)
 
 
 def items_text(items: List[Dict[str, Any]]) -> str:
@@ -408,7 +409,7 @@ def infer_action(text: str) -> str:
 
 class ActionManageBooking(Action):
     """Check, change (date or items) or cancel a booking: found from the same chat user, or by receipt
-    number + phone. Changes and cancellations are possible until the deadline (bot/booking)."""
+    number + phone. Changes and cancellations are possible until the deadline (common/booking)."""
 
     def name(self) -> Text:
         return "action_manage_booking"

@@ -6,7 +6,7 @@ from typing import Dict
 
 from rasa_sdk import Tracker
 
-CALL_CENTER = "札幌市コールセンター（011-222-4894）"
+from common.formats import CALL_CENTER  # noqa: F401  (used by the action modules)
 MAX_BUTTON_TITLE = 20  # LINE quick-reply label limit
 
 
@@ -15,11 +15,11 @@ def button(title: str, payload: str) -> Dict[str, str]:
 
 
 def is_counseling(tracker: Tracker, text: str = "") -> bool:
-    """Never log a youth's words: the gateway keeps counseling text from the engine (connectors/counseling),
+    """Never log a youth's words: the gateway keeps counseling text from the engine (gateway/counseling),
     and what still arrives here with a counseling intent or words of distress stays out of the
     unanswered-question log too."""
-    from bot.faq_router import DISTRESS
-    from bot.normalize import normalize_text
+    from bot.nlu.faq_router import DISTRESS
+    from bot.nlu.normalize import normalize_text
 
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     folded = normalize_text(text or tracker.latest_message.get("text") or "")

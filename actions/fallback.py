@@ -12,9 +12,9 @@ from actions.common import channel_of, is_counseling
 from actions.faq import reply_from_faq
 from actions.garbage import reply_to_item_question
 from actions.handoff import previous_turn_failed, request_handoff
-from bot import unanswered
-from bot.citydata.store import CityDataNotLoaded
-from bot.faq_retriever import current_retriever
+from common import unanswered
+from bot.knowledge.citydata.store import CityDataNotLoaded
+from bot.knowledge.faq_retriever import current_retriever
 
 
 class ActionFallback(Action):

@@ -1,4 +1,4 @@
-"""Municipal FAQ answers from data/faq/faq.yml (retrieval: bot/faq_retriever.py)."""
+"""Municipal FAQ answers from data/faq/faq.yml (retrieval: bot/knowledge/faq_retriever.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import button, channel_of, is_counseling
-from bot import unanswered
-from bot.faq_retriever import Retrieval, Topic, current_retriever
+from common import unanswered
+from bot.knowledge.faq_retriever import Retrieval, Topic, current_retriever
 
 logger = logging.getLogger(__name__)
 

@@ -12,18 +12,18 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CALL_CENTER, button, channel_of, is_counseling
 from actions.faq import reply_from_faq
-from bot import unanswered
-from bot.address_text import find_town, parse, town_key
-from bot.citydata.store import CityDataNotLoaded, UnknownArea
-from bot.clock import today
-from bot.faq_retriever import current_retriever
-from bot.garbage_knowledge import matcher, store
+from common import unanswered
+from bot.nlu.address_text import find_town, parse, town_key
+from bot.knowledge.citydata.store import CityDataNotLoaded, UnknownArea
+from common.clock import today
+from common.formats import format_date
+from bot.knowledge.faq_retriever import current_retriever
+from bot.knowledge.garbage_knowledge import matcher, store
 
 logger = logging.getLogger(__name__)
 
 CITY_TOP = "https://www.city.sapporo.jp/"
 GARBAGE_WORDS = ("ごみ", "ゴミ", "捨て", "すて", "処分", "出し方", "なげ")
-WEEKDAYS = "月火水木金土日"
 
 
 NOT_LOADED = ("申し訳ありません。ただいま、ごみの情報をご案内できません。"
@@ -45,7 +45,7 @@ def city_data_required(run):
 
 
 def jp_date(day: date) -> str:
-    return f"{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
+    return format_date(day)
 
 
 def item_payload(name: str) -> str:

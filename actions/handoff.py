@@ -1,4 +1,4 @@
-"""Handing a conversation to a person: the engine asks, the gateway decides (connectors/router.py).
+"""Handing a conversation to a person: the engine asks, the gateway decides (gateway/handoff/router.py).
 
 The request is a custom JSON message ``{"handoff": {"queue": …, "reason": …}}``; the gateway takes it
 out of what the user sees, puts the chat in the queue and tells the user their place in it.

@@ -1,4 +1,4 @@
-"""The first FAQ retrieval, kept as the baseline the classifier in bot/faq_retriever.py is compared with
+"""The first FAQ retrieval, kept as the baseline the classifier in bot/knowledge/faq_retriever.py is compared with
 (`python -m tools.eval_faq --retriever bm25`, README "FAQ"): BM25 over fugashi lemmas of data/faq/faq.yml.
 
 Every training paraphrase (and the canonical question) is one BM25 document labelled with its topic; a
@@ -22,7 +22,7 @@ import bm25s
 import numpy as np
 
 # The same content words, topics and results as the classifier in use, so the comparison is fair.
-from bot.faq_retriever import FAQ_FILE, Retrieval, Topic, load_topics, terms, training_texts
+from bot.knowledge.faq_retriever import FAQ_FILE, Retrieval, Topic, load_topics, terms, training_texts
 
 # Measured frontier (tools/eval_faq.py, held-out set, first content): coverage 0.4 → top-1 0.375 but 22 %
 # of out-of-scope queries answered; 0.5 → 0.255 / 12 %; 0.6 → 0.185 / 2.4 %. Safety first: 0.6.

@@ -39,11 +39,11 @@ PASSWORD = "benchmark-password"
 def start_gateway(data_dir: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ) | {"PORT": str(port), "HOST": "127.0.0.1", "DATA_DIR": str(data_dir),
                               "ENGINE_URL": f"http://127.0.0.1:{free_port()}", "LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "-m", "connectors.staff_admin", "create-user", "bench", "--role", "staff",
+    subprocess.run([sys.executable, "-m", "gateway.staff.admin", "create-user", "bench", "--role", "staff",
                     "--password-stdin", "--db", f"sqlite:///{data_dir / 'gateway.db'}"],
                    input=PASSWORD + "\n", text=True, cwd=ROOT, env=env, check=True, capture_output=True)
     log = open(data_dir / "gateway.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "connectors"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    process = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=env, stdout=log, stderr=log)
     for _ in range(100):
         if http_ok(f"http://127.0.0.1:{port}/staff/login") is not None or process.poll() is not None:
             break

@@ -101,7 +101,7 @@ async def measure_texts(name: str, turns: int, one_call, texts: List[str]) -> Di
 async def run(turns: int, concurrency: int, city_data: Path) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
     citydata_url = f"sqlite:///{data_dir / 'citydata.db'}"
-    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.citydata", "load", str(city_data), "--db", citydata_url],
+    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(city_data), "--db", citydata_url],
                    cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
     stack = Stack(gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(), data_dir=data_dir,
                   extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'a.db'}"})

@@ -1,4 +1,4 @@
-"""Benchmark of the rule triage (connectors/counseling/triage.py) in one process, no services.
+"""Benchmark of the rule triage (gateway/counseling/triage.py) in one process, no services.
 
     make bench   (or: .venv/gateway/bin/python benchmarks/triage.py [--calls 5000])
 
@@ -70,7 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rss_before, peak_before = current_rss_mb(), maxrss_mb()
 
     t0 = time.perf_counter()
-    from connectors.counseling import triage as triage_module  # noqa: E402  (measured: import time)
+    from gateway.counseling import triage as triage_module  # noqa: E402  (measured: import time)
     t1 = time.perf_counter()
     first = triage_module.triage(COLD_MESSAGE)  # rules file + tagger
     t2 = time.perf_counter()
@@ -103,7 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     # What the gateway runs: the rules with the classifier as second opinion (trained at start).
     t3 = time.perf_counter()
-    from connectors.counseling.classifier import default_triage  # noqa: E402
+    from gateway.counseling.classifier import default_triage  # noqa: E402
 
     system = default_triage()
     t4 = time.perf_counter()

@@ -37,7 +37,7 @@ from sklearn.pipeline import make_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from connectors.counseling.triage import LEVELS, RuleSet, fold, higher, load_set  # noqa: E402
+from gateway.counseling.triage import LEVELS, RuleSet, fold, higher, load_set  # noqa: E402
 from tools.eval_triage import MAX_FALSE_ALARMS, MIN_NORMAL_RECALL, MIN_PRIORITY_RECALL, SETS, score  # noqa: E402
 
 THRESHOLDS = (0.5, 0.7, 0.9)

@@ -1,1 +1,1 @@
-"""Engine-side code: the Japanese NLU components for Rasa and helpers shared with the actions."""
+"""Engine-side code: NLU components and text tools (nlu/), the city's knowledge (knowledge/)."""

@@ -1,1 +1,1 @@
-"""Gateway service: channels (web widget, LINE), the router to the engine, and later the staff console."""
+"""The channels the gateway speaks: the website widget (webchat.py, Socket.IO) and LINE (line/)."""

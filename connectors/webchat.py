@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Optional
 
 import socketio
 
-from connectors import texts
-from connectors.router import BotMessage, Router, conversation_ref
+from gateway import texts
+from gateway.handoff.router import BotMessage, Router, conversation_ref
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ Checks (each failure is an error; the exit status is 1 when there is any):
 * keywords (optional): a list of non-empty strings, unique like the examples.
 * heldout.yml (and fresh.yml, with 3 per topic, 20 out-of-scope, 8 follow-ups): every expected id exists; ≥ 4 in-scope queries per topic, ≥ 35 out-of-scope and
   ≥ 10 follow-up queries (expected `none`); no duplicate query; no query equal to a training example
-  or canonical question after normalisation (NFKC + lower case via bot.normalize.normalize_text,
+  or canonical question after normalisation (NFKC + lower case via bot.nlu.normalize.normalize_text,
   whitespace removed), nor after also removing punctuation (a trivial modification).
 
 Warnings (printed, not failing): long answer lines, entries already marked reviewed, held-out queries
 very similar to a training example of the same topic, allowed numbers that the answer does not use.
 
-Pure Python (PyYAML and the repository's bot.normalize); fast enough for the unit-test suite.
+Pure Python (PyYAML and the repository's bot.nlu.normalize); fast enough for the unit-test suite.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
-from bot.normalize import normalize_text
+from bot.nlu.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parent.parent
 FAQ_PATH = ROOT / "data" / "faq" / "faq.yml"
@@ -96,7 +96,7 @@ class Report:
 # --------------------------------------------------------------------------- helpers
 
 def normalize_query(text: str) -> str:
-    """NFKC + lower case (bot.normalize), whitespace removed: what counts as 'the same query'."""
+    """NFKC + lower case (bot.nlu.normalize), whitespace removed: what counts as 'the same query'."""
     return "".join(normalize_text(text).split())
 
 

@@ -1,6 +1,6 @@
 """Evaluate an FAQ retriever on the held-out set tests/faq/heldout.yml.
 
-    .venv/engine/bin/python -m tools.eval_faq                      # bot/faq_retriever.py on tests/faq/heldout.yml
+    .venv/engine/bin/python -m tools.eval_faq                      # bot/knowledge/faq_retriever.py on tests/faq/heldout.yml
     .venv/engine/bin/python -m tools.eval_faq --set fresh          # the second, blind batch tests/faq/fresh.yml
     .venv/engine/bin/python -m tools.eval_faq --retriever bm25     # the BM25 baseline (benchmarks/faq_bm25.py)
     .venv/engine/bin/python -m tools.eval_faq --through-nlu        # what the dialogue does: trained NLU first
@@ -124,7 +124,7 @@ def outcome_through_nlu(parse: Dict, retriever) -> tuple:
         return result.status, result.topics[0].id if result.topics else None
     if intent == "ask_garbage_category":  # actions/garbage.py: the dictionary first, then the FAQ
         from actions.garbage import GARBAGE_WORDS
-        from bot.garbage_knowledge import matcher
+        from bot.knowledge.garbage_knowledge import matcher
         if matcher().match(parse["text"]).status in ("found", "ambiguous"):
             return "intent", intent
         result = retriever.retrieve(parse["text"])
@@ -195,7 +195,7 @@ def main() -> None:
     if args.retriever == "bm25":
         from benchmarks.faq_bm25 import FaqRetriever
     else:
-        from bot.faq_retriever import FaqRetriever
+        from bot.knowledge.faq_retriever import FaqRetriever
     started = time.perf_counter()
     retriever = FaqRetriever.from_file()
     print(f"retriever               {args.retriever}, trained in {time.perf_counter() - started:.1f} s; set {args.set}")

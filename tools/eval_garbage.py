@@ -1,4 +1,4 @@
-"""Evaluate the garbage item matcher (bot/item_matcher.py) on the city's full dictionary.
+"""Evaluate the garbage item matcher (bot/knowledge/item_matcher.py) on the city's full dictionary.
 
     .venv/engine/bin/python -m tools.eval_garbage [--show-errors]
 
@@ -30,10 +30,10 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import jaconv
 import yaml
 
-from bot.citydata.models import GarbageItem
-from bot.citydata.readers import read_garbage_dictionary
-from bot.item_matcher import ItemMatcher, MatchResult, load_synonyms, loose
-from bot.morphology import analyze
+from bot.knowledge.citydata.models import GarbageItem
+from bot.knowledge.citydata.readers import read_garbage_dictionary
+from bot.knowledge.item_matcher import ItemMatcher, MatchResult, load_synonyms, loose
+from bot.nlu.morphology import analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 DICTIONARY = ROOT.parent / "shared" / "data" / "sapporo" / "gomi_dict.csv"

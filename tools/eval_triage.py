@@ -1,4 +1,4 @@
-"""Evaluate the risk triage rules (connectors/counseling/triage.py, data/counseling/triage.yml).
+"""Evaluate the risk triage rules (gateway/counseling/triage.py, data/counseling/triage.yml).
 
     make eval-triage   (or: .venv/gateway/bin/python -m tools.eval_triage [--set set1|set2_blind|all] [--errors])
 
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from connectors.counseling.triage import LEVELS, RuleSet, load_set, rank
+from gateway.counseling.triage import LEVELS, RuleSet, load_set, rank
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS: Dict[str, Path] = {
@@ -222,7 +222,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     names = list(SETS) if args.set == "all" else [args.set]
     print(f"triage rules: {len(rules.rules)} (data/counseling/triage.yml)")
     if args.system == "combined":
-        from connectors.counseling.classifier import RiskTriage, TriageClassifier, training_examples
+        from gateway.counseling.classifier import RiskTriage, TriageClassifier, training_examples
 
         pairs = training_examples(rules)
         print(f"classifier: trained on {len(pairs)} examples; measuring rules + classifier")

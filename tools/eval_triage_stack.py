@@ -25,7 +25,7 @@ from typing import Dict, List, Optional
 
 import sqlalchemy as sa
 
-from connectors.counseling.triage import load_set
+from gateway.counseling.triage import load_set
 from tests.socketio_client import WidgetClient
 from tools.eval_triage import ASSERTED, SETS
 

@@ -126,8 +126,8 @@ async def _delete(menu_id: str) -> None:
 
 
 def _api():
-    from connectors.line_api import LineApi
-    from connectors.settings import Settings
+    from connectors.line.api import LineApi
+    from gateway.settings import Settings
 
     settings = Settings.from_env()
     if not settings.line_channel_access_token:
@@ -241,7 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _run(coroutine):
     """Run an API coroutine; a network failure becomes a RichMenuError (a message, not a traceback)."""
-    from connectors.line_api import LineUnreachable
+    from connectors.line.api import LineUnreachable
 
     try:
         return asyncio.run(coroutine)

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
 # Only what shapes the model: city data and matcher vocabularies under data/ are read at run time.
 TRAINING_DATA = ["data/nlu", "data/rules", "data/stories"]
-INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/tokenizer.py", "bot/normalize.py", "bot/morphology.py",
-          "bot/unknown_words.py", "constraints/engine.txt"]
-# Not bot/faq_router.py: it learns nothing at training time, and Rasa loads its code when the model loads.
+INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/nlu/tokenizer.py", "bot/nlu/normalize.py", "bot/nlu/morphology.py",
+          "bot/nlu/unknown_words.py", "constraints/engine.txt"]
+# Not bot/nlu/faq_router.py: it learns nothing at training time, and Rasa loads its code when the model loads.
 ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
 
 

@@ -112,7 +112,7 @@ class Stack:
             "HOST": self.host, "PORT": str(self.gateway_port), "ENGINE_URL": self.engine_url,
             "DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1",
         } | self.extra_env
-        self._spawn("gateway", [str(GATEWAY_PY), "-m", "connectors"], env)
+        self._spawn("gateway", [str(GATEWAY_PY), "-m", "gateway"], env)
 
     def start(self) -> None:
         self.start_actions()

@@ -1,4 +1,4 @@
-"""Evaluation-only spaCy featurizer that work with a non-spaCy tokenizer (bot.tokenizer.JapaneseTokenizer).
+"""Evaluation-only spaCy featurizer that work with a non-spaCy tokenizer (bot.nlu.tokenizer.JapaneseTokenizer).
 
 Rasa 3.6's SpacyFeaturizer declares ``required_components() == [SpacyTokenizer]`` and emits one vector per
 *spaCy* token. With our fugashi tokenizer that fails graph validation, and even past validation the dense

@@ -36,7 +36,7 @@ def stack(tmp_path_factory, line_api):
     assert model.exists(), f"no model for the current data at {model}: run `make train` (make test does)"
     data_dir = tmp_path_factory.mktemp("stack")
     citydata_url = f"sqlite:///{data_dir / 'citydata.db'}"
-    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.citydata", "load", str(OFFICIAL_DATA), "--db", citydata_url],
+    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(OFFICIAL_DATA), "--db", citydata_url],
                    cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
     running = Stack(
         gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(),

@@ -14,9 +14,9 @@ from typing import Any, Dict, List
 import pytest
 import sqlalchemy as sa
 
-from bot.booking.store import BookingStore, owner_ref
-from connectors import texts
-from connectors.handoff_store import messages as transcript
+from common.booking.store import BookingStore, owner_ref
+from gateway import texts
+from gateway.storage.conversations import messages as transcript
 from tests.gateway.line_fake import FakeLineApi, event, new_user, post_webhook, postback_event, text_event
 
 pytestmark = pytest.mark.e2e

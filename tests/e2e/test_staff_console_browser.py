@@ -24,7 +24,7 @@ PASSWORD = "correct-horse-battery"
 
 
 def create_staff(stack, username: str, role: str = "staff") -> None:
-    subprocess.run([str(GATEWAY_PY), "-m", "connectors.staff_admin", "create-user", username, "--role", role,
+    subprocess.run([str(GATEWAY_PY), "-m", "gateway.staff.admin", "create-user", username, "--role", role,
                     "--password-stdin", "--db", f"sqlite:///{stack.data_dir / 'gateway.db'}"],
                    input=PASSWORD + "\n", text=True, cwd=ROOT, check=True, capture_output=True)
 

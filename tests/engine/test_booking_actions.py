@@ -20,13 +20,13 @@ DOMAIN = {"slots": {}, "forms": {}}
 def official_data(tmp_path_factory):
     directory = tmp_path_factory.mktemp("booking")
     url = f"sqlite:///{directory / 'citydata.db'}"
-    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.citydata", "load", str(OFFICIAL_DATA), "--db", url],
+    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(OFFICIAL_DATA), "--db", url],
                    cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
     patch = pytest.MonkeyPatch()
     patch.setenv("CITYDATA_DB_URL", url)
     patch.setenv("ASSISTANT_DB_URL", f"sqlite:///{directory / 'assistant.db'}")
     patch.setenv("ASSISTANT_TODAY", TODAY)
-    from bot import garbage_knowledge
+    from bot.knowledge import garbage_knowledge
     garbage_knowledge._state.clear()
     yield directory
     garbage_knowledge._state.clear()
@@ -102,7 +102,7 @@ def booked_slots(day):
 
 def test_confirming_twice_books_once_then_the_same_chat_cancels():
     from actions.booking import ActionAskBbDate, ActionManageBooking, ActionSubmitBooking
-    from bot import booking
+    from common import booking
 
     messages, _ = run(ActionAskBbDate(), tracker("", {"bb_ward": "中央区"}))
     first_day = messages[0]["buttons"][0]["payload"].split('"')[3]
@@ -136,7 +136,7 @@ def test_another_chat_needs_the_receipt_number_and_phone():
 
 def test_changing_the_items_of_a_booking():
     from actions.booking import ActionAskBbDate, ActionManageBooking, ActionSubmitBooking
-    from bot import booking
+    from common import booking
 
     messages, _ = run(ActionAskBbDate(), tracker("", {"bb_ward": "中央区"}, sender="web:items-user"))
     day = messages[0]["buttons"][0]["payload"].split('"')[3]

@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import pytest
 
-from bot.booking import dates
-from bot.booking.dates import (JST, Schedule, available_dates, change_deadline, format_date, is_bookable,
+from common.booking import dates
+from common.booking.dates import (JST, Schedule, available_dates, change_deadline, format_date, is_bookable,
                                parse_date)
 
 TODAY = date(2026, 11, 20)  # a Friday; Mon 11-23 is 勤労感謝の日

@@ -4,11 +4,11 @@ import csv
 
 import pytest
 
-from bot.booking.config import FEES_FILE, SCHEDULE_FILE
-from bot.booking.fees import FeeTable, Limits, loose_fallback
-from bot.booking.items import ItemRequest, validate_limits
-from bot.booking.store import BookedItem
-from bot.kana import loose
+from common.booking.config import FEES_FILE, SCHEDULE_FILE
+from common.booking.fees import FeeTable, Limits, loose_fallback
+from common.booking.items import ItemRequest, validate_limits
+from common.booking.store import BookedItem
+from bot.nlu.kana import loose
 from tests.official_data import OFFICIAL_DATA
 
 

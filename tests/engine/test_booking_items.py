@@ -2,10 +2,10 @@
 
 import pytest
 
-from bot.booking.fees import FeeTable, Limits
-from bot.booking.items import parse_items, resolve_item, split_quantity, validate_limits
-from bot.booking.store import BookedItem
-from bot.item_matcher import ItemMatcher
+from common.booking.fees import FeeTable, Limits
+from common.booking.items import parse_items, resolve_item, split_quantity, validate_limits
+from common.booking.store import BookedItem
+from bot.knowledge.item_matcher import ItemMatcher
 from tests.official_data import OFFICIAL_DATA
 from tools.model import ROOT
 
@@ -125,8 +125,8 @@ def test_many_items_over_the_limit(matcher):
 
 def test_default_matcher_is_the_loaded_city_data(tmp_path, monkeypatch):
     """Without a matcher argument: the store's data (here the repository's sample data), as the actions."""
-    from bot import garbage_knowledge
-    from bot.citydata.importer import load_directory
+    from bot.knowledge import garbage_knowledge
+    from bot.knowledge.citydata.importer import load_directory
 
     url = f"sqlite:///{tmp_path / 'citydata.db'}"
     load_directory(ROOT / "data" / "city_sample", url)

@@ -2,7 +2,7 @@
 
 import re
 
-from bot.booking.receipts import ALPHABET, new_receipt_number, normalize_receipt
+from common.booking.receipts import ALPHABET, new_receipt_number, normalize_receipt
 
 
 def test_format_and_alphabet():

@@ -12,12 +12,12 @@ from datetime import date, datetime
 import pytest
 import sqlalchemy as sa
 
-from bot.booking.dates import JST, Schedule
-from bot.booking.store import (BookedItem, BookingCancelled, BookingNotFound, BookingRequest, BookingStore, DayFull,
+from common.booking.dates import JST, Schedule
+from common.booking.store import (BookedItem, BookingCancelled, BookingNotFound, BookingRequest, BookingStore, DayFull,
                                NotBookable, PastDeadline, format_phone, owner_ref, validate_phone)
 from tools.model import ENGINE_BIN, ROOT, engine_env
 
-store_module = sys.modules["bot.booking.store"]  # (the package's attribute `store` is its store() function)
+store_module = sys.modules["common.booking.store"]  # (the package's attribute `store` is its store() function)
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=JST)
 DAY = date(2026, 12, 3)  # Thursday; change deadline Tue 12-01 17:00
@@ -309,7 +309,7 @@ def test_command_line(tmp_path):
     booking = store.book(request_for(remind=True), "a", NOW)
 
     def cli(*args):
-        return subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.booking", "--db", url, *args], cwd=ROOT,
+        return subprocess.run([str(ENGINE_BIN / "python"), "-m", "common.booking", "--db", url, *args], cwd=ROOT,
                               env=engine_env(), capture_output=True, text=True)
 
     listed = cli("list", "--day", "2026-12-03", "--ward", "中央区")
@@ -326,9 +326,9 @@ def test_command_line(tmp_path):
 
 
 def test_package_entry_points_for_the_dialogue(tmp_path, monkeypatch):
-    """bot.booking.store() / available_dates(ward, today) / is_bookable(ward, day, today) on the shipped
+    """common.booking.store() / available_dates(ward, today) / is_bookable(ward, day, today) on the shipped
     schedule and the store at ASSISTANT_DB_URL, full days left out."""
-    import bot.booking as booking
+    import common.booking as booking
 
     monkeypatch.setenv("ASSISTANT_DB_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
     assert booking.store().url == f"sqlite:///{tmp_path / 'assistant.db'}"

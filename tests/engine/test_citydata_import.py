@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from bot.citydata import importer, schema
-from bot.citydata.__main__ import main as cli
-from bot.citydata.importer import CityDataError, load_directory
-from bot.citydata.store import CityDataStore
+from bot.knowledge.citydata import importer, schema
+from bot.knowledge.citydata.__main__ import main as cli
+from bot.knowledge.citydata.importer import CityDataError, load_directory
+from bot.knowledge.citydata.store import CityDataStore
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = ROOT.parent / "shared" / "data" / "sapporo"

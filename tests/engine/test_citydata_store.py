@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.citydata.importer import load_directory
-from bot.citydata.models import Area
-from bot.citydata.store import CityDataNotLoaded, CityDataStore, UnknownArea, UnknownCategory
+from bot.knowledge.citydata.importer import load_directory
+from bot.knowledge.citydata.models import Area
+from bot.knowledge.citydata.store import CityDataNotLoaded, CityDataStore, UnknownArea, UnknownCategory
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = ROOT.parent / "shared" / "data" / "sapporo"
@@ -223,7 +223,7 @@ def test_empty_store(tmp_path):
     empty = CityDataStore(f"sqlite:///{path}")
     assert not empty.is_loaded()
     assert empty.metadata() == {} and empty.calendar_range() is None
-    with pytest.raises(CityDataNotLoaded, match="python -m bot.citydata load"):
+    with pytest.raises(CityDataNotLoaded, match="python -m bot.knowledge.citydata load"):
         empty.items()
     assert not path.exists()  # reading never creates an empty database file
 

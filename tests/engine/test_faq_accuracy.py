@@ -4,7 +4,7 @@ few wrong confident answers. The sets are never used for training (tools/check_f
 
 import pytest
 
-from bot.faq_retriever import FaqRetriever
+from bot.knowledge.faq_retriever import FaqRetriever
 from tools.eval_faq import SETS, evaluate
 
 

@@ -9,14 +9,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import ActionFaq
 from actions.fallback import ActionFallback
-from bot.faq_retriever import current_retriever
+from bot.knowledge.faq_retriever import current_retriever
 
 
 @pytest.fixture(autouse=True)
 def assistant_db(tmp_path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_DB_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
     monkeypatch.setenv("CITYDATA_DB_URL", f"sqlite:///{tmp_path / 'empty-citydata.db'}")
-    from bot import garbage_knowledge
+    from bot.knowledge import garbage_knowledge
     garbage_knowledge._state.clear()
     yield tmp_path / "assistant.db"
     garbage_knowledge._state.clear()
@@ -59,14 +59,14 @@ def test_unsure_question_offers_candidates_and_a_choice_answers(assistant_db):
     assert answer[0]["text"].startswith(current_retriever().topics[chosen].answer)
     rows = sqlite3.connect(assistant_db).execute("select kind, resolved_topic from unanswered_questions").fetchall()
     assert rows == [("faq_candidates", chosen)]  # resolved by the choice: not in the staff's list
-    from bot import unanswered
+    from common import unanswered
     assert unanswered.rows() == [] and len(unanswered.rows(include_resolved=True)) == 1
 
 
 def test_candidates_not_chosen_stay_in_the_log(assistant_db):
     run(ActionFallback(), tracker("証明書"))
     run(ActionFallback(), tracker("明日の天気は？", intent="out_of_scope"))
-    from bot import unanswered
+    from common import unanswered
     assert [r["kind"] for r in unanswered.rows()] == ["faq_candidates", "fallback"]
     assert all(len(r["conversation"]) == 12 and r["conversation"] != "u" for r in unanswered.rows())
 
@@ -97,8 +97,8 @@ def test_out_of_scope_is_declined_and_logged(assistant_db):
 
 def test_a_municipal_question_the_nlu_took_for_garbage_still_gets_faq_candidates(tmp_path, monkeypatch):
     from actions.garbage import ActionGarbageCategory
-    from bot import garbage_knowledge
-    from bot.citydata.importer import load_directory
+    from bot.knowledge import garbage_knowledge
+    from bot.knowledge.citydata.importer import load_directory
     from tools.model import ROOT
     url = f"sqlite:///{tmp_path / 'sample.db'}"
     load_directory(ROOT / "data" / "city_sample", url)
@@ -113,5 +113,5 @@ def test_a_municipal_question_the_nlu_took_for_garbage_still_gets_faq_candidates
 def test_counseling_words_never_reach_the_unanswered_log(assistant_db, text, intent):
     """The gateway keeps counseling text from the engine; what still slips through is not logged either."""
     run(ActionFallback(), tracker(text, intent=intent))
-    from bot import unanswered
+    from common import unanswered
     assert all(r["text"] != text for r in unanswered.rows(include_resolved=True))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.faq_retriever import FaqRetriever, current_retriever, kana_text, load_topics, other_municipality
-from bot.kana import fold_long_vowels, loose
+from bot.knowledge.faq_retriever import FaqRetriever, current_retriever, kana_text, load_topics, other_municipality
+from bot.nlu.kana import fold_long_vowels, loose
 
 
 def test_long_vowels_and_hiragana_fold_to_the_reading_of_the_kanji():

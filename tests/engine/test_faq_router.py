@@ -1,8 +1,8 @@
-"""FaqRouter (bot/faq_router.py): when a confident FAQ match replaces DIET's intent, and when it never does."""
+"""FaqRouter (bot/nlu/faq_router.py): when a confident FAQ match replaces DIET's intent, and when it never does."""
 
 import pytest
 
-from bot.faq_router import routed_intent
+from bot.nlu.faq_router import routed_intent
 
 
 @pytest.mark.parametrize("intent, text, topic", [

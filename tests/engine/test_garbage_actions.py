@@ -22,13 +22,13 @@ TODAY = "2025-01-15"
 def official_data(tmp_path_factory):
     directory = tmp_path_factory.mktemp("garbage")
     url = f"sqlite:///{directory / 'citydata.db'}"
-    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.citydata", "load", str(OFFICIAL), "--db", url],
+    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(OFFICIAL), "--db", url],
                    cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
     patch = pytest.MonkeyPatch()
     patch.setenv("CITYDATA_DB_URL", url)
     patch.setenv("ASSISTANT_DB_URL", f"sqlite:///{directory / 'assistant.db'}")
     patch.setenv("ASSISTANT_TODAY", TODAY)
-    from bot import garbage_knowledge
+    from bot.knowledge import garbage_knowledge
     garbage_knowledge._state.clear()
     yield directory
     garbage_knowledge._state.clear()
@@ -138,8 +138,8 @@ def test_calendar_not_covering_today_is_said_honestly(monkeypatch):
 
 
 def test_every_collection_word_names_a_known_category():
-    from bot.address_text import category_words
-    from bot.garbage_knowledge import store
+    from bot.nlu.address_text import category_words
+    from bot.knowledge.garbage_knowledge import store
     known = set(store().category_names())
     assert set(category_words().values()) <= known
 
@@ -171,7 +171,7 @@ def test_category_asked_before_the_address_questions_is_used():
 def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp_path):
     from actions.fallback import ActionFallback
     from actions.garbage import ActionCollectionDay, ActionGarbageCategory
-    from bot import garbage_knowledge
+    from bot.knowledge import garbage_knowledge
     monkeypatch.setenv("CITYDATA_DB_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     garbage_knowledge._state.clear()
     try:

@@ -14,7 +14,7 @@ from actions.handoff import ActionHandoff, previous_turn_failed
 def databases(tmp_path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_DB_URL", f"sqlite:///{tmp_path / 'assistant.db'}")
     monkeypatch.setenv("CITYDATA_DB_URL", f"sqlite:///{tmp_path / 'empty-citydata.db'}")
-    from bot import garbage_knowledge
+    from bot.knowledge import garbage_knowledge
     garbage_knowledge._state.clear()
     yield
     garbage_knowledge._state.clear()

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.citydata.models import GarbageItem
-from bot.citydata.readers import read_garbage_dictionary, split_name
-from bot.item_matcher import (MAX_CANDIDATES, MAX_SUGGESTIONS, PATTERNS_FILE, SYNONYMS_FILE, UNKNOWN_BELOW,
+from bot.knowledge.citydata.models import GarbageItem
+from bot.knowledge.citydata.readers import read_garbage_dictionary, split_name
+from bot.knowledge.item_matcher import (MAX_CANDIDATES, MAX_SUGGESTIONS, PATTERNS_FILE, SYNONYMS_FILE, UNKNOWN_BELOW,
                               ItemMatcher, load_synonyms, loose)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.normalize import normalize, normalize_text
+from bot.nlu.normalize import normalize, normalize_text
 
 
 @pytest.mark.parametrize("variant", ["ＣＤ", "CD", "ｃｄ", "Cd", "ｃＤ"])

@@ -6,7 +6,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.tokenizer import JapaneseTokenizer
+from bot.nlu.tokenizer import JapaneseTokenizer
 
 
 @pytest.fixture(scope="module")

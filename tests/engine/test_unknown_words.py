@@ -8,8 +8,8 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.tokenizer import JapaneseTokenizer
-from bot.unknown_words import UnknownWordsGuard
+from bot.nlu.tokenizer import JapaneseTokenizer
+from bot.nlu.unknown_words import UnknownWordsGuard
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ class GatewayProcess:
             # counseling answers around the clock unless a test is about the hours
             "COUNSELING_HOURS_FILE": str(ROOT / "tests" / "gateway" / "hours_always_open.yml"),
         } | env
-        self.proc = subprocess.Popen([sys.executable, "-m", "connectors"], cwd=ROOT, env=environment,
+        self.proc = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=environment,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -187,8 +187,8 @@ HTTP = httpx.Client(cookies=http.cookiejar.CookieJar(policy=_NoCookies()), timeo
 
 
 def create_staff_user(gateway: GatewayProcess, username: str, role: str, password: str) -> subprocess.CompletedProcess:
-    """``python -m connectors.staff_admin create-user`` on the gateway's database."""
-    result = subprocess.run([sys.executable, "-m", "connectors.staff_admin", "create-user", username, "--role", role,
+    """``python -m gateway.staff.admin create-user`` on the gateway's database."""
+    result = subprocess.run([sys.executable, "-m", "gateway.staff.admin", "create-user", username, "--role", role,
                              "--password-stdin", "--db", gateway.db_url], cwd=ROOT, input=password + "\n",
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

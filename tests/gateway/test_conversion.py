@@ -1,6 +1,6 @@
 """Engine messages (Rasa REST format) → Socket.IO payloads (Rasa socketio format)."""
 
-from connectors.router import conversation_ref
+from gateway.handoff.router import conversation_ref
 from connectors.webchat import to_socketio
 
 

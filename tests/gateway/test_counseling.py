@@ -328,7 +328,7 @@ def test_outside_hours_the_youth_is_told_when_counselors_answer_and_the_24_hour_
 # ------------------------------------------------------------------ content
 
 def test_every_number_the_counseling_texts_show_is_a_known_help_line():
-    from connectors import texts
+    from gateway import texts
 
     known = {h["number"] for h in yaml.safe_load(SHARED_HOTLINES.read_text(encoding="utf-8"))}
     shown = " ".join(str(v) for k, v in vars(texts).items() if isinstance(v, str) and k.isupper())
@@ -340,4 +340,4 @@ def test_every_number_the_counseling_texts_show_is_a_known_help_line():
 def test_the_rules_file_says_it_must_be_reviewed():
     for name in ("triage.yml", "hours.yml"):
         assert "REVIEW" in (ROOT / "data" / "counseling" / name).read_text(encoding="utf-8")
-    assert Path(ROOT / "connectors" / "texts.py").read_text(encoding="utf-8").count("REVIEW") >= 1
+    assert Path(ROOT / "gateway" / "texts.py").read_text(encoding="utf-8").count("REVIEW") >= 1

@@ -1,5 +1,5 @@
-"""The counseling upkeep job with a fixed clock (connectors/counseling/jobs.py), encryption at rest and key
-rotation (connectors/counseling/crypto.py), and an older database gaining the counseling columns.
+"""The counseling upkeep job with a fixed clock (gateway/counseling/jobs.py), encryption at rest and key
+rotation (gateway/counseling/crypto.py), and an older database gaining the counseling columns.
 
 The router, store and job are the real ones on a real SQLite file; the channel is a recorder (what the
 youth would receive) and the notifier records what the staff console would be told."""
@@ -16,13 +16,13 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from connectors import texts
-from connectors.counseling import jobs
-from connectors.counseling.crypto import TranscriptCipher, load_keys
-from connectors.counseling.hours import CounselingHours
-from connectors.db import connect, utcnow
-from connectors.handoff_store import HandoffStore, messages
-from connectors.router import Notifier, Router
+from gateway import texts
+from gateway.counseling import jobs
+from gateway.counseling.crypto import TranscriptCipher, load_keys
+from gateway.counseling.hours import CounselingHours
+from gateway.storage.db import connect, utcnow
+from gateway.storage.conversations import HandoffStore, messages
+from gateway.handoff.router import Notifier, Router
 from tests.gateway.conftest import ROOT
 
 ALWAYS_OPEN = str(ROOT / "tests" / "gateway" / "hours_always_open.yml")
@@ -43,14 +43,13 @@ def desk(tmp_path):
     store = HandoffStore(connect(f"sqlite:///{tmp_path / 'gateway.db'}"),
                          TranscriptCipher([Fernet.generate_key().decode()]))
     router = Router(None, store, hours=CounselingHours.load(ALWAYS_OPEN))  # type: ignore[arg-type]
-    router.notifier = Recorder()
     pushed: List[str] = []
 
     async def push(channel_id, sent, confirm=False):
         pushed.extend(m.get("text", "") for m in sent)
         return True
 
-    router.channels["web"] = push
+    router.connect(channels={"web": push}, notifier=Recorder())
     return router, pushed
 
 
@@ -121,7 +120,7 @@ def test_key_rotation_re_encrypts_with_the_newest_key(tmp_path):
     store.get_or_create("web:youth", "web")
     store.add_message("web:youth", "user", "ひみつの話", protected=True)
     env = dict(os.environ, COUNSELING_KEYS=f"{new_key},{old_key}", DATA_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "connectors.counseling.crypto", "rotate", "--db", url], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "gateway.counseling.crypto", "rotate", "--db", url], cwd=ROOT,
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "1" in result.stdout, result.stderr
     only_new = HandoffStore(connect(url), TranscriptCipher([new_key]))

@@ -16,11 +16,11 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import sqlalchemy as sa
 
-from connectors import texts
-from connectors.db import connect
-from connectors.handoff_store import (BOT, PRIORITY_EMERGENCY, PRIORITY_HIGH, PRIORITY_NORMAL, QUEUED,
+from gateway import texts
+from gateway.storage.db import connect
+from gateway.storage.conversations import (BOT, PRIORITY_EMERGENCY, PRIORITY_HIGH, PRIORITY_NORMAL, QUEUED,
                                       HandoffStore)
-from connectors.staff_console import DEFAULT_CANNED
+from gateway.staff.console import DEFAULT_CANNED
 from tests.gateway.conftest import HTTP, GatewayProcess, StaffSession, free_port, staff_user
 from tests.socketio_client import WidgetClient
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from connectors import texts
-from connectors.db import connect, utcnow
-from connectors.line import (EventLog, check_flex, postback_text, split_text, to_line_messages, utf16_units,
-                             webhook_events)
-from connectors.settings import Settings
+from gateway import texts
+from gateway.storage.db import connect, utcnow
+from connectors.line.channel import check_flex, postback_text, split_text, to_line_messages, utf16_units
+from gateway.storage.line_events import EventLog, webhook_events
+from gateway.settings import Settings
 from linebot.v3.messaging import Message, PostbackAction, QuickReply, QuickReplyItem, Sender, TextMessage
 from linebot.v3.webhook import SignatureValidator
 from tests.gateway.line_fake import FIXTURES, LONG_SENTENCE, _check_messages

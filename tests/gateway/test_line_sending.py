@@ -9,8 +9,8 @@ from typing import Dict, List
 
 import pytest
 
-from connectors import texts
-from connectors.router import conversation_ref
+from gateway import texts
+from gateway.handoff.router import conversation_ref
 from tests.gateway.conftest import GatewayProcess, StaffSession, staff_user
 from tests.gateway.line_fake import (LONG_SENTENCE, UUID_RE, Line, line, line_api, line_engine, line_env,  # noqa: F401
                                      message_event, new_user, postback_event, utf16_units)

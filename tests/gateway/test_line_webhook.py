@@ -14,10 +14,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from connectors import texts
-from connectors.db import utcnow
-from connectors.line import webhook_events
-from connectors.router import conversation_ref
+from gateway import texts
+from gateway.storage.db import utcnow
+from gateway.storage.line_events import webhook_events
+from gateway.handoff.router import conversation_ref
 from tests.gateway.conftest import GatewayProcess
 from tests.gateway.line_fake import (Line, fixture_events, line, line_api, line_engine, line_env, line_gateway,  # noqa: F401
                                      message_event, new_user, post_webhook, postback_event, sign, text_event)

@@ -1,7 +1,7 @@
-"""The day-before reminder of a 大型ごみ booking (connectors/reminders.py) with a fixed clock.
+"""The day-before reminder of a 大型ごみ booking (gateway/jobs/reminders.py) with a fixed clock.
 
 In-process: a BookingStore on a temporary SQLite file, the router on a HandoffStore that knows the LINE chat, and
-the real LINE channel (connectors/line.py's ``setup_line``: its push, the real client of connectors/line_api.py)
+the real LINE channel (connectors/line/channel.py's ``setup_line``: its push, the real client of connectors/line/api.py)
 aimed at the fake LINE API. Then once through the real gateway process, to see the job wired in at start-up."""
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sanic import Sanic
 
-from bot.booking.dates import JST, Schedule
-from bot.booking.store import BookedItem, BookingRequest, BookingStore, owner_ref
-from connectors.db import connect
-from connectors.engine_client import EngineClient
-from connectors.handoff_store import HandoffStore
-from connectors.line import setup_line
-from connectors.reminders import run_reminders, send_due_reminders
-from connectors.router import Router
-from connectors.settings import Settings
+from common.booking.dates import JST, Schedule
+from common.booking.store import BookedItem, BookingRequest, BookingStore, owner_ref
+from gateway.storage.db import connect
+from gateway.handoff.engine_client import EngineClient
+from gateway.storage.conversations import HandoffStore
+from connectors.line.channel import setup_line
+from gateway.jobs.reminders import run_reminders, send_due_reminders
+from gateway.handoff.router import Router
+from gateway.settings import Settings
 from tests.gateway.conftest import GatewayProcess
 from tests.gateway.line_fake import SECRET, TOKEN, UUID_RE, FakeLineApi, line_api, line_env  # noqa: F401
 
@@ -72,7 +72,7 @@ async def gateway_side(tmp_path, engine, line_api: FakeLineApi):
                         line_retry_base_delay=0.05, line_push_attempts=3)
     app = Sanic(f"reminders_{uuid.uuid4().hex[:12]}")
     channel = setup_line(app, router, db, settings)
-    assert router.channels["line"] == channel.push
+    router.connect(channels={"line": channel.push})
     await channel.start(app)
 
     async def delivered():

@@ -1,6 +1,6 @@
 """Staff accounts: argon2id passwords, hashed session tokens with expiry, CSRF, audit, login rate limit, CLI.
 
-Real SQLite files in tmp_path through ``connectors.db.connect``; the CLI runs as a subprocess.
+Real SQLite files in tmp_path through ``gateway.storage.db.connect``; the CLI runs as a subprocess.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from connectors import staff_auth
-from connectors.db import connect, utcnow
+from gateway.staff import auth as staff_auth
+from gateway.storage.db import connect, utcnow
 from tests.gateway.conftest import ROOT
 
 PASSWORD = "correct horse battery"
@@ -310,7 +310,7 @@ def test_rate_limit_parameters():
 # --- command line ---
 
 def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "connectors.staff_admin", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "gateway.staff.admin", *args], cwd=ROOT,
                           input=stdin, capture_output=True, text=True, timeout=60)
 
 

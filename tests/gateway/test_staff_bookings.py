@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from bot.booking import schedule
-from bot.booking.dates import available_dates
-from bot.booking.store import BookedItem, BookingRequest, BookingStore
+from common.booking import schedule
+from common.booking.dates import available_dates
+from common.booking.store import BookedItem, BookingRequest, BookingStore
 from tests.gateway.conftest import GatewayProcess, staff_user
 
 TODAY = date(2025, 1, 15)

@@ -1,5 +1,5 @@
 """Risk triage: the rules' own examples (data/counseling/triage.yml); and for what the gateway runs (rules +
-classifier, connectors/counseling/classifier.py) the traps and the messages from the issue, odd input, and
+classifier, gateway/counseling/classifier.py) the traps and the messages from the issue, odd input, and
 the routing thresholds on both evaluation sets (tools/eval_triage.py computes the figures; ``make
 eval-triage`` prints them in full, with set 3, which is reported but not asserted).
 
@@ -13,13 +13,13 @@ from typing import Dict, List
 
 import pytest
 
-from connectors.counseling.triage import LEVELS, RuleSet, load_set, rank
-from connectors.counseling.classifier import default_triage
+from gateway.counseling.triage import LEVELS, RuleSet, load_set, rank
+from gateway.counseling.classifier import default_triage
 from tools.eval_triage import (ASSERTED, MAX_FALSE_ALARMS, MIN_NORMAL_RECALL, MIN_PRIORITY_RECALL, SETS, failures,
                                routing_metrics)
 
 RULES = RuleSet.load()
-SYSTEM = default_triage()  # what connectors/router.py asks for every message
+SYSTEM = default_triage()  # what gateway/handoff/router.py asks for every message
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +139,7 @@ def test_routing_figure_meets_its_target(name, metric):
 @pytest.mark.parametrize("name", ASSERTED)
 def test_eval_tool_agrees_with_the_engines_evaluate(name):
     """tools/eval_triage.py and triage.evaluate() count per-level precision and recall the same way."""
-    from connectors.counseling.triage import evaluate
+    from gateway.counseling.triage import evaluate
 
     expected = evaluate(RULES, load_set(SETS[name]))
     got = routing_metrics(RULES, load_set(SETS[name]))["per_level"]

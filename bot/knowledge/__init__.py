@@ -1,0 +1,1 @@
+"""What the engine knows: city open data (citydata/), the garbage item matcher, the FAQ retriever."""

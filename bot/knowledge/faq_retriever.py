@@ -1,0 +1,253 @@
+"""FAQ retrieval: which of the topics in data/faq/faq.yml a citizen's question is about, and how sure.
+
+A linear classifier (logistic regression, scikit-learn) learns the topics from every topic's canonical
+question, examples and keywords. Its features are the UniDic lemmas of the content words (語彙) and
+character 2–3-grams of the text's loose kana reading, so 「じゅーみんひょー」, 「住民票」 and
+「じゅうみんひょう」 share most of their features even where fugashi cuts hiragana wrongly.
+
+A probability alone would answer 「明日の天気は？」 with whichever topic is least unlikely, so the decision
+also asks how much of the question the topic's own texts **cover** (IDF-weighted share of the query's
+content words — by lemma or by kana reading — that appear in the topic's texts; words the FAQ never uses
+weigh like the rarest known word):
+
+    answer      probability ≥ ANSWER_PROBABILITY, coverage ≥ ANSWER_COVERAGE, ≥ 2 separate content words
+    candidates  up to 3 topics with probability ≥ CANDIDATE_PROBABILITY and coverage ≥ CANDIDATE_COVERAGE
+                ("もしかして" quick replies)
+    none        otherwise (honest fallback, logged as unanswered)
+
+Thresholds were chosen on tests/faq/heldout.yml with `make eval-faq` (README "FAQ"). Training takes
+well under a second, so staff edits of faq.yml apply on the next question (``current_retriever``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Set
+
+import numpy as np
+import yaml
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from bot.nlu.kana import KANA, fold_long_vowels, loose_reading
+from bot.nlu.morphology import Morpheme, analyze, tagger
+from bot.nlu.normalize import normalize_text
+
+ROOT = Path(__file__).resolve().parents[2]
+FAQ_FILE = ROOT / "data" / "faq" / "faq.yml"
+FUNCTION_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "接頭辞"}
+# Words every FAQ question uses (every topic is about Sapporo), everyday verbs, and the pointing words of
+# follow-ups (「それはどこで？」): they say nothing about the topic. Kept as typed; their UniDic lemmas (どこ → 何処, できる → 出来る) are added below.
+GENERIC_WORDS = ("教える 知る たい する ある いる なる できる 方 方法 どう 何 どこ いつ ない ます です ください くださる "
+                 "いい 良い よい もらう 場合 それ これ あれ そこ ここ どれ いくら 何時 時 こと もの ところ 必要 もっと 詳しい "
+                 "さっき やつ もう 一回 分 でも 札幌 さっぽろ 札幌市 市 分かる わかる 欲しい ほしい くれる 言う 思う 見る "
+                 "行く 来る 使う 探す 置く 聞く 調べる 質問 よくある").split()
+ANSWER_PROBABILITY = 0.3
+ANSWER_COVERAGE = 0.4
+CANDIDATE_PROBABILITY = 0.08
+CANDIDATE_COVERAGE = 0.25
+REGULARISATION_C = 20.0
+HIRAGANA = re.compile(r"[ぁ-ゖー]")
+SAPPORO_PLACES = {"札幌", "さっぽろ", "サッポロ"}
+MUNICIPALITY_SUFFIXES = {"市", "都", "府", "県", "町", "村"}
+ORIGIN_PARTICLES = {"から", "より", "出身"}
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    category: str
+    question: str
+    answer: str
+    url: str
+    handover: Optional[str] = None
+    reviewed: bool = False
+
+
+@dataclass
+class Retrieval:
+    status: str  # answer | candidates | none | elsewhere (another municipality's matter)
+    topics: List[Topic] = field(default_factory=list)  # best first (1 for answer, ≤ 3 for candidates)
+    coverage: float = 0.0
+    score: float = 0.0  # the top topic's probability
+    place: str = ""  # status "elsewhere": the other municipality the question is about
+
+
+GENERIC = set(GENERIC_WORDS) | {m.lemma for word in GENERIC_WORDS for m in analyze(word)}
+
+
+def _content(morphemes: Sequence[Morpheme]) -> List[Morpheme]:
+    return [m for m in morphemes if m.pos not in FUNCTION_POS and m.lemma not in GENERIC]
+
+
+def terms(text: str) -> List[str]:
+    """Content lemmas: the words that carry the topic."""
+    return [m.lemma for m in _content(analyze(text))]
+
+
+def kana_text(text: str) -> str:
+    """The whole text as one loose kana string (particles included: they keep hiragana runs intact)."""
+    return fold_long_vowels("".join(loose_reading(m) for m in analyze(text)))
+
+
+def load_topics(path: Path = FAQ_FILE) -> List[dict]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["topics"]
+
+
+def training_texts(entry: dict) -> List[str]:
+    return [entry["question"], *entry.get("examples", []), *entry.get("keywords", [])]
+
+
+@dataclass(frozen=True)
+class _QueryWords:
+    lemmas: List[str]
+    readings: List[str]  # loose kana reading of each content word typed in kana ("" for kanji words)
+    kana_grams: Set[str]  # kana 3-grams of the whole text, when it is mostly hiragana (「じゅーみんひょー」)
+    chunks: int  # runs of adjacent content words: 「電話番号は？」 is one, 「住民票の写し」 two
+
+    @property
+    def enough(self) -> bool:
+        """Enough said for an answer: one word alone (「児童手当」, 「オンラインでも？」) is too often a fragment."""
+        return self.chunks >= 2 or len(self.kana_grams) >= 4
+
+
+def _hiragana_share(text: str) -> float:
+    """fugashi cuts text typed in hiragana badly (「じゅーみんひょー」 → じゅ/ー/みん/ひ/ょ/ー); katakana is fine."""
+    letters = [ch for ch in text if ch.isalpha() or ch == "ー"]
+    return sum(bool(HIRAGANA.fullmatch(ch)) for ch in letters) / len(letters) if letters else 0.0
+
+
+def _grams(kana: str, n: int = 3) -> Set[str]:
+    return {kana[i:i + n] for i in range(len(kana) - n + 1)}
+
+
+def other_municipality(text: str) -> Optional[str]:
+    """「横浜市の児童手当」, 「東京都の住民票」: a place other than Sapporo with 市/都/府/県/町/村, not said as
+    where the citizen comes from (「石狩市から引っ越してきた」 is a Sapporo question)."""
+    words = [(w.surface, w.feature.pos2, w.feature.pos3) for w in tagger()(normalize_text(text))]
+    for i, (surface, pos2, pos3) in enumerate(words[:-1]):
+        if pos2 == "固有名詞" and pos3 == "地名" and surface not in SAPPORO_PLACES \
+                and words[i + 1][0] in MUNICIPALITY_SUFFIXES \
+                and (i + 2 >= len(words) or words[i + 2][0] not in ORIGIN_PARTICLES):
+            return surface + words[i + 1][0]
+    return None
+
+
+class FaqRetriever:
+    def __init__(self, entries: Sequence[dict]):
+        self.topics: Dict[str, Topic] = {}
+        texts: List[str] = []
+        labels: List[str] = []
+        lemma_docs: List[Set[str]] = []
+        self._lemmas_of: Dict[str, Set[str]] = {}
+        self._kana_of: Dict[str, str] = {}
+        for entry in entries:
+            topic = Topic(entry["id"], entry.get("category", ""), entry["question"], entry["answer"],
+                          entry.get("url", ""), entry.get("handover"), bool(entry.get("reviewed")))
+            self.topics[topic.id] = topic
+            kana_parts = []
+            for text in training_texts(entry):
+                texts.append(text)
+                labels.append(topic.id)
+                doc = set(terms(text))
+                lemma_docs.append(doc)
+                self._lemmas_of.setdefault(topic.id, set()).update(doc)
+                kana_parts.append(kana_text(text))
+            self._kana_of[topic.id] = "|".join(kana_parts)
+        frequency = Counter(t for doc in lemma_docs for t in doc)
+        n = len(lemma_docs)
+        self._idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in frequency.items()}
+        self._unknown_idf = max(self._idf.values())
+        self._vectorizers = [
+            TfidfVectorizer(analyzer=terms, sublinear_tf=True),
+            TfidfVectorizer(analyzer="char", ngram_range=(2, 3), sublinear_tf=True, preprocessor=kana_text),
+        ]
+        features = hstack([v.fit_transform(texts) for v in self._vectorizers]).tocsr()
+        self._model = LogisticRegression(C=REGULARISATION_C, max_iter=5000)
+        self._model.fit(features, labels)
+        self._classes: List[str] = list(self._model.classes_)
+
+    @classmethod
+    def from_file(cls, path: Path = FAQ_FILE) -> "FaqRetriever":
+        return cls(load_topics(path))
+
+    def probabilities(self, text: str) -> Dict[str, float]:
+        features = hstack([v.transform([text]) for v in self._vectorizers]).tocsr()
+        if not features.nnz:
+            return {}
+        return dict(zip(self._classes, self._model.predict_proba(features)[0].tolist()))
+
+    def _words(self, text: str) -> _QueryWords:
+        morphemes = analyze(text)
+        content = _content(morphemes)
+        readings = [fold_long_vowels(loose_reading(m)) if KANA.fullmatch(m.text) else "" for m in content]
+        grams = _grams(kana_text(text)) if _hiragana_share(text) >= 0.7 else set()
+        chunks, previous, end = 0, False, 0
+        for m in morphemes:
+            is_content = m in content
+            chunks += is_content and (not previous or m.start > end)  # a space also separates (「住民票 コンビニ」)
+            previous, end = is_content, m.end
+        return _QueryWords([m.lemma for m in content], readings, grams, chunks)
+
+    def coverage(self, words: _QueryWords, topic_id: str) -> float:
+        """IDF-weighted share of the query's content words found in the topic's texts, by lemma or, for a
+        word typed in kana, by reading (≥ 3 kana found inside the topic's readings). A text typed mostly
+        in hiragana, which fugashi cuts badly, may instead count the share of its kana 3-grams found."""
+        seen: Set[str] = set()
+        total = covered = 0.0
+        lemmas = self._lemmas_of.get(topic_id, set())
+        kana = self._kana_of.get(topic_id, "")
+        for lemma, reading in zip(words.lemmas, words.readings):
+            if lemma in seen:
+                continue
+            seen.add(lemma)
+            weight = self._idf.get(lemma, self._unknown_idf)
+            total += weight
+            if lemma in lemmas or (len(reading) >= 3 and reading in kana):
+                covered += weight
+        share = covered / total if total else 0.0
+        if words.kana_grams:
+            share = max(share, len({g for g in words.kana_grams if g in kana}) / len(words.kana_grams))
+        return share
+
+    def retrieve(self, text: str) -> Retrieval:
+        place = other_municipality(text)
+        if place:
+            return Retrieval("elsewhere", place=place)
+        probabilities = self.probabilities(text)
+        words = self._words(text)
+        if not probabilities or not words.lemmas:
+            return Retrieval("none")
+        ranked = sorted(probabilities, key=probabilities.get, reverse=True)
+        top = ranked[0]
+        cover = self.coverage(words, top)
+        p = probabilities[top]
+        if words.enough and p >= ANSWER_PROBABILITY and cover >= ANSWER_COVERAGE:
+            return Retrieval("answer", [self.topics[top]], cover, p)
+        candidates = [t for t in ranked[:3] if probabilities[t] >= CANDIDATE_PROBABILITY
+                      and self.coverage(words, t) >= CANDIDATE_COVERAGE]
+        if candidates:
+            return Retrieval("candidates", [self.topics[t] for t in candidates], cover, p)
+        return Retrieval("none", [], cover, p)
+
+    def ranking(self, text: str, k: int = 3) -> List[str]:
+        """The k most probable topics, whatever the confidence (for evaluation)."""
+        probabilities = self.probabilities(text)
+        return sorted(probabilities, key=probabilities.get, reverse=True)[:k]
+
+
+_current: Dict[str, object] = {}
+
+
+def current_retriever(path: Path = FAQ_FILE) -> FaqRetriever:
+    """The retriever for the file as it is now: city staff's edits apply without a restart."""
+    version = (str(path), path.stat().st_mtime_ns)
+    if _current.get("version") != version:
+        _current["retriever"] = FaqRetriever.from_file(path)
+        _current["version"] = version
+    return _current["retriever"]  # type: ignore[return-value]

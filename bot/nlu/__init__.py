@@ -1,0 +1,1 @@
+"""Rasa NLU components (tokenizer, unknown_words, faq_router) and the Japanese text tools they use."""

@@ -1,0 +1,519 @@
+"""LINE channel: the Messaging API webhook at ``POST /webhooks/line/webhook`` and the sending side.
+
+Webhook: the ``X-Line-Signature`` (HMAC-SHA256 of the raw body with the channel secret, base64) is checked
+before anything else (missing or wrong → 400, nothing processed; then JSON that does not parse → 400). The
+request is answered 200 at once; the events are processed in background tasks, in order per user (one
+queue per user, so two quick messages never race; at most 50 events wait per user; the order holds within one
+gateway process). Every ``webhookEventId`` is claimed in the gateway's
+database (``line_webhook_events``, unique key, kept ``LINE_DEDUPE_DAYS``): LINE's redeliveries and a
+webhook resent after a restart have exactly one effect.
+
+Events: ``follow`` → welcome, privacy notice and the menu as quick replies; ``unfollow`` → logged (the channel
+keeps nothing per user beyond its in-memory work queue); text → the router; ``postback`` → its data as the
+user's text (a date picked in a datetimepicker is added as an entity: ``/choose_date{"date": "2026-12-03"}``);
+``location`` → 「住所: …」 as text; sticker/image/video/audio/file → 「文字で送ってください」, or, while a person
+has the chat or it waits for one, a note on the staff console; messages and postbacks in groups and rooms →
+a note that the service works one-to-one; everything else is ignored and logged (by type only).
+
+Sending: a bot turn goes in one reply call (at most 5 messages; the rest by push), with the loading animation
+shown while the engine works; texts are split at 5,000 UTF-16 units on sentence ends; buttons become quick
+replies (postback with the title as display text, or a message action), a ``{"datetimepicker": …}`` custom
+payload a date-picker quick reply, a ``{"flex": {"altText", "contents"}}`` custom payload a Flex message.
+An expired or refused reply token falls back to push. Staff replies, queue updates and reminders go by push
+(the router's ``push``), queued behind the user's events, retried with one ``X-Line-Retry-Key``.
+
+Logs never contain message texts or LINE user ids (conversations appear as ``conversation_ref``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections import deque
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Deque, Dict, List, Optional, Set
+
+import sqlalchemy as sa
+
+from common.conversation_id import ConversationId
+from gateway import texts
+from gateway.storage.db import run_db
+from gateway.storage.line_events import EventLog
+from gateway.storage.conversations import BOT
+from gateway.handoff.router import BotMessage, conversation_ref
+from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from sanic import Request, Sanic
+    from sanic.response import HTTPResponse
+
+    from connectors.line.api import LineApi
+    from gateway.handoff.router import Router
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "line"
+WEBHOOK_PATH = "/webhooks/line/webhook"
+MAX_BODY_BYTES = 1_000_000
+MAX_MESSAGES_PER_CALL = 5
+MAX_TEXT_UNITS = 5000  # LINE counts UTF-16 code units
+MAX_QUICK_REPLIES = 13
+MAX_LABEL_CHARS = 20
+MAX_ACTION_DATA = 300  # postback data, display text and message-action text
+MAX_ALT_TEXT = 1500
+SENTENCE_ENDS = "。！？\n!?"
+MEDIA_TYPES = ("sticker", "image", "video", "audio", "file")
+PICKED_PARAMS = ("date", "time", "datetime")
+SHUTDOWN_GRACE_SECONDS = 5.0
+MAX_PENDING_EVENTS = 50  # per user: a flood beyond this is dropped (logged), pushes are always queued
+
+def _conversation(user_id: str) -> str:
+    return str(ConversationId(CHANNEL, user_id))
+
+
+# ---------------------------------------------------------------------- engine messages → LINE messages
+
+def utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _chars_within(text: str, units: int) -> int:
+    """How many characters of ``text`` fit in ``units`` UTF-16 code units (never half a surrogate pair)."""
+    if utf16_units(text[:units]) == min(units, len(text)):  # no astral characters in the window
+        return min(units, len(text))
+    count = used = 0
+    for char in text:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            break
+        count += 1
+    return count
+
+
+def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> List[str]:
+    """Pieces of at most ``limit`` UTF-16 units, cut after the last sentence end (。！？ or a line break) that
+    fits, else at the limit. Joined, the pieces are the text."""
+    pieces: List[str] = []
+    while utf16_units(text) > limit:
+        fits = _chars_within(text, limit)
+        end = max(text.rfind(mark, 0, fits) for mark in SENTENCE_ENDS) + 1
+        if end <= 0:
+            end = fits
+        pieces.append(text[:end])
+        text = text[end:]
+    if text:
+        pieces.append(text)
+    return [p for p in pieces if p.strip()]
+
+
+def _label(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= MAX_LABEL_CHARS else title[:MAX_LABEL_CHARS - 1] + "…"
+
+
+def _button_item(button: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A Rasa button as a quick reply: an intent payload (``/…``) as a postback showing the title, any other
+    payload as a message action that sends it as the user's text."""
+    title = str(button.get("title") or "").strip()
+    payload = str(button.get("payload") or title).strip()
+    if not payload or len(payload) > MAX_ACTION_DATA:
+        logger.info("line: button dropped (payload empty or over %d characters)", MAX_ACTION_DATA)
+        return None
+    label = _label(title or payload)
+    if payload.startswith("/"):
+        action = {"type": "postback", "label": label, "data": payload,
+                  "displayText": (title or label)[:MAX_ACTION_DATA]}
+    else:
+        action = {"type": "message", "label": label, "text": payload}
+    return {"type": "action", "action": action}
+
+
+def _picker_item(picker: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """``{"datetimepicker": {"label", "data", "mode"?, "initial"?, "min"?, "max"?}}`` as a quick reply."""
+    data = str(picker.get("data") or "").strip()
+    if not data or len(data) > MAX_ACTION_DATA:
+        logger.info("line: datetimepicker dropped (no data)")
+        return None
+    mode = picker.get("mode") if picker.get("mode") in ("date", "time", "datetime") else "date"
+    limits = {k: str(picker[k]) for k in ("initial", "min", "max") if picker.get(k)}
+    return {"type": "action", "action": {"type": "datetimepicker", "label": _label(str(picker.get("label") or "日付を選ぶ")),
+                                         "data": data, "mode": mode, **limits}}
+
+
+def _flex_message(flex: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    alt_text = str(flex.get("altText") or "").strip()[:MAX_ALT_TEXT]
+    contents = flex.get("contents")
+    if alt_text and isinstance(contents, dict) and contents.get("type") in ("bubble", "carousel"):
+        return {"type": "flex", "altText": alt_text, "contents": contents}
+    logger.warning("line: invalid flex message, sent as its alt text")
+    return {"type": "text", "text": alt_text} if alt_text else None
+
+
+def valid_flex(contents: Any) -> bool:
+    """Whether line-bot-sdk's models accept the Flex contents (call it in a worker thread: the SDK's messaging
+    package takes about two seconds to import)."""
+    from linebot.v3.messaging import FlexContainer
+
+    try:
+        return isinstance(contents, dict) and FlexContainer.from_dict(contents) is not None
+    except Exception:  # noqa: BLE001 — the SDK raises ValueError, KeyError, TypeError … on bad contents
+        return False
+
+
+def to_line_messages(messages: List[BotMessage]) -> List[Dict[str, Any]]:
+    """Convert the bot messages of one turn (Rasa REST format) into LINE message objects.
+
+    LINE shows the quick replies of the last message only, so the turn's buttons and date pickers
+    (at most 13, date pickers first) go on its last message."""
+    out: List[Dict[str, Any]] = []
+    items: List[Dict[str, Any]] = []
+    pickers: List[Dict[str, Any]] = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        sender = {"sender": {"name": texts.LINE_STAFF_SENDER}} if message.get("sender") == "staff" else {}
+        text = message.get("text") if isinstance(message.get("text"), str) else ""
+        links = []
+        for button in message.get("buttons") or []:
+            if not isinstance(button, dict):
+                continue
+            if button.get("url"):  # quick replies cannot open links: the link goes into the text
+                links.append(f"{button.get('title') or ''} {button['url']}".strip())
+            elif (item := _button_item(button)) is not None:
+                items.append(item)
+        text = "\n".join([t for t in [text.strip(), *links] if t])
+        for piece in split_text(text) if text else []:
+            out.append({"type": "text", "text": piece, **sender})
+        image = message.get("image")
+        if isinstance(image, str) and image.startswith("https://") and len(image) <= 2000:
+            out.append({"type": "image", "originalContentUrl": image, "previewImageUrl": image, **sender})
+        custom = message.get("custom") if isinstance(message.get("custom"), dict) else {}
+        if isinstance(custom.get("datetimepicker"), dict) and (item := _picker_item(custom["datetimepicker"])):
+            pickers.append(item)
+        if isinstance(custom.get("flex"), dict) and (flex := _flex_message(custom["flex"])):
+            out.append({**flex, **sender})
+        unknown = sorted(set(custom) - {"datetimepicker", "flex"})
+        if unknown:
+            logger.info("line: custom payload not shown on LINE keys=%s", ",".join(k[:20] for k in unknown[:5]))
+    quick = _unique(pickers + items)
+    if quick:
+        if len(quick) > MAX_QUICK_REPLIES:
+            logger.info("line: %d quick replies, only the first %d shown", len(quick), MAX_QUICK_REPLIES)
+        if not out:
+            out.append({"type": "text", "text": texts.LINE_CHOOSE})
+        out[-1]["quickReply"] = {"items": quick[:MAX_QUICK_REPLIES]}
+    return out
+
+
+def _unique(items: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    seen, unique = set(), []
+    for item in items:
+        key = json.dumps(item, sort_keys=True, ensure_ascii=False)
+        if key not in seen:
+            seen.add(key)
+            unique.append(item)
+    return unique
+
+
+async def check_flex(messages: List[BotMessage]) -> List[BotMessage]:
+    """Flex contents the SDK rejects would make LINE refuse the whole call: they become their alt text."""
+    checked = []
+    for message in messages:
+        custom = message.get("custom") if isinstance(message, dict) and isinstance(message.get("custom"), dict) else {}
+        flex = custom.get("flex")
+        if isinstance(flex, dict) and not await asyncio.to_thread(valid_flex, flex.get("contents")):
+            logger.warning("line: flex contents rejected by the SDK's models, sent as the alt text")
+            message = {**message, "custom": {k: v for k, v in custom.items() if k != "flex"},
+                       "text": "\n".join(t for t in (message.get("text") or "", str(flex.get("altText") or "")) if t)}
+        checked.append(message)
+    return checked
+
+
+def postback_text(data: str, params: Any) -> str:
+    """The postback as the user's text; a value picked in a datetimepicker joins the payload's entities."""
+    picked = {k: params[k] for k in PICKED_PARAMS if isinstance(params, dict) and isinstance(params.get(k), str)}
+    if not picked or not data.startswith("/"):
+        return data
+    intent, brace, rest = data.partition("{")
+    entities: Dict[str, Any] = {}
+    if brace:
+        try:
+            entities = json.loads(brace + rest)
+        except ValueError:
+            return data
+        if not isinstance(entities, dict):
+            return data
+    return intent + json.dumps({**entities, **picked}, ensure_ascii=False)
+
+
+def _batches(messages: List[Dict[str, Any]]) -> List[List[Dict[str, Any]]]:
+    return [messages[i:i + MAX_MESSAGES_PER_CALL] for i in range(0, len(messages), MAX_MESSAGES_PER_CALL)]
+
+
+# ---------------------------------------------------------------------- the channel
+
+Job = Callable[[], Awaitable[None]]
+
+
+class LineChannel:
+    def __init__(self, app: Sanic, router: Router, db: sa.engine.Engine, settings: Settings):
+        self.router = router
+        self.settings = settings
+        # line-bot-sdk is imported only when the channel is on (its messaging package alone takes ~2 s to import).
+        from linebot.v3.webhook import SignatureValidator
+
+        self.validator = SignatureValidator(settings.line_channel_secret)
+        self.events = EventLog(db, timedelta(days=settings.line_dedupe_days))
+        self.api: Optional[LineApi] = None
+        # The loading animation lasts until the answer or this many seconds (5–60, by 5): the engine timeout.
+        self.loading_seconds = min(60, max(5, 5 * math.ceil(settings.engine_timeout / 5)))
+        self._queues: Dict[str, Deque[Job]] = {}  # per user (or group/room): jobs run one after another
+        self._tasks: Set[asyncio.Task] = set()
+        self._warm: Optional[asyncio.Future] = None
+        app.add_route(self.webhook, WEBHOOK_PATH, methods=["POST"], name="line_webhook")
+        app.register_listener(self.start, "before_server_start")
+        app.register_listener(self.drain, "before_server_stop")
+        app.register_listener(self.close, "after_server_stop")
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, app: Sanic, _loop=None) -> None:
+        from connectors.line.api import LineApi
+
+        s = self.settings
+        self.api = LineApi(s.line_channel_access_token, s.line_api_base_url, s.line_api_data_base_url,
+                           s.line_api_timeout, s.line_retry_base_delay, s.line_push_attempts)
+        # Import the SDK's models now, in a worker thread, rather than on the first Flex message (check_flex).
+        self._warm = asyncio.get_running_loop().run_in_executor(None, valid_flex, {})
+        pruned = await run_db(self.events.prune)
+        logger.info("LINE channel enabled at %s (API %s; %d expired event ids pruned)", WEBHOOK_PATH,
+                    s.line_api_base_url, pruned)
+
+    async def drain(self, app: Sanic, _loop=None) -> None:
+        """On shutdown, let the events and pushes in progress finish (briefly)."""
+        if self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            logger.info("LINE channel stopped: %d queues finished, %d cancelled", len(done), len(pending))
+
+    async def close(self, app: Sanic, _loop=None) -> None:
+        if self.api:
+            await self.api.close()
+
+    # ------------------------------------------------------------------ webhook
+    async def webhook(self, request: Request) -> HTTPResponse:
+        from sanic.response import json as json_response  # already loaded: the gateway runs on Sanic
+
+        body = request.body or b""
+        if len(body) > MAX_BODY_BYTES:
+            logger.info("line: rejected webhook body of %d bytes", len(body))
+            return json_response({"error": "payload too large"}, 413)
+        signature = request.headers.get("x-line-signature", "")
+        if not signature or not self._signed(body, signature):
+            logger.warning("line: rejected webhook (%s signature)", "wrong" if signature else "missing")
+            return json_response({"error": "invalid signature"}, 400)
+        try:
+            payload = json.loads(body)
+            events = payload["events"]
+            if not isinstance(events, list):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            logger.warning("line: rejected signed webhook (not a JSON object with events), %d bytes", len(body))
+            return json_response({"error": "invalid body"}, 400)
+        received = time.monotonic()
+        for event in events:
+            if not isinstance(event, dict):
+                logger.info("line: skipped an event that is not an object")
+            elif len(self._queues.get(key := self._queue_key(event), ())) >= MAX_PENDING_EVENTS:
+                logger.warning("line: %d events waiting for conv=%s, event dropped", MAX_PENDING_EVENTS,
+                               conversation_ref(key))
+            else:
+                self._enqueue(key, partial(self._handle, event, received))
+        return json_response({})
+
+    def _signed(self, body: bytes, signature: str) -> bool:
+        try:
+            return self.validator.validate(body.decode("utf-8"), signature)
+        except (UnicodeError, ValueError, TypeError):
+            return False
+
+    @staticmethod
+    def _queue_key(event: Dict[str, Any]) -> str:
+        """One queue per chat: a user's is named like their conversation (``line:<userId>``)."""
+        source = event.get("source") if isinstance(event.get("source"), dict) else {}
+        for field, prefix in (("groupId", "group:"), ("roomId", "room:")):
+            if isinstance(source.get(field), str):
+                return prefix + source[field]
+        if isinstance(source.get("userId"), str):
+            return _conversation(source["userId"])
+        return "event:" + str(event.get("webhookEventId") or id(event))
+
+    # ------------------------------------------------------------------ ordered background work
+    def _enqueue(self, key: str, job: Job) -> None:
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(job)
+            return
+        queue = self._queues[key] = deque([job])
+        task = asyncio.get_running_loop().create_task(self._run_queue(key, queue))
+        self._tasks.add(task)  # a task that nothing references may be garbage-collected mid-way
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_queue(self, key: str, queue: Deque[Job]) -> None:
+        try:
+            while queue:
+                try:
+                    await queue[0]()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 — one bad event must not stop the user's queue
+                    logger.error("line: event processing failed (%s)", type(exc).__name__)
+                    logger.debug("line: failure details", exc_info=True)
+                queue.popleft()
+        finally:
+            if self._queues.get(key) is queue:
+                del self._queues[key]
+
+    # ------------------------------------------------------------------ events
+    async def _handle(self, event: Dict[str, Any], received: float) -> None:
+        kind = str(event.get("type"))[:32]
+        event_id = event.get("webhookEventId")
+        if isinstance(event_id, str) and event_id:
+            if not await run_db(self.events.claim, event_id):
+                context = event.get("deliveryContext")
+                redelivery = context.get("isRedelivery") if isinstance(context, dict) else None
+                logger.info("line: duplicate event type=%s redelivery=%s (already handled)", kind, redelivery)
+                return
+        else:
+            logger.info("line: event without webhookEventId type=%s (not de-duplicated)", kind)
+        if event.get("mode") == "standby":  # another channel has the chat (module channels)
+            logger.info("line: standby event type=%s ignored", kind)
+            return
+        source = event.get("source") if isinstance(event.get("source"), dict) else {}
+        reply_token = event.get("replyToken") if isinstance(event.get("replyToken"), str) else None
+        if kind in ("message", "postback") and source.get("type") in ("group", "room"):
+            logger.info("line: %s in a %s, answered with the one-to-one note", kind, source.get("type"))
+            if reply_token:
+                await self._send(None, [{"text": texts.LINE_ONE_TO_ONE}], reply_token, received)
+            return
+        user_id = source.get("userId") if source.get("type") == "user" else None
+        if not isinstance(user_id, str) or not user_id:
+            logger.info("line: event type=%s ignored (source %s)", kind, str(source.get("type"))[:16])
+            return
+        if kind == "message":
+            await self._on_message(user_id, event.get("message") or {}, reply_token, received)
+        elif kind == "postback":
+            postback = event.get("postback") if isinstance(event.get("postback"), dict) else {}
+            data = postback.get("data") if isinstance(postback.get("data"), str) else ""
+            await self._turn(user_id, postback_text(data, postback.get("params")), reply_token, received,
+                             {"line_event": "postback"})
+        elif kind == "follow":
+            logger.info("line: follow conv=%s", self._ref(user_id))
+            await self._send(user_id, [{"text": texts.LINE_WELCOME},
+                                       {"text": texts.LINE_PRIVACY, "buttons": texts.LINE_MENU}], reply_token, received)
+        elif kind == "unfollow":
+            # Nothing of this user is kept by the channel (the event log holds event ids only, the work queue
+            # is gone when empty); the conversation and its transcript stay with the router's store.
+            logger.info("line: unfollow conv=%s", self._ref(user_id))
+        else:
+            logger.info("line: event type=%s ignored", kind)
+
+    async def _on_message(self, user_id: str, message: Dict[str, Any], reply_token: Optional[str],
+                          received: float) -> None:
+        kind = str(message.get("type"))[:16]
+        if kind == "text":
+            await self._turn(user_id, message.get("text"), reply_token, received, {"line_event": "text"})
+        elif kind == "location":
+            address = message.get("address") if isinstance(message.get("address"), str) else ""
+            text = texts.line_location(address.strip(), message.get("latitude"), message.get("longitude"))
+            location = {k: message.get(k) for k in ("latitude", "longitude") if isinstance(message.get(k), (int, float))}
+            await self._turn(user_id, text, reply_token, received, {"line_event": "location", "location": location})
+        elif kind in MEDIA_TYPES:
+            image_set = message.get("imageSet") if isinstance(message.get("imageSet"), dict) else {}
+            if isinstance(image_set.get("index"), int) and image_set["index"] > 1:
+                logger.info("line: image %d of a set, answered with the first", image_set["index"])
+                return
+            if await self.router.note_for_staff(_conversation(user_id), texts.LINE_MEDIA_NOTES[kind]):
+                return  # a person has the chat (or it waits for one): they see the note
+            logger.info("line: %s message conv=%s, asked for text", kind, self._ref(user_id))
+            await self._send(user_id, [{"text": texts.LINE_SEND_TEXT}], reply_token, received)
+        else:
+            logger.info("line: message type=%s ignored", kind)
+
+    async def _turn(self, user_id: str, text: Any, reply_token: Optional[str], received: float,
+                    metadata: Dict[str, Any]) -> None:
+        """One user turn through the router; the loading animation runs while the bot has the chat."""
+        loading = None
+        if await self.router.owner_of(_conversation(user_id)) in (None, BOT):
+            loading = asyncio.get_running_loop().create_task(self.api.show_loading(user_id, self.loading_seconds))
+        try:
+            replies = await self.router.handle_text(user_id, CHANNEL, text, metadata)
+        finally:
+            if loading is not None:
+                await loading  # it must reach LINE before the answer, which ends it
+        await self._send(user_id, replies, reply_token, received)
+
+    # ------------------------------------------------------------------ sending
+    async def _send(self, user_id: Optional[str], messages: List[BotMessage], reply_token: Optional[str],
+                    received: float) -> None:
+        """One reply call with the first five messages; the rest, or all when the reply fails, by push."""
+        outgoing = to_line_messages(await check_flex(messages))
+        if not outgoing:
+            return
+        batches = _batches(outgoing)
+        if reply_token and time.monotonic() - received < self.settings.line_reply_token_seconds:
+            status = await self.api.reply(reply_token, batches[0])
+            if status == 200:
+                batches = batches[1:]
+            elif user_id:
+                logger.info("line: reply failed (%s) conv=%s, sending by push", status or "unreachable",
+                            self._ref(user_id))
+        elif user_id:
+            logger.info("line: reply token %s conv=%s, sending by push", "expired" if reply_token else "missing",
+                        self._ref(user_id))
+        if user_id:
+            for batch in batches:
+                await self.api.push(user_id, batch, self._ref(user_id))
+
+    async def push(self, user_id: str, messages: List[BotMessage], confirm: bool = False) -> bool:
+        """The router's way to reach a LINE user outside a turn (a person's reply, the queue moving, a reminder):
+        queued behind the user's events, so it arrives in order. Returns at once (True), or with ``confirm``
+        when LINE has accepted it (False after the last retry failed: a reminder can then be tried again)."""
+        if not confirm:
+            self._enqueue(_conversation(user_id), partial(self._push_now, user_id, messages))
+            return True
+        delivered: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        async def push_and_report() -> None:
+            try:
+                delivered.set_result(await self._push_now(user_id, messages))
+            except Exception:  # noqa: BLE001 — reported as not delivered, logged by the queue runner
+                delivered.set_result(False)
+                raise
+
+        self._enqueue(_conversation(user_id), push_and_report)
+        return await delivered
+
+    async def _push_now(self, user_id: str, messages: List[BotMessage]) -> bool:
+        results = [await self.api.push(user_id, batch, self._ref(user_id))
+                   for batch in _batches(to_line_messages(await check_flex(messages)))]
+        return all(results)
+
+    @staticmethod
+    def _ref(user_id: str) -> str:
+        return conversation_ref(_conversation(user_id))
+
+
+def setup_line(app: Sanic, router: Router, db: sa.engine.Engine, settings: Settings) -> Optional[LineChannel]:
+    """Register the LINE channel when the channel secret and access token are set; otherwise the route does
+    not exist (404) and the log says so once."""
+    missing = [name for name, value in (("LINE_CHANNEL_SECRET", settings.line_channel_secret),
+                                        ("LINE_CHANNEL_ACCESS_TOKEN", settings.line_channel_access_token)) if not value]
+    if missing:
+        logger.info("LINE channel disabled: %s not set (%s answers 404)", " and ".join(missing), WEBHOOK_PATH)
+        return None
+    return LineChannel(app, router, db, settings)

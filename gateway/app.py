@@ -1,0 +1,130 @@
+"""The gateway application: Sanic for HTTP, python-socketio for the widget, composed as one ASGI app.
+
+python-socketio's maintained Sanic integration is its ASGI mode (its native Sanic driver is no longer
+maintained), so the gateway runs as ``socketio.ASGIApp(sio, other_asgi_app=sanic_app)`` under uvicorn:
+``/socket.io/`` goes to Socket.IO, everything else to Sanic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Optional, Tuple
+
+import socketio
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, file, json as json_response
+
+from connectors.line.channel import CHANNEL as LINE_CHANNEL, setup_line
+from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat, to_socketio
+from gateway.counseling import jobs as counseling_jobs
+from gateway.counseling.classifier import default_triage
+from gateway.counseling.crypto import cipher_for
+from gateway.counseling.hours import CounselingHours
+from gateway.handoff.engine_client import EngineClient
+from gateway.handoff.router import Router
+from gateway.jobs import reminders
+from gateway.settings import Settings
+from gateway.staff.console import StaffConsole
+from gateway.storage.conversations import HandoffStore
+from gateway.storage.db import connect
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 1_000_000
+
+
+def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASGIApp]:
+    settings = settings or Settings.from_env()
+    app = Sanic("sapporo_gateway")
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.ctx.settings = settings
+
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=settings.cors_origins or "*",
+        max_http_buffer_size=MAX_BODY_BYTES,
+    )
+    # Conversations, owners, messages and staff live in the gateway's database (gateway/storage/db.py).
+    db = connect(settings.database_url())
+    app.ctx.db = db
+    # Counseling text is encrypted at rest (gateway/counseling/crypto.py). The triage rules load and the
+    # classifier trains now (about two seconds), so a broken rules file stops the start instead of the first
+    # message of a youth.
+    store = HandoffStore(db, cipher_for(settings.data_dir))
+    default_triage().triage("起動確認")
+    hours = CounselingHours.load(settings.counseling_hours_file or None)
+    engine = EngineClient(settings.engine_url, settings.engine_connect_timeout, settings.engine_timeout)
+    app.ctx.engine = engine
+    router = Router(engine, store, settings.max_message_chars, hours=hours)
+    app.ctx.router = router
+    webchat = WebChat(sio, router)
+    # LINE (connectors/line/channel.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
+    app.ctx.line = setup_line(app, router, db, settings)
+    app.ctx.staff = StaffConsole(app, sio, router, db, settings)
+    # The one place the router learns how to reach users outside a turn and whom to tell about chats.
+    router.connect(channels={WEB_CHANNEL: webchat.push, **({LINE_CHANNEL: app.ctx.line.push} if app.ctx.line else {})},
+                   notifier=app.ctx.staff)
+    # Counseling upkeep: inactivity check and close, long-wait re-alerts, retention purge.
+    if settings.counseling_sweep_seconds > 0:
+        counseling_jobs.start(app, router, counseling_jobs.UpkeepSettings(
+            settings.counseling_idle_check_minutes, settings.counseling_idle_close_minutes,
+            settings.counseling_realert_minutes, settings.counseling_retention_days), settings.counseling_sweep_seconds)
+    # 大型ごみ: the day-before reminder, pushed on LINE to those who asked for it (gateway/jobs/reminders.py).
+    if settings.reminder_interval > 0:
+        reminders.start(app, router, settings.assistant_db_url or None, settings.reminder_interval)
+
+    @app.before_server_start
+    async def start(app: Sanic, _loop=None) -> None:
+        logger.info("gateway ready, engine at %s", settings.engine_url)
+
+    @app.after_server_stop
+    async def stop(app: Sanic, _loop=None) -> None:
+        await app.ctx.engine.close()
+
+    @app.get("/")
+    async def demo_page(request: Request) -> HTTPResponse:
+        return await file(STATIC_DIR / "index.html", mime_type="text/html; charset=utf-8")
+
+    app.static("/static", STATIC_DIR, name="static")
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> HTTPResponse:
+        ready = await app.ctx.engine.is_ready()
+        return json_response(
+            {"status": "ok", "engine": "ok" if ready else "down"},  # the gateway itself answers; 503 = not ready
+            status=200 if ready else 503,
+        )
+
+    @app.post("/api/messages")
+    async def rest_message(request: Request) -> HTTPResponse:
+        """Plain HTTP chat (one turn per request), for scripts and the benchmarks."""
+        if len(request.body) > MAX_BODY_BYTES:  # under ASGI, Sanic's REQUEST_MAX_SIZE is not enforced
+            logger.info("rest: rejected body of %d bytes (limit %d)", len(request.body), MAX_BODY_BYTES)
+            return json_response({"error": "リクエストが大きすぎます。"}, 413)
+        try:
+            body = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            logger.info("rest: rejected body (invalid UTF-8 or JSON), %d bytes", len(request.body))
+            return json_response({"error": "リクエストの形式が正しくありません（UTF-8 の JSON を送ってください）。"}, 400)
+        if not isinstance(body, dict) or not isinstance(body.get("sender"), str) or not body["sender"].strip():
+            logger.info("rest: rejected body (missing sender)")
+            return json_response({"error": "sender（文字列）と message（文字列）が必要です。"}, 400)
+        replies = await app.ctx.router.handle_text(body["sender"][:128], "rest", body.get("message"))
+        return json_response({"messages": [p for m in replies for p in to_socketio(m)]})
+
+    @app.exception(SanicException)
+    async def client_error(request: Request, exc: SanicException) -> HTTPResponse:
+        status = getattr(exc, "status_code", 400) or 400
+        if status >= 500:
+            logger.error("gateway error %s on %s %s", status, request.method, request.path)
+        else:
+            logger.info("client error %s on %s %s", status, request.method, request.path)
+        return json_response({"error": str(exc) or "bad request"}, status=status)
+
+    asgi = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    return app, asgi

@@ -1,0 +1,98 @@
+"""The counseling upkeep job, run by the gateway every ``COUNSELING_SWEEP_SECONDS``:
+
+* **inactivity**: a counseling chat with a counselor where the youth has not written for
+  ``COUNSELING_IDLE_CHECK_MINUTES`` gets a gentle check; with no answer ``COUNSELING_IDLE_CLOSE_MINUTES``
+  later it is closed (outcome ``no_response``) with how to come back;
+* **long waits**: a chat waiting longer than ``COUNSELING_REALERT_MINUTES`` alerts the staff again (and again
+  after as long), so nobody waits unseen;
+* **retention**: counseling messages older than ``COUNSELING_RETENTION_DAYS`` (default 90) are deleted;
+  nothing else is.
+
+``sweep`` takes the time as a parameter (naive UTC, like the database), so tests run it with a fixed clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Callable, Dict
+
+from gateway import texts
+from gateway.counseling.desk import LEVEL_LABELS
+from gateway.storage.db import run_db, utcnow
+from gateway.storage.conversations import STAFF_PREFIX
+
+if TYPE_CHECKING:
+    from gateway.handoff.router import Router
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UpkeepSettings:
+    idle_check_minutes: float = 15
+    idle_close_minutes: float = 10
+    realert_minutes: float = 5
+    retention_days: float = 90
+
+
+async def sweep(router: "Router", settings: UpkeepSettings, now: datetime) -> Dict[str, int]:
+    """One pass; returns what it did (for logs and tests)."""
+    done = {"checked": 0, "closed": 0, "realerted": 0, "purged": 0}
+    store = router.store
+    for conversation in await run_db(store.counseling_sessions):
+        if not conversation.owner.startswith(STAFF_PREFIX):
+            continue  # waiting: the youth is waiting for us, not the other way round
+        last = max(t for t in (conversation.last_user_at, conversation.claimed_at, conversation.counseling_since) if t)
+        if conversation.idle_checked_at is None:
+            if now - last >= timedelta(minutes=settings.idle_check_minutes):
+                await router._tell(conversation, texts.IDLE_CHECK)
+                await run_db(store.mark, conversation.id, "idle_checked_at", now)
+                await router.notifier.conversation(await run_db(store.get, conversation.id))
+                done["checked"] += 1
+        elif now - conversation.idle_checked_at >= timedelta(minutes=settings.idle_close_minutes):
+            if await router.hand_back(conversation.id, conversation.owner, "no_response", told=texts.IDLE_CLOSED):
+                logger.info("counseling chat closed after inactivity")
+                done["closed"] += 1
+    cutoff = now - timedelta(minutes=settings.realert_minutes)
+    for conversation in await run_db(store.waiting_since_before, cutoff):
+        if conversation.alerted_at and conversation.alerted_at > cutoff:
+            continue
+        minutes = int((now - conversation.waiting_since).total_seconds() // 60)
+        level = conversation.risk if conversation.queue == "counseling" and conversation.risk != "none" else "normal"
+        who = "相談" if conversation.queue == "counseling" else "問い合わせ"
+        roles = ("counselor", "supervisor") if conversation.queue == "counseling" else ("staff", "supervisor")
+        await router.notifier.alert({"conversation_id": conversation.id, "level": level, "kind": "long_wait",
+                                     "text": f"{LEVEL_LABELS.get(level, '')}：{minutes}分待っている{who}があります",
+                                     "offer_transfer": False}, roles=roles)
+        await run_db(store.mark, conversation.id, "alerted_at", now)
+        done["realerted"] += 1
+    done["purged"] = await run_db(store.purge_protected, now - timedelta(days=settings.retention_days))
+    if any(done.values()):
+        logger.info("counseling upkeep %s", " ".join(f"{k}={v}" for k, v in done.items()))
+    return done
+
+
+async def run(router: "Router", settings: UpkeepSettings, interval: float,
+              clock: Callable[[], datetime] = utcnow) -> None:
+    while True:
+        try:
+            await sweep(router, settings, clock())
+        except Exception:  # noqa: BLE001 — a broken database must not stop the gateway
+            logger.exception("counseling upkeep failed")
+        await asyncio.sleep(interval)
+
+
+def start(app, router: "Router", settings: UpkeepSettings, interval: float) -> None:
+    @app.after_server_start
+    async def _start(app, _loop=None) -> None:
+        app.ctx.counseling_upkeep = asyncio.get_running_loop().create_task(run(router, settings, interval))
+
+    @app.before_server_stop
+    async def _stop(app, _loop=None) -> None:
+        task = getattr(app.ctx, "counseling_upkeep", None)
+        if task:
+            task.cancel()
+

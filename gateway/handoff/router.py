@@ -1,0 +1,316 @@
+"""The router and handoff hub: every user turn from every channel passes here.
+
+It checks the input (empty, too long, not text), records the turn, and sends it where the
+conversation's owner says (gateway/storage/conversations.py):
+
+    bot           → the engine; its answers go back to the user. An engine answer carrying
+                    ``{"custom": {"handoff": {"queue": …, "reason": …}}}`` (action_handoff) puts the chat in
+                    a queue; so does the 「担当者と話す」 button (``/request_human``, handled here, so it
+                    works when the engine is down) and an engine failure offers that button.
+    queued        → kept for the person who will take it; the user is told their place in the queue.
+
+Every message is triaged before all this (gateway/counseling/triage.py: emergency / high / normal /
+none), in every state; anything above ``none`` is handled by the counseling desk
+(gateway/counseling/desk.py) and never reaches the engine. 「相談員と話す」 (``/request_counselor``)
+queues for a counselor.
+    staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
+                    never speaks.
+
+Staff actions (claim, reply, transfer, close, hand back) come from the staff console through the
+methods below; what the user must hear is pushed through the channel's ``push`` function.
+Logs never contain message texts; conversations appear as a non-reversible hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+from common.conversation_id import ConversationId
+from gateway import texts
+from gateway.counseling.desk import CounselingDesk
+from gateway.counseling.hours import CounselingHours
+from gateway.counseling.classifier import assess
+from gateway.counseling.triage import Triage, rank
+from gateway.storage.db import run_db
+from gateway.handoff.engine_client import EngineClient, EngineUnavailable
+from gateway.storage.conversations import BOT, QUEUED, QUEUES, STAFF_PREFIX, Conversation, HandoffStore
+
+logger = logging.getLogger(__name__)
+
+BotMessage = Dict[str, Any]
+Push = Callable[..., Awaitable[Optional[bool]]]  # (id in the channel, messages, confirm=False) → delivered?
+REQUEST_HUMAN = "/request_human"
+REQUEST_COUNSELOR = "/request_counselor"
+CANCEL_WORDS = {"キャンセル", "きゃんせる", "やめる", "/cancel_handoff"}
+# Triage takes 1–5 ms (up to ~0.2 s for a 2,000-character message): off the event loop, in one thread of
+# its own (a MeCab tagger is not to be shared by threads running at the same time).
+_TRIAGE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage")
+
+
+def conversation_ref(conversation_id: str) -> str:
+    """A short, stable, non-reversible reference for logs (ids such as LINE user ids are personal)."""
+    return hashlib.sha256(conversation_id.encode("utf-8", "replace")).hexdigest()[:12]
+
+
+class Notifier:
+    """What the staff console is told (gateway/staff/console.py implements it); silent by default."""
+
+    async def queue_changed(self) -> None: ...
+
+    async def message(self, conversation_id: str, message: Dict) -> None: ...
+
+    async def conversation(self, conversation: Conversation) -> None: ...
+
+    async def alert(self, payload: Dict, roles=(), usernames=()) -> None: ...
+
+    def available(self, queue: str) -> int:
+        """How many people who answer ``queue`` are online (for the wait estimate)."""
+        return 0
+
+
+def _as_transcript(message: BotMessage) -> str:
+    text = message.get("text") or ""
+    titles = [b.get("title", "") for b in message.get("buttons") or [] if isinstance(b, dict)]
+    return text + (f"\n［ボタン：{' / '.join(titles)}］" if titles else "")
+
+
+class Router:
+    def __init__(self, engine: EngineClient, store: HandoffStore, max_message_chars: int = 2000,
+                 notifier: Optional[Notifier] = None, hours: Optional[CounselingHours] = None):
+        self.engine = engine
+        self.store = store
+        self.max_message_chars = max_message_chars
+        self.notifier = notifier or Notifier()
+        self.channels: Dict[str, Push] = {}
+        self.desk = CounselingDesk(self, hours or CounselingHours.load())
+
+    def connect(self, channels: Dict[str, Push], notifier: Optional[Notifier] = None) -> None:
+        """How to reach users outside a turn (each channel's push, by channel name) and whom to tell about
+        chats (the staff console). Called once, by gateway/app.py, after the channels and the console exist:
+        they need the router to hand it their turns."""
+        self.channels = dict(channels)
+        if notifier is not None:
+            self.notifier = notifier
+
+    # ------------------------------------------------------------------ user turns
+    async def handle_text(self, conversation_id: str, channel: str, text: Any,
+                          metadata: Optional[Dict[str, Any]] = None) -> List[BotMessage]:
+        """Route one user turn; returns what the user is told now (nothing while a person owns the chat)."""
+        ref = conversation_ref(conversation_id)
+        if not isinstance(text, str):
+            logger.info("rejected turn conv=%s channel=%s reason=not-text", ref, channel)
+            return [{"text": texts.NOT_TEXT}]
+        if not text.strip():
+            logger.info("rejected turn conv=%s channel=%s reason=empty", ref, channel)
+            return [{"text": texts.EMPTY_MESSAGE}]
+        if len(text) > self.max_message_chars:
+            logger.info("rejected turn conv=%s channel=%s reason=too-long chars=%d", ref, channel, len(text))
+            return [{"text": texts.too_long(self.max_message_chars)}]
+        text = text.strip()
+        conversation = await run_db(self.store.get_or_create, str(ConversationId(channel, conversation_id)), channel)
+        # Before anything else reads the message, in every state.
+        found = await asyncio.get_running_loop().run_in_executor(_TRIAGE, assess, text)
+        message = await run_db(self.store.add_message, conversation.id, "user", text,
+                               protected=self._protected(conversation, found))
+        if found.level != "none":
+            logger.warning("triage conv=%s channel=%s level=%s rules=%s", ref, channel, found.level,
+                           ",".join(found.rules))
+        if conversation.owner.startswith(STAFF_PREFIX):
+            shown = await self.desk.while_with_staff(conversation, found)
+            await self.notifier.message(conversation.id, message)
+            return shown  # a person owns the chat: they answer from the console
+        if conversation.owner == QUEUED:
+            return await self._while_queued(conversation, found, text, message)
+        if text == REQUEST_HUMAN and found.level == "none":
+            return await self.request_human(conversation, "general", "user_request")
+        if text == REQUEST_COUNSELOR or found.level != "none":
+            return await self.desk.from_bot(conversation, found, requested=text == REQUEST_COUNSELOR)
+        # The engine is told the triage found nothing: its NLU then never answers typed text with the
+        # counseling menu (bot/nlu/faq_router.py), which was a false alarm for 「相続の相談窓口は？」.
+        return await self._to_engine(conversation, text, channel, {**(metadata or {}), "triage": found.level})
+
+    async def owner_of(self, conversation_id: str) -> Optional[str]:
+        """Who answers the chat now: ``bot``, ``queued`` or ``staff:<name>``; None for a chat not seen yet.
+        What a channel may know of the store (the LINE channel shows its loading animation only for the bot)."""
+        conversation = await run_db(self.store.get, conversation_id)
+        return conversation.owner if conversation else None
+
+    @staticmethod
+    def _protected(conversation: Conversation, found: Triage) -> bool:
+        """Counseling text: any message of a counseling session, one the bot would have had that triage
+        flagged, and words of danger in a general clerk's chat. Encrypted, shown to counselors only."""
+        if conversation.counseling:
+            return True
+        if conversation.owner == BOT:
+            return found.level != "none"
+        return rank(found.level) >= rank("high")
+
+    async def _while_queued(self, conversation: Conversation, found: Triage, text: str,
+                            message: Dict) -> List[BotMessage]:
+        if text in CANCEL_WORDS:
+            if await run_db(self.store.hand_back, conversation.id, QUEUED):
+                logger.info("handoff cancelled by user conv=%s", conversation_ref(conversation.id))
+                await self._queue_moved(conversation.queue)
+                return await self._say(conversation.id, texts.HANDOFF_CANCELLED)
+        if text == REQUEST_COUNSELOR and conversation.queue != "counseling":
+            await self.notifier.message(conversation.id, message)
+            return await self.desk.from_bot(conversation, found, requested=True)
+        shown = await self.desk.while_waiting(conversation, found, text)
+        await self.notifier.message(conversation.id, message)
+        if shown is not None:
+            return shown
+        position = await run_db(self.store.position, conversation)
+        if conversation.queue == "counseling":
+            return await self._say(conversation.id, texts.counseling_waiting(
+                position, self.desk.wait_minutes(position, conversation.queue)))
+        return await self._say(conversation.id, texts.still_waiting(position, conversation.queue))
+
+    async def _to_engine(self, conversation: Conversation, text: str, channel: str,
+                         metadata: Optional[Dict[str, Any]]) -> List[BotMessage]:
+        try:
+            replies = await self.engine.send(conversation.engine_sender, text, channel, metadata)
+        except EngineUnavailable as exc:
+            logger.warning("engine unavailable conv=%s channel=%s error=%s", conversation_ref(conversation.id),
+                           channel, exc)
+            return await self._say(conversation.id, texts.ENGINE_DOWN, buttons=[texts.HUMAN_BUTTON])
+        handoff = next((m["custom"]["handoff"] for m in replies
+                        if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("handoff"), dict)), None)
+        shown = [m for m in replies if not (isinstance(m.get("custom"), dict) and "handoff" in m["custom"])]
+        for reply in shown:
+            if reply.get("text") or reply.get("buttons"):
+                await run_db(self.store.add_message, conversation.id, "bot", _as_transcript(reply))
+        if handoff:
+            queue = handoff.get("queue") if handoff.get("queue") in QUEUES else "general"
+            reason = str(handoff.get("reason") or "user_request")[:32]
+            shown += await self.request_human(conversation, queue, reason)
+        return shown
+
+    async def request_human(self, conversation: Conversation, queue: str, reason: str) -> List[BotMessage]:
+        """Put the chat in a queue (the gateway decides: a chat a person owns stays with them)."""
+        if queue == "counseling":
+            return await self.desk.from_bot(conversation, Triage("none"), requested=True)
+        priority = 0  # general: first come, first served
+        if not await run_db(self.store.enqueue, conversation.id, queue, priority, reason):
+            return []
+        now = await run_db(self.store.get, conversation.id)
+        position = await run_db(self.store.position, now)
+        logger.info("handoff requested conv=%s queue=%s priority=%d reason=%s position=%s",
+                    conversation_ref(conversation.id), queue, priority, reason, position)
+        await self.notifier.queue_changed()
+        await self.notifier.conversation(now)
+        return await self._say(conversation.id, texts.waiting(position, queue))
+
+    async def _say(self, conversation_id: str, text: str, buttons: Optional[List[Dict]] = None,
+                   protected: bool = False) -> List[BotMessage]:
+        """A message from the gateway itself, recorded in the transcript as a system line; protected when
+        the counseling desk says it or inside a counseling session (even a place in the counseling queue
+        says that a youth asked for help)."""
+        if not protected:
+            conversation = await run_db(self.store.get, conversation_id)
+            protected = bool(conversation and conversation.counseling)
+        titles = f"\n［ボタン：{' / '.join(b['title'] for b in buttons)}］" if buttons else ""
+        await run_db(self.store.add_message, conversation_id, "system", text + titles, protected=protected)
+        return [{"text": text, **({"buttons": buttons} if buttons else {})}]
+
+    # ------------------------------------------------------------------ staff actions
+    async def push(self, conversation: Conversation, messages: List[BotMessage], confirm: bool = False) -> bool:
+        """Deliver messages to the user outside a turn (a staff reply, the queue moving, a reminder). With
+        ``confirm``, wait until the channel has delivered them and say whether it did."""
+        target = ConversationId.parse(conversation.id)
+        push = self.channels.get(target.channel)
+        if push is None:
+            logger.info("no push for channel=%s conv=%s (kept in the transcript)", target.channel,
+                        conversation_ref(conversation.id))
+            return False
+        delivered = await push(target.user, messages, confirm=confirm)
+        return delivered is not False
+
+    async def claim(self, conversation_id: str, username: str) -> Optional[Conversation]:
+        if not await run_db(self.store.claim, conversation_id, username):
+            return None
+        conversation = await run_db(self.store.get, conversation_id)
+        logger.info("claimed conv=%s by=%s", conversation_ref(conversation_id), username)
+        await self._tell(conversation, texts.STAFF_JOINED if conversation.queue != "counseling"
+                         else texts.COUNSELOR_JOINED)
+        await self._queue_moved(conversation.queue)
+        await self.notifier.conversation(conversation)
+        return conversation
+
+    async def reply(self, conversation_id: str, username: str, text: str) -> Optional[Dict]:
+        conversation = await run_db(self.store.get, conversation_id)
+        if not conversation or conversation.owner != STAFF_PREFIX + username:
+            return None
+        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text,
+                               protected=conversation.counseling)
+        await self.push(conversation, [{"text": text, "sender": "staff"}])
+        await self.notifier.message(conversation_id, message)
+        return message
+
+    async def note(self, conversation_id: str, username: str, text: str) -> Dict:
+        conversation = await run_db(self.store.get, conversation_id)
+        message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text, "note",
+                               protected=bool(conversation and conversation.counseling))
+        await self.notifier.message(conversation_id, message)
+        return message
+
+    async def transfer(self, conversation_id: str, owner: str, queue: Optional[str] = None,
+                       to_user: Optional[str] = None) -> Optional[Conversation]:
+        if to_user:
+            moved = await run_db(self.store.transfer_to_person, conversation_id, owner, to_user)
+        else:
+            moved = await run_db(self.store.transfer_to_queue, conversation_id, owner, queue)
+        if not moved:
+            return None
+        conversation = await run_db(self.store.get, conversation_id)
+        if conversation.owner == QUEUED:
+            position = await run_db(self.store.position, conversation)
+            await self._tell(conversation, texts.waiting(position, conversation.queue))
+        await self.notifier.queue_changed()
+        await self.notifier.conversation(conversation)
+        return conversation
+
+    async def hand_back(self, conversation_id: str, owner: str, outcome: Optional[str] = None,
+                        told: Optional[str] = None) -> Optional[Conversation]:
+        """Close (with an outcome) or give back to the bot; the user is told (``told``, or the usual line),
+        the bot starts afresh and a counseling session ends."""
+        before = await run_db(self.store.get, conversation_id)
+        if not before or not await run_db(self.store.hand_back, conversation_id, owner, outcome):
+            return None
+        conversation = await run_db(self.store.get, conversation_id)
+        logger.info("handed back conv=%s outcome=%s", conversation_ref(conversation_id), outcome or "-")
+        await self._tell(conversation, told or (texts.CLOSED if outcome else texts.HANDED_BACK))
+        if before.owner == QUEUED:
+            await self._queue_moved(before.queue)
+        await self.notifier.queue_changed()
+        await self.notifier.conversation(conversation)
+        return conversation
+
+    async def _tell(self, conversation: Conversation, text: str) -> None:
+        await run_db(self.store.add_message, conversation.id, "system", text, protected=conversation.counseling)
+        await self.push(conversation, [{"text": text}])
+
+    async def _queue_moved(self, queue: Optional[str]) -> None:
+        """Everyone still waiting in ``queue`` hears their new place."""
+        await self.notifier.queue_changed()
+        if not queue:
+            return
+        for position, waiting in enumerate(await run_db(self.store.waiting, [queue]), start=1):
+            text = texts.counseling_waiting(position, self.desk.wait_minutes(position, queue)) \
+                if queue == "counseling" else texts.still_waiting(position, queue)
+            await self.push(waiting, [{"text": text}])
+
+    async def note_for_staff(self, conversation_id: str, note: str) -> bool:
+        """The user sent something the chat cannot carry as text (a LINE sticker or image) while a person owns
+        the chat or it waits for one: record ``note`` as a system line and show it on the console. False when
+        the bot has the chat (the channel then answers the user itself)."""
+        conversation = await run_db(self.store.get, conversation_id)
+        if not conversation or not (conversation.owner == QUEUED or conversation.owner.startswith(STAFF_PREFIX)):
+            return False
+        message = await run_db(self.store.add_message, conversation.id, "system", note)
+        logger.info("non-text message noted for staff conv=%s", conversation_ref(conversation.id))
+        await self.notifier.message(conversation.id, message)
+        return True

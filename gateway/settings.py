@@ -1,0 +1,92 @@
+"""Gateway settings, read once from the environment (see README "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    engine_url: str = "http://127.0.0.1:5005"
+    # Connection refused is immediate; a hung engine is cut off after engine_timeout seconds.
+    engine_connect_timeout: float = 2.0
+    engine_timeout: float = 20.0
+    max_message_chars: int = 2000
+    data_dir: str = "var"
+    cors_origins: list = field(default_factory=list)
+    # Conversations, owners, messages, staff users, audit (gateway/storage/db.py). Empty: SQLite in data_dir.
+    db_url: str = ""
+    # The engine's database (unanswered-question log, common/unanswered.py), read for the staff's CSV export.
+    assistant_db_url: str = ""
+    # Staff session cookie Secure flag: "1" always, "0" never, "auto" (default) always except for plain
+    # HTTP on loopback (make run, tests), where a browser would drop a Secure cookie.
+    cookie_secure: str = "auto"
+    # Youth counseling (README "Youth counseling"): hours file (default data/counseling/hours.yml), the upkeep
+    # job's interval in seconds (0: off), inactivity check and close, long-wait re-alert, retention.
+    counseling_hours_file: str = ""
+    counseling_sweep_seconds: float = 60.0
+    counseling_idle_check_minutes: float = 15.0
+    counseling_idle_close_minutes: float = 10.0
+    counseling_realert_minutes: float = 5.0
+    counseling_retention_days: float = 90.0
+    # Seconds between checks for due 大型ごみ reminders (0: off).
+    reminder_interval: float = 300.0
+    # LINE channel (connectors/line/channel.py): disabled unless both the secret and the access token are set.
+    line_channel_secret: str = ""
+    line_channel_access_token: str = ""
+    line_api_base_url: str = "https://api.line.me"
+    line_api_data_base_url: str = "https://api-data.line.me"  # rich menu images (tools/line_richmenu.py)
+    line_api_timeout: float = 10.0
+    # A push is retried on 429/5xx: line_retry_base_delay × 2^n seconds, at most line_push_attempts tries.
+    line_retry_base_delay: float = 1.0
+    line_push_attempts: int = 5
+    # Webhook event ids are remembered this long (LINE redelivers for a few hours at most).
+    line_dedupe_days: float = 7.0
+    # A reply token older than this is not tried; the answer goes by push.
+    line_reply_token_seconds: float = 50.0
+
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{os.path.abspath(self.data_dir)}/gateway.db"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        origins = os.environ.get("CORS_ORIGINS", "")
+        return cls(
+            host=os.environ.get("HOST", cls.host),
+            port=int(os.environ.get("PORT", cls.port)),
+            engine_url=os.environ.get("ENGINE_URL", cls.engine_url).rstrip("/"),
+            engine_connect_timeout=_env_float("ENGINE_CONNECT_TIMEOUT", cls.engine_connect_timeout),
+            engine_timeout=_env_float("ENGINE_TIMEOUT", cls.engine_timeout),
+            max_message_chars=int(os.environ.get("MAX_MESSAGE_CHARS", cls.max_message_chars)),
+            data_dir=os.environ.get("DATA_DIR", cls.data_dir),
+            cors_origins=[o.strip() for o in origins.split(",") if o.strip()],
+            db_url=os.environ.get("GATEWAY_DB_URL", ""),
+            assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
+            cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
+            reminder_interval=_env_float("REMINDER_INTERVAL", cls.reminder_interval),
+            counseling_hours_file=os.environ.get("COUNSELING_HOURS_FILE", ""),
+            counseling_sweep_seconds=_env_float("COUNSELING_SWEEP_SECONDS", cls.counseling_sweep_seconds),
+            counseling_idle_check_minutes=_env_float("COUNSELING_IDLE_CHECK_MINUTES", cls.counseling_idle_check_minutes),
+            counseling_idle_close_minutes=_env_float("COUNSELING_IDLE_CLOSE_MINUTES", cls.counseling_idle_close_minutes),
+            counseling_realert_minutes=_env_float("COUNSELING_REALERT_MINUTES", cls.counseling_realert_minutes),
+            counseling_retention_days=_env_float("COUNSELING_RETENTION_DAYS", cls.counseling_retention_days),
+            line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", "").strip(),
+            line_channel_access_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip(),
+            line_api_base_url=os.environ.get("LINE_API_BASE_URL", cls.line_api_base_url).rstrip("/"),
+            line_api_data_base_url=os.environ.get("LINE_API_DATA_BASE_URL", cls.line_api_data_base_url).rstrip("/"),
+            line_api_timeout=_env_float("LINE_API_TIMEOUT", cls.line_api_timeout),
+            line_retry_base_delay=_env_float("LINE_RETRY_BASE_DELAY", cls.line_retry_base_delay),
+            line_push_attempts=max(1, int(_env_float("LINE_PUSH_ATTEMPTS", cls.line_push_attempts))),
+            line_dedupe_days=_env_float("LINE_DEDUPE_DAYS", cls.line_dedupe_days),
+            line_reply_token_seconds=_env_float("LINE_REPLY_TOKEN_SECONDS", cls.line_reply_token_seconds),
+        )

@@ -1,0 +1,1 @@
+"""Staff: accounts, sessions, roles and audit (auth.py), the admin command (admin.py), the console (console.py)."""

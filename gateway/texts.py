@@ -1,0 +1,123 @@
+"""Japanese texts the gateway itself says (the engine's texts live in domain.yml)."""
+
+from common.formats import CALL_CENTER  # noqa: F401  (texts here and in the engine name the same line)
+
+ENGINE_DOWN = (
+    "申し訳ありません。ただいまシステムが応答できません。しばらくしてからもう一度お試しいただくか、"
+    f"{CALL_CENTER}へお問い合わせください。"
+)
+EMPTY_MESSAGE = "メッセージが空のようです。ご用件を文章で送ってください。"
+NOT_TEXT = "申し訳ありません、文字で送ってください。"
+
+
+def too_long(limit: int) -> str:
+    return f"メッセージが長すぎます（{limit}文字まで）。短く分けて送ってください。"
+
+# ---- handoff to a person (gateway/handoff/router.py)
+HUMAN_BUTTON = {"title": "担当者と話す", "payload": "/request_human"}
+
+# ---- youth counseling (gateway/counseling/desk.py). REVIEW: counselors and city staff must confirm the
+# wording and every number before going live; numbers are those of ../shared/data/hotlines/hotlines.yml
+# (a test checks that every number here is listed there).
+COUNSELOR_BUTTON = {"title": "相談員と話す", "payload": "/request_counselor"}
+EMERGENCY_NUMBERS = ("今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
+                     "24時間子供SOSダイヤル 0120-0-78310（無料）、児童相談所 189、"
+                     "北海道いのちの電話 011-231-4343（24時間）でも話を聞いてもらえます。")
+EMERGENCY_STAY = "すぐに相談員につなぎます。ここで待っていてくださいね。"
+HIGH_RISK = "話してくれてありがとうございます。相談員（相談を聞く専門のスタッフ）におつなぎします。"
+NORMAL_RISK = ("話してくれてありがとうございます。このチャットで、相談員（相談を聞く専門のスタッフ）と話せます。"
+               "名前を言わなくても大丈夫です。")
+HOTLINES_24H = ("24時間いつでも話せる窓口：24時間子供SOSダイヤル 0120-0-78310（無料）、"
+                "北海道いのちの電話 011-231-4343。")
+INTAKE_AGE_OPTIONS = ["小学生", "中学生", "高校生", "19歳以上", "答えない"]
+INTAKE_TOPIC_OPTIONS = ["いじめ", "家族のこと", "学校のこと", "友だち・恋愛", "からだ・こころ", "その他", "答えない"]
+INTAKE_AGE_QUESTION = "よければ教えてください（とばしても大丈夫です）。あなたは？"
+INTAKE_TOPIC_QUESTION = "どんなことを相談したいですか？（とばしても大丈夫です）"
+INTAKE_DONE = "ありがとうございます。相談員が来るまで、話したいことを先に書いておいても大丈夫です。"
+IDLE_CHECK = "まだお話しできますか？ ゆっくりで大丈夫です。何か送ってもらえれば、このまま続けられます。"
+IDLE_CLOSED = ("しばらくメッセージがなかったので、いったん相談を終わります。"
+               "また話したくなったら、いつでも「相談したい」と送ってください。"
+               "今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。")
+
+
+def _place(position, minutes) -> str:
+    """「ただいま2番目です（待ち時間の目安：約20分）。」, or nothing when the place is unknown."""
+    if not position:
+        return ""
+    return f"ただいま{position}番目です" + (f"（待ち時間の目安：約{minutes}分）" if minutes else "") + "。"
+
+
+def intake(hours: str, position, minutes) -> str:
+    """The first message of a counseling chat: who answers, anonymity, confidentiality and its one exception,
+    hours, the wait."""
+    wait = _place(position, minutes)
+    return ("ここからは相談員（相談を聞く専門のスタッフ）がお返事します。名前や学校名は言わなくて大丈夫です。"
+            "話してくれたことは秘密にします。ただ、あなたや誰かの命や安全が危ないときだけは、守るために"
+            f"関係する機関と連絡をとることがあります。受付時間：{hours}。{wait}"
+            "順番が来たら、このままここでお返事します。")
+
+
+def off_hours(hours: str, next_open, keep: bool) -> str:
+    when = f"次は{next_open}から受け付けます。" if next_open else ""
+    kept = ("メッセージはお預かりして、受付が始まったら相談員が読みます。" if keep
+            else "受付時間になったら、もう一度メッセージを送ってください。")
+    return f"相談員のチャットの受付時間は、{hours}です。{when}{kept}{HOTLINES_24H}"
+
+
+def counseling_waiting(position, minutes) -> str:
+    return f"相談員におつなぎするまでお待ちください。{_place(position, minutes)}メッセージはお預かりしています。"
+STAFF_JOINED = "担当者が対応します。ご用件をお送りください。"
+COUNSELOR_JOINED = "相談員が対応します。ゆっくりで大丈夫です。お話を聞かせてください。"
+HANDED_BACK = "担当者との会話を終わります。ここからは自動応答でご案内します。"
+CLOSED = "担当者との会話を終了しました。ご利用ありがとうございました。"
+HANDOFF_CANCELLED = "担当者へのおつなぎを取り消しました。ここからは自動応答でご案内します。"
+
+
+def _who(queue):
+    return "相談員" if queue == "counseling" else "担当者"
+
+
+def waiting(position, queue=None) -> str:
+    place = f"ただいま{position}番目です。" if position else ""
+    return (f"{_who(queue)}におつなぎします。{place}順番が来ましたら、このままこちらでお返事します。"
+            "取り消すときは「キャンセル」と送ってください。")
+
+
+def still_waiting(position, queue=None) -> str:
+    place = f"現在{position}番目です。" if position else ""
+    return f"{_who(queue)}におつなぎするまでお待ちください。{place}メッセージはお預かりしています。"
+
+
+# ---- LINE channel (connectors/line/channel.py)
+LINE_WELCOME = ("札幌市のAIアシスタントです。友だち追加ありがとうございます。"
+                "よくある質問、ごみの出し方、大型ごみの申込、ご相談をご案内します。"
+                "下のメニューから選ぶか、ご質問を文章で送ってください。")
+# REVIEW: privacy notice (city staff to confirm the wording).
+LINE_PRIVACY = ("【個人情報について】お名前やご住所などは、大型ごみの申込でおたずねしたときだけ送ってください。"
+                "ご相談の内容は秘密として扱います。")
+LINE_MENU = [
+    {"title": "よくある質問", "payload": "/menu_faq"},
+    {"title": "ごみの出し方", "payload": "/menu_garbage"},
+    {"title": "大型ごみの申込", "payload": "/menu_bulky_booking"},
+    {"title": "相談したい", "payload": "/menu_counseling"},
+]
+LINE_SEND_TEXT = "恐れ入りますが、文字で送ってください。"
+LINE_ONE_TO_ONE = ("このアカウントの自動応答は、1対1のトークでご利用いただけます。"
+                   "グループやトークルームではお答えできません。")
+LINE_CHOOSE = "次から選んでください。"  # a bot message with buttons but no text (LINE needs a text)
+LINE_STAFF_SENDER = "担当者"  # the name LINE shows above a staff member's or counselor's message
+# What the staff console shows when the citizen sent something other than text while a person has the chat.
+LINE_MEDIA_NOTES = {
+    "sticker": "（スタンプが送られました）",
+    "image": "（画像が送られました）",
+    "video": "（動画が送られました）",
+    "audio": "（音声が送られました）",
+    "file": "（ファイルが送られました）",
+}
+
+
+def line_location(address, latitude, longitude) -> str:
+    """A shared location as the text the conversation reads (an address where one is asked for)."""
+    if address:
+        return f"住所: {address}"
+    return f"緯度 {latitude} 経度 {longitude}"
