@@ -121,3 +121,39 @@ def line_location(address, latitude, longitude) -> str:
     if address:
         return f"住所: {address}"
     return f"緯度 {latitude} 経度 {longitude}"
+
+
+# ---- staff console (gateway/staff/console/): what staff, counselors and admins read there
+STAFF_CANNED_DEFAULTS = {  # canned replies seeded for each queue (supervisors add and delete more)
+    "general": ["お問い合わせありがとうございます。担当の者がお答えします。",
+                "確認いたしますので、少々お待ちください。",
+                f"詳しくは{CALL_CENTER}でもご案内しています。"],
+    "counseling": ["話してくれてありがとう。ここでは、あなたのペースで大丈夫です。",
+                   "今、安全な場所にいますか？",
+                   "今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"],
+}
+STAFF_LOGIN_REQUIRED = "ログインしてください。"
+STAFF_FORBIDDEN = "権限がありません。"
+STAFF_CSRF = "画面を再読み込みしてください（CSRF）。"
+STAFF_LOGIN_EXPIRED = "もう一度ログインしてください（画面の有効期限切れ）。"
+STAFF_LOGIN_RATE_LIMITED = "ログインの失敗が続いたため、しばらくしてからお試しください。"
+STAFF_LOGIN_FAILED = "ユーザー名またはパスワードが違います。"
+STAFF_NO_CONVERSATION = "会話が見つかりません。"
+STAFF_CHOOSE_RISK = "リスクの段階を選んでください。"
+STAFF_NOT_QUEUED = "この会話は待ち行列にありません。"
+STAFF_NOT_OWNER = "この会話の担当ではありません。"
+STAFF_EMPTY_TEXT = "本文を入力してください。"
+STAFF_CANNOT_TRANSFER_TO = "その職員には引き継げません。"
+STAFF_CHOOSE_TRANSFER = "引き継ぎ先を選んでください。"
+STAFF_TRANSFER_FAILED = "引き継ぎできませんでした。"
+STAFF_CHOOSE_OUTCOME = "対応結果を選んでください。"
+STAFF_CLOSE_FAILED = "終了できませんでした。"
+STAFF_RELEASE_FAILED = "ボットに戻せませんでした。"
+STAFF_CANNED_INVALID = "キューと本文を指定してください。"
+STAFF_NOT_FOUND = "見つかりません。"
+STAFF_NO_BOOKING = "受付番号が見つかりません。"
+
+
+def staff_already_claimed(who: str) -> str:
+    """A claim that lost: someone else took the chat first."""
+    return f"{who} さんがすでに担当しています。"

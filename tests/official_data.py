@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import List
 
 OFFICIAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sapporo"
+OFFICIAL_TODAY = "2025-01-15"  # a day inside the official calendar (tests pin ASSISTANT_TODAY to it)
 
 
 def calendar_day(text: str) -> date:

@@ -57,7 +57,7 @@ def conversation_ref(conversation_id: str) -> str:
 
 
 class Notifier:
-    """What the staff console is told (gateway/staff/console.py implements it); silent by default."""
+    """What the staff console is told (gateway/staff/console/live.py implements it); silent by default."""
 
     async def queue_changed(self) -> None: ...
 

@@ -1,1 +1,1 @@
-"""Staff: accounts, sessions, roles and audit (auth.py), the admin command (admin.py), the console (console.py)."""
+"""Staff: accounts, sessions, roles and audit (auth.py), the admin command (admin.py), the console by area (console/)."""

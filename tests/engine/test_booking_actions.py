@@ -3,34 +3,20 @@ and a real SQLite booking store: answers checked one by one, a question in the m
 once however often 「はい」 arrives, and cancelling from the same chat."""
 
 import asyncio
-import subprocess
 
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from tests.official_data import OFFICIAL_DATA
-from tools.model import ENGINE_BIN, ROOT, engine_env
+from tests.official_data import OFFICIAL_TODAY
 
-TODAY = "2025-01-15"
+TODAY = OFFICIAL_TODAY
 DOMAIN = {"slots": {}, "forms": {}}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def official_data(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("booking")
-    url = f"sqlite:///{directory / 'citydata.db'}"
-    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(OFFICIAL_DATA), "--db", url],
-                   cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("CITYDATA_DB_URL", url)
-    patch.setenv("ASSISTANT_DB_URL", f"sqlite:///{directory / 'assistant.db'}")
-    patch.setenv("ASSISTANT_TODAY", TODAY)
-    from bot.knowledge import garbage_knowledge
-    garbage_knowledge._state.clear()
-    yield directory
-    garbage_knowledge._state.clear()
-    patch.undo()
+def official_data(official_city_data):
+    return official_city_data
 
 
 def tracker(text, slots=None, intent="nlu_fallback", entities=None, events=None, sender="web:booking-user"):

@@ -4,35 +4,21 @@ import asyncio
 import csv
 import re
 import sqlite3
-import subprocess
 from datetime import date
 
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from tests.official_data import OFFICIAL_DATA, calendar_day, collection_dates
-from tools.model import ENGINE_BIN, ROOT, engine_env
+from tests.official_data import OFFICIAL_DATA, OFFICIAL_TODAY, calendar_day, collection_dates
 
 OFFICIAL = OFFICIAL_DATA
-TODAY = "2025-01-15"
+TODAY = OFFICIAL_TODAY
 
 
 @pytest.fixture(scope="module", autouse=True)
-def official_data(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("garbage")
-    url = f"sqlite:///{directory / 'citydata.db'}"
-    subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(OFFICIAL), "--db", url],
-                   cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("CITYDATA_DB_URL", url)
-    patch.setenv("ASSISTANT_DB_URL", f"sqlite:///{directory / 'assistant.db'}")
-    patch.setenv("ASSISTANT_TODAY", TODAY)
-    from bot.knowledge import garbage_knowledge
-    garbage_knowledge._state.clear()
-    yield directory
-    garbage_knowledge._state.clear()
-    patch.undo()
+def official_data(official_city_data):
+    return official_city_data
 
 
 def tracker(text, slots=None, entities=None, intent="ask_garbage_category", requested_slot=None, active_loop=None):

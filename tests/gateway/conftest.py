@@ -23,7 +23,6 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tools.pg import temporary_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,16 +158,6 @@ def gateway(engine, tmp_path_factory):
     process = GatewayProcess(engine.url, tmp_path_factory.mktemp("gateway"))
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A real PostgreSQL: TEST_POSTGRES_URL if given, else a throwaway server started for this run."""
-    if os.environ.get("TEST_POSTGRES_URL"):
-        yield os.environ["TEST_POSTGRES_URL"]
-        return
-    with temporary_postgres() as url:
-        yield url
 
 
 # --- staff users and sessions through the real CLI and the real login form ---

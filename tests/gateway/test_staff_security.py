@@ -23,7 +23,7 @@ from gateway.staff.console import SECURITY_HEADERS
 from tests.gateway.conftest import (HTTP, ROOT, GatewayProcess, StaffSession, create_staff_user, login_form, post_login,
                                     set_cookies, staff_login, staff_user)
 
-# Every route of gateway/staff/console.py ({conv}: a conversation id, {reply_id}: a canned reply id).
+# Every route of gateway/staff/console/ ({conv}: a conversation id, {reply_id}: a canned reply id).
 API = [
     ("GET", "/staff/api/me"),
     ("GET", "/staff/api/queue"),
@@ -127,7 +127,7 @@ def assert_nothing_changed(admin: StaffSession, chats: Dict[str, str], canned_be
 
 
 def test_route_table_covers_every_staff_route():
-    source = (ROOT / "gateway" / "staff" / "console.py").read_text(encoding="utf-8")
+    source = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "gateway" / "staff" / "console").glob("*.py")))
     routes = {(method.upper(), "/staff" + re.sub(r"<conversation_id:str>", "{conv}",
                                                  re.sub(r"<reply_id:int>", "{reply_id}",
                                                         path.replace("<receipt_no:str>", "ABCD-EFGH"))).rstrip("/"))

@@ -15,9 +15,7 @@
   const state = { me: null, bookings: [], summary: null, applied: null };
   let loadSeq = 0; // a newer load() wins over a slower older one
 
-  class ApiError extends Error {
-    constructor(message, status) { super(message); this.status = status; }
-  }
+  const { ApiError } = StaffApi; // api.js, loaded before this file
 
   function el(tag, cls, text, attrs = {}) {
     const n = document.createElement(tag);
@@ -31,23 +29,7 @@
     $("statusbar").dataset.kind = kind;
   }
 
-  async function api(method, url, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-CSRF-Token"] = state.me ? state.me.csrf_token : "";
-      opts.body = JSON.stringify(body || {});
-    }
-    const res = await fetch(url, opts).catch(() => null);
-    if (!res) { setStatus("サーバーに接続できません。", "error"); throw new ApiError("network", 0); }
-    if (res.status === 401) { location.href = "/staff/login"; throw new ApiError("unauthorized", 401); }
-    let data = {};
-    try { data = await res.json(); } catch (e) { /* empty or non-JSON body */ }
-    if (res.ok) return data || {};
-    const msg = res.status === 403 ? "権限がありません。" : (data && data.error) || `エラーが発生しました（${res.status}）。`;
-    setStatus(msg, "error");
-    throw new ApiError(msg, res.status);
-  }
+  const api = StaffApi.create({ csrfToken: () => (state.me ? state.me.csrf_token : ""), setStatus, end: "。" });
 
   // --- formatting ---------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@
   let openSeq = 0; // a newer openConversation() call wins over a slower older one
   let lastFocus = null;
 
-  class ApiError extends Error {}
+  const { ApiError } = StaffApi; // api.js, loaded before this file
 
   function el(tag, cls, text, attrs = {}) {
     const n = document.createElement(tag);
@@ -51,23 +51,7 @@
     $("status").dataset.kind = kind;
   }
 
-  async function api(method, url, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      opts.headers["Content-Type"] = "application/json";
-      opts.headers["X-CSRF-Token"] = state.me ? state.me.csrf_token : "";
-      opts.body = JSON.stringify(body || {});
-    }
-    const res = await fetch(url, opts).catch(() => null);
-    if (!res) { setStatus("サーバーに接続できません。", "error"); throw new ApiError("network"); }
-    if (res.status === 401) { location.href = "/staff/login"; throw new ApiError("unauthorized"); }
-    let data = {};
-    try { data = await res.json(); } catch (e) { /* empty or non-JSON body */ }
-    if (res.ok) return data || {};
-    const msg = res.status === 403 ? "権限がありません" : (data && data.error) || `エラーが発生しました（${res.status}）`;
-    setStatus(msg, "error");
-    throw new ApiError(msg);
-  }
+  const api = StaffApi.create({ csrfToken: () => (state.me ? state.me.csrf_token : ""), setStatus });
 
   // Run a user action with its button disabled meanwhile; api() has already shown any error.
   async function act(button, fn) {

@@ -1,0 +1,121 @@
+"""Live updates: the Socket.IO namespace ``/staff`` (connect with the session cookie, watch and unwatch a
+chat; events ``queue``, ``message``, ``conversation``, ``alert``) and the Notifier methods through which the
+router and the counseling desk report, plus who is online (presence, for the wait estimate).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import socketio
+
+from gateway.handoff.router import Notifier, Router
+from gateway.staff import auth as staff_auth
+from gateway.staff.console.common import NAMESPACE, SESSION_COOKIE, may_see, queue_payload, reads_counseling
+from gateway.storage.conversations import Conversation, HandoffStore
+from gateway.storage.db import run_db
+
+
+def _cookie_value(cookie_header: str, name: str) -> Optional[str]:
+    for part in cookie_header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+class LiveUpdates(Notifier):
+    """The console's half that talks to the open browsers; StaffConsole sets these attributes."""
+
+    sio: socketio.AsyncServer
+    router: Router
+    store: HandoffStore
+    db: Any
+    _online: Dict[str, Dict]  # socket sid → session user
+
+    def listen(self) -> None:
+        """Register the namespace's handlers with the Socket.IO server."""
+        self.sio.on("connect", self.on_connect, namespace=NAMESPACE)
+        self.sio.on("disconnect", self.on_disconnect, namespace=NAMESPACE)
+        self.sio.on("watch", self.on_watch, namespace=NAMESPACE)
+        self.sio.on("unwatch", self.on_unwatch, namespace=NAMESPACE)
+
+    # ------------------------------------------------------------------ Socket.IO /staff
+    async def on_connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
+        token = _cookie_value(environ.get("HTTP_COOKIE", ""), SESSION_COOKIE)
+        user = await run_db(staff_auth.session_user, self.db, token) if token else None
+        if not user:
+            raise socketio.exceptions.ConnectionRefusedError("login required")
+        self._online[sid] = user
+        await self.sio.enter_room(sid, "user:" + user["username"], namespace=NAMESPACE)
+        await self.sio.emit("queue", await run_db(queue_payload, self.router, user), to=sid, namespace=NAMESPACE)
+        return True
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._online.pop(sid, None)
+
+    async def on_watch(self, sid: str, data: Any = None) -> Dict:
+        user = self._online.get(sid)
+        conversation_id = data.get("conversation_id") if isinstance(data, dict) else None
+        conversation = await run_db(self.store.get, conversation_id) if isinstance(conversation_id, str) else None
+        if not user or not conversation or not may_see(user, conversation):
+            return {"ok": False}
+        await self.sio.enter_room(sid, "conv:" + conversation.id, namespace=NAMESPACE)
+        return {"ok": True}
+
+    async def on_unwatch(self, sid: str, data: Any = None) -> None:
+        if isinstance(data, dict) and isinstance(data.get("conversation_id"), str):
+            await self.sio.leave_room(sid, "conv:" + data["conversation_id"], namespace=NAMESPACE)
+
+    # ------------------------------------------------------------------ Notifier: what the router reports
+    async def queue_changed(self) -> None:
+        by_user: Dict[str, Dict] = {}
+        for sid, user in list(self._online.items()):
+            if user["username"] not in by_user:
+                by_user[user["username"]] = await run_db(queue_payload, self.router, user)
+            await self.sio.emit("queue", by_user[user["username"]], to=sid, namespace=NAMESPACE)
+
+    async def _prune_watchers(self, conversation: Conversation) -> None:
+        """Watching was allowed when it began; a chat moved to another queue or person must stop reaching
+        those who may no longer see it."""
+        room = "conv:" + conversation.id
+        for sid, _ in list(self.sio.manager.get_participants(NAMESPACE, room)):
+            user = self._online.get(sid)
+            if not user or not may_see(user, conversation):
+                await self.sio.leave_room(sid, room, namespace=NAMESPACE)
+
+    async def message(self, conversation_id: str, message: Dict) -> None:
+        payload = {"conversation_id": conversation_id, "message": message}
+        conversation = await run_db(self.store.get, conversation_id)
+        if conversation:
+            await self._prune_watchers(conversation)
+        rooms = ["conv:" + conversation_id]
+        if conversation and conversation.staff:  # the owner sees it even with another chat open
+            rooms.append("user:" + conversation.staff)
+        if not message.get("protected"):
+            await self.sio.emit("message", payload, room=rooms, namespace=NAMESPACE)  # each socket once
+            return
+        sids = {sid for room in rooms for sid, _ in self.sio.manager.get_participants(NAMESPACE, room)}
+        for sid in sids:  # counseling text: only to counselors and supervisors
+            user = self._online.get(sid)
+            if user and reads_counseling(user):
+                await self.sio.emit("message", payload, to=sid, namespace=NAMESPACE)
+
+    async def alert(self, payload: Dict, roles=(), usernames=()) -> None:
+        """A sound-and-banner alert (gateway/counseling/desk.py) to the online users of ``roles`` and to
+        ``usernames``; a counseling chat's alert only to those who may see it."""
+        conversation = await run_db(self.store.get, payload["conversation_id"])
+        for sid, user in list(self._online.items()):
+            if user["role"] not in roles and user["username"] not in usernames:
+                continue
+            if conversation and user["username"] not in usernames and not may_see(user, conversation):
+                continue
+            await self.sio.emit("alert", payload, to=sid, namespace=NAMESPACE)
+
+    def available(self, queue: str) -> int:
+        return len({u["username"] for u in self._online.values() if staff_auth.can_handle(u["role"], queue)})
+
+    async def conversation(self, conversation: Conversation) -> None:
+        payload = {"conversation": conversation.as_dict()}
+        await self.sio.emit("conversation", payload, room="conv:" + conversation.id, namespace=NAMESPACE)
+        await self._prune_watchers(conversation)  # after telling them it moved, stop sending them more
