@@ -42,3 +42,11 @@ def test_out_of_scope_declined_unless_an_answer_is_given():
     assert score_out_of_scope(said("申し訳ありません、そのご質問にはお答えできません。"), ANSWERS, TYPES) == "declined"
     assert score_out_of_scope(said(ANSWERS["T05"]), ANSWERS, TYPES) == "answered"
     assert score_out_of_scope(said("「車」は【燃やせるごみ】です。"), ANSWERS, TYPES) == "answered"
+
+
+def test_categories_shown_under_their_label_or_as_the_categorys_faq_answer():
+    washing = {"q": "洗濯機の捨て方", "item": "洗濯機"}
+    assert TYPES["洗濯機"] == "市で収集しないもの（家電4品目）"
+    assert score_sorting(washing, said("「洗濯機」は【家電4品目（市で収集しないもの）】です。"), TYPES) == "right"
+    assert score_sorting(washing, said(ANSWERS["T09"]), TYPES) == "right"
+    assert score_sorting(washing, said(ANSWERS["T10"]), TYPES) == "wrong"
