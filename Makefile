@@ -19,7 +19,8 @@ PIP_FLAGS    := --disable-pip-version-check --quiet
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
 	@echo "make test   the whole test suite"
-	@echo "other: setup train eval eval-nlu eval-garbage eval-faq validate bench load-city-data DIR=... lock clean"
+	@echo "other: setup train eval eval-nlu eval-garbage eval-faq eval-triage validate bench load-city-data DIR=... lock clean"
+	@echo "with make run up: eval-e2e (the front door) eval-triage-stack (the triage sets)"
 
 ## ---- environments (re-made only when pyproject.toml or the constraints change) ----
 
