@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import socketio
 
@@ -44,3 +44,22 @@ class WidgetClient:
             await self.sio.eio.disconnect(abort=True)
         else:
             await self.sio.disconnect()
+
+
+async def one_chat(url: str, text: str, quiet: float) -> Tuple[str, List[Dict[str, Any]]]:
+    """One message in a fresh widget session: (the session id, every reply until the bot is quiet for ``quiet`` s).
+    What the evaluations through the running stack send (tools/eval_e2e.py, tools/eval_triage_stack.py)."""
+    widget = WidgetClient(url)
+    await widget.connect()
+    replies: List[Dict[str, Any]] = []
+    try:
+        await widget.say(text)
+        replies.append(await widget.next_message(30))
+        while True:
+            try:
+                replies.append(await widget.next_message(quiet))
+            except asyncio.TimeoutError:
+                break
+    finally:
+        await widget.close()
+    return widget.session_id or "", replies

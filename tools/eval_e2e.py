@@ -53,32 +53,15 @@ def blind(name: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- the chats
-async def one_chat(url: str, text: str, quiet: float) -> List[Dict]:
-    from tests.socketio_client import WidgetClient
-
-    widget = WidgetClient(url)
-    await widget.connect()
-    replies: List[Dict] = []
-    try:
-        await widget.say(text)
-        replies.append(await widget.next_message(30))
-        while True:
-            try:
-                replies.append(await widget.next_message(quiet))
-            except asyncio.TimeoutError:
-                break
-    finally:
-        await widget.close()
-    return replies
-
-
 async def ask_all(url: str, questions: List[str], parallel: int, quiet: float) -> List[List[Dict]]:
+    from tests.socketio_client import one_chat
+
     gate = asyncio.Semaphore(parallel)
 
     async def run(text: str) -> List[Dict]:
         async with gate:
             try:
-                return await one_chat(url, text, quiet)
+                return (await one_chat(url, text, quiet))[1]
             except asyncio.TimeoutError:
                 return []  # silence: scored as a miss
 

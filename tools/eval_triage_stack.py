@@ -26,38 +26,22 @@ from typing import Dict, List, Optional
 import sqlalchemy as sa
 
 from gateway.counseling.triage import load_set
-from tests.socketio_client import WidgetClient
+from common.conversation_id import ConversationId
+from tests.socketio_client import one_chat
 from tools.eval_triage import ASSERTED, SETS
 
 COUNSELOR_PAYLOAD = "/request_counselor"
 
 
-async def one_chat(url: str, text: str, quiet: float) -> Dict:
-    widget = WidgetClient(url)
-    await widget.connect()
-    replies: List[Dict] = []
-    try:
-        await widget.say(text)
-        replies.append(await widget.next_message(30))
-        while True:
-            try:
-                replies.append(await widget.next_message(quiet))
-            except asyncio.TimeoutError:
-                break
-    finally:
-        await widget.close()
-    return {"session": widget.session_id, "replies": replies}
-
-
-def outcome(chat: Dict, db: sa.engine.Engine) -> Dict[str, bool]:
+def outcome(session: str, replies: List[Dict], db: sa.engine.Engine) -> Dict[str, bool]:
     with db.connect() as c:
         row = c.execute(sa.text("select queue, risk from conversations where id = :id"),
-                        {"id": f"web:{chat['session']}"}).first()
+                        {"id": str(ConversationId("web", session))}).first()
     queue, risk = (row.queue, row.risk) if row else (None, "none")
     # The emergency numbers as an alarm, not an FAQ answer that cites them because the question asked about
     # the help lines (T35 「子どもの悩みを相談できるところは？」 ends with 110番; FAQ answers carry 「詳しくは：」).
-    alarms = " ".join(r.get("text") or "" for r in chat["replies"] if "詳しくは：" not in (r.get("text") or ""))
-    offered_button = any(q.get("payload") == COUNSELOR_PAYLOAD for r in chat["replies"]
+    alarms = " ".join(r.get("text") or "" for r in replies if "詳しくは：" not in (r.get("text") or ""))
+    offered_button = any(q.get("payload") == COUNSELOR_PAYLOAD for r in replies
                          for q in r.get("quick_replies") or [])
     priority = queue == "counseling" and risk in ("high", "emergency")
     offered = priority or queue == "counseling" or offered_button
@@ -71,7 +55,7 @@ async def measure(url: str, messages: List[Dict], db: sa.engine.Engine, parallel
 
     async def run(message: Dict) -> Dict:
         async with gate:
-            return outcome(await one_chat(url, message["text"], quiet), db)
+            return outcome(*await one_chat(url, message["text"], quiet), db)
 
     results = await asyncio.gather(*(run(m) for m in messages))
     if errors:
