@@ -1,12 +1,12 @@
-"""Garbage questions: "X は何ごみ？" from the city's dictionary, and collection days by address."""
+"""Garbage questions: "X は何ごみ？" from the city's dictionary; the address → calendar-area lookup that collection
+days (actions/collection_day.py) and bookings use."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -14,15 +14,12 @@ from actions.common import CALL_CENTER, button, channel_of, is_counseling
 from actions.faq import reply_from_faq
 from common import unanswered
 from bot.nlu.address_text import find_town, parse, town_key
-from bot.knowledge.citydata.store import CityDataNotLoaded, UnknownArea
-from common.clock import today
-from common.formats import format_date
+from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.faq_retriever import current_retriever
 from bot.knowledge.garbage_knowledge import matcher, store
 
 logger = logging.getLogger(__name__)
 
-CITY_TOP = "https://www.city.sapporo.jp/"
 GARBAGE_WORDS = ("ごみ", "ゴミ", "捨て", "すて", "処分", "出し方", "なげ")
 
 
@@ -42,10 +39,6 @@ def city_data_required(run):
             return []
 
     return guarded
-
-
-def jp_date(day: date) -> str:
-    return format_date(day)
 
 
 def item_payload(name: str) -> str:
@@ -170,136 +163,3 @@ def slots_for_town(ward: str, town_text: str) -> Dict[str, Any]:
     first = found[0]
     label = town_key(first.town) if len({town_key(a.town) for a in found}) == 1 else town_text
     return {"gc_ward": ward, "gc_town": first.town, "gc_area": first.area.name, "gc_address": f"{ward}{label}"}
-
-
-class ValidateCollectionDayForm(FormValidationAction):
-    """Finds the calendar area from what the user wrote; asks 区 then 町名 only for what is missing."""
-
-    def name(self) -> Text:
-        return "validate_collection_day_form"
-
-    @city_data_required
-    async def run(self, dispatcher, tracker, domain):
-        return await super().run(dispatcher, tracker, domain)
-
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
-        # gc_area and its label gc_address are filled together with gc_town (never asked on their own);
-        # listing them lets extract_gc_area read a whole sentence such as 「白石区本通の燃えるゴミ」 and
-        # keeps the SDK from dropping them (it returns only required slots).
-        return ["gc_ward", "gc_town", "gc_area", "gc_address"]
-
-    async def extract_gc_area(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        if tracker.get_slot("requested_slot") in ("gc_ward", "gc_town"):
-            return {}  # an answer to our question: validated below
-        text = tracker.latest_message.get("text") or ""
-        return resolve_address(text, None)
-
-    async def extract_gc_address(self, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        return {}  # set together with gc_area by extract_gc_area / validate_gc_town
-
-    def validate_gc_area(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        return {"gc_area": value}
-
-    def validate_gc_address(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        return {"gc_address": value}
-
-    def validate_gc_ward(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        if not value or (tracker.get_slot("gc_area") and tracker.get_slot("requested_slot") != "gc_ward"):
-            return {"gc_ward": value or None}
-        slots = resolve_address(str(value or ""), None)
-        if slots.get("gc_ward"):
-            return slots
-        dispatcher.utter_message(text="区の名前が分かりませんでした。下のボタンから選ぶか、郵便番号を送ってください。")
-        return {"gc_ward": None}
-
-    def validate_gc_town(self, value, dispatcher, tracker, domain) -> Dict[Text, Any]:
-        if not value or (tracker.get_slot("gc_area") and tracker.get_slot("requested_slot") != "gc_town"):
-            return {"gc_town": value or None}
-        text = str(value or "")
-        ward = tracker.get_slot("gc_ward")
-        slots = resolve_address(text, ward)
-        if slots.get("gc_area"):
-            return slots
-        towns = [a for a in store().addresses_for_town(ward, text) if a.area] if ward and text.strip() else []
-        if towns:
-            names = sorted({a.town for a in towns})[:10]
-            dispatcher.utter_message(text="どちらの町名ですか？",
-                                     buttons=[button(n, f"{ward}{n}") for n in names])
-        else:
-            dispatcher.utter_message(text=f"{ward or ''}で「{text}」という町名が見つかりませんでした。"
-                                          "町名（例：本通）か郵便番号を送ってください。")
-        return {"gc_town": None, "gc_area": None}
-
-
-def requested_category(tracker: Tracker) -> Optional[str]:
-    """The category asked for in this request: from a button, or from the user's words since the
-    question that started it (「燃やせるごみの日は？」 → 区 → 町名: the category was in the first message)."""
-    chosen = next(tracker.get_latest_entity_values("garbage_category"), None)
-    if chosen:
-        return chosen
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        category = parse(event.get("text") or "").category
-        if category:
-            return category
-        if ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "ask_collection_day":
-            return None
-    return parse(tracker.latest_message.get("text") or "").category
-
-
-class ActionCollectionDay(Action):
-    """The next collection dates for the remembered area: one category, or everything in the next 7 days."""
-
-    def name(self) -> Text:
-        return "action_collection_day"
-
-    @city_data_required
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        area_name, address = tracker.get_slot("gc_area"), tracker.get_slot("gc_address") or ""
-        if not area_name:
-            dispatcher.utter_message(text=f"住所が分からず、収集日を調べられませんでした。{CALL_CENTER}でもご案内しています。")
-            return []
-        data = store()
-        try:
-            area = data.area(area_name)
-        except UnknownArea:  # the remembered area is gone (other city data loaded since)
-            dispatcher.utter_message(text="もう一度、住所（区と町名、または郵便番号）を教えてください。")
-            return [SlotSet("gc_area", None), SlotSet("gc_ward", None), SlotSet("gc_town", None)]
-        category = requested_category(tracker)
-        day = today()
-        covered = data.calendar_range()
-        if not covered or not covered[0] <= day <= covered[1]:
-            period = f"（{jp_date(covered[0])}〜{covered[1].year}年{jp_date(covered[1])}）" if covered else ""
-            dispatcher.utter_message(
-                text=f"申し訳ありません。登録されている収集日カレンダー{period}に今日の日付が含まれていないため、"
-                     f"収集日をご案内できません。札幌市公式ホームページ（{CITY_TOP}）のごみ収集日カレンダーか、"
-                     f"{CALL_CENTER}でご確認ください。")
-            return []
-        lines: List[str] = []
-        if category:
-            info = data.category(category)
-            if not info.calendar_codes:
-                if info.name == "大型ごみ":
-                    dispatcher.utter_message(text=f"大型ごみは申込制です。{info.how}",
-                                             buttons=[button("大型ごみを申し込む", "/menu_bulky_booking")])
-                else:
-                    dispatcher.utter_message(text=f"【{info.name}】は決まった収集日がありません。{info.who_takes_it or info.how}")
-                return []
-            dates = data.next_collection_dates(area, category, day, limit=3)
-            if not dates:
-                lines.append(f"{address}の【{info.name}】の収集日は、登録されているカレンダーの期間内にありません。")
-            else:
-                lines.append(f"{address}の【{info.name}】の次の収集日は、{'、'.join(jp_date(d) for d in dates)}です。")
-                lines.append("当日の朝8時30分までに出してください。")
-        else:
-            days = data.collections(area, day, 7)
-            lines.append(f"{address}の今日から7日間の収集です。")
-            lines.extend(f"・{jp_date(d)} {label}" for d, _code, label in days)
-            if not days:
-                lines.append("この期間の収集はありません。")
-            lines.append("朝8時30分までに出してください。")
-        if data.metadata().get("is_sample"):
-            lines.append("※開発用のサンプルデータです。実際の収集日は札幌市のごみ収集日カレンダーでご確認ください。")
-        dispatcher.utter_message(text="\n".join(lines))
-        return []

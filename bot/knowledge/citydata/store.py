@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.knowledge.citydata import schema
 from bot.knowledge.citydata.models import Address, Area, CategoryInfo, GarbageItem, SortingRule
+from bot.knowledge.citydata.patterns import UsualPattern, derive
 from bot.nlu.normalize import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -310,6 +311,20 @@ class CityDataStore:
                 if len(found) == limit:
                     break
         return found
+
+    def usual_pattern(self, area: Area, category: Optional[str] = None, codes: Sequence[int] = (),
+                      months: int = 3, today: Optional[date] = None) -> Optional[UsualPattern]:
+        """What the calendar showed as the usual days of ``category`` (or of the calendar ``codes``) in
+        ``area``: read from its last ``months`` months, or its first ones when ``today`` is before it
+        (see patterns.py). None for categories without a fixed day, or when no calendar is loaded."""
+        wanted = tuple(codes) or (self.category(category).calendar_codes if category else ())
+        covered = self.calendar_range()
+        if not wanted or not covered:
+            return None
+        first, last = covered
+        days = [(d, code) for d, code, _label in self.collections(area, first, (last - first).days + 1)]
+        name = area.name if isinstance(area, Area) else str(area)
+        return derive(name, wanted, days, first, last, months, at_end=not (today and today < first))
 
     @staticmethod
     def _calendar_of(data: _Snapshot, area: Area) -> Tuple[List[date], List[int]]:
