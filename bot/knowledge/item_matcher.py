@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -42,7 +43,7 @@ from rapidfuzz.distance import Levenshtein
 from bot.knowledge.citydata.models import GarbageItem
 from bot.knowledge.citydata.readers import read_garbage_dictionary
 from bot.nlu.kana import KANA, loose
-from bot.nlu.morphology import Morpheme, analyze
+from bot.nlu.morphology import Morpheme, analyze, tagger
 from bot.nlu.normalize import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -57,12 +58,20 @@ EXACT_READING = 0.97  # same reading, other spelling; a homophone never beats th
 ALIAS_WEIGHT = 0.9  # a name in parentheses ranks below the item that bears that name itself
 COVERAGE_MAX = 0.9
 HEAD_PENALTY = 0.75  # main word missing on either side, or different words on both sides
+OTHER_KIND = HEAD_PENALTY ** 2  # other words on both sides: below UNKNOWN_BELOW even with the main word shared
 MATERIAL_MISMATCH = 0.85  # "金属のハンガー" scored as "ハンガー", for the variants not made of 金属
 MATERIAL_PENALTY = 0.1  # for the variants made of something else
 # Typos: similarity of the loose readings = mean of rapidfuzz's Indel ratio and normalised Levenshtein
 # similarity, so that a missing character (せんぷき) counts less than a wrong one (センヌキ).
 FUZZY_CUTOFF = 0.75
 FUZZY_MIN_LENGTH = 4
+LOOKALIKE_COST = 0.05  # readings alike once kana that look alike are folded (ソ/ン, ノレ/ル): a bit less sure
+LOOSE_SPELLING = 0.88  # アルミホイール for "アルミホイル": the phrase lacks the key's own spelling
+# Fallbacks when the whole phrase has no good key.
+MAIN_WORD = 0.85  # "子どもの学習机" → 机: the compound or main word that ends the phrase, named exactly
+MAIN_WORD_TYPO = 0.8  # … or with one look-alike kana ("フライパソ"); not a mere likeness ("番号" ≠ 飯ごう)
+SHORT_TYPO = 0.65  # "テレピ" → テレビ: offered to be confirmed, never "found"
+SHORT_TYPO_MIN_LENGTH = 3
 # Decision.
 FOUND_MIN = 0.7
 FOUND_MARGIN = 0.08
@@ -78,8 +87,21 @@ _KANA = KANA
 # A parenthesised variant that is another name of the item (米びつ（ハイザー）), not a description.
 _DESCRIPTIVE = re.compile(r"製|用|式|など|含|除|以外|もの|付|状態|済|入り|一体|のみ|不明|の|使い捨て|[・、,]")
 _HIRAGANA = re.compile(r"[ぁ-ゖー]+")
+_KATAKANA = re.compile(r"[ァ-ヺ][ァ-ヺー]*")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?\n]+")
+_CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
+_SPACES = re.compile(r"\s+")
+# Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
+_LOOKALIKE = [("ノレ", "ル"), ("ソ", "ン"), ("シ", "ツ"), ("ロ", "口")]
+_LISTING = {"と", "や", "とか"}
+_LATIN_OR_DIGIT = re.compile(r"[a-z0-9]+")
+_ALL_KANA = re.compile(r"[ぁ-ゖァ-ヺー\s、,]+")
+_VERB_POS = {"動詞", "形容詞"}
+_PREDICATE_POS = _VERB_POS | {"助動詞"}
+_NOUN_POS = {"名詞", "接尾辞", "接頭辞"}
+# A clause after the item: particles and inflected verbs/adjectives ("が割れた", "壊れたから").
+_CLAUSE_POS = _PREDICATE_POS | {"助詞", "接続詞", "副詞"}
 @dataclass(frozen=True)
 class Candidate:
     item: GarbageItem
@@ -119,6 +141,8 @@ class _Form:
     parenthesis: Tuple[int, int]  # where a parenthesis starts in surface and reading (else their lengths)
     word_ends: Tuple[FrozenSet[int], FrozenSet[int]]  # where content words end in surface and reading
     reading_starts: FrozenSet[int]  # where content words start in the reading
+    spelling: str  # the text as typed (normalised, without spaces), long vowels and small kana kept
+    known_word: bool  # one word that fugashi knows ("街灯"): a word of its own, not a typo of another
 
 
 @dataclass(frozen=True)
@@ -136,6 +160,7 @@ class _Key:
     form: _Form
     item: int
     weight: float
+    spelling: str = ""  # set when another item's key differs only in long vowels or small kana
 
 
 @dataclass(frozen=True)
@@ -148,6 +173,8 @@ class QuestionPatterns:
     modifiers: re.Pattern
     counters: re.Pattern
     no_item: FrozenSet[str]
+    clause_particles: FrozenSet[str]
+    formal_nouns: FrozenSet[str]
     generic_heads: FrozenSet[str]
     materials: Dict[str, str]  # word (normalised) → material as the dictionary writes it
 
@@ -167,6 +194,8 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         modifiers=re.compile(f"^(?:{_alternation(data['modifiers'])})"),
         counters=re.compile(f"(?:{_alternation(data['counters'])})$"),
         no_item=frozenset(normalize_text(w) for w in data["no_item"]),
+        clause_particles=frozenset(data["clause_particles"]),
+        formal_nouns=frozenset(data["formal_nouns"]),
         generic_heads=frozenset(normalize_text(w) for w in data["generic_heads"]),
         materials=materials,
     )
@@ -224,7 +253,15 @@ class ItemMatcher:
         for k, key in enumerate(self._keys):
             self._by_surface[key.form.surface].append(k)
             self._by_reading[key.form.reading].append(k)
+        self._by_lookalike: Dict[str, List[int]] = defaultdict(list)
+        self._by_shape: Dict[str, List[int]] = defaultdict(list)
+        for k, key in enumerate(self._keys):
+            self._by_lookalike[_lookalike(key.form.reading)].append(k)
+            self._by_shape[_shape(key.form.reading)].append(k)
+        self._lookalike_choices = list(self._by_lookalike)
+        self._shape_choices = list(self._by_shape)
         self._surfaces = _SubstringIndex([k.form.surface for k in self._keys])
+        self._mark_spellings()
         self._readings = _SubstringIndex([k.form.reading for k in self._keys])
         self._reading_choices = list(self._by_reading)
 
@@ -251,6 +288,19 @@ class ItemMatcher:
         if form.surface:
             self._keys.append(_Key(form, item, weight))
 
+    def _mark_spellings(self) -> None:
+        """Keys of different items that differ only in what loose() folds (アルミホイル / アルミホイール) must
+        be found as spelled: every key of those items that contains the word keeps the item's spelling of
+        it, and a phrase without that spelling scores them lower."""
+        for surface, keys in self._by_surface.items():
+            spelling = {self._keys[k].item: self._keys[k].form.spelling for k in keys}
+            if len(spelling) < 2 or len(set(spelling.values())) < 2:
+                continue
+            for k in self._surfaces.containing(surface):
+                key = self._keys[k]
+                if key.item in spelling:
+                    self._keys[k] = replace(key, spelling=spelling[key.item])
+
     def _analyse(self, text: str) -> _Form:
         surface, reading = "", ""
         parts: List[_Part] = []
@@ -263,7 +313,7 @@ class ItemMatcher:
             r = loose(m.text if kana or not m.reading else m.reading)
             if m.text in ("(", "（") and parenthesis is None:
                 parenthesis = (len(surface), len(reading))
-            if s and r and m.pos not in _FUNCTION_POS and not (kana and len(s) == 1):  # "お"守り, れいぞう"こ"
+            if s and r and m.pos not in _FUNCTION_POS and not (kana and len(m.text) == 1):  # "お"守り, れいぞう"こ"; "ロー"ボード counts
                 part = _Part(s, r, len(surface), len(reading), kana,
                              m.text in self.patterns.generic_heads or m.lemma in self.patterns.generic_heads)
                 parts.append(part)
@@ -276,7 +326,8 @@ class ItemMatcher:
         word_ends = (frozenset(p.at_surface + len(p.surface) for p in parts),
                      frozenset(p.at_reading + len(p.reading) for p in parts))
         return _Form(surface, reading, tuple(parts), head, base_length,
-                     parenthesis or (len(surface), len(reading)), word_ends, frozenset(p.at_reading for p in parts))
+                     parenthesis or (len(surface), len(reading)), word_ends, frozenset(p.at_reading for p in parts),
+                     _SPACES.sub("", normalize_text(text).split("(")[0]), _known_word(text))
 
     def _materials_of_variant(self, variant: Optional[str]) -> Tuple[FrozenSet[str], bool]:
         """"金属製" → ({金属}, False); "木製・プラ製以外" → ({木, プラ}, True): made of anything else."""
@@ -292,7 +343,7 @@ class ItemMatcher:
 
     def extract_item_phrase(self, text: str) -> str:
         """The words of ``text`` that name the item, normalised; "" when it names none
-        ("ごみの出し方を教えて")."""
+        ("ごみの出し方を教えて", "はい", "疲れた")."""
         p = self.patterns
         phrase = _strip(normalize_text(text).strip(), p.leading, at_start=True)
         marker = p.markers.search(phrase)
@@ -300,6 +351,7 @@ class ItemMatcher:
             phrase = phrase[: marker.start()]
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
         phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip()), "")
+        phrase = self._first_clause(phrase)
         previous = None
         while phrase != previous:
             previous = phrase
@@ -307,13 +359,60 @@ class ItemMatcher:
                 phrase = _strip(phrase, pattern, at_start=False)
             for pattern in (p.leading, p.modifiers):
                 phrase = _strip(phrase, pattern, at_start=True)
-        return "" if phrase in p.no_item else phrase
+            phrase = self._cut_topic(phrase)
+            phrase = _cut_predicate(phrase)
+        return phrase if self._names_something(phrase) else ""
+
+    def _first_clause(self, phrase: str) -> str:
+        """"殺虫剤のスプレー、使い切ったんだけど" → "殺虫剤のスプレー": after a comma or a space that is
+        followed by a clause of its own (a verb, an adjective), the citizen says something about the item."""
+        for separator in _CLAUSE_SEPARATOR.finditer(phrase):
+            before, after = phrase[: separator.start()], phrase[separator.end():]
+            if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):
+                return before
+        return phrase
+
+    def _cut_topic(self, phrase: str) -> str:
+        """"スプレ缶って穴あけないとだめ" → "スプレ缶", "フィルターだけ交換した" → "フィルター": the item is
+        the topic, and ends at the particle that follows it (は, って, だけ, …)."""
+        if _all_hiragana(phrase):  # fugashi cuts hiragana freely ("ばってりー" → ば/って/り)
+            return phrase
+        morphemes = analyze(phrase)
+        for before, m in zip(morphemes, morphemes[1:]):
+            if _pos(m) == "助詞" and m.text in self.patterns.clause_particles and self._content(before):
+                return phrase[: m.start].strip()
+        return phrase
+
+    def _names_something(self, phrase: str) -> bool:
+        """False for "", a word of :attr:`QuestionPatterns.no_item` ("ごみ", "はい") and words with no noun
+        ("疲れた", "つらい", "死ぬこと"); a phrase all in kana is trusted (fugashi cuts kana freely: "プチプチ" is
+        an adverb to it)."""
+        if not phrase or phrase in self.patterns.no_item:
+            return False
+        return bool(_ALL_KANA.fullmatch(phrase)) or any(self._content(m) for m in analyze(phrase))
+
+    def _content(self, m: Morpheme) -> bool:
+        """A noun that can name a thing ("傘", "switch"), not a formal noun ("こと", "の")."""
+        return (_pos(m) in ("名詞", "接尾辞") or bool(_LATIN_OR_DIGIT.fullmatch(m.text))) and \
+            m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
         phrase = self.extract_item_phrase(text)
         if not phrase:
             return MatchResult("unknown", [], phrase)
+        return self._match_listed(phrase) or self._match_phrase(phrase)
+
+    def _match_phrase(self, phrase: str) -> MatchResult:
         query = self._analyse(phrase)
+        scores = self._phrase_scores(phrase, query)
+        if max(scores.values(), default=0.0) < FOUND_MIN:
+            for item, score in self._main_word_scores(phrase).items():
+                scores[item] = max(scores.get(item, 0.0), score)
+        if max(scores.values(), default=0.0) < UNKNOWN_BELOW:
+            scores.update(self._short_typo_scores(phrase))
+        return self._decide(phrase, query, scores)
+
+    def _phrase_scores(self, phrase: str, query: _Form) -> Dict[int, float]:
         scores = self._score(query)
         materials, bare = self._material_words(phrase)
         if materials:
@@ -321,7 +420,54 @@ class ItemMatcher:
                 agrees = self._material_agreement(item, materials)
                 score *= 1.0 if agrees else MATERIAL_MISMATCH
                 scores[item] = max(scores.get(item, 0.0), score) - (MATERIAL_PENALTY if agrees is False else 0.0)
-        return self._decide(phrase, query, scores)
+        return scores
+
+    def _match_listed(self, phrase: str) -> Optional[MatchResult]:
+        """"傘と布団": two items, each found on its own, are both offered (ambiguous) rather than one of them
+        answered as if it were the whole question. None when the phrase lists no items."""
+        parts = _listed_parts(phrase)
+        if len(parts) < 2 or max(self._exact_scores(self._analyse(phrase)).values(), default=0.0) >= EXACT_READING:
+            return None
+        results = [self._match_phrase(part) for part in parts]
+        if not all(r.status == "found" for r in results):
+            return None
+        candidates = list({r.candidates[0].item.name: r.candidates[0] for r in results}.values())
+        if len(candidates) == 1:
+            return MatchResult("found", candidates, phrase)
+        return MatchResult("ambiguous", candidates[:MAX_CANDIDATES], phrase)
+
+    def _main_word_scores(self, phrase: str) -> Dict[int, float]:
+        """"子どもの学習机" → 机, "テフロン加工のフライパソ" → フライパン: when the whole phrase has no good key,
+        the compound noun that ends it, else its main word, named exactly (or with a typo) by a key. The
+        words before it describe the item."""
+        for word in _main_words(phrase, self.patterns.generic_heads):
+            form = self._analyse(word)
+            scores = self._exact_scores(form)
+            for item, score in self._typo_scores(form).items():
+                if score >= MAIN_WORD_TYPO:
+                    scores[item] = max(scores.get(item, 0.0), score)
+            if scores:
+                return {item: score * MAIN_WORD for item, score in scores.items()}
+        return {}
+
+    def _short_typo_scores(self, phrase: str) -> Dict[int, float]:
+        """"テレピ" → テレビ, "ソフャー" → ソファー: a short word fugashi does not know (so no word of its own)
+        one kana away from a key's reading is offered, to be confirmed."""
+        word = next(iter(_main_words(phrase, self.patterns.generic_heads)), phrase)
+        if not _unknown_word(word):
+            return {}
+        reading = _shape(loose(word))
+        scores: Dict[int, float] = {}
+        if len(reading) < SHORT_TYPO_MIN_LENGTH:
+            return scores
+        for choice, _, _ in process.extract(reading, self._shape_choices, scorer=Levenshtein.distance,
+                                            score_cutoff=1, limit=MAX_CANDIDATES * 2):
+            if len(choice) != len(reading):  # one kana typed wrong, not one more or less ("テレピ" ≠ カーテレビ)
+                continue
+            for k in self._by_shape[choice]:
+                key = self._keys[k]
+                scores[key.item] = max(scores.get(key.item, 0.0), SHORT_TYPO * key.weight)
+        return scores
 
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
         """Materials named in the phrase, and the phrase without them ("金属のハンガー" → {金属}, "ハンガー")."""
@@ -341,27 +487,45 @@ class ItemMatcher:
 
     def _score(self, query: _Form) -> Dict[int, float]:
         """Best score of every item that any key of it gives ``query``."""
-        scores: Dict[int, float] = {}
-
-        def offer(key_id: int, score: float) -> None:
-            key = self._keys[key_id]
-            score *= key.weight
-            if score > scores.get(key.item, 0.0):
-                scores[key.item] = score
-
-        for k in self._by_surface.get(query.surface, ()):
-            offer(k, EXACT)
-        for k in self._by_reading.get(query.reading, ()):
-            offer(k, EXACT_READING)
+        scores = self._exact_scores(query)
         for k in self._containing(query):
-            offer(k, _coverage(query, self._keys[k].form))
-        if len(query.reading) >= FUZZY_MIN_LENGTH:
-            for choice, ratio, _ in process.extract(query.reading, self._reading_choices, scorer=fuzz.ratio,
+            self._offer(scores, query, k, _coverage(query, self._keys[k].form))
+        for item, score in self._typo_scores(query).items():
+            scores[item] = max(scores.get(item, 0.0), score)
+        return scores
+
+    def _offer(self, scores: Dict[int, float], query: _Form, key_id: int, score: float) -> None:
+        key = self._keys[key_id]
+        score *= key.weight
+        if key.spelling and key.spelling not in query.spelling:  # アルミホイル is not アルミホイール
+            score *= LOOSE_SPELLING
+        if score > scores.get(key.item, 0.0):
+            scores[key.item] = score
+
+    def _exact_scores(self, query: _Form) -> Dict[int, float]:
+        scores: Dict[int, float] = {}
+        for k in self._by_surface.get(query.surface, ()):
+            self._offer(scores, query, k, EXACT)
+        for k in self._by_reading.get(query.reading, ()):
+            self._offer(scores, query, k, EXACT_READING)
+        return scores
+
+    def _typo_scores(self, query: _Form) -> Dict[int, float]:
+        """Readings alike, as typed ("ペットボトール") or as they look ("ダンボーノレ", "フライパソ")."""
+        scores: Dict[int, float] = {}
+        if len(query.reading) < FUZZY_MIN_LENGTH:
+            return scores
+        alike = [(self._by_reading, query.reading, self._reading_choices, 0.0),
+                 (self._by_lookalike, _lookalike(query.reading), self._lookalike_choices, LOOKALIKE_COST)]
+        for index, reading, choices, cost in alike:
+            for choice, ratio, _ in process.extract(reading, choices, scorer=fuzz.ratio,
                                                     score_cutoff=100 * FUZZY_CUTOFF - 5, limit=10):
-                similarity = (ratio / 100 + Levenshtein.normalized_similarity(query.reading, choice)) / 2
+                if query.known_word and not choice.startswith(reading):
+                    continue  # a word of its own is no typo ("街灯" ≠ 水筒), but may be a name cut short ("照明")
+                similarity = (ratio / 100 + Levenshtein.normalized_similarity(reading, choice)) / 2 - cost
                 if similarity >= FUZZY_CUTOFF:
-                    for k in self._by_reading[choice]:
-                        offer(k, COVERAGE_MAX - (1 - similarity))
+                    for k in index[choice]:
+                        self._offer(scores, query, k, COVERAGE_MAX - (1 - similarity))
         return scores
 
     def _containing(self, form: _Form) -> Set[int]:
@@ -449,10 +613,10 @@ def _coverage(query: _Form, key: _Form) -> float:
     score = COVERAGE_MAX * (0.6 * matched / total + 0.4 * key_share)
     if not query_head:
         score *= HEAD_PENALTY
-    if not key_head:
+    if not key_head or inside == matched:  # only the key's description matches: "避難所" ↔ はかり（台所ばかり）
         score *= HEAD_PENALTY
-    if missing and key_share < 1.0:  # other words on both sides: another kind of thing (ヨガマット ≠ ラグマット)
-        score *= HEAD_PENALTY
+    if missing and key_share < 1.0:  # other words on both sides: another kind of thing (キックボード ≠ ローボード)
+        score *= OTHER_KIND
     return score
 
 
@@ -483,10 +647,20 @@ def _find(key: _Form, word: str, kind: str) -> Optional[_Span]:
     start = text.find(word)
     while start >= 0:
         end = start + len(word)
-        if (len(word) > 2 or end in ends) and (starts is None or (start in starts and end in ends)):
+        if (len(word) > 2 or end in ends) and (starts is None or (start in starts and end in ends)) \
+                and not _straddles(key, start, end, kind):
             return _Span(kind, start, end, 1.0)
         start = text.find(word, start + 1)
     return None
+
+
+def _straddles(key: _Form, start: int, end: int, kind: str) -> bool:
+    """The span starts inside a word of the key and ends after it: "レシート" in トイレ|シート is no word."""
+    for part in key.parts:
+        at, size = (part.at_surface, len(part.surface)) if kind == "surface" else (part.at_reading, len(part.reading))
+        if at < start < at + size < end:
+            return True
+    return False
 
 
 def _overlaps(span: _Span, head: Optional[_Part]) -> bool:
@@ -495,6 +669,91 @@ def _overlaps(span: _Span, head: Optional[_Part]) -> bool:
     head_start, head_end = ((head.at_surface, head.at_surface + len(head.surface)) if span.kind == "surface"
                             else (head.at_reading, head.at_reading + len(head.reading)))
     return span.start < head_end and head_start < span.end
+
+
+def _lookalike(reading: str) -> str:
+    """A loose reading with kana that look alike folded: "ダンボノレ" → ダンボル, "フライパソ" → フライパン."""
+    for typed, meant in _LOOKALIKE:
+        reading = reading.replace(typed, meant)
+    return reading
+
+
+def _shape(reading: str) -> str:
+    """A loose reading as it looks, voiced marks dropped too ("テレピ" → テレヒ = テレビ's)."""
+    return "".join(c for c in unicodedata.normalize("NFD", _lookalike(reading)) if c not in "\u3099\u309a")
+
+
+def _main_words(phrase: str, generic: FrozenSet[str]) -> List[str]:
+    """"二人掛けのソファー" → ["ソファー"], "100円ライター" → ["100円ライター", "ライター"]: the compound noun
+    that ends the phrase, and its last word that is not generic ("ひな人形一式" → 人形). A last word of one
+    character is no word of its own inside a compound ("救急車" is not a 車 to throw away)."""
+    if _all_hiragana(phrase):
+        return []
+    morphemes = analyze(phrase)
+    start = len(morphemes)
+    while start and _pos(morphemes[start - 1]) in _NOUN_POS:
+        start -= 1
+    nouns = morphemes[start:]
+    words = [phrase[nouns[0].start:]] if nouns else []
+    heads = [i for i, m in enumerate(nouns) if m.text not in generic and m.lemma not in generic]
+    if heads and (heads[-1] == 0 or len(nouns[heads[-1]].text) >= 2):
+        head = nouns[heads[-1]]
+        words.append(phrase[head.start:head.end])
+    return [w for w in dict.fromkeys(words) if w != phrase]
+
+
+def _listed_parts(phrase: str) -> List[str]:
+    """"傘と布団" → ["傘", "布団"]: nouns joined by と / や; [] when the phrase lists nothing."""
+    if _all_hiragana(phrase):
+        return []
+    morphemes = analyze(phrase)
+    cuts = [m for before, m, after in zip(morphemes, morphemes[1:], morphemes[2:])
+            if m.pos == "助詞" and m.text in _LISTING and _pos(before) in _NOUN_POS and _pos(after) in _NOUN_POS]
+    parts, start = [], 0
+    for m in cuts:
+        parts.append(phrase[start:m.start].strip())
+        start = m.end
+    return [p for p in parts + [phrase[start:].strip()] if p] if cuts else []
+
+
+def _unknown_word(text: str) -> bool:
+    """One word that fugashi does not know: "テレピ", "ソフャー" (so probably a typo), not "ピン"."""
+    words = list(tagger()(text))
+    return len(words) == 1 and bool(words[0].is_unk)
+
+
+def _known_word(text: str) -> bool:
+    """One word that fugashi knows, not in hiragana (which it cuts freely): "街灯" is not a typo of 水筒."""
+    words = list(tagger()(text))
+    return len(words) == 1 and not words[0].is_unk and not _all_hiragana(text)
+
+
+def _all_hiragana(text: str) -> bool:
+    return bool(_HIRAGANA.fullmatch(_CLAUSE_SEPARATOR.sub("", text)))
+
+
+def _pos(m: Morpheme) -> str:
+    """fugashi's part of speech, except that katakana is a noun: it cuts loanwords it does not know
+    into pieces it calls particles or auxiliaries ("バケ/ツ", "スーツケ-/ス")."""
+    return "名詞" if _KATAKANA.fullmatch(m.text) else m.pos
+
+
+def _cut_predicate(phrase: str) -> str:
+    """"お茶碗割れちゃった" → "お茶碗", "窓ガラスが割れた" → "窓ガラス": a clause that ends the phrase with an
+    inflected verb or an adjective is cut off, from its subject's が on. A name that ends in a verb stem
+    ("コート掛け") keeps it; a clause before the item ("ガスが残ってる100円ライター") is left to the matcher."""
+    if _all_hiragana(phrase):
+        return phrase
+    morphemes = analyze(phrase)
+    cut = len(morphemes)
+    while cut and _pos(morphemes[cut - 1]) in _CLAUSE_POS:
+        cut -= 1
+    tail = morphemes[cut:]
+    if not cut or not tail or _pos(tail[-1]) == "動詞" or not any(_pos(m) in _VERB_POS for m in tail):
+        return phrase  # "圧力なべ" is 圧力 + な + べ to fugashi, but has no verb
+    subjects = [m for before, m in zip(morphemes, morphemes[1:cut])
+                if m.text == "が" and m.pos == "助詞" and _pos(before) == "名詞"]
+    return phrase[: (subjects[-1] if subjects else tail[0]).start].strip()
 
 
 def _strip(text: str, pattern: re.Pattern, at_start: bool) -> str:

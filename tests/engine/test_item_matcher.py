@@ -172,3 +172,70 @@ def test_works_on_any_dictionary_and_synonyms():
     assert matcher.match("木のハンガー").candidates[0].item.name == "ハンガー（木製・プラ製）"
     assert matcher.match("ないもの").status == "unknown"  # a synonym of a missing item is ignored
     assert matcher.match("冷蔵庫").status == "unknown"
+
+
+# ---- conversation words, clauses around the item, fallbacks, eager matches ----
+
+@pytest.mark.parametrize("text", ["はい", "うん", "いいえ", "お願いします", "ありがとう", "こんにちは", "そうです",
+                                  "眠れなくて、ずっと死ぬことばかり考えてる", "つらい", "疲れた", "大丈夫です"])
+def test_answers_greetings_and_feelings_are_no_items(matcher, text):
+    result = matcher.match(text)
+    assert result.status == "unknown", result
+    assert all(c.score < UNKNOWN_BELOW for c in result.candidates), result
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("座布団 ゴミ", "座布団"),  # a word of its own after the item
+    ("充電池 捨て方", "充電池"),
+    ("スプレ缶って穴あけないとだめ？", "スプレ缶"),  # the item is the topic: cut at って / は + clause
+    ("発泡トレーは洗って出すの？", "発泡トレー"),
+    ("空気清浄機のフィルターだけ交換したんだけど、古いのは？", "空気清浄機のフィルター"),
+    ("殺虫剤のスプレー、使い切ったんだけど何ごみ？", "殺虫剤のスプレー"),  # a clause after a comma
+    ("めざまし時計 電池抜いたら燃えないごみ？", "めざまし時計"),  # … or after a space
+    ("お茶碗割れちゃった、何ごみ？", "お茶碗"),  # a verb clause ending the phrase
+    ("もらった花束が枯れたので捨てたい", "もらった花束"),  # … from its subject's が on
+    ("ガスが残ってる100円ライターどうしよう", "ガスが残ってる100円ライター"),  # a clause before the item stays
+    ("圧力なべ 捨てたい", "圧力なべ"),  # no verb: fugashi's な/べ is no clause
+    ("コート掛けの捨て方", "コート掛け"),  # a name ending in a verb stem
+    ("ハンガー 金属", "ハンガー 金属"),  # a space before a plain word is no clause
+])
+def test_clauses_around_the_item_are_cut(matcher, text, phrase):
+    assert matcher.extract_item_phrase(text) == phrase
+
+
+@pytest.mark.parametrize("text, name", [
+    ("二人掛けのソファー", "ソファー"),  # the main word named exactly, the words before it describe it
+    ("ガスが残ってる100円ライター", "ライター（使い捨てを含む）"),
+    ("テフロン加工のフライパソ", "フライパン"),  # … or with a look-alike kana
+    ("ダンボーノレの出し方", "ダンボール"),  # ノレ for ル
+    ("アルミホイルの捨て方", "アルミホイル（アルミ箔）"),  # spelled as the key, not as アルミホイール
+    ("車のアルミホイールって何ごみ", "アルミホイール（タイヤ付を除く）"),
+    ("バドミントンのラケット(カーボン)", "ラケット（金属製・カーボン製）"),  # カーボン is a material
+])
+def test_main_words_typos_and_spellings(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_a_short_unknown_word_one_kana_off_is_asked_about(matcher):
+    result = matcher.match("テレピの処分ってどうするの")
+    assert result.status == "ambiguous"
+    assert [c.item.name for c in result.candidates] == ["テレビ（ブラウン管・液晶・プラズマ式）"]
+
+
+@pytest.mark.parametrize("text", [
+    "レシート 何ごみ",  # not ペットのトイレ|シート: a word is not found across the key's words
+    "キックボード 捨て方",  # not ローボード: other words on both sides
+    "街灯",  # a word fugashi knows is no typo of 水筒
+    "避難所",  # only the key's description (はかり（台所ばかり）) has 所
+    "救急車",  # a one-character last word is no word of its own in a compound (車)
+])
+def test_no_eager_partial_or_fuzzy_match(matcher, text):
+    result = matcher.match(text)
+    assert result.status == "unknown", result
+
+
+def test_two_items_are_both_offered(matcher):
+    result = matcher.match("傘と布団の捨て方")
+    assert result.status == "ambiguous"
+    assert {c.item.name for c in result.candidates} == {"傘", "布団"}
