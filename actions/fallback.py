@@ -15,6 +15,7 @@ from actions.handoff import previous_turn_failed, request_handoff
 from common import unanswered
 from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.faq_retriever import current_retriever
+from bot.nlu.evidence import sorting_question
 
 
 class ActionFallback(Action):
@@ -31,7 +32,9 @@ class ActionFallback(Action):
         if reply_from_faq(dispatcher, tracker, text, faq, candidates=False):
             return []
         try:
-            if text and reply_to_item_question(dispatcher, tracker, text, from_fallback=True):
+            # Only what reads as a question about an item (bot/nlu/front_door.py): 「新しい冷蔵庫を買いたい」
+            # names an item but is not about throwing it away.
+            if text and sorting_question(text) and reply_to_item_question(dispatcher, tracker, text, from_fallback=True):
                 return []
         except CityDataNotLoaded:
             pass  # no dictionary to try: the answers below still come

@@ -76,11 +76,18 @@ def answer_item(dispatcher: CollectingDispatcher, item) -> None:
     dispatcher.utter_message(text="\n".join(l for l in lines if l), buttons=buttons or None)
 
 
+def one_category(candidates) -> bool:
+    """Several close candidates that the citizen puts out the same way: same category (the dictionary has no
+    fee per item; 大型ごみ fees are told at booking), so asking which one would change nothing."""
+    return len(candidates) > 1 and len({c.item.category for c in candidates}) == 1
+
+
 def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
                            from_fallback: bool = False) -> bool:
     """Answer from the dictionary; False when nothing plausible was found (the caller decides what to say)."""
     result = matcher().match(text)
-    if result.status == "found":
+    if result.status == "found" or one_category(result.candidates):
+        # 「子どもの自転車」 → 自転車 / 子供用自転車: both 大型ごみ, so nothing to ask.
         answer_item(dispatcher, result.candidates[0].item)
         return True
     if result.status == "ambiguous":

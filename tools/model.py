@@ -22,7 +22,7 @@ MODELS_DIR = ROOT / "models"
 TRAINING_DATA = ["data/nlu", "data/rules", "data/stories"]
 INPUTS = ["config.yml", "domain.yml", *TRAINING_DATA, "bot/nlu/tokenizer.py", "bot/nlu/normalize.py", "bot/nlu/morphology.py",
           "bot/nlu/unknown_words.py", "constraints/engine.txt"]
-# Not bot/nlu/faq_router.py: it learns nothing at training time, and Rasa loads its code when the model loads.
+# Not bot/nlu/front_door.py: it learns nothing at training time, and Rasa loads its code when the model loads.
 ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
 
 

@@ -10,7 +10,8 @@ also asks how much of the question the topic's own texts **cover** (IDF-weighted
 content words — by lemma or by kana reading — that appear in the topic's texts; words the FAQ never uses
 weigh like the rarest known word):
 
-    answer      probability ≥ ANSWER_PROBABILITY, coverage ≥ ANSWER_COVERAGE, ≥ 2 separate content words
+    answer      probability ≥ ANSWER_PROBABILITY, coverage ≥ ANSWER_COVERAGE, ≥ 2 separate content words,
+                and, for a garbage topic, a word about garbage (捨てる, ごみ, 収集日 …)
     candidates  up to 3 topics with probability ≥ CANDIDATE_PROBABILITY and coverage ≥ CANDIDATE_COVERAGE
                 ("もしかして" quick replies)
     none        otherwise (honest fallback, logged as unanswered)
@@ -34,6 +35,7 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from bot.nlu.evidence import about_garbage
 from bot.nlu.kana import KANA, fold_long_vowels, loose_reading
 from bot.nlu.morphology import Morpheme, analyze, tagger
 from bot.nlu.normalize import normalize_text
@@ -47,6 +49,9 @@ GENERIC_WORDS = ("教える 知る たい する ある いる なる できる 
                  "いい 良い よい もらう 場合 それ これ あれ そこ ここ どれ いくら 何時 時 こと もの ところ 必要 もっと 詳しい "
                  "さっき やつ もう 一回 分 でも 札幌 さっぽろ 札幌市 市 分かる わかる 欲しい ほしい くれる 言う 思う 見る "
                  "行く 来る 使う 探す 置く 聞く 調べる 質問 よくある").split()
+# An answer about garbage needs a word about garbage in the question (bot/nlu/evidence.py): 「新しい冷蔵庫を
+#買いたい」 names an appliance of the recycling law (T09) but is not about getting rid of it.
+GARBAGE_CATEGORY = "ごみ"
 ANSWER_PROBABILITY = 0.3
 ANSWER_COVERAGE = 0.4
 CANDIDATE_PROBABILITY = 0.08
@@ -227,7 +232,8 @@ class FaqRetriever:
         top = ranked[0]
         cover = self.coverage(words, top)
         p = probabilities[top]
-        if words.enough and p >= ANSWER_PROBABILITY and cover >= ANSWER_COVERAGE:
+        if words.enough and p >= ANSWER_PROBABILITY and cover >= ANSWER_COVERAGE \
+                and (self.topics[top].category != GARBAGE_CATEGORY or about_garbage(text)):
             return Retrieval("answer", [self.topics[top]], cover, p)
         candidates = [t for t in ranked[:3] if probabilities[t] >= CANDIDATE_PROBABILITY
                       and self.coverage(words, t) >= CANDIDATE_COVERAGE]

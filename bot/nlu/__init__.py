@@ -1,1 +1,1 @@
-"""Rasa NLU components (tokenizer, unknown_words, faq_router) and the Japanese text tools they use."""
+"""Rasa NLU components (tokenizer, unknown_words, front_door) and the Japanese text tools they use."""

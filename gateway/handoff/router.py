@@ -12,7 +12,8 @@ conversation's owner says (gateway/storage/conversations.py):
 Every message is triaged before all this (gateway/counseling/triage.py: emergency / high / normal /
 none), in every state; anything above ``none`` is handled by the counseling desk
 (gateway/counseling/desk.py) and never reaches the engine. 「相談員と話す」 (``/request_counselor``)
-queues for a counselor.
+queues for a counselor. Both buttons also work typed: their title, or a short yes (「はい」「お願いします」)
+when the last message offered only that button (``_typed_button``).
     staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
                     never speaks.
 
@@ -26,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
@@ -46,6 +49,27 @@ Push = Callable[..., Awaitable[Optional[bool]]]  # (id in the channel, messages,
 REQUEST_HUMAN = "/request_human"
 REQUEST_COUNSELOR = "/request_counselor"
 CANCEL_WORDS = {"キャンセル", "きゃんせる", "やめる", "/cancel_handoff"}
+# 「キャンセルします」「取り消してください」 while waiting (the whole message, folded like a button title).
+TYPED_CANCEL = re.compile(r"(?:キャンセル|きゃんせる|取り?消し|とりけし)(?:します|する|して|してください|で|でお願いします)?"
+                          r"|やめ(?:る|ます)|(?:取り?消|とりけ)(?:す|します|して|してください)")
+# Typed equivalents of the buttons whose payloads the gateway answers (「担当者と話す」 after ENGINE_DOWN or the
+# engine's fallback, 「相談員と話す」 after a worry or the engine's counseling menu): the title typed, anywhere;
+# or a short yes when that button was the only one of the last message (a yes to an offer — but not
+# 「大丈夫です」, which to an offer means "no, thank you").
+BUTTON_TITLES = {texts.HUMAN_BUTTON["title"]: REQUEST_HUMAN, texts.COUNSELOR_BUTTON["title"]: REQUEST_COUNSELOR}
+TYPED_YES = re.compile(r"(?:はい|はーい|うん|ええ|おう|お願い(?:します|いたします)?|おねがい(?:します)?|ok|おけ|"
+                       r"おっけー|オッケー|よろしく(?:お願いします|おねがいします)?|そうします|"
+                       r"話したい|話します|はなしたい|つないで(?:ください)?|つなげて(?:ください)?|相談したい|相談します)+"
+                       r"(?:です|ね|よ)?")
+_FOLD = re.compile(r"[\s、,，。．.!！?？・「」]+")
+_BUTTONS_LINE = re.compile(r"\n［ボタン：(?P<titles>.*)］$", re.S)
+
+
+def fold(text: str) -> str:
+    """A typed message as button titles are compared: NFKC, lower case, no spaces or punctuation."""
+    return _FOLD.sub("", unicodedata.normalize("NFKC", text or "").lower())
+
+
 # Triage takes 1–5 ms (up to ~0.2 s for a 2,000-character message): off the event loop, in one thread of
 # its own (a MeCab tagger is not to be shared by threads running at the same time).
 _TRIAGE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage")
@@ -125,12 +149,14 @@ class Router:
             return shown  # a person owns the chat: they answer from the console
         if conversation.owner == QUEUED:
             return await self._while_queued(conversation, found, text, message)
+        if found.level == "none":
+            text = await self._typed_button(conversation, text)
         if text == REQUEST_HUMAN and found.level == "none":
             return await self.request_human(conversation, "general", "user_request")
         if text == REQUEST_COUNSELOR or found.level != "none":
             return await self.desk.from_bot(conversation, found, requested=text == REQUEST_COUNSELOR)
         # The engine is told the triage found nothing: its NLU then never answers typed text with the
-        # counseling menu (bot/nlu/faq_router.py), which was a false alarm for 「相続の相談窓口は？」.
+        # counseling menu (bot/nlu/front_door.py), which was a false alarm for 「相続の相談窓口は？」.
         return await self._to_engine(conversation, text, channel, {**(metadata or {}), "triage": found.level})
 
     async def owner_of(self, conversation_id: str) -> Optional[str]:
@@ -149,9 +175,31 @@ class Router:
             return found.level != "none"
         return rank(found.level) >= rank("high")
 
+    async def _typed_button(self, conversation: Conversation, text: str) -> str:
+        """The payload of a gateway button the user typed instead of tapping (see BUTTON_TITLES); else the text."""
+        folded = fold(text)
+        if folded in BUTTON_TITLES:
+            return BUTTON_TITLES[folded]
+        if not TYPED_YES.fullmatch(folded):
+            return text
+        titles = await run_db(self._last_buttons, conversation.id)
+        return BUTTON_TITLES.get(titles[0], text) if len(titles) == 1 else text
+
+    def _last_buttons(self, conversation_id: str) -> List[str]:
+        """The button titles of the last message the user was shown before their latest one (the transcript
+        keeps them as 「［ボタン：…］」, see _as_transcript and _say)."""
+        for message in reversed(self.store.transcript(conversation_id, show_protected=True)[:-1]):
+            if message["kind"] != "text":
+                continue  # a staff note
+            if message["sender"] not in ("bot", "system"):
+                return []  # the user again, or a person answered
+            found = _BUTTONS_LINE.search(message["text"] or "")
+            return [t.strip() for t in found.group("titles").split(" / ")] if found else []
+        return []
+
     async def _while_queued(self, conversation: Conversation, found: Triage, text: str,
                             message: Dict) -> List[BotMessage]:
-        if text in CANCEL_WORDS:
+        if text in CANCEL_WORDS or TYPED_CANCEL.fullmatch(fold(text)):
             if await run_db(self.store.hand_back, conversation.id, QUEUED):
                 logger.info("handoff cancelled by user conv=%s", conversation_ref(conversation.id))
                 await self._queue_moved(conversation.queue)

@@ -21,7 +21,7 @@ async def test_unsure_question_offers_candidates_and_clicking_one_answers(widget
 
 
 async def test_a_question_the_nlu_takes_for_another_menu_still_gets_its_answer(widget):
-    # DIET says menu_counseling here; bot/nlu/faq_router.py lets the confident FAQ match (T40) answer.
+    # DIET says menu_counseling here; bot/nlu/front_door.py lets the confident FAQ match (T40) answer.
     reply = await widget.ask("札幌で起業したいのですが相談窓口はありますか")
     assert "起業" in reply["text"] and "https://www.city.sapporo.jp/" in reply["text"]
 
@@ -39,7 +39,7 @@ async def test_another_municipality_is_told_where_to_ask(widget):
 
 async def test_an_information_question_about_a_counter_is_not_a_counseling_alarm(widget):
     # DIET says menu_counseling; the gateway found no risk and says so, so the engine does not show the
-    # emergency numbers and 「相談員と話す」 (bot/nlu/faq_router.py).
+    # emergency numbers and 「相談員と話す」 (bot/nlu/front_door.py).
     reply = await widget.ask("相続の相談ができる窓口はありますか")
     assert "110番" not in reply["text"]
     assert all(q["payload"] != "/request_counselor" for q in reply.get("quick_replies") or [])

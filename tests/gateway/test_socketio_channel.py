@@ -41,7 +41,7 @@ async def test_turn_goes_to_engine_with_channel_and_session(client, engine):
     assert sent["sender"] == f"web:{client.session_id}"
     assert sent["input_channel"] == "web"
     assert sent["metadata"]["channel"] == "web"
-    assert sent["metadata"]["triage"] == "none"  # the engine is told no risk was found (bot/nlu/faq_router.py)
+    assert sent["metadata"]["triage"] == "none"  # the engine is told no risk was found (bot/nlu/front_door.py)
 
 
 async def test_buttons_become_quick_replies(client):

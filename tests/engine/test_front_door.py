@@ -1,8 +1,8 @@
-"""FaqRouter (bot/nlu/faq_router.py): when a confident FAQ match replaces DIET's intent, and when it never does."""
+"""FrontDoorRouter (bot/nlu/front_door.py): where each typed message goes, and what it never takes away."""
 
 import pytest
 
-from bot.nlu.faq_router import routed_intent
+from bot.nlu.front_door import route as routed_intent
 
 
 @pytest.mark.parametrize("intent, text, topic", [
@@ -75,3 +75,50 @@ def test_typed_text_the_gateway_triaged_never_gets_the_counseling_menu(text, exp
     assert expected is None or decision["intent"] == expected
     assert routed_intent("menu_counseling", "/menu_counseling", 1.0, triaged=True) == {}  # the button still works
     assert routed_intent("menu_counseling", "子どもの悩みを相談できる窓口はどこですか", 0.9) == {}  # no gateway
+
+
+# ---- the evidence (bot/nlu/evidence.py), with the official dictionary loaded (the issue's table, #12) ----
+@pytest.mark.parametrize("intent, text, expected", [
+    ("ask_collection_day", "ペットボトルは何ごみですか", "ask_garbage_category"),
+    ("manage_booking", "CDを捨てたい", "ask_garbage_category"),
+    ("manage_booking", "ごみの収集日を確認したい", "ask_collection_day"),
+    ("menu_garbage", "歯ブラシの分別を知りたい", "ask_garbage_category"),
+    ("menu_garbage", "体温計の捨て方", "ask_garbage_category"),
+    ("menu_garbage", "はがきの捨て方", "ask_garbage_category"),
+    ("menu_faq", "ぬいぐるみの捨て方", "ask_garbage_category"),
+    ("nlu_fallback", "あきかん", "ask_garbage_category"),  # an item's name alone
+    ("menu_faq", "あなたは人間ですか", "ask_about_assistant"),
+    ("request_human", "これ誰がつくったの", "ask_about_assistant"),
+    ("ask_garbage_category", "燃えないごみの日がわからない", "ask_collection_day"),
+])
+def test_the_message_goes_where_its_words_point(official_city_data, intent, text, expected):
+    assert routed_intent(intent, text, 0.9, triaged=True)["intent"] == expected
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("manage_booking", "車検の予約をしたい"),  # a booking, but not of 大型ごみ
+    ("request_human", "児童手当 いくらもらえる"),  # no word asks for a person
+    ("ask_garbage_category", "新しい冷蔵庫を買いたいんだけどおすすめある？"),  # an item, but not thrown away
+])
+def test_a_flow_without_its_words_gives_way(official_city_data, intent, text):
+    assert routed_intent(intent, text, 0.9, triaged=True).get("intent") not in (intent, None)
+
+
+@pytest.mark.parametrize("text", ["眠れなくて、ずっと死ぬことばかり考えてる", "住民票を出したい", "こんにちは",
+                                  "ありがとう", "マイナ保険証の使い方は？"])
+def test_sentences_that_are_not_about_an_item_never_become_one(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.5, triaged=True).get("intent") != "ask_garbage_category"
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("affirm", "はい"), ("deny", "いいえ"), ("stop", "やめる"), ("choose_date", "12月3日"),
+    ("inform_address", "中央区南27条西10丁目"),  # an answer to the form's question
+    ("manage_booking", "大型ごみの予約をキャンセルしたい"), ("menu_bulky_booking", "ソファーを捨てたいので予約したい"),
+    ("request_human", "あなたじゃなくて人と話したい"),
+])
+def test_answers_and_clear_requests_are_kept(official_city_data, intent, text):
+    assert routed_intent(intent, text, 0.9, triaged=True) == {}
+
+
+def test_an_address_that_is_a_question_gets_the_faq(official_city_data):
+    assert routed_intent("inform_address", "豊平区役所ってどこ", 0.9, triaged=True)["intent"] == "menu_faq"

@@ -1,0 +1,127 @@
+"""What a message's words are evidence of: a garbage item, a collection day, a booking, the assistant
+itself, distress. Pure functions over the normalised text (NFKC, lower case, ゴミ stays katakana), used by
+the front door (bot/nlu/front_door.py) in the engine and by the action server's fallback, so both read a
+message the same way. ``sorting_question`` asks the city's garbage dictionary (bot/knowledge/item_matcher.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.nlu.normalize import normalize_text
+
+SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
+MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
+
+# Words that keep a message in the counseling flow when the gateway did not triage it (matched normalised).
+DISTRESS = ("いじめ", "虐め", "苛め", "つらい", "辛い", "しんどい", "死", "消えたい", "殺", "叩", "殴", "蹴", "暴力",
+            "虐待", "怖い", "こわい", "助けて", "たすけて", "悩", "なやみ", "無視", "学校", "先生", "親", "家に帰りたくない",
+            "眠れない", "リスカ", "自傷", "被害", "痛い", "嫌がらせ", "ひとりぼっち", "寂しい", "さみしい")
+# A 大型ごみ booking or a booking to manage: the object (大型ごみ, 受付番号) or a receipt number.
+BOOKING_OBJECT = re.compile(r"大型|粗大|おおがた|そだい|受付番号|うけつけばんごう"
+                            r"|(?<![0-9a-z])(?=[2-9a-z\s-]*[a-z])[2-9a-z]{4}[-\s]?[2-9a-z]{4}(?![0-9a-z])")
+BOOKING_ACT = re.compile(r"予約|よやく|申し?込|もうしこ|申請|受付|キャンセル|取り?消|変更|日にち|日程")
+# Managing a booking already made: its number, or what is done to it.
+MANAGING = re.compile(r"受付番号|うけつけばんごう|キャンセル|取り?消|変更|変え|確認|日にち|日程|品目"
+                      r"|(?<![0-9a-z])(?=[2-9a-z\s-]*[a-z])[2-9a-z]{4}[-\s]?[2-9a-z]{4}(?![0-9a-z])")
+GARBAGE = re.compile(r"ごみ|ゴミ|捨て|すて|棄て")
+# Asking a person: the words for one (DIET also says request_human for 「としょかん かしだし」).
+PERSON = re.compile(r"人と|人に|人間|担当|職員|オペレーター|オペレータ|スタッフ|係の|有人|人がいい|人につな|電話で話"
+                    r"|話したい|はなしたい|話せ|つないで|つなげて|代わって|かわって")
+# A collection day: the day itself, not how to sort (「何ごみ」 is sorting, 「何曜日」 a day).
+COLLECTION_DAY = re.compile(
+    r"収集日|しゅうしゅうび|回収日|かいしゅうび|収集の日|回収の日|何曜|なんよう|なに曜|曜日|ようび|ごみの日|ゴミの日|ごみ(の)?日"
+    r"|ごみカレンダー|ゴミカレンダー|収集カレンダー|ごみ収集|ゴミ収集|の日(は|って|が|を|いつ|わか|知|教)"
+    r"|いつ(収集|回収|来|く|出|だ|捨|すて)|(収集|回収)(は|って)?いつ|(収集|回収)(する|され|に来|しに来|の時間)")
+SORTING_HOW = re.compile(r"何ごみ|なにごみ|何ゴミ|なにゴミ|なんごみ|分別|ぶんべつ|分け方|捨て方|すてかた|出し方|だしかた"
+                         r"|処分|廃棄|何の?ごみ")
+# Disposal: strong words say so whatever follows; weak ones (出したい, どうすれば) only with a known item
+# (「住民票を出したい」 is not about garbage).
+DISPOSAL_STRONG = re.compile(r"出し方|だしかた|捨て|すて(たい|る|ます|ても|れ|よう|方|かた|て)|棄て|ごみ|ゴミ|分別|ぶんべつ|分け方|処分|しょぶん"
+                             r"|廃棄|なげ(たい|る|て|ます|れ|かた|よう)|投げ(たい|る|て|ます|れ|方|よう)|回収|引き?取"
+                             r"|燃やせ|燃え|もえ(る|ない)|もやせ|不燃|可燃|資源|容器プラ|雑がみ|雑紙|ざつがみ")
+DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす|どうすれば|どうしたら|どうやって|どうする|どこに|どこへ"
+                           r"|持ち込|持って(行|い)")
+# The assistant itself: who or what it is, who made it.
+ABOUT = re.compile(
+    r"(あなた|貴方|きみ|君|おまえ|お前|このチャット|チャット|ボット|(?<![a-z])(bot|ai)(?![a-z])|ロボット)"
+    r".{0,8}(人間|にんげん|人なの|人です|人が|本物|誰|だれ|何者|なにもの|ロボット|(?<![a-z])ai(?![a-z])|名前|なまえ"
+    r"|作っ|つくっ|運営|機械)"
+    r"|これ(って|は)?(誰|だれ)が|中の人|(人間|にんげん)(ですか|なの|が答え|が返|が打)|(誰|だれ)が(作|つく|答え|返事|運営|書い)")
+# Asking for a person (「あなたじゃなくて人と話したい」) is not a question about the assistant.
+WANTS_PERSON = re.compile(r"話したい|話せ|はなしたい|つな|代わ|かわって|替わ")
+QUESTION = re.compile(r"どこ|何時|なんじ|いつ|ですか|ますか|教えて|知りたい|[?？]|って$|なに|何")
+
+
+def question(text: str) -> bool:
+    """A question, not an address given as an answer (「豊平区役所ってどこ」)."""
+    return bool(QUESTION.search(_evidence_text(text)))
+
+
+def _evidence_text(text: str) -> str:
+    return normalize_text(text).strip()
+
+
+def about_assistant(text: str) -> bool:
+    """「あなたは人間ですか」「これ誰が作ったの」: a question about the assistant itself."""
+    norm = _evidence_text(text)
+    return bool(ABOUT.search(norm)) and not WANTS_PERSON.search(norm)
+
+
+def collection_day_question(text: str) -> bool:
+    """「燃えないごみの日がわからない」「ペットボトルの回収日」: about a day, not about how to sort."""
+    norm = _evidence_text(text)
+    return bool(COLLECTION_DAY.search(norm)) and not SORTING_HOW.search(norm)
+
+
+def booking_request(text: str) -> bool:
+    """The message speaks of a 大型ごみ booking or a receipt number (「車検の予約」 does not)."""
+    norm = _evidence_text(text)
+    return bool(BOOKING_OBJECT.search(norm)) or (bool(BOOKING_ACT.search(norm)) and bool(GARBAGE.search(norm)))
+
+
+def sorting_question(text: str) -> bool:
+    """A question about one garbage item: a dictionary item with a disposal word, the item's name alone, or
+    an unknown item with a garbage word. Needs the city data; without it, False."""
+    from bot.knowledge.citydata.store import CityDataNotLoaded
+    from bot.knowledge.garbage_knowledge import matcher
+
+    norm = _evidence_text(text)
+    if not norm:
+        return False
+    try:
+        found = matcher().match(text)
+    except CityDataNotLoaded:
+        return False
+    if not found.phrase:
+        return False
+    strong, weak = bool(DISPOSAL_STRONG.search(norm)), bool(DISPOSAL_WEAK.search(norm))
+    if found.status == "unknown":
+        return strong and len(found.phrase) <= MAX_PHRASE
+    best = found.candidates[0].score
+    if strong or (weak and best >= SURE_ITEM):
+        return True
+    # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item.
+    sure = found.status == "found" or best >= SURE_ITEM
+    return sure and len(norm) <= MAX_PHRASE and _ends_with_the_item(norm, found.phrase)
+
+
+_TAIL = re.compile(r"(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~ーw笑]*$")
+
+
+def _ends_with_the_item(norm: str, phrase: str) -> bool:
+    """The message names the item last, with nothing said about it (「使い終わったノート」, 「座布団は？」);
+    「新しい冷蔵庫を買いたい」 goes on after the item."""
+    return _TAIL.sub("", norm).endswith(phrase)
+
+
+def about_garbage(text: str) -> bool:
+    """Any word of throwing away, sorting, collection or 大型ごみ: an FAQ answer about garbage needs one
+    (「新しい冷蔵庫を買いたい」 names an appliance of the recycling law but is not about getting rid of it)."""
+    norm = _evidence_text(text)
+    return any(p.search(norm) for p in (DISPOSAL_STRONG, COLLECTION_DAY, BOOKING_OBJECT))
+
+
+def distress(text: str) -> bool:
+    norm = normalize_text(text)
+    return any(word in norm for word in DISTRESS)
