@@ -88,6 +88,7 @@ _KANA = KANA
 _DESCRIPTIVE = re.compile(r"製|用|式|など|含|除|以外|もの|付|状態|済|入り|一体|のみ|不明|の|使い捨て|[・、,]")
 _HIRAGANA = re.compile(r"[ぁ-ゖー]+")
 _KATAKANA = re.compile(r"[ァ-ヺ][ァ-ヺー]*")
+_KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?\n]+")
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
@@ -143,6 +144,7 @@ class _Form:
     reading_starts: FrozenSet[int]  # where content words start in the reading
     spelling: str  # the text as typed (normalised, without spaces), long vowels and small kana kept
     known_word: bool  # one word that fugashi knows ("街灯"): a word of its own, not a typo of another
+    phrase_of_words: bool  # words joined by particles ("自転車のライト"), not one compound word
 
 
 @dataclass(frozen=True)
@@ -231,9 +233,12 @@ class ItemMatcher:
         self.patterns = patterns or load_question_patterns()
         words = sorted(self.patterns.materials, key=len, reverse=True)
         alternation = "|".join(re.escape(w) for w in words)
-        # "金属のハンガー", "プラ製ハンガー" / "ハンガー（金属製）", "ハンガー 金属"
+        # "金属のハンガー", "プラ製ハンガー" / "ハンガー（金属製）", "ハンガー 金属", "容器（紙のやつ）"
         self._material_before = re.compile(rf"^(?P<m>{alternation})(?:製の?|素材の|でできた|の)(?=.)")
-        self._material_after = re.compile(rf"(?<=.)(?:[\s、,の(]+(?P<m>{alternation})製?|(?P<n>{alternation})製)\)?$")
+        self._material_after = re.compile(
+            rf"(?<=.)(?:[\s、,の(]+(?P<m>{alternation})製?(?:の(?:やつ|もの|物))?|(?P<n>{alternation})製)\)?$")
+        # "お菓子の紙の箱" → お菓子の箱
+        self._material_between = re.compile(rf"(?<=.)の(?P<m>{alternation})製?(?=の.)")
         self._variant_materials = [self._materials_of_variant(item.variant) for item in self.items]
 
         self._keys: List[_Key] = []
@@ -327,7 +332,8 @@ class ItemMatcher:
                      frozenset(p.at_reading + len(p.reading) for p in parts))
         return _Form(surface, reading, tuple(parts), head, base_length,
                      parenthesis or (len(surface), len(reading)), word_ends, frozenset(p.at_reading for p in parts),
-                     _SPACES.sub("", normalize_text(text).split("(")[0]), _known_word(text))
+                     _SPACES.sub("", normalize_text(text).split("(")[0]), _known_word(text),
+                     any(b.at_surface != a.at_surface + len(a.surface) for a, b in zip(parts, parts[1:])))
 
     def _materials_of_variant(self, variant: Optional[str]) -> Tuple[FrozenSet[str], bool]:
         """"金属製" → ({金属}, False); "木製・プラ製以外" → ({木, プラ}, True): made of anything else."""
@@ -438,12 +444,13 @@ class ItemMatcher:
 
     def _main_word_scores(self, phrase: str) -> Dict[int, float]:
         """"子どもの学習机" → 机, "テフロン加工のフライパソ" → フライパン: when the whole phrase has no good key,
-        the compound noun that ends it, else its main word, named exactly (or with a typo) by a key. The
-        words before it describe the item."""
+        the compound noun that ends it, else its main word, named exactly by a key (a word in kana also by
+        its reading or with a typo). The words before it describe the item."""
         for word in _main_words(phrase, self.patterns.generic_heads):
             form = self._analyse(word)
-            scores = self._exact_scores(form)
-            for item, score in self._typo_scores(form).items():
+            kana = not _KANJI.search(word)  # a word in kanji is as spelled: "印鑑証明" is no 照明
+            scores = self._exact_scores(form, by_reading=kana)
+            for item, score in self._typo_scores(form).items() if kana else ():
                 if score >= MAIN_WORD_TYPO:
                     scores[item] = max(scores.get(item, 0.0), score)
             if scores:
@@ -471,7 +478,7 @@ class ItemMatcher:
 
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
         """Materials named in the phrase, and the phrase without them ("金属のハンガー" → {金属}, "ハンガー")."""
-        for pattern in (self._material_before, self._material_after):
+        for pattern in (self._material_before, self._material_after, self._material_between):
             found = pattern.search(phrase)
             if found:
                 word = found.group("m") or found.group("n")
@@ -502,11 +509,11 @@ class ItemMatcher:
         if score > scores.get(key.item, 0.0):
             scores[key.item] = score
 
-    def _exact_scores(self, query: _Form) -> Dict[int, float]:
+    def _exact_scores(self, query: _Form, by_reading: bool = True) -> Dict[int, float]:
         scores: Dict[int, float] = {}
         for k in self._by_surface.get(query.surface, ()):
             self._offer(scores, query, k, EXACT)
-        for k in self._by_reading.get(query.reading, ()):
+        for k in self._by_reading.get(query.reading, ()) if by_reading else ():
             self._offer(scores, query, k, EXACT_READING)
         return scores
 
@@ -515,8 +522,9 @@ class ItemMatcher:
         scores: Dict[int, float] = {}
         if len(query.reading) < FUZZY_MIN_LENGTH:
             return scores
-        alike = [(self._by_reading, query.reading, self._reading_choices, 0.0),
-                 (self._by_lookalike, _lookalike(query.reading), self._lookalike_choices, LOOKALIKE_COST)]
+        alike = [(self._by_reading, query.reading, self._reading_choices, 0.0)]
+        if not _KANJI.search(query.spelling):  # kana typed, not read from kanji ("締め切り" is no つめ切り)
+            alike.append((self._by_lookalike, _lookalike(query.reading), self._lookalike_choices, LOOKALIKE_COST))
         for index, reading, choices, cost in alike:
             for choice, ratio, _ in process.extract(reading, choices, scorer=fuzz.ratio,
                                                     score_cutoff=100 * FUZZY_CUTOFF - 5, limit=10):
@@ -525,7 +533,8 @@ class ItemMatcher:
                 similarity = (ratio / 100 + Levenshtein.normalized_similarity(reading, choice)) / 2 - cost
                 if similarity >= FUZZY_CUTOFF:
                     for k in index[choice]:
-                        self._offer(scores, query, k, COVERAGE_MAX - (1 - similarity))
+                        if _same_main_word(query, self._keys[k].form):
+                            self._offer(scores, query, k, COVERAGE_MAX - (1 - similarity))
         return scores
 
     def _containing(self, form: _Form) -> Set[int]:
@@ -588,10 +597,10 @@ def _coverage(query: _Form, key: _Form) -> float:
 
     A missing word of the phrase counts half unless it is the phrase's main word; the key's
     parenthesised variant counts only where the phrase mentions it ("油の一斗缶" ↔ 一斗缶（食用油用））."""
-    matched = total = inside = 0.0
+    matched = total = in_key = inside = 0.0
     query_head = query.head is None
     key_head = key.head is None
-    missing = False
+    missing = outside = False
     for part in query.parts:
         size = len(part.reading)
         span = _locate(part, key)
@@ -602,22 +611,49 @@ def _coverage(query: _Form, key: _Form) -> float:
             continue
         matched += size * span.share
         total += size
+        covered = _key_size(key, span, size * span.share)
+        in_key += covered
         if span.start >= key.parenthesis[0 if span.kind == "surface" else 1]:
-            inside += size * span.share
+            inside += covered
+        else:
+            outside = True
         query_head = query_head or part is query.head
         key_head = key_head or _overlaps(span, key.head)
     if not matched:
         return 0.0
-    key_length = max(key.base_length + inside, 1)
-    key_share = min(1.0, matched / key_length)
+    key_share = min(1.0, in_key / max(key.base_length + inside, 1))
     score = COVERAGE_MAX * (0.6 * matched / total + 0.4 * key_share)
     if not query_head:
         score *= HEAD_PENALTY
-    if not key_head or inside == matched:  # only the key's description matches: "避難所" ↔ はかり（台所ばかり）
+    if not key_head or not outside:  # only the key's description matches: "避難所" ↔ はかり（台所ばかり）
         score *= HEAD_PENALTY
     if missing and key_share < 1.0:  # other words on both sides: another kind of thing (キックボード ≠ ローボード)
         score *= OTHER_KIND
+    if len(query.parts) == 1 and key_share < 1.0:  # "バス" may be a ベビーバス: ask, do not answer
+        score = min(score, FOUND_MIN - 0.01)
     return score
+
+
+def _same_main_word(query: _Form, key: _Form) -> bool:
+    """A phrase of several words is alike a key only if the key has the phrase's main word: "ジャムの空き瓶"
+    is alike ジャムのびん, "自転車のライト" is not alike 自転車のタイヤ."""
+    head = query.head
+    if not query.phrase_of_words or head is None or head.surface in key.surface or head.reading in key.reading:
+        return True
+    return any(len(p.reading) >= 2 and head.reading.endswith(p.reading) for p in key.parts)  # 空き瓶 ↔ びん
+
+
+def _key_size(key: _Form, span: _Span, size: float) -> float:
+    """How much of the key's reading a span covers: a word found by its spelling may be read otherwise in
+    the key (油 is ユ in "ごま油", アブラ in 油のびん)."""
+    if span.kind == "reading":
+        return float(span.end - span.start)
+    covered = 0.0
+    for part in key.parts:
+        overlap = min(span.end, part.at_surface + len(part.surface)) - max(span.start, part.at_surface)
+        if overlap > 0:
+            covered += len(part.reading) * overlap / len(part.surface)
+    return covered or size
 
 
 def _locate(part: _Part, key: _Form) -> Optional[_Span]:

@@ -239,3 +239,45 @@ def test_two_items_are_both_offered(matcher):
     result = matcher.match("傘と布団の捨て方")
     assert result.status == "ambiguous"
     assert {c.item.name for c in result.candidates} == {"傘", "布団"}
+
+
+@pytest.mark.parametrize("text, name", [
+    ("古着って何ごみで出せばいい？", "衣服"),
+    ("Tシャツ捨てたい", "衣服"),
+    ("タッパー 捨て方", "食器保存容器（プラ製）"),
+    ("古い年賀状は何ごみ", "はがき"),
+    ("肉のトレー何ごみ", "食品トレイ"),
+    ("犬のフン", "ペットの糞"),
+    ("Switch壊れたから捨てたい", "ゲーム機（テレビゲーム機、携帯ゲーム機など）"),
+    ("充電池 ゴミ", "充電式電池（ニカド電池、ニッケル水素電池、リチウムイオン電池など）"),
+    ("スチールラックの処分", "スチール棚"),
+])
+def test_everyday_words_of_synonyms_yml(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("ごま油のびんは何ごみ？", "食用油の缶・びん"),  # 油 read ユ in ごま油 still covers the key's 油 (アブラ)
+    ("カップ麺の容器（紙のやつ）は？", "カップめんなどのふた・容器（紙製）"),  # a material in parentheses
+    ("お菓子の紙の箱は雑がみ？", "菓子などの空き箱（紙製）"),  # … or between the words
+    ("ジャムの空き瓶は何ごみ", "ジャムのびん"),  # alike, and the main word (瓶) is the key's
+])
+def test_word_readings_materials_and_likeness(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text", [
+    "自転車のライト",  # alike 自転車のタイヤ in all but its main word
+    "印鑑証明",  # 証明 reads as 照明, but a word in kanji is as spelled
+    "締め切り",  # シ/ツ look alike in katakana, not in the reading of kanji (つめ切り)
+])
+def test_likeness_needs_the_same_main_word_and_kana(matcher, text):
+    assert matcher.match(text).status == "unknown"
+
+
+def test_one_word_inside_a_longer_name_is_asked_about(matcher):
+    result = matcher.match("ばす")  # ベビーバス is a kind of バス, maybe not the one meant
+    assert result.status == "ambiguous"
+    assert [c.item.name for c in result.candidates] == ["ベビーバス"]
