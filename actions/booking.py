@@ -7,27 +7,40 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date, timedelta
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Union
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CALL_CENTER, button, channel_of
+from actions.common import (CALL_CENTER, button, channel_of, fold, is_fresh_answer, offered_buttons, parse_payload,
+                            typed_choice)
 from actions.faq import reply_from_faq
 from actions.garbage import city_data_required, reply_to_item_question, resolve_address
 from common import booking
 from common.conversation_id import ConversationId
-from common.booking.dates import now_jst
+from common.booking.dates import NOT_UNDERSTOOD, now_jst
 from common.clock import today
 from common.formats import format_date
 from bot.knowledge.faq_retriever import current_retriever
+from bot.nlu.yes_no import is_yes_or_no, read_yes_no
 
 SKIP_NAME = {"なし", "無し", "ない", "不要", "いらない", "スキップ", "-", "ー"}
 # Words that make an answer a question to answer first (「ソファは何ごみ？」 in the middle of the form).
 QUESTION = re.compile(r"[?？]$|何ごみ|なにごみ|どうやって|どこで|いくら|教えて|ですか$|ますか$")
 HOUSE_NUMBER = re.compile(r"\d+\s*(?:番地?|号|-|ー|－|‐|の)\s*\d*|\d+\s*$")
-BOOKING_FIELDS = {"items": "bb_items", "address": "bb_address", "phone": "bb_phone", "date": "bb_date"}
+BOOKING_FIELDS = {"items": "bb_items", "address": "bb_address", "phone": "bb_phone", "date": "bb_date",
+                  "name": "bb_name"}
+# 「日にちを12月19日に変えたい」 at the summary: which part to change (the first named, in this order).
+EDIT_FIELDS = [("phone", re.compile(r"電話|でんわ|番号")), ("address", re.compile(r"住所|じゅうしょ|場所|番地")),
+               ("name", re.compile(r"名前|なまえ|氏名")),
+               ("items", re.compile(r"品目|品物|出す物|出すもの|だすもの|物|もの|ごみ")),
+               ("date", re.compile(r"日付|日にち|ひにち|日程|収集日|曜日|[0-9０-９]+日|日"))]
+EDIT_VERB = re.compile(r"直|なお|変|かえ|修正|訂正|違|ちが|間違|まちが")
+# The form's own stop command (「途中でやめるときは「やめる」」): left to the stop rule wherever it is typed.
+FORM_STOP = re.compile(r"(?:やめ|止め)(?:る|ます)|キャンセル(?:する|します|で)?|中止(?:する|します)?")
+# Intents that leave the form instead of answering it (data/rules/booking.yml).
+INTERRUPTIONS = {"stop", "request_human", "menu_counseling", "manage_booking"}
 CHANGE_DEADLINE_TEXT = "収集日の2日前の17時"
 
 
@@ -85,6 +98,51 @@ def describe_refusals(results) -> List[str]:
     return lines
 
 
+def yes_or_no_instead(dispatcher: CollectingDispatcher, text: str, slot: str, ask: str) -> Optional[Dict[str, Any]]:
+    """A typed はい / いいえ where the form asks for items, an address or a date is never taken as one
+    (「はい」 once became the item ハイザー): the form says what it needs and asks again. A typed
+    「やめます」 / 「キャンセル」 the NLU did not take for 「やめる」 ends the form like 「やめる」."""
+    if not is_yes_or_no(text):
+        return None
+    if read_yes_no(text) is False and re.search(r"やめ|止め|キャンセル|中止", fold(text)):
+        return {slot: None, "bb_confirm": "no"}  # the form ends (next_requested_slot)
+    dispatcher.utter_message(text=ask)
+    return {slot: None}
+
+
+def latest_text(tracker: Tracker) -> str:
+    return str(tracker.latest_message.get("text") or "").strip()
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def typed_answer_to(tracker: Tracker, slot: str) -> Optional[str]:
+    """The user's typed message when it answers the form's question for ``slot`` now; None for a button
+    (its payload is mapped in domain.yml), another question, or a return to the form after an interruption."""
+    text = latest_text(tracker)
+    if tracker.get_slot("requested_slot") != slot or not text or text.startswith("/") or not is_fresh_answer(tracker):
+        return None
+    return text
+
+
+def edit_request(text: str) -> Optional[str]:
+    """「住所を直す」「日にちを12月19日に変えたい」「電話番号が違います」 → which part of the booking."""
+    folded = fold(text)
+    if not EDIT_VERB.search(folded):
+        return None
+    return next((field for field, words in EDIT_FIELDS if words.search(folded)), None)
+
+
+CONFIRM_BUTTONS = [button("はい", "/affirm"), button("いいえ（やめる）", "/deny"),
+                   button("品目を直す", '/edit_booking{"bb_field": "items"}'),
+                   button("住所を直す", '/edit_booking{"bb_field": "address"}'),
+                   button("日付を直す", '/edit_booking{"bb_field": "date"}')]
+CONFIRM_HELP = "この内容で申し込むときは「はい」、やめるときは「いいえ」、直すときは「日付を直す」のように送ってください。"
+REMIND_HELP = "前日のお知らせが必要なら「はい」、いらなければ「いいえ」と送ってください。"
+
+
 class ValidateBulkyBookingForm(FormValidationAction):
     """Checks each answer of the booking form; a question in the middle is answered and asked again."""
 
@@ -101,6 +159,11 @@ class ValidateBulkyBookingForm(FormValidationAction):
         if channel_of(tracker) == "line":  # a reminder the day before can only be pushed on LINE
             slots.append("bb_remind")
         return slots + ["bb_confirm"]
+
+    async def next_requested_slot(self, dispatcher, tracker, domain):
+        if tracker.slots.get("bb_confirm") == "no":  # 「いいえ」 at the summary, a typed 「やめます」 anywhere: done
+            return SlotSet("requested_slot", None)
+        return await super().next_requested_slot(dispatcher, tracker, domain)
 
     # Filled together with the answer they come from, never asked on their own.
     async def extract_bb_item_list(self, dispatcher, tracker, domain):
@@ -127,12 +190,67 @@ class ValidateBulkyBookingForm(FormValidationAction):
     def validate_bb_area(self, value, dispatcher, tracker, domain):
         return {"bb_area": value}
 
+    # Typed answers where the buttons would do (「はい」, 「3日」, 「日付を直す」): read here from the words, never
+    # from DIET's guess at affirm / deny (it takes 「ううん」 for affirm). Buttons are mapped in domain.yml.
+    async def extract_bb_date(self, dispatcher, tracker, domain):
+        text = typed_answer_to(tracker, "bb_date")
+        if text is None or FORM_STOP.fullmatch(fold(text)):
+            return {}
+        result = booking.parse_date(text, today())
+        # 「3日」「あさって」「来週の水曜日」: a date whatever the NLU called it (choose_date without the entity,
+        # ask_collection_day, nlu_fallback); also a date that cannot be, so that validation says why.
+        if result.date is not None or result.error != NOT_UNDERSTOOD:
+            return {"bb_date": text}
+        return {}
+
+    async def extract_bb_remind(self, dispatcher, tracker, domain):
+        text = typed_answer_to(tracker, "bb_remind")
+        if text is None or FORM_STOP.fullmatch(fold(text)):
+            return {}
+        answer = read_yes_no(text, "offer")
+        if answer is not None:
+            return {"bb_remind": answer}
+        if latest_intent(tracker) in INTERRUPTIONS:
+            return {}
+        if not answered_a_question(dispatcher, tracker, text):
+            dispatcher.utter_message(text=REMIND_HELP)
+        return {"bb_remind": None}  # not a yes or no, whatever the NLU thought: asked again
+
+    async def extract_bb_confirm(self, dispatcher, tracker, domain):
+        text = typed_answer_to(tracker, "bb_confirm")
+        if text is None:
+            return {}
+        chosen = typed_choice(text, CONFIRM_BUTTONS)  # a button's title typed: 「住所を直す」
+        if chosen:
+            payload = parse_payload(chosen["payload"]) or {}
+            field = payload.get("entities", {}).get("bb_field")
+            return {"bb_confirm": field or {"affirm": "yes", "deny": "no"}[payload["intent"]]}
+        answer = read_yes_no(text, "confirm")
+        if answer is not None:
+            return {"bb_confirm": "yes" if answer else "no"}
+        field = edit_request(text)
+        if field == "date":
+            day = booking.parse_date(text, today())
+            if day.date is not None or day.error != NOT_UNDERSTOOD:  # 「日にちを12月19日に変えたい」
+                return {"bb_date": text, "bb_confirm": None}
+        if field:
+            return {"bb_confirm": field}
+        if latest_intent(tracker) in INTERRUPTIONS:
+            return {}
+        if not answered_a_question(dispatcher, tracker, text):
+            dispatcher.utter_message(text=CONFIRM_HELP)
+        return {"bb_confirm": None}  # 「ちょっと考えます」, 「うんこ」: no booking on a guess
+
     def validate_bb_items(self, value, dispatcher, tracker, domain):
         text = str(value or "").strip()
         if tracker.get_slot("bb_item_list") and tracker.get_slot("requested_slot") != "bb_items":
             return {"bb_items": value}
         if not text or answered_a_question(dispatcher, tracker, text):
             return {"bb_items": None}
+        instead = yes_or_no_instead(dispatcher, text, "bb_items",
+                                    "出したい物と数を教えてください。例：ソファと電子レンジ2台（やめるときは「やめる」）")
+        if instead:
+            return instead
         results = booking.parse_items(text)
         lines = describe_refusals(results)
         accepted = [{"name": r.item_name, "quantity": r.quantity, "fee": r.fee} for r in results if r.status == "ok"]
@@ -155,6 +273,10 @@ class ValidateBulkyBookingForm(FormValidationAction):
             return {"bb_address": value}
         if not text or answered_a_question(dispatcher, tracker, text):
             return {"bb_address": None}
+        instead = yes_or_no_instead(dispatcher, text, "bb_address",
+                                    "収集に伺う住所を、区・町名・番地まで教えてください。例：中央区北1条西2丁目1-1")
+        if instead:
+            return instead
         found = resolve_address(text, None)
         ward, town = found.get("gc_ward"), found.get("gc_town")
         if not ward:
@@ -181,8 +303,11 @@ class ValidateBulkyBookingForm(FormValidationAction):
 
     def validate_bb_name(self, value, dispatcher, tracker, domain):
         text = str(value or "").strip()
-        if not text or text in SKIP_NAME:
+        if not text or text in SKIP_NAME or read_yes_no(text) is False:  # 「いいえ」: no name
             return {"bb_name": "-"}
+        if read_yes_no(text):
+            dispatcher.utter_message(text="お名前を教えてください（不要なら「なし」）。")
+            return {"bb_name": None}
         if len(text) > 40 or answered_a_question(dispatcher, tracker, text):
             if len(text) > 40:
                 dispatcher.utter_message(text="お名前は40文字までで教えてください（不要なら「なし」）。")
@@ -193,6 +318,10 @@ class ValidateBulkyBookingForm(FormValidationAction):
         text = str(value or "").strip()
         if answered_a_question(dispatcher, tracker, text):
             return {"bb_date": None}
+        instead = yes_or_no_instead(dispatcher, text, "bb_date",
+                                    "収集日をボタンから選ぶか、「12月3日」「来週の月曜」のように入力してください。")
+        if instead:
+            return instead
         result = booking.parse_date(text, today())
         if result.date is None:
             dispatcher.utter_message(text=result.error or "日付が分かりませんでした。ボタンから選ぶか、「12月3日」のように教えてください。")
@@ -204,7 +333,7 @@ class ValidateBulkyBookingForm(FormValidationAction):
         return {"bb_date": result.date.isoformat()}
 
     def validate_bb_remind(self, value, dispatcher, tracker, domain):
-        return {"bb_remind": bool(value)}
+        return {"bb_remind": value if isinstance(value, bool) else None}
 
     def validate_bb_confirm(self, value, dispatcher, tracker, domain):
         if value in BOOKING_FIELDS:  # 「修正する」 → which part: that question is asked again
@@ -255,13 +384,8 @@ class ActionAskBbConfirm(Action):
         return "action_ask_bb_confirm"
 
     async def run(self, dispatcher, tracker, domain) -> List[Dict]:
-        dispatcher.utter_message(
-            text=summary(tracker.current_slot_values()) + "\nこの内容で申し込みますか？",
-            buttons=[button("はい", "/affirm"), button("いいえ（やめる）", "/deny"),
-                     button("品目を直す", '/edit_booking{"bb_field": "items"}'),
-                     button("住所を直す", '/edit_booking{"bb_field": "address"}'),
-                     button("日付を直す", '/edit_booking{"bb_field": "date"}')],
-        )
+        dispatcher.utter_message(text=summary(tracker.current_slot_values()) + "\nこの内容で申し込みますか？",
+                                 buttons=CONFIRM_BUTTONS)
         return []
 
 
@@ -407,9 +531,38 @@ def infer_action(text: str) -> str:
     return "check"
 
 
+# What the NLU may make of a typed answer to a question of action_manage_booking (data/rules/booking.yml sends
+# these back to it): when the words answer nothing it asked, it does what the intent's own rule does.
+ELSEWHERE_RESPONSES = {"affirm": "utter_menu", "deny": "utter_menu", "ask_capabilities": "utter_menu",
+                       "stop": "utter_stopped", "greet": "utter_greet", "thank": "utter_thank",
+                       "goodbye": "utter_goodbye"}
+KEEP_DATE = re.compile(r"変えない|かえない|変更しない|変更なし|そのまま|やめ|止め")
+Answer = Union[None, Dict[str, str], List[Dict]]
+
+
+def asked_by_manage_booking(tracker: Tracker) -> bool:
+    """Whether the user's latest message came right after this action spoke (a typed answer to its question,
+    routed back here by data/rules/booking.yml), not after a lookup form or another action."""
+    if tracker.latest_action_name != "action_listen":
+        return False
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name") == "action_manage_booking"
+    return False
+
+
 class ActionManageBooking(Action):
     """Check, change (date or items) or cancel a booking: found from the same chat user, or by receipt
-    number + phone. Changes and cancellations are possible until the deadline (common/booking)."""
+    number + phone. Changes and cancellations are possible until the deadline (common/booking).
+
+    Its questions (which booking, what to do with it, the new date, 「キャンセルしますか？」) have buttons; a
+    typed answer is read against the buttons it showed (:meth:`typed_answer`): a title, a yes or no
+    (bot/nlu/yes_no.py), a date, a receipt number."""
 
     def name(self) -> Text:
         return "action_manage_booking"
@@ -417,12 +570,21 @@ class ActionManageBooking(Action):
     async def run(self, dispatcher, tracker, domain) -> List[Dict]:
         store = booking.store()
         text = tracker.latest_message.get("text") or ""
+        chosen: Dict[str, str] = {}
+        if asked_by_manage_booking(tracker):
+            answer = self.typed_answer(dispatcher, tracker, text)
+            if isinstance(answer, list):
+                return answer
+            chosen = answer or {}
+            if not chosen and latest_intent(tracker) not in ("manage_booking", "choose_date"):
+                return await self.not_about_bookings(dispatcher, tracker, domain)
         typed = infer_action(text) if not text.startswith("/") else None
         entity = next(tracker.get_latest_entity_values("bm_action"), None)
         if entity not in MANAGE_ACTIONS:  # DIET may return the raw words (「変更」) instead of a known value
             entity = None
-        action = entity or (typed if typed != "check" else None) or tracker.get_slot("bm_action") or "check"
-        receipt = booking.normalize_receipt(next(tracker.get_latest_entity_values("receipt"), None)
+        action = (chosen.get("bm_action") or entity or (typed if typed != "check" else None)
+                  or tracker.get_slot("bm_action") or "check")
+        receipt = booking.normalize_receipt(chosen.get("receipt") or next(tracker.get_latest_entity_values("receipt"), None)
                                             or tracker.get_slot("bm_receipt") or "")
         events: List[Dict] = [SlotSet("bm_action", action)]
         found = self.find(store, tracker, receipt)
@@ -440,8 +602,103 @@ class ActionManageBooking(Action):
                 return events
             else:
                 return events + [FollowupAction("booking_lookup_form")]
-        return events + self.act(dispatcher, tracker, store, found, action)
+        day = chosen.get("date") or next(tracker.get_latest_entity_values("date"), None)
+        return events + self.act(dispatcher, tracker, store, found, action, day)
 
+    # ------------------------------------------------------------------ typed answers
+    def typed_answer(self, dispatcher, tracker, text: str) -> Answer:
+        """The typed (or tapped 「やめない」) answer to this action's last question: the chosen button's
+        entities ({"bm_action", "receipt", "date"}), events when it is answered here, or None."""
+        offered = [(b, parse_payload(str(b.get("payload", "")))) for b in offered_buttons(tracker)]
+        offered = [(b, p["entities"]) for b, p in offered if p]
+        if not offered:
+            return None
+        buttons = [b for b, _ in offered]
+        actions = {e.get("bm_action") for _, e in offered}
+        receipts = list(dict.fromkeys(e["receipt"] for _, e in offered if e.get("receipt")))
+        typed = not text.startswith("/")
+        if "cancel_confirmed" in actions:  # 「この申し込みをキャンセルしますか？」
+            receipt = receipts[0]
+            answer = read_yes_no(text, "cancel") if typed else (False if text == "/deny" else None)
+            if answer is False:
+                dispatcher.utter_message(text=f"キャンセルはしていません。受付番号 {receipt} の申し込みはそのままです。")
+                return [SlotSet("bm_action", None)]
+            if answer:
+                return {"bm_action": "cancel_confirmed", "receipt": receipt}
+            choice = typed_choice(text, buttons)
+            if choice:
+                return parse_payload(choice["payload"])["entities"]
+            if typed and latest_intent(tracker) in ("stop", "affirm", "deny", "nlu_fallback"):  # 「やめる」: which?
+                dispatcher.utter_message(text="キャンセルするときは「キャンセルする」、しないときは「やめない」と送ってください。",
+                                         buttons=buttons)
+                return [SlotSet("bm_receipt", receipt), SlotSet("bm_action", "cancel")]
+            return None
+        if not typed:
+            return None
+        choice = typed_choice(text, buttons)  # 「キャンセルする」「収集日を変える」, a date or receipt as on its button
+        if choice:
+            return parse_payload(choice["payload"])["entities"]
+        if any(e.get("date") for _, e in offered):  # the new collection date
+            return self.typed_date(dispatcher, tracker, text, receipts[0], buttons)
+        if len(receipts) > 1:  # 「どの申し込みですか？」
+            return self.typed_booking(text, offered)
+        if {"change_date", "change_items", "cancel"} <= actions:  # what to do with the booking shown
+            answer = read_yes_no(text)
+            if answer is False:
+                dispatcher.utter_message(text="承知しました。ほかにご用件があればどうぞ。")
+                return [SlotSet("bm_action", None)]
+            if answer:
+                dispatcher.utter_message(text="変更やキャンセルは、「収集日を変える」「品目を変える」「キャンセルする」のように送ってください。",
+                                         buttons=buttons)
+                return []
+        return None
+
+    @staticmethod
+    def typed_date(dispatcher, tracker, text: str, receipt: str, buttons) -> Answer:
+        """「12月3日」「3日」「あさって」「来週の水曜日」 at the new-date question (any bookable day, not only the
+        buttons'); 「変えない」 keeps the date."""
+        result = booking.parse_date(text, today())
+        if result.date is not None:
+            return {"bm_action": "change_date", "receipt": receipt, "date": result.date.isoformat()}
+        if result.error != NOT_UNDERSTOOD:
+            dispatcher.utter_message(text=result.error, buttons=buttons)
+            return [SlotSet("bm_receipt", receipt), SlotSet("bm_action", "change_date")]
+        if read_yes_no(text) is False or KEEP_DATE.search(fold(text)) or latest_intent(tracker) == "stop":
+            made = booking.store().get(receipt)
+            kept = f"（{day_label(made.day)}のままです）" if made else ""
+            dispatcher.utter_message(text=f"収集日は変更していません{kept}。")
+            return [SlotSet("bm_action", None)]
+        return None
+
+    @staticmethod
+    def typed_booking(text: str, offered) -> Optional[Dict[str, str]]:
+        """「K7M2-9QXA」 (any case, with or without the hyphen) or 「1月17日」 at 「どの申し込みですか？」."""
+        receipt = booking.normalize_receipt(text)
+        day = booking.parse_date(text, today()).date
+        for button_, entities in offered:
+            if receipt and entities.get("receipt") == receipt:
+                return entities
+        matching = [e for b, e in offered if day and fold(day_label(day)) in fold(b.get("title", ""))]
+        return matching[0] if len(matching) == 1 else None
+
+    async def not_about_bookings(self, dispatcher, tracker, domain) -> List[Dict]:
+        """A message after this action that answers none of its questions: what the intent's own rule does."""
+        intent = latest_intent(tracker)
+        if intent in ("nlu_fallback", "out_of_scope"):
+            from actions.fallback import ActionFallback
+            return await ActionFallback().run(dispatcher, tracker, domain)
+        if intent == "menu_faq":
+            from actions.faq import ActionFaq
+            return await ActionFaq().run(dispatcher, tracker, domain)
+        if intent == "ask_garbage_category":
+            from actions.garbage import ActionGarbageCategory
+            return await ActionGarbageCategory().run(dispatcher, tracker, domain)
+        if intent in ("ask_collection_day", "inform_address"):
+            return [FollowupAction("collection_day_form")]
+        dispatcher.utter_message(response=ELSEWHERE_RESPONSES.get(intent, "utter_menu"))
+        return []
+
+    # ------------------------------------------------------------------ finding and acting
     @staticmethod
     def find(store, tracker: Tracker, receipt: str):
         if not receipt:
@@ -452,7 +709,7 @@ class ActionManageBooking(Action):
         phone = tracker.get_slot("bm_phone")
         return store.find(receipt, phone) if phone else None
 
-    def act(self, dispatcher, tracker, store, made, action: str) -> List[Dict]:
+    def act(self, dispatcher, tracker, store, made, action: str, chosen: Optional[str] = None) -> List[Dict]:
         done = [SlotSet("bm_action", None), SlotSet("bm_items", None)]
         if action == "check" or made.status != "booked":
             buttons = [] if made.status != "booked" else [
@@ -472,12 +729,12 @@ class ActionManageBooking(Action):
                 dispatcher.utter_message(text=f"受付番号 {made.receipt_no} の申し込みをキャンセルしました。")
                 return done + [SlotSet("bm_receipt", None)]
             if action == "change_date":
-                chosen = next(tracker.get_latest_entity_values("date"), None)
-                if chosen:
-                    return self.change_date(dispatcher, store, made, chosen) + done
+                if chosen and self.change_date(dispatcher, store, made, chosen):
+                    return done
                 dates = [d for d in booking.available_dates(made.ward, today(), count=5) if d != made.day]
                 dispatcher.utter_message(
-                    text=f"今の収集日は{day_label(made.day)}です。新しい収集日を選んでください。",
+                    text=f"今の収集日は{day_label(made.day)}です。新しい収集日を選んでください"
+                         "（ほかの日は「12月3日」のように入力できます）。",
                     buttons=[button(day_label(d), manage_payload("change_date", made.receipt_no, date=d.isoformat()))
                              for d in dates])
                 return [SlotSet("bm_receipt", made.receipt_no), SlotSet("bm_action", "change_date")]
@@ -498,18 +755,19 @@ class ActionManageBooking(Action):
         return done
 
     @staticmethod
-    def change_date(dispatcher, store, made, chosen: str) -> List[Dict]:
-        new_day = booking.parse_date(chosen, today()).date
-        if new_day is None:
-            dispatcher.utter_message(text="日付が分かりませんでした。ボタンから選んでください。")
-            return []
+    def change_date(dispatcher, store, made, chosen: str) -> bool:
+        """Move the booking to ``chosen``; False (and why) when that day cannot be had: the dates are offered again."""
+        result = booking.parse_date(chosen, today())
+        if result.date is None:
+            dispatcher.utter_message(text=result.error or "日付が分かりませんでした。")
+            return False
         try:
-            changed = store.change_date(made.receipt_no, new_day, now=now_jst())
+            changed = store.change_date(made.receipt_no, result.date, now=now_jst())
         except booking.DayFull:
-            dispatcher.utter_message(text=f"{day_label(new_day)}は受付がいっぱいです。別の日を選んでください。")
-            return []
+            dispatcher.utter_message(text=f"{day_label(result.date)}は受付がいっぱいです。別の日を選んでください。")
+            return False
         except booking.NotBookable as exc:
             dispatcher.utter_message(text=exc.reason)
-            return []
+            return False
         dispatcher.utter_message(text=f"収集日を{day_label(changed.day)}に変更しました（受付番号 {changed.receipt_no}）。")
-        return []
+        return True

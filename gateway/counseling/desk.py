@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import unicodedata
 from typing import TYPE_CHECKING, Dict, List, Optional
 
@@ -36,13 +37,24 @@ logger = logging.getLogger(__name__)
 COUNSELING = "counseling"
 ALERT_ROLES = ("counselor", "supervisor")
 LEVEL_LABELS = {"none": "なし", "normal": "通常", "high": "高", "emergency": "緊急"}
-# Typed answers to the intake questions: the first option whose words appear in the answer.
+# Typed answers to the intake questions: the first option whose words appear in the answer (kanji or kana), or
+# an age in years (「15歳」「じゅうよんさい」 is left to the counselor).
 AGE_WORDS = {"小学生": ("小学", "しょうがく", "小"), "中学生": ("中学", "ちゅうがく", "中"),
-             "高校生": ("高校", "こうこう", "高"), "19歳以上": ("19歳以上", "大学", "社会人", "大人", "20", "19")}
-TOPIC_WORDS = {"いじめ": ("いじめ", "イジメ"), "家族のこと": ("家族", "親", "家", "母", "父", "きょうだい"),
-               "学校のこと": ("学校", "先生", "勉強", "部活", "受験"), "友だち・恋愛": ("友", "恋", "彼氏", "彼女", "好きな人"),
-               "からだ・こころ": ("からだ", "こころ", "体", "心", "気持ち"), "その他": ("その他", "ほか", "他")}
-SKIP_WORDS = ("答えない", "こたえない", "とばす", "スキップ", "パス", "いいたくない", "言いたくない", "ひみつ", "秘密")
+             "高校生": ("高校", "こうこう", "高"), "19歳以上": ("19歳以上", "大学", "だいがく", "社会人", "大人", "おとな", "20", "19")}
+TOPIC_WORDS = {"いじめ": ("いじめ", "イジメ", "虐め"),
+               "家族のこと": ("家族", "かぞく", "親", "家", "母", "父", "きょうだい", "兄", "姉", "弟", "妹",
+                          "おかあさん", "おとうさん", "ママ", "パパ"),
+               "学校のこと": ("学校", "がっこう", "先生", "せんせい", "勉強", "べんきょう", "部活", "ぶかつ", "受験",
+                          "じゅけん", "クラス", "成績"),
+               "友だち・恋愛": ("友", "とも", "恋", "れんあい", "彼氏", "かれし", "彼女", "かのじょ", "好きな人",
+                           "すきなひと"),
+               "からだ・こころ": ("からだ", "こころ", "体", "心", "気持ち", "きもち", "病気", "びょうき"),
+               "その他": ("その他", "そのた", "ほか", "他")}
+SKIP_WORDS = ("答えない", "こたえない", "とばす", "とばして", "飛ばす", "スキップ", "パス", "いいたくない", "言いたくない",
+              "言わない", "いわない", "教えない", "おしえない", "ひみつ", "秘密", "ないしょ", "内緒", "なし")
+# A plain no to 「よければ教えてください」 is a skip too (the whole answer, as in bot/nlu/yes_no.py).
+SKIP_ANSWERS = {"いいえ", "いや", "いやです", "ううん", "やだ", "だめ", "やめとく", "いいです", "結構です", "けっこうです"}
+AGE_YEARS = re.compile(r"(\d{1,2})\s*(?:歳|さい|才)")
 
 
 def _buttons(options: List[str]) -> List[Dict[str, str]]:
@@ -56,6 +68,21 @@ def _pick(text: str, options: Dict[str, tuple]) -> Optional[str]:
     if folded in options:
         return folded
     return next((option for option, words in options.items() if any(w in folded for w in words)), None)
+
+
+def _age(text: str) -> Optional[str]:
+    """「中2」「高校生です」「15歳」 → the age option; None when the answer names none."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    years = AGE_YEARS.search(folded) if len(folded) <= 20 else None
+    if years:
+        age = int(years.group(1))
+        return "小学生" if age <= 12 else "中学生" if age <= 15 else "高校生" if age <= 18 else "19歳以上"
+    return _pick(text, AGE_WORDS)
+
+
+def _skips(text: str) -> bool:
+    folded = unicodedata.normalize("NFKC", text).strip().rstrip("。.!！")
+    return (any(word in folded for word in SKIP_WORDS) and len(folded) <= 20) or folded in SKIP_ANSWERS
 
 
 class CounselingDesk:
@@ -163,9 +190,9 @@ class CounselingDesk:
                                               buttons=_buttons(texts.INTAKE_AGE_OPTIONS))
 
     async def _intake_answer(self, conversation: Conversation, text: str) -> Optional[List["BotMessage"]]:
-        skip = any(word in text for word in SKIP_WORDS) and len(text) <= 20
+        skip = _skips(text)
         if conversation.intake_step == 1:
-            age = None if skip else _pick(text, AGE_WORDS)
+            age = None if skip else _age(text)
             if age is None and not skip:
                 await run_db(self.store.set_intake, conversation.id, 3)  # not an answer: a message for the counselor
                 return None
