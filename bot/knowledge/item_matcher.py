@@ -7,23 +7,37 @@
 How it works:
 
 1. ``extract_item_phrase`` cuts the question down to the item ("ソファは何ごみ？" → "ソファ") with the
-   patterns of data/garbage/question_patterns.yml.
+   patterns of data/garbage/question_patterns.yml, and cuts what citizens say about the item: a word of
+   its own after it ("座布団 ゴミ"), the clause after the topic's は/って/だけ ("スプレ缶って穴あけないと
+   だめ"), a clause after a comma or a space ("殺虫剤のスプレー、使い切ったんだけど"), a verb clause that
+   ends the phrase ("お茶碗割れちゃった", "窓ガラスが割れた"). A phrase with no noun ("疲れた", "死ぬこと")
+   or a conversation word ("はい", "ありがとう") names no item: "".
 2. Every dictionary name, the parts of a combined name (こたつ・こたつ板 → こたつ, こたつ板), a name in
    parentheses (スキーキャリア（スキーハンガー）) and every synonym of data/garbage/synonyms.yml is a *key*.
    Keys and phrases are analysed by fugashi into a *loose* surface and a loose katakana reading, where
    hiragana/katakana, long vowels and small kana are folded: ソファ = ソファー = そふぁ, れいぞうこ = 冷蔵庫.
+   Keys of different items that only loose() makes equal (アルミホイル / アルミホイール) keep their spelling.
 3. The phrase is scored against the keys: same spelling (1.0), same reading (0.97), coverage of the
    phrase's words by the key and of the key by the phrase (partial names, extra words: アイスの棒 →
-   アイスキャンデーの棒, 日傘 → 傘), and rapidfuzz similarity of the readings (typos). An item's score
-   is its best key's.
-4. A material in the phrase ("金属のハンガー") favours the variants made of it.
-5. One item clearly best → "found"; several close → "ambiguous" (the caller asks); nothing good →
+   アイスキャンデーの棒, 日傘 → 傘), and rapidfuzz similarity of the readings (typos; kana that look alike
+   folded when typed in kana: ダンボーノレ, フライパソ). An item's score is its best key's.
+4. A material in the phrase ("金属のハンガー", "容器（紙のやつ）") favours the variants made of it.
+5. Items listed with と/や ("傘と布団") that are each found are all offered.
+6. Fallbacks when the whole phrase has no good key: the compound or main word that ends it, named exactly
+   ("二人掛けのソファー" → ソファー, "ガスが残ってる100円ライター" → ライター: the words before it describe it), then
+   a short word fugashi does not know one kana away from a key ("テレピ" → テレビ, to be confirmed).
+7. One item clearly best → "found"; several close → "ambiguous" (the caller asks); nothing good →
    "unknown", with the nearest names as low-scored suggestions ("もしかして…").
 
-Precision over recall: a confident wrong category is worse than asking. So a key that lacks the
-phrase's main word (its last noun: ペットボトル for "ペットボトルのキャップ"), a key whose own main word
-the phrase lacks (灯油タンク for "灯油"), and a key with other words than the phrase (ラグマット for
-"ヨガマット") are all marked down, and "found" needs a clear margin over the next item.
+Precision over recall: a confident wrong category is worse than asking, and asking about a wrong item is
+worse than "unknown". So a key that lacks the phrase's main word (its last noun: ペットボトル for
+"ペットボトルのキャップ"), a key whose own main word the phrase lacks (灯油タンク for "灯油"), a key matched
+only in its parenthesised description (はかり（台所ばかり） for "避難所") are marked down; a key with other words
+than the phrase (ローボード for "キックボード") falls below "unknown"; a word is never found across two words
+of a key (レシート in トイレ|シート); a typo likeness needs the phrase's main word in the key (not
+自転車のタイヤ for "自転車のライト") and a word fugashi knows is no typo of another ("街灯" ≠ 水筒); a word in
+kanji is as spelled in the fallback ("印鑑証明" ≠ 照明); a one-word phrase found inside a longer name is asked
+about ("ばす" → ベビーバス?); and "found" needs a clear margin over the next item.
 """
 
 from __future__ import annotations
@@ -68,7 +82,7 @@ FUZZY_MIN_LENGTH = 4
 LOOKALIKE_COST = 0.05  # readings alike once kana that look alike are folded (ソ/ン, ノレ/ル): a bit less sure
 LOOSE_SPELLING = 0.88  # アルミホイール for "アルミホイル": the phrase lacks the key's own spelling
 # Fallbacks when the whole phrase has no good key.
-MAIN_WORD = 0.85  # "子どもの学習机" → 机: the compound or main word that ends the phrase, named exactly
+MAIN_WORD = 0.85  # "二人掛けのソファー" → ソファー: the compound or main word that ends the phrase, named exactly
 MAIN_WORD_TYPO = 0.8  # … or with one look-alike kana ("フライパソ"); not a mere likeness ("番号" ≠ 飯ごう)
 SHORT_TYPO = 0.65  # "テレピ" → テレビ: offered to be confirmed, never "found"
 SHORT_TYPO_MIN_LENGTH = 3
@@ -318,7 +332,8 @@ class ItemMatcher:
             r = loose(m.text if kana or not m.reading else m.reading)
             if m.text in ("(", "（") and parenthesis is None:
                 parenthesis = (len(surface), len(reading))
-            if s and r and m.pos not in _FUNCTION_POS and not (kana and len(m.text) == 1):  # "お"守り, れいぞう"こ"; "ロー"ボード counts
+            # "お"守り and れいぞう"こ" are no words; "ロー"ボード is one (two characters as typed)
+            if s and r and m.pos not in _FUNCTION_POS and not (kana and len(m.text) == 1):
                 part = _Part(s, r, len(surface), len(reading), kana,
                              m.text in self.patterns.generic_heads or m.lemma in self.patterns.generic_heads)
                 parts.append(part)
@@ -399,8 +414,7 @@ class ItemMatcher:
 
     def _content(self, m: Morpheme) -> bool:
         """A noun that can name a thing ("傘", "switch"), not a formal noun ("こと", "の")."""
-        return (_pos(m) in ("名詞", "接尾辞") or bool(_LATIN_OR_DIGIT.fullmatch(m.text))) and \
-            m.text not in self.patterns.formal_nouns
+        return _pos(m) in ("名詞", "接尾辞") and m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
         phrase = self.extract_item_phrase(text)
@@ -443,9 +457,9 @@ class ItemMatcher:
         return MatchResult("ambiguous", candidates[:MAX_CANDIDATES], phrase)
 
     def _main_word_scores(self, phrase: str) -> Dict[int, float]:
-        """"子どもの学習机" → 机, "テフロン加工のフライパソ" → フライパン: when the whole phrase has no good key,
-        the compound noun that ends it, else its main word, named exactly by a key (a word in kana also by
-        its reading or with a typo). The words before it describe the item."""
+        """"二人掛けのソファー" → ソファー, "テフロン加工のフライパソ" → フライパン: when the whole phrase has no
+        good key, the compound noun that ends it, else its main word, named exactly by a key (a word in kana
+        also by its reading or with a typo). The words before it describe the item."""
         for word in _main_words(phrase, self.patterns.generic_heads):
             form = self._analyse(word)
             kana = not _KANJI.search(word)  # a word in kanji is as spelled: "印鑑証明" is no 照明
@@ -459,21 +473,21 @@ class ItemMatcher:
 
     def _short_typo_scores(self, phrase: str) -> Dict[int, float]:
         """"テレピ" → テレビ, "ソフャー" → ソファー: a short word fugashi does not know (so no word of its own)
-        one kana away from a key's reading is offered, to be confirmed."""
+        one kana away from a key's reading is offered, to be confirmed. A slip of the voiced mark (ピ for
+        ビ) is nearer than another kana (テレカ)."""
         word = next(iter(_main_words(phrase, self.patterns.generic_heads)), phrase)
-        if not _unknown_word(word):
-            return {}
         reading = _shape(loose(word))
+        if len(reading) < SHORT_TYPO_MIN_LENGTH or not _unknown_word(word):
+            return {}
+        near = [(distance, choice) for choice, distance, _ in process.extract(
+                    reading, self._shape_choices, scorer=Levenshtein.distance, score_cutoff=1, limit=MAX_CANDIDATES * 2)
+                if len(choice) == len(reading)]  # one kana typed wrong, not one more or less ("テレピ" ≠ カーテレビ)
         scores: Dict[int, float] = {}
-        if len(reading) < SHORT_TYPO_MIN_LENGTH:
-            return scores
-        for choice, _, _ in process.extract(reading, self._shape_choices, scorer=Levenshtein.distance,
-                                            score_cutoff=1, limit=MAX_CANDIDATES * 2):
-            if len(choice) != len(reading):  # one kana typed wrong, not one more or less ("テレピ" ≠ カーテレビ)
-                continue
-            for k in self._by_shape[choice]:
-                key = self._keys[k]
-                scores[key.item] = max(scores.get(key.item, 0.0), SHORT_TYPO * key.weight)
+        for distance, choice in near:
+            if distance == min(near)[0]:
+                for k in self._by_shape[choice]:
+                    key = self._keys[k]
+                    scores[key.item] = max(scores.get(key.item, 0.0), SHORT_TYPO * key.weight)
         return scores
 
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
@@ -769,9 +783,10 @@ def _all_hiragana(text: str) -> bool:
 
 
 def _pos(m: Morpheme) -> str:
-    """fugashi's part of speech, except that katakana is a noun: it cuts loanwords it does not know
-    into pieces it calls particles or auxiliaries ("バケ/ツ", "スーツケ-/ス")."""
-    return "名詞" if _KATAKANA.fullmatch(m.text) else m.pos
+    """fugashi's part of speech, except that katakana and Latin letters are nouns: it cuts loanwords it
+    does not know into pieces it calls particles or auxiliaries ("バケ/ツ", "スーツケ-/ス"), and may call
+    "switch" an interjection."""
+    return "名詞" if _KATAKANA.fullmatch(m.text) or _LATIN_OR_DIGIT.fullmatch(m.text) else m.pos
 
 
 def _cut_predicate(phrase: str) -> str:
@@ -787,6 +802,8 @@ def _cut_predicate(phrase: str) -> str:
     tail = morphemes[cut:]
     if not cut or not tail or _pos(tail[-1]) == "動詞" or not any(_pos(m) in _VERB_POS for m in tail):
         return phrase  # "圧力なべ" is 圧力 + な + べ to fugashi, but has no verb
+    if not any(_pos(m) == "名詞" for m in morphemes[:cut]):
+        return phrase  # "お願いします": nothing to name is left
     subjects = [m for before, m in zip(morphemes, morphemes[1:cut])
                 if m.text == "が" and m.pos == "助詞" and _pos(before) == "名詞"]
     return phrase[: (subjects[-1] if subjects else tail[0]).start].strip()
