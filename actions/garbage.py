@@ -159,14 +159,29 @@ def resolve_address(text: str, ward: Optional[str]) -> Dict[str, Any]:
     town = find_town(text, data.towns(ward))
     if not town:
         return {"gc_ward": ward, "gc_town": None, "gc_area": None} if parsed.ward else {}
-    return slots_for_town(ward, town_key(town)) or {"gc_ward": ward, "gc_town": None, "gc_area": None}
+    key = town_key(town)
+    chome = chome_after(text, key)  # 「大通西22丁目」: the town's rows are split by 丁目 range (中央区5 / 中央区6)
+    slots = slots_for_town(ward, f"{key}{chome}丁目", label=f"{key}{chome}丁目") if chome else {}
+    return slots or slots_for_town(ward, key) or {"gc_ward": ward, "gc_town": None, "gc_area": None}
 
 
-def slots_for_town(ward: str, town_text: str) -> Dict[str, Any]:
+def chome_after(text: str, town: str) -> Optional[int]:
+    """The 丁目 written right after the town in ``text`` (「南3条西5丁目の…」, town 南3条西 → 5), else None."""
+    import re
+
+    from bot.nlu.normalize import normalize_text
+
+    folded, key = normalize_text(text or ""), normalize_text(town)
+    at = folded.find(key)
+    found = re.compile(r"\s*(\d+)\s*丁目").match(folded, at + len(key)) if at >= 0 and key else None
+    return int(found.group(1)) if found else None
+
+
+def slots_for_town(ward: str, town_text: str, label: Optional[str] = None) -> Dict[str, Any]:
     found = [a for a in store().addresses_for_town(ward, town_text) if a.area]
     areas = {a.area.name for a in found}
     if len(areas) != 1:
         return {}
     first = found[0]
-    label = town_key(first.town) if len({town_key(a.town) for a in found}) == 1 else town_text
+    label = label or (town_key(first.town) if len({town_key(a.town) for a in found}) == 1 else town_text)
     return {"gc_ward": ward, "gc_town": first.town, "gc_area": first.area.name, "gc_address": f"{ward}{label}"}

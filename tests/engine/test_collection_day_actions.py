@@ -242,3 +242,15 @@ def test_the_sample_data_keeps_its_note_when_its_calendar_has_ended(monkeypatch,
     assert "（2026年10月1日〜2027年9月30日）に今日の日付が含まれていません" in answer
     assert "【燃やせるごみ】は通常、毎週" in answer and "サンプルデータ" in answer
     assert_no_invented_date(answer, last=date(2027, 9, 30))
+
+
+def test_the_chome_after_the_town_picks_the_area_of_its_range():
+    """中央区's 大通西 and 南3条西 are two areas each, split by 丁目 (sapporo_ken.csv: （１〜１９丁目） / （２０〜２８丁目））."""
+    from actions.collection_day import ValidateCollectionDayForm
+    for text, area, label in [("中央区南3条西5丁目の燃えるゴミの日っていつ", "中央区6", "中央区南3条西5丁目"),
+                              ("中央区大通西22丁目 もえるごみ", "中央区5", "中央区大通西22丁目"),
+                              ("中央区大通西１０丁目のびんの日", "中央区6", "中央区大通西10丁目")]:
+        _, events = run(ValidateCollectionDayForm(), tracker(text, active_loop="collection_day_form"),
+                        {"forms": {}, "slots": {}})
+        slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+        assert (slots.get("gc_area"), slots.get("gc_address")) == (area, label), (text, slots)
