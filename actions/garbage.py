@@ -53,10 +53,12 @@ def matching_rule(rules, item):
     return (rules[0] if rules else None), False
 
 
-def answer_item(dispatcher: CollectingDispatcher, item) -> None:
-    """The category of one dictionary item, how to put it out, and what to do next."""
+def answer_item(dispatcher: CollectingDispatcher, item, read_as: str = "") -> None:
+    """The category of one dictionary item, how to put it out, and what to do next. ``read_as``: the words
+    the citizen wrote, when the item is only the closest match (「ペットボルト」), said so in the answer."""
     info = store().category(item.category)
-    lines = [f"「{item.name}」は【{info.name}】です。"]
+    lines = [f"「{read_as}」を「{item.name}」としてお答えします。" if read_as else "",
+             f"「{item.name}」は【{info.name}】です。"]
     buttons: List[Dict[str, str]] = []
     if not info.collected_by_city:
         lines.append("市では収集しておらず、ごみステーションには出せません。")
@@ -86,16 +88,19 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
                            from_fallback: bool = False) -> bool:
     """Answer from the dictionary; False when nothing plausible was found (the caller decides what to say)."""
     result = matcher().match(text)
-    if result.status == "found" or one_category(result.candidates):
+    if result.status == "found" or (result.status == "ambiguous" and one_category(result.candidates)):
         # 「子どもの自転車」 → 自転車 / 子供用自転車: both 大型ごみ, so nothing to ask.
         answer_item(dispatcher, result.candidates[0].item)
         return True
+    if result.status == "ambiguous" and len(result.candidates) == 1:
+        # One close match (「ペットボルト」 → ペットボトル): answered, saying what it was read as; the
+        # answer names the item, so a wrong reading shows at once.
+        answer_item(dispatcher, result.candidates[0].item, read_as=result.phrase or text)
+        return True
     if result.status == "ambiguous":
         phrase = result.phrase or text
-        question = (f"「{result.candidates[0].item.name}」のことですか？" if len(result.candidates) == 1
-                    else f"「{phrase}」はいくつかに分かれます。どれに近いですか？")
         dispatcher.utter_message(
-            text=question,
+            text=f"「{phrase}」はいくつかに分かれます。どれに近いですか？",
             buttons=[button(c.item.name, item_payload(c.item.name)) for c in result.candidates[:5]],
         )
         return True

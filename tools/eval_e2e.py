@@ -280,12 +280,31 @@ def score_sorting(entry: Dict, replies: List[Dict], types: Dict[str, str]) -> st
     return "right" if stated[0] in expected else "wrong"
 
 
+# The flow that does more than a topic's answer (data/faq/faq.yml ``handover``): asking the address for
+# collection days (T11), the 大型ごみ booking (T07), the counseling offer (T35); and, for the topics that answer
+# a whole category (T09, T10), the item's answer stating that category. Each is recognised by what only it says.
+FLOW_OPENINGS = {"T07": ("大型ごみの収集を申し込みます", "【大型ごみ】"),
+                 "T11": ("お住まいの区を選んでください", "の次の収集日は", "今日から7日間の収集", "収集日カレンダー"),
+                 "T35": ("相談員（相談を聞く専門のスタッフ）",)}
+
+
+def took_over(topic: str, replies: List[Dict]) -> bool:
+    """The topic's flow (or category answer) took over from its FAQ answer."""
+    text = _text(replies)
+    if topic in TOPIC_CATEGORIES:
+        return TOPIC_CATEGORIES[topic] in [LABELS.get(c, c) for c in CATEGORY.findall(text)]
+    return any(opening in text for opening in FLOW_OPENINGS.get(topic, ()))
+
+
 def score_faq(entry: Dict, replies: List[Dict], answers: Dict[str, str]) -> str:
-    """right | candidates_right (the expected topic is the first もしかして) | wrong (another topic's answer) |
-    other (no answer: candidates without the topic first, a flow, the fallback)."""
+    """right (the topic's answer, or its flow: ``took_over``) | candidates_right (the expected topic is the first
+    もしかして) | wrong (another topic's answer) | other (candidates without the topic first, another flow, the
+    fallback)."""
     topic = answered_topic(replies, answers)
     if topic:
         return "right" if topic == entry["expect"] else "wrong"
+    if took_over(entry["expect"], replies):
+        return "right"
     first = next((p for p in _payloads(replies) if p.startswith("/menu_faq{")), "")
     return "candidates_right" if f'"{entry["expect"]}"' in first else "other"
 
