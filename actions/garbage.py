@@ -16,7 +16,7 @@ from common import unanswered
 from bot.nlu.address_text import find_town, parse, town_key
 from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.faq_retriever import current_retriever
-from bot.knowledge.garbage_knowledge import matcher, store
+from bot.knowledge.garbage_knowledge import guide_matcher, matcher, store
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +78,25 @@ def answer_item(dispatcher: CollectingDispatcher, item, read_as: str = "") -> No
     dispatcher.utter_message(text="\n".join(l for l in lines if l), buttons=buttons or None)
 
 
+def answer_from_guide(dispatcher: CollectingDispatcher, phrase: str) -> bool:
+    """What the dictionary lacks but the city's sorting guide names (「卵の殻」「レシート」): its category and
+    how to put it out, from the guide's rule. False when the guide does not name it either."""
+    if not phrase:
+        return False
+    guide, rules = guide_matcher()
+    found = guide.match(phrase)
+    if found.status != "found":
+        return False
+    rule = rules[found.candidates[0].item.name]
+    info = store().category(rule.category)
+    lines = [f"「{phrase}」は【{info.name}】です（ごみの分け方「{rule.title}」）。",
+             f"収集：{rule.frequency_fee}" if rule.frequency_fee else "", rule.how, rule.remark]
+    buttons = [button("収集日を調べる", '/ask_collection_day{"garbage_category": "%s"}' % info.name)] \
+        if info.calendar_codes else None
+    dispatcher.utter_message(text="\n".join(l for l in lines if l and l != "0"), buttons=buttons)
+    return True
+
+
 def one_category(candidates) -> bool:
     """Several close candidates that the citizen puts out the same way: same category (the dictionary has no
     fee per item; 大型ごみ fees are told at booking), so asking which one would change nothing."""
@@ -104,12 +123,15 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
             buttons=[button(c.item.name, item_payload(c.item.name)) for c in result.candidates[:5]],
         )
         return True
+    if answer_from_guide(dispatcher, result.phrase):
+        return True
     if from_fallback:
         return False
     # Not an item: the NLU may have mistaken a municipal question for a garbage one. A question that
-    # says ごみ/捨てる is about an item, so it gets FAQ candidates only if it is not one.
+    # says ごみ/捨てる is about an item the dictionary does not know: an FAQ answer there would be a guess
+    # (「灯油の捨て方」 got the answer about personal computers), so the citizen is told so instead.
     about_an_item = any(word in text for word in GARBAGE_WORDS)
-    if reply_from_faq(dispatcher, tracker, text, current_retriever().retrieve(text), candidates=not about_an_item):
+    if not about_an_item and reply_from_faq(dispatcher, tracker, text, current_retriever().retrieve(text)):
         return True
     best = result.candidates[0] if result.candidates else None
     unanswered.record(text, channel_of(tracker), "garbage_item", best.item.name if best else None,

@@ -1,10 +1,17 @@
-"""One store and one item matcher per action-server process, rebuilt when new city data is loaded."""
+"""One store and one item matcher per process, rebuilt when new city data is loaded.
+
+``guide_matcher`` matches the words of the city's sorting guide (gomi_sep.csv: 「卵の殻」「レシート」
+「ペットボトルのふた・ラベル」), which the dictionary does not list as items: a question about them gets the
+guide's category instead of 「見つかりませんでした」.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Dict, Tuple
+import re
+from typing import Dict, List, Tuple
 
+from bot.knowledge.citydata.models import GarbageItem, SortingRule
 from bot.knowledge.citydata.store import CityDataStore
 from bot.knowledge.item_matcher import ItemMatcher, load_synonyms
 
@@ -29,3 +36,35 @@ def matcher() -> ItemMatcher:
             cached = (version, ItemMatcher(current.items(), load_synonyms()))
             _state["matcher"] = cached
         return cached[1]
+
+
+_EXAMPLE_SEPARATORS = re.compile(r"[、,]|など$")
+
+
+def guide_entries() -> List[Tuple[GarbageItem, SortingRule]]:
+    """Each example word of the sorting guide (「卵の殻」 in 台所のごみ) as a pseudo-item of its rule's category."""
+    current = store()
+    entries = []
+    for name in current.category_names():
+        for rule in current.category(name).rules:
+            for word in _EXAMPLE_SEPARATORS.split(rule.examples or ""):
+                word = re.sub(r"など$", "", word.strip())
+                if 2 <= len(word) <= 40 and "（" not in word:
+                    parts = tuple(p for p in word.split("・") if len(p) >= 2)
+                    item = GarbageItem(name=word, category=name, base_name=word,
+                                       alternatives=parts if len(parts) > 1 else ())
+                    entries.append((item, rule))
+    return entries
+
+
+def guide_matcher() -> Tuple[ItemMatcher, Dict[str, SortingRule]]:
+    """A matcher over the guide's example words, and the rule each word belongs to."""
+    version = store().metadata().get("loaded_at")
+    with _lock:
+        cached = _state.get("guide")
+    if cached is None or cached[0] != version:
+        entries = guide_entries()
+        cached = (version, ItemMatcher([item for item, _ in entries], {}), {item.name: rule for item, rule in entries})
+        with _lock:
+            _state["guide"] = cached
+    return cached[1], cached[2]  # type: ignore[index]

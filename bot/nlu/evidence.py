@@ -98,15 +98,14 @@ def sorting_question(text: str) -> bool:
     strong, weak = bool(DISPOSAL_STRONG.search(norm)), bool(DISPOSAL_WEAK.search(norm))
     if found.status == "unknown":
         return strong and len(found.phrase) <= MAX_PHRASE
-    best = found.candidates[0].score
-    if strong or (weak and best >= SURE_ITEM):
+    sure = found.status == "found" or found.candidates[0].score >= SURE_ITEM
+    if strong or (weak and sure):
         return True
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item.
-    sure = found.status == "found" or best >= SURE_ITEM
     return sure and len(norm) <= MAX_PHRASE and _ends_with_the_item(norm, found.phrase)
 
 
-_TAIL = re.compile(r"(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~ーw笑]*$")
+_TAIL = re.compile(r"(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
 
 
 def _ends_with_the_item(norm: str, phrase: str) -> bool:

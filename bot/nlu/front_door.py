@@ -8,7 +8,7 @@ the FAQ answer about personal computers. Placed last in the NLU pipeline, this c
 and, where it is clear, replaces DIET's intent:
 
 1. **Kept as DIET said**: button payloads, answers to a form's question (affirm, deny, a date, stop,
-   editing a booking), an address (except a question such as 「豊平区役所ってどこ」), and a 大型ごみ booking
+   editing a booking unless it names an item: 「電話帳」), an address (except a question such as 「豊平区役所ってどこ」), and a 大型ごみ booking
    or a booking to manage when the message says so (booking words: BOOKING, a receipt number).
 2. **The assistant itself** (「あなたは人間ですか」「誰が作ったの」) → ``ask_about_assistant``: an honest answer.
 3. **A collection-day question** (収集日, 何曜日, ごみの日 …, COLLECTION_DAY) → ``ask_collection_day``.
@@ -61,7 +61,7 @@ MENUS = {"ask_capabilities", FAQ_INTENT, "menu_garbage", "greet", "goodbye", "th
 MENU_YIELDS = 0.5
 
 # Answers to a form's question and requests that the words themselves make clear: never replaced.
-KEPT = {"affirm", "deny", "choose_date", "stop", "edit_booking", ABOUT_INTENT}
+KEPT = {"affirm", "deny", "choose_date", "stop", ABOUT_INTENT}
 # Intents that would not answer a municipal question: menus, small talk, what the NLU did not understand.
 OVERRIDABLE = {"nlu_fallback", "out_of_scope", FAQ_INTENT, "ask_capabilities", "greet", "goodbye", "thank",
                "menu_garbage", "menu_bulky_booking", "menu_counseling", COLLECTION_INTENT, SORTING_INTENT}
@@ -90,6 +90,9 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return faq_decision("menu_bulky_booking", text, confidence, answers_only=True)
     if intent == "request_human" and PERSON.search(normalize_text(text)):
         return {}
+    if intent == "edit_booking":
+        # 「電話番号を直したい」 at the booking's confirmation; 「電話帳」 is an item.
+        return _to(SORTING_INTENT) if sorting_question(text) and not MANAGING.search(normalize_text(text)) else {}
     if collection_day_question(text):
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
     if sorting_question(text):

@@ -95,3 +95,33 @@ def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp
         assert messages[0]["response"] == "utter_fallback"
     finally:
         garbage_knowledge._state.clear()
+
+
+@pytest.mark.parametrize("text, category, rule", [
+    ("たまごのから 何ごみ", "燃やせるごみ", "台所のごみ"),
+    ("レシートって何ごみ？", "雑がみ", "手紙・封筒・写真・カレンダー・レシート"),
+    ("ペットボトルのラベルの捨て方", "容器包装プラスチック", "プラスチック製のふた・ラベル"),
+])
+def test_what_only_the_sorting_guide_names_gets_its_category(text, category, rule):
+    """The dictionary has no 卵の殻 or レシート; the city's sorting guide (gomi_sep.csv) names them."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker(text))
+    assert f"【{category}】" in messages[0]["text"] and rule in messages[0]["text"]
+
+
+def test_a_close_match_is_answered_saying_what_it_was_read_as():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("ペットボルトの出し方おしえて"))
+    assert "「ペットボトル」としてお答えします" in messages[0]["text"] and "【びん・缶・ペットボトル】" in messages[0]["text"]
+
+
+def test_candidates_of_one_category_are_answered_not_asked():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("子どもの自転車を捨てたい"))
+    assert "【大型ごみ】" in messages[0]["text"] and "どれに近いですか" not in messages[0]["text"]
+
+
+def test_an_unknown_item_with_a_garbage_word_gets_no_unrelated_faq_answer():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("灯油の捨て方"))
+    assert "パソコン" not in messages[0]["text"] and "見つかりませんでした" in messages[0]["text"]
