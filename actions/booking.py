@@ -540,6 +540,13 @@ KEEP_DATE = re.compile(r"変えない|かえない|変更しない|変更なし|
 Answer = Union[None, Dict[str, str], List[Dict]]
 
 
+def about_the_booking(text: str) -> bool:
+    """「やっぱり予約をキャンセルしたい」 right after talking about a booking is about it, whatever the NLU (or
+    the front door, which cannot tell a 大型ごみ booking from another 予約 in these words) made of it."""
+    return (not text.startswith("/") and infer_action(text) != "check"
+            and re.search(r"予約|申し?込|収集日|品目|受付", text) is not None)
+
+
 def asked_by_manage_booking(tracker: Tracker) -> bool:
     """Whether the user's latest message came right after this action spoke (a typed answer to its question,
     routed back here by data/rules/booking.yml), not after a lookup form or another action."""
@@ -576,7 +583,8 @@ class ActionManageBooking(Action):
             if isinstance(answer, list):
                 return answer
             chosen = answer or {}
-            if not chosen and latest_intent(tracker) not in ("manage_booking", "choose_date"):
+            if not chosen and latest_intent(tracker) not in ("manage_booking", "choose_date") \
+                    and not about_the_booking(text):
                 return await self.not_about_bookings(dispatcher, tracker, domain)
         typed = infer_action(text) if not text.startswith("/") else None
         entity = next(tracker.get_latest_entity_values("bm_action"), None)

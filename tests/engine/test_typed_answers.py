@@ -388,6 +388,16 @@ def test_which_booking_question_typed_receipt_or_date(pick):
     assert second in said[0]["text"] and "キャンセルしますか" in said[0]["text"] and first not in said[0]["text"]
 
 
+def test_right_after_a_booking_a_request_about_it_is_about_it_whatever_the_nlu_said():
+    sender = "line:again"
+    receipt = book(sender)
+    chat = Chat(sender)
+    chat.say("大型ごみの予約をキャンセルしたい", "manage_booking", [{"entity": "bm_action", "value": "cancel"}])
+    chat.say("やめない", "stop")
+    ask, _ = chat.say("やっぱり予約をキャンセルしたい", "nlu_fallback")
+    assert "キャンセルしますか" in ask[0]["text"] and receipt in ask[0]["text"]
+
+
 @pytest.mark.parametrize("text, diet, expected", [
     ("ありがとう", "thank", "utter_thank"), ("こんにちは", "greet", "utter_greet"), ("はい", "affirm", "utter_menu"),
     ("やめる", "stop", "utter_stopped")])

@@ -1,0 +1,106 @@
+"""A 大型ごみ booking typed from start to end, never a button — on LINE, where the quick replies vanish after the
+next message and people type — then checking, changing and cancelling it, typed too; and on the web widget a
+typed 「ううん」 at the summary (which DIET takes for a yes) books nothing. The real gateway, engine and action
+server with the city's official data, "today" pinned to 2025-01-15 (a Wednesday; 中央区 collects 大型ごみ on
+Mondays and Thursdays)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from common.booking.store import BookingStore, owner_ref
+from tests.e2e.test_line_conversation import LineUser, all_text
+
+pytestmark = pytest.mark.e2e
+
+RECEIPT = re.compile(r"受付番号：([2-9A-Z]{4}-[2-9A-Z]{4})")
+
+
+@pytest.fixture
+def user(stack, line_api) -> LineUser:
+    return LineUser(stack, line_api)
+
+
+def store(stack) -> BookingStore:
+    return BookingStore(f"sqlite:///{stack.data_dir / 'assistant.db'}")
+
+
+def test_a_booking_typed_on_line_then_changed_and_cancelled_typed(user: LineUser, stack):
+    assert "出したい物と数" in all_text(user.say("大型ごみを出したい"))
+
+    # A yes where the items are asked is no item (it once became ハイザー): asked again.
+    again = all_text(user.say("はい"))
+    assert "出したい物と数" in again and "ハイザー" not in again and "承りました" not in again
+
+    assert "住所" in all_text(user.say("ソファー"))
+    assert "電話番号" in all_text(user.say("中央区南27条西10丁目1-5"))
+    assert "お名前" in all_text(user.say("090-1234-5678"))
+    assert "収集日を選んでください" in all_text(user.say("いいえ"))  # no name: 「なし」 typed otherwise
+
+    assert "お知らせしましょうか" in all_text(user.say("来週の月曜"))  # 2025-01-20
+    summary = all_text(user.say("いらない"))
+    assert "この内容で申し込みますか" in summary and "収集日：1月20日" in summary and "お名前" not in summary
+
+    # 「住所を直す」 typed: the address is asked again, then the summary shows the new one.
+    assert "住所" in all_text(user.say("住所を直す"))
+    summary = all_text(user.say("中央区南27条西10丁目1-6"))
+    assert "この内容で申し込みますか" in summary and "1-6" in summary
+
+    done = all_text(user.say("はい、お願いします"))
+    receipt = RECEIPT.search(done).group(1)
+    made = store(stack).get(receipt)
+    assert (made.status, made.day.isoformat(), made.remind, made.address) == (
+        "booked", "2025-01-20", False, "中央区南27条西10丁目1-6")
+    assert made.owner_ref == owner_ref(f"line:{user.id}")
+
+    # The booking shown with its menu; its titles typed.
+    shown = all_text(user.say("大型ごみの予約を確認したい"))
+    assert receipt in shown
+    assert "新しい収集日" in all_text(user.say("収集日を変える"))
+    moved = all_text(user.say("来週の木曜"))
+    assert "1月23日" in moved and "に変更しました" in moved
+    assert store(stack).get(receipt).day.isoformat() == "2025-01-23"
+
+    # 「キャンセルしますか？」: 「やめない」 keeps it (DIET calls it stop), 「はい」 cancels (it used to show the menu).
+    assert "キャンセルしますか" in all_text(user.say("大型ごみの予約をキャンセルしたい"))
+    kept = all_text(user.say("やめない"))
+    assert "キャンセルはしていません" in kept and store(stack).get(receipt).status == "booked"
+    assert "キャンセルしますか" in all_text(user.say("やっぱり予約をキャンセルしたい"))
+    cancelled = all_text(user.say("はい"))
+    assert f"受付番号 {receipt} の申し込みをキャンセルしました" in cancelled
+    assert store(stack).get(receipt).status == "cancelled"
+
+
+async def until(widget, words, limit=6):
+    """The bot's messages up to the first whose text has ``words`` (a turn may send several, and a custom
+    payload such as LINE's date picker arrives on the web as a message without text)."""
+    seen = []
+    for _ in range(limit):
+        seen.append(await widget.next_message(30))
+        if words in seen[-1].get("text", ""):
+            return seen[-1]
+    raise AssertionError(f"「{words}」 not in {seen}")
+
+
+async def test_a_typed_no_at_the_summary_books_nothing_on_the_web(widget, stack):
+    await widget.say("大型ごみを申し込みたい")
+    await until(widget, "出したい物と数")
+    await widget.say("ソファー")
+    await until(widget, "住所")
+    await widget.say("中央区南27条西10丁目1-5")
+    await until(widget, "電話番号")
+    await widget.say("090-1234-5678")
+    await until(widget, "お名前")
+    await widget.say("なし")
+    await until(widget, "収集日を選んでください")
+    await widget.say("20日")  # DIET: nlu_fallback
+    summary = await until(widget, "この内容で申し込みますか")
+    assert "1月20日" in summary["text"]
+    await widget.say("うーん、どうしようかな")  # no yes, no no: asked again
+    await until(widget, "「はい」")
+    await until(widget, "この内容で申し込みますか")
+    await widget.say("ううん")  # DIET: affirm
+    await until(widget, "申し込みを中止しました")
+    assert store(stack).active_for_owner(owner_ref(f"web:{widget.session_id}")) == []
