@@ -220,6 +220,17 @@ class FaqRetriever:
             share = max(share, len({g for g in words.kana_grams if g in kana}) / len(words.kana_grams))
         return share
 
+    def unheard_noun(self, text: str) -> Optional[str]:
+        """A noun of the question that no topic ever uses, by spelling or reading (「婚姻届」's 婚姻, 「車検」):
+        the question is about something the FAQ does not cover, so at most もしかして, never an answer."""
+        kana = "|".join(self._kana_of.values())
+        for m in _content(analyze(text)):
+            if m.pos == "名詞" and len(m.text) >= 2 and m.lemma not in self._idf and not KANA.fullmatch(m.text):
+                reading = fold_long_vowels(loose_reading(m))
+                if len(reading) < 2 or reading not in kana:
+                    return m.text
+        return None
+
     def retrieve(self, text: str) -> Retrieval:
         place = other_municipality(text)
         if place:
@@ -233,7 +244,8 @@ class FaqRetriever:
         cover = self.coverage(words, top)
         p = probabilities[top]
         if words.enough and p >= ANSWER_PROBABILITY and cover >= ANSWER_COVERAGE \
-                and (self.topics[top].category != GARBAGE_CATEGORY or about_garbage(text)):
+                and (self.topics[top].category != GARBAGE_CATEGORY or about_garbage(text)) \
+                and not self.unheard_noun(text):
             return Retrieval("answer", [self.topics[top]], cover, p)
         candidates = [t for t in ranked[:3] if probabilities[t] >= CANDIDATE_PROBABILITY
                       and self.coverage(words, t) >= CANDIDATE_COVERAGE]

@@ -24,15 +24,23 @@ BOOKING_ACT = re.compile(r"予約|よやく|申し?込|もうしこ|申請|受�
 # Managing a booking already made: its number, or what is done to it.
 MANAGING = re.compile(r"受付番号|うけつけばんごう|キャンセル|取り?消|変更|変え|確認|日にち|日程|品目"
                       r"|(?<![0-9a-z])(?=[2-9a-z\s-]*[a-z])[2-9a-z]{4}[-\s]?[2-9a-z]{4}(?![0-9a-z])")
+# Changing an answer at the booking's confirmation (「電話番号を直したい」); 「除雪センター 電話番号」 changes nothing.
+EDITING = re.compile(r"直|なお|変え|変更|かえ|訂正|修正|間違|まちが|ちが|違")
+# What an address is made of (「南区真駒内緑町3丁目」「064-0959」); 「中央バス 遅延」 has none of it.
+ADDRESS_PARTS = re.compile(r"\d|条|丁目|番地|〒|町|区$|区\s|区の|[一二三四五六七八九十]+丁")
 GARBAGE = re.compile(r"ごみ|ゴミ|捨て|すて|棄て")
 # Asking a person: the words for one (DIET also says request_human for 「としょかん かしだし」).
 PERSON = re.compile(r"人と|人に|人間|担当|職員|オペレーター|オペレータ|スタッフ|係の|有人|人がいい|人につな|電話で話"
                     r"|話したい|はなしたい|話せ|つないで|つなげて|代わって|かわって")
 # A collection day: the day itself, not how to sort (「何ごみ」 is sorting, 「何曜日」 a day).
 COLLECTION_DAY = re.compile(
-    r"収集日|しゅうしゅうび|回収日|かいしゅうび|収集の日|回収の日|何曜|なんよう|なに曜|曜日|ようび|ごみの日|ゴミの日|ごみ(の)?日"
-    r"|ごみカレンダー|ゴミカレンダー|収集カレンダー|ごみ収集|ゴミ収集|の日(は|って|が|を|いつ|わか|知|教)"
-    r"|いつ(収集|回収|来|く|出|だ|捨|すて)|(収集|回収)(は|って)?いつ|(収集|回収)(する|され|に来|しに来|の時間)")
+    r"収集日|しゅうしゅうび|回収日|かいしゅうび|収集の日|回収の日|ごみの日|ゴミの日|ごみ(の)?日|ごみだし日|ごみ出し日"
+    r"|ごみカレンダー|ゴミカレンダー|収集カレンダー|ごみ収集|ゴミ収集")
+# 「何曜日」「いつ」「の日」 ask for a day only about garbage (「土曜日も区役所やってる？」 does not).
+DAY_WORDS = re.compile(r"何曜|なんよう|なに曜|曜日|ようび|の日(は|って|が|を|いつ|わか|知|教)|いつ(収集|回収|来|く|出|だ|捨|すて)"
+                       r"|(収集|回収)(は|って)?いつ|(収集|回収)(する|され|に来|しに来|の時間)")
+CATEGORY_WORDS = re.compile(r"ごみ|ゴミ|燃やせ|燃え|もえ|もやせ|不燃|可燃|びん|ビン|瓶|缶|かん|カン|ペット|プラ|ぷら|雑がみ|雑紙"
+                            r"|ざつがみ|紙ごみ|枝|葉|草|資源|スプレー|ボンベ|電池|ライター")
 SORTING_HOW = re.compile(r"何ごみ|なにごみ|何ゴミ|なにゴミ|なんごみ|分別|ぶんべつ|分け方|捨て方|すてかた|出し方|だしかた"
                          r"|処分|廃棄|何の?ごみ")
 # Disposal: strong words say so whatever follows; weak ones (出したい, どうすれば) only with a known item
@@ -53,6 +61,10 @@ WANTS_PERSON = re.compile(r"話したい|話せ|はなしたい|つな|代わ|�
 QUESTION = re.compile(r"どこ|何時|なんじ|いつ|ですか|ますか|教えて|知りたい|[?？]|って$|なに|何")
 
 
+def looks_like_address(text: str) -> bool:
+    return bool(ADDRESS_PARTS.search(_evidence_text(text)))
+
+
 def question(text: str) -> bool:
     """A question, not an address given as an answer (「豊平区役所ってどこ」)."""
     return bool(QUESTION.search(_evidence_text(text)))
@@ -71,7 +83,8 @@ def about_assistant(text: str) -> bool:
 def collection_day_question(text: str) -> bool:
     """「燃えないごみの日がわからない」「ペットボトルの回収日」: about a day, not about how to sort."""
     norm = _evidence_text(text)
-    return bool(COLLECTION_DAY.search(norm)) and not SORTING_HOW.search(norm)
+    asks_day = COLLECTION_DAY.search(norm) or (DAY_WORDS.search(norm) and CATEGORY_WORDS.search(norm))
+    return bool(asks_day) and not SORTING_HOW.search(norm)
 
 
 def booking_request(text: str) -> bool:

@@ -43,9 +43,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.knowledge.faq_retriever import current_retriever
-from bot.nlu.evidence import (BOOKING_ACT, MANAGING, PERSON, about_assistant, booking_request,
-                              collection_day_question, distress, question, sorting_question)
+from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, about_assistant, booking_request,
+                              collection_day_question, distress, looks_like_address, question, sorting_question)
 from bot.nlu.normalize import normalize_text
+from bot.nlu.yes_no import is_yes_or_no
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +58,12 @@ ABOUT_INTENT = "ask_about_assistant"
 UNSURE = 0.7  # below this DIET confidence, FAQ candidates win over a menu intent
 # A menu or small talk (「マイナ保険証の使い方は？」 → ask_capabilities 0.94) gives way to FAQ candidates the
 # retrieval is this sure of: the words name a topic, not the menu.
+SHORT_ANSWER = 4  # 「うん」「ええ」「OK」: short enough to be an answer whatever DIET says
 MENUS = {"ask_capabilities", FAQ_INTENT, "menu_garbage", "greet", "goodbye", "thank"}
 MENU_YIELDS = 0.5
 
 # Answers to a form's question and requests that the words themselves make clear: never replaced.
-KEPT = {"affirm", "deny", "choose_date", "stop", ABOUT_INTENT}
+KEPT = {"choose_date", "stop"}
 # Intents that would not answer a municipal question: menus, small talk, what the NLU did not understand.
 OVERRIDABLE = {"nlu_fallback", "out_of_scope", FAQ_INTENT, "ask_capabilities", "greet", "goodbye", "thank",
                "menu_garbage", "menu_bulky_booking", "menu_counseling", COLLECTION_INTENT, SORTING_INTENT}
@@ -74,11 +76,18 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     its confidence and, for an FAQ answer, the topic id. ``triaged``: the gateway found no risk in it."""
     if not text.strip() or text.startswith("/") or intent in KEPT:
         return {}
+    said = intent
+    if intent in ("affirm", "deny"):
+        # 「はい」「いいえ」 answer a question; 「ほいく園 入所 もうしこみ」 (DIET: affirm) is a question of its own.
+        return {} if is_yes_or_no(text) or len(text) <= SHORT_ANSWER else faq_decision("nlu_fallback", text, 0.0) \
+            or {"intent": "nlu_fallback", "confidence": round(confidence, 4)}
     if not triaged and distress(text):
         return {}  # rasa shell / rasa test: a child's words stay with the counseling flow
     if intent == "inform_address":
-        # An address answers a form's question; 「豊平区役所ってどこ」 is a question.
-        return faq_decision(intent, text, 0.0) if question(text) else {}
+        # An address answers a form's question; 「豊平区役所ってどこ」 is a question, 「中央バス 遅延」 no address.
+        if question(text):
+            return faq_decision(intent, text, 0.0)
+        return {} if looks_like_address(text) else faq_decision(intent, text, 0.0, answers_only=True)
     if about_assistant(text):
         return _to(ABOUT_INTENT)
     if intent == "manage_booking" and booking_request(text) and MANAGING.search(normalize_text(text)):
@@ -90,14 +99,17 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return faq_decision("menu_bulky_booking", text, confidence, answers_only=True)
     if intent == "request_human" and PERSON.search(normalize_text(text)):
         return {}
-    if intent == "edit_booking":
-        # 「電話番号を直したい」 at the booking's confirmation; 「電話帳」 is an item.
-        return _to(SORTING_INTENT) if sorting_question(text) and not MANAGING.search(normalize_text(text)) else {}
+    if intent == "edit_booking" and EDITING.search(normalize_text(text)):
+        return {}  # 「電話番号を直したい」 at the booking's confirmation
+    if intent == ABOUT_INTENT:
+        intent = "nlu_fallback"  # DIET's guess without the words for it (「無料Wi-Fiスポットある？」)
     if collection_day_question(text):
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
+    if intent == COLLECTION_INTENT:
+        intent = "nlu_fallback"  # no day asked (「土曜日も区役所やってる？」): what the FAQ says, or not understood
     if sorting_question(text):
         return {} if intent == SORTING_INTENT else _to(SORTING_INTENT)
-    if intent in ("manage_booking", "request_human"):
+    if intent in ("manage_booking", "request_human", "edit_booking"):
         # 「車検の予約をしたい」, 「児童手当 いくらもらえる」: not what these flows are for.
         return faq_decision(intent, text, confidence) or {"intent": "nlu_fallback", "confidence": round(confidence, 4)}
     if intent == SORTING_INTENT:
@@ -107,7 +119,10 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return faq_decision("nlu_fallback", text, confidence) or {"intent": "nlu_fallback", "confidence": round(confidence, 4)}
     if intent not in OVERRIDABLE:
         return {}
-    return faq_decision(intent, text, confidence)
+    decision = faq_decision(intent, text, confidence)
+    if not decision and intent != said:
+        return {"intent": intent, "confidence": round(confidence, 4)}  # DIET's guess had no ground
+    return decision
 
 
 def faq_decision(intent: str, text: str, confidence: float, answers_only: bool = False) -> Dict[str, Any]:

@@ -122,3 +122,21 @@ def test_answers_and_clear_requests_are_kept(official_city_data, intent, text):
 
 def test_an_address_that_is_a_question_gets_the_faq(official_city_data):
     assert routed_intent("inform_address", "豊平区役所ってどこ", 0.9, triaged=True)["intent"] == "menu_faq"
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("ask_collection_day", "土曜日も区役所やってる？"),  # a weekday, but no garbage
+    ("affirm", "ほいく園 入所 もうしこみ"),  # a question, not a yes
+    ("edit_booking", "除雪センター 電話番号"),  # nothing to change
+    ("ask_about_assistant", "札幌駅の周りで使える無料Wi-Fiスポットある？"),  # DIET's guess without the words
+])
+def test_diet_guesses_without_their_words_give_way(official_city_data, intent, text):
+    assert routed_intent(intent, text, 0.9, triaged=True).get("intent") not in (intent, None)
+
+
+@pytest.mark.parametrize("intent, text", [
+    ("affirm", "はい"), ("affirm", "うん、お願いします"), ("deny", "いいえ"), ("edit_booking", "電話番号を直したい"),
+    ("inform_address", "真駒内"), ("ask_collection_day", "燃えるごみは何曜日？"),
+])
+def test_answers_with_their_words_stay(official_city_data, intent, text):
+    assert routed_intent(intent, text, 0.9, triaged=True) == {}
