@@ -32,8 +32,12 @@ and is never routed to garbage or the FAQ.
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
+import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -50,6 +54,7 @@ from bot.nlu.yes_no import is_yes_or_no
 
 logger = logging.getLogger(__name__)
 
+DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 FAQ_INTENT = "menu_faq"
 FAQ_ENTITY = "faq_id"
 SORTING_INTENT = "ask_garbage_category"
@@ -77,6 +82,9 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if not text.strip() or text.startswith("/") or intent in KEPT:
         return {}
     said = intent
+    chosen = typed_menu_choice(text)
+    if chosen:
+        return {} if chosen == intent else _to(chosen)
     if intent in ("affirm", "deny"):
         # 「はい」「いいえ」 answer a question; 「ほいく園 入所 もうしこみ」 (DIET: affirm) is a question of its own.
         return {} if is_yes_or_no(text) or len(text) <= SHORT_ANSWER else faq_decision("nlu_fallback", text, 0.0) \
@@ -123,6 +131,23 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if not decision and intent != said:
         return {"intent": intent, "confidence": round(confidence, 4)}  # DIET's guess had no ground
     return decision
+
+
+@lru_cache(maxsize=1)
+def _menu_titles() -> Dict[str, str]:
+    """The main menu's button titles (domain.yml ``utter_menu``) → the intent of their payload."""
+    responses = yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8"))["responses"]
+    return {_folded(b["title"]): b["payload"].lstrip("/").split("{")[0]
+            for r in responses.get("utter_menu", []) for b in r.get("buttons", [])}
+
+
+def _folded(text: str) -> str:
+    return re.sub(r"[\s、。,.!?！？「」]", "", normalize_text(text))
+
+
+def typed_menu_choice(text: str) -> Optional[str]:
+    """「ごみの出し方」 typed (LINE users type the menu's titles): the intent of that button."""
+    return _menu_titles().get(_folded(text))
 
 
 def faq_decision(intent: str, text: str, confidence: float, answers_only: bool = False) -> Dict[str, Any]:

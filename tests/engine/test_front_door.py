@@ -140,3 +140,10 @@ def test_diet_guesses_without_their_words_give_way(official_city_data, intent, t
 ])
 def test_answers_with_their_words_stay(official_city_data, intent, text):
     assert routed_intent(intent, text, 0.9, triaged=True) == {}
+
+
+@pytest.mark.parametrize("text, intent", [("ごみの出し方", "menu_garbage"), ("よくある質問", "menu_faq"),
+                                          ("大型ごみの申込", "menu_bulky_booking"), ("「ごみの出し方」", "menu_garbage")])
+def test_a_menu_title_typed_is_that_menu(official_city_data, text, intent):
+    decision = routed_intent("menu_faq", text, 0.9, triaged=True)
+    assert decision.get("intent", "menu_faq") == intent

@@ -1,0 +1,119 @@
+"""The front door (#12) through the running stack: one fresh widget chat per question, scored on what the
+citizen sees (tools/eval_e2e.py, the same code as `make eval-e2e`).
+
+1. The messages of the issue's table no longer get the answers it showed.
+2. The figures on the front-door sets hold: each set has a floor that catches a regression (a few points under
+   the figure measured when it was last tuned, README "The front door") and the issue's target. Where a blind
+   set is still under the target, that target is an expected failure with the measured figure as its reason:
+   a strict xfail, so reaching the target turns it into a failure that asks for the marker to go.
+   Typed answers at every button question: tests/engine/test_typed_answers.py, tests/e2e/test_typed_booking.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Dict, List
+
+import pytest
+
+from tools import eval_e2e
+
+pytestmark = pytest.mark.e2e
+
+PARALLEL = 4
+QUIET = 1.5  # seconds of silence that end a turn (CI machines are slower than a laptop)
+
+
+async def _ask(widget, text: str) -> str:
+    reply = await widget.ask(text)
+    return (reply.get("text") or "") + " " + " ".join(q.get("title") or "" for q in reply.get("quick_replies") or [])
+
+
+# ---------------------------------------------------------------------------------- the issue's table
+@pytest.mark.parametrize("text, shown, expected", [
+    ("ペットボトルは何ごみですか", "お住まいの区を選んでください", "【びん・缶・ペットボトル】"),
+    ("CDを捨てたい", "受付番号", "【燃やせるごみ】"),
+    ("ごみの収集日を確認したい", "受付番号", "お住まいの区を選んでください"),
+    ("歯ブラシの分別を知りたい", "捨てたい物の名前を送ってください", "【"),
+    ("体温計の捨て方", "捨てたい物の名前を送ってください", "【"),
+    ("はがきの捨て方", "捨てたい物の名前を送ってください", "【"),
+    ("ぬいぐるみの捨て方", "パソコンは市では収集していない", "【燃やせるごみ】"),
+    ("雑誌の捨て方", "パソコンは市では収集していない", "【"),
+    ("子どもの自転車を捨てたい", "どれに近いですか", "【大型ごみ】"),
+    ("あなたは人間ですか", "がん検診", "人ではありません"),
+    ("車検の予約をしたい", "受付番号", ""),
+    ("マイナ保険証の使い方は？", "ご用件をお選びください", ""),
+])
+async def test_the_issues_table_gets_other_answers(widget, text, shown, expected):
+    said = await _ask(widget, text)
+    assert shown not in said, said
+    assert expected in said, said
+
+
+async def test_a_child_in_danger_never_gets_a_garbage_answer(widget):
+    said = await _ask(widget, "眠れなくて、ずっと死ぬことばかり考えてる")
+    assert "レインコート" not in said and "【" not in said
+    assert "相談員" in said
+
+
+async def test_a_yes_while_booking_asks_for_items_is_not_an_item(widget):
+    await _ask(widget, "大型ごみを申し込みたい")
+    said = await _ask(widget, "はい")
+    assert "ハイザー" not in said
+
+
+# ---------------------------------------------------------------------------------- figures on the sets
+# floor: a regression below it fails; target: the issue's. Measured 2026-11-30 (README "The front door").
+FIGURES: Dict[str, Dict[str, float]] = {
+    "sorting_a": {"floor": 0.93, "target": 0.95},
+    "sorting_b": {"floor": 0.85, "target": 0.95},
+    "faq_a": {"floor": 0.92, "target": 0.92},
+    "faq_b": {"floor": 0.90, "target": 0.92},
+    "out_of_scope_a": {"floor": 0.05, "target": 0.05},  # share confidently answered: at most
+    "out_of_scope_b": {"floor": 0.10, "target": 0.05},
+}
+BELOW_TARGET = {"sorting_b": "87.1 % measured blind (2026-11-30)", "out_of_scope_b": "6.9 % (2 of 29) answered"}
+
+
+@pytest.fixture(scope="module")
+def measured(stack) -> Dict[str, Dict[str, float]]:
+    """Every front-door set through the stack once, per set: right share, wrong share (or answered share)."""
+    types, answers = eval_e2e.dictionary(), eval_e2e.faq_answers()
+    figures = {}
+    for name in FIGURES:
+        items = eval_e2e.entries(name)
+        chats = asyncio.run(eval_e2e.ask_all(stack.gateway_url, [str(e["q"]) for e in items], PARALLEL, QUIET))
+        figures[name] = _score(name, items, chats, types, answers)
+    return figures
+
+
+def _score(name: str, items: List[Dict], chats: List[List[Dict]], types, answers) -> Dict[str, float]:
+    kind = eval_e2e.kind_of(name)
+    if kind == "sorting":
+        found = [eval_e2e.score_sorting(e, r, types) for e, r in zip(items, chats)]
+        return {"right": found.count("right") / len(found)}
+    if kind == "faq":
+        found = [eval_e2e.score_faq(e, r, answers) for e, r in zip(items, chats)]
+        return {"right": (found.count("right") + found.count("candidates_right")) / len(found),
+                "wrong": found.count("wrong") / len(found)}
+    found = [eval_e2e.score_out_of_scope(r, answers, types) for r in chats]
+    return {"answered": found.count("answered") / len(found)}
+
+
+def _holds(name: str, figure: Dict[str, float], bound: float) -> bool:
+    if name.startswith("out_of_scope"):
+        return figure["answered"] <= bound
+    if name.startswith("faq"):
+        return figure["right"] >= bound and figure["wrong"] <= 0.03
+    return figure["right"] >= bound
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_no_set_falls_below_its_floor(measured, name):
+    assert _holds(name, measured[name], FIGURES[name]["floor"]), measured[name]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=BELOW_TARGET[n]))
+                                  if n in BELOW_TARGET else n for n in FIGURES])
+def test_every_set_reaches_the_issues_target(measured, name):
+    assert _holds(name, measured[name], FIGURES[name]["target"]), measured[name]
