@@ -91,11 +91,6 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
             or {"intent": "nlu_fallback", "confidence": round(confidence, 4)}
     if not triaged and distress(text):
         return {}  # rasa shell / rasa test: a child's words stay with the counseling flow
-    if intent == "inform_address":
-        # An address answers a form's question; 「豊平区役所ってどこ」 is a question, 「中央バス 遅延」 no address.
-        if question(text):
-            return faq_decision(intent, text, 0.0)
-        return {} if looks_like_address(text) else faq_decision(intent, text, 0.0, answers_only=True)
     if about_assistant(text):
         return _to(ABOUT_INTENT)
     if intent == "manage_booking" and booking_request(text) and MANAGING.search(normalize_text(text)):
@@ -113,6 +108,11 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         intent = "nlu_fallback"  # DIET's guess without the words for it (「無料Wi-Fiスポットある？」)
     if collection_day_question(text):
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
+    if intent == "inform_address":
+        # An address answers a form's question; 「豊平区役所ってどこ」 is a question, 「中央バス 遅延」 no address.
+        if question(text):
+            return faq_decision(intent, text, 0.0)
+        return {} if looks_like_address(text) else faq_decision(intent, text, 0.0, answers_only=True)
     if intent == COLLECTION_INTENT:
         intent = "nlu_fallback"  # no day asked (「土曜日も区役所やってる？」): what the FAQ says, or not understood
     if sorting_question(text):

@@ -147,3 +147,9 @@ def test_answers_with_their_words_stay(official_city_data, intent, text):
 def test_a_menu_title_typed_is_that_menu(official_city_data, text, intent):
     decision = routed_intent("menu_faq", text, 0.9, triaged=True)
     assert decision.get("intent", "menu_faq") == intent
+
+
+@pytest.mark.parametrize("intent", ["inform_address", "menu_faq", "nlu_fallback"])
+def test_an_address_with_a_collection_question_is_a_collection_day_question(official_city_data, intent):
+    text = "中央区南3条西5丁目の燃えるゴミの日っていつ"
+    assert routed_intent(intent, text, 0.9, triaged=True).get("intent", intent) == "ask_collection_day"
