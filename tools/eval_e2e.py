@@ -75,6 +75,7 @@ SETS: Dict[str, Path] = {
     "out_of_scope_a": FRONTDOOR / "out_of_scope_a.yml", "out_of_scope_b": FRONTDOOR / "out_of_scope_b.yml",
     "collection_days_a": FRONTDOOR / "collection_days_a.yml", "collection_days_b": FRONTDOOR / "collection_days_b.yml",
     "booking_a": FRONTDOOR / "booking_a.yml", "booking_b": FRONTDOOR / "booking_b.yml",
+    "sorting_c": FRONTDOOR / "sorting_c.yml", "out_of_scope_c": FRONTDOOR / "out_of_scope_c.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
