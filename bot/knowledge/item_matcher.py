@@ -362,14 +362,15 @@ class ItemMatcher:
 
     # ---- questions ----
 
-    def extract_item_phrase(self, text: str) -> str:
+    def extract_item_phrase(self, text: str, keep_no: bool = False) -> str:
         """The words of ``text`` that name the item, normalised; "" when it names none
-        ("ごみの出し方を教えて", "はい", "疲れた")."""
+        ("ごみの出し方を教えて", "はい", "疲れた"). ``keep_no``: a の that begins the question marker is
+        kept as the end of the item ("ぴあの処分したい": ピアノ, not "ぴあ")."""
         p = self.patterns
         phrase = _strip(normalize_text(text).strip(), p.leading, at_start=True)
         marker = p.markers.search(phrase)
         if marker:
-            phrase = phrase[: marker.start()]
+            phrase = phrase[: marker.start() + (1 if keep_no and marker.group(0).startswith("の") else 0)]
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
         phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip()), "")
         phrase = self._first_clause(phrase)
@@ -420,7 +421,15 @@ class ItemMatcher:
         phrase = self.extract_item_phrase(text)
         if not phrase:
             return MatchResult("unknown", [], phrase)
-        return self._match_listed(phrase) or self._match_phrase(phrase)
+        result = self._match_listed(phrase) or self._match_phrase(phrase)
+        if result.status == "unknown":
+            # "ぴあの処分": the の the marker took ends a word typed in kana; only a name read exactly counts
+            whole = self.extract_item_phrase(text, keep_no=True)
+            if whole != phrase and _KANA.fullmatch(whole[-2:] or "-"):
+                other = self._match_phrase(whole)
+                if other.status == "found" and other.candidates[0].score >= EXACT_READING:
+                    return other
+        return result
 
     def _match_phrase(self, phrase: str) -> MatchResult:
         query = self._analyse(phrase)
@@ -537,6 +546,8 @@ class ItemMatcher:
         if len(query.reading) < FUZZY_MIN_LENGTH:
             return scores
         alike = [(self._by_reading, query.reading, self._reading_choices, 0.0)]
+        known_modifiers = [p for p in query.parts if query.phrase_of_words and p is not query.head and not p.generic
+                           and len(p.reading) >= 2 and _known_word(p.surface)]
         if not _KANJI.search(query.spelling):  # kana typed, not read from kanji ("締め切り" is no つめ切り)
             alike.append((self._by_lookalike, _lookalike(query.reading), self._lookalike_choices, LOOKALIKE_COST))
         for index, reading, choices, cost in alike:
@@ -544,12 +555,18 @@ class ItemMatcher:
                                                     score_cutoff=100 * FUZZY_CUTOFF - 5, limit=10):
                 if query.known_word and not choice.startswith(reading):
                     continue  # a word of its own is no typo ("街灯" ≠ 水筒), but may be a name cut short ("照明")
+                if any(not self._in_reading(part, choice) for part in known_modifiers):
+                    continue  # "みりんの瓶" is no プリンのびん: the words before the main word are as typed
                 similarity = (ratio / 100 + Levenshtein.normalized_similarity(reading, choice)) / 2 - cost
                 if similarity >= FUZZY_CUTOFF:
                     for k in index[choice]:
                         if _same_main_word(query, self._keys[k].form):
                             self._offer(scores, query, k, COVERAGE_MAX - (1 - similarity))
         return scores
+
+    @staticmethod
+    def _in_reading(part: _Part, reading: str) -> bool:
+        return part.reading in reading
 
     def _containing(self, form: _Form) -> Set[int]:
         keys: Set[int] = set()
@@ -569,7 +586,8 @@ class ItemMatcher:
             return MatchResult("unknown", self._suggestions(query, ranked), phrase)
         best = ranked[0][1]
         close = [(i, s) for i, s in ranked if s >= max(UNKNOWN_BELOW, best - WINDOW)][:MAX_CANDIDATES]
-        clear = len(ranked) == 1 or ranked[1][1] < best - FOUND_MARGIN
+        # a name spelled exactly as typed beats names that only sound alike ("シャー芯" is no 写真)
+        clear = len(ranked) == 1 or ranked[1][1] < best - FOUND_MARGIN or (best >= EXACT and ranked[1][1] <= EXACT_READING)
         status = "found" if best >= FOUND_MIN and clear else "ambiguous"
         return MatchResult(status, [Candidate(self.items[i], round(s, 3)) for i, s in close], phrase)
 
@@ -795,11 +813,18 @@ def _cut_predicate(phrase: str) -> str:
     ("コート掛け") keeps it; a clause before the item ("ガスが残ってる100円ライター") is left to the matcher."""
     if _all_hiragana(phrase):
         return phrase
+    kana_item = _KANA_THEN_CLAUSE.match(phrase)
+    if kana_item and all(_pos(m) in _CLAUSE_POS for m in analyze(kana_item.group(2))):
+        return kana_item.group(1)  # "あみど外したけど" → あみど (fugashi cuts the hiragana into あ/み/ど)
     morphemes = analyze(phrase)
     cut = len(morphemes)
     while cut and _pos(morphemes[cut - 1]) in _CLAUSE_POS:
         cut -= 1
     tail = morphemes[cut:]
+    if (tail and tail[0].lemma == "為る" and cut >= 2 and _suru_noun(morphemes[cut - 1])
+            and any(_pos(m) == "名詞" for m in morphemes[:cut - 1])):
+        cut -= 1  # "イヤホン断線したから" → イヤホン: 断線 belongs to the verb, not to the item's name
+        tail = morphemes[cut:]
     if not cut or not tail or _pos(tail[-1]) == "動詞" or not any(_pos(m) in _VERB_POS for m in tail):
         return phrase  # "圧力なべ" is 圧力 + な + べ to fugashi, but has no verb
     if not any(_pos(m) == "名詞" for m in morphemes[:cut]):
@@ -807,6 +832,17 @@ def _cut_predicate(phrase: str) -> str:
     subjects = [m for before, m in zip(morphemes, morphemes[1:cut])
                 if m.text == "が" and m.pos == "助詞" and _pos(before) == "名詞"]
     return phrase[: (subjects[-1] if subjects else tail[0]).start].strip()
+
+
+_KANA_THEN_CLAUSE = re.compile(r"^([ぁ-ゖー]{2,})([\u3400-\u9fff々].*)$")
+
+
+def _suru_noun(m: Morpheme) -> bool:
+    """A noun that makes a verb with する (断線, 交換, 故障): UniDic's 名詞-普通名詞-サ変可能."""
+    if _pos(m) != "名詞" or not _KANJI.search(m.text):
+        return False
+    words = list(tagger()(m.text))
+    return len(words) == 1 and getattr(words[0].feature, "pos3", "") == "サ変可能"
 
 
 def _strip(text: str, pattern: re.Pattern, at_start: bool) -> str:

@@ -281,3 +281,37 @@ def test_one_word_inside_a_longer_name_is_asked_about(matcher):
     result = matcher.match("ばす")  # ベビーバス is a kind of バス, maybe not the one meant
     assert result.status == "ambiguous"
     assert [c.item.name for c in result.candidates] == ["ベビーバス"]
+
+
+# ---- batch C (tests/frontdoor/sorting_c.yml): what citizens say around the item, as general rules
+@pytest.mark.parametrize("text, name", [
+    ("イヤホン断線したから捨てたい", "イヤホン"),  # a noun of する (断線, 交換) belongs to the verb
+    ("インターホン交換したので古いのを捨てたいです", "インターホン"),
+    ("靴下穴あいた", "靴下"),  # what is said about the item after it: 穴, 残り, 大量, たくさん
+    ("天ぷら油の残りどうしたらいい？", "油（食用油・廃食油）"),
+    ("MD大量にあるんだけど", "MD（ケースを含む）"),
+    ("おまるいらなくなった", "おまる"),  # いらなくなった / もう使わない at the end
+    ("ステッパー使わなくなった", "ステップマシーン"),
+    ("おのって大型？", "斧"),  # a category named without ごみ
+    ("あみど外したけど粗大？", "網戸"),  # an item in hiragana before a verb clause
+    ("ぴあの処分したいです", "ピアノ"),  # の of a word in kana, not of the question
+    ("ケーキについてきた保冷剤", "保冷剤"),  # ついてきた is no 「について」
+    ("飲み残しの薬", "薬（錠剤・カプセルなど）"),
+])
+def test_words_around_the_item_are_cut(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found", (text, result)
+    assert result.candidates[0].item.name == name
+
+
+@pytest.mark.parametrize("text, wrong", [
+    ("シャー芯", "写真"),  # an exact spelling beats a homophone
+    ("みりんの瓶", "プリンのびん"),  # the words before the main word are no typos of another word
+    ("醤油の瓶", "食用油の缶・びん"),
+    ("インスリンの針", "針（裁縫用など）"),
+    ("レゴブロック", "ブロック"),
+    ("バスチェア", "いす（座いす・ベビーチェアーを含む）"),
+])
+def test_near_names_of_other_categories_are_not_found(matcher, text, wrong):
+    result = matcher.match(text)
+    assert not (result.status == "found" and result.candidates[0].item.name == wrong), result
