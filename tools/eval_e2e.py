@@ -431,7 +431,7 @@ def score_collection_day(entry: Dict, conversation: Conversation, store, today: 
     first, last = store.calendar_range()
     stated = [(line, _stated_dates(line, today)) for line in lines]
     if first <= today <= last:
-        calendar = {d: c for d, c, _ in store.collections(area, today, 120)}
+        calendar = {d: c for d, c, _ in store.collections(area, today, (last - today).days + 1)}  # to its end
         claims = [(line, d) for line, found in stated for _y, d in found]
         if not claims:
             return "asked" if ASKS_ADDRESS.search(_text(replies)) else "wrong"

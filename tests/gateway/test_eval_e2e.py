@@ -209,3 +209,11 @@ def test_reports_never_list_a_blind_sets_conversations():
     assert "ひみつの住所" in seen and "expected booked" in seen and "0/1" in seen
     hidden = report("booking_b", ["not_booked"], items, True, "webchat", chats)
     assert "ひみつの住所" not in hidden and "中止しました" not in hidden and "0/1" in hidden
+
+
+def test_in_calendar_a_next_day_months_away_counts(store):
+    """枝・葉・草 is not collected in winter: from January the next days are in May."""
+    days = collection_dates("厚別区1", "11", IN_CALENDAR.isoformat())
+    assert days[0].startswith("5月")
+    answer = f"厚別区厚別西3条の【枝・葉・草】の次の収集日は、{'、'.join(days)}です。"
+    assert score_collection_day(entry("厚別区厚別西3条", "枝・葉・草"), chat(answer), store, IN_CALENDAR) == "right"
