@@ -291,6 +291,7 @@ def test_one_word_inside_a_longer_name_is_asked_about(matcher):
     ("天ぷら油の残りどうしたらいい？", "油（食用油・廃食油）"),
     ("MD大量にあるんだけど", "MD（ケースを含む）"),
     ("おまるいらなくなった", "おまる"),  # いらなくなった / もう使わない at the end
+    ("もう使わないテレビを捨てたい", "テレビ（ブラウン管・液晶・プラズマ式）"),  # …but not before the item
     ("ステッパー使わなくなった", "ステップマシーン"),
     ("おのって大型？", "斧"),  # a category named without ごみ
     ("あみど外したけど粗大？", "網戸"),  # an item in hiragana before a verb clause
