@@ -161,9 +161,7 @@ class LineChat:
         return ConversationId("line", self.user).engine_sender
 
     def _mine(self) -> List[Dict[str, Any]]:
-        with self.api._lock:
-            delivered = list(self.api.delivered)
-        return [d for d in delivered if d["to"] == self.user or d["to"] in self.tokens]
+        return [d for d in list(self.api.delivered) if d["to"] == self.user or d["to"] in self.tokens]
 
     async def say(self, text: str) -> List[Dict[str, Any]]:
         import httpx
@@ -205,7 +203,7 @@ async def run_conversations(make_chat, conversations: List[List[str]], parallel:
                 done.sender = await chat.start()
                 for text in turns:
                     done.replies.append(await chat.say(str(text)))
-            except (asyncio.TimeoutError, OSError, RuntimeError) as error:
+            except Exception as error:  # noqa: BLE001 - one broken chat is scored as silence, the run goes on
                 print(f"  (a chat failed: {type(error).__name__}: {error})", file=sys.stderr, flush=True)
                 done.replies += [[] for _ in range(len(turns) - len(done.replies))]
             finally:
@@ -710,6 +708,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     today = date.fromisoformat(args.today) if args.today else clock_today()
     types, answers = dictionary(), faq_answers()
     own = args.own_stack or args.channel == "line"
+    if not own:
+        from tools.stack import http_ok
+
+        if http_ok(f"{args.url}/healthz") is None:
+            parser.error(f"no healthy stack at {args.url} (/healthz): start `make run`, or use --own-stack")
     if not own and not official_data_loaded():
         print("WARNING: var/citydata.db does not hold the official dictionary: sorting figures will be low "
               "(make load-city-data DIR=../shared/data/sapporo)", flush=True)
