@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date, timedelta
-from typing import Any, Dict, List, Optional, Text, Union
+from typing import Any, Dict, List, Optional, Text, Tuple, Union
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
@@ -27,7 +27,8 @@ from bot.nlu.yes_no import is_yes_or_no, read_yes_no
 
 SKIP_NAME = {"なし", "無し", "ない", "不要", "いらない", "スキップ", "-", "ー"}
 # Words that make an answer a question to answer first (「ソファは何ごみ？」 in the middle of the form).
-QUESTION = re.compile(r"[?？]$|何ごみ|なにごみ|どうやって|どこで|いくら|教えて|ですか$|ますか$")
+QUESTION = re.compile(r"[?？]$|何ごみ|なにごみ|どうやって|どこで|いくら|教えて|ですか$|ますか$|でしょうか|何時|なんじ|いつまで|"
+                      r"いいの$|ばいい|の[?？]?$")
 HOUSE_NUMBER = re.compile(r"\d+\s*(?:番地?|号|-|ー|－|‐|の)\s*\d*|\d+\s*$")
 BOOKING_FIELDS = {"items": "bb_items", "address": "bb_address", "phone": "bb_phone", "date": "bb_date",
                   "name": "bb_name"}
@@ -74,9 +75,38 @@ def answered_a_question(dispatcher: CollectingDispatcher, tracker: Tracker, text
         return True
     if not QUESTION.search(text.strip()):
         return False
+    if answered_about_booking(dispatcher, tracker, text):
+        return True
     if reply_from_faq(dispatcher, tracker, text, current_retriever().retrieve(text), candidates=False):
         return True
-    return reply_to_item_question(dispatcher, tracker, text, from_fallback=True)
+    if reply_to_item_question(dispatcher, tracker, text, from_fallback=True):
+        return True
+    dispatcher.utter_message(text=f"そのご質問には、ここではお答えできません。{CALL_CENTER}へお問い合わせください。")
+    return True
+
+
+_PUT_OUT_TIME = re.compile(r"何時|なんじ|いつまでに出|朝")
+
+
+def answered_about_booking(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> bool:
+    """The two questions people ask in the middle of a booking: the fee (from the same table the form uses, never
+    a guessed amount) and by when to put the items out."""
+    if _FEE_QUESTION.search(text):
+        chosen = tracker.get_slot("bb_item_list") or []
+        sample = "（見本の表によるもので、市の確認前です）" if booking.fee_table().sample else ""
+        if chosen:
+            dispatcher.utter_message(text=f"お申し込みの品目の手数料です{sample}。\n{items_text(chosen)}\n"
+                                          f"合計 {total_of(chosen):,}円\n正式な金額は札幌市のホームページの大型ごみのページか、"
+                                          f"{CALL_CENTER}でご確認ください。")
+        else:
+            dispatcher.utter_message(text="手数料は品目ごとに決まっています。出したい物を教えていただければ、"
+                                          f"品目ごとの金額と合計をお伝えします{sample}。正式な金額は札幌市のホームページの"
+                                          f"大型ごみのページか、{CALL_CENTER}でご確認ください。")
+        return True
+    if _PUT_OUT_TIME.search(text) and re.search(r"出|だ", text):
+        dispatcher.utter_message(text="収集日の朝8時30分までに、申し込みの住所の決められた場所に出してください。")
+        return True
+    return False
 
 
 def describe_refusals(results) -> List[str]:
@@ -135,6 +165,277 @@ def edit_request(text: str) -> Optional[str]:
     return next((field for field, words in EDIT_FIELDS if words.search(folded)), None)
 
 
+# ------------------------------------------------------------------ reading a typed answer, any field at any question
+# Citizens answer in their own order (what, where, when, who), several answers in one message, and change their
+# mind (「やっぱりソファーじゃなくてベッドにします」「住所まちがえました。…です」「日にちを12月19日に変えたい」).
+# A typed message in the form is cut at 、。 and each piece read by one reader per field: a phone number
+# (booking.validate_phone), an address (resolve_address: 区 + 町名, or a postcode), a date (booking.parse_date);
+# what is left is the answer to the question asked (items, the name) or, with words of changing, new items.
+_SEGMENTS = re.compile(r"[、,，。\n]+|(?<=[?？!！])")
+_PHONE_SPAN = re.compile(r"(?:\+81|0)[\d\s\-‐ー－()（）]{8,16}\d")
+_ITEMS_INSTEAD = re.compile(r"(?:じゃなくて|じゃなく|ではなくて|ではなく|でなくて|でなく|をやめて|はやめて)(?P<new>.+)$")
+_ITEMS_ONLY = re.compile(r"^(?:じゃあ|では|それなら|やっぱり|やはり)?\s*(?P<new>.+?)\s*だけ(?:で|に|を|が)?.*$")
+_ITEMS_ADD = re.compile(r"^(?:あと|それと|あと、)?\s*(?P<new>.+?)\s*も\s*(?:追加|ついか|出し|だし|お願い|おねがい|一緒|いっしょ).*$")
+_ITEMS_CHANGE = re.compile(r"^(?:やっぱり|やはり)?\s*(?:品目|出す物|出すもの)?(?:を|は)?\s*(?P<new>.+?)\s*(?:に(?:変更|変え|かえ)|にします|にして).*$")
+_ITEM_TAIL = re.compile(r"\s*(?:にします|にしてください|にして|に変更(?:します|してください|したい)?|に変えます|に変えたい|"
+                        r"でお願いします|でお願い|がいいです|がいい|です|でいいです|で)\s*$")
+_LEAD_WORDS = re.compile(r"^(?:あ|あっ|えっと|えーと|すみません|すいません|ごめんなさい|やっぱり|やはり|じゃあ|では|住所は|"
+                         r"住所|場所は|電話番号は|電話は|番号は|連絡先は|名前は|お名前は|日にちは|日付は|希望日は)\s*")
+_ADDRESS_TAIL = re.compile(r"\s*(?:です|でお願いします|でおねがいします|に住んでいます|まで|に来てください|です。)\s*$")
+_NAME_TAIL = re.compile(r"\s*(?:です|と申します|といいます|でお願いします)\s*$")
+_HOUSE_ONLY = re.compile(r"^\s*(?:番地は)?\s*\d+(?:\s*(?:-|ー|－|‐|の|番地?|号)\s*\d*)*\s*(?:番地|号)?\s*(?:です)?\s*$")
+_NO_HOUSE = re.compile(r"番地(?:は)?(?:なし|無し|ない|ありません|わから|分から|不明)|わから|分から|ありません|ない(?:です)?$|"
+                       r"そこまで|これで|以上|なし|無し")
+_STOP_WORDS = re.compile(r"(?:やめ|止め)(?:る|ます|ておきます|ときます|とく|よう)|中止|いいです$|結構です$")
+_FEE_QUESTION = re.compile(r"料金|手数料|いくら|値段|費用|お金|何円|なんえん")
+HOUSE_ASK = ("番地（例：1-1、3番5号）まで教えてください。番地がない・分からないときは「番地なし」と送ってください"
+             "（そのときは、場所の確認のため担当からお電話することがあります）。")
+NO_HOUSE_NOTE = "番地なしで承ります。場所の確認のため、担当からお電話することがあります。"
+
+
+def _clean(segment: str, tail: re.Pattern = _ADDRESS_TAIL) -> str:
+    text = _LEAD_WORDS.sub("", segment.strip())
+    return tail.sub("", text).strip()
+
+
+_KANA_WORDS = [("さらいしゅう", "再来週"), ("らいしゅう", "来週"), ("こんしゅう", "今週"), ("さらいげつ", "再来月"),
+               ("らいげつ", "来月"), ("こんげつ", "今月"), ("げつようび", "月曜日"), ("かようび", "火曜日"),
+               ("すいようび", "水曜日"), ("もくようび", "木曜日"), ("きんようび", "金曜日"), ("どようび", "土曜日"),
+               ("にちようび", "日曜日"), ("げつよう", "月曜"), ("かよう", "火曜"), ("すいよう", "水曜"),
+               ("もくよう", "木曜"), ("きんよう", "金曜"), ("どよう", "土曜"), ("にちよう", "日曜")]
+_KANA_DATE = re.compile(r"(\d+)\s*がつ\s*(\d+)\s*にち|(\d+)\s*にち")
+_KANA_COUNTERS = re.compile(r"(\d+)\s*(きゃく|まい|だい|こ|ほん|つ|こ)(?![ぁ-ん])")
+_COUNTER_KANJI = {"きゃく": "脚", "まい": "枚", "だい": "台", "こ": "個", "ほん": "本", "つ": "つ"}
+
+
+def kana_date(text: str) -> str:
+    """「らいしゅうのかようび」「12がつ10にち」 as booking.parse_date reads them (来週の火曜日, 12月10日)."""
+    for kana, kanji in _KANA_WORDS:
+        text = text.replace(kana, kanji)
+    return _KANA_DATE.sub(lambda m: f"{m.group(1)}月{m.group(2)}日" if m.group(1) else f"{m.group(3)}日", text)
+
+
+def kana_counters(text: str) -> str:
+    """「いす2きゃく、ふとん2まい」: the counters in kanji, as the item parser reads quantities."""
+    return _KANA_COUNTERS.sub(lambda m: m.group(1) + _COUNTER_KANJI[m.group(2)], text)
+
+
+class Reading:
+    """What one typed message says, field by field (None: not in the message)."""
+
+    def __init__(self, text: str):
+        from bot.nlu.normalize import normalize_text
+        self.text = text
+        self.phone: Optional[str] = None
+        self.bad_phone: Optional[str] = None  # looks like a phone number but is none (0120, too short)
+        self.address: Optional[str] = None
+        self.found: Dict[str, Any] = {}
+        self.date_text: Optional[str] = None
+        self.date = None  # booking DateResult
+        self.rest: List[str] = []
+        for raw in _SEGMENTS.split(text or ""):
+            segment = raw.strip()
+            if not segment:
+                continue
+            folded = normalize_text(segment)
+            span = _PHONE_SPAN.search(folded)
+            if span and self.phone is None:
+                phone = booking.validate_phone(span.group(0))
+                if phone:
+                    self.phone = phone
+                    left = _clean(folded[:span.start()] + folded[span.end():], _NAME_TAIL)
+                    if left and not re.fullmatch(r"(?:電話|でんわ|番号|携帯|けいたい|連絡先|tel|です|は|:|：|\s)*", left):
+                        self.rest.append(left)
+                    continue
+                if re.fullmatch(r"[\d\s\-‐ー－()（）+]+", folded) and not re.search(r"[区条丁目]", folded):
+                    self.bad_phone = segment
+                    continue
+            if self.address is None and (re.search(r"区|〒|\d{3}-?\d{4}", folded)):
+                found = resolve_address(segment, None)
+                if found.get("gc_ward"):
+                    self.address, self.found = _clean(segment), found
+                    continue
+            if self.date is None:
+                result = booking.parse_date(kana_date(segment), today())
+                if result.date is not None or result.error != NOT_UNDERSTOOD:
+                    self.date_text, self.date = segment, result
+                    continue
+            self.rest.append(segment)
+
+    @property
+    def rest_text(self) -> str:
+        return "、".join(self.rest)
+
+    def has_fields(self) -> bool:
+        return bool(self.phone or self.address or self.date is not None)
+
+
+def items_change(text: str) -> Optional[Tuple[str, str]]:
+    """(「replace」 or 「add」, the new items) for 「ソファーじゃなくてベッドにします」「テレビ台だけでいいです」
+    「ソファーも追加したい」「品目をベッドに変えたい」; None without words of changing."""
+    folded = text.strip()
+    for kind, pattern in (("replace", _ITEMS_INSTEAD), ("replace", _ITEMS_ONLY), ("add", _ITEMS_ADD),
+                          ("replace", _ITEMS_CHANGE)):
+        match = pattern.search(folded)
+        if match:
+            new = _ITEM_TAIL.sub("", _LEAD_WORDS.sub("", match.group("new").strip())).strip()
+            if new:
+                return kind, new
+    return None
+
+
+ASK_AGAIN = {"bb_items": "出したい物と数を教えてください。例：ソファと電子レンジ2台（やめるときは「やめる」）",
+             "bb_address": "収集に伺う住所を、区・町名・番地まで教えてください。例：中央区北1条西2丁目1-1",
+             "bb_date": "収集日をボタンから選ぶか、「12月3日」「来週の月曜」のように入力してください。",
+             "bb_phone": "当日連絡のつく電話番号を教えてください。例：090-1234-5678"}
+PHONE_HELP = ("電話番号の形が正しくないようです。市外局番から、または携帯電話の11けたで教えてください。"
+              "例：011-123-4567、090-1234-5678")
+_STOP_AT_END = re.compile(r"(?:やめ|止め)(?:る|ます|ておきます|ときます|とく|にします)$|中止(?:します|して)?$")
+OPEN_QUESTIONS = ("bb_items", "bb_address", "bb_date", "bb_name", "bb_phone", "bb_confirm")
+
+
+def message_to_read(tracker: Tracker) -> Optional[str]:
+    """The user's typed message when the form reads it whole (:meth:`ValidateBulkyBookingForm.read_typed`): a
+    fresh message (not a return to the form), typed (not a button's payload), while the form asks one of its
+    open questions or is being started by this very message (「ソファーを捨てたいので予約したい」); never a
+    request to stop, for a person or for counseling, which their rules answer."""
+    text = latest_text(tracker)
+    requested = tracker.get_slot("requested_slot")
+    if not text or text.startswith("/") or not is_fresh_answer(tracker):
+        return None
+    if requested not in OPEN_QUESTIONS and not (requested is None and latest_intent(tracker) == "menu_bulky_booking"):
+        return None
+    if latest_intent(tracker) in INTERRUPTIONS - {"manage_booking"}:
+        return None
+    return text
+
+
+def take_items(dispatcher: CollectingDispatcher, text: str, quiet: bool = False) -> Optional[Dict[str, Any]]:
+    """bb_items / bb_item_list for the items in ``text``, or None (asked again) with what cannot be taken and why.
+    ``quiet``: words beside other answers (「大型ごみの予約です。ソファー1つ、…」): nothing is said about words that
+    are no item, and nothing changes when no item is found."""
+    results = parse_items_typed(text)
+    if quiet:
+        results = [r for r in results if r.status not in ("unknown", "ambiguous")]
+        if not results:
+            return None
+    accepted = [{"name": r.item_name, "quantity": r.quantity, "fee": r.fee} for r in results if r.status == "ok"]
+    problem = booking.validate_limits(results, booking.fee_table().limits) if accepted else None
+    lines = describe_refusals([r for r in results if r.status in REFUSED or not accepted or problem])
+    if problem:
+        lines.append(problem)
+    asked = [r for r in results if r.status not in REFUSED and r.status != "ok"]  # unknown, ambiguous, quantity
+    if problem or not accepted or asked:
+        if accepted and not problem:
+            lines.append("申し込める物：" + "、".join(f"{i['name']}×{i['quantity']}" for i in accepted))
+        lines.append("出したい物と数を、もう一度まとめて教えてください。")
+        dispatcher.utter_message(text="\n".join(lines))
+        return {"bb_items": None, "bb_item_list": None}
+    # Items that cannot be booked here (家電4品目, not 大型ごみ, no fee in the table) beside ones that can: those are
+    # booked, the others told why (「冷蔵庫とソファー」 → the ソファー).
+    sample = "（手数料は見本の表によるもので、市の確認前です）" if booking.fee_table().sample else ""
+    besides = "\n".join(lines + ["次の物で承ります（ほかに出したい物があれば「〇〇も追加」と送ってください）。"]) if lines else "承りました。"
+    dispatcher.utter_message(text=f"{besides}\n{items_text(accepted)}\n合計 {total_of(accepted):,}円{sample}")
+    return {"bb_items": text, "bb_item_list": accepted}
+
+
+REFUSED = ("not_collected", "not_large", "no_fee")
+_ITEM_PARTICLES = re.compile(r"(?<=\S)(?:が|を|は)(?=\s*[0-9０-９一二三四五六七八九十])|(?<=[つ個台枚脚本点])\s*と(?=\s*(?:[、,]|$))|"
+                             r"\s*(?:です|でお願いします|をお願いします|お願いします)\s*(?=[、,]|$)")
+
+
+def parse_items_typed(text: str):
+    """booking.parse_items on the words as people type them (「本棚が1つと、カラーボックスが3つです」「いす2きゃく」);
+    a word that only names part of an item found beside it (「スキー板とストック」: ストック is in スキー用具一式（板、
+    ストック）) is not asked about."""
+    results = booking.parse_items(_ITEM_PARTICLES.sub("", kana_counters(text)))
+    names = [r.item_name for r in results if r.status == "ok" and r.item_name]
+    return [r for r in results if not (r.status in ("ambiguous", "unknown")
+                                       and any(fold(r.phrase) in fold(n) for n in names))]
+
+
+def change_items(dispatcher: CollectingDispatcher, change: Tuple[str, str],
+                 current: Optional[List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """「ソファーじゃなくてベッドにします」 (replace) or 「ソファーも追加したい」 (add) at any question: the new items
+    when every word is an item that can be booked; otherwise what is wrong, and the items stay as they were."""
+    kind, text = change
+    results = booking.parse_items(text)
+    if not results or any(r.status in ("unknown", "ambiguous") for r in results):
+        return {}
+    lines = describe_refusals(results)
+    new = [{"name": r.item_name, "quantity": r.quantity, "fee": r.fee} for r in results if r.status == "ok"]
+    if kind == "add" and current:
+        merged = {i["name"]: dict(i) for i in current}
+        for item in new:
+            if item["name"] in merged:
+                merged[item["name"]]["quantity"] += item["quantity"]
+            else:
+                merged[item["name"]] = item
+        new = list(merged.values())
+    problem = booking.validate_limits(results, booking.fee_table().limits) if new else None
+    if lines or problem or not new:
+        kept = "品目は変えていません。" if current else "出したい物と数を教えてください。"
+        dispatcher.utter_message(text="\n".join(lines + ([problem] if problem else []) + [kept]))
+        return {}
+    sample = "（手数料は見本の表によるもので、市の確認前です）" if booking.fee_table().sample else ""
+    dispatcher.utter_message(text=f"品目を変更しました。\n{items_text(new)}\n合計 {total_of(new):,}円{sample}")
+    return {"bb_items": "、".join(f"{i['name']}{i['quantity']}" for i in new), "bb_item_list": new}
+
+
+def take_address(dispatcher: CollectingDispatcher, text: str, found: Dict[str, Any],
+                 as_given: bool = False) -> Dict[str, Any]:
+    """The address slots for ``text`` (区 + 町名 checked against the city's list). Without a 番地 the citizen is
+    asked for it once (bb_house_asked keeps the address); after that, or ``as_given``, it is taken as it is."""
+    ward, town = found.get("gc_ward"), found.get("gc_town")
+    if not ward:
+        dispatcher.utter_message(text="区の名前が分かりませんでした。区・町名・番地まで教えてください。例：中央区北1条西2丁目1-1")
+        return {"bb_address": None}
+    if not town:
+        dispatcher.utter_message(text=f"{ward}の町名が分かりませんでした。町名と番地まで教えてください。")
+        return {"bb_address": None}
+    # bb_area "-" when the town spans several calendar areas: a value, so the form does not ask for it.
+    slots = {"bb_address": text, "bb_ward": ward, "bb_town": town, "bb_area": found.get("gc_area") or "-",
+             "bb_house_asked": None}
+    if HOUSE_NUMBER.search(text.replace(town, "", 1)):
+        return slots
+    if as_given:
+        dispatcher.utter_message(text=NO_HOUSE_NOTE)
+        return slots
+    return {"bb_address": None, "bb_ward": None, "bb_town": None, "bb_area": None,
+            "bb_house_asked": {"address": text, "ward": ward, "town": town, "area": slots["bb_area"]}}
+
+
+def take_name(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> Dict[str, Any]:
+    if not text or text in SKIP_NAME or read_yes_no(text) is False or re.fullmatch(r"(?:いい|結構)です", text):
+        return {"bb_name": "-"}  # 「いいえ」「なし」: no name
+    if read_yes_no(text):
+        dispatcher.utter_message(text="お名前を教えてください（不要なら「なし」）。")
+        return {"bb_name": None}
+    if len(text) > 40 or answered_a_question(dispatcher, tracker, text):
+        if len(text) > 40:
+            dispatcher.utter_message(text="お名前は40文字までで教えてください（不要なら「なし」）。")
+        return {"bb_name": None}
+    return {"bb_name": text}
+
+
+def settle_date(dispatcher: CollectingDispatcher, ward: str, day: date, asked: Optional[str]) -> Dict[str, Any]:
+    """bb_date for ``day`` in ``ward``. A day the ward cannot have (not its collection weekday, a holiday, past the
+    deadline, full) is said why, and the nearest day it can have is taken instead (bb_date_asked keeps the day
+    asked for: the summary shows both, and nothing is booked before the citizen says はい to it)."""
+    reason = booking.is_bookable(ward, day, today())
+    if not reason:
+        return {"bb_date": day.isoformat(), "bb_date_asked": asked if asked and asked != day.isoformat() else None}
+    dates = booking.available_dates(ward, today(), count=40)
+    if not dates:
+        dispatcher.utter_message(text=f"{reason}\n{ward}で申し込める日が近くにありません。{CALL_CENTER}へお問い合わせください。")
+        return {"bb_date": None, "bb_date_asked": None}
+    nearest = min(dates, key=lambda d: (abs((d - day).days), d < day))
+    reason = re.sub(r"ほかの日をお選びください。|日付をもう一度入力してください。", "", reason)
+    dispatcher.utter_message(text=f"{reason}\nいちばん近い{day_label(nearest)}でお受けします"
+                                  "（ほかの日がよければ「12月3日」のように送ってください）。")
+    return {"bb_date": nearest.isoformat(), "bb_date_asked": day.isoformat()}
+
+
 CONFIRM_BUTTONS = [button("はい", "/affirm"), button("いいえ（やめる）", "/deny"),
                    button("品目を直す", '/edit_booking{"bb_field": "items"}'),
                    button("住所を直す", '/edit_booking{"bb_field": "address"}'),
@@ -151,11 +452,18 @@ class ValidateBulkyBookingForm(FormValidationAction):
 
     @city_data_required
     async def run(self, dispatcher, tracker, domain):
+        text = message_to_read(tracker)
+        if text is not None:
+            events = await self.read_typed(dispatcher, tracker, domain, text)
+            if events is not None:
+                next_slot = await self.next_requested_slot(dispatcher, tracker, domain)
+                return events + ([next_slot] if next_slot else [])
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
-        slots = ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_phone", "bb_name",
-                 "bb_date"]
+        # The order citizens answer in: what, where, when, who (the name is optional), the phone.
+        slots = ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_date", "bb_name",
+                 "bb_phone"]
         if channel_of(tracker) == "line":  # a reminder the day before can only be pushed on LINE
             slots.append("bb_remind")
         return slots + ["bb_confirm"]
@@ -241,31 +549,106 @@ class ValidateBulkyBookingForm(FormValidationAction):
             dispatcher.utter_message(text=CONFIRM_HELP)
         return {"bb_confirm": None}  # 「ちょっと考えます」, 「うんこ」: no booking on a guess
 
+    # ------------------------------------------------------------------ a typed message: every field it gives
+    async def read_typed(self, dispatcher, tracker, domain, text: str) -> Optional[List[Dict]]:
+        """The events for a typed message in the form (see :class:`Reading`), or None to leave it to the
+        per-slot extract_/validate_ methods (a yes or no at the summary, a request to stop or for a person)."""
+        requested = tracker.get_slot("requested_slot")
+        intent = latest_intent(tracker)
+        reading = Reading(text)
+        change = next((c for c in map(items_change, reading.rest) if c), None)
+        if intent == "manage_booking" and (not (reading.has_fields() or change)
+                                           or re.search(r"予約|申し?込|受付", text)):
+            return None  # 「予約を確認したい」: another booking (data/rules/booking.yml)
+        if requested == "bb_confirm":
+            if (read_yes_no(text, "confirm") is not None or typed_choice(text, CONFIRM_BUTTONS)
+                    or not (reading.has_fields() or change)):
+                return None  # extract_bb_confirm
+        slots = tracker.current_slot_values()
+        updates: Dict[str, Any] = {}
+        pending = slots.get("bb_house_asked") if requested == "bb_address" else None
+        rest = list(reading.rest)
+
+        if pending and _HOUSE_ONLY.match(fold(text)):  # 「2-10」 after 「番地まで教えてください」
+            updates.update(self.accept_address(pending, f"{pending['address']}{text.strip()}"))
+            return self.events(dispatcher, tracker, updates, requested)
+        if pending and not reading.address:  # 「番地なし」「わからない」, or another answer: as given
+            dispatcher.utter_message(text=NO_HOUSE_NOTE)
+            updates.update(self.accept_address(pending, pending["address"]))
+            rest = [r for r in rest if not _NO_HOUSE.search(fold(r))]
+
+        if not reading.has_fields() and not change and not pending and requested is not None:
+            if requested != "bb_name" and is_yes_or_no(text):
+                instead = yes_or_no_instead(dispatcher, text, requested, ASK_AGAIN.get(requested, CONFIRM_HELP))
+                return self.events(dispatcher, tracker, instead or {requested: None}, requested)
+            if _STOP_AT_END.search(fold(text)):  # 「それならやめます」 the NLU did not take for 「やめる」
+                return self.events(dispatcher, tracker, {requested: None, "bb_confirm": "no"}, requested)
+            if answered_a_question(dispatcher, tracker, text):
+                return self.events(dispatcher, tracker, {requested: None}, requested)
+
+        if reading.address:
+            updates.update(take_address(dispatcher, reading.address, reading.found, as_given=bool(pending)))
+        if reading.phone:
+            updates["bb_phone"] = reading.phone
+            if requested == "bb_name" and not rest:  # the phone instead of a name: no name
+                updates["bb_name"] = "-"
+        elif reading.bad_phone and requested in ("bb_phone", "bb_name"):
+            dispatcher.utter_message(text=PHONE_HELP)
+        if reading.date is not None:
+            if reading.date.date is None:
+                dispatcher.utter_message(text=reading.date.error)
+            else:
+                updates["bb_date"] = reading.date.date.isoformat()
+                updates["bb_date_asked"] = None
+
+        rest_text = "、".join(rest)
+        if change and (requested != "bb_items" or change[0] == "add"):
+            updates.update(change_items(dispatcher, change, slots.get("bb_item_list")))
+        elif rest_text and requested in ("bb_items", None):
+            new = change[1] if change else rest_text
+            quiet = requested is None or reading.has_fields()
+            updates.update(take_items(dispatcher, new, quiet=quiet) or {})
+        elif rest_text and requested == "bb_name" and "bb_name" not in updates:
+            updates.update(take_name(dispatcher, tracker, _clean(rest_text, _NAME_TAIL)))
+        elif not updates and requested == "bb_address":
+            updates.update(take_address(dispatcher, text, resolve_address(text, None)))
+        elif not updates and requested == "bb_date":
+            dispatcher.utter_message(text="日付が分かりませんでした。ボタンから選ぶか、「12月3日」「来週の月曜」のように教えてください。")
+        elif not updates and requested == "bb_phone":
+            dispatcher.utter_message(text=PHONE_HELP)
+
+        if requested == "bb_confirm":
+            updates["bb_confirm"] = None  # the summary is shown again with the change
+        return self.events(dispatcher, tracker, updates, requested)
+
+    def events(self, dispatcher, tracker, updates: Dict[str, Any], requested: Optional[str]) -> List[Dict]:
+        """SlotSet events for ``updates`` (the date checked against the ward once both are known), the
+        question asked again when it got no answer, and the next question."""
+        if requested and requested not in updates:
+            updates[requested] = None  # asked again (the form is not rejected: the message was read)
+        slots = {**tracker.current_slot_values(), **updates}
+        ward, day = slots.get("bb_ward"), slots.get("bb_date")
+        if ward and day and ("bb_date" in updates or "bb_ward" in updates):
+            updates.update(settle_date(dispatcher, ward, date.fromisoformat(day), slots.get("bb_date_asked")))
+        events = [SlotSet(slot, value) for slot, value in updates.items()]
+        tracker.add_slots(events)
+        return events
+
+    @staticmethod
+    def accept_address(pending: Dict[str, Any], text: str) -> Dict[str, Any]:
+        return {"bb_address": text, "bb_ward": pending["ward"], "bb_town": pending["town"],
+                "bb_area": pending["area"], "bb_house_asked": None}
+
     def validate_bb_items(self, value, dispatcher, tracker, domain):
         text = str(value or "").strip()
         if tracker.get_slot("bb_item_list") and tracker.get_slot("requested_slot") != "bb_items":
             return {"bb_items": value}
         if not text or answered_a_question(dispatcher, tracker, text):
             return {"bb_items": None}
-        instead = yes_or_no_instead(dispatcher, text, "bb_items",
-                                    "出したい物と数を教えてください。例：ソファと電子レンジ2台（やめるときは「やめる」）")
+        instead = yes_or_no_instead(dispatcher, text, "bb_items", ASK_AGAIN["bb_items"])
         if instead:
             return instead
-        results = booking.parse_items(text)
-        lines = describe_refusals(results)
-        accepted = [{"name": r.item_name, "quantity": r.quantity, "fee": r.fee} for r in results if r.status == "ok"]
-        problem = booking.validate_limits(results, booking.fee_table().limits) if accepted else None
-        if problem:
-            lines.append(problem)
-        if lines or not accepted:
-            if accepted and not problem:
-                lines.append("申し込める物：" + "、".join(f"{i['name']}×{i['quantity']}" for i in accepted))
-            lines.append("出したい物と数を、もう一度まとめて教えてください。")
-            dispatcher.utter_message(text="\n".join(lines))
-            return {"bb_items": None, "bb_item_list": None}
-        sample = "（手数料は見本の表によるもので、市の確認前です）" if booking.fee_table().sample else ""
-        dispatcher.utter_message(text=f"承りました。\n{items_text(accepted)}\n合計 {total_of(accepted):,}円{sample}")
-        return {"bb_items": text, "bb_item_list": accepted}
+        return take_items(dispatcher, text)
 
     def validate_bb_address(self, value, dispatcher, tracker, domain):
         text = str(value or "").strip()
@@ -273,23 +656,11 @@ class ValidateBulkyBookingForm(FormValidationAction):
             return {"bb_address": value}
         if not text or answered_a_question(dispatcher, tracker, text):
             return {"bb_address": None}
-        instead = yes_or_no_instead(dispatcher, text, "bb_address",
-                                    "収集に伺う住所を、区・町名・番地まで教えてください。例：中央区北1条西2丁目1-1")
+        instead = yes_or_no_instead(dispatcher, text, "bb_address", ASK_AGAIN["bb_address"])
         if instead:
             return instead
-        found = resolve_address(text, None)
-        ward, town = found.get("gc_ward"), found.get("gc_town")
-        if not ward:
-            dispatcher.utter_message(text="区の名前が分かりませんでした。区・町名・番地まで教えてください。例：中央区北1条西2丁目1-1")
-            return {"bb_address": None}
-        if not town:
-            dispatcher.utter_message(text=f"{ward}の町名が分かりませんでした。町名と番地まで教えてください。")
-            return {"bb_address": None}
-        if not HOUSE_NUMBER.search(text.replace(town, "", 1)):
-            dispatcher.utter_message(text="番地（例：1-1、3番5号）まで教えてください。")
-            return {"bb_address": None}
-        # bb_area "-" when the town spans several calendar areas: a value, so the form does not ask for it.
-        return {"bb_address": text, "bb_ward": ward, "bb_town": town, "bb_area": found.get("gc_area") or "-"}
+        return take_address(dispatcher, text, resolve_address(text, None),
+                            as_given=bool(tracker.get_slot("bb_house_asked")))
 
     def validate_bb_phone(self, value, dispatcher, tracker, domain):
         text = str(value or "").strip()
@@ -297,40 +668,28 @@ class ValidateBulkyBookingForm(FormValidationAction):
             return {"bb_phone": None}
         phone = booking.validate_phone(text)
         if not phone:
-            dispatcher.utter_message(text="電話番号の形が正しくないようです。市外局番から、または携帯電話の11けたで教えてください。例：011-123-4567、090-1234-5678")
+            dispatcher.utter_message(text=PHONE_HELP)
             return {"bb_phone": None}
         return {"bb_phone": phone}
 
     def validate_bb_name(self, value, dispatcher, tracker, domain):
-        text = str(value or "").strip()
-        if not text or text in SKIP_NAME or read_yes_no(text) is False:  # 「いいえ」: no name
-            return {"bb_name": "-"}
-        if read_yes_no(text):
-            dispatcher.utter_message(text="お名前を教えてください（不要なら「なし」）。")
-            return {"bb_name": None}
-        if len(text) > 40 or answered_a_question(dispatcher, tracker, text):
-            if len(text) > 40:
-                dispatcher.utter_message(text="お名前は40文字までで教えてください（不要なら「なし」）。")
-            return {"bb_name": None}
-        return {"bb_name": text}
+        return take_name(dispatcher, tracker, str(value or "").strip())
 
     def validate_bb_date(self, value, dispatcher, tracker, domain):
         text = str(value or "").strip()
         if answered_a_question(dispatcher, tracker, text):
             return {"bb_date": None}
-        instead = yes_or_no_instead(dispatcher, text, "bb_date",
-                                    "収集日をボタンから選ぶか、「12月3日」「来週の月曜」のように入力してください。")
+        instead = yes_or_no_instead(dispatcher, text, "bb_date", ASK_AGAIN["bb_date"])
         if instead:
             return instead
         result = booking.parse_date(text, today())
         if result.date is None:
             dispatcher.utter_message(text=result.error or "日付が分かりませんでした。ボタンから選ぶか、「12月3日」のように教えてください。")
             return {"bb_date": None}
-        reason = booking.is_bookable(tracker.get_slot("bb_ward"), result.date, today())
-        if reason:
-            dispatcher.utter_message(text=reason)
-            return {"bb_date": None}
-        return {"bb_date": result.date.isoformat()}
+        ward = tracker.get_slot("bb_ward")
+        if not ward:
+            return {"bb_date": result.date.isoformat(), "bb_date_asked": None}
+        return settle_date(dispatcher, ward, result.date, None)
 
     def validate_bb_remind(self, value, dispatcher, tracker, domain):
         return {"bb_remind": value if isinstance(value, bool) else None}
@@ -338,11 +697,27 @@ class ValidateBulkyBookingForm(FormValidationAction):
     def validate_bb_confirm(self, value, dispatcher, tracker, domain):
         if value in BOOKING_FIELDS:  # 「修正する」 → which part: that question is asked again
             slot = BOOKING_FIELDS[value]
-            extra = {"bb_item_list": None} if value == "items" else {"bb_ward": None} if value == "address" else {}
+            extra = ({"bb_item_list": None} if value == "items" else {"bb_ward": None, "bb_house_asked": None}
+                     if value == "address" else {"bb_date_asked": None} if value == "date" else {})
             return {"bb_confirm": None, slot: None, **extra}
         if value not in ("yes", "no"):
             return {"bb_confirm": None}
         return {"bb_confirm": value}
+
+
+class ActionAskBbAddress(Action):
+    """The address question; after an address without 番地, the question for the 番地 (asked once)."""
+
+    def name(self) -> Text:
+        return "action_ask_bb_address"
+
+    async def run(self, dispatcher, tracker, domain) -> List[Dict]:
+        pending = tracker.get_slot("bb_house_asked")
+        if pending:
+            dispatcher.utter_message(text=f"「{pending['address']}」の{HOUSE_ASK}")
+        else:
+            dispatcher.utter_message(response="utter_ask_bb_address")
+        return []
 
 
 class ActionAskBbDate(Action):
@@ -373,7 +748,9 @@ def summary(slots: Dict[str, Any]) -> str:
         "【申し込み内容】",
         items_text(slots["bb_item_list"]),
         f"手数料の合計：{total_of(slots['bb_item_list']):,}円",
-        f"収集日：{day_label(date.fromisoformat(slots['bb_date']))}",
+        f"収集日：{day_label(date.fromisoformat(slots['bb_date']))}" + (
+            f"（ご希望の{day_label(date.fromisoformat(slots['bb_date_asked']))}は申し込めないため）"
+            if slots.get("bb_date_asked") else ""),
         f"住所：{slots['bb_address']}",
         f"電話番号：{slots['bb_phone']}" + (f"\nお名前：{name}" if name and name != "-" else ""),
     ])
@@ -390,7 +767,7 @@ class ActionAskBbConfirm(Action):
 
 
 BOOKING_SLOTS = ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_phone", "bb_name",
-                 "bb_date", "bb_remind", "bb_confirm"]
+                 "bb_date", "bb_remind", "bb_confirm", "bb_house_asked", "bb_date_asked"]
 
 
 def put_out_text(total: int) -> str:

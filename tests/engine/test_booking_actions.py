@@ -59,8 +59,11 @@ def test_a_question_in_the_middle_is_answered_and_asked_again():
 
 
 def test_address_needs_ward_town_and_house_number():
+    from actions.booking import ActionAskBbAddress
     result, said = validate("bb_address", "中央区南27条西")
-    assert result["bb_address"] is None and "番地" in said[0]
+    assert result["bb_address"] is None and result["bb_house_asked"]["ward"] == "中央区"
+    asked, _ = run(ActionAskBbAddress(), tracker("", {"bb_house_asked": result["bb_house_asked"]}))
+    assert "番地" in asked[0]["text"] and "中央区南27条西" in asked[0]["text"]
     result, _ = validate("bb_address", "中央区南27条西10丁目1-5")
     assert result["bb_ward"] == "中央区" and result["bb_town"].startswith("南27条西")
 
@@ -138,3 +141,131 @@ def test_changing_the_items_of_a_booking():
                                                                "bm_receipt": receipt}, sender="web:items-user"))
     assert "品目を変更しました" in done[0]["text"] and "自転車 ×2" in done[0]["text"]
     assert [i.name for i in booking.store().get(receipt).items] == ["自転車"]
+
+
+# ------------------------------------------------------------------ typed answers in the citizens' order (issue #12)
+# Citizens answer what, where, when, who, then the phone, often several answers in one message, change their mind
+# and ask questions in between (tests/frontdoor/booking_a.yml). The form reads every field a message gives at any
+# question, the way Rasa runs the validator after a typed message (the requested slot mapped from the text).
+# 2025-01-15 is a Wednesday: 中央区 collects on Mondays and Thursdays, 北区 on Tuesdays and Fridays (sample schedule).
+SOFA = [{"name": "ソファー", "quantity": 1, "fee": 1000}]
+WITH_ITEMS = {"bb_items": "ソファー", "bb_item_list": SOFA}
+WITH_ADDRESS = {**WITH_ITEMS, "bb_address": "中央区南27条西10丁目1-5", "bb_ward": "中央区", "bb_town": "南27条西",
+                "bb_area": "-"}
+
+
+def turn(slot, text, slots=None, intent="nlu_fallback"):
+    """One typed message while the form asks for ``slot`` (None: the message that starts the form); returns the
+    slots after it (with requested_slot: the next question) and what the bot said."""
+    from actions.booking import ValidateBulkyBookingForm
+    mapped = {slot: text} if slot and slot != "bb_confirm" else {}
+    events = [{"event": "action", "name": "action_listen"},
+              {"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": intent}, "entities": []}},
+              *[{"event": "slot", "name": k, "value": v} for k, v in mapped.items()],
+              {"event": "action", "name": "bulky_booking_form"}]
+    current = {**(slots or {}), **mapped, "requested_slot": slot}
+    t = Tracker("web:order-user", current, {"text": text, "intent": {"name": intent, "confidence": 0.9},
+                                            "entities": [], "metadata": {"channel": "web"}},
+                events, False, None, {"name": "bulky_booking_form"} if slot else {}, "bulky_booking_form")
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ValidateBulkyBookingForm().run(dispatcher, t, DOMAIN_WITH_FORM))
+    after = {**(slots or {}), "requested_slot": slot}
+    for event in result:
+        if event.get("event") == "slot":
+            after[event["name"]] = event["value"]
+    return after, [m.get("text") or m.get("response") or "" for m in dispatcher.messages]
+
+
+DOMAIN_WITH_FORM = {"slots": {}, "forms": {"bulky_booking_form": {"required_slots": []}}}
+
+
+def test_the_form_asks_in_the_citizens_order_items_address_date_name_phone():
+    after, _ = turn("bb_address", "中央区南27条西10丁目1-5", WITH_ITEMS)
+    assert after["bb_ward"] == "中央区" and after["requested_slot"] == "bb_date"
+    after, _ = turn("bb_date", "1月20日", after)
+    assert after["bb_date"] == "2025-01-20" and after["requested_slot"] == "bb_name"
+    after, _ = turn("bb_name", "佐藤花子", after)
+    assert after["bb_name"] == "佐藤花子" and after["requested_slot"] == "bb_phone"
+    after, _ = turn("bb_phone", "090-1111-2222", after)
+    assert after["bb_phone"] == "09011112222" and after["requested_slot"] == "bb_confirm"
+
+
+def test_several_answers_in_one_message_fill_them_all():
+    after, said = turn("bb_items", "たんす1つ、北区屯田5条3丁目2-10、1月24日", {})
+    assert [i["name"] for i in after["bb_item_list"]] == ["たんす"]
+    assert after["bb_ward"] == "北区" and after["bb_address"] == "北区屯田5条3丁目2-10"
+    assert after["bb_date"] == "2025-01-24" and after["requested_slot"] == "bb_name"
+
+
+def test_the_message_that_starts_the_form_is_read_too():
+    after, _ = turn(None, "大型ごみの予約です。ソファー1つ、住所は中央区南3条西5丁目1-1、1月20日希望です", {},
+                    intent="menu_bulky_booking")
+    assert after["bb_item_list"][0]["name"] == "ソファー" and after["bb_ward"] == "中央区"
+    assert after["bb_date"] == "2025-01-20" and after["requested_slot"] == "bb_name"
+    after, said = turn(None, "大型ごみの予約をお願いします", {}, intent="menu_bulky_booking")
+    assert after.get("bb_items") is None and after["requested_slot"] == "bb_items" and not said
+
+
+@pytest.mark.parametrize("slot, text, field, value", [
+    ("bb_date", "090-1111-2222", "bb_phone", "09011112222"),
+    ("bb_name", "1月20日", "bb_date", "2025-01-20"),
+    ("bb_phone", "来週の月曜", "bb_date", "2025-01-20"),
+    ("bb_name", "やっぱり日にち1月23日にして", "bb_date", "2025-01-23")])
+def test_an_answer_to_another_question_fills_that_field(slot, text, field, value):
+    slots = {**WITH_ADDRESS, **({} if slot == "bb_date" else {"bb_date": "2025-01-27"})}
+    after, _ = turn(slot, text, slots)
+    assert after[field] == value
+    assert after.get(slot) is None or slot == field  # never taken as the name or the phone
+
+
+def test_a_phone_number_at_the_name_question_means_no_name():
+    after, _ = turn("bb_name", "080-2222-3333", {**WITH_ADDRESS, "bb_date": "2025-01-20"})
+    assert after["bb_phone"] == "08022223333" and after["bb_name"] == "-" and after["requested_slot"] == "bb_confirm"
+
+
+def test_a_changed_address_or_items_replace_the_old_ones():
+    after, _ = turn("bb_date", "あ、住所まちがえました。中央区南3条西5丁目1-1です", WITH_ADDRESS)
+    assert after["bb_address"] == "中央区南3条西5丁目1-1" and after["requested_slot"] == "bb_date"
+    after, said = turn("bb_address", "やっぱりソファーじゃなくてベッドにします", WITH_ITEMS)
+    assert [i["name"] for i in after["bb_item_list"]] == ["ベッド"] and "品目を変更しました" in said[0]
+    assert after["requested_slot"] == "bb_address"
+
+
+def test_an_address_without_house_number_is_asked_for_it_once():
+    from actions.booking import ActionAskBbAddress
+    after, _ = turn("bb_address", "中央区南6条西8丁目", WITH_ITEMS)
+    assert after["bb_address"] is None and after["requested_slot"] == "bb_address"
+    asked, _ = run(ActionAskBbAddress(), tracker("", after))
+    assert "番地" in asked[0]["text"] and "番地なし" in asked[0]["text"]
+    # the 番地 alone completes it; 「番地なし」 or any other answer takes the address as given (never a loop)
+    done, _ = turn("bb_address", "3-5", after)
+    assert done["bb_address"] == "中央区南6条西8丁目3-5" and done["requested_slot"] == "bb_date"
+    done, said = turn("bb_address", "番地なし", after)
+    assert done["bb_address"] == "中央区南6条西8丁目" and done["bb_ward"] == "中央区"
+    assert "お電話" in said[0] and done["requested_slot"] == "bb_date"
+    done, _ = turn("bb_address", "来週の月曜", after)
+    assert done["bb_address"] == "中央区南6条西8丁目" and done["bb_date"] == "2025-01-20"
+    assert done["requested_slot"] == "bb_name"
+
+
+@pytest.mark.parametrize("text, expected", [("料金はいくら？", "011-222-4894"), ("何時までに出せばいいの", "8時30分")])
+def test_a_question_in_the_middle_is_answered_then_the_question_repeated(text, expected):
+    after, said = turn("bb_address", text, WITH_ITEMS)
+    assert after["bb_address"] is None and after["requested_slot"] == "bb_address"
+    assert any(expected in s for s in said)
+    if "料金" in text:  # the fee of the items given, from the same table, never a guessed amount
+        assert any("1,000円" in s for s in said)
+
+
+def test_a_date_the_ward_cannot_have_gives_the_nearest_and_the_summary_says_so():
+    from actions.booking import summary
+    after, said = turn("bb_date", "1月17日", WITH_ADDRESS)  # a Friday; 中央区 collects on Mondays and Thursdays
+    assert "収集日ではありません" in said[0] and "1月20日" in said[0]  # 1月16日 is too soon (2 days ahead at least)
+    assert after["bb_date"] == "2025-01-20" and after["bb_date_asked"] == "2025-01-17"
+    shown = summary({**after, "bb_phone": "09011112222"})
+    assert "ご希望の1月17日" in shown
+
+
+def test_a_stop_at_the_end_of_a_question_ends_the_form():
+    after, _ = turn("bb_name", "名前も言わないといけないの？それならやめます", {**WITH_ADDRESS, "bb_date": "2025-01-20"})
+    assert after["bb_confirm"] == "no" and after["requested_slot"] is None
