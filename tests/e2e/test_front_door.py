@@ -82,8 +82,9 @@ def measured(stack) -> Dict[str, Dict[str, float]]:
     figures = {}
     for name in FIGURES:
         items = eval_e2e.entries(name)
-        chats = asyncio.run(eval_e2e.ask_all(stack.gateway_url, [str(e["q"]) for e in items], PARALLEL, QUIET))
-        figures[name] = _score(name, items, chats, types, answers)
+        done = asyncio.run(eval_e2e.run_conversations(lambda: eval_e2e.WidgetChat(stack.gateway_url, QUIET),
+                                                       [[str(e["q"])] for e in items], PARALLEL))
+        figures[name] = _score(name, items, [c.last for c in done], types, answers)
     return figures
 
 
