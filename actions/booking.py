@@ -899,7 +899,7 @@ MANAGE_ACTIONS = {"check", "cancel", "cancel_confirmed", "change_date", "change_
 
 def infer_action(text: str) -> str:
     """What the citizen wants when the NLU found no ``bm_action`` entity (「大型ごみの収集日を変更したい」)."""
-    if re.search(r"キャンセル|取り消|取消|やめ", text):
+    if re.search(r"キャンセル|取り消|取消|やめ|取りやめ|(?:なし|無し)に(?:し|して)", text):
         return "cancel"
     if re.search(r"(日|日付|日にち|曜).*(変|ずら|延期)|(変|ずら).*(日|日付|日にち)", text):
         return "change_date"
@@ -922,6 +922,28 @@ def about_the_booking(text: str) -> bool:
     the front door, which cannot tell a 大型ごみ booking from another 予約 in these words) made of it."""
     return (not text.startswith("/") and infer_action(text) != "check"
             and re.search(r"予約|申し?込|収集日|品目|受付", text) is not None)
+
+
+def right_after_booking(tracker: Tracker) -> bool:
+    """Whether the user's latest message came right after a booking was made (data/rules/booking.yml sends
+    what the NLU could not place there to action_manage_booking)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
+            return event.get("name") == "action_submit_booking"
+    return False
+
+
+def about_the_new_booking(text: str) -> bool:
+    """「やっぱりキャンセルで」「今の予約なしにして」「日にちを変えたい」 right after booking: about that booking
+    (a bare 「やめる」 is not: nothing is going on to stop)."""
+    if text.startswith("/") or infer_action(text) == "check":
+        return False
+    return about_the_booking(text) or not re.fullmatch(r"(?:やめ|止め)(?:る|ます)?", fold(text))
 
 
 def asked_by_manage_booking(tracker: Tracker) -> bool:
@@ -955,6 +977,9 @@ class ActionManageBooking(Action):
         store = booking.store()
         text = tracker.latest_message.get("text") or ""
         chosen: Dict[str, str] = {}
+        if right_after_booking(tracker) and latest_intent(tracker) != "manage_booking" \
+                and not about_the_new_booking(text):
+            return await self.not_about_bookings(dispatcher, tracker, domain)
         if asked_by_manage_booking(tracker):
             answer = self.typed_answer(dispatcher, tracker, text)
             if isinstance(answer, list):

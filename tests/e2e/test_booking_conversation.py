@@ -31,13 +31,13 @@ async def test_book_then_cancel(widget):
     assert "ソファー" in accepted and "合計" in accepted
 
     await widget.say("中央区南27条西10丁目1-5")
-    assert "電話番号" in (await widget.next_message())["text"]
-    await widget.say("090-1234-5678")
-    assert "お名前" in (await widget.next_message())["text"]
-    await widget.say("なし")
     dates = await widget.next_message()
     assert "収集日を選んでください" in dates["text"] and dates["quick_replies"]
     await widget.say(dates["quick_replies"][0]["payload"])
+    assert "お名前" in (await widget.next_message())["text"]
+    await widget.say("なし")
+    assert "電話番号" in (await widget.next_message())["text"]
+    await widget.say("090-1234-5678")
     summary = await texts_until(widget, lambda m: "申し込みますか" in m.get("text", ""))
     assert "手数料の合計" in summary[-1]["text"] and "南27条西" in summary[-1]["text"]
 
@@ -70,3 +70,36 @@ async def test_stop_cancels_the_form(widget):
     await widget.ask("大型ごみを申し込みたい")
     reply = await widget.ask("やめる")
     assert "中止しました" in reply["text"]
+
+
+async def test_a_booking_typed_in_the_citizens_order_with_changes_and_a_question(widget):
+    """As citizens type it (tests/frontdoor/booking_a.yml): several answers in one message, an address without
+    番地, a question in the middle, a change of mind, a date the ward does not collect on — then booked.
+    "Today" is 2025-01-15 (Wednesday); 中央区 collects on Mondays and Thursdays."""
+    await widget.say("大型ごみを出したいです。ソファー1つです")
+    seen = await texts_until(widget, lambda m: "住所" in m.get("text", ""))
+    assert "ソファー" in " ".join(m.get("text", "") for m in seen)
+
+    await widget.say("中央区南6条西8丁目")  # no 番地: asked for it once
+    assert "番地" in (await texts_until(widget, lambda m: "番地" in m.get("text", "")))[-1]["text"]
+    await widget.say("料金はいくら？")  # answered, then the 番地 question again
+    seen = await texts_until(widget, lambda m: "番地" in m.get("text", ""))
+    assert "1,000円" in " ".join(m.get("text", "") for m in seen)
+    await widget.say("やっぱりソファーじゃなくてベッドにします")
+    seen = await texts_until(widget, lambda m: "番地" in m.get("text", ""))
+    assert "品目を変更しました" in " ".join(m.get("text", "") for m in seen)
+
+    await widget.say("1月24日")  # no 番地 given: the address as it is; a Friday: the nearest day of 中央区
+    seen = await texts_until(widget, lambda m: "お名前" in m.get("text", ""))
+    said = " ".join(m.get("text", "") for m in seen)
+    assert "お電話することがあります" in said and "1月23日" in said
+    await widget.say("佐藤花子")
+    assert "電話番号" in (await widget.next_message())["text"]
+    await widget.say("090-1111-2222")
+    summary = (await texts_until(widget, lambda m: "申し込みますか" in m.get("text", "")))[-1]["text"]
+    assert "ベッド" in summary and "中央区南6条西8丁目" in summary and "収集日：1月23日" in summary
+    assert "ご希望の1月24日" in summary and "お名前：佐藤花子" in summary
+
+    await widget.say("はい")
+    done = await texts_until(widget, lambda m: "受付番号" in m.get("text", ""))
+    assert RECEIPT.search(done[-1]["text"])

@@ -34,12 +34,12 @@ def test_a_booking_typed_on_line_then_changed_and_cancelled_typed(user: LineUser
     again = all_text(user.say("はい"))
     assert "出したい物と数" in again and "ハイザー" not in again and "承りました" not in again
 
+    # Asked in the order citizens answer: items, address, date, name, phone.
     assert "住所" in all_text(user.say("ソファー"))
-    assert "電話番号" in all_text(user.say("中央区南27条西10丁目1-5"))
-    assert "お名前" in all_text(user.say("090-1234-5678"))
-    assert "収集日を選んでください" in all_text(user.say("いいえ"))  # no name: 「なし」 typed otherwise
-
-    assert "お知らせしましょうか" in all_text(user.say("来週の月曜"))  # 2025-01-20
+    assert "収集日を選んでください" in all_text(user.say("中央区南27条西10丁目1-5"))
+    assert "お名前" in all_text(user.say("来週の月曜"))  # 2025-01-20
+    assert "電話番号" in all_text(user.say("いいえ"))  # no name: 「なし」 typed otherwise
+    assert "お知らせしましょうか" in all_text(user.say("090-1234-5678"))
     summary = all_text(user.say("いらない"))
     assert "この内容で申し込みますか" in summary and "収集日：1月20日" in summary and "お名前" not in summary
 
@@ -90,12 +90,12 @@ async def test_a_typed_no_at_the_summary_books_nothing_on_the_web(widget, stack)
     await widget.say("ソファー")
     await until(widget, "住所")
     await widget.say("中央区南27条西10丁目1-5")
-    await until(widget, "電話番号")
-    await widget.say("090-1234-5678")
-    await until(widget, "お名前")
-    await widget.say("なし")
     await until(widget, "収集日を選んでください")
     await widget.say("20日")  # DIET: nlu_fallback
+    await until(widget, "お名前")
+    await widget.say("なし")
+    await until(widget, "電話番号")
+    await widget.say("090-1234-5678")
     summary = await until(widget, "この内容で申し込みますか")
     assert "1月20日" in summary["text"]
     await widget.say("うーん、どうしようかな")  # no yes, no no: asked again

@@ -269,3 +269,34 @@ def test_a_date_the_ward_cannot_have_gives_the_nearest_and_the_summary_says_so()
 def test_a_stop_at_the_end_of_a_question_ends_the_form():
     after, _ = turn("bb_name", "名前も言わないといけないの？それならやめます", {**WITH_ADDRESS, "bb_date": "2025-01-20"})
     assert after["bb_confirm"] == "no" and after["requested_slot"] is None
+
+
+def after_booking(text, intent, sender):
+    """A message right after the receipt (data/rules/booking.yml sends nlu_fallback / menu_faq / stop /
+    out_of_scope there to action_manage_booking)."""
+    return tracker(text, intent=intent, sender=sender, events=[
+        {"event": "action", "name": "action_submit_booking"}, {"event": "bot", "text": "申し込みを受け付けました。"},
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": []}}])
+
+
+@pytest.mark.parametrize("text, intent", [("すみません、さっきの予約をキャンセルしたいです", "nlu_fallback"),
+                                          ("ごめんなさい、やっぱりキャンセルで", "stop"), ("今の予約なしにして", "nlu_fallback"),
+                                          ("予約を取り消したいです", "menu_faq")])
+def test_right_after_a_booking_a_cancellation_is_about_it_whatever_the_nlu_said(text, intent):
+    from actions.booking import ActionAskBbDate, ActionManageBooking, ActionSubmitBooking
+    sender = f"web:just-booked-{abs(hash(text))}"
+    messages, _ = run(ActionAskBbDate(), tracker("", {"bb_ward": "中央区"}, sender=sender))
+    day = messages[0]["buttons"][1]["payload"].split('"')[3]
+    form_start = [{"event": "active_loop", "name": "bulky_booking_form", "timestamp": abs(hash(sender)) % 10 ** 6}]
+    _, events = run(ActionSubmitBooking(), tracker("/affirm", booked_slots(day), "affirm", events=form_start,
+                                                   sender=sender))
+    receipt = next(e["value"] for e in events if e.get("name") == "bm_receipt")
+    ask, _ = run(ActionManageBooking(), after_booking(text, intent, sender))
+    assert receipt in ask[0]["text"] and "キャンセルしますか" in ask[0]["text"]
+
+
+def test_right_after_a_booking_a_bare_stop_is_no_cancellation():
+    from actions.booking import ActionManageBooking
+    said, _ = run(ActionManageBooking(), after_booking("やめる", "stop", "web:just-booked-stop"))
+    assert said[0].get("response") == "utter_stopped"
