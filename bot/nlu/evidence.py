@@ -12,6 +12,7 @@ from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
+SHORT_NAME, CLOSE_ITEM = 12, 0.65  # a message this short that the dictionary matches this closely is an item
 
 # Words that keep a message in the counseling flow when the gateway did not triage it (matched normalised).
 DISTRESS = ("いじめ", "虐め", "苛め", "つらい", "辛い", "しんどい", "死", "消えたい", "殺", "叩", "殴", "蹴", "暴力",
@@ -49,7 +50,16 @@ DISPOSAL_STRONG = re.compile(r"出し方|だしかた|捨て|すて(たい|る|�
                              r"|廃棄|なげ(たい|る|て|ます|れ|かた|よう)|投げ(たい|る|て|ます|れ|方|よう)|回収|引き?取"
                              r"|燃やせ|燃え|もえ(る|ない)|もやせ|不燃|可燃|資源|容器プラ|雑がみ|雑紙|ざつがみ")
 DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす|どうすれば|どうしたら|どうやって|どうする|どこに|どこへ"
-                           r"|持ち込|持って(行|い)")
+                           r"|持ち込|持って(行|い)"
+                           # the state of a thing one wants rid of (「オーブンレンジ壊れた」「教科書もう使わない」)
+                           r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
+                           r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう"
+                           r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)")
+# Another purpose than getting rid of it (「新しい掃除機のおすすめある？」「クレジットカードなくした」): not a
+# sorting question unless a strong disposal word says so.
+OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買い|買う|かいたい|購入|修理|直し|なおし|欲しい|ほしい|借り|貸し|売り|売れ|売る"
+                           r"|値段|価格|安い|使い方|なくし|無くし|失くし|落とし|紛失|盗|探し|さがし|どこで買|選び|作りたい|作れ"
+                           r"|つくりたい|申請|手続")
 # The assistant itself: who or what it is, who made it.
 ABOUT = re.compile(
     r"(あなた|貴方|きみ|君|おまえ|お前|このチャット|チャット|ボット|(?<![a-z])(bot|ai)(?![a-z])|ロボット)"
@@ -109,13 +119,17 @@ def sorting_question(text: str) -> bool:
     if not found.phrase:
         return False
     strong, weak = bool(DISPOSAL_STRONG.search(norm)), bool(DISPOSAL_WEAK.search(norm))
+    if OTHER_PURPOSE.search(norm) and not strong:
+        return False
     if found.status == "unknown":
         return strong and len(found.phrase) <= MAX_PHRASE
     sure = found.status == "found" or found.candidates[0].score >= SURE_ITEM
     if strong or (weak and sure):
         return True
-    # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item.
-    return sure and len(norm) <= MAX_PHRASE and _ends_with_the_item(norm, found.phrase)
+    # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
+    # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
+    short_and_close = len(norm) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
+    return (sure or short_and_close) and len(norm) <= MAX_PHRASE and _ends_with_the_item(norm, found.phrase)
 
 
 _TAIL = re.compile(r"(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
@@ -123,7 +137,12 @@ _TAIL = re.compile(r"(は|って|も|なんだけど|ですが|です|ですか|
 
 def _ends_with_the_item(norm: str, phrase: str) -> bool:
     """The message names the item last, with nothing said about it (「使い終わったノート」, 「座布団は？」);
-    「新しい冷蔵庫を買いたい」 goes on after the item."""
+    「新しい冷蔵庫を買いたい」 goes on after the item, and a phrase with a verb or adjective of its own is a
+    sentence the question patterns could not cut (「新しい掃除機のおすすめある」)."""
+    from bot.nlu.morphology import analyze
+
+    if any(m.pos in ("動詞", "形容詞", "助動詞") for m in analyze(phrase)):
+        return False
     return _TAIL.sub("", norm).endswith(phrase)
 
 

@@ -46,7 +46,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, META
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.knowledge.faq_retriever import current_retriever
+from bot.knowledge.faq_retriever import current_retriever, other_municipality
 from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, about_assistant, booking_request,
                               collection_day_question, distress, looks_like_address, question, sorting_question)
 from bot.nlu.normalize import normalize_text
@@ -106,6 +106,9 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return {}  # 「電話番号を直したい」 at the booking's confirmation
     if intent == ABOUT_INTENT:
         intent = "nlu_fallback"  # DIET's guess without the words for it (「無料Wi-Fiスポットある？」)
+    if other_municipality(text):
+        # 「小樽市のごみの収集日」「東京都の粗大ごみ」: another city's matter (action_fallback says where to ask)
+        return {} if intent == "out_of_scope" else _to("out_of_scope")
     if collection_day_question(text):
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
     if intent == "inform_address":

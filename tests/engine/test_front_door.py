@@ -153,3 +153,16 @@ def test_a_menu_title_typed_is_that_menu(official_city_data, text, intent):
 def test_an_address_with_a_collection_question_is_a_collection_day_question(official_city_data, intent):
     text = "中央区南3条西5丁目の燃えるゴミの日っていつ"
     assert routed_intent(intent, text, 0.9, triaged=True).get("intent", intent) == "ask_collection_day"
+
+
+@pytest.mark.parametrize("intent, text, expected", [
+    ("nlu_fallback", "オーブンレンジ壊れた", "ask_garbage_category"),  # the state of a thing to get rid of
+    ("nlu_fallback", "教科書もう使わない", "ask_garbage_category"),
+    ("nlu_fallback", "ざぶとん", "ask_garbage_category"),  # a short name the dictionary half knows
+    ("ask_garbage_category", "新しい掃除機のおすすめある？", "not sorting"),  # another purpose
+    ("ask_garbage_category", "クレジットカードなくしたんだけどどうすればいい", "not sorting"),
+    ("ask_collection_day", "小樽市のごみの収集日を教えて", "out_of_scope"),  # another city's matter
+])
+def test_states_purposes_and_places(official_city_data, intent, text, expected):
+    got = routed_intent(intent, text, 0.9, triaged=True).get("intent", intent)
+    assert got != "ask_garbage_category" if expected == "not sorting" else got == expected
