@@ -53,11 +53,12 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|持ち込|持って(行|い)"
                            # the state of a thing one wants rid of (「オーブンレンジ壊れた」「教科書もう使わない」)
                            r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
-                           r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう"
+                           r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう|買い替え"
+                           r"|いっぱい|たくさん|沢山"
                            r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)")
 # Another purpose than getting rid of it (「新しい掃除機のおすすめある？」「クレジットカードなくした」): not a
 # sorting question unless a strong disposal word says so.
-OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買い|買う|かいたい|購入|修理|直し|なおし|欲しい|ほしい|借り|貸し|売り|売れ|売る"
+OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|買う|かいたい|購入|修理|直し|なおし|欲しい|ほしい|借り|貸し|売り|売れ|売る"
                            r"|値段|価格|安い|使い方|なくし|無くし|失くし|落とし|紛失|盗|探し|さがし|どこで買|選び|作りたい|作れ"
                            r"|つくりたい|申請|手続")
 # The assistant itself: who or what it is, who made it.
@@ -132,16 +133,18 @@ def sorting_question(text: str) -> bool:
     return (sure or short_and_close) and len(norm) <= MAX_PHRASE and _ends_with_the_item(norm, found.phrase)
 
 
+_KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)
 _TAIL = re.compile(r"(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
 
 
 def _ends_with_the_item(norm: str, phrase: str) -> bool:
     """The message names the item last, with nothing said about it (「使い終わったノート」, 「座布団は？」);
     「新しい冷蔵庫を買いたい」 goes on after the item, and a phrase with a verb or adjective of its own is a
-    sentence the question patterns could not cut (「新しい掃除機のおすすめある」)."""
+    sentence the question patterns could not cut when it ends in one (「新しい掃除機のおすすめある」)."""
     from bot.nlu.morphology import analyze
 
-    if any(m.pos in ("動詞", "形容詞", "助動詞") for m in analyze(phrase)):
+    words = analyze(phrase)
+    if words and not _KANA_ONLY.fullmatch(phrase) and words[-1].pos in ("動詞", "形容詞", "助動詞"):
         return False
     return _TAIL.sub("", norm).endswith(phrase)
 
