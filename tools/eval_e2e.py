@@ -29,7 +29,8 @@ is what the citizen sees:
   another area's days, is wrong. Still asking for the address at the end is counted apart;
 * bookings (``tests/frontdoor/booking_*.yml``): the outcome in the booking store the stack writes
   (``--assistant-db``): the bookings of the chat's sender (owner_ref) and of any receipt number shown;
-  booked, cancelled (booked in the chat, then cancelled) or not booked, against ``expect``. Bookings the
+  booked, cancelled (booked in the chat, then cancelled) or not booked, against ``expect`` (nothing booked while the
+  bot still asks to confirm its summary is told apart as pending). Bookings the
   evaluation made are cancelled afterwards (as staff, freeing the capacity) unless ``--keep-bookings``.
 
 ``--channel line`` needs a gateway that posts to a fake LINE API, so it starts its own stack on free ports
@@ -496,10 +497,18 @@ def bookings_of(url: str, conversation: Conversation) -> Dict[str, str]:
     return {r.receipt_no: r.status for r in rows}
 
 
-def score_booking(entry: Dict, found: Dict[str, str]) -> str:
-    """right | the outcome found when it is not the expected one (booked, cancelled, not_booked)."""
+CONFIRMING = re.compile(r"申し込みますか")  # the summary the bot shows before it books
+
+
+def score_booking(entry: Dict, found: Dict[str, str], last: Sequence[Dict] = ()) -> str:
+    """right | the outcome found when it is not the expected one (booked, cancelled, not_booked), or pending:
+    nothing booked yet, the bot still asking to confirm its summary (the turns ran out one question early)."""
     outcome = booking_outcome(list(found.values()))
-    return "right" if outcome == entry["expect"] else outcome
+    if outcome == entry["expect"]:
+        return "right"
+    if outcome == "not_booked" and CONFIRMING.search(_text(list(last))):
+        return "pending"
+    return outcome
 
 
 def cancel_eval_bookings(url: str, receipts: Sequence[str]) -> int:
@@ -582,7 +591,7 @@ def report(name: str, found: List[str], items: List[Dict], errors: bool, channel
     if errors and not blind(name):  # the blind sets are never listed, whoever asks
         bad = {"sorting": ("wrong", "asked", "silent"), "faq": ("wrong", "other"), "out_of_scope": ("answered",),
                "collection_days": ("wrong", "asked", "silent", "invented", "honest_only", "unresolved"),
-               "booking": ("booked", "cancelled", "not_booked")}[kind]
+               "booking": ("booked", "cancelled", "not_booked", "pending")}[kind]
         for i, (entry, outcome) in enumerate(zip(items, found)):
             if outcome in bad:
                 lines.append(f"    {outcome:<8} {' / '.join(turns_of(entry))}  (expected {_expected(entry)})")
@@ -675,7 +684,7 @@ def evaluate(name: str, make_chat, args, types, answers, assistant_db: str, canc
         found = [score_collection_day(e, c, store, today) for e, c in zip(items, chats)]
     else:
         booked = [bookings_of(assistant_db, c) for c in chats]
-        found = [score_booking(e, b) for e, b in zip(items, booked)]
+        found = [score_booking(e, b, c.last) for e, b, c in zip(items, booked, chats)]
         if cancel_after:
             made = [r for b in booked for r, status in b.items() if status == "booked"]
             if made:

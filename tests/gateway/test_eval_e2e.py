@@ -163,6 +163,10 @@ def test_booking_outcomes():
     assert score_booking({"expect": "booked"}, {"AAAA-BBBB": "booked"}) == "right"
     assert score_booking({"expect": "not_booked"}, {"AAAA-BBBB": "booked"}) == "booked"
     assert score_booking({"expect": "cancelled"}, {}) == "not_booked"
+    summary = said("【申し込み内容】\n・ソファー ×1\nこの内容で申し込みますか？", ["はい", "いいえ"])
+    assert score_booking({"expect": "booked"}, {}, summary) == "pending"  # the turns ran out at the summary
+    assert score_booking({"expect": "not_booked"}, {}, summary) == "right"
+    assert score_booking({"expect": "booked"}, {}, said("中止しました。")) == "not_booked"
 
 
 def test_bookings_are_found_by_sender_and_by_receipt_number(tmp_path):
