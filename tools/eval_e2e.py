@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import csv
 import json
 import re
@@ -346,7 +347,9 @@ def official_store():
     from bot.knowledge.citydata.importer import load_directory
     from bot.knowledge.citydata.store import CityDataStore
 
-    url = f"sqlite:///{tempfile.mkdtemp(prefix='eval-e2e-citydata-')}/citydata.db"
+    directory = tempfile.mkdtemp(prefix="eval-e2e-citydata-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    url = f"sqlite:///{directory}/citydata.db"
     load_directory(OFFICIAL, url)
     return CityDataStore(url, refresh_seconds=3600)
 
