@@ -572,6 +572,11 @@ class ValidateBulkyBookingForm(FormValidationAction):
         if pending and _HOUSE_ONLY.match(fold(text)):  # 「2-10」 after 「番地まで教えてください」
             updates.update(self.accept_address(pending, f"{pending['address']}{text.strip()}"))
             return self.events(dispatcher, tracker, updates, requested)
+        side_question = (not reading.has_fields() and not change and QUESTION.search(text.strip())
+                         and not _STOP_AT_END.search(fold(text)))
+        if side_question and pending:  # 「料金はいくら？」 at the 番地 question: answered, the 番地 asked again
+            answered_a_question(dispatcher, tracker, text)
+            return self.events(dispatcher, tracker, {requested: None}, requested)
         if pending and not reading.address:  # 「番地なし」「わからない」, or another answer: as given
             dispatcher.utter_message(text=NO_HOUSE_NOTE)
             updates.update(self.accept_address(pending, pending["address"]))

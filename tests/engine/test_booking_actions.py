@@ -238,6 +238,8 @@ def test_an_address_without_house_number_is_asked_for_it_once():
     asked, _ = run(ActionAskBbAddress(), tracker("", after))
     assert "番地" in asked[0]["text"] and "番地なし" in asked[0]["text"]
     # the 番地 alone completes it; 「番地なし」 or any other answer takes the address as given (never a loop)
+    asked, said = turn("bb_address", "料金はいくら？", after)  # a question is no answer: the 番地 asked again
+    assert asked["bb_address"] is None and asked["bb_house_asked"] and "1,000円" in said[0]
     done, _ = turn("bb_address", "3-5", after)
     assert done["bb_address"] == "中央区南6条西8丁目3-5" and done["requested_slot"] == "bb_date"
     done, said = turn("bb_address", "番地なし", after)
