@@ -117,12 +117,7 @@ def test_booking_on_line_with_date_picker_reminder_question_and_flex_receipt(use
     assert "ソファー" in all_text(accepted) and "合計" in all_text(accepted)
     assert "住所" in accepted[-1]["text"]
 
-    assert "電話番号" in all_text(user.say("中央区南27条西10丁目1-5"))
-    name = user.say("090-1234-5678")
-    assert "お名前" in all_text(name)
-    assert {"type": "message", "label": "なし", "text": "なし"} in quick_items(name)
-
-    dates = user.say("なし")
+    dates = user.say("中央区南27条西10丁目1-5")  # asked as citizens answer: items, address, date, name, phone
     assert "収集日を選んでください" in dates[-1]["text"]
     actions = quick_items(dates)
     picker = actions[0]  # the date picker comes first
@@ -136,7 +131,11 @@ def test_booking_on_line_with_date_picker_reminder_question_and_flex_receipt(use
                for a in actions if a["type"] == "postback")
 
     # The date picked in LINE's date picker: data "/choose_date", the date in params.
-    remind = user.tap("/choose_date", {"date": first})
+    name = user.tap("/choose_date", {"date": first})
+    assert "お名前" in all_text(name)
+    assert {"type": "message", "label": "なし", "text": "なし"} in quick_items(name)
+    assert "電話番号" in all_text(user.say("なし"))
+    remind = user.say("090-1234-5678")
     assert "前日に" in all_text(remind) and "お知らせしましょうか" in all_text(remind)  # asked on LINE only
     assert [(a["type"], a["data"]) for a in quick_items(remind)] == [("postback", "/affirm"), ("postback", "/deny")]
 
