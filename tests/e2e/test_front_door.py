@@ -65,14 +65,16 @@ async def test_a_yes_while_booking_asks_for_items_is_not_an_item(widget):
 # ---------------------------------------------------------------------------------- figures on the sets
 # floor: a regression below it fails; target: the issue's. Measured 2026-11-30 (README "The front door").
 FIGURES: Dict[str, Dict[str, float]] = {
-    "sorting_a": {"floor": 0.93, "target": 0.95},
-    "sorting_b": {"floor": 0.85, "target": 0.95},
-    "faq_a": {"floor": 0.92, "target": 0.92},
+    "sorting_a": {"floor": 0.94, "target": 0.95},
+    "sorting_c": {"floor": 0.94, "target": 0.95},
+    "sorting_b": {"floor": 0.87, "target": 0.95},
+    "faq_a": {"floor": 0.93, "target": 0.92},
     "faq_b": {"floor": 0.90, "target": 0.92},
     "out_of_scope_a": {"floor": 0.05, "target": 0.05},  # share confidently answered: at most
+    "out_of_scope_c": {"floor": 0.05, "target": 0.05},
     "out_of_scope_b": {"floor": 0.10, "target": 0.05},
 }
-BELOW_TARGET = {"sorting_b": "87.1 % measured blind (2026-11-30)", "out_of_scope_b": "6.9 % (2 of 29) answered"}
+BELOW_TARGET = {"sorting_b": "90.4 % measured blind (2026-11-30)", "out_of_scope_b": "6.9 % (2 of 29) answered, blind"}
 
 
 @pytest.fixture(scope="module")
