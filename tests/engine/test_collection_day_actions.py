@@ -2,14 +2,13 @@
 full official data: the form finds the area, the answer matches the calendar, and when the calendar has ended
 the answer says so and gives the calendar's usual days, never a date after it."""
 
-import asyncio
 import csv
 import re
 from datetime import date
 
 import pytest
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from tests.engine import trackers
+from tests.engine.trackers import run
 
 from tests.official_data import OFFICIAL_DATA, OFFICIAL_TODAY, calendar_day, collection_dates
 
@@ -24,19 +23,7 @@ def official_data(official_city_data):
 
 
 def tracker(text, slots=None, entities=None, intent="ask_collection_day", requested_slot=None, active_loop=None):
-    slots = dict(slots or {})
-    if requested_slot:
-        slots["requested_slot"] = requested_slot
-    return Tracker("test-user", slots,
-                   {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
-                    "metadata": {"channel": "web"}},
-                   [], False, None, {"name": active_loop} if active_loop else {}, "action_listen")
-
-
-def run(action, t, domain=None):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, t, domain or {}))
-    return dispatcher.messages, events
+    return trackers.tracker(text, slots, entities, intent, requested_slot, active_loop)
 
 
 def official_dates(area, code):

@@ -1,12 +1,11 @@
 """Garbage sorting actions with rasa_sdk's Tracker and CollectingDispatcher, on the full official data
 (collection days: test_collection_day_actions.py)."""
 
-import asyncio
 import sqlite3
 
 import pytest
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
+from tests.engine import trackers
+from tests.engine.trackers import run
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -15,19 +14,7 @@ def official_data(official_city_data):
 
 
 def tracker(text, slots=None, entities=None, intent="ask_garbage_category", requested_slot=None, active_loop=None):
-    slots = dict(slots or {})
-    if requested_slot:
-        slots["requested_slot"] = requested_slot
-    return Tracker("test-user", slots,
-                   {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or [],
-                    "metadata": {"channel": "web"}},
-                   [], False, None, {"name": active_loop} if active_loop else {}, "action_listen")
-
-
-def run(action, t, domain=None):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, t, domain or {}))
-    return dispatcher.messages, events
+    return trackers.tracker(text, slots, entities, intent, requested_slot, active_loop)
 
 
 def test_sorting_answer_with_how_to_put_out():
