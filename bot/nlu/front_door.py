@@ -93,6 +93,9 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return {}  # rasa shell / rasa test: a child's words stay with the counseling flow
     if about_assistant(text):
         return _to(ABOUT_INTENT)
+    if other_municipality(text):
+        # 「小樽市のごみの収集日」「東京都の粗大ごみ」: another city's matter (action_fallback says where to ask)
+        return {} if intent == "out_of_scope" else _to("out_of_scope")
     if intent == "manage_booking" and booking_request(text) and MANAGING.search(normalize_text(text)):
         return {}
     if intent in ("menu_bulky_booking", "manage_booking") and booking_request(text) \
@@ -100,15 +103,16 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         # 「大型ごみの予約をしたい」 stays; 「大型ごみ処理券はどこで買えますか」 is the FAQ's (T08), and
         # 「たんすは粗大ゴミ？」 a sorting question (its answer offers the booking).
         return faq_decision("menu_bulky_booking", text, confidence, answers_only=True)
+    if intent not in ("menu_bulky_booking", "manage_booking") and booking_request(text) \
+            and BOOKING_ACT.search(normalize_text(text)) and not MANAGING.search(normalize_text(text)):
+        # 「ソファーを捨てたいので予約したい」「ごみの回収を予約したい」: a 大型ごみ booking, whatever DIET said
+        return faq_decision("menu_bulky_booking", text, confidence, answers_only=True) or _to("menu_bulky_booking")
     if intent == "request_human" and PERSON.search(normalize_text(text)):
         return {}
     if intent == "edit_booking" and EDITING.search(normalize_text(text)):
         return {}  # 「電話番号を直したい」 at the booking's confirmation
     if intent == ABOUT_INTENT:
         intent = "nlu_fallback"  # DIET's guess without the words for it (「無料Wi-Fiスポットある？」)
-    if other_municipality(text):
-        # 「小樽市のごみの収集日」「東京都の粗大ごみ」: another city's matter (action_fallback says where to ask)
-        return {} if intent == "out_of_scope" else _to("out_of_scope")
     if collection_day_question(text):
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
     if intent == "inform_address":

@@ -166,3 +166,9 @@ def test_an_address_with_a_collection_question_is_a_collection_day_question(offi
 def test_states_purposes_and_places(official_city_data, intent, text, expected):
     got = routed_intent(intent, text, 0.9, triaged=True).get("intent", intent)
     assert got != "ask_garbage_category" if expected == "not sorting" else got == expected
+
+
+@pytest.mark.parametrize("intent, text", [("ask_garbage_category", "ソファーを捨てたいので予約したい"),
+                                          ("menu_faq", "ごみの回収を予約したい、ベッドのマットレス")])
+def test_a_garbage_booking_in_words_opens_the_booking(official_city_data, intent, text):
+    assert routed_intent(intent, text, 0.9, triaged=True).get("intent") == "menu_bulky_booking"
