@@ -37,9 +37,10 @@ PERSON = re.compile(r"人と|人に|人間|担当|職員|オペレーター|オ�
 COLLECTION_DAY = re.compile(
     r"収集日|しゅうしゅうび|回収日|かいしゅうび|収集の日|回収の日|ごみの日|ゴミの日|ごみ(の)?日|ごみだし日|ごみ出し日"
     r"|ごみカレンダー|ゴミカレンダー|収集カレンダー|ごみ収集|ゴミ収集")
-# 「何曜日」「いつ」「の日」 ask for a day only about garbage (「土曜日も区役所やってる？」 does not).
-DAY_WORDS = re.compile(r"何曜|なんよう|なに曜|曜日|ようび|の日(は|って|が|を|いつ|わか|知|教)|いつ(収集|回収|来|く|出|だ|捨|すて)"
-                       r"|(収集|回収)(は|って)?いつ|(収集|回収)(する|され|に来|しに来|の時間)")
+# 「何曜日」「いつ」「の日」 ask for a day only beside a garbage word (「土曜日も区役所やってる？」 does not).
+DAY_WORDS = re.compile(r"何曜|なんよう|なに曜|曜日|ようび|の日|いつ|(収集|回収)(する|され|に来|しに来|の時間)")
+# An address given with a category (「屯田8条のかん びん」「064-0959 びん缶の日」) asks for its collection days.
+PLACE = re.compile(r"条|丁目|〒|\d{3}-?\d{4}|[東西南北中央白石厚別豊平清田手稲]区")
 CATEGORY_WORDS = re.compile(r"ごみ|ゴミ|燃やせ|燃え|もえ|もやせ|不燃|可燃|びん|ビン|瓶|缶|かん|カン|ペット|プラ|ぷら|雑がみ|雑紙"
                             r"|ざつがみ|紙ごみ|枝|葉|草|資源|スプレー|ボンベ|電池|ライター")
 SORTING_HOW = re.compile(r"何ごみ|なにごみ|何ゴミ|なにゴミ|なんごみ|分別|ぶんべつ|分け方|捨て方|すてかた|出し方|だしかた"
@@ -94,7 +95,8 @@ def about_assistant(text: str) -> bool:
 def collection_day_question(text: str) -> bool:
     """「燃えないごみの日がわからない」「ペットボトルの回収日」: about a day, not about how to sort."""
     norm = _evidence_text(text)
-    asks_day = COLLECTION_DAY.search(norm) or (DAY_WORDS.search(norm) and CATEGORY_WORDS.search(norm))
+    asks_day = COLLECTION_DAY.search(norm) or ((DAY_WORDS.search(norm) or PLACE.search(norm))
+                                               and CATEGORY_WORDS.search(norm))
     return bool(asks_day) and not SORTING_HOW.search(norm)
 
 

@@ -172,3 +172,9 @@ def test_states_purposes_and_places(official_city_data, intent, text, expected):
                                           ("menu_faq", "ごみの回収を予約したい、ベッドのマットレス")])
 def test_a_garbage_booking_in_words_opens_the_booking(official_city_data, intent, text):
     assert routed_intent(intent, text, 0.9, triaged=True).get("intent") == "menu_bulky_booking"
+
+
+@pytest.mark.parametrize("text", ["北区屯田5条 ざつがみ いつ", "中央区宮の森2条のプラの日", "屯田8条のかん びん",
+                                  "064-0959 びん缶の日", "雑がみはいつ"])
+def test_an_address_or_a_when_beside_a_category_asks_for_collection_days(official_city_data, text):
+    assert routed_intent("menu_faq", text, 0.9, triaged=True).get("intent") == "ask_collection_day"
