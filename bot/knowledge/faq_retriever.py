@@ -221,15 +221,16 @@ class FaqRetriever:
         return share
 
     def unheard_noun(self, text: str) -> Optional[str]:
-        """A noun of the question that no topic ever uses, by spelling or reading (「婚姻届」's 婚姻, 「車検」):
-        the question is about something the FAQ does not cover, so at most もしかして, never an answer."""
+        """The question's first noun — what it is about, in Japanese — when no topic ever uses it, by spelling or
+        reading (「婚姻届」's 婚姻, 「車検」), and such nouns are at least half of its nouns: it is about something the FAQ does not
+        cover, so at most もしかして, never an answer. One unknown word among several known ones (「夕方」 in a
+        question about office hours) does not change what the question is about."""
         kana = "|".join(self._kana_of.values())
-        for m in _content(analyze(text)):
-            if m.pos == "名詞" and len(m.text) >= 2 and m.lemma not in self._idf and not KANA.fullmatch(m.text):
-                reading = fold_long_vowels(loose_reading(m))
-                if len(reading) < 2 or reading not in kana:
-                    return m.text
-        return None
+        nouns = [m for m in _content(analyze(text)) if m.pos == "名詞" and len(m.text) >= 2]
+        unheard = [m.text for m in nouns if m.lemma not in self._idf and not KANA.fullmatch(m.text)
+                   and (len(fold_long_vowels(loose_reading(m))) < 2 or fold_long_vowels(loose_reading(m)) not in kana)]
+        first = nouns[0].text if nouns else None
+        return first if first in unheard and len(unheard) * 2 >= len(nouns) else None
 
     def retrieve(self, text: str) -> Retrieval:
         place = other_municipality(text)

@@ -106,6 +106,18 @@ def booking_request(text: str) -> bool:
     return bool(BOOKING_OBJECT.search(norm)) or (bool(BOOKING_ACT.search(norm)) and bool(GARBAGE.search(norm)))
 
 
+def dictionary_loaded() -> bool:
+    """Whether the city's garbage dictionary can be asked (without it nothing proves DIET's garbage guess wrong)."""
+    from bot.knowledge.citydata.store import CityDataNotLoaded
+    from bot.knowledge.garbage_knowledge import matcher
+
+    try:
+        matcher()
+        return True
+    except CityDataNotLoaded:
+        return False
+
+
 def sorting_question(text: str) -> bool:
     """A question about one garbage item: a dictionary item with a disposal word, the item's name alone, or
     an unknown item with a garbage word. Needs the city data; without it, False."""
@@ -125,7 +137,8 @@ def sorting_question(text: str) -> bool:
     if OTHER_PURPOSE.search(norm) and not strong:
         return False
     if found.status == "unknown":
-        return strong and len(found.phrase) <= MAX_PHRASE
+        # 「ゴミ出しの方法」 names garbage in general, not an item the dictionary lacks.
+        return strong and len(found.phrase) <= MAX_PHRASE and not GARBAGE.search(found.phrase)
     sure = found.status == "found" or found.candidates[0].score >= SURE_ITEM
     if strong or (weak and sure):
         return True

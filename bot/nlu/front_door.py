@@ -48,7 +48,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.knowledge.faq_retriever import current_retriever, other_municipality
 from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, about_assistant, booking_request,
-                              collection_day_question, distress, looks_like_address, question, sorting_question)
+                              collection_day_question, dictionary_loaded, distress, looks_like_address, question,
+                              sorting_question)
 from bot.nlu.normalize import normalize_text
 from bot.nlu.yes_no import is_yes_or_no
 
@@ -64,7 +65,7 @@ UNSURE = 0.7  # below this DIET confidence, FAQ candidates win over a menu inten
 # A menu or small talk (「マイナ保険証の使い方は？」 → ask_capabilities 0.94) gives way to FAQ candidates the
 # retrieval is this sure of: the words name a topic, not the menu.
 SHORT_ANSWER = 4  # 「うん」「ええ」「OK」: short enough to be an answer whatever DIET says
-MENUS = {"ask_capabilities", FAQ_INTENT, "menu_garbage", "greet", "goodbye", "thank"}
+MENUS = {"ask_capabilities", FAQ_INTENT, "greet", "goodbye", "thank"}
 MENU_YIELDS = 0.5
 
 # Answers to a form's question and requests that the words themselves make clear: never replaced.
@@ -72,6 +73,7 @@ KEPT = {"choose_date", "stop"}
 # Intents that would not answer a municipal question: menus, small talk, what the NLU did not understand.
 OVERRIDABLE = {"nlu_fallback", "out_of_scope", FAQ_INTENT, "ask_capabilities", "greet", "goodbye", "thank",
                "menu_garbage", "menu_bulky_booking", "menu_counseling", COLLECTION_INTENT, SORTING_INTENT}
+GARBAGE_TOPICS = "ごみ"  # the FAQ category (data/faq/faq.yml) of the garbage topics
 HANDOVER_INTENTS = {"bulky_booking": "menu_bulky_booking", "collection_day": COLLECTION_INTENT,
                     "counseling": "menu_counseling"}
 
@@ -91,6 +93,8 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
             or {"intent": "nlu_fallback", "confidence": round(confidence, 4)}
     if not triaged and distress(text):
         return {}  # rasa shell / rasa test: a child's words stay with the counseling flow
+    if intent in (SORTING_INTENT, "menu_garbage") and not dictionary_loaded():
+        return {}  # no dictionary to ask: DIET's garbage guess stands (the action apologises)
     if about_assistant(text):
         return _to(ABOUT_INTENT)
     if other_municipality(text):
@@ -167,6 +171,8 @@ def faq_decision(intent: str, text: str, confidence: float, answers_only: bool =
         topic = result.topics[0]
         if HANDOVER_INTENTS.get(topic.handover or "") == intent:
             return {}  # the flow does more than the FAQ answer (T07 → booking, T11 → collection days)
+        if intent == "menu_garbage" and topic.category == GARBAGE_TOPICS:
+            return {}  # 「ゴミの出し方を教えて」: the garbage menu asks for the item, better than one garbage topic
         return {"intent": FAQ_INTENT, "confidence": round(result.score, 4), FAQ_ENTITY: topic.id}
     if answers_only:
         return {}
