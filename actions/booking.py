@@ -932,15 +932,21 @@ def about_the_booking(text: str) -> bool:
 def right_after_booking(tracker: Tracker) -> bool:
     """Whether the user's latest message came right after a booking was made (data/rules/booking.yml sends
     what the NLU could not place there to action_manage_booking)."""
+    return action_before_latest_message(tracker) == "action_submit_booking"
+
+
+def action_before_latest_message(tracker: Tracker) -> Optional[str]:
+    """The last action (not action_listen) that ran before the user's latest message, if it came after that
+    message's predecessor; None when the user spoke twice without an action between."""
     seen_user = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             if seen_user:
-                return False
+                return None
             seen_user = True
         elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name") == "action_submit_booking"
-    return False
+            return event.get("name")
+    return None
 
 
 def about_the_new_booking(text: str) -> bool:
@@ -954,17 +960,8 @@ def about_the_new_booking(text: str) -> bool:
 def asked_by_manage_booking(tracker: Tracker) -> bool:
     """Whether the user's latest message came right after this action spoke (a typed answer to its question,
     routed back here by data/rules/booking.yml), not after a lookup form or another action."""
-    if tracker.latest_action_name != "action_listen":
-        return False
-    seen_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif seen_user and event.get("event") == "action" and event.get("name") != "action_listen":
-            return event.get("name") == "action_manage_booking"
-    return False
+    return tracker.latest_action_name == "action_listen" \
+        and action_before_latest_message(tracker) == "action_manage_booking"
 
 
 class ActionManageBooking(Action):

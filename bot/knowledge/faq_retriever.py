@@ -164,6 +164,7 @@ class FaqRetriever:
                 self._lemmas_of.setdefault(topic.id, set()).update(doc)
                 kana_parts.append(kana_text(text))
             self._kana_of[topic.id] = "|".join(kana_parts)
+        self._all_kana = "|".join(self._kana_of.values())  # every topic's readings, for unheard_noun
         frequency = Counter(t for doc in lemma_docs for t in doc)
         n = len(lemma_docs)
         self._idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in frequency.items()}
@@ -225,7 +226,7 @@ class FaqRetriever:
         reading (「婚姻届」's 婚姻, 「車検」), and such nouns are at least half of its nouns: it is about something the FAQ does not
         cover, so at most もしかして, never an answer. One unknown word among several known ones (「夕方」 in a
         question about office hours) does not change what the question is about."""
-        kana = "|".join(self._kana_of.values())
+        kana = self._all_kana
         nouns = [m for m in _content(analyze(text)) if m.pos == "名詞" and len(m.text) >= 2]
         unheard = [m.text for m in nouns if m.lemma not in self._idf and not KANA.fullmatch(m.text)
                    and (len(fold_long_vowels(loose_reading(m))) < 2 or fold_long_vowels(loose_reading(m)) not in kana)]

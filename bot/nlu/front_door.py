@@ -84,6 +84,7 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if not text.strip() or text.startswith("/") or intent in KEPT:
         return {}
     said = intent
+    is_sorting = lru_cache(maxsize=1)(lambda: sorting_question(text))  # asks the dictionary once, if at all
     chosen = typed_menu_choice(text)
     if chosen:
         return {} if chosen == intent else _to(chosen)
@@ -103,7 +104,7 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if intent == "manage_booking" and booking_request(text) and MANAGING.search(normalize_text(text)):
         return {}
     if intent in ("menu_bulky_booking", "manage_booking") and booking_request(text) \
-            and (BOOKING_ACT.search(normalize_text(text)) or not sorting_question(text)):
+            and (BOOKING_ACT.search(normalize_text(text)) or not is_sorting()):
         # 「大型ごみの予約をしたい」 stays; 「大型ごみ処理券はどこで買えますか」 is the FAQ's (T08), and
         # 「たんすは粗大ゴミ？」 a sorting question (its answer offers the booking).
         return faq_decision("menu_bulky_booking", text, confidence, answers_only=True)
@@ -126,7 +127,7 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return {} if looks_like_address(text) else faq_decision(intent, text, 0.0, answers_only=True)
     if intent == COLLECTION_INTENT:
         intent = "nlu_fallback"  # no day asked (「土曜日も区役所やってる？」): what the FAQ says, or not understood
-    if sorting_question(text):
+    if is_sorting():
         return {} if intent == SORTING_INTENT else _to(SORTING_INTENT)
     if intent in ("manage_booking", "request_human", "edit_booking"):
         # 「車検の予約をしたい」, 「児童手当 いくらもらえる」: not what these flows are for.
