@@ -160,7 +160,7 @@ class ActionGarbageCategory(Action):
                 answer_item(dispatcher, item)
                 return [SlotSet("item_name", None)]
         text = chosen or tracker.latest_message.get("text") or ""
-        if not matcher().extract_item_phrase(text):
+        if not matcher().match(text).phrase:  # 「燃えないごみでいい？ ノートパソコン」: the item may follow the question
             dispatcher.utter_message(response="utter_menu_garbage")
             return []
         reply_to_item_question(dispatcher, tracker, text)

@@ -78,6 +78,7 @@ SETS: Dict[str, Path] = {
     "collection_days_a": FRONTDOOR / "collection_days_a.yml", "collection_days_b": FRONTDOOR / "collection_days_b.yml",
     "booking_a": FRONTDOOR / "booking_a.yml", "booking_b": FRONTDOOR / "booking_b.yml",
     "sorting_c": FRONTDOOR / "sorting_c.yml", "out_of_scope_c": FRONTDOOR / "out_of_scope_c.yml",
+    "sorting_d": FRONTDOOR / "sorting_d.yml", "out_of_scope_d": FRONTDOOR / "out_of_scope_d.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }

@@ -61,6 +61,14 @@ HIRAGANA = re.compile(r"[ぁ-ゖー]")
 SAPPORO_PLACES = {"札幌", "さっぽろ", "サッポロ"}
 MUNICIPALITY_SUFFIXES = {"市", "都", "府", "県", "町", "村"}
 ORIGIN_PARTICLES = {"から", "より", "出身"}
+PLACE_PARTICLES = {"の", "で", "って"}
+# Moving between the place and Sapporo is a Sapporo matter (「横浜市に引っ越すので転出届」).
+MOVING = re.compile(r"引っ?越|転出|転入|転居|越して|こして|移住|ひっこ")  # 「江別の図書館」「旭川でごみの日」: a bare place name
+SAPPORO_WARDS = {"中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"}
+# Places in Sapporo that the postcode file's town names do not contain (UniDic calls them 地名).
+SAPPORO_LANDMARKS = {"すすきの", "ススキノ", "薄野", "大通", "円山", "藻岩", "藻岩山", "定山渓", "羊ヶ丘", "新さっぽろ",
+                     "琴似", "真駒内", "月寒", "麻生", "宮の沢", "発寒", "石狩湾"}
+COUNTRY_AND_REGIONS = {"日本", "北海道", "道", "道内", "道央", "全国", "海外"}
 
 
 @dataclass(frozen=True)
@@ -132,15 +140,50 @@ def _grams(kana: str, n: int = 3) -> Set[str]:
 
 
 def other_municipality(text: str) -> Optional[str]:
-    """「横浜市の児童手当」, 「東京都の住民票」: a place other than Sapporo with 市/都/府/県/町/村, not said as
-    where the citizen comes from (「石狩市から引っ越してきた」 is a Sapporo question)."""
-    words = [(w.surface, w.feature.pos2, w.feature.pos3) for w in tagger()(normalize_text(text))]
+    """「横浜市の児童手当」「世田谷区の保育園」「江別の子育てサロン」: a place other than Sapporo, said with
+    市/都/府/県/町/村, with a 区 that is not one of Sapporo's, or bare before の/で/に (a place name the
+    dictionary knows that no Sapporo ward or town bears); not where the citizen comes from (「石狩市から引っ越して
+    きた」 is a Sapporo question)."""
+    norm = normalize_text(text)
+    if MOVING.search(norm):
+        return None
+    words = [(w.surface, w.feature.pos2, w.feature.pos3) for w in tagger()(norm)]
     for i, (surface, pos2, pos3) in enumerate(words[:-1]):
-        if pos2 == "固有名詞" and pos3 == "地名" and surface not in SAPPORO_PLACES \
-                and words[i + 1][0] in MUNICIPALITY_SUFFIXES \
-                and (i + 2 >= len(words) or words[i + 2][0] not in ORIGIN_PARTICLES):
-            return surface + words[i + 1][0]
+        if pos2 != "固有名詞" or pos3 != "地名" or _in_sapporo(surface):
+            continue
+        following = words[i + 1][0]
+        origin = i + 2 < len(words) and words[i + 2][0] in ORIGIN_PARTICLES
+        if following in MUNICIPALITY_SUFFIXES and not origin:
+            return surface + following
+        if following == "区" and surface + "区" not in SAPPORO_WARDS and not origin:
+            return surface + following
+        if following in PLACE_PARTICLES and surface not in COUNTRY_AND_REGIONS:
+            return surface
     return None
+
+
+def _in_sapporo(place: str) -> bool:
+    """Sapporo itself, a ward's name (手稲, 清田) or a part of a town name in the city's postcode file (真駒内,
+    月寒) or a well-known place in the city the file does not name (すすきの, 大通)."""
+    if place in SAPPORO_PLACES or place + "区" in SAPPORO_WARDS or place in SAPPORO_LANDMARKS:
+        return True
+    return any(place in town for town in _sapporo_towns())
+
+
+_TOWNS: List[str] = []
+
+
+def _sapporo_towns() -> List[str]:
+    """The town names of the city's postcode file, read once it is loaded."""
+    if not _TOWNS:
+        from bot.knowledge.citydata.store import CityDataNotLoaded
+        from bot.knowledge.garbage_knowledge import store
+
+        try:
+            _TOWNS.extend(town for ward in store().wards() for town in store().towns(ward))
+        except CityDataNotLoaded:  # no city data: the wards and landmarks still count
+            pass
+    return _TOWNS
 
 
 class FaqRetriever:

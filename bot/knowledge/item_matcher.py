@@ -86,6 +86,8 @@ MAIN_WORD = 0.85  # "二人掛けのソファー" → ソファー: the compound
 MAIN_WORD_TYPO = 0.8  # … or with one look-alike kana ("フライパソ"); not a mere likeness ("番号" ≠ 飯ごう)
 SHORT_TYPO = 0.65  # "テレピ" → テレビ: offered to be confirmed, never "found"
 SHORT_TYPO_MIN_LENGTH = 3
+NAMED_INSIDE = 0.8  # "名刺大量に": a name found whole inside a longer phrase, the rest said about it
+NAMED_INSIDE_MIN_LENGTH = 2
 # Decision.
 FOUND_MIN = 0.7
 FOUND_MARGIN = 0.08
@@ -104,7 +106,7 @@ _HIRAGANA = re.compile(r"[ぁ-ゖー]+")
 _KATAKANA = re.compile(r"[ァ-ヺ][ァ-ヺー]*")
 _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
-_SENTENCE_END = re.compile(r"[。!?\n]+")
+_SENTENCE_END = re.compile(r"[。!?！？\n]+")
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
 _SPACES = re.compile(r"\s+")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
@@ -405,6 +407,14 @@ class ItemMatcher:
                 return phrase[: m.start].strip()
         return phrase
 
+    def content_share(self, phrase: str) -> float:
+        """How much of ``phrase`` its content words make up: 1.0 for "家の電話機"-like names, little for a
+        sentence the dictionary could only catch a piece of ("ありがとさんです🙏" → サン)."""
+        letters = [ch for ch in phrase if ch.isalnum()]
+        if not letters:
+            return 0.0
+        return min(1.0, sum(len(p.surface) for p in self._analyse(phrase).parts) / len(letters))
+
     def _names_something(self, phrase: str) -> bool:
         """False for "", a word of :attr:`QuestionPatterns.no_item` ("ごみ", "はい") and words with no noun
         ("疲れた", "つらい", "死ぬこと"); a phrase all in kana is trusted (fugashi cuts kana freely: "プチプチ" is
@@ -418,6 +428,17 @@ class ItemMatcher:
         return _pos(m) in ("名詞", "接尾辞") and m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
+        result = self._match_sentence(text)
+        if result.status != "found":
+            # "燃えないごみに出していい？ 液晶テレビ": the question first, the item in a sentence of its own
+            sentences = [s for s in _SENTENCE_END.split(normalize_text(text)) if s.strip()]
+            for sentence in sentences if len(sentences) > 1 else ():
+                other = self._match_sentence(sentence)
+                if other.status == "found":
+                    return other
+        return result
+
+    def _match_sentence(self, text: str) -> MatchResult:
         phrase = self.extract_item_phrase(text)
         if not phrase:
             return MatchResult("unknown", [], phrase)
@@ -436,6 +457,9 @@ class ItemMatcher:
         scores = self._phrase_scores(phrase, query)
         if max(scores.values(), default=0.0) < FOUND_MIN:
             for item, score in self._main_word_scores(phrase).items():
+                scores[item] = max(scores.get(item, 0.0), score)
+        if max(scores.values(), default=0.0) < FOUND_MIN:
+            for item, score in self._named_inside_scores(phrase).items():
                 scores[item] = max(scores.get(item, 0.0), score)
         if max(scores.values(), default=0.0) < UNKNOWN_BELOW:
             scores.update(self._short_typo_scores(phrase))
@@ -479,6 +503,29 @@ class ItemMatcher:
             if scores:
                 return {item: score * MAIN_WORD for item, score in scores.items()}
         return {}
+
+    def _named_inside_scores(self, phrase: str) -> Dict[int, float]:
+        """"退職したので名刺大量に", "lpレコード何十枚", "テレビ 32型": the phrase goes on after the
+        item's name with what the citizen says about it. A key spelled whole by whole words inside the phrase
+        counts when what follows it is no other thing: the end, a number, a verb or adverb, a word of quantity
+        (大量, 全部). "自転車の空気入れ" is no 自転車, "テレビボード" no テレビ and "印鑑証明" no 印鑑: the name
+        there describes the thing that follows it."""
+        words = [(w.surface, w.feature.pos1, w.feature.pos2, w.feature.pos3) for w in tagger()(phrase) if w.surface]
+        scores: Dict[int, float] = {}
+        named_until = 0
+        for i in range(len(words)):
+            for j in range(len(words), max(i, named_until), -1):
+                span = loose("".join(w[0] for w in words[i:j]))
+                if len(span) < NAMED_INSIDE_MIN_LENGTH or (i == 0 and j == len(words)):
+                    continue
+                keys = self._by_surface.get(span)
+                if keys and _says_about(words[j:]) and not _ends_in_another_thing(words[j:]):
+                    for k in keys:
+                        item, score = self._keys[k].item, NAMED_INSIDE * self._keys[k].weight
+                        scores[item] = max(scores.get(item, 0.0), score)
+                    named_until = j  # the words of a longer name are not names of their own (ヒーター in it)
+                    break
+        return scores
 
     def _short_typo_scores(self, phrase: str) -> Dict[int, float]:
         """"テレピ" → テレビ, "ソフャー" → ソファー: a short word fugashi does not know (so no word of its own)
@@ -601,6 +648,34 @@ class ItemMatcher:
                 scores[item] = max(scores.get(item, 0.0), ratio / 200)
         best = sorted(((i, s) for i, s in scores.items() if s >= SUGGESTION_MIN), key=lambda kv: (-kv[1], kv[0]))
         return [Candidate(self.items[i], round(s / 2, 3)) for i, s in best[:MAX_SUGGESTIONS]]
+
+
+_ABOUT_POS = {"動詞", "形容詞", "形状詞", "副詞", "助動詞", "連体詞", "補助記号", "代名詞"}
+# 大量, 全部, 本, 切れ; not an action noun, which makes a compound of its own (印鑑証明 is no 印鑑)
+_ABOUT_NOUNS = {"形状詞可能", "副詞可能", "助数詞", "助数詞可能"}
+
+
+def _says_about(rest: Sequence[Tuple[str, str, str, str]]) -> bool:
+    """What follows a name says something about it rather than naming another thing (see
+    :meth:`ItemMatcher._named_inside_scores`): nothing, a number or counter, a verb, an adverb, an action
+    noun that is no compound's end (大量, 全部), a particle other than の."""
+    if not rest:
+        return True
+    surface, pos1, pos2, pos3 = rest[0]
+    if pos1 == "助詞":
+        return surface != "の"
+    return pos1 in _ABOUT_POS or pos2 == "数詞" or pos3 in _ABOUT_NOUNS
+
+
+def _ends_in_another_thing(rest: Sequence[Tuple[str, str, str, str]]) -> bool:
+    """"スーツ買ったときのカバー", "いちごが入ってたプラの缶": a noun after a verb or a particle is a thing of
+    its own, which the words before it describe ("名刺大量に", "タイヤ4本" only say something about the item)."""
+    clause = False
+    for surface, pos1, pos2, pos3 in rest:
+        if pos1 == "名詞" and pos2 != "数詞" and clause:
+            return True
+        clause = clause or pos1 in ("動詞", "形容詞", "助詞", "助動詞")
+    return False
 
 
 def _words(text: str) -> List[Morpheme]:

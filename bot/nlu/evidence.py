@@ -13,6 +13,7 @@ from bot.nlu.normalize import normalize_text
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
 SHORT_NAME, CLOSE_ITEM = 12, 0.65  # a message this short that the dictionary matches this closely is an item
+NAMED_SHARE = 0.5  # a name alone is mostly content words (not 「ありがとさんです🙏」, where only サン is one)
 
 # Words that keep a message in the counseling flow when the gateway did not triage it (matched normalised).
 DISTRESS = ("いじめ", "虐め", "苛め", "つらい", "辛い", "しんどい", "死", "消えたい", "殺", "叩", "殴", "蹴", "暴力",
@@ -29,6 +30,8 @@ MANAGING = re.compile(r"受付番号|うけつけばんごう|キャンセル|�
 EDITING = re.compile(r"直|なお|変え|変更|かえ|訂正|修正|間違|まちが|ちが|違")
 # What an address is made of (「南区真駒内緑町3丁目」「064-0959」); 「中央バス 遅延」 has none of it.
 ADDRESS_PARTS = re.compile(r"\d|条|丁目|番地|〒|町|区$|区\s|区の|[一二三四五六七八九十]+丁")
+# Parts only an address has (a digit alone is no address: 「バスタオル3枚」「テレビ 32型」).
+STRONG_ADDRESS_PARTS = re.compile(r"条|丁目|番地|〒|\d{3}-?\d{4}|\d+-\d+|町|区$|区\s|区の|[一二三四五六七八九十]+丁")
 GARBAGE = re.compile(r"ごみ|ゴミ|捨て|すて|棄て")
 # Asking a person: the words for one (DIET also says request_human for 「としょかん かしだし」).
 PERSON = re.compile(r"人と|人に|人間|担当|職員|オペレーター|オペレータ|スタッフ|係の|有人|人がいい|人につな|電話で話"
@@ -56,12 +59,19 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
                            r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう|買い替え"
                            r"|いっぱい|たくさん|沢山"
+                           r"|折れ|おれた|おれちゃ|破け|やぶけ|欠け|かけちゃ|錆|さびた|汚れ|よごれ|古く|古い|ふるい|膨ら|ふくら"
+                           r"|使い終わ|使いおわ|使い切|使いき|つかいき|空にな|期限切れ|期限が切れ|はがれ|剥がれ|はがし|剥がし|しおれ|萎れ"
+                           r"|交換し|取り替え|とりかえ|取り外|だめにな|ダメにな|動かな|うごかな|映らな|つかなくな|壊し|こわし|割っ"
+                           r"|[0-9０-９何]+(枚|本|台|個|箱|袋|着|冊|足|脚|セット)"
                            r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)")
 # Another purpose than getting rid of it (「新しい掃除機のおすすめある？」「クレジットカードなくした」): not a
 # sorting question unless a strong disposal word says so.
 OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|買う|かいたい|購入|修理|直し|なおし|欲しい|ほしい|借り|貸し|売り|売れ|売る"
                            r"|値段|価格|安い|使い方|なくし|無くし|失くし|落とし|紛失|盗|探し|さがし|どこで買|選び|作りたい|作れ"
-                           r"|つくりたい|申請|手続")
+                           r"|つくりたい|申請|手続"
+                           # sending it (「ゆうパックって何時までに出せば」) or caring for it (「洗濯機で洗っても平気？」)
+                           r"|送り|送る|送っ|送れ|発送|郵送|届く|届か|洗濯機で|洗える|洗っても|クリーニング|手入れ"
+                           r"|掃除の?(仕方|方法|しかた|やり方)")
 # The assistant itself: who or what it is, who made it.
 ABOUT = re.compile(
     r"(あなた|貴方|きみ|君|おまえ|お前|このチャット|チャット|ボット|(?<![a-z])(bot|ai)(?![a-z])|ロボット)"
@@ -70,6 +80,13 @@ ABOUT = re.compile(
     r"|これ(って|は)?(誰|だれ)が|中の人|(人間|にんげん)(ですか|なの|が答え|が返|が打)|(誰|だれ)が(作|つく|答え|返事|運営|書い)")
 # Asking for a person (「あなたじゃなくて人と話したい」) is not a question about the assistant.
 WANTS_PERSON = re.compile(r"話したい|話せ|はなしたい|つな|代わ|かわって|替わ")
+# Greetings, thanks and acknowledgements as people type them (「ありがとさんです」「あけおめ」「おけまる」): a chat
+# word that begins a message without a disposal word is never an item's name.
+_END = r"(?=$|[\s、。,.!！?？〜~ー])"
+CHAT_WORD = re.compile(r"^(ありがと|有難|有り難|あざ[すっま]|さんきゅ|サンキュ|thank|thx|あけおめ|ことよろ|おけ(まる|おけ|です)"
+                       r"|おっけ|オッケ|りょ" + _END + r"|りょうかい|了解|よろしく|宜しく|よろ" + _END + r"|おつかれ|お疲れ"
+                       r"|おつ" + _END + r"|こんにち|こんばん|おはよ|おやすみ|ばいばい|バイバイ|またね|どうも|はーい"
+                       r"|(はい|うん|いいね|すごい|やばい|笑|w+)" + _END + r"|おめでと|hello)")
 QUESTION = re.compile(r"どこ|何時|なんじ|いつ|ですか|ますか|教えて|知りたい|[?？]|って$|なに|何")
 
 
@@ -90,6 +107,21 @@ def about_assistant(text: str) -> bool:
     """「あなたは人間ですか」「これ誰が作ったの」: a question about the assistant itself."""
     norm = _evidence_text(text)
     return bool(ABOUT.search(norm)) and not WANTS_PERSON.search(norm)
+
+
+# 「ピーラーって燃えないごみの日？」「のりの缶はびん缶の日？」: an item named first, then a category's day as the
+# citizen's guess at its sorting; a day is asked only with いつ/何曜 (「ペットボトルは何曜日？」).
+CATEGORY_GUESS = re.compile(r"(って|は|も)\s*[^\s]{1,12}?(の日|の収集日|の回収日|の曜日)(で(いい|良い|あって|合って|大丈夫))?"
+                            r"(ですか|なの|かな|でしょうか)?[\s?？!！。]*$")
+DAY_ASKED = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんにち|曜日|今日|きょう|明日|あした|あす|明後日|あさって|今週|来週|週末"
+                       r"|月曜|火曜|水曜|木曜|金曜|土曜|日曜|祝日|年末|年始")
+
+
+def category_guess(text: str) -> bool:
+    """「ピーラーって燃えないごみの日？」: the citizen guesses the item's category by its day; a sorting question
+    when the words before the guess name an item (see front_door)."""
+    norm = _evidence_text(text)
+    return bool(CATEGORY_GUESS.search(norm)) and not DAY_ASKED.search(norm) and not PLACE.search(norm)
 
 
 def collection_day_question(text: str) -> bool:
@@ -134,6 +166,7 @@ def sorting_question(text: str) -> bool:
     if not found.phrase:
         return False
     strong, weak = bool(DISPOSAL_STRONG.search(norm)), bool(DISPOSAL_WEAK.search(norm))
+    strong = strong or (found.status != "unknown" and category_guess(norm))  # 「のりの缶はびん缶の日？」
     if OTHER_PURPOSE.search(norm) and not strong:
         return False
     if found.status == "unknown":
@@ -144,6 +177,8 @@ def sorting_question(text: str) -> bool:
         return True
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
     # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
+    if CHAT_WORD.search(norm) or matcher().content_share(found.phrase) < NAMED_SHARE:
+        return False
     short_and_close = len(norm) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
     return (sure or short_and_close) and len(norm) <= MAX_PHRASE and _ends_with_the_item(norm, found.phrase)
 

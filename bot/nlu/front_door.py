@@ -47,9 +47,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.knowledge.faq_retriever import current_retriever, other_municipality
-from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, about_assistant, booking_request,
-                              collection_day_question, dictionary_loaded, distress, looks_like_address, question,
-                              sorting_question)
+from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, STRONG_ADDRESS_PARTS, about_assistant,
+                              booking_request, category_guess, collection_day_question, dictionary_loaded, distress,
+                              looks_like_address, question, sorting_question)
 from bot.nlu.normalize import normalize_text
 from bot.nlu.yes_no import is_yes_or_no
 
@@ -119,7 +119,11 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if intent == ABOUT_INTENT:
         intent = "nlu_fallback"  # DIET's guess without the words for it (「無料Wi-Fiスポットある？」)
     if collection_day_question(text):
+        if category_guess(text) and is_sorting():
+            return {} if intent == SORTING_INTENT else _to(SORTING_INTENT)  # 「ピーラーって燃えないごみの日？」
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
+    if intent == "inform_address" and not STRONG_ADDRESS_PARTS.search(normalize_text(text)) and is_sorting():
+        return _to(SORTING_INTENT)  # 「わごむ」「バスタオル3枚」: an item's name, not an address
     if intent == "inform_address":
         # An address answers a form's question; 「豊平区役所ってどこ」 is a question, 「中央バス 遅延」 no address.
         if question(text):

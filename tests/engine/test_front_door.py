@@ -90,6 +90,15 @@ def test_typed_text_the_gateway_triaged_never_gets_the_counseling_menu(text, exp
     ("menu_faq", "あなたは人間ですか", "ask_about_assistant"),
     ("request_human", "これ誰がつくったの", "ask_about_assistant"),
     ("ask_garbage_category", "燃えないごみの日がわからない", "ask_collection_day"),
+    # the item's category guessed by its day is a sorting question; a day asked is a collection-day one
+    ("ask_collection_day", "ピーラーって燃えないごみの日？", "ask_garbage_category"),
+    ("ask_collection_day", "のりの缶はびん缶の日？", "ask_garbage_category"),
+    ("ask_garbage_category", "明日はびん缶の日？", "ask_collection_day"),
+    ("ask_garbage_category", "ペットボトルは何曜日？", "ask_collection_day"),
+    # an item's name with a number or a state is no address and no small talk
+    ("inform_address", "わごむ", "ask_garbage_category"), ("inform_address", "バスタオル3枚", "ask_garbage_category"),
+    ("nlu_fallback", "くし折れちゃった", "ask_garbage_category"),
+    ("nlu_fallback", "カッパ破けたんだけど", "ask_garbage_category"),
 ])
 def test_the_message_goes_where_its_words_point(official_city_data, intent, text, expected):
     assert routed_intent(intent, text, 0.9, triaged=True)["intent"] == expected
@@ -105,7 +114,11 @@ def test_a_flow_without_its_words_gives_way(official_city_data, intent, text):
 
 
 @pytest.mark.parametrize("text", ["眠れなくて、ずっと死ぬことばかり考えてる", "住民票を出したい", "こんにちは",
-                                  "ありがとう", "マイナ保険証の使い方は？"])
+                                  "ありがとう", "マイナ保険証の使い方は？",
+                                  # greetings as typed: the dictionary catches only a piece of them (サン, こと)
+                                  "ありがとさんです🙏", "あけおめ🎍ことよろ", "おけまる",
+                                  # an item, but not to get rid of it
+                                  "ぬいぐるみって洗濯機で洗っても平気？"])
 def test_sentences_that_are_not_about_an_item_never_become_one(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.5, triaged=True).get("intent") != "ask_garbage_category"
 
@@ -113,6 +126,7 @@ def test_sentences_that_are_not_about_an_item_never_become_one(official_city_dat
 @pytest.mark.parametrize("intent, text", [
     ("affirm", "はい"), ("deny", "いいえ"), ("stop", "やめる"), ("choose_date", "12月3日"),
     ("inform_address", "中央区南27条西10丁目"),  # an answer to the form's question
+    ("inform_address", "064-0959"), ("inform_address", "3-5"), ("inform_address", "北10条西3丁目"),
     ("manage_booking", "大型ごみの予約をキャンセルしたい"), ("menu_bulky_booking", "ソファーを捨てたいので予約したい"),
     ("request_human", "あなたじゃなくて人と話したい"),
 ])

@@ -316,3 +316,23 @@ def test_words_around_the_item_are_cut(matcher, text, name):
 def test_near_names_of_other_categories_are_not_found(matcher, text, wrong):
     result = matcher.match(text)
     assert not (result.status == "found" and result.candidates[0].item.name == wrong), result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("退職したので名刺大量に捨てたい", "名刺"), ("LPレコード何十枚もある", "レコード"),
+    ("ﾃﾚﾋﾞ 32型", "テレビ（ブラウン管・液晶・プラズマ式）"),
+    # the question first, the item in a sentence of its own
+    ("燃えないごみに出していい？ 液晶テレビ", "テレビ（ブラウン管・液晶・プラズマ式）"), ("大型ごみ？ オーディオラック", "オーディオラック"),
+])
+def test_a_name_inside_a_longer_phrase_is_found(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name
+
+
+@pytest.mark.parametrize("text, not_this", [
+    ("印鑑証明", "印鑑（木製・プラ製）"), ("自転車の空気入れ壊れた", "自転車"), ("スーツ買ったときのカバー", "衣服"),
+    ("洗濯機の上のラック", "洗濯機"), ("お茶っ葉が入ってた缶", "茶殻"),
+])
+def test_a_name_that_describes_another_thing_is_not_that_thing(matcher, text, not_this):
+    result = matcher.match(text)
+    assert result.status != "found" or result.candidates[0].item.name != not_this
