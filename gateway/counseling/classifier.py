@@ -5,7 +5,8 @@ TF-IDF, logistic regression (scikit-learn). It is trained when the gateway start
 data in the repository, so there is no model file to keep in step:
 
 * ``data/counseling/examples_*.yml``: messages written for it, per level (counselors can add more);
-* every rule's ``examples`` (its level) and ``not_examples`` (none) in ``data/counseling/triage.yml``;
+* every rule's ``examples`` (its level) and ``not_examples`` (none; not those of an ordinary rule, level
+  ``none``, which may be risks) in ``data/counseling/triage.yml``;
 * the engine's training data and FAQ paraphrases (``data/nlu``, ``data/faq``): thousands of ordinary
   municipal questions as ``none``, so that 「ロープは何ごみ」 stays a garbage question.
 
@@ -87,7 +88,9 @@ def training_examples(rules: Optional[RuleSet] = None, extra: Iterable[Path] = (
             if isinstance(m, dict) and m.get("level") in LEVELS and isinstance(m.get("text"), str):
                 pairs.append((m["text"], m["level"]))
     for rule in rules.rules:
-        pairs += [(t, rule.level) for t in rule.examples] + [(t, "none") for t in rule.not_examples]
+        pairs += [(t, rule.level) for t in rule.examples]
+        # an ordinary rule's (level none) not_examples are what it must not take for ordinary: any level
+        pairs += [(t, "none") for t in rule.not_examples] if rule.level != "none" else []
     pairs += [(t, "none") for t in _nlu_examples() + _faq_examples()]
     seen, unique = set(), []
     for text, level in pairs:

@@ -24,6 +24,15 @@ from the closing bracket: 「…」って曲). A rule may need several patterns
 at once (means + intent: 「ロープ」 + 「もう無理」) and may be cancelled by a pattern anywhere in the message
 (``unless``: 「いじめ防止の取組」). The level is the highest of the rules that fire.
 
+A rule of level ``none`` (an *ordinary* rule) names a kind of message that is read as ordinary on purpose
+(「このチャットに書いたことって保存されるの」: a question about the service). It never lowers a risk rule:
+when it alone fires, the level is ``none`` and the message counts as dismissed on purpose (``vetoed``), so the
+classifier may not overrule it.
+
+In a surface pattern (``s:``), a term ``{name}`` stands for its words without spaces and for their readings
+in hiragana from the dictionary (子育て → 子育て | こそだて, 除雪 → 除雪 | じょせつ): the dictionary
+splits kana spellings of such words into nonsense (こそだて → こそ 伊達), so the lemma view cannot see them.
+
 Pure Python (fugashi, jaconv, PyYAML): the gateway runs it with the engine down, and the message
 never has to reach the NLU to be triaged.
 """
@@ -149,6 +158,21 @@ def slang_fold(text: str) -> str:
 
 
 @lru_cache(maxsize=4096)
+def _reading(words: str) -> str:
+    """The reading in hiragana of a term's literal words (「子育て 支援」 → こそだてしえん); "" for a regular
+    expression or a word the dictionary does not know."""
+    if not re.fullmatch(r"[\w ー・]+", words):
+        return ""
+    kana = []
+    for word in _tagger()(words.replace(" ", "")):
+        reading = getattr(word.feature, "kana", None)
+        if word.is_unk or not reading or reading == "*":
+            return ""
+        kana.append(reading)
+    return jaconv.kata2hira("".join(kana))
+
+
+@lru_cache(maxsize=4096)
 def _known_katakana(run: str) -> bool:
     """Whether a katakana run is one word the dictionary knows (ロープ, オーバードーズ) rather than kana
     spelling of several words (イキルノツライ, シニタイ)."""
@@ -181,11 +205,23 @@ class RuleSet:
 
     def __init__(self, data: Dict):
         self.aliases: Dict[str, str] = {str(k): str(v) for k, v in (data.get("lemma_aliases") or {}).items()}
-        terms = {name: "(?:" + "|".join(values) + ")" for name, values in (data.get("terms") or {}).items()}
+        raw_terms = {name: [str(v) for v in values] for name, values in (data.get("terms") or {}).items()}
+        terms: Dict[str, str] = {}
+        for name, values in raw_terms.items():  # a term may use the terms defined above it
+            terms[name] = "(?:" + "|".join(_TERM.sub(lambda m: terms[m.group(1)], v) for v in values) + ")"
+        surface_terms: Dict[str, str] = {}
+
+        def surface_term(name: str) -> str:
+            # the words as written without spaces, and their readings (see the module's docstring)
+            if name not in surface_terms:
+                forms = [w for v in raw_terms[name] for w in (v.replace(" ", ""), _reading(v)) if w]
+                surface_terms[name] = "(?:" + "|".join(sorted(set(forms), key=lambda w: (-len(w), w))) + ")"
+            return surface_terms[name]
 
         def compile_pattern(spec: str) -> Tuple[str, "re.Pattern[str]"]:
             view, pattern = ("surface", spec[2:]) if spec.startswith("s:") else ("lemma", spec)
-            expanded = _TERM.sub(lambda m: terms[m.group(1)], pattern)
+            expanded = _TERM.sub(lambda m: (surface_term if view == "surface" else terms.__getitem__)(m.group(1)),
+                                 pattern)
             return view, re.compile(expanded)
 
         def expand(p: str) -> str:
@@ -219,7 +255,7 @@ class RuleSet:
         # "triage_rules", not "rules": every YAML file under data/ is read by `rasa data validate` / `rasa train`,
         # and a top-level "rules" key would be taken for Rasa dialogue rules.
         for item in data.get("triage_rules") or data.get("rules") or []:
-            if item["level"] not in LEVELS[1:]:
+            if item["level"] not in LEVELS:
                 raise ValueError(f"rule {item['id']}: unknown level {item['level']!r}")
             alternatives = [[compile_pattern(part.strip()) for part in alt.split(" + ")] for alt in item["match"]]
             self.rules.append(Rule(
@@ -304,10 +340,13 @@ class RuleSet:
         if not isinstance(text, str) or not text.strip():
             return Triage("none")
         v = views(text[:4000], self.aliases)
-        fired = [r for r in self.rules if self.fires(r, v)]
+        risks = [r for r in self.rules if r.level != "none"]
+        fired = [r for r in risks if self.fires(r, v)]
         if not fired:
-            # no rule fired, so any rule whose words are present was stopped on purpose
-            return Triage("none", vetoed=any(self._words_present(r, v) for r in self.rules))
+            # No risk rule fired: a message an ordinary rule recognises, or in which a risk rule's words are
+            # present but were stopped, was read as ordinary on purpose.
+            ordinary = tuple(r.id for r in self.rules if r.level == "none" and self.fires(r, v))
+            return Triage("none", ordinary, vetoed=bool(ordinary) or any(self._words_present(r, v) for r in risks))
         level = max((r.level for r in fired), key=rank)
         return Triage(level, tuple(r.id for r in fired))
 

@@ -13,7 +13,12 @@ Every message is triaged before all this (gateway/counseling/triage.py: emergenc
 none), in every state; anything above ``none`` is handled by the counseling desk
 (gateway/counseling/desk.py) and never reaches the engine. 「相談員と話す」 (``/request_counselor``)
 queues for a counselor. Both buttons also work typed: their title, or a short yes (「はい」「お願いします」)
-when the last message offered only that button (``_typed_button``).
+when the last message offered only that button (``_typed_button``). A request for 相談 and nothing else
+(「相談したい」, triage rule ``asks_for_consultation``) may come from a youth who wants a counselor or from an
+adult who wants the city's 市民相談: the router asks which (``WHICH_CONSULTATION``: 「相談員と話す」 or
+「市の手続き・サービス」, tapped or typed: 「悩み」「学校のこと」「中学生」 / 「手続きのこと」「大人です」). Asked
+again, or answered with a worry, it is a request for a counselor; so is 「相談したい」 in a chat that has already
+been on the counseling path (a worry earlier, a counseling session) or right after a counselor's button.
     staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
                     never speaks.
 
@@ -62,6 +67,26 @@ TYPED_YES = re.compile(r"(?:はい|はーい|うん|ええ|おう|お願い(?:�
                        r"話したい|話します|はなしたい|つないで(?:ください)?|つなげて(?:ください)?|相談したい|相談します)+"
                        r"(?:です|ね|よ)?")
 _FOLD = re.compile(r"[\s、,，。．.!！?？・「」]+")
+# A request for 相談 and nothing else (「相談したい」): which kind? REVIEW: city staff and counselors confirm the
+# wording (it belongs with gateway/texts.py).
+WHICH_RULE = "asks_for_consultation"
+FAQ_BUTTON = {"title": "市の手続き・サービス", "payload": "/menu_faq"}
+WHICH_CONSULTATION = ("ご相談ですね。どちらのご相談ですか？\n"
+                      "・自分の悩み（学校、家、友だち、からだやこころのことなど）を、相談員（相談を聞く専門のスタッフ）に"
+                      "聞いてほしいとき →「相談員と話す」\n"
+                      "・市の手続きやサービス、暮らしのこと →「市の手続き・サービス」\n"
+                      "どんなことか、文章で送ってもらっても大丈夫です。")
+WHICH_BUTTONS = [texts.COUNSELOR_BUTTON, FAQ_BUTTON]
+# Typed answers to it (folded, at most 20 letters): the city in general (→ the FAQ's 「知りたいことを送って」), a
+# topic of the city (→ the assistant, as typed: 「子育てのこと」 gets its answer), or one's own worry (→ a counselor).
+WHICH_CITY_WORDS = ("手続き", "てつづき", "サービス", "さーびす", "市役所", "区役所", "役所", "やくしょ", "市民相談", "暮らし",
+                    "くらし", "大人", "おとな", "社会人")
+WHICH_TOPIC_WORDS = ("税", "ぜい", "保険", "年金", "子育て", "こそだて", "育児", "保育", "ごみ", "ゴミ", "住民票", "届",
+                     "申請", "証明", "除雪", "引っ越し", "引越")
+WHICH_COUNSELOR_WORDS = ("相談員", "そうだんいん", "カウンセラー", "悩み", "なやみ", "聞いてほしい", "きいてほしい", "話を聞",
+                         "はなしをき", "話したい", "はなしたい", "自分の", "じぶんの", "こころ", "心", "気持ち", "きもち",
+                         "学校", "がっこう", "家族", "かぞく", "友だち", "友達", "ともだち", "恋愛", "れんあい", "いじめ",
+                         "からだ", "小学", "中学", "高校", "しょうがく", "ちゅうがく", "こうこう")
 _BUTTONS_LINE = re.compile(r"\n［ボタン：(?P<titles>.*)］$", re.S)
 
 
@@ -154,7 +179,7 @@ class Router:
         if text == REQUEST_HUMAN and found.level == "none":
             return await self.request_human(conversation, "general", "user_request")
         if text == REQUEST_COUNSELOR or found.level != "none":
-            return await self.desk.from_bot(conversation, found, requested=text == REQUEST_COUNSELOR)
+            return await self._counseling(conversation, found, requested=text == REQUEST_COUNSELOR)
         # The engine is told the triage found nothing: its NLU then never answers typed text with the
         # counseling menu (bot/nlu/front_door.py), which was a false alarm for 「相続の相談窓口は？」.
         return await self._to_engine(conversation, text, channel, {**(metadata or {}), "triage": found.level})
@@ -176,14 +201,45 @@ class Router:
         return rank(found.level) >= rank("high")
 
     async def _typed_button(self, conversation: Conversation, text: str) -> str:
-        """The payload of a gateway button the user typed instead of tapping (see BUTTON_TITLES); else the text."""
+        """The payload of a gateway button the user typed instead of tapping (see BUTTON_TITLES, and the answers
+        to WHICH_CONSULTATION); else the text."""
         folded = fold(text)
         if folded in BUTTON_TITLES:
             return BUTTON_TITLES[folded]
-        if not TYPED_YES.fullmatch(folded):
+        if folded == fold(FAQ_BUTTON["title"]):
+            return FAQ_BUTTON["payload"]
+        short = len(folded) <= 20
+        if not TYPED_YES.fullmatch(folded) and not (short and any(w in folded for w in WHICH_CITY_WORDS + WHICH_COUNSELOR_WORDS)):
             return text
         titles = await run_db(self._last_buttons, conversation.id)
-        return BUTTON_TITLES.get(titles[0], text) if len(titles) == 1 else text
+        if titles == [b["title"] for b in WHICH_BUTTONS]:
+            if not short or any(w in folded for w in WHICH_TOPIC_WORDS):
+                return text
+            if any(w in folded for w in WHICH_CITY_WORDS):
+                return FAQ_BUTTON["payload"]
+            return REQUEST_COUNSELOR if any(w in folded for w in WHICH_COUNSELOR_WORDS) else text
+        return BUTTON_TITLES.get(titles[0], text) if len(titles) == 1 and TYPED_YES.fullmatch(folded) else text
+
+    async def _counseling(self, conversation: Conversation, found: Triage, requested: bool) -> List[BotMessage]:
+        """The bot had the chat and the counseling desk takes the message; a request for 相談 and nothing else
+        is first asked which kind of 相談 it is (README "Youth counseling")."""
+        if found.level == "normal" and not requested:
+            bare = found.rules == (WHICH_RULE,)
+            last = await run_db(self._last_buttons, conversation.id)
+            if last == [b["title"] for b in WHICH_BUTTONS] or (bare and texts.COUNSELOR_BUTTON["title"] in last):
+                # the answer to the question is a worry or the request again; or 「相談したい」 is a yes to a
+                # counselor's button (the desk's menu for a worry, the engine's counseling menu)
+                requested = True
+            elif bare:
+                if not await run_db(self._counseling_before, conversation.id):
+                    return await self._say(conversation.id, WHICH_CONSULTATION, buttons=WHICH_BUTTONS)
+                requested = True  # back on the counseling path (「また話したくなったら「相談したい」と」)
+        return await self.desk.from_bot(conversation, found, requested=requested)
+
+    def _counseling_before(self, conversation_id: str) -> bool:
+        """The chat has been on the counseling path: the desk spoke in it (a worry's menu, the numbers, a
+        counseling session; its lines are protected, and kept for the retention period)."""
+        return any(m["protected"] and m["sender"] == "system" for m in self.store.transcript(conversation_id))
 
     def _last_buttons(self, conversation_id: str) -> List[str]:
         """The button titles of the last message the user was shown before their latest one (the transcript

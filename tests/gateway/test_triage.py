@@ -3,15 +3,18 @@ classifier, gateway/counseling/classifier.py) the traps and the messages from th
 the routing thresholds on both evaluation sets (tools/eval_triage.py computes the figures; ``make
 eval-triage`` prints them in full, with set 3, which is reported but not asserted).
 
-Pure Python: no engine, no gateway process.
+Pure Python, but for the last section ((f), the false alarms seen through the running stack), which runs the
+real gateway process against conftest's stand-in engine to check what the citizen is shown.
 """
 
 from __future__ import annotations
 
+import uuid
 from functools import lru_cache
 from typing import Dict, List
 
 import pytest
+import sqlalchemy as sa
 
 from gateway.counseling.triage import LEVELS, RuleSet, load_set, rank
 from gateway.counseling.classifier import default_triage
@@ -23,8 +26,13 @@ SYSTEM = default_triage()  # what gateway/handoff/router.py asks for every messa
 
 
 @pytest.fixture(autouse=True)
-def _reset_engine():
-    """These tests need no stand-in engine: replaces conftest's autouse fixture of the same name."""
+def _reset_engine(request):
+    """Most of these tests need no stand-in engine: replaces conftest's autouse fixture of the same name, and
+    resets the engine only for the tests that use it."""
+    if "engine" in request.fixturenames:
+        engine = request.getfixturevalue("engine")
+        engine.mode = "ok"
+        engine.received.clear()
     yield
 
 
@@ -168,3 +176,152 @@ ODD = {
 def test_odd_input_is_none_without_raising(text):
     result = SYSTEM.triage(text)
     assert result.level == "none", result
+
+
+# ------------------------------------------------------------------ (f) three false alarms seen through the stack
+# 1. A question about what one wrote in this chat was triaged high: no rule fired, the classifier did (character
+#    n-grams of れる, るの, 書いたこと, ちゃ in チャット). The ordinary rule about_this_chat reads it as a question about
+#    the service; the classifier may not overrule that. The typo (保尊) was not the cause: 保存 was high too.
+ABOUT_THIS_CHAT = ["このチャットに書いたことって保尊されるの", "このチャットに書いたことって保存されるの",
+                   "チャットに打ったことってずっと残るの？", "ここで書いたメッセージって誰が読むんですか"]
+
+
+@pytest.mark.parametrize("text", ABOUT_THIS_CHAT, ids=[f"about_chat{i}" for i in range(len(ABOUT_THIS_CHAT))])
+def test_a_question_about_what_one_wrote_in_this_chat_is_no_risk(text):
+    result = SYSTEM.triage(text)
+    assert result.level == "none" and result.vetoed, f"{text!r}: {result}\n{RULES.explain(text)}"
+
+
+@pytest.mark.parametrize("text", ["このチャットに書いたこと保存されるの？ もう死にたい",
+                                  "チャットの履歴消して。親に見られたら殴られる"])
+def test_danger_beside_a_question_about_the_chat_still_wins(text):
+    assert SYSTEM.triage(text).rank >= rank("high"), f"{text!r}\n{RULES.explain(text)}"
+
+
+# 2. 子育て相談 is a service of the city (FAQ), not a youth asking for a counselor: in kanji, hiragana, katakana and
+#    half-width katakana alike (the dictionary reads こそだて as こそ 伊達; a surface pattern with the term's readings).
+PARENTING = ["子育ての相談できるところ", "こそだてのそうだんできるところ", "コソダテノソウダンデキルトコロ",
+             "ｺｿﾀﾞﾃﾉｿｳﾀﾞﾝﾃﾞｷﾙﾄｺﾛ", "いくじのそうだんをしたい", "子育ての悩みを相談したい"]
+
+
+@pytest.mark.parametrize("text", PARENTING, ids=[f"parenting{i}" for i in range(len(PARENTING))])
+def test_parenting_advice_is_a_question_for_the_faq_in_any_script(text):
+    result = SYSTEM.triage(text)
+    assert result.level == "none", f"{text!r}: {result}\n{RULES.explain(text)}"
+
+
+@pytest.mark.parametrize("text, at_least", [("いじめのことで相談したい", "normal"), ("子育てがつらい、相談したい", "normal"),
+                                            ("親の子育てが厳しすぎてつらい、相談したい", "normal"),
+                                            ("子育てに疲れて死にたい", "high")])
+def test_a_worry_or_danger_with_the_words_of_a_service_still_counts(text, at_least):
+    assert SYSTEM.triage(text).rank >= rank(at_least), f"{text!r}\n{RULES.explain(text)}"
+
+
+# 3. A request for 相談 and nothing else is normal, but by its own rule: the gateway asks which kind of 相談
+#    (tests below); with a worry, a person or a topic, the other rules decide as before.
+BARE = ["相談したい", "そうだんしたい", "ｿｳﾀﾞﾝｼﾀｲ", "あのー、相談があります", "相談できますか？", "ちょっと相談したいことがあって"]
+
+
+@pytest.mark.parametrize("text", BARE, ids=[f"bare{i}" for i in range(len(BARE))])
+def test_a_bare_request_for_consultation_has_its_own_rule(text):
+    result = SYSTEM.triage(text)
+    assert (result.level, result.rules) == ("normal", ("asks_for_consultation",)), f"{text!r}: {result}"
+
+
+@pytest.mark.parametrize("text", ["相談員さんと話したい", "誰かに相談したい", "学校のことで相談したい", "悩みを相談したい",
+                                  "いじめのことで相談したい"])
+def test_a_request_with_a_topic_or_a_person_is_still_a_request_for_a_counselor(text):
+    result = SYSTEM.triage(text)
+    assert "asks_for_counselor" in result.rules and "asks_for_consultation" not in result.rules, f"{text!r}: {result}"
+
+
+# Through the real gateway process (with conftest's stand-in engine): what the citizen sees.
+@pytest.fixture(scope="module")
+def gw(engine, tmp_path_factory):
+    from tests.gateway.conftest import GatewayProcess
+
+    process = GatewayProcess(engine.url, tmp_path_factory.mktemp("triage"))
+    yield process
+    process.stop()
+
+
+class Citizen:
+    def __init__(self, gateway):
+        self.gateway, self.sender = gateway, uuid.uuid4().hex[:12]
+        self.id = f"rest:{self.sender}"
+
+    def say(self, text: str) -> List[Dict]:
+        from tests.gateway.conftest import HTTP
+
+        answer = HTTP.post(f"{self.gateway.url}/api/messages", json={"sender": self.sender, "message": text}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["messages"]
+
+    def where(self):
+        with sa.create_engine(self.gateway.db_url).connect() as c:
+            row = c.execute(sa.text("select owner, queue from conversations where id = :id"), {"id": self.id}).one()
+        return tuple(row)
+
+
+def _titles(messages: List[Dict]) -> List[str]:
+    return [b["title"] for m in messages for b in m.get("quick_replies") or m.get("buttons") or []]
+
+
+def test_a_bare_request_is_asked_which_kind_of_consultation(gw, engine):
+    citizen = Citizen(gw)
+    asked = citizen.say("相談したい")
+    assert _titles(asked) == ["相談員と話す", "市の手続き・サービス"], asked
+    assert citizen.where() == ("bot", None)  # not queued for a counselor
+    assert [r["message"] for r in engine.received] == []  # a request for 相談 never reaches the engine
+
+
+@pytest.mark.parametrize("typed", ["相談員と話す", "学校のこと", "自分の悩みです", "中学生です", "相談したい"])
+def test_the_answer_names_a_worry_or_asks_again_the_counselor(gw, engine, typed):
+    citizen = Citizen(gw)
+    citizen.say("そうだんしたい")
+    shown = " ".join(m.get("text", "") for m in citizen.say(typed))
+    assert citizen.where() == ("queued", "counseling"), shown
+    assert [r["message"] for r in engine.received] == []
+
+
+@pytest.mark.parametrize("typed", ["市の手続き・サービス", "市の手続きのことです", "大人です"])
+def test_the_answer_names_the_city_the_assistant(gw, engine, typed):
+    citizen = Citizen(gw)
+    citizen.say("相談があります")
+    citizen.say(typed)
+    assert citizen.where() == ("bot", None)
+    assert [r["message"] for r in engine.received] == ["/menu_faq"]
+
+
+def test_the_answer_names_a_topic_of_the_city_the_assistant_answers_it(gw, engine):
+    citizen = Citizen(gw)
+    citizen.say("相談したい")
+    assert citizen.say("子育てのこと") == [{"text": "echo:子育てのこと"}]
+    assert citizen.where() == ("bot", None)
+
+
+def test_a_worry_answered_after_the_question_queues_at_once(gw, engine):
+    citizen = Citizen(gw)
+    citizen.say("相談したい")
+    citizen.say("学校でいじめられてる")
+    assert citizen.where() == ("queued", "counseling")
+
+
+def test_a_request_with_a_worry_or_topic_goes_to_the_counselor_as_before(gw, engine):
+    citizen = Citizen(gw)
+    citizen.say("いじめのことで相談したい")
+    assert citizen.where() == ("queued", "counseling")
+
+
+def test_a_bare_request_after_a_worry_is_a_yes_to_the_counselor(gw, engine):
+    citizen = Citizen(gw)
+    assert _titles(citizen.say("最近眠れない")) == ["相談員と話す"]  # a worry: the counselor's button
+    citizen.say("相談したい")
+    assert citizen.where() == ("queued", "counseling")
+
+
+def test_parenting_advice_and_a_question_about_the_chat_reach_the_assistant(gw, engine):
+    citizen = Citizen(gw)
+    for text in ("こそだてのそうだんできるところ", "このチャットに書いたことって保尊されるの"):
+        assert citizen.say(text) == [{"text": f"echo:{text}"}]
+    assert citizen.where() == ("bot", None)
