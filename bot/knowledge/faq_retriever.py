@@ -63,7 +63,7 @@ MUNICIPALITY_SUFFIXES = {"市", "都", "府", "県", "町", "村"}
 ORIGIN_PARTICLES = {"から", "より", "出身"}
 PLACE_PARTICLES = {"の", "で", "って"}
 # Moving between the place and Sapporo is a Sapporo matter (「横浜市に引っ越すので転出届」).
-MOVING = re.compile(r"引っ?越|転出|転入|転居|越して|こして|移住|ひっこ")  # 「江別の図書館」「旭川でごみの日」: a bare place name
+MOVING = re.compile(r"引っ?越|転出|転入|転居|越して|こして|ひっこ")  # 「江別の図書館」「旭川でごみの日」: a bare place name
 SAPPORO_WARDS = {"中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"}
 # Places in Sapporo that the postcode file's town names do not contain (UniDic calls them 地名).
 SAPPORO_LANDMARKS = {"すすきの", "ススキノ", "薄野", "大通", "円山", "藻岩", "藻岩山", "定山渓", "羊ヶ丘", "新さっぽろ",

@@ -13,7 +13,7 @@ from bot.nlu.normalize import normalize_text
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
 SHORT_NAME, CLOSE_ITEM = 12, 0.65  # a message this short that the dictionary matches this closely is an item
-NAMED_SHARE = 0.5  # a name alone is mostly content words (not 「ありがとさんです🙏」, where only サン is one)
+NAMED_SHARE = 0.3  # a name alone is mostly content words (not 「ありがとさんです🙏」, where only サン is one)
 
 # Words that keep a message in the counseling flow when the gateway did not triage it (matched normalised).
 DISTRESS = ("いじめ", "虐め", "苛め", "つらい", "辛い", "しんどい", "死", "消えたい", "殺", "叩", "殴", "蹴", "暴力",
@@ -70,8 +70,10 @@ OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|�
                            r"|値段|価格|安い|使い方|なくし|無くし|失くし|落とし|紛失|盗|探し|さがし|どこで買|選び|作りたい|作れ"
                            r"|つくりたい|申請|手続"
                            # sending it (「ゆうパックって何時までに出せば」) or caring for it (「洗濯機で洗っても平気？」)
-                           r"|送り|送る|送っ|送れ|発送|郵送|届く|届か|洗濯機で|洗える|洗っても|クリーニング|手入れ"
-                           r"|掃除の?(仕方|方法|しかた|やり方)")
+                           r"|送り|送る|送っ|送れ|発送|郵送|届く|届か|洗濯機で|洗える|洗っても|クリーニングに|手入れ"
+                           r"|掃除の?(仕方|方法|しかた|やり方)"
+                           # why, not how to get rid of it (「卵のパックってなんで10個入りなの」)
+                           r"|なんで|なぜ|どうして")
 # The assistant itself: who or what it is, who made it.
 ABOUT = re.compile(
     r"(あなた|貴方|きみ|君|おまえ|お前|このチャット|チャット|ボット|(?<![a-z])(bot|ai)(?![a-z])|ロボット)"
