@@ -50,11 +50,24 @@ def guide_entries() -> List[Tuple[GarbageItem, SortingRule]]:
             for word in _EXAMPLE_SEPARATORS.split(rule.examples or ""):
                 word = re.sub(r"など$", "", word.strip())
                 if 2 <= len(word) <= 40 and "（" not in word:
-                    parts = tuple(p for p in word.split("・") if len(p) >= 2)
+                    parts = _listed_names(word)
                     item = GarbageItem(name=word, category=name, base_name=word,
                                        alternatives=parts if len(parts) > 1 else ())
                     entries.append((item, rule))
     return entries
+
+
+def _listed_names(word: str) -> Tuple[str, ...]:
+    """「電池・電球」 → 電池, 電球; 「みかん・たまねぎなどのネット」 → みかんのネット, たまねぎのネット: the words before
+    a shared 「の＋thing」 describe that thing and are no names of their own (「みかんの皮」 is no ネット)."""
+    parts = [p for p in word.split("・") if len(p) >= 2]
+    if len(parts) < 2:
+        return ()
+    last = re.sub(r"など(?=の)", "", parts[-1])
+    if "の" in last:
+        owner, head = last.rsplit("の", 1)
+        parts = [f"{p}の{head}" for p in parts[:-1]] + [f"{owner}の{head}"]
+    return tuple(parts)
 
 
 def guide_matcher() -> Tuple[ItemMatcher, Dict[str, SortingRule]]:

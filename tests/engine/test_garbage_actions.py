@@ -96,6 +96,15 @@ def test_what_only_the_sorting_guide_names_gets_its_category(text, category, rul
     assert f"【{category}】" in messages[0]["text"] and rule in messages[0]["text"]
 
 
+def test_a_word_that_describes_a_guide_example_is_not_that_example():
+    """The guide lists 「みかん・たまねぎなどのネット」: みかん there says which net; 「みかんの皮」 is no net."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("みかんの皮って燃えるごみでいいの"))
+    assert "容器包装プラスチック" not in messages[0]["text"]
+    messages, _ = run(ActionGarbageCategory(), tracker("たまねぎのネットは何ごみ"))
+    assert "【容器包装プラスチック】" in messages[0]["text"]
+
+
 def test_a_close_match_is_answered_saying_what_it_was_read_as():
     from actions.garbage import ActionGarbageCategory
     messages, _ = run(ActionGarbageCategory(), tracker("ペットボルトの出し方おしえて"))
