@@ -241,3 +241,46 @@ def test_the_chome_after_the_town_picks_the_area_of_its_range():
                         {"forms": {}, "slots": {}})
         slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
         assert (slots.get("gc_area"), slots.get("gc_address")) == (area, label), (text, slots)
+
+
+def _form_slots(text, slots=None, requested_slot=None, intent="inform_address"):
+    from actions.collection_day import ValidateCollectionDayForm
+    t = tracker(text, slots=slots, intent=intent, requested_slot=requested_slot, active_loop="collection_day_form")
+    messages, events = run(ValidateCollectionDayForm(), t, {"forms": {}, "slots": {}})
+    return messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def test_a_town_in_two_wards_is_asked_once_with_only_those_wards_then_answered():
+    """「北1条東」: 中央区 and 東区 both have one. The form asks itself (no second, generic 区 question: requested_slot is
+    gc_area, which has no utter_ask), keeps the place in gc_town, and the ward typed next completes it."""
+    messages, slots = _form_slots("北1条東の燃えるごみ")
+    assert [len(m.get("buttons") or []) for m in messages] == [2]
+    assert slots["requested_slot"] == "gc_area" and slots["gc_town"] == "北1条東" and not slots.get("gc_ward")
+    _, done = _form_slots("東区です", slots={"gc_town": "北1条東"}, requested_slot="gc_area")
+    assert (done["gc_area"], done["gc_address"], done.get("requested_slot")) == ("東区4", "東区北1条東", None)
+
+
+def test_a_question_left_unanswered_does_not_silence_the_next_request():
+    _, slots = _form_slots("燃えるごみの日はいつ", slots={"gc_town": "北1条東"}, intent="ask_collection_day")
+    assert slots.get("gc_town") is None and slots.get("requested_slot") == "gc_ward"
+
+
+def test_another_question_while_the_form_asks_is_left_to_the_rest_of_the_bot():
+    messages, slots = _form_slots("電池は何ごみ？", slots={"gc_town": "北1条東"}, requested_slot="gc_area",
+                                  intent="ask_garbage_category")
+    assert messages == [] and "gc_area" not in slots
+
+
+def test_an_unknown_answer_to_the_ward_question_asks_again_politely():
+    messages, slots = _form_slots("わからない", slots={"gc_town": "北1条東"}, requested_slot="gc_area",
+                                  intent="nlu_fallback")
+    assert "分かりませんでした" in messages[0]["text"] and [b["title"] for b in messages[1]["buttons"]] == ["中央区", "東区"]
+    assert not slots.get("gc_area")
+
+
+def test_the_chome_typed_after_the_town_question_completes_it():
+    messages, slots = _form_slots("中央区南3条西")
+    assert slots["gc_ward"] == "中央区" and slots["gc_town"] == "南3条西" and slots["requested_slot"] == "gc_area"
+    assert len(messages[0]["buttons"]) == 2
+    _, done = _form_slots("5丁目", slots={"gc_ward": "中央区", "gc_town": "南3条西"}, requested_slot="gc_area")
+    assert (done["gc_area"], done["gc_address"]) == ("中央区6", "中央区南3条西5丁目")

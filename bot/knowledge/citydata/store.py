@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -29,6 +29,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from bot.knowledge.citydata import schema
 from bot.knowledge.citydata.models import Address, Area, CategoryInfo, GarbageItem, SortingRule
 from bot.knowledge.citydata.patterns import UsualPattern, derive
+from bot.nlu.address_text import TownIndex, TownReading
+from bot.nlu.address_text import canonical as text_canonical
 from bot.nlu.normalize import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,6 @@ logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[3]
 ENV_URL = "CITYDATA_DB_URL"
 WARD_ORDER = ("中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区")
-CITY_PREFIXES = ("北海道", "札幌市")
 CATCH_ALL_PART = 0  # sapporo_ken.csv: 町名 "以下に掲載がない場合" (the ward's other addresses)
 
 
@@ -59,9 +60,7 @@ class UnknownArea(KeyError):
 
 # ---- address text ----
 
-_SUFFIX = re.compile(r"[（(][^（）()]*[）)]$")
 _CHOME_RANGE = re.compile(r"[（(](\d+)[〜～~\-－ー](\d+)丁目[）)]$")
-_CHOME_IN_QUERY = re.compile(r"^(?P<town>.+?)(?P<chome>\d+)丁目")
 
 
 def town_key(text: str) -> str:
@@ -69,11 +68,6 @@ def town_key(text: str) -> str:
     text = normalize_text(text)
     text = text.replace("ヶ", "ケ").replace("ヵ", "カ")
     return "".join(text.split())
-
-
-def _base(key: str) -> str:
-    """A normalised town without its parenthesised suffix: "本通(北)" → "本通"."""
-    return _SUFFIX.sub("", key)
 
 
 def _chome_range(key: str) -> Optional[Tuple[int, int]]:
@@ -235,41 +229,55 @@ class CityDataStore:
     def addresses_for_town(self, ward: Optional[str], town_text: str) -> List[Address]:
         """Addresses whose town matches ``town_text`` in ``ward`` (all wards when ward is empty).
 
-        Exact first ("本通（北）"; a bare name also gets its suffixed rows: "本通" → 本通（北）, 本通（南）),
-        then towns starting with the text ("あいの里" → あいの里1条 …), then towns contained in the text
-        ("宮の森3条西5丁目" → 宮の森3条, the longest). "N丁目" picks the row whose range contains N
-        ("南1条西10丁目" → 南1条西（１〜１９丁目）). The catch-all rows are never returned.
+        The town is read as citizens type it (bot/nlu/address_text.py: kana, kanji numerals, 「3ジョウ」「5丁」,
+        「南3西5」, 「菊水5-2」): the longest known name in the text ("宮の森3条西5丁目" → 宮の森3条), a bare name with
+        its suffixed rows ("本通" → 本通（北）, 本通（南）; "本通（南）" → that row), a name before its 条 number with
+        all its 条 ("あいの里" → あいの里1条 …), else towns starting with the text ("もみじ" → もみじ台北 …). "N丁目"
+        picks the row whose range contains N ("南1条西10丁目" → 南1条西（１〜１９丁目）). A 条 the file does not
+        have is not its bare town ("宮の森5条" → []). No typo is corrected here (see read_address). The catch-all
+        rows are never returned.
         """
-        query = town_key(town_text)
-        ward = (ward or "").strip()
-        for prefix in CITY_PREFIXES:
-            if query.startswith(prefix):
-                query = query[len(prefix):]
-        for known in self.wards():
-            if query.startswith(known) and (not ward or ward == known):
-                ward, query = known, query[len(known):]
-                break
-        if not query:
+        ward = (ward or "").strip() or None
+        found = self.read_address(town_text, ward, fuzzy=False)
+        if ward and found.ward and found.ward != ward:
             return []
-        chome = None
-        match = _CHOME_IN_QUERY.match(query)
-        if match:
-            chome = int(match.group("chome"))
-        candidates = [(a, town_key(a.town)) for a in self._data().addresses
-                      if a.part != CATCH_ALL_PART and (not ward or a.ward == ward)]
-        found = [a for a, key in candidates if key == query or _base(key) == query]
-        if not found and chome is not None:
-            town = match.group("town")
-            found = [a for a, key in candidates if key == town or _base(key) == town]
-        if not found:
-            found = [a for a, key in candidates if _base(key).startswith(query)]
-        if not found:
-            contained = [(a, len(_base(key))) for a, key in candidates if _base(key) and _base(key) in query]
-            longest = max((n for _, n in contained), default=0)
-            found = [a for a, n in contained if n == longest]
-        if chome is not None and len(found) > 1:
-            found = _pick_chome(found, chome)
-        return found
+        if found.towns:
+            return [t.payload for t in found.towns]
+        return self._towns_starting_with(found.ward, town_text)
+
+    def read_address(self, text: str, ward: Optional[str] = None, fuzzy: bool = True) -> TownReading:
+        """The 区, the town rows and the 丁目 in a citizen's ``text`` (see bot/nlu/address_text.py); ``ward``
+        is the ward already known (one typed in the text wins). Without a ward, the rows of every ward that has
+        the town are returned; the 丁目 then picks within each ward ("北11条西3丁目": 中央区 and 北区 stay)."""
+        found = self.town_index().read(text, ward, fuzzy=fuzzy)
+        if found.chome is None or len(found.towns) < 2:
+            return found
+        picked: List = []
+        for each in dict.fromkeys(t.ward for t in found.towns):
+            own = [t for t in found.towns if t.ward == each]
+            chosen = {id(a) for a in _pick_chome([t.payload for t in own], found.chome)}
+            picked.extend(t for t in own if id(t.payload) in chosen)
+        return replace(found, towns=tuple(picked))
+
+    def town_index(self) -> TownIndex:
+        """Every town of the postcode file (without the catch-all rows), ready to be searched; rebuilt after a
+        reload. The readings of the names are computed here, once per load."""
+        data = self._data()
+        cached = getattr(self, "_town_index", None)
+        if cached is None or cached[0] != data.load_id:
+            cached = (data.load_id, TownIndex((a.ward, a.town, a) for a in data.addresses if a.part != CATCH_ALL_PART))
+            self._town_index = cached
+        return cached[1]
+
+    def _towns_starting_with(self, ward: Optional[str], text: str) -> List[Address]:
+        query = text_canonical(text)
+        for known in self.wards():
+            query = query.replace(known, "")
+        query = re.sub(r"\s+", "", query)
+        if len(query) < 2 or re.search(r"\d", query):
+            return []
+        return [t.payload for t in self.town_index().towns if (not ward or t.ward == ward)
+                and any(k.startswith(query) for k in (t.key, *t.readings))]
 
     # ---- calendar ----
 
