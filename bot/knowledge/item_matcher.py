@@ -434,7 +434,7 @@ class ItemMatcher:
             sentences = [s for s in _SENTENCE_END.split(normalize_text(text)) if s.strip()]
             for sentence in sentences if len(sentences) > 1 else ():
                 other = self._match_sentence(sentence)
-                if other.status == "found":
+                if other.status == "found" and other.phrase == sentence.strip():  # the sentence is only a name
                     return other
         return result
 
