@@ -167,7 +167,8 @@ def _in_sapporo(place: str) -> bool:
     月寒) or a well-known place in the city the file does not name (すすきの, 大通)."""
     if place in SAPPORO_PLACES or place + "区" in SAPPORO_WARDS or place in SAPPORO_LANDMARKS:
         return True
-    return any(place in town for town in _sapporo_towns())
+    place = place.replace("ヶ", "ケ").replace("が", "ケ")  # 宮ヶ丘 / 宮ケ丘 (the postcode file's spelling)
+    return any(place in town.replace("ヶ", "ケ") for town in _sapporo_towns())
 
 
 _TOWNS: List[str] = []

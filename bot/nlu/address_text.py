@@ -122,6 +122,13 @@ def names_a_place(text: str) -> bool:
     return bool(wards or _PLACE_MARK.search(folded))
 
 
+def names_a_street(text: str) -> bool:
+    """A postcode or a 条/丁目 (「南3西5」「にしく はっさむ5じょう」): an address, not a ward named in a question
+    (「北区役所への行き方」)."""
+    norm = normalize_text(text or "")
+    return bool(find_postcode(norm) or _PLACE_MARK.search(_wards_in(canonical(norm))[0]))
+
+
 def town_key(town: str) -> str:
     """"本通（北）" → "本通": the part of an official town name people actually type."""
     return normalize_text(_PARENTHESIS.sub("", town)).strip()

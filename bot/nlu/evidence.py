@@ -30,8 +30,6 @@ MANAGING = re.compile(r"受付番号|うけつけばんごう|キャンセル|�
 EDITING = re.compile(r"直|なお|変え|変更|かえ|訂正|修正|間違|まちが|ちが|違")
 # What an address is made of (「南区真駒内緑町3丁目」「064-0959」); 「中央バス 遅延」 has none of it.
 ADDRESS_PARTS = re.compile(r"\d|条|丁目|番地|〒|町|区$|区\s|区の|[一二三四五六七八九十]+丁")
-# Parts only an address has (a digit alone is no address: 「バスタオル3枚」「テレビ 32型」).
-STRONG_ADDRESS_PARTS = re.compile(r"条|丁目|番地|〒|\d{3}-?\d{4}|\d+-\d+|町|区$|区\s|区の|[一二三四五六七八九十]+丁")
 GARBAGE = re.compile(r"ごみ|ゴミ|捨て|すて|棄て")
 # Asking a person: the words for one (DIET also says request_human for 「としょかん かしだし」).
 PERSON = re.compile(r"人と|人に|人間|担当|職員|オペレーター|オペレータ|スタッフ|係の|有人|人がいい|人につな|電話で話"

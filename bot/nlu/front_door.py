@@ -47,7 +47,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.knowledge.faq_retriever import current_retriever, other_municipality
-from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, STRONG_ADDRESS_PARTS, about_assistant,
+from bot.nlu.address_text import names_a_street
+from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, about_assistant,
                               booking_request, category_guess, collection_day_question, dictionary_loaded, distress,
                               looks_like_address, question, sorting_question)
 from bot.nlu.normalize import normalize_text
@@ -122,7 +123,10 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         if category_guess(text) and is_sorting():
             return {} if intent == SORTING_INTENT else _to(SORTING_INTENT)  # 「ピーラーって燃えないごみの日？」
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
-    if intent == "inform_address" and not STRONG_ADDRESS_PARTS.search(normalize_text(text)) and is_sorting():
+    if names_a_street(text) and not question(text):
+        # 「南3西5」「にしく はっさむ5じょう」「〒003-0833」: an address given, whatever DIET made of it
+        return {} if intent == "inform_address" else _to("inform_address")
+    if intent == "inform_address" and is_sorting():
         return _to(SORTING_INTENT)  # 「わごむ」「バスタオル3枚」: an item's name, not an address
     if intent == "inform_address":
         # An address answers a form's question; 「豊平区役所ってどこ」 is a question, 「中央バス 遅延」 no address.

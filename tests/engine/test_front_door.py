@@ -78,6 +78,11 @@ def test_typed_text_the_gateway_triaged_never_gets_the_counseling_menu(text, exp
 
 
 # ---- the evidence (bot/nlu/evidence.py), with the official dictionary loaded (the table, #12) ----
+@pytest.mark.parametrize("text", ["北区役所への行き方", "白石区の避難所の一覧を見たい", "東区の区役所の所在地"])
+def test_a_ward_in_a_question_is_no_address(official_city_data, text):
+    assert routed_intent("menu_faq", text, 0.9, triaged=True).get("intent") != "inform_address"
+
+
 @pytest.mark.parametrize("intent, text, expected", [
     ("ask_collection_day", "ペットボトルは何ごみですか", "ask_garbage_category"),
     ("manage_booking", "CDを捨てたい", "ask_garbage_category"),
@@ -99,6 +104,9 @@ def test_typed_text_the_gateway_triaged_never_gets_the_counseling_menu(text, exp
     ("inform_address", "わごむ", "ask_garbage_category"), ("inform_address", "バスタオル3枚", "ask_garbage_category"),
     ("nlu_fallback", "くし折れちゃった", "ask_garbage_category"),
     ("nlu_fallback", "カッパ破けたんだけど", "ask_garbage_category"),
+    # an address as people type it, whatever DIET made of it
+    ("nlu_fallback", "南3西5", "inform_address"), ("out_of_scope", "にしく はっさむ5じょう", "inform_address"),
+    ("menu_faq", "郵便番号063-0034です", "inform_address"),
 ])
 def test_the_message_goes_where_its_words_point(official_city_data, intent, text, expected):
     assert routed_intent(intent, text, 0.9, triaged=True)["intent"] == expected
