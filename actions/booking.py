@@ -441,7 +441,6 @@ CONFIRM_BUTTONS = [button("はい", "/affirm"), button("いいえ（やめる）
                    button("住所を直す", '/edit_booking{"bb_field": "address"}'),
                    button("日付を直す", '/edit_booking{"bb_field": "date"}')]
 CONFIRM_HELP = "この内容で申し込むときは「はい」、やめるときは「いいえ」、直すときは「日付を直す」のように送ってください。"
-REMIND_HELP = "前日のお知らせが必要なら「はい」、いらなければ「いいえ」と送ってください。"
 
 
 class ValidateBulkyBookingForm(FormValidationAction):
@@ -462,11 +461,10 @@ class ValidateBulkyBookingForm(FormValidationAction):
 
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
         # The order citizens answer in: what, where, when, who (the name is optional), the phone.
-        slots = ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_date", "bb_name",
-                 "bb_phone"]
-        if channel_of(tracker) == "line":  # a reminder the day before can only be pushed on LINE
-            slots.append("bb_remind")
-        return slots + ["bb_confirm"]
+        # The day-before reminder is offered on LINE after the receipt (ActionSubmitBooking), never before the
+        # summary: a citizen's 「はい」 after the phone number is meant for the summary.
+        return ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_date", "bb_name",
+                "bb_phone", "bb_confirm"]
 
     async def next_requested_slot(self, dispatcher, tracker, domain):
         if tracker.slots.get("bb_confirm") == "no":  # 「いいえ」 at the summary, a typed 「やめます」 anywhere: done
@@ -510,19 +508,6 @@ class ValidateBulkyBookingForm(FormValidationAction):
         if result.date is not None or result.error != NOT_UNDERSTOOD:
             return {"bb_date": text}
         return {}
-
-    async def extract_bb_remind(self, dispatcher, tracker, domain):
-        text = typed_answer_to(tracker, "bb_remind")
-        if text is None or FORM_STOP.fullmatch(fold(text)):
-            return {}
-        answer = read_yes_no(text, "offer")
-        if answer is not None:
-            return {"bb_remind": answer}
-        if latest_intent(tracker) in INTERRUPTIONS:
-            return {}
-        if not answered_a_question(dispatcher, tracker, text):
-            dispatcher.utter_message(text=REMIND_HELP)
-        return {"bb_remind": None}  # not a yes or no, whatever the NLU thought: asked again
 
     async def extract_bb_confirm(self, dispatcher, tracker, domain):
         text = typed_answer_to(tracker, "bb_confirm")
@@ -696,9 +681,6 @@ class ValidateBulkyBookingForm(FormValidationAction):
             return {"bb_date": result.date.isoformat(), "bb_date_asked": None}
         return settle_date(dispatcher, ward, result.date, None)
 
-    def validate_bb_remind(self, value, dispatcher, tracker, domain):
-        return {"bb_remind": value if isinstance(value, bool) else None}
-
     def validate_bb_confirm(self, value, dispatcher, tracker, domain):
         if value in BOOKING_FIELDS:  # 「修正する」 → which part: that question is asked again
             slot = BOOKING_FIELDS[value]
@@ -772,7 +754,7 @@ class ActionAskBbConfirm(Action):
 
 
 BOOKING_SLOTS = ["bb_items", "bb_item_list", "bb_address", "bb_ward", "bb_town", "bb_area", "bb_phone", "bb_name",
-                 "bb_date", "bb_remind", "bb_confirm", "bb_house_asked", "bb_date_asked"]
+                 "bb_date", "bb_confirm", "bb_house_asked", "bb_date_asked"]
 
 
 def put_out_text(total: int) -> str:
@@ -799,8 +781,7 @@ class ActionSubmitBooking(Action):
             ward=slots["bb_ward"], area=None if slots.get("bb_area") in (None, "-") else slots["bb_area"],
             town=slots["bb_town"], address=slots["bb_address"],
             name=None if slots.get("bb_name") in (None, "-") else slots["bb_name"], phone=slots["bb_phone"],
-            day=date.fromisoformat(slots["bb_date"]), owner_ref=owner_ref(tracker), channel=channel_of(tracker),
-            remind=bool(slots.get("bb_remind")))
+            day=date.fromisoformat(slots["bb_date"]), owner_ref=owner_ref(tracker), channel=channel_of(tracker))
         # One booking per filled-in form: a double tap or a redelivered event finds the same key.
         key = hashlib.sha256(f"{tracker.sender_id}|{form_started_at(tracker)}".encode()).hexdigest()[:32]
         try:
@@ -819,7 +800,36 @@ class ActionSubmitBooking(Action):
         )
         if channel_of(tracker) == "line":
             dispatcher.utter_message(json_message={"flex": receipt_flex(made)})
+            # The reminder can only be pushed on LINE; offered once the booking is made (ActionManageBooking
+            # reads the answer; anything else is routed as usual and the booking keeps no reminder).
+            dispatcher.utter_message(text=REMIND_OFFER, buttons=REMIND_BUTTONS)
         return reset + [SlotSet("bm_receipt", made.receipt_no)]
+
+
+# ------------------------------------------------------------------ the reminder, offered on LINE after the receipt
+REMIND_OFFER = "前日にLINEでお知らせしましょうか？"
+REMIND_BUTTONS = [button("はい", "/affirm"), button("いいえ", "/deny")]
+
+
+def reminder_offered(tracker: Tracker) -> bool:
+    """Whether the user's latest message came right after the receipt that offered the reminder (LINE)."""
+    return right_after_booking(tracker) and [(b.get("title"), b.get("payload")) for b in offered_buttons(tracker)] \
+        == [(b["title"], b["payload"]) for b in REMIND_BUTTONS]
+
+
+_CANCEL_WORDS = re.compile(r"やめ|止め|キャンセル|中止|取り?消|取消|とりけし")
+
+
+def reminder_answer(tracker: Tracker) -> Optional[bool]:
+    """The offer's button tapped, or a typed yes or no to it (「うん」「お願いします」「いらない」: bot/nlu/yes_no.py,
+    as an offer: 「大丈夫です」 is neither); None for anything else, which is not an answer to it. 「キャンセル」
+    「やっぱりやめます」 right after booking may mean the booking: left to the usual reading (「キャンセルしますか？」)."""
+    text = latest_text(tracker)
+    if text in ("/affirm", "/deny"):
+        return text == "/affirm"
+    if text.startswith("/") or _CANCEL_WORDS.search(fold(text)):
+        return None
+    return read_yes_no(text, "offer")
 
 
 def form_started_at(tracker: Tracker) -> str:
@@ -966,7 +976,8 @@ def asked_by_manage_booking(tracker: Tracker) -> bool:
 
 class ActionManageBooking(Action):
     """Check, change (date or items) or cancel a booking: found from the same chat user, or by receipt
-    number + phone. Changes and cancellations are possible until the deadline (common/booking).
+    number + phone. Changes and cancellations are possible until the deadline (common/booking). Right after
+    the receipt on LINE it also takes the answer to the reminder offered with it (:meth:`set_reminder`).
 
     Its questions (which booking, what to do with it, the new date, 「キャンセルしますか？」) have buttons; a
     typed answer is read against the buttons it showed (:meth:`typed_answer`): a title, a yes or no
@@ -979,6 +990,12 @@ class ActionManageBooking(Action):
         store = booking.store()
         text = tracker.latest_message.get("text") or ""
         chosen: Dict[str, str] = {}
+        if reminder_offered(tracker):
+            answer = reminder_answer(tracker)
+            if answer is not None and self.set_reminder(dispatcher, store, tracker.get_slot("bm_receipt"), answer):
+                return []
+        if right_after_booking(tracker) and latest_intent(tracker) in ("affirm", "deny") and not about_the_booking(text):
+            return await self.not_about_bookings(dispatcher, tracker, domain)  # 「はい」 with no question: the menu
         if right_after_booking(tracker) and latest_intent(tracker) != "manage_booking" \
                 and not about_the_new_booking(text):
             return await self.not_about_bookings(dispatcher, tracker, domain)
@@ -1016,6 +1033,19 @@ class ActionManageBooking(Action):
                 return events + [FollowupAction("booking_lookup_form")]
         day = chosen.get("date") or next(tracker.get_latest_entity_values("date"), None)
         return events + self.act(dispatcher, tracker, store, found, action, day)
+
+    @staticmethod
+    def set_reminder(dispatcher, store, receipt: Optional[str], remind: bool) -> bool:
+        """The answer to the reminder offered with the receipt, on the stored booking (gateway/jobs/reminders.py
+        pushes it the day before); False when the booking is gone (cancelled meanwhile)."""
+        made = store.set_remind(receipt, remind, now=now_jst()) if receipt else None
+        if made is None:
+            return False
+        if remind:
+            dispatcher.utter_message(text=f"承知しました、{day_label(made.day - timedelta(days=1))}にこのLINEでお知らせします。")
+        else:
+            dispatcher.utter_message(text="承知しました、前日のお知らせはお送りしません。")
+        return True
 
     # ------------------------------------------------------------------ typed answers
     def typed_answer(self, dispatcher, tracker, text: str) -> Answer:

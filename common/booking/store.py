@@ -473,6 +473,19 @@ class BookingStore:
                 items=encoded, total=sum(i.subtotal for i in items), updated_at=_naive(now)))
         return self.get(row.receipt_no)  # type: ignore[return-value]
 
+    def set_remind(self, receipt_no: str, remind: bool, now: Optional[datetime] = None) -> Optional[Booking]:
+        """Turn the day-before reminder on or off for a booked collection (LINE offers it after the receipt);
+        None when there is no such booking or it is cancelled. ``due_reminders`` reads ``remind``."""
+        now = to_jst(now or now_jst())
+        receipt = normalize_receipt(receipt_no)
+        if not receipt:
+            return None
+        with self.engine.begin() as conn:
+            result = conn.execute(bookings.update().where(
+                bookings.c.receipt_no == receipt, bookings.c.status == BOOKED).values(
+                remind=bool(remind), updated_at=_naive(now)))
+        return self.get(receipt) if result.rowcount == 1 else None
+
     # ---- staff and reminders ----
 
     def export_csv(self, day: Optional[date] = None, ward: Optional[str] = None) -> str:

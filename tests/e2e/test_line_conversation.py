@@ -1,6 +1,6 @@
 """LINE end to end: signed webhooks into the real gateway, the real engine and action server (the city's official
 data, "today" pinned), and what reaches the fake LINE API (tests/gateway/line_fake.py): the follow greeting, an FAQ
-answer, a whole 大型ごみ booking with the date picker, the reminder question and the Flex receipt, and redelivered
+answer, a whole 大型ごみ booking with the date picker, the Flex receipt and the reminder offered after it, and redelivered
 events answered once."""
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def test_a_whole_faq_question_is_answered_in_one_reply_call_with_the_city_url(us
 
 # ====================================================================== 大型ごみ booking
 
-def test_booking_on_line_with_date_picker_reminder_question_and_flex_receipt(user: LineUser, stack):
+def test_booking_on_line_with_date_picker_flex_receipt_and_reminder_offer(user: LineUser, stack):
     asked = user.say("大型ごみを出したい")
     assert "出したい物と数" in all_text(asked)
 
@@ -135,11 +135,8 @@ def test_booking_on_line_with_date_picker_reminder_question_and_flex_receipt(use
     assert "お名前" in all_text(name)
     assert {"type": "message", "label": "なし", "text": "なし"} in quick_items(name)
     assert "電話番号" in all_text(user.say("なし"))
-    remind = user.say("090-1234-5678")
-    assert "前日に" in all_text(remind) and "お知らせしましょうか" in all_text(remind)  # asked on LINE only
-    assert [(a["type"], a["data"]) for a in quick_items(remind)] == [("postback", "/affirm"), ("postback", "/deny")]
 
-    summary = user.tap("/affirm")
+    summary = user.say("090-1234-5678")  # the summary right after the phone number, as on the web
     shown = all_text(summary)
     assert "この内容で申し込みますか" in shown
     day = date.fromisoformat(first)
@@ -156,6 +153,11 @@ def test_booking_on_line_with_date_picker_reminder_question_and_flex_receipt(use
     assert receipt in json.dumps(flex[0]["contents"], ensure_ascii=False)
     user.api.quiet(0.7)
     assert len(user.replies_to(confirmed)) == 1 and user.pushes() == []
+
+    # After the receipt (LINE only): the reminder the day before, offered as quick replies and tapped.
+    assert "前日にLINEでお知らせしましょうか" in done[-1]["text"]
+    assert [(a["type"], a["data"]) for a in quick_items(done)] == [("postback", "/affirm"), ("postback", "/deny")]
+    assert "このLINEでお知らせします" in all_text(user.tap("/affirm"))
 
     # Stored so that the reminder job can find this LINE user the day before.
     made = BookingStore(f"sqlite:///{stack.data_dir / 'assistant.db'}").get(receipt)

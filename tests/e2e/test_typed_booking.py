@@ -1,5 +1,6 @@
 """A 大型ごみ booking typed from start to end, never a button — on LINE, where the quick replies vanish after the
-next message and people type — then checking, changing and cancelling it, typed too; and on the web widget a
+next message and people type — then the reminder offered after the receipt (LINE only) answered or ignored, checking,
+changing and cancelling the booking, typed too; and on the web widget a
 typed 「ううん」 at the summary (which DIET takes for a yes) books nothing. The real gateway, engine and action
 server with the city's official data, "today" pinned to 2025-01-15 (a Wednesday; 中央区 collects 大型ごみ on
 Mondays and Thursdays)."""
@@ -11,7 +12,7 @@ import re
 import pytest
 
 from common.booking.store import BookingStore, owner_ref
-from tests.e2e.test_line_conversation import LineUser, all_text
+from tests.e2e.test_line_conversation import LineUser, all_text, quick_items
 
 pytestmark = pytest.mark.e2e
 
@@ -39,21 +40,29 @@ def test_a_booking_typed_on_line_then_changed_and_cancelled_typed(user: LineUser
     assert "収集日を選んでください" in all_text(user.say("中央区南27条西10丁目1-5"))
     assert "お名前" in all_text(user.say("来週の月曜"))  # 2025-01-20
     assert "電話番号" in all_text(user.say("いいえ"))  # no name: 「なし」 typed otherwise
-    assert "お知らせしましょうか" in all_text(user.say("090-1234-5678"))
-    summary = all_text(user.say("いらない"))
+    # The summary right after the phone number, as on the web (the reminder is offered after the receipt).
+    summary = all_text(user.say("090-1234-5678"))
     assert "この内容で申し込みますか" in summary and "収集日：1月20日" in summary and "お名前" not in summary
+    assert "お知らせ" not in summary
 
     # 「住所を直す」 typed: the address is asked again, then the summary shows the new one.
     assert "住所" in all_text(user.say("住所を直す"))
     summary = all_text(user.say("中央区南27条西10丁目1-6"))
     assert "この内容で申し込みますか" in summary and "1-6" in summary
 
-    done = all_text(user.say("はい、お願いします"))
-    receipt = RECEIPT.search(done).group(1)
+    done = user.say("はい、お願いします")
+    receipt = RECEIPT.search(all_text(done)).group(1)
     made = store(stack).get(receipt)
     assert (made.status, made.day.isoformat(), made.remind, made.address) == (
         "booked", "2025-01-20", False, "中央区南27条西10丁目1-6")
     assert made.owner_ref == owner_ref(f"line:{user.id}")
+
+    # Then, LINE only, the reminder is offered; a typed 「うん」 sets it on the booking.
+    assert done[-1]["text"] == "前日にLINEでお知らせしましょうか？"
+    assert [a["label"] for a in quick_items(done)] == ["はい", "いいえ"]
+    reminded = all_text(user.say("うん"))
+    assert reminded == "承知しました、1月19日（日）にこのLINEでお知らせします。"
+    assert store(stack).get(receipt).remind is True
 
     # The booking shown with its menu; its titles typed.
     shown = all_text(user.say("大型ごみの予約を確認したい"))
@@ -71,6 +80,25 @@ def test_a_booking_typed_on_line_then_changed_and_cancelled_typed(user: LineUser
     cancelled = all_text(user.say("はい"))
     assert f"受付番号 {receipt} の申し込みをキャンセルしました" in cancelled
     assert store(stack).get(receipt).status == "cancelled"
+
+
+def test_on_line_a_new_question_instead_of_the_reminder_answer_is_answered_and_sets_no_reminder(user: LineUser, stack):
+    """The reminder offered after the receipt is no question left waiting: a sorting question is answered as
+    anywhere else, and a later 「はい」 is no answer to the offer."""
+    user.say("大型ごみの予約をお願いします")
+    user.say("たんす1つ、中央区南27条西10丁目1-5、来週の木曜")  # 2025-01-23
+    user.say("なし")
+    assert "この内容で申し込みますか" in all_text(user.say("090-2222-3333"))
+    done = user.say("はい")
+    receipt = RECEIPT.search(all_text(done)).group(1)
+    assert "お知らせしましょうか" in done[-1]["text"]
+
+    answer = all_text(user.say("ペットボトルは何ごみですか"))
+    assert "【" in answer and "お知らせ" not in answer  # the sorting answer, as in any other chat
+    later = all_text(user.say("はい"))
+    assert "お知らせします" not in later and "お知らせはお送りしません" not in later
+    made = store(stack).get(receipt)
+    assert (made.status, made.remind) == ("booked", False)
 
 
 async def until(widget, words, limit=6):

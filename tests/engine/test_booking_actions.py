@@ -3,14 +3,18 @@ and a real SQLite booking store: answers checked one by one, a question in the m
 once however often 「はい」 arrives, and cancelling from the same chat."""
 
 import asyncio
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from tests.official_data import OFFICIAL_TODAY
 
 TODAY = OFFICIAL_TODAY
+ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = {"slots": {}, "forms": {}}
 
 
@@ -302,3 +306,143 @@ def test_right_after_a_booking_a_bare_stop_is_no_cancellation():
     from actions.booking import ActionManageBooking
     said, _ = run(ActionManageBooking(), after_booking("やめる", "stop", "web:just-booked-stop"))
     assert said[0].get("response") == "utter_stopped"
+
+
+# ------------------------------------------------------------------ the reminder: offered on LINE after the receipt
+# The form used to ask 「前日にお知らせしますか？」 on LINE just before the summary, so a citizen's 「はい」 meant for
+# the summary answered it instead (tests/frontdoor/booking_a.yml booked 0 of 25 on LINE). Now the summary comes
+# right after the phone number on every channel, and LINE offers the reminder once the booking is made.
+def line_turn(slot, text, slots):
+    """``turn`` on LINE: the slots after one typed message while the form asks for ``slot``."""
+    from actions.booking import ValidateBulkyBookingForm
+    mapped = {slot: text}
+    events = [{"event": "action", "name": "action_listen"},
+              {"event": "user", "text": text, "parse_data": {"text": text, "intent": {"name": "nlu_fallback"},
+                                                             "entities": []}},
+              {"event": "slot", "name": slot, "value": text}, {"event": "action", "name": "bulky_booking_form"}]
+    t = Tracker("line:Uorder", {**slots, **mapped, "requested_slot": slot},
+                {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.9}, "entities": [],
+                 "metadata": {"channel": "line"}}, events, False, None, {"name": "bulky_booking_form"},
+                "bulky_booking_form")
+    result = asyncio.run(ValidateBulkyBookingForm().run(CollectingDispatcher(), t, DOMAIN_WITH_FORM))
+    after = dict(slots)
+    for event in result:
+        if event.get("event") == "slot":
+            after[event["name"]] = event["value"]
+    return after
+
+
+def test_on_line_the_summary_comes_right_after_the_phone_number():
+    after = line_turn("bb_phone", "090-1111-2222", {**WITH_ADDRESS, "bb_date": "2025-01-20", "bb_name": "-"})
+    assert after["bb_phone"] == "09011112222" and after["requested_slot"] == "bb_confirm"
+
+
+def book_on_line(sender, day_index=2):
+    """The summary's 「はい」 on LINE: the receipt, the Flex receipt, then the reminder offer. Returns the receipt
+    number, the messages and the events Rasa would then hold (what the next message answers)."""
+    from actions.booking import ActionAskBbDate, ActionSubmitBooking
+    messages, _ = run(ActionAskBbDate(), tracker("", {"bb_ward": "中央区"}, sender=sender))
+    day = messages[0]["buttons"][day_index]["payload"].split('"')[3]
+    form_start = [{"event": "active_loop", "name": "bulky_booking_form", "timestamp": abs(hash(sender)) % 10 ** 6}]
+    t = Tracker(sender, booked_slots(day), {"text": "はい", "intent": {"name": "affirm"}, "entities": [],
+                                            "metadata": {"channel": "line"}}, form_start, False, None, {},
+                "action_listen")
+    said, events = run(ActionSubmitBooking(), t)
+    receipt = next(e["value"] for e in events if e.get("name") == "bm_receipt")
+    history = [{"event": "action", "name": "action_submit_booking"},
+               *[{"event": "bot", "text": m.get("text"), "data": {"buttons": m.get("buttons") or [],
+                                                                 "custom": m.get("custom")}} for m in said]]
+    return receipt, said, history
+
+
+def after_the_offer(sender, history, receipt, text, intent):
+    """The citizen's next message on LINE, as data/rules/booking.yml sends it to action_manage_booking."""
+    from actions.booking import ActionManageBooking
+    t = Tracker(sender, {"bm_receipt": receipt},
+                {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [],
+                 "metadata": {"channel": "line"}},
+                [*history, {"event": "action", "name": "action_listen"},
+                 {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}, "entities": []}}],
+                False, None, {}, "action_listen")
+    return run(ActionManageBooking(), t)
+
+
+def test_on_line_the_receipt_offers_the_reminder_with_yes_and_no_and_the_web_is_unchanged():
+    from actions.booking import ActionAskBbDate, ActionSubmitBooking
+    from common import booking
+    receipt, said, _ = book_on_line("line:Uoffer")
+    assert "受付番号" in said[0]["text"] and said[1].get("custom", {}).get("flex")
+    assert said[-1]["text"] == "前日にLINEでお知らせしましょうか？"
+    assert [(b["title"], b["payload"]) for b in said[-1]["buttons"]] == [("はい", "/affirm"), ("いいえ", "/deny")]
+    assert booking.store().get(receipt).remind is False  # nothing set before the citizen answers
+    # The web widget cannot push a reminder: its receipt is all there is.
+    messages, _ = run(ActionAskBbDate(), tracker("", {"bb_ward": "中央区"}, sender="web:no-offer"))
+    day = messages[0]["buttons"][2]["payload"].split('"')[3]
+    form_start = [{"event": "active_loop", "name": "bulky_booking_form", "timestamp": 1736900200.0}]
+    said, _ = run(ActionSubmitBooking(), tracker("/affirm", booked_slots(day), "affirm", events=form_start,
+                                                 sender="web:no-offer"))
+    assert len(said) == 1 and not said[0].get("buttons") and "お知らせ" not in said[0]["text"]
+
+
+@pytest.mark.parametrize("text, intent", [("はい", "affirm"), ("うん", "affirm"), ("お願いします", "affirm"),
+                                          ("/affirm", "affirm"), ("ええ、お願いします", "nlu_fallback")])
+def test_a_yes_to_the_reminder_sets_it_on_the_booking(text, intent):
+    from common import booking
+    sender = f"line:Uremind-yes-{abs(hash((text, intent)))}"
+    receipt, _, history = book_on_line(sender)
+    said, _ = after_the_offer(sender, history, receipt, text, intent)
+    made = booking.store().get(receipt)
+    assert made.remind is True and made.status == "booked"
+    day_before = made.day - timedelta(days=1)
+    assert len(said) == 1 and not said[0].get("buttons")  # one short sentence, no question left open
+    assert said[0]["text"].startswith(f"承知しました、{day_before.month}月{day_before.day}日（")
+    assert said[0]["text"].endswith("にこのLINEでお知らせします。")
+    # What the gateway's reminder job (gateway/jobs/reminders.py) asks for at 10:30 the day before.
+    from datetime import datetime
+    from common.booking.dates import JST
+    due = booking.store().due_reminders(datetime.combine(day_before, datetime.min.time(), JST).replace(hour=10, minute=30))
+    assert receipt in [b.receipt_no for b in due]
+
+
+@pytest.mark.parametrize("text, intent", [("いいえ", "deny"), ("いらない", "deny"), ("不要です", "deny"),
+                                          ("ううん", "affirm"), ("/deny", "deny")])
+def test_a_no_to_the_reminder_keeps_it_off(text, intent):
+    from common import booking
+    sender = f"line:Uremind-no-{abs(hash((text, intent)))}"
+    receipt, _, history = book_on_line(sender)
+    said, _ = after_the_offer(sender, history, receipt, text, intent)
+    made = booking.store().get(receipt)
+    assert made.remind is False and made.status == "booked"
+    assert [m["text"] for m in said] == ["承知しました、前日のお知らせはお送りしません。"]
+
+
+def test_a_new_request_instead_of_an_answer_is_routed_as_usual_and_sets_no_reminder():
+    from common import booking
+    sender = "line:Uremind-ignored"
+    receipt, _, history = book_on_line(sender)
+    # 「大丈夫です」 is no plain yes to an offer: what a 「はい」 with no question gets (the menu), never asked again.
+    said, _ = after_the_offer(sender, history, receipt, "大丈夫です", "affirm")
+    assert said[0].get("response") == "utter_menu" and booking.store().get(receipt).remind is False
+    # A cancellation right after booking is about the booking, not 「いいえ」 to the reminder.
+    said, _ = after_the_offer(sender, history, receipt, "やっぱりキャンセルで", "stop")
+    assert "キャンセルしますか" in said[0]["text"] and booking.store().get(receipt).remind is False
+    # Messages the NLU places elsewhere (a sorting question) never reach action_manage_booking: only the
+    # intents a yes or no gets are sent there right after the receipt (data/rules/booking.yml).
+    rules = yaml.safe_load((ROOT / "data" / "rules" / "booking.yml").read_text(encoding="utf-8"))["rules"]
+    after_receipt = {r["steps"][1]["intent"] for r in rules
+                     if r["steps"][0] == {"action": "action_submit_booking"}
+                     and r["steps"][2] == {"action": "action_manage_booking"}}
+    assert {"affirm", "deny"} <= after_receipt and not after_receipt & {"ask_garbage_category", "ask_collection_day",
+                                                                         "greet", "thank", "menu_bulky_booking"}
+    # … and once something else was answered, a 「はい」 is no answer to the offer any more.
+    from actions.booking import ActionManageBooking
+    elsewhere = [*history, {"event": "action", "name": "action_listen"},
+                 {"event": "user", "text": "ソファーは何ごみ？", "parse_data": {"intent": {"name": "ask_garbage_category"}}},
+                 {"event": "action", "name": "action_garbage_category"}, {"event": "bot", "text": "【大型ごみ】です。"}]
+    t = Tracker(sender, {"bm_receipt": receipt}, {"text": "はい", "intent": {"name": "affirm"}, "entities": [],
+                                                  "metadata": {"channel": "line"}},
+                [*elsewhere, {"event": "action", "name": "action_listen"},
+                 {"event": "user", "text": "はい", "parse_data": {"intent": {"name": "affirm"}}}],
+                False, None, {}, "action_listen")
+    said, _ = run(ActionManageBooking(), t)
+    assert booking.store().get(receipt).remind is False and not any("お知らせ" in (m.get("text") or "") for m in said)

@@ -34,7 +34,8 @@ NEXT_THURSDAY = date(2025, 1, 23)
 BUTTON_QUESTIONS = {
     "bb_name": "お名前（任意）: 「なし」 — validate_bb_name",
     "bb_date": "収集日を選んでください: the next dates — extract_bb_date / validate_bb_date",
-    "bb_remind": "前日にお知らせしましょうか？ (LINE): はい / いいえ — extract_bb_remind",
+    "remind_offer": "前日にLINEでお知らせしましょうか？ (LINE, after the receipt): はい / いいえ — reminder_answer in "
+                    "ActionManageBooking",
     "bb_confirm": "この内容で申し込みますか？: はい / いいえ（やめる） / 品目・住所・日付を直す — extract_bb_confirm",
     "which_booking": "どの申し込みですか？: one button per booking — ActionManageBooking.typed_booking",
     "manage_menu": "the booking shown: 収集日を変える / 品目を変える / キャンセルする — typed_choice",
@@ -53,13 +54,14 @@ def test_every_button_question_of_the_booking_flow_is_listed():
     (and get its typed answers tested) — the count of places that show buttons is checked."""
     source = (ROOT / "actions" / "booking.py").read_text(encoding="utf-8")
     in_actions = len(re.findall(r"buttons=", source))
-    # ActionAskBbDate, ActionAskBbConfirm, which booking, the booking shown (its menu), cancel, change date, and
-    # three that repeat a question's own buttons (cancel and the menu asked again, a new date that cannot be).
-    assert in_actions == 9, f"buttons shown in {in_actions} places of actions/booking.py: list the new question"
+    # ActionAskBbDate, ActionAskBbConfirm, the reminder offered with the receipt (LINE), which booking, the booking
+    # shown (its menu), cancel, change date, and three that repeat a question's own buttons (cancel and the menu
+    # asked again, a new date that cannot be).
+    assert in_actions == 10, f"buttons shown in {in_actions} places of actions/booking.py: list the new question"
     in_domain = sorted(name for name, variants in DOMAIN["responses"].items()
                        if name.startswith("utter_ask_b") and any(v.get("buttons") for v in variants))
-    assert in_domain == ["utter_ask_bb_name", "utter_ask_bb_remind"]
-    assert {"bb_name", "bb_date", "bb_remind", "bb_confirm"} <= set(BUTTON_QUESTIONS)
+    assert in_domain == ["utter_ask_bb_name"]
+    assert {"bb_name", "bb_date", "remind_offer", "bb_confirm"} <= set(BUTTON_QUESTIONS)
 
 
 # ------------------------------------------------------------------ the booking form, as Rasa runs it
@@ -151,19 +153,12 @@ def test_confirmation_leaves_a_request_for_a_person_to_its_rule():
     assert "bb_confirm" not in values  # nothing extracted: the form is rejected and the handoff rule runs
 
 
-@pytest.mark.parametrize("text, expected", [("はい", True), ("お願いします", True), ("うん", True), ("OK", True),
-                                            ("いいえ", False), ("いらない", False), ("不要です", False),
-                                            ("ううん", False), ("結構です", False)])
-@pytest.mark.parametrize("diet", ["affirm", "deny", "nlu_fallback"])
-def test_reminder_on_line_typed(text, expected, diet):
-    mapped = {"affirm": {"bb_remind": True}, "deny": {"bb_remind": False}}.get(diet)
-    values, _ = form_turn("bb_remind", text, diet, mapped, {**FILLED, "bb_date": NEXT_MONDAY.isoformat()}, "line")
-    assert values["bb_remind"] is expected
-
-
-def test_reminder_asks_again_for_words_that_are_no_answer():
-    values, said = form_turn("bb_remind", "大丈夫です", "affirm", {"bb_remind": True}, FILLED, "line")
-    assert values["bb_remind"] is None and "「はい」" in said[0]
+def test_no_reminder_question_before_the_summary_on_line():
+    """On LINE the 「はい」 after the phone number is the summary's: the reminder is offered after the receipt."""
+    values, _ = form_turn("bb_phone", "090-1234-5678", "nlu_fallback", {"bb_phone": "090-1234-5678"},
+                          {k: v for k, v in FILLED.items() if k != "bb_phone"}, "line")
+    assert values["requested_slot"] == "bb_confirm"
+    assert "bb_remind" not in DOMAIN["slots"] and "bb_remind" not in DOMAIN["forms"]["bulky_booking_form"]["required_slots"]
 
 
 def date_answers():
@@ -418,3 +413,42 @@ def test_after_the_booking_flow_other_messages_get_their_usual_answer(text, diet
     assert status(receipt).status == "cancelled"
     said, _ = chat.say(text, diet)
     assert said[0].get("response") == expected
+
+
+# ------------------------------------------------------------------ the reminder offered with the receipt (LINE)
+def booked_on_line(sender):
+    """A booking just made on LINE: a Chat whose next message answers 「前日にLINEでお知らせしましょうか？」
+    (data/rules/booking.yml sends affirm, deny, nlu_fallback, stop … there to action_manage_booking)."""
+    from actions.booking import ActionSubmitBooking
+    form_start = [{"event": "active_loop", "name": "bulky_booking_form", "timestamp": hash(sender) % 10 ** 6}]
+    slots = {**FILLED, "bb_date": next(SPARE_DAYS).isoformat(), "bb_confirm": "yes"}
+    tracker = Tracker(sender, slots, {"text": "はい", "intent": {"name": "affirm"}, "entities": [],
+                                      "metadata": {"channel": "line"}}, form_start, False, None, {}, "action_listen")
+    messages, events = run_action(ActionSubmitBooking(), tracker)
+    assert messages[-1]["text"] == "前日にLINEでお知らせしましょうか？" and len(messages[-1]["buttons"]) == 2
+    chat = Chat(sender)
+    chat.slots = slots_after(events, {})
+    chat.history = [{"event": "action", "name": "action_submit_booking"},
+                    *[{"event": "bot", "text": m.get("text"), "data": {"buttons": m.get("buttons") or []}}
+                      for m in messages]]
+    return chat, chat.slots["bm_receipt"]
+
+
+@pytest.mark.parametrize("text, expected", [("はい", True), ("お願いします", True), ("うん", True), ("OK", True),
+                                            ("はい、お願いします", True), ("ぜひ", True), ("いいえ", False),
+                                            ("いらない", False), ("不要です", False), ("ううん", False),
+                                            ("結構です", False), ("いりません", False)])
+@pytest.mark.parametrize("diet", ["affirm", "deny", "nlu_fallback"])
+def test_reminder_offer_typed(text, expected, diet):
+    chat, receipt = booked_on_line(f"line:remind-{abs(hash((text, diet)))}")
+    said, _ = chat.say(text, diet)
+    assert status(receipt).remind is expected and status(receipt).status == "booked"
+    assert len(said) == 1 and ("お知らせします" if expected else "お送りしません") in said[0]["text"]
+
+
+@pytest.mark.parametrize("text, diet", [("大丈夫です", "affirm"), ("大丈夫です", "nlu_fallback")])
+def test_reminder_offer_words_that_are_no_answer_are_not_asked_again(text, diet):
+    chat, receipt = booked_on_line(f"line:remind-neither-{abs(hash((text, diet)))}")
+    said, _ = chat.say(text, diet)
+    assert status(receipt).remind is False
+    assert not any("お知らせしましょうか" in (m.get("text") or "") for m in said)  # never a stuck question
