@@ -56,7 +56,8 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.knowledge.citydata.models import GarbageItem
 from bot.knowledge.citydata.readers import read_garbage_dictionary
-from bot.nlu.kana import KANA, loose
+from bot.nlu.kana import KANA
+from bot.nlu.kana import loose as _loose_kana
 from bot.nlu.morphology import Morpheme, analyze, tagger
 from bot.nlu.normalize import normalize_text
 
@@ -676,6 +677,16 @@ def _ends_in_another_thing(rest: Sequence[Tuple[str, str, str, str]]) -> bool:
             return True
         clause = clause or pos1 in ("動詞", "形容詞", "助詞", "助動詞")
     return False
+
+
+# Kanji that the dictionary and citizens write either way (瓶/びん, 蓋/ふた): compared in kana, so that
+# 「コーヒーの瓶のふた」 meets コーヒーのびんのふた.
+_KANJI_OR_KANA = str.maketrans({"瓶": "びん", "蓋": "ふた", "籠": "かご", "鞄": "かばん", "箒": "ほうき", "鋏": "はさみ",
+                                "樽": "たる", "桶": "おけ", "笊": "ざる", "鍋": "なべ", "釜": "かま"})
+
+
+def loose(text: str) -> str:
+    return _loose_kana(text.translate(_KANJI_OR_KANA))
 
 
 def _words(text: str) -> List[Morpheme]:

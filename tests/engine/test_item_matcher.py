@@ -261,11 +261,21 @@ def test_everyday_words_of_synonyms_yml(matcher, text, name):
     ("ごま油のびんは何ごみ？", "食用油の缶・びん"),  # 油 read ユ in ごま油 still covers the key's 油 (アブラ)
     ("カップ麺の容器（紙のやつ）は？", "カップめんなどのふた・容器（紙製）"),  # a material in parentheses
     ("お菓子の紙の箱は雑がみ？", "菓子などの空き箱（紙製）"),  # … or between the words
-    ("ジャムの空き瓶は何ごみ", "ジャムのびん"),  # alike, and the main word (瓶) is the key's
 ])
 def test_word_readings_materials_and_likeness(matcher, text, name):
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("ジャムの空き瓶は何ごみ", "ジャムのびん"),  # alike, and the main word (瓶 = びん) is the key's
+    ("インスタントコーヒーの瓶のふた", "コーヒーのびんのふた（プラ製）"),  # 瓶 and びん are one word
+])
+def test_kanji_or_kana_spellings_meet(matcher, text, name):
+    """First, and every candidate put out the same way (the action answers without asking)."""
+    result = matcher.match(text)
+    assert result.status in ("found", "ambiguous") and result.candidates[0].item.name == name, result
+    assert len({c.item.category for c in result.candidates}) == 1, result
 
 
 @pytest.mark.parametrize("text", [
