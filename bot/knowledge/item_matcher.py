@@ -130,11 +130,13 @@ class Candidate:
 class MatchResult:
     """``status``: "found" (candidates[0] is the item; the others are close runners-up), "ambiguous"
     (ask which of the candidates, at most 5; a single one is a weak match to confirm) or "unknown"
-    (candidates are up to 3 low-scored suggestions, maybe none). ``phrase``: the item phrase."""
+    (candidates are up to 3 low-scored suggestions, maybe none). ``phrase``: the item phrase. ``inside``: the
+    name was found inside a longer phrase (「退職したので名刺大量に」), so the phrase says more than the name."""
 
     status: str
     candidates: List[Candidate]
     phrase: str
+    inside: bool = False
 
 
 @dataclass(frozen=True)
@@ -459,12 +461,15 @@ class ItemMatcher:
         if max(scores.values(), default=0.0) < FOUND_MIN:
             for item, score in self._main_word_scores(phrase).items():
                 scores[item] = max(scores.get(item, 0.0), score)
+        inside = False
         if max(scores.values(), default=0.0) < FOUND_MIN:
-            for item, score in self._named_inside_scores(phrase).items():
+            named = self._named_inside_scores(phrase)
+            inside = max(named.values(), default=0.0) > max(scores.values(), default=0.0)
+            for item, score in named.items():
                 scores[item] = max(scores.get(item, 0.0), score)
         if max(scores.values(), default=0.0) < UNKNOWN_BELOW:
             scores.update(self._short_typo_scores(phrase))
-        return self._decide(phrase, query, scores)
+        return replace(self._decide(phrase, query, scores), inside=inside)
 
     def _phrase_scores(self, phrase: str, query: _Form) -> Dict[int, float]:
         scores = self._score(query)

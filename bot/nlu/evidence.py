@@ -173,7 +173,11 @@ def sorting_question(text: str) -> bool:
         # 「ゴミ出しの方法」 names garbage in general, not an item the dictionary lacks.
         return strong and len(found.phrase) <= MAX_PHRASE and not GARBAGE.search(found.phrase)
     sure = found.status == "found" or found.candidates[0].score >= SURE_ITEM
-    if strong or (weak and sure):
+    if strong:
+        return True
+    if found.inside:  # a name inside a longer phrase (「名刺大量に」) says it is about that thing only with a
+        return False  # disposal word: 「〇〇の手続き…」-like questions name things too
+    if weak and sure:
         return True
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
     # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
