@@ -539,8 +539,8 @@ class ItemMatcher:
         ビ) is nearer than another kana (テレカ)."""
         word = next(iter(_main_words(phrase, self.patterns.generic_heads)), phrase)
         reading = _shape(loose(word))
-        if len(reading) < SHORT_TYPO_MIN_LENGTH or not _unknown_word(word):
-            return {}
+        if len(reading) < SHORT_TYPO_MIN_LENGTH or not _unknown_word(word) or _LATIN_OR_DIGIT.fullmatch(word):
+            return {}  # an acronym one letter off is another thing (AED is no LED)
         near = [(distance, choice) for choice, distance, _ in process.extract(
                     reading, self._shape_choices, scorer=Levenshtein.distance, score_cutoff=1, limit=MAX_CANDIDATES * 2)
                 if len(choice) == len(reading)]  # one kana typed wrong, not one more or less ("テレピ" ≠ カーテレビ)
