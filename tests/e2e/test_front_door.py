@@ -79,8 +79,8 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "out_of_scope_b": {"floor": 0.10, "target": 0.05},
     "out_of_scope_e": {"floor": 0.07, "target": 0.05},  # 3.3 % measured (2 of 61)
 }
-BELOW_TARGET = {"sorting_b": "91.6 % measured blind (2026-11-30)", "sorting_d": "81.8 % (2026-11-30)",
-                "sorting_e": "80.9 % measured held out (2026-11-30)",
+BELOW_TARGET = {"sorting_b": "91.6 % measured blind (2026-11-30)", "sorting_d": "81.5 % (2026-11-30)",
+                "sorting_e": "82.2 % measured held out (2026-11-30)",
                 "out_of_scope_b": "6.9 % (2 of 29) answered, blind"}
 
 

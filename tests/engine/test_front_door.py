@@ -124,7 +124,7 @@ def test_a_flow_without_its_words_gives_way(official_city_data, intent, text):
 @pytest.mark.parametrize("text", ["眠れなくて、ずっと死ぬことばかり考えてる", "住民票を出したい", "こんにちは",
                                   "ありがとう", "マイナ保険証の使い方は？",
                                   # greetings as typed: the dictionary catches only a piece of them (サン, こと)
-                                  "ありがとさんです🙏", "あけおめ🎍ことよろ", "おけまる",
+                                  "ありがとさんです🙏", "あけおめ🎍ことよろ", "おけまる", "すきです", "きみは札幌すき？",
                                   # an item, but not to get rid of it
                                   "ぬいぐるみって洗濯機で洗っても平気？",
                                   # 車 in a sentence of its own is no item to get rid of
