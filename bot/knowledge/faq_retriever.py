@@ -156,9 +156,15 @@ def other_municipality(text: str) -> Optional[str]:
             return surface + following
         if following == "区" and surface + "区" not in SAPPORO_WARDS and not origin:
             return surface + following
-        if following in PLACE_PARTICLES and surface not in COUNTRY_AND_REGIONS:
+        if following in PLACE_PARTICLES and surface not in COUNTRY_AND_REGIONS and _bare_place_name(surface):
             return surface
     return None
+
+
+def _bare_place_name(surface: str) -> bool:
+    """A place named without 市/町/区 must look like one: kanji (江別, 小樽) or a katakana name of three letters or
+    more. UniDic also tags short words as places that citizens use otherwise (「プラのかご」: プラ is plastic)."""
+    return bool(re.search(r"[\u3400-\u9fff]", surface)) or len(surface) >= 3
 
 
 def _in_sapporo(place: str) -> bool:

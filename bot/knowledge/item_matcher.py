@@ -109,6 +109,7 @@ _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?！？\n]+")
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
+_NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
 _LOOKALIKE = [("ノレ", "ル"), ("ソ", "ン"), ("シ", "ツ"), ("ロ", "口")]
@@ -431,6 +432,21 @@ class ItemMatcher:
         return _pos(m) in ("名詞", "接尾辞") and m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
+        notes = _NOTE.findall(normalize_text(text))
+        if not notes or any(w in note for note in notes for w in self.patterns.materials):
+            return self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
+        # "ケープ(ヘアスプレー)使い切った", "タイヤ4本(ホイールなし)": what the citizen adds in brackets is
+        # another name for the item or something said about it, not a part of the name they typed.
+        result = self._match_text(_NOTE.sub("", normalize_text(text)))
+        if result.status == "found" and not result.inside:
+            return result
+        for note in notes:
+            other = self._match_sentence(note)
+            if other.status == "found" and other.phrase == note.strip() and not other.inside:
+                return other  # the note is only a name: 「ケープ(ヘアスプレー)」
+        return result
+
+    def _match_text(self, text: str) -> MatchResult:
         result = self._match_sentence(text)
         if result.status != "found":
             # "燃えないごみに出していい？ 液晶テレビ": the question first, the item in a sentence of its own

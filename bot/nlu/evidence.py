@@ -13,6 +13,7 @@ from bot.nlu.normalize import normalize_text
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
 SHORT_NAME, CLOSE_ITEM = 12, 0.65  # a message this short that the dictionary matches this closely is an item
+EXACT_NAME = 0.97  # a name the dictionary knows by its spelling or its reading (item_matcher.EXACT_READING)
 NAMED_SHARE = 0.3  # a name alone is mostly content words (not 「ありがとさんです🙏」, where only サン is one)
 
 # Words that keep a message in the counseling flow when the gateway did not triage it (matched normalised).
@@ -26,6 +27,9 @@ BOOKING_ACT = re.compile(r"予約|よやく|申し?込|もうしこ|申請|受�
 # Managing a booking already made: its number, or what is done to it.
 MANAGING = re.compile(r"受付番号|うけつけばんごう|キャンセル|取り?消|変更|変え|確認|日にち|日程|品目"
                       r"|(?<![0-9a-z])(?=[2-9a-z\s-]*[a-z])[2-9a-z]{4}[-\s]?[2-9a-z]{4}(?![0-9a-z])")
+# Whether a booking is needed at all (「リビングボードを処分したい。大型ごみの申し込みは必要ですか」): the item's answer
+# says so and offers the booking.
+IF_NEEDED = re.compile(r"必要|要りますか|いりますか|(いる|要る)(の|か|[?？])|しないと|しなきゃ|しなければ|なくても|なくていい")
 # Changing an answer at the booking's confirmation (「電話番号を直したい」); 「除雪センター 電話番号」 changes nothing.
 EDITING = re.compile(r"直|なお|変え|変更|かえ|訂正|修正|間違|まちが|ちが|違")
 # What an address is made of (「南区真駒内緑町3丁目」「064-0959」); 「中央バス 遅延」 has none of it.
@@ -60,7 +64,7 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|折れ|おれた|おれちゃ|破け|やぶけ|欠け|かけちゃ|錆|さびた|汚れ|よごれ|古く|古い|ふるい|膨ら|ふくら"
                            r"|使い終わ|使いおわ|使い切|使いき|つかいき|空にな|期限切れ|期限が切れ|はがれ|剥がれ|はがし|剥がし|しおれ|萎れ"
                            r"|交換し|取り替え|とりかえ|取り外|だめにな|ダメにな|動かな|うごかな|映らな|つかなくな|壊し|こわし|割っ"
-                           r"|残っ|のこっ|[0-9０-９何十百数]+(枚|本|台|個|箱|袋|着|冊|足|脚|セット)"
+                           r"|残っ|のこっ|たまっ|溜ま|[0-9０-９何十百数]+(枚|本|台|個|箱|袋|着|冊|足|脚|セット)"
                            r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)")
 # Another purpose than getting rid of it (「新しい掃除機のおすすめある？」「クレジットカードなくした」): not a
 # sorting question unless a strong disposal word says so.
@@ -182,14 +186,37 @@ def sorting_question(text: str) -> bool:
         return True
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
     # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
-    if CHAT_WORD.search(norm) or matcher().content_share(found.phrase) < NAMED_SHARE:
+    exact = found.status == "found" and found.candidates[0].score >= EXACT_NAME  # 「コロコロ」 is an adverb to fugashi
+    if CHAT_WORD.search(norm) or (matcher().content_share(found.phrase) < NAMED_SHARE and not exact):
         return False
-    short_and_close = len(norm) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
-    return (sure or short_and_close) and len(norm) <= MAX_PHRASE and _ends_with_the_item(norm, found.phrase)
+    plain = _NOTE.sub("", norm).strip()  # 「ドライバー(ネジ回し)」: a note in brackets says nothing more
+    if sure and _named_then_described(plain, found.phrase):
+        return True
+    short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
+    return (sure or short_and_close) and len(plain) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
+
+
+_NOTE = re.compile(r"\([^()]{0,30}\)")
+# 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
+# told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
+_TOLD = re.compile(r"(た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった)"
+                   r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?[\s。、!！w笑…〜~]*$")
+_ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
+
+
+def _named_then_described(norm: str, phrase: str) -> bool:
+    """The message begins with the item's name alone, and the rest, after a space or a comma, tells what
+    happened to it."""
+    parts = re.split(r"[\s、,]+", norm, maxsplit=1)
+    if len(parts) != 2:
+        return False
+    head, rest = parts
+    return head == phrase and bool(_TOLD.search(rest)) and not _ASKED_OR_WISHED.search(rest)
 
 
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)
-_TAIL = re.compile(r"(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
+_TAIL = re.compile(r"(\s*([0-9]+|何|数|何十)(つ|個|台|本|枚|点|箱|袋|脚|組|セット|冊|着|足|型|インチ)(か|も|くらい|ほど|ぐらい)*)?"
+                   r"(だけ|のみ)?(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
 
 
 def _ends_with_the_item(norm: str, phrase: str) -> bool:

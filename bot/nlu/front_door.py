@@ -48,7 +48,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.knowledge.faq_retriever import current_retriever, other_municipality
 from bot.nlu.address_text import names_a_street
-from bot.nlu.evidence import (BOOKING_ACT, EDITING, MANAGING, PERSON, about_assistant,
+from bot.nlu.evidence import (BOOKING_ACT, EDITING, IF_NEEDED, MANAGING, PERSON, about_assistant,
                               booking_request, category_guess, collection_day_question, dictionary_loaded, distress,
                               looks_like_address, question, sorting_question)
 from bot.nlu.normalize import normalize_text
@@ -102,6 +102,9 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if other_municipality(text):
         # 「小樽市のごみの収集日」「東京都の粗大ごみ」: another city's matter (action_fallback says where to ask)
         return {} if intent == "out_of_scope" else _to("out_of_scope")
+    if booking_request(text) and IF_NEEDED.search(normalize_text(text)) and not MANAGING.search(normalize_text(text)) \
+            and is_sorting():
+        return {} if intent == SORTING_INTENT else _to(SORTING_INTENT)  # 「〇〇を処分したい。大型ごみの申込は必要？」
     if intent == "manage_booking" and booking_request(text) and MANAGING.search(normalize_text(text)):
         return {}
     if intent in ("menu_bulky_booking", "manage_booking") and booking_request(text) \
