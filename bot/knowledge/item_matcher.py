@@ -443,7 +443,8 @@ class ItemMatcher:
         for note in notes:
             other = self._match_sentence(note)
             if other.status == "found" and other.phrase == note.strip() and not other.inside:
-                return other  # the note is only a name: 「ケープ(ヘアスプレー)」
+                # the note is only a name: 「ケープ(ヘアスプレー)」「電子キーボード(楽器)」; the answer quotes what was typed first
+                return replace(other, phrase=result.phrase if result.status == "ambiguous" else other.phrase)
         return result
 
     def _match_text(self, text: str) -> MatchResult:

@@ -189,7 +189,9 @@ def sorting_question(text: str) -> bool:
     exact = found.status == "found" and found.candidates[0].score >= EXACT_NAME  # 「コロコロ」 is an adverb to fugashi
     if CHAT_WORD.search(norm) or (matcher().content_share(found.phrase) < NAMED_SHARE and not exact):
         return False
-    plain = _NOTE.sub("", norm).strip()  # 「ドライバー(ネジ回し)」: a note in brackets says nothing more
+    # 「ドライバー(ネジ回し)」: a note in brackets says nothing more, unless the matcher read it with the name
+    # (「バットの(金属)」 names the variant)
+    plain = norm if "(" in found.phrase else _NOTE.sub("", norm).strip()
     if sure and _named_then_described(plain, found.phrase):
         return True
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
