@@ -38,7 +38,8 @@ PASSWORD = "benchmark-password"
 
 def start_gateway(data_dir: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ) | {"PORT": str(port), "HOST": "127.0.0.1", "DATA_DIR": str(data_dir),
-                              "ENGINE_URL": f"http://127.0.0.1:{free_port()}", "LOG_LEVEL": "WARNING"}
+                              "ENGINE_URL": f"http://127.0.0.1:{free_port()}", "LOG_LEVEL": "WARNING",
+                              "RATE_LIMITS": "off"}  # a load test: every citizen comes from this one address
     subprocess.run([sys.executable, "-m", "gateway.staff.admin", "create-user", "bench", "--role", "staff",
                     "--password-stdin", "--db", f"sqlite:///{data_dir / 'gateway.db'}"],
                    input=PASSWORD + "\n", text=True, cwd=ROOT, env=env, check=True, capture_output=True)

@@ -30,6 +30,7 @@ from tests.socketio_client import WidgetClient  # noqa: E402
 from tools.model import ENGINE_BIN, engine_env  # noqa: E402
 from tools.stack import Stack, free_port  # noqa: E402
 
+BENCH_TOKEN = "bench-rest-token"  # POST /api/messages needs REST_API_TOKEN (README "Security and reliability")
 TURNS = ["こんにちは", "何ができますか", "ごみの出し方を知りたい", "ありがとう", "asdfgh", "/menu_faq"]
 ITEM_QUESTIONS = ["ソファは何ごみ？", "チャリ捨てたい", "れいぞうこ", "ハンガーの捨て方", "電子レンジを処分したい",
                   "スノボの板", "アイスの棒は何ごみ", "ぺぺろんちーの", "古いパソコン", "フライパンの出し方"]
@@ -104,7 +105,9 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
     subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(city_data), "--db", citydata_url],
                    cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
     stack = Stack(gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(), data_dir=data_dir,
-                  extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'a.db'}"})
+                  extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'a.db'}",
+                             # a load test from one address, and POST /api/messages is off without a token
+                             "RATE_LIMITS": "off", "REST_API_TOKEN": BENCH_TOKEN})
     print("starting the stack ...", flush=True)
     stack.start()
     try:
@@ -116,7 +119,7 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
                 r.raise_for_status()
 
             async def gateway_http_turn(conversation: str, text: str) -> None:
-                r = await http.post(f"{stack.gateway_url}/api/messages",
+                r = await http.post(f"{stack.gateway_url}/api/messages", headers={"Authorization": f"Bearer {BENCH_TOKEN}"},
                                     json={"sender": f"bench-g{conversation}", "message": text})
                 r.raise_for_status()
 

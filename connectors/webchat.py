@@ -15,8 +15,11 @@ from typing import Any, Dict, List, Optional
 
 import socketio
 
+from common.conversation_id import ConversationId
 from gateway import texts
 from gateway.handoff.router import BotMessage, Router, conversation_ref
+from gateway.input_checks import clean_metadata, has_bad_characters
+from gateway.rate_limits import RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +59,12 @@ def _valid_session_id(value: Any) -> Optional[str]:
 class WebChat:
     """Socket.IO handlers bound to a router."""
 
-    def __init__(self, sio: socketio.AsyncServer, router: Router):
+    def __init__(self, sio: socketio.AsyncServer, router: Router, limits: Optional[RateLimits] = None,
+                 max_metadata_bytes: int = 4096):
         self.sio = sio
         self.router = router
+        self.limits = limits
+        self.max_metadata_bytes = max_metadata_bytes
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
         sio.on("session_request", self.on_session_request)
@@ -66,7 +72,15 @@ class WebChat:
         sio.on("*", self.on_unknown_event)
 
     async def on_connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
+        # The client's address, for the rate limits (engine.io's REMOTE_ADDR is always 127.0.0.1 under ASGI;
+        # uvicorn has put the address of a trusted proxy's client into the scope already).
+        client = (environ.get("asgi.scope") or {}).get("client") or ("unknown", 0)
+        await self.sio.save_session(sid, {"address": client[0]})
         return True
+
+    async def _save(self, sid: str, session_id: str) -> None:
+        session = await self.sio.get_session(sid) or {}
+        await self.sio.save_session(sid, {**session, "session_id": session_id})
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         return None
@@ -74,7 +88,7 @@ class WebChat:
     async def on_session_request(self, sid: str, data: Any = None) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
         session_id = _valid_session_id(requested) or uuid.uuid4().hex
-        await self.sio.save_session(sid, {"session_id": session_id})
+        await self._save(sid, session_id)
         await self.sio.enter_room(sid, session_id)
         await self.sio.emit("session_confirm", session_id, room=sid)
 
@@ -84,7 +98,7 @@ class WebChat:
         claimed = _valid_session_id(data.get("session_id"))
         if claimed and claimed != known:
             # A widget that skipped session_request, or reconnected: join its room now.
-            await self.sio.save_session(sid, {"session_id": claimed})
+            await self._save(sid, claimed)
             await self.sio.enter_room(sid, claimed)
             return claimed
         return known or sid
@@ -95,10 +109,27 @@ class WebChat:
             await self.sio.emit("bot_uttered", {"text": texts.NOT_TEXT}, room=sid)
             return
         session_id = await self._session_of(sid, data)
-        metadata = data.get("metadata") or data.get("customData") or {}
-        if not isinstance(metadata, dict):
-            metadata = {}
-        replies = await self.router.handle_text(session_id, CHANNEL, data.get("message"), metadata)
+        message = data.get("message")
+        if isinstance(message, str) and has_bad_characters(message):
+            logger.info("web: refused message with bad characters conv=%s", conversation_ref(session_id))
+            await self.sio.emit("bot_uttered", {"text": texts.BAD_CHARACTERS}, room=sid)
+            return
+        metadata, problem = clean_metadata(data.get("metadata") or data.get("customData"), self.max_metadata_bytes)
+        if problem:  # the integrator's mistake: the citizen is still answered, without that metadata
+            logger.info("web: metadata dropped (%s) conv=%s", problem, conversation_ref(session_id))
+            await self.sio.emit("gateway_error", {"error": problem}, room=sid)
+        if self.limits is not None:
+            conversation = str(ConversationId(CHANNEL, session_id))
+            session = await self.sio.get_session(sid) or {}
+            refusal = await self.limits.check_turn(session.get("address", "unknown"), conversation,
+                                                   await self.router.owner_of(conversation))
+            if refusal:
+                logger.info("web: rate limited conv=%s limit=%s", conversation_ref(session_id), refusal.limit)
+                await self.sio.emit("bot_uttered", {"text": texts.RATE_LIMITED}, room=sid)
+                await self.sio.emit("gateway_error", {"error": "rate_limited", "limit": refusal.limit,
+                                                      "retry_after": refusal.retry_after}, room=sid)
+                return
+        replies = await self.router.handle_text(session_id, CHANNEL, message, metadata)
         for message in replies:
             for payload in to_socketio(message):
                 await self.sio.emit("bot_uttered", payload, room=session_id)

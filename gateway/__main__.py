@@ -17,7 +17,12 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per engine call is noise
     settings = Settings.from_env()
     _, asgi = create_app(settings)
-    uvicorn.run(asgi, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    # ws_max_size: a WebSocket message (the widget's Socket.IO frames) is capped like an HTTP body; HTTP bodies are
+    # capped while they stream in by the app itself (gateway/http_limits.py). uvicorn takes X-Forwarded-For only
+    # from the addresses in FORWARDED_ALLOW_IPS (default 127.0.0.1: a reverse proxy on this machine), so the rate
+    # limits see the citizen's address behind the proxy and a client cannot choose its own.
+    uvicorn.run(asgi, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                ws_max_size=settings.max_body_bytes)
 
 
 if __name__ == "__main__":

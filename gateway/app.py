@@ -7,7 +7,6 @@ maintained), so the gateway runs as ``socketio.ASGIApp(sio, other_asgi_app=sanic
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Optional, Tuple
@@ -18,14 +17,17 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, file, json as json_response
 
 from connectors.line.channel import CHANNEL as LINE_CHANNEL, setup_line
-from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat, to_socketio
+from connectors.rest import setup_rest
+from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat
 from gateway.counseling import jobs as counseling_jobs
 from gateway.counseling.classifier import default_triage
 from gateway.counseling.crypto import cipher_for
 from gateway.counseling.hours import CounselingHours
 from gateway.handoff.engine_client import EngineClient
 from gateway.handoff.router import Router
+from gateway.http_limits import BodyLimit
 from gateway.jobs import reminders
+from gateway.rate_limits import RateLimits
 from gateway.settings import Settings
 from gateway.staff.console import StaffConsole
 from gateway.storage.conversations import HandoffStore
@@ -34,20 +36,19 @@ from gateway.storage.db import connect
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-MAX_BODY_BYTES = 1_000_000
 
 
-def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASGIApp]:
+def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     settings = settings or Settings.from_env()
     app = Sanic("sapporo_gateway")
-    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes  # not enforced under ASGI: BodyLimit below does it
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
 
     sio = socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins=settings.cors_origins or "*",
-        max_http_buffer_size=MAX_BODY_BYTES,
+        max_http_buffer_size=settings.max_body_bytes,
     )
     # Conversations, owners, messages and staff live in the gateway's database (gateway/storage/db.py).
     db = connect(settings.database_url())
@@ -62,7 +63,9 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
     app.ctx.engine = engine
     router = Router(engine, store, settings.max_message_chars, hours=hours)
     app.ctx.router = router
-    webchat = WebChat(sio, router)
+    limits = RateLimits(settings)  # gateway/rate_limits.py: where each limit sits, and why
+    webchat = WebChat(sio, router, limits, settings.max_metadata_bytes)
+    setup_rest(app, router, limits, settings)  # POST /api/messages, only with REST_API_TOKEN
     # LINE (connectors/line/channel.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
     app.ctx.line = setup_line(app, router, db, settings)
     app.ctx.staff = StaffConsole(app, sio, router, db, settings)
@@ -100,23 +103,6 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
             status=200 if ready else 503,
         )
 
-    @app.post("/api/messages")
-    async def rest_message(request: Request) -> HTTPResponse:
-        """Plain HTTP chat (one turn per request), for scripts and the benchmarks."""
-        if len(request.body) > MAX_BODY_BYTES:  # under ASGI, Sanic's REQUEST_MAX_SIZE is not enforced
-            logger.info("rest: rejected body of %d bytes (limit %d)", len(request.body), MAX_BODY_BYTES)
-            return json_response({"error": "リクエストが大きすぎます。"}, 413)
-        try:
-            body = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            logger.info("rest: rejected body (invalid UTF-8 or JSON), %d bytes", len(request.body))
-            return json_response({"error": "リクエストの形式が正しくありません（UTF-8 の JSON を送ってください）。"}, 400)
-        if not isinstance(body, dict) or not isinstance(body.get("sender"), str) or not body["sender"].strip():
-            logger.info("rest: rejected body (missing sender)")
-            return json_response({"error": "sender（文字列）と message（文字列）が必要です。"}, 400)
-        replies = await app.ctx.router.handle_text(body["sender"][:128], "rest", body.get("message"))
-        return json_response({"messages": [p for m in replies for p in to_socketio(m)]})
-
     @app.exception(SanicException)
     async def client_error(request: Request, exc: SanicException) -> HTTPResponse:
         status = getattr(exc, "status_code", 400) or 400
@@ -126,5 +112,6 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, socketio.ASG
             logger.info("client error %s on %s %s", status, request.method, request.path)
         return json_response({"error": str(exc) or "bad request"}, status=status)
 
-    asgi = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    # Bodies over the limit are refused while they stream in, before Sanic or engine.io buffer them.
+    asgi = BodyLimit(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io"), settings.max_body_bytes)
     return app, asgi

@@ -54,6 +54,19 @@ class Settings:
     line_dedupe_days: float = 7.0
     # A reply token older than this is not tried; the answer goes by push.
     line_reply_token_seconds: float = 50.0
+    # Public doors (README "Security and reliability"): request bodies and WebSocket messages over
+    # max_body_bytes are refused with 413 while they stream in (gateway/http_limits.py); widget metadata over
+    # max_metadata_bytes is dropped. Rate limits (gateway/rate_limits.py) in the `limits` library's notation,
+    # several joined by ";"; the storage is memory:// (one gateway) or redis://host:6379/0 (several).
+    max_body_bytes: int = 1_000_000
+    max_metadata_bytes: int = 4096
+    rate_limits: bool = True
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_new_conversations: str = "30 per hour; 100 per day"
+    rate_limit_address_messages: str = "120 per minute"
+    rate_limit_conversation_messages: str = "30 per minute"
+    # POST /api/messages (plain HTTP chat for integrations) answers only with this bearer token; empty: off.
+    rest_api_token: str = ""
 
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{os.path.abspath(self.data_dir)}/gateway.db"
@@ -89,4 +102,14 @@ class Settings:
             line_push_attempts=max(1, int(_env_float("LINE_PUSH_ATTEMPTS", cls.line_push_attempts))),
             line_dedupe_days=_env_float("LINE_DEDUPE_DAYS", cls.line_dedupe_days),
             line_reply_token_seconds=_env_float("LINE_REPLY_TOKEN_SECONDS", cls.line_reply_token_seconds),
+            max_body_bytes=int(_env_float("MAX_BODY_BYTES", cls.max_body_bytes)),
+            max_metadata_bytes=int(_env_float("MAX_METADATA_BYTES", cls.max_metadata_bytes)),
+            rate_limits=os.environ.get("RATE_LIMITS", "on").strip().lower() not in ("off", "0", "false", "no"),
+            rate_limit_storage_url=os.environ.get("RATE_LIMIT_STORAGE_URL", cls.rate_limit_storage_url).strip(),
+            rate_limit_new_conversations=os.environ.get("RATE_LIMIT_NEW_CONVERSATIONS",
+                                                        cls.rate_limit_new_conversations),
+            rate_limit_address_messages=os.environ.get("RATE_LIMIT_ADDRESS_MESSAGES", cls.rate_limit_address_messages),
+            rate_limit_conversation_messages=os.environ.get("RATE_LIMIT_CONVERSATION_MESSAGES",
+                                                            cls.rate_limit_conversation_messages),
+            rest_api_token=os.environ.get("REST_API_TOKEN", "").strip(),
         )

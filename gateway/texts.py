@@ -13,6 +13,18 @@ NOT_TEXT = "申し訳ありません、文字で送ってください。"
 def too_long(limit: int) -> str:
     return f"メッセージが長すぎます（{limit}文字まで）。短く分けて送ってください。"
 
+# ---- limits on the public doors (gateway/http_limits.py, gateway/rate_limits.py, gateway/input_checks.py).
+# Every refusal a citizen may see ends with the emergency line: the one refused may be a child in danger.
+REQUEST_TOO_LARGE = "リクエストが大きすぎます。"
+BAD_CHARACTERS = "申し訳ありません、読み取れない文字が含まれていました。文字を確かめて、もう一度送ってください。"
+BAD_REQUEST = "リクエストの形式が正しくありません（UTF-8 の JSON で、sender と message を文字列で送ってください）。"
+RATE_LIMITED = ("申し訳ありません。ただいま同じ接続元からのご利用が集中しているため、このメッセージをお受けできませんでした。"
+                "少し時間をおいてから、もう一度送ってください。"
+                "今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
+                "24時間子供SOSダイヤル 0120-0-78310（無料）でも話を聞いてもらえます。")
+REST_API_OFF = "この窓口は使われていません。"
+REST_API_TOKEN = "認証が必要です。"
+
 # ---- handoff to a person (gateway/handoff/router.py)
 HUMAN_BUTTON = {"title": "担当者と話す", "payload": "/request_human"}
 

@@ -45,7 +45,10 @@ def stack(tmp_path_factory, line_api):
                    "COUNSELING_HOURS_FILE": str(ROOT / "tests" / "gateway" / "hours_always_open.yml"),
                    "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'assistant.db'}",
                    "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
-                   "LINE_API_BASE_URL": line_api.url, "LINE_API_DATA_BASE_URL": line_api.url + "/data"},
+                   "LINE_API_BASE_URL": line_api.url, "LINE_API_DATA_BASE_URL": line_api.url + "/data",
+                   # every test chat comes from this one address: the limits stay on, raised far above the tests
+                   "RATE_LIMIT_NEW_CONVERSATIONS": "100000 per hour",
+                   "RATE_LIMIT_ADDRESS_MESSAGES": "100000 per minute"},
     )
     running.start()
     try:

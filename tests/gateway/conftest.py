@@ -25,6 +25,9 @@ from aiohttp import web
 
 
 ROOT = Path(__file__).resolve().parents[2]
+# POST /api/messages is off without a token; the test gateways get this one, and HTTP below sends it.
+REST_TOKEN = "test-rest-token"
+REST_AUTH = {"Authorization": f"Bearer {REST_TOKEN}"}
 
 
 def free_port() -> int:
@@ -121,6 +124,8 @@ class GatewayProcess:
             "DATA_DIR": str(tmp), "ENGINE_TIMEOUT": "2", "PYTHONUNBUFFERED": "1",
             # counseling answers around the clock unless a test is about the hours
             "COUNSELING_HOURS_FILE": str(ROOT / "tests" / "gateway" / "hours_always_open.yml"),
+            # the tests run hundreds of chats from one address; tests/gateway/test_limits.py turns them on
+            "REST_API_TOKEN": REST_TOKEN, "RATE_LIMITS": "off",
         } | env
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=environment,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
@@ -172,7 +177,7 @@ class _NoCookies(http.cookiejar.DefaultCookiePolicy):
 
 # One client for the staff tests (a new httpx client costs ~50 ms); it keeps no cookies, so every
 # request carries exactly the cookies the test gives it.
-HTTP = httpx.Client(cookies=http.cookiejar.CookieJar(policy=_NoCookies()), timeout=10)
+HTTP = httpx.Client(cookies=http.cookiejar.CookieJar(policy=_NoCookies()), headers=REST_AUTH, timeout=10)
 
 
 def create_staff_user(gateway: GatewayProcess, username: str, role: str, password: str) -> subprocess.CompletedProcess:

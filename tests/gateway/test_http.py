@@ -5,7 +5,7 @@ import time
 import httpx
 import pytest
 
-from tests.gateway.conftest import GatewayProcess, free_port
+from tests.gateway.conftest import REST_AUTH, GatewayProcess, free_port
 
 
 def test_demo_page_has_a_chat_box(gateway):
@@ -28,7 +28,7 @@ def test_healthz_reports_engine_state(gateway, engine):
 
 
 def test_rest_chat_turn(gateway, engine):
-    answer = httpx.post(f"{gateway.url}/api/messages", json={"sender": "abc", "message": "menu"})
+    answer = httpx.post(f"{gateway.url}/api/messages", json={"sender": "abc", "message": "menu"}, headers=REST_AUTH)
     assert answer.status_code == 200
     assert answer.json()["messages"][0]["quick_replies"][0]["payload"] == "/menu_garbage"
     assert engine.received[-1]["sender"] == "rest:abc"
@@ -39,7 +39,7 @@ def test_rest_chat_turn(gateway, engine):
     [b"{not json", b"\xff\xfe\xfa invalid utf-8", b"", b"[1, 2]", b'{"message": "no sender"}', b'{"sender": "  "}'],
 )
 def test_bad_bodies_are_4xx_not_500(gateway, body):
-    answer = httpx.post(f"{gateway.url}/api/messages", content=body, headers={"content-type": "application/json"})
+    answer = httpx.post(f"{gateway.url}/api/messages", content=body, headers={"content-type": "application/json"} | REST_AUTH)
     assert answer.status_code == 400
     assert answer.json()["error"]
     assert gateway.alive()
@@ -47,7 +47,7 @@ def test_bad_bodies_are_4xx_not_500(gateway, body):
 
 def test_oversized_body_is_refused(gateway, engine):
     huge = '{"sender": "a", "message": "' + "x" * 2_000_000 + '"}'
-    answer = httpx.post(f"{gateway.url}/api/messages", content=huge.encode())
+    answer = httpx.post(f"{gateway.url}/api/messages", content=huge.encode(), headers=REST_AUTH)
     assert answer.status_code == 413
     assert engine.received == []
     assert gateway.alive()
@@ -62,7 +62,8 @@ def test_unreachable_engine_gets_an_apology_quickly(tmp_path):
     process = GatewayProcess(f"http://127.0.0.1:{free_port()}", tmp_path)  # nothing listens there
     try:
         started = time.monotonic()
-        answer = httpx.post(f"{process.url}/api/messages", json={"sender": "a", "message": "こんにちは"}, timeout=10)
+        answer = httpx.post(f"{process.url}/api/messages", json={"sender": "a", "message": "こんにちは"}, timeout=10,
+                            headers=REST_AUTH)
         assert time.monotonic() - started < 5
         assert answer.status_code == 200
         assert "011-222-4894" in answer.json()["messages"][0]["text"]
@@ -73,6 +74,6 @@ def test_unreachable_engine_gets_an_apology_quickly(tmp_path):
 
 
 def test_logs_never_contain_message_text(gateway):
-    httpx.post(f"{gateway.url}/api/messages", json={"sender": "privacy", "message": "わたしの秘密の相談です"})
-    httpx.post(f"{gateway.url}/api/messages", json={"sender": "privacy", "message": "秘密" * 5000})
+    httpx.post(f"{gateway.url}/api/messages", json={"sender": "privacy", "message": "わたしの秘密の相談です"}, headers=REST_AUTH)
+    httpx.post(f"{gateway.url}/api/messages", json={"sender": "privacy", "message": "秘密" * 5000}, headers=REST_AUTH)
     assert "秘密" not in gateway.log()
