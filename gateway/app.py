@@ -18,7 +18,8 @@ from sanic.response import HTTPResponse, file, json as json_response
 
 from connectors.line.channel import CHANNEL as LINE_CHANNEL, setup_line
 from connectors.rest import setup_rest
-from connectors.webchat import CHANNEL as WEB_CHANNEL, WebChat
+from connectors.webchat import CHANNEL as WEB_CHANNEL, PacketJson, WebChat
+from gateway import texts
 from gateway.counseling import jobs as counseling_jobs
 from gateway.counseling.classifier import default_triage
 from gateway.counseling.crypto import cipher_for
@@ -47,7 +48,8 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
 
     sio = socketio.AsyncServer(
         async_mode="asgi",
-        cors_allowed_origins=settings.cors_origins or "*",
+        json=PacketJson,  # a packet nested too deep to parse is answered, not dropped (connectors/webchat.py)
+        cors_allowed_origins=settings.widget_origins(),  # /staff: only the own origin (staff/console/live.py)
         max_http_buffer_size=settings.max_body_bytes,
     )
     # Conversations, owners, messages and staff live in the gateway's database (gateway/storage/db.py).
@@ -59,7 +61,8 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     store = HandoffStore(db, cipher_for(settings.data_dir))
     default_triage().triage("起動確認")
     hours = CounselingHours.load(settings.counseling_hours_file or None)
-    engine = EngineClient(settings.engine_url, settings.engine_connect_timeout, settings.engine_timeout)
+    engine = EngineClient(settings.engine_url, settings.engine_connect_timeout, settings.engine_timeout,
+                          settings.engine_auth_token)
     app.ctx.engine = engine
     router = Router(engine, store, settings.max_message_chars, hours=hours)
     app.ctx.router = router
@@ -102,6 +105,12 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
             {"status": "ok", "engine": "ok" if ready else "down"},  # the gateway itself answers; 503 = not ready
             status=200 if ready else 503,
         )
+
+    @app.exception(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError) -> HTTPResponse:
+        """JSON nested too deep for Python's parser, wherever a handler parses it (the LINE webhook)."""
+        logger.info("client error 400 on %s %s: JSON nested too deep", request.method, request.path)
+        return json_response({"error": texts.BAD_REQUEST}, status=400)
 
     @app.exception(SanicException)
     async def client_error(request: Request, exc: SanicException) -> HTTPResponse:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 def _env_float(name: str, default: float) -> float:
@@ -68,6 +71,33 @@ class Settings:
     # POST /api/messages (plain HTTP chat for integrations) answers only with this bearer token; empty: off.
     rest_api_token: str = ""
 
+    # Token of the engine's HTTP API (rasa run --auth-token; tools/stack.py gives both sides the same one).
+    engine_auth_token: str = ""
+    # Where the gateway is reached (https://… behind the city's proxy); empty: http://HOST:PORT. Its origin is
+    # the only one the staff console's Socket.IO accepts and the widget's default one (CORS_ORIGINS adds
+    # others); the staff cookie is Secure unless it is plain HTTP on loopback (never taken from Host).
+    public_url: str = ""
+
+    def own_origins(self) -> list:
+        """The gateway's own origin(s): that of PUBLIC_URL, or http://HOST:PORT (and localhost on loopback)."""
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            return [f"{parts.scheme}://{parts.netloc}".lower()]
+        origins = [f"http://{self.host}:{self.port}"]
+        if self.host in LOOPBACK_HOSTS:
+            origins += [f"http://{h}:{self.port}" for h in LOOPBACK_HOSTS if h != self.host]
+        return origins
+
+    def widget_origins(self) -> list:
+        """Origins allowed to open a Socket.IO connection: the gateway's own and CORS_ORIGINS."""
+        return self.own_origins() + [o for o in self.cors_origins if o not in self.own_origins()]
+
+    def cookie_is_secure(self) -> bool:
+        if self.cookie_secure in ("0", "1"):
+            return self.cookie_secure == "1"
+        parts = urlsplit(self.own_origins()[0])
+        return parts.scheme == "https" or parts.hostname not in ("127.0.0.1", "localhost", "::1")
+
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{os.path.abspath(self.data_dir)}/gateway.db"
 
@@ -112,4 +142,6 @@ class Settings:
             rate_limit_conversation_messages=os.environ.get("RATE_LIMIT_CONVERSATION_MESSAGES",
                                                             cls.rate_limit_conversation_messages),
             rest_api_token=os.environ.get("REST_API_TOKEN", "").strip(),
+            engine_auth_token=os.environ.get("ENGINE_AUTH_TOKEN", "").strip(),
+            public_url=os.environ.get("PUBLIC_URL", "").strip().rstrip("/"),
         )

@@ -1,15 +1,27 @@
-"""Start and stop the whole stack: engine (rasa run), action server, gateway.
+"""Start, supervise and stop the whole stack: engine (rasa run), action server, gateway.
 
-Used by `make run` (foreground, Ctrl-C stops all three) and by the end-to-end tests (on free ports,
-with a temporary data directory). Standard library only.
+Used by `make run` (foreground; Ctrl-C, SIGTERM or SIGHUP stops all three) and by the end-to-end tests (on
+free ports, with a temporary data directory). Standard library only.
 
-    python tools/stack.py            # start with defaults, print the URL, wait for Ctrl-C
+    python tools/stack.py            # start with defaults, print the URL, supervise until stopped
+
+Why it is written this way:
+- Each service runs in its own process group, so stopping signals the whole group (Rasa's and uvicorn's
+  children included) and a terminal's Ctrl-C reaches only this runner, which then stops them in order.
+- Signals only set a flag. `make` forwards a SIGTERM to its child, so a SIGTERM to `make run`'s process group
+  arrives here twice; raising from the handler (as before) aborted the clean-up half-way and left the engine
+  and the action server running with their ports held.
+- Once everything is up, a service that dies is started again with backoff (1, 2, 4 … 60 s; reset after
+  it ran STABLE_SECONDS) while the others keep running: the gateway answers citizens with its own
+  engine-down apology, and chats with a person go on. Each restart is logged on stdout.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,13 +30,20 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.model import ROOT, engine_env, model_path  # noqa: E402
 
 ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
 GATEWAY_PY = ROOT / ".venv" / "gateway" / "bin" / "python"
+SERVICES = ("actions", "engine", "gateway")  # start order; stopped all at once
+
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+STABLE_SECONDS = 300.0  # a service that ran this long starts over at the first backoff step
+STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def free_port() -> int:
@@ -48,6 +67,33 @@ def http_ok(url: str, timeout: float = 2.0) -> Optional[dict]:
         return {}
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGTERM when the runner dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Signal a process group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a reused id of someone else's group: not ours any more
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    return _signal_group(pgid, 0)
+
+
+class StopRequested(Exception):
+    """A stop signal arrived while starting."""
+
+
 @dataclass
 class Stack:
     gateway_port: int = 8000
@@ -58,6 +104,13 @@ class Stack:
     model: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
+    # The engine's HTTP API (/status, trackers) needs this token; the gateway gets it as ENGINE_AUTH_TOKEN.
+    engine_auth_token: str = field(default_factory=lambda: os.environ.get("ENGINE_AUTH_TOKEN") or secrets.token_urlsafe(24))
+    die_with_parent: bool = False  # set by main(): a single-threaded runner may use a pre-exec hook
+    log: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
+    started_at: Dict[str, float] = field(default_factory=dict)
+    _failures: Dict[str, int] = field(default_factory=dict)
+    _restart_due: Dict[str, float] = field(default_factory=dict)
 
     @property
     def gateway_url(self) -> str:
@@ -71,7 +124,7 @@ class Stack:
     def actions_url(self) -> str:
         return f"http://127.0.0.1:{self.actions_port}"
 
-    def _log(self, name: str):
+    def _log_file(self, name: str):
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         return open(logs / f"{name}.log", "ab")
@@ -89,10 +142,13 @@ class Stack:
         return path
 
     def _spawn(self, name: str, cmd: List[str], env: Dict[str, str]) -> None:
-        self.processes[name] = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self._log(name), stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        with self._log_file(name) as log:
+            self.processes[name] = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,
+            )
+        self.started_at[name] = time.monotonic()
 
     def start_actions(self) -> None:
         env = engine_env() | {"SANIC_HOST": "127.0.0.1"} | self.extra_env
@@ -100,40 +156,46 @@ class Stack:
                                 "-p", str(self.actions_port)], env)
 
     def start_engine(self) -> None:
-        model = self.model or model_path()
-        if not model.exists():
-            raise SystemExit(f"no trained model at {model}; run `make train` first")
-        cmd = [str(ENGINE_BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1", "-p", str(self.engine_port),
-               "-m", str(model), "--endpoints", str(self._endpoints_file()), "--credentials", "credentials.yml"]
+        # Pinned at the first start: a restart loads the same model even if the training data changed since.
+        self.model = self.model or model_path()
+        if not self.model.exists():
+            raise SystemExit(f"no trained model at {self.model}; run `make train` first")
+        cmd = [str(ENGINE_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.engine_auth_token,
+               "-i", "127.0.0.1", "-p", str(self.engine_port), "-m", str(self.model),
+               "--endpoints", str(self._endpoints_file()), "--credentials", "credentials.yml"]
         self._spawn("engine", cmd, engine_env() | self.extra_env)
 
     def start_gateway(self) -> None:
         env = dict(os.environ) | {
             "HOST": self.host, "PORT": str(self.gateway_port), "ENGINE_URL": self.engine_url,
-            "DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1",
+            "ENGINE_AUTH_TOKEN": self.engine_auth_token, "DATA_DIR": str(self.data_dir), "PYTHONUNBUFFERED": "1",
         } | self.extra_env
         self._spawn("gateway", [str(GATEWAY_PY), "-m", "gateway"], env)
 
+    def start_service(self, name: str) -> None:
+        {"actions": self.start_actions, "engine": self.start_engine, "gateway": self.start_gateway}[name]()
+
     def start(self) -> None:
-        self.start_actions()
-        self.start_engine()
-        self.start_gateway()
+        for name in SERVICES:
+            self.start_service(name)
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {proc.returncode}; see {self.data_dir}/logs/{name}.log")
 
-    def wait_ready(self, timeout: float = 240.0) -> float:
+    def wait_ready(self, timeout: float = 240.0, stop_requested: Callable[[], bool] = lambda: False) -> float:
         """Wait until the action server and engine are up and the gateway says healthy; return seconds."""
         started = time.monotonic()
         checks = {
             "actions": f"{self.actions_url}/health",
-            "engine": f"{self.engine_url}/status",
+            "engine": f"{self.engine_url}/status?token={self.engine_auth_token}",
             "gateway": f"{self.gateway_url}/healthz",
         }
         pending = dict(checks)
         while pending:
+            if stop_requested():
+                raise StopRequested()
             self.check_alive()
             for name, url in list(pending.items()):
                 body = http_ok(url)
@@ -145,20 +207,55 @@ class Stack:
                 time.sleep(0.5)
         return time.monotonic() - started
 
-    def stop_process(self, name: str, timeout: float = 15.0) -> None:
-        proc = self.processes.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    # ------------------------------------------------------------------ supervision
+    def supervise(self, now: Optional[float] = None) -> None:
+        """One round: schedule a restart for each service that died, start those whose backoff is over."""
+        now = time.monotonic() if now is None else now
+        for name, proc in list(self.processes.items()):
+            if proc.poll() is None:
+                if now - self.started_at.get(name, now) >= STABLE_SECONDS:
+                    self._failures[name] = 0
+                continue
+            if name not in self._restart_due:
+                failures = self._failures.get(name, 0)
+                delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** failures)
+                self._failures[name] = failures + 1
+                self._restart_due[name] = now + delay
+                self.log(f"{time.strftime('%H:%M:%S')} {name} exited with code {proc.returncode} "
+                         f"(see {self.data_dir}/logs/{name}.log); restart {failures + 1} in {delay:.0f}s")
+            elif now >= self._restart_due[name]:
+                del self._restart_due[name]
+                self._reap_group(proc)
+                self.start_service(name)
+                self.log(f"{time.strftime('%H:%M:%S')} {name} restarted (pid {self.processes[name].pid})")
 
-    def stop(self) -> None:
-        for name in ["gateway", "engine", "actions"]:
-            self.stop_process(name)
+    def _reap_group(self, proc: subprocess.Popen) -> None:
+        """What is left of a dead service's group (a child holding its port) is killed before a restart."""
+        if _signal_group(proc.pid, signal.SIGKILL):
+            deadline = time.monotonic() + 5
+            while _group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    # ------------------------------------------------------------------ stopping
+    def stop_process(self, name: str, timeout: float = STOP_TIMEOUT) -> None:
+        self._stop([name], timeout)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM every service's group at once, wait for all, SIGKILL what is left after ``timeout``."""
+        self._stop(list(self.processes), timeout)
+
+    def _stop(self, names: List[str], timeout: float) -> None:
+        procs = [self.processes.pop(name) for name in names if name in self.processes]
+        for name in names:
+            self._restart_due.pop(name, None)
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGTERM)  # also when the leader is gone: its children may not be
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(p.poll() is None or _group_alive(p.pid) for p in procs):  # poll reaps
+            time.sleep(0.1)
+        for proc in procs:
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def main() -> None:
@@ -168,13 +265,15 @@ def main() -> None:
         engine_port=int(os.environ.get("ENGINE_PORT", 5005)),
         actions_port=int(os.environ.get("ACTIONS_PORT", 5055)),
         data_dir=Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve(),
+        die_with_parent=True,
     )
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started from a script
+    received: List[int] = []
+    for sig in STOP_SIGNALS:  # a flag only: see the module docstring
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
     print("starting engine, action server and gateway ...", flush=True)
     try:
         stack.start()
-        seconds = stack.wait_ready()
+        seconds = stack.wait_ready(stop_requested=lambda: bool(received))
         print(f"\n  Sapporo assistant is up ({seconds:.0f}s)\n"
               f"    chat (demo page):  {stack.gateway_url}/\n"
               f"    health:            {stack.gateway_url}/healthz\n"
@@ -182,13 +281,13 @@ def main() -> None:
               f"    staff console:     {stack.gateway_url}/staff   (first admin: make staff-admin NAME=<name>)\n"
               f"    logs:              {stack.data_dir}/logs/\n"
               "  Ctrl-C stops everything.\n", flush=True)
-        while True:
-            stack.check_alive()
-            time.sleep(1)
-    except KeyboardInterrupt:
+        while not received:
+            stack.supervise()
+            time.sleep(0.2)
+    except StopRequested:
         pass
     finally:
-        print("stopping ...", flush=True)
+        print(f"stopping ({signal.Signals(received[0]).name}) ..." if received else "stopping ...", flush=True)
         stack.stop()
         print("stopped.", flush=True)
 

@@ -19,8 +19,9 @@ class EngineUnavailable(Exception):
 class EngineClient:
     """Sends one user turn to the engine and returns the bot's messages (Rasa REST format)."""
 
-    def __init__(self, base_url: str, connect_timeout: float = 2.0, timeout: float = 20.0):
+    def __init__(self, base_url: str, connect_timeout: float = 2.0, timeout: float = 20.0, auth_token: str = ""):
         self.base_url = base_url.rstrip("/")
+        self._api_params = {"token": auth_token} if auth_token else {}  # rasa run --auth-token (not the webhook)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
@@ -60,7 +61,7 @@ class EngineClient:
     async def is_ready(self, timeout: float = 1.5) -> bool:
         """True when the engine answers and has a model loaded."""
         try:
-            response = await self._client.get("/status", timeout=timeout)
+            response = await self._client.get("/status", params=self._api_params, timeout=timeout)
             return response.status_code == 200 and bool(response.json().get("model_id"))
         except (httpx.HTTPError, ValueError):
             return False

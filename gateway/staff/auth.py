@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from datetime import timedelta
-from typing import Callable, Deque, Dict, Optional, Tuple
+from typing import Callable, Deque, Dict, Iterable, Optional, Set, Tuple
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -220,7 +220,8 @@ def authenticate(engine: sa.engine.Engine, username: str, password: str) -> Opti
 
 # --- sessions ----------------------------------------------------------------------------------
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the database keeps of a session token (and the live console sockets remember)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -232,7 +233,7 @@ def create_session(engine: sa.engine.Engine, user_id: int) -> Tuple[str, str]:
         conn.execute(staff_sessions.delete().where(sa.or_(
             staff_sessions.c.expires_at <= now, staff_sessions.c.last_seen < now - SESSION_IDLE)))
         conn.execute(staff_sessions.insert().values(
-            token_hash=_token_hash(token), user_id=user_id, csrf_token=csrf,
+            token_hash=token_hash(token), user_id=user_id, csrf_token=csrf,
             created_at=now, last_seen=now, expires_at=now + SESSION_ABSOLUTE))
     return token, csrf
 
@@ -241,10 +242,10 @@ def session_user(engine: sa.engine.Engine, token: Optional[str]) -> Optional[dic
     """{user_id, username, role, csrf_token} for a live session of an active user, else None."""
     if not token or len(token) > 256:
         return None
-    token_hash, now = _token_hash(token), utcnow()
+    hashed, now = token_hash(token), utcnow()
     query = (sa.select(staff_sessions, staff_users.c.username, staff_users.c.role, staff_users.c.active)
              .join(staff_users, staff_users.c.id == staff_sessions.c.user_id)
-             .where(staff_sessions.c.token_hash == token_hash))
+             .where(staff_sessions.c.token_hash == hashed))
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
@@ -254,9 +255,26 @@ def session_user(engine: sa.engine.Engine, token: Optional[str]) -> Optional[dic
         return None
     if now - row.last_seen >= LAST_SEEN_RESOLUTION:
         with engine.begin() as conn:
-            conn.execute(staff_sessions.update().where(staff_sessions.c.token_hash == token_hash)
+            conn.execute(staff_sessions.update().where(staff_sessions.c.token_hash == hashed)
                          .values(last_seen=now))
     return {"user_id": row.user_id, "username": row.username, "role": row.role, "csrf_token": row.csrf_token}
+
+
+def live_sessions(engine: sa.engine.Engine, token_hashes: Iterable[str]) -> Set[str]:
+    """Which of these sessions still hold: not ended, not expired, not idle too long, user active.
+
+    Read-only (it does not count as activity): the console's sockets are checked with it on every event.
+    """
+    wanted = list(set(token_hashes))
+    if not wanted:
+        return set()
+    now = utcnow()
+    query = (sa.select(staff_sessions.c.token_hash)
+             .join(staff_users, staff_users.c.id == staff_sessions.c.user_id)
+             .where(staff_sessions.c.token_hash.in_(wanted), staff_sessions.c.expires_at > now,
+                    staff_sessions.c.last_seen >= now - SESSION_IDLE, staff_users.c.active.is_(True)))
+    with engine.connect() as conn:
+        return {row.token_hash for row in conn.execute(query)}
 
 
 def delete_session(engine: sa.engine.Engine, token: Optional[str]) -> None:
@@ -264,7 +282,7 @@ def delete_session(engine: sa.engine.Engine, token: Optional[str]) -> None:
     if not token:
         return
     with engine.begin() as conn:
-        conn.execute(staff_sessions.delete().where(staff_sessions.c.token_hash == _token_hash(token)))
+        conn.execute(staff_sessions.delete().where(staff_sessions.c.token_hash == token_hash(token)))
 
 
 def delete_sessions_of(engine: sa.engine.Engine, user_id: int) -> None:
@@ -346,17 +364,36 @@ class LoginRateLimiter:
             return (self._count(self._by_ip, ip, now) < self.max_failures
                     and self._count(self._by_user, self._user_key(username), now) < self.max_failures)
 
+    def attempt(self, ip: str, username: Optional[str]) -> Optional[float]:
+        """Check and count a login in one step, before its password is hashed (checking first and counting
+        after the hash let a burst of parallel tries all pass): its time, None when over the limit.
+        It counts as a failure unless ``succeeded`` takes it back."""
+        now = self.clock()
+        with self._lock:
+            if (self._count(self._by_ip, ip, now) >= self.max_failures
+                    or self._count(self._by_user, self._user_key(username), now) >= self.max_failures):
+                return None
+            self._record(ip, username, now)
+        return now
+
     def failed(self, ip: str, username: Optional[str]) -> None:
         """Count a failed login against both the IP and the username."""
         now = self.clock()
         with self._lock:
-            for table, key in ((self._by_ip, ip), (self._by_user, self._user_key(username))):
-                table.setdefault(key, deque(maxlen=self.max_failures)).append(now)
-                if len(table) > self.MAX_KEYS:
-                    for stale in list(table):
-                        self._count(table, stale, now)
+            self._record(ip, username, now)
 
-    def succeeded(self, ip: str, username: Optional[str]) -> None:
-        """A successful login clears the username's failures (the IP's stay)."""
+    def _record(self, ip: str, username: Optional[str], now: float) -> None:
+        for table, key in ((self._by_ip, ip), (self._by_user, self._user_key(username))):
+            table.setdefault(key, deque(maxlen=self.max_failures)).append(now)
+            if len(table) > self.MAX_KEYS:
+                for stale in list(table):
+                    self._count(table, stale, now)
+
+    def succeeded(self, ip: str, username: Optional[str], at: Optional[float] = None) -> None:
+        """A successful login clears the username's failures (the IP's stay) and takes back its own
+        ``attempt`` (at its time ``at``)."""
         with self._lock:
             self._by_user.pop(self._user_key(username), None)
+            times = self._by_ip.get(ip)
+            if at is not None and times is not None and at in times:
+                times.remove(at)

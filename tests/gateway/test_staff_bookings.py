@@ -72,3 +72,18 @@ def test_bookings_page_is_served_to_staff(setup):
     _, _, _, sessions = setup
     page = sessions["staff"].get("/staff/bookings")
     assert page.status_code == 200 and "大型ごみ" in page.text
+
+
+def test_viewing_the_booking_list_is_audited(setup):
+    """Names, phones and addresses: who looked, when, at which list (like opening a transcript)."""
+    from gateway.staff import auth as staff_auth
+    from gateway.storage.db import connect
+
+    process, _, made, sessions = setup
+    day = made[0].day.isoformat()
+    assert sessions["staff"].get(f"/staff/api/bookings?day={day}&ward=中央区&status=all").status_code == 200
+    assert sessions["counselor"].get(f"/staff/api/bookings?day={day}").status_code == 403
+    entries = [e for e in staff_auth.audit_entries(connect(process.db_url), 50) if e["action"] == "view_bookings"]
+    assert entries and entries[0]["username"] == "bk-staff"
+    assert entries[0]["detail"].startswith(f"{day} 中央区 all")
+    assert "bk-counselor" not in {e["username"] for e in entries}  # refused, so nothing was seen

@@ -421,9 +421,10 @@ def test_login_sets_httponly_samesite_strict_cookies(gateway, sessions):
         assert cookie.get("samesite", "").lower() == "strict"
         assert cookie.get("path") == "/"
         assert len(cookie["value"]) >= 43
-    # Secure ("auto"): left off only for plain HTTP on loopback; any other host gets a Secure cookie.
-    public = HTTP.get(f"{gateway.url}/staff/login", headers={"Host": "chat.city.sapporo.example"})
-    assert set_cookies(public)["staff_login_csrf"].get("secure") is True
+    # Secure ("auto") follows the gateway's configured address (PUBLIC_URL, here http://127.0.0.1:…), never
+    # the Host header a client sends (tests/gateway/test_staff_origins.py: an https address, a forged Host).
+    forged = HTTP.get(f"{gateway.url}/staff/login", headers={"Host": "chat.city.sapporo.example"})
+    assert set_cookies(forged)["staff_login_csrf"].get("secure") is None
 
 
 def test_no_stray_location_header_after_a_redirect(gateway, sessions):

@@ -26,7 +26,7 @@ from gateway import texts
 from gateway.handoff.router import Router
 from gateway.staff import auth as staff_auth
 from gateway.staff.console import admin, bookings, conversations, pages
-from gateway.staff.console.common import (LOGIN_CSRF_COOKIE, MAX_REPLY_CHARS, NAMESPACE, SECURITY_HEADERS,
+from gateway.staff.console.common import (LOGIN_CSRF_COOKIE, HashGate, MAX_REPLY_CHARS, NAMESPACE, SECURITY_HEADERS,
                                           SESSION_COOKIE, STAFF_DIR)
 from gateway.staff.console.live import LiveUpdates
 
@@ -46,7 +46,11 @@ class StaffConsole(LiveUpdates):
         self.settings = settings
         self.sio = sio
         self.limiter = staff_auth.LoginRateLimiter()
+        self.hashes = HashGate()
         self._online: Dict[str, Dict] = {}  # socket sid → session user
+        self._sessions: Dict[str, str] = {}  # socket sid → its session's token hash
+        app.register_listener(self.start_sweeping, "after_server_start")
+        app.register_listener(self.stop_sweeping, "before_server_stop")
         self.store.seed_canned(DEFAULT_CANNED)
         app.blueprint(self._blueprint())
         self.listen()

@@ -34,8 +34,8 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
     async def add_user(request: Request, user: Dict) -> HTTPResponse:
         body = json_body(request)
         try:
-            await run_db(staff_auth.create_user, db, str(body.get("username") or ""),
-                         str(body.get("password") or ""), str(body.get("role") or ""))
+            await console.hashes.run(staff_auth.create_user, db, str(body.get("username") or ""),
+                                     str(body.get("password") or ""), str(body.get("role") or ""))
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
         await run_db(staff_auth.audit, db, user, "create_user", None, str(body.get("username"))[:64])

@@ -100,6 +100,9 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
             today = (datetime.now(timezone.utc) + timedelta(hours=9)).date()
             found = [b for b in found if b.day >= today]
         rows = [booking_dict(b) for b in found]
+        # names, phones and addresses: seeing them is recorded like opening a transcript
+        await run_db(staff_auth.audit, db, user, "view_bookings", None,
+                     f"{filters['day'] or '-'} {filters['ward'] or '-'} {filters['status'] or 'all'} ({len(rows)})")
         return json_response({"bookings": rows,
                               "summary": {"count": len(rows), "total": sum(r["total"] for r in rows)}})
 

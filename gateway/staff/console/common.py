@@ -5,6 +5,7 @@ see or act on a chat (also used by the live updates).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import wraps
 from pathlib import Path
@@ -26,6 +27,7 @@ SESSION_COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "staff_login_csrf"
 NAMESPACE = "/staff"
 MAX_REPLY_CHARS = 2000
+HASH_CONCURRENCY = 2  # password hashes at once (login, new user): a small machine has 2 cores
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -34,6 +36,26 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+# ---------------------------------------------------------------------- password hashes
+class HashGate:
+    """At most ``limit`` password hashes at a time. argon2id takes tens of ms of CPU and 64 MiB per hash and runs
+    in the thread pool every chat's database call uses; the others wait here on the event loop, holding no
+    thread, so a burst of logins cannot stall chats. ``running`` and ``peak`` say how many ran at once."""
+
+    def __init__(self, limit: int = HASH_CONCURRENCY) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self.running = self.peak = 0
+
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        async with self._slots:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            try:
+                return await run_db(function, *args)
+            finally:
+                self.running -= 1
 
 
 # ---------------------------------------------------------------------- HTTP

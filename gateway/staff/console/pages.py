@@ -25,16 +25,9 @@ if TYPE_CHECKING:
     from gateway.staff.console import StaffConsole
 
 
-def _secure(settings, request: Request) -> bool:
-    if settings.cookie_secure in ("0", "1"):
-        return settings.cookie_secure == "1"
-    loopback = request.host.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
-    return request.scheme == "https" or not loopback
-
-
 def _set_cookie(settings, request: Request, response: HTTPResponse, name: str, value: str, max_age: int) -> None:
     response.add_cookie(name, value, path="/", httponly=True, samesite="Strict",
-                        secure=_secure(settings, request), max_age=max_age)
+                        secure=settings.cookie_is_secure(), max_age=max_age)  # never from Host
 
 
 def _login_form(settings, request: Request, error: str = "", status: int = 200) -> HTTPResponse:
@@ -63,14 +56,14 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
         username = (request.form.get("username") or "").strip()[:64]
         password = request.form.get("password") or ""
         ip = request.ip or "unknown"
-        if not limiter.allowed(ip, username):
+        attempt = limiter.attempt(ip, username)  # counted before the hash: parallel tries cannot all pass
+        if attempt is None:
             logger.info("staff: login rate-limited user=%s", username)
             return _login_form(settings, request, texts.STAFF_LOGIN_RATE_LIMITED, 429)
-        user = await run_db(staff_auth.authenticate, db, username, password)
+        user = await console.hashes.run(staff_auth.authenticate, db, username, password)
         if not user:
-            limiter.failed(ip, username)
             return _login_form(settings, request, texts.STAFF_LOGIN_FAILED, 401)
-        limiter.succeeded(ip, username)
+        limiter.succeeded(ip, username, attempt)
         token, _ = await run_db(staff_auth.create_session, db, user["id"])
         await run_db(staff_auth.audit, db, user, "login")
         response = redirect("/staff", status=303, headers=dict(SECURITY_HEADERS))
@@ -81,6 +74,7 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
     @api()
     async def logout(request: Request, user: Dict) -> HTTPResponse:
         await run_db(staff_auth.delete_session, db, request.cookies.get(SESSION_COOKIE))
+        await console.end_session(request.cookies.get(SESSION_COOKIE))  # its open sockets too, now
         await run_db(staff_auth.audit, db, user, "logout")
         response = json_response({"ok": True})
         response.delete_cookie(SESSION_COOKIE, path="/")
