@@ -53,7 +53,8 @@ async def test_emergency_during_a_booking_reaches_the_top_of_the_counselors_cons
         assert "ここで待っていて" in turn
 
         # The engine never saw the words (its tracker for this chat has the booking turn only).
-        tracker = httpx.get(f"{stack.engine_url}/conversations/web:{youth.session_id}/tracker", timeout=10).json()
+        tracker = httpx.get(f"{stack.engine_url}/conversations/web:{youth.session_id}/tracker",
+                            params={"token": stack.engine_auth_token}, timeout=10).json()
         said = [e.get("text") for e in tracker.get("events", []) if e.get("event") == "user"]
         assert "大型ごみを出したい" in said and DANGER not in said
 

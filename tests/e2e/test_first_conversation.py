@@ -68,7 +68,7 @@ async def test_engine_down_apology_then_conversation_resumes_from_the_tracker_st
     await asyncio.to_thread(stack.wait_ready)
     assert "どういたしまして" in (await widget.ask("ありがとう"))["text"]
     # The conversation from before the restart is still in the SQLite tracker store.
-    url = f"{stack.engine_url}/conversations/web:{widget.session_id}/tracker"
+    url = f"{stack.engine_url}/conversations/web:{widget.session_id}/tracker?token={stack.engine_auth_token}"
     events = json.load(urllib.request.urlopen(url))["events"]
     texts = [e.get("text") for e in events if e["event"] == "user"]
     assert texts[:1] == ["こんにちは"] and texts[-1] == "ありがとう"
