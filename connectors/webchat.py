@@ -8,6 +8,7 @@ Bot messages go to the room named after the session, so every tab of that sessio
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -24,6 +25,7 @@ from gateway.rate_limits import RateLimits
 logger = logging.getLogger(__name__)
 
 CHANNEL = "web"
+BAD_PACKET = "_bad_packet"  # the event a Socket.IO packet that cannot be parsed becomes (PacketJson)
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -52,6 +54,22 @@ def to_socketio(message: BotMessage) -> List[Dict[str, Any]]:
     return payloads
 
 
+class PacketJson:
+    """The json module python-socketio parses packets with (``AsyncServer(json=PacketJson)``). Python's parser
+    raises RecursionError on ``[[[[…`` nested deep enough, which python-socketio does not catch: the event was
+    dropped in silence. Such a packet becomes the event ``_bad_packet``, which the widget is answered for."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return json.loads(*args, **kwargs)
+        except RecursionError:
+            logger.info("web: socket.io packet nested too deep")
+            return [BAD_PACKET]
+
+
 def _valid_session_id(value: Any) -> Optional[str]:
     return value if isinstance(value, str) and _SESSION_ID.match(value) else None
 
@@ -69,6 +87,7 @@ class WebChat:
         sio.on("disconnect", self.on_disconnect)
         sio.on("session_request", self.on_session_request)
         sio.on("user_uttered", self.on_user_uttered)
+        sio.on(BAD_PACKET, self.on_bad_packet)
         sio.on("*", self.on_unknown_event)
 
     async def on_connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> bool:
@@ -140,6 +159,9 @@ class WebChat:
             for payload in to_socketio(message):
                 await self.sio.emit("bot_uttered", payload, room=session_id)
         return True
+
+    async def on_bad_packet(self, sid: str, *args: Any) -> None:
+        await self.sio.emit("bot_uttered", {"text": texts.NOT_TEXT}, room=sid)
 
     async def on_unknown_event(self, event: str, sid: str, data: Any = None) -> None:
         logger.info("web: unknown socket.io event %r from %s", event[:40], conversation_ref(sid))

@@ -1,7 +1,7 @@
 """The router and handoff hub: every user turn from every channel passes here.
 
-It checks the input (empty, too long, not text), records the turn, and sends it where the
-conversation's owner says (gateway/storage/conversations.py):
+It checks the input (empty, too long, not text, characters that cannot be stored), records the turn,
+and sends it where the conversation's owner says (gateway/storage/conversations.py):
 
     bot           → the engine; its answers go back to the user. An engine answer carrying
                     ``{"custom": {"handoff": {"queue": …, "reason": …}}}`` (action_handoff) puts the chat in
@@ -45,6 +45,7 @@ from gateway.counseling.classifier import assess
 from gateway.counseling.triage import Triage, rank
 from gateway.storage.db import run_db
 from gateway.handoff.engine_client import EngineClient, EngineUnavailable
+from gateway.input_checks import has_bad_characters
 from gateway.storage.conversations import BOT, QUEUED, QUEUES, STAFF_PREFIX, Conversation, HandoffStore
 
 logger = logging.getLogger(__name__)
@@ -159,6 +160,9 @@ class Router:
         if len(text) > self.max_message_chars:
             logger.info("rejected turn conv=%s channel=%s reason=too-long chars=%d", ref, channel, len(text))
             return [{"text": texts.too_long(self.max_message_chars)}]
+        if has_bad_characters(text):  # a lone surrogate cannot be stored, PostgreSQL refuses NUL
+            logger.info("rejected turn conv=%s channel=%s reason=bad-characters", ref, channel)
+            return [{"text": texts.BAD_CHARACTERS}]
         text = text.strip()
         conversation = await run_db(self.store.get_or_create, str(ConversationId(channel, conversation_id)), channel)
         # Before anything else reads the message, in every state.
