@@ -129,7 +129,7 @@ class GatewayProcess:
         } | env
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=environment,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # the classifier trains at start: ~5 s idle, 20 s on a busy 2-core machine
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log()
             try:
