@@ -37,9 +37,12 @@ def reply_from_faq(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
     """A confident answer, or (``candidates``) "もしかして" quick replies; False when the FAQ has nothing.
     A question about another municipality (「横浜市の児童手当」) is told where to ask instead."""
     if faq.status == "elsewhere":
-        unanswered.record(text, channel_of(tracker), "other_municipality", faq.place, None,
-                          conversation_id=tracker.sender_id, counseling=is_counseling(tracker, text))
-        dispatcher.utter_message(response="utter_other_municipality", place=faq.place)
+        unanswered.record(text, channel_of(tracker), "other_service" if faq.provider else "other_municipality",
+                          faq.place, None, conversation_id=tracker.sender_id, counseling=is_counseling(tracker, text))
+        if faq.provider:  # 「自動車税の納付書なくした」: another office's matter (data/faq/other_services.yml)
+            dispatcher.utter_message(response="utter_other_service", service=faq.place, provider=faq.provider)
+        else:
+            dispatcher.utter_message(response="utter_other_municipality", place=faq.place)
         return True
     if faq.status == "answer":
         answer_topic(dispatcher, faq.topics[0])

@@ -37,7 +37,7 @@ unanswered = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("created_at", sa.DateTime, nullable=False, index=True),
     sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),  # fallback | garbage_item | faq_candidates | other_municipality
+    sa.Column("kind", sa.String(32), nullable=False),  # fallback | garbage_item | faq_candidates | other_municipality | other_service
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("best_guess", sa.String(200)),
     sa.Column("confidence", sa.Float),

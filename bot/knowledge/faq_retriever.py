@@ -26,8 +26,9 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import yaml
 from scipy.sparse import hstack
@@ -41,6 +42,7 @@ from bot.nlu.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parents[2]
 FAQ_FILE = ROOT / "data" / "faq" / "faq.yml"
+OTHER_SERVICES_FILE = ROOT / "data" / "faq" / "other_services.yml"
 FUNCTION_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "接頭辞"}
 # Words every FAQ question uses (every topic is about Sapporo), everyday verbs, and the pointing words of
 # follow-ups (「それはどこで？」): they say nothing about the topic. Kept as typed; their UniDic lemmas (どこ → 何処, できる → 出来る) are added below.
@@ -88,6 +90,7 @@ class Retrieval:
     coverage: float = 0.0
     score: float = 0.0  # the top topic's probability
     place: str = ""  # status "elsewhere": the other municipality the question is about
+    provider: str = ""  # status "elsewhere" for another office's or a company's matter: who handles it
 
 
 GENERIC = set(GENERIC_WORDS) | {m.lemma for word in GENERIC_WORDS for m in analyze(word)}
@@ -161,6 +164,31 @@ def other_municipality(text: str) -> Optional[str]:
     return None
 
 
+@dataclass(frozen=True)
+class OtherService:
+    name: str
+    provider: str
+    pattern: "re.Pattern[str]"
+
+
+@lru_cache(maxsize=1)
+def other_services() -> List[OtherService]:
+    """data/faq/other_services.yml: what another office or a company handles."""
+    data = yaml.safe_load(OTHER_SERVICES_FILE.read_text(encoding="utf-8")) or {}
+    return [OtherService(s["name"], s["provider"], re.compile("|".join(f"(?:{p})" for p in s["patterns"])))
+            for s in data.get("services", [])]
+
+
+def other_service(text: str) -> Optional[Tuple[str, OtherService]]:
+    """The words that name another office's or a company's matter (「自動車税」「ゆうパック」), and that matter."""
+    norm = normalize_text(text)
+    for service in other_services():
+        found = service.pattern.search(norm)
+        if found:
+            return found.group(0), service
+    return None
+
+
 def _bare_place_name(surface: str) -> bool:
     """A place named without 市/町/区 must look like one: kanji (江別, 小樽) or a katakana name of three letters or
     more. UniDic also tags short words as places that citizens use otherwise (「プラのかご」: プラ is plastic)."""
@@ -200,6 +228,7 @@ class FaqRetriever:
         lemma_docs: List[Set[str]] = []
         self._lemmas_of: Dict[str, Set[str]] = {}
         self._kana_of: Dict[str, str] = {}
+        self._text_of: Dict[str, str] = {}  # every text of a topic, normalised (other_service's words)
         for entry in entries:
             topic = Topic(entry["id"], entry.get("category", ""), entry["question"], entry["answer"],
                           entry.get("url", ""), entry.get("handover"), bool(entry.get("reviewed")))
@@ -213,6 +242,7 @@ class FaqRetriever:
                 self._lemmas_of.setdefault(topic.id, set()).update(doc)
                 kana_parts.append(kana_text(text))
             self._kana_of[topic.id] = "|".join(kana_parts)
+            self._text_of[topic.id] = "|".join(normalize_text(t) for t in training_texts(entry))
         self._all_kana = "|".join(self._kana_of.values())  # every topic's readings, for unheard_noun
         frequency = Counter(t for doc in lemma_docs for t in doc)
         n = len(lemma_docs)
@@ -292,6 +322,11 @@ class FaqRetriever:
             return Retrieval("none")
         ranked = sorted(probabilities, key=probabilities.get, reverse=True)
         top = ranked[0]
+        service = other_service(text)
+        if service and service[0] not in self._text_of[top]:
+            # 「自動車税の納付書なくした」: the 道's, not the 市民税 topic's (which never says 自動車税); 「社会保険
+            # から国保に」 is the city's (its topic says 社会保険)
+            return Retrieval("elsewhere", place=service[1].name, provider=service[1].provider)
         cover = self.coverage(words, top)
         p = probabilities[top]
         if words.enough and p >= ANSWER_PROBABILITY and cover >= ANSWER_COVERAGE \

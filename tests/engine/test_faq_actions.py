@@ -88,6 +88,14 @@ def test_another_municipality_is_sent_there_and_logged(assistant_db):
     assert ("other_municipality", "横浜市") in rows
 
 
+def test_another_office_s_matter_is_sent_there_and_logged(assistant_db):
+    messages = run(ActionFallback(), tracker("自動車税の納付書なくしちゃった…"))
+    assert messages[0]["response"] == "utter_other_service"
+    assert messages[0]["service"] == "自動車税" and "道税事務所" in messages[0]["provider"]
+    rows = sqlite3.connect(assistant_db).execute("select kind, best_guess from unanswered_questions").fetchall()
+    assert ("other_service", "自動車税") in rows
+
+
 def test_out_of_scope_is_declined_and_logged(assistant_db):
     messages = run(ActionFallback(), tracker("おすすめの映画を教えて", intent="out_of_scope"))
     assert messages[0]["response"] == "utter_out_of_scope"

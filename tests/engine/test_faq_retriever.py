@@ -60,3 +60,22 @@ def test_training_texts_include_keywords():
     entries = load_topics()
     assert sum(len(e.get("keywords", [])) for e in entries) > 200
     assert len(FaqRetriever(entries).topics) == len(entries)
+
+
+@pytest.mark.parametrize("text, service", [
+    ("自動車税の納付書なくしちゃった", "自動車税"),  # the 道's tax, not the city's 市民税 topic
+    ("失業保険の手続きってどこでするの", "雇用保険（失業手当）"),
+    ("ゆうパックって何時までに出せば明日つく？", "郵便や宅配便"),
+])
+def test_another_office_s_matter_is_no_city_answer(text, service):
+    result = current_retriever().retrieve(text)
+    assert result.status == "elsewhere" and result.place == service and result.provider
+
+
+@pytest.mark.parametrize("text", [
+    "転職して社会保険に入ったので国保を抜けたい",  # the 国保 topic itself speaks of 社会保険
+    "軽自動車税の納付",  # the city's tax
+    "市民税の納付期限",
+])
+def test_the_city_s_own_matter_sharing_a_word_stays(text):
+    assert current_retriever().retrieve(text).status != "elsewhere"
