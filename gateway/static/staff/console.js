@@ -718,12 +718,18 @@
       loadQueue().catch(() => {});
       if (state.openId) { socket.emit("watch", { conversation_id: state.openId }); reloadOpen().catch(() => {}); }
     });
-    socket.on("disconnect", () => setStatus("接続が切れました。再接続しています…", "error"));
+    // A 401 means the session ended (expired, logged out elsewhere, deactivated): go to login.
+    // (Not api(): keep the message shown.)
+    const toLoginIfEnded = () => fetch("/staff/api/me", { credentials: "same-origin" })
+      .then((r) => { if (r.status === 401) location.href = "/staff/login"; }).catch(() => {});
+    socket.on("disconnect", (reason) => {
+      setStatus("接続が切れました。再接続しています…", "error");
+      // The server closes the sockets of a session that ended, and Socket.IO does not reconnect those.
+      if (reason === "io server disconnect") toLoginIfEnded();
+    });
     socket.on("connect_error", () => {
       setStatus("リアルタイム接続に失敗しました。再試行しています…", "error");
-      // A 401 here means the session expired: go to login. (Not api(): keep the message above.)
-      fetch("/staff/api/me", { credentials: "same-origin" })
-        .then((r) => { if (r.status === 401) location.href = "/staff/login"; }).catch(() => {});
+      toLoginIfEnded();
     });
     socket.on("queue", applyQueue);
     socket.on("alert", onAlert);
