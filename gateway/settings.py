@@ -57,6 +57,10 @@ class Settings:
     line_dedupe_days: float = 7.0
     # A reply token older than this is not tried; the answer goes by push.
     line_reply_token_seconds: float = 50.0
+    # The durable LINE inbox (connectors/line/channel.py): an event whose processing fails is tried again after
+    # line_inbox_retry_seconds × 2^n (at most 5 minutes), at most line_inbox_attempts times, then listed for staff.
+    line_inbox_attempts: int = 5
+    line_inbox_retry_seconds: float = 2.0
     # Public doors (README "Security and reliability"): request bodies and WebSocket messages over
     # max_body_bytes are refused with 413 while they stream in (gateway/http_limits.py); widget metadata over
     # max_metadata_bytes is dropped. Rate limits (gateway/rate_limits.py) in the `limits` library's notation,
@@ -132,6 +136,8 @@ class Settings:
             line_push_attempts=max(1, int(_env_float("LINE_PUSH_ATTEMPTS", cls.line_push_attempts))),
             line_dedupe_days=_env_float("LINE_DEDUPE_DAYS", cls.line_dedupe_days),
             line_reply_token_seconds=_env_float("LINE_REPLY_TOKEN_SECONDS", cls.line_reply_token_seconds),
+            line_inbox_attempts=max(1, int(_env_float("LINE_INBOX_ATTEMPTS", cls.line_inbox_attempts))),
+            line_inbox_retry_seconds=_env_float("LINE_INBOX_RETRY_SECONDS", cls.line_inbox_retry_seconds),
             max_body_bytes=int(_env_float("MAX_BODY_BYTES", cls.max_body_bytes)),
             max_metadata_bytes=int(_env_float("MAX_METADATA_BYTES", cls.max_metadata_bytes)),
             rate_limits=os.environ.get("RATE_LIMITS", "on").strip().lower() not in ("off", "0", "false", "no"),

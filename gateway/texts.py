@@ -118,6 +118,10 @@ LINE_ONE_TO_ONE = ("このアカウントの自動応答は、1対1のトーク�
                    "グループやトークルームではお答えできません。")
 LINE_CHOOSE = "次から選んでください。"  # a bot message with buttons but no text (LINE needs a text)
 LINE_STAFF_SENDER = "担当者"  # the name LINE shows above a staff member's or counselor's message
+# The gateway stopped (a crash, a deploy) after the message had gone to the engine: it is never sent twice,
+# so the answer is lost; this is pushed instead (with 「担当者と話す」).
+LINE_INTERRUPTED = ("申し訳ありません。システムの再起動のため、先ほどのメッセージにお答えできませんでした。"
+                    "お手数ですが、もう一度送っていただくか、「担当者と話す」を選んでください。")
 # What the staff console shows when the citizen sent something other than text while a person has the chat.
 LINE_MEDIA_NOTES = {
     "sticker": "（スタンプが送られました）",

@@ -109,10 +109,12 @@ class LineApi:
             logger.warning("line: reply answered %d%s", answer.status, _line_error(answer))
         return answer.status
 
-    async def push(self, to: str, messages: List[Dict[str, Any]], ref: str = "-") -> bool:
+    async def push(self, to: str, messages: List[Dict[str, Any]], ref: str = "-",
+                   retry_key: Optional[str] = None) -> bool:
         """Push with retries; every try carries the same ``X-Line-Retry-Key``, so LINE delivers it once
-        (409 = a try with this key was already accepted). ``ref`` names the conversation in logs."""
-        retry_key = str(uuid.uuid4())
+        (409 = a try with this key was already accepted). ``ref`` names the conversation in logs; a caller
+        that may push the same messages again later (the inbox after a restart) gives its own key (a UUID)."""
+        retry_key = retry_key or str(uuid.uuid4())
         try:
             answer = await self.call("POST", "/v2/bot/message/push", json={"to": to, "messages": messages},
                                      headers={"X-Line-Retry-Key": retry_key}, attempts=self.push_attempts)

@@ -1,12 +1,18 @@
 """LINE channel: the Messaging API webhook at ``POST /webhooks/line/webhook`` and the sending side.
 
 Webhook: the ``X-Line-Signature`` (HMAC-SHA256 of the raw body with the channel secret, base64) is checked
-before anything else (missing or wrong → 400, nothing processed; then JSON that does not parse → 400). The
-request is answered 200 at once; the events are processed in background tasks, in order per user (one
-queue per user, so two quick messages never race; at most 50 events wait per user; the order holds within one
-gateway process). Every ``webhookEventId`` is claimed in the gateway's
-database (``line_webhook_events``, unique key, kept ``LINE_DEDUPE_DAYS``): LINE's redeliveries and a
-webhook resent after a restart have exactly one effect.
+before anything else (missing or wrong → 400, nothing processed; then JSON that does not parse → 400). Then
+every event is written to the durable inbox (gateway/storage/line_inbox.py) in one transaction with its
+``webhookEventId`` claim (``line_webhook_events``, unique key, kept ``LINE_DEDUPE_DAYS``: a redelivery, also
+after a restart, has no second effect), and only then is LINE answered 200 (500 when the database refuses:
+LINE then redelivers). The events are processed in background tasks, in order per user (one queue per user, so
+two quick messages never race; at most 50 events wait per user, more are stored as failed for staff; the order
+holds within one gateway process). An event is deleted from the inbox only after its answer went out; at
+start the gateway resumes what is not done. A failing event is tried again with backoff
+(``LINE_INBOX_RETRY_SECONDS`` × 2^n), after ``LINE_INBOX_ATTEMPTS`` tries it is marked failed, logged (no text)
+and listed for staff at ``GET /staff/api/line/failed``. A text that reached the engine is never sent again
+(the inbox marks it right before the request, engine_client.BEFORE_SEND): when the gateway stopped before its
+answer went out, the user gets an apology with 「担当者と話す」 by push instead.
 
 Events: ``follow`` → welcome, privacy notice and the menu as quick replies; ``unfollow`` → logged (the channel
 keeps nothing per user beyond its in-memory work queue); text → the router; ``postback`` → its data as the
@@ -31,7 +37,7 @@ import asyncio
 import json
 import logging
 import math
-import time
+import uuid
 from collections import deque
 from datetime import timedelta
 from functools import partial
@@ -41,8 +47,11 @@ import sqlalchemy as sa
 
 from common.conversation_id import ConversationId
 from gateway import texts
-from gateway.storage.db import run_db
+from gateway.counseling.crypto import cipher_for
+from gateway.handoff.engine_client import BEFORE_SEND
+from gateway.storage.db import run_db, utcnow
 from gateway.storage.line_events import EventLog
+from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, Entry, Inbox
 from gateway.storage.conversations import BOT
 from gateway.handoff.router import BotMessage, conversation_ref
 from gateway.settings import Settings
@@ -69,7 +78,14 @@ SENTENCE_ENDS = "。！？\n!?"
 MEDIA_TYPES = ("sticker", "image", "video", "audio", "file")
 PICKED_PARAMS = ("date", "time", "datetime")
 SHUTDOWN_GRACE_SECONDS = 5.0
-MAX_PENDING_EVENTS = 50  # per user: a flood beyond this is dropped (logged), pushes are always queued
+MAX_PENDING_EVENTS = 50  # per user: a flood beyond this is stored as failed (logged, listed for staff)
+MAX_RETRY_SECONDS = 300.0
+FAILED_PATH = "/staff/api/line/failed"
+RETRY_KEYS = uuid.UUID("5d7c8a52-1f0e-4b5e-9a63-2f1c0d6e8b47")  # namespace of the inbox's push retry keys
+
+
+class DeliveryFailed(Exception):
+    """LINE did not take a push (after its own retries): the inbox tries the event again later."""
 
 def _conversation(user_id: str) -> str:
     return str(ConversationId(CHANNEL, user_id))
@@ -268,6 +284,7 @@ class LineChannel:
 
         self.validator = SignatureValidator(settings.line_channel_secret)
         self.events = EventLog(db, timedelta(days=settings.line_dedupe_days))
+        self.inbox = Inbox(db, cipher_for(settings.data_dir))
         self.api: Optional[LineApi] = None
         # The loading animation lasts until the answer or this many seconds (5–60, by 5): the engine timeout.
         self.loading_seconds = min(60, max(5, 5 * math.ceil(settings.engine_timeout / 5)))
@@ -275,6 +292,9 @@ class LineChannel:
         self._tasks: Set[asyncio.Task] = set()
         self._warm: Optional[asyncio.Future] = None
         app.add_route(self.webhook, WEBHOOK_PATH, methods=["POST"], name="line_webhook")
+        from gateway.staff.console.common import api_guard  # staff sessions and roles, as on the console
+
+        app.add_route(api_guard(db)()(self.failed_events), FAILED_PATH, methods=["GET"], name="line_failed")
         app.register_listener(self.start, "before_server_start")
         app.register_listener(self.drain, "before_server_stop")
         app.register_listener(self.close, "after_server_stop")
@@ -291,6 +311,11 @@ class LineChannel:
         pruned = await run_db(self.events.prune)
         logger.info("LINE channel enabled at %s (API %s; %d expired event ids pruned)", WEBHOOK_PATH,
                     s.line_api_base_url, pruned)
+        unfinished = await run_db(self.inbox.unfinished)
+        for entry_id, key in unfinished:
+            self._enqueue(key, partial(self._process, entry_id))
+        if unfinished:
+            logger.info("line inbox: resuming %d events not done before the last stop", len(unfinished))
 
     async def drain(self, app: Sanic, _loop=None) -> None:
         """On shutdown, let the events and pushes in progress finish (briefly)."""
@@ -324,16 +349,42 @@ class LineChannel:
         except (ValueError, KeyError, TypeError):
             logger.warning("line: rejected signed webhook (not a JSON object with events), %d bytes", len(body))
             return json_response({"error": "invalid body"}, 400)
-        received = time.monotonic()
+        rows, keys, waiting = [], [], {}
         for event in events:
             if not isinstance(event, dict):
                 logger.info("line: skipped an event that is not an object")
-            elif len(self._queues.get(key := self._queue_key(event), ())) >= MAX_PENDING_EVENTS:
-                logger.warning("line: %d events waiting for conv=%s, event dropped", MAX_PENDING_EVENTS,
-                               conversation_ref(key))
-            else:
-                self._enqueue(key, partial(self._handle, event, received))
+                continue
+            key, kind = self._queue_key(event), str(event.get("type"))[:32]
+            event_id = event.get("webhookEventId") if isinstance(event.get("webhookEventId"), str) else None
+            if not event_id:
+                logger.info("line: event without webhookEventId type=%s (not de-duplicated)", kind)
+            waiting[key] = waiting.get(key, len(self._queues.get(key, ()))) + 1
+            refused = "flood" if waiting[key] > MAX_PENDING_EVENTS else None
+            if refused:
+                logger.warning("line: %d events waiting for conv=%s, event refused (listed for staff)",
+                               MAX_PENDING_EVENTS, conversation_ref(key))
+            rows.append((event_id or None, key, kind, event, refused))
+            keys.append((key, kind, event))
+        if rows:
+            try:
+                ids = await run_db(self.inbox.store, rows)
+            except Exception as exc:  # noqa: BLE001 — not stored: LINE must not get its 200 (it redelivers)
+                logger.error("line: webhook not stored (%s), answered 500", type(exc).__name__)
+                return json_response({"error": "not stored"}, 500)
+            for entry_id, (key, kind, event), row in zip(ids, keys, rows):
+                if entry_id is not None:
+                    self._enqueue(key, partial(self._process, entry_id))
+                elif row[4] is None:
+                    context = event.get("deliveryContext")
+                    redelivery = context.get("isRedelivery") if isinstance(context, dict) else None
+                    logger.info("line: duplicate event type=%s redelivery=%s (already handled)", kind, redelivery)
         return json_response({})
+
+    async def failed_events(self, request: Request, user: Dict[str, Any]) -> HTTPResponse:
+        """``GET /staff/api/line/failed``: LINE events given up (which chat, kind, tries, why; no text)."""
+        from sanic.response import json as json_response
+
+        return json_response({"failed": await run_db(self.inbox.failed)})
 
     def _signed(self, body: bytes, signature: str) -> bool:
         try:
@@ -378,43 +429,82 @@ class LineChannel:
             if self._queues.get(key) is queue:
                 del self._queues[key]
 
-    # ------------------------------------------------------------------ events
-    async def _handle(self, event: Dict[str, Any], received: float) -> None:
-        kind = str(event.get("type"))[:32]
-        event_id = event.get("webhookEventId")
-        if isinstance(event_id, str) and event_id:
-            if not await run_db(self.events.claim, event_id):
-                context = event.get("deliveryContext")
-                redelivery = context.get("isRedelivery") if isinstance(context, dict) else None
-                logger.info("line: duplicate event type=%s redelivery=%s (already handled)", kind, redelivery)
+    # ------------------------------------------------------------------ the inbox
+    async def _process(self, entry_id: int) -> None:
+        """One inbox event, tried until its answer went out or the last try failed (the user's queue waits:
+        their order holds)."""
+        tries = 0
+        while True:
+            entry = None
+            try:
+                entry = await run_db(self.inbox.get, entry_id)
+                if entry is None or entry.state == FAILED:
+                    return
+                tries = entry.attempts
+                await self._work(entry)
+                await run_db(self.inbox.done, entry_id)
                 return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — any failure: try again later, never drop silently
+                error = type(exc).__name__
+                logger.debug("line: inbox failure details", exc_info=True)
+            try:
+                tries = await run_db(self.inbox.tried, entry_id, error)
+            except Exception:  # noqa: BLE001 — the database itself: count here, the row stays for the next start
+                tries += 1
+            ref = conversation_ref(entry.chat) if entry else "-"
+            if tries >= self.settings.line_inbox_attempts:
+                try:
+                    await run_db(self.inbox.give_up, entry_id)
+                except Exception:  # noqa: BLE001
+                    logger.error("line: event %d failed %d times (%s) conv=%s and could not be marked; it is "
+                                 "resumed at the next start", entry_id, tries, error, ref)
+                    return
+                logger.error("line: event %d given up after %d tries (%s) conv=%s type=%s, listed at %s",
+                             entry_id, tries, error, ref, entry.kind if entry else "-", FAILED_PATH)
+                return
+            delay = min(MAX_RETRY_SECONDS, self.settings.line_inbox_retry_seconds * 2 ** (tries - 1))
+            logger.warning("line: event %d failed (%s) conv=%s, try %d of %d in %.1f s", entry_id, error, ref,
+                           tries + 1, self.settings.line_inbox_attempts, delay)
+            await asyncio.sleep(delay)
+
+    async def _work(self, entry: Entry) -> None:
+        if entry.state == ANSWERED:  # the turn is over, its answer has not gone out yet
+            await self._deliver(entry)
+        elif entry.state == ENGINE:  # the text went to the engine, its answer was lost: never send it twice
+            logger.warning("line: turn interrupted after the engine call conv=%s, apology sent",
+                           conversation_ref(entry.chat))
+            await self._send(entry, [{"text": texts.LINE_INTERRUPTED, "buttons": [texts.HUMAN_BUTTON]}])
         else:
-            logger.info("line: event without webhookEventId type=%s (not de-duplicated)", kind)
+            await self._handle(entry)
+
+    # ------------------------------------------------------------------ events
+    async def _handle(self, entry: Entry) -> None:
+        event = entry.event
+        kind = str(event.get("type"))[:32]
         if event.get("mode") == "standby":  # another channel has the chat (module channels)
             logger.info("line: standby event type=%s ignored", kind)
             return
         source = event.get("source") if isinstance(event.get("source"), dict) else {}
-        reply_token = event.get("replyToken") if isinstance(event.get("replyToken"), str) else None
         if kind in ("message", "postback") and source.get("type") in ("group", "room"):
             logger.info("line: %s in a %s, answered with the one-to-one note", kind, source.get("type"))
-            if reply_token:
-                await self._send(None, [{"text": texts.LINE_ONE_TO_ONE}], reply_token, received)
+            await self._send(entry, [{"text": texts.LINE_ONE_TO_ONE}])
             return
         user_id = source.get("userId") if source.get("type") == "user" else None
         if not isinstance(user_id, str) or not user_id:
             logger.info("line: event type=%s ignored (source %s)", kind, str(source.get("type"))[:16])
             return
         if kind == "message":
-            await self._on_message(user_id, event.get("message") or {}, reply_token, received)
+            await self._on_message(entry, user_id, event.get("message") or {})
         elif kind == "postback":
             postback = event.get("postback") if isinstance(event.get("postback"), dict) else {}
             data = postback.get("data") if isinstance(postback.get("data"), str) else ""
-            await self._turn(user_id, postback_text(data, postback.get("params")), reply_token, received,
-                             {"line_event": "postback"})
+            await self._turn(entry, user_id, postback_text(data, postback.get("params")), {"line_event": "postback"})
         elif kind == "follow":
             logger.info("line: follow conv=%s", self._ref(user_id))
-            await self._send(user_id, [{"text": texts.LINE_WELCOME},
-                                       {"text": texts.LINE_PRIVACY, "buttons": texts.LINE_MENU}], reply_token, received)
+            await self._send(entry, [{"text": texts.LINE_WELCOME},
+                                     {"text": texts.LINE_PRIVACY, "buttons": texts.LINE_MENU}])
         elif kind == "unfollow":
             # Nothing of this user is kept by the channel (the event log holds event ids only, the work queue
             # is gone when empty); the conversation and its transcript stay with the router's store.
@@ -422,16 +512,15 @@ class LineChannel:
         else:
             logger.info("line: event type=%s ignored", kind)
 
-    async def _on_message(self, user_id: str, message: Dict[str, Any], reply_token: Optional[str],
-                          received: float) -> None:
+    async def _on_message(self, entry: Entry, user_id: str, message: Dict[str, Any]) -> None:
         kind = str(message.get("type"))[:16]
         if kind == "text":
-            await self._turn(user_id, message.get("text"), reply_token, received, {"line_event": "text"})
+            await self._turn(entry, user_id, message.get("text"), {"line_event": "text"})
         elif kind == "location":
             address = message.get("address") if isinstance(message.get("address"), str) else ""
             text = texts.line_location(address.strip(), message.get("latitude"), message.get("longitude"))
             location = {k: message.get(k) for k in ("latitude", "longitude") if isinstance(message.get(k), (int, float))}
-            await self._turn(user_id, text, reply_token, received, {"line_event": "location", "location": location})
+            await self._turn(entry, user_id, text, {"line_event": "location", "location": location})
         elif kind in MEDIA_TYPES:
             image_set = message.get("imageSet") if isinstance(message.get("imageSet"), dict) else {}
             if isinstance(image_set.get("index"), int) and image_set["index"] > 1:
@@ -440,33 +529,52 @@ class LineChannel:
             if await self.router.note_for_staff(_conversation(user_id), texts.LINE_MEDIA_NOTES[kind]):
                 return  # a person has the chat (or it waits for one): they see the note
             logger.info("line: %s message conv=%s, asked for text", kind, self._ref(user_id))
-            await self._send(user_id, [{"text": texts.LINE_SEND_TEXT}], reply_token, received)
+            await self._send(entry, [{"text": texts.LINE_SEND_TEXT}])
         else:
             logger.info("line: message type=%s ignored", kind)
 
-    async def _turn(self, user_id: str, text: Any, reply_token: Optional[str], received: float,
-                    metadata: Dict[str, Any]) -> None:
-        """One user turn through the router; the loading animation runs while the bot has the chat."""
+    async def _turn(self, entry: Entry, user_id: str, text: Any, metadata: Dict[str, Any]) -> None:
+        """One user turn through the router; the loading animation runs while the bot has the chat. The
+        inbox row is marked right before the text goes to the engine (never sent twice)."""
         loading = None
         if await self.router.owner_of(_conversation(user_id)) in (None, BOT):
             loading = asyncio.get_running_loop().create_task(self.api.show_loading(user_id, self.loading_seconds))
+
+        async def to_engine() -> None:
+            await run_db(self.inbox.set_state, entry.id, ENGINE)
+            entry.state = ENGINE
+
+        marked = BEFORE_SEND.set(to_engine)
         try:
             replies = await self.router.handle_text(user_id, CHANNEL, text, metadata)
         finally:
+            BEFORE_SEND.reset(marked)
             if loading is not None:
                 await loading  # it must reach LINE before the answer, which ends it
-        await self._send(user_id, replies, reply_token, received)
+        await self._send(entry, replies)
 
     # ------------------------------------------------------------------ sending
-    async def _send(self, user_id: Optional[str], messages: List[BotMessage], reply_token: Optional[str],
-                    received: float) -> None:
-        """One reply call with the first five messages; the rest, or all when the reply fails, by push."""
+    async def _send(self, entry: Entry, messages: List[BotMessage]) -> None:
+        """The turn is over: its LINE messages are stored in the inbox row, then delivered."""
         outgoing = to_line_messages(await check_flex(messages))
         if not outgoing:
             return
-        batches = _batches(outgoing)
-        if reply_token and time.monotonic() - received < self.settings.line_reply_token_seconds:
-            status = await self.api.reply(reply_token, batches[0])
+        await run_db(self.inbox.answered, entry.id, outgoing)
+        entry.state, entry.outgoing = ANSWERED, outgoing
+        await self._deliver(entry)
+
+    async def _deliver(self, entry: Entry) -> None:
+        """One reply call with the first five messages (while the reply token is fresh); the rest, or all when
+        the reply fails, by push, each batch with a retry key of its own that stays the same when the event is
+        tried again (LINE then delivers it once). Raises DeliveryFailed when a push did not go out."""
+        event = entry.event
+        source = event.get("source") if isinstance(event.get("source"), dict) else {}
+        user_id = source.get("userId") if source.get("type") == "user" and isinstance(source.get("userId"), str) else None
+        reply_token = event.get("replyToken") if isinstance(event.get("replyToken"), str) else None
+        batches = list(enumerate(_batches(entry.outgoing or [])))
+        age = (utcnow() - entry.received_at).total_seconds()
+        if reply_token and age < self.settings.line_reply_token_seconds:
+            status = await self.api.reply(reply_token, batches[0][1])
             if status == 200:
                 batches = batches[1:]
             elif user_id:
@@ -475,9 +583,12 @@ class LineChannel:
         elif user_id:
             logger.info("line: reply token %s conv=%s, sending by push", "expired" if reply_token else "missing",
                         self._ref(user_id))
-        if user_id:
-            for batch in batches:
-                await self.api.push(user_id, batch, self._ref(user_id))
+        if not user_id:
+            return  # a group or room: the reply was the only way
+        for index, batch in batches:
+            key = str(uuid.uuid5(RETRY_KEYS, f"{entry.id}:{event.get('webhookEventId')}:{index}"))
+            if not await self.api.push(user_id, batch, self._ref(user_id), retry_key=key):
+                raise DeliveryFailed()
 
     async def push(self, user_id: str, messages: List[BotMessage], confirm: bool = False) -> bool:
         """The router's way to reach a LINE user outside a turn (a person's reply, the queue moving, a reminder):

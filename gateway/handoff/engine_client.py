@@ -1,9 +1,19 @@
-"""HTTP client for the Rasa engine (Rasa's REST channel, see credentials.yml)."""
+"""HTTP client for the Rasa engine (Rasa's REST channel, see credentials.yml).
+
+An empty answer (``200 []``) is a failure too: Rasa's REST channel answers so when the turn failed inside
+the engine (lock store, tracker store, an action server error), and no turn of this bot is silent (every
+rule and story ends in an utterance, a form's question or action_handoff's payload), so the citizen gets
+the engine-down apology with 「担当者と話す」 instead of nothing.
+
+``BEFORE_SEND``: a caller that must know whether a turn reached the engine (the LINE inbox, which never
+sends a message twice, also not after a crash) sets an awaitable here; it runs right before the request.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import httpx
 
@@ -13,7 +23,11 @@ WEBHOOK_PATH = "/webhooks/rest/webhook"
 
 
 class EngineUnavailable(Exception):
-    """The engine could not be reached or answered with an error."""
+    """The engine could not be reached, answered with an error, or answered nothing."""
+
+
+BEFORE_SEND: contextvars.ContextVar[Optional[Callable[[], Awaitable[None]]]] = \
+    contextvars.ContextVar("engine_before_send", default=None)
 
 
 class EngineClient:
@@ -44,6 +58,9 @@ class EngineClient:
             "input_channel": channel,
             "metadata": {"channel": channel, **(metadata or {})},
         }
+        hook = BEFORE_SEND.get()
+        if hook is not None:
+            await hook()
         try:
             response = await self._client.post(WEBHOOK_PATH, json=payload)
         except httpx.HTTPError as exc:
@@ -56,7 +73,10 @@ class EngineClient:
             raise EngineUnavailable("invalid JSON from engine") from exc
         if not isinstance(messages, list):
             raise EngineUnavailable("unexpected engine response")
-        return [m for m in messages if isinstance(m, dict)]
+        messages = [m for m in messages if isinstance(m, dict)]
+        if not messages:
+            raise EngineUnavailable("empty answer")  # Rasa's REST channel on an internal error
+        return messages
 
     async def is_ready(self, timeout: float = 1.5) -> bool:
         """True when the engine answers and has a model loaded."""

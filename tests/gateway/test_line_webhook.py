@@ -18,7 +18,7 @@ from gateway import texts
 from gateway.storage.db import utcnow
 from gateway.storage.line_events import webhook_events
 from gateway.handoff.router import conversation_ref
-from tests.gateway.conftest import GatewayProcess
+from tests.gateway.conftest import GatewayProcess, staff_user
 from tests.gateway.line_fake import (Line, fixture_events, line, line_api, line_engine, line_env, line_gateway,  # noqa: F401
                                      message_event, new_user, post_webhook, postback_event, sign, text_event)
 
@@ -310,7 +310,8 @@ def test_secret_without_token_is_disabled_too(engine, tmp_path):
 
 
 def test_a_flood_from_one_user_is_capped(line: Line):
-    """At most 50 events wait per user; more in the meantime are dropped (and logged), others are not held up."""
+    """At most 50 events wait per user; more in the meantime are refused, logged and listed for staff (never
+    dropped silently); others are not held up."""
     user, other = new_user(), new_user()
     flood = [text_event(user, f"連投 {i}") for i in range(60)]
     line.post(*flood, text_event(other, "ふつうの質問"))
@@ -318,7 +319,10 @@ def test_a_flood_from_one_user_is_capped(line: Line):
     line.api.quiet(0.5)
     assert [t for t in line.engine_texts() if t.startswith("連投")] == [f"連投 {i}" for i in range(50)]
     assert "ふつうの質問" in line.engine_texts()
-    assert line.gateway.log().count(f"events waiting for conv={conversation_ref('line:' + user)}, event dropped") == 10
+    assert line.gateway.log().count(f"events waiting for conv={conversation_ref('line:' + user)}, event refused") == 10
+    staff = staff_user(line.gateway, "flood-clerk", "staff")
+    failed = [f for f in staff.get("/staff/api/line/failed").json()["failed"] if f["conversation_id"] == "line:" + user]
+    assert len(failed) == 10 and {(f["kind"], f["error"], f["answered"]) for f in failed} == {("message", "flood", False)}
 
 
 def test_shutdown_lets_the_turn_in_progress_finish(line_api, line_engine, tmp_path):

@@ -1,0 +1,143 @@
+"""The durable LINE inbox (table ``line_inbox``): every verified webhook event is written here, in the
+webhook's own transaction together with its dedupe claim (gateway/storage/line_events.py), before LINE gets
+its 200. A row lives until the user has the answer; then it is deleted (the claim stays, so a redelivery
+has no effect). What a row holds is encrypted at rest (the event carries the citizen's text, which may be
+counseling text): the event and, once the turn is over, the LINE messages still to deliver.
+
+States: ``pending`` (not started) → ``engine`` (the text went to the engine: never sent again, also not
+after a crash) → ``answered`` (the answer is stored, delivery remains) → deleted. ``failed``: given up after
+the last try (or refused by the per-user cap), listed for staff (``failed()``), never deleted by pruning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.storage.db import metadata, utcnow
+from gateway.storage.line_events import webhook_events
+
+PENDING, ENGINE, ANSWERED, FAILED = "pending", "engine", "answered", "failed"
+UNFINISHED = (PENDING, ENGINE, ANSWERED)
+
+inbox = sa.Table(
+    "line_inbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # arrival order
+    sa.Column("event_id", sa.String(64)),  # webhookEventId (None when LINE sent none)
+    sa.Column("chat", sa.String(128), nullable=False, index=True),  # line:<userId>, group:…, room:…
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the event, encrypted
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("outgoing", sa.Text),  # LINE messages to deliver, encrypted
+    sa.Column("error", sa.String(64)),  # an exception's type or a reason, never text
+    sa.Column("failed_at", sa.DateTime),
+)
+
+
+def event_key(event_id: str) -> str:
+    return event_id if len(event_id) <= 64 else hashlib.sha256(event_id.encode()).hexdigest()
+
+
+@dataclass
+class Entry:
+    id: int
+    chat: str
+    kind: str
+    event: Dict[str, Any]
+    received_at: datetime
+    state: str
+    attempts: int
+    outgoing: Optional[List[Dict[str, Any]]]
+
+
+class Inbox:
+    def __init__(self, db: sa.engine.Engine, cipher) -> None:
+        self.db = db
+        self.cipher = cipher
+        dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(db.dialect.name)
+        if dialect is None:
+            raise RuntimeError(f"the LINE inbox needs SQLite or PostgreSQL, not {db.dialect.name}")
+        self._claim = dialect.insert(webhook_events).on_conflict_do_nothing(index_elements=["event_id"])
+
+    def _seal(self, value: Any) -> str:
+        return self.cipher.encrypt(json.dumps(value, ensure_ascii=False))
+
+    def _open(self, token: Optional[str]) -> Any:
+        return json.loads(self.cipher.decrypt(token)) if token else None
+
+    def store(self, events: Iterable[Tuple[Optional[str], str, str, Dict[str, Any], Optional[str]]]
+              ) -> List[Optional[int]]:
+        """One transaction for a whole webhook: per event (event id, chat, kind, event, refused reason) the
+        dedupe claim and the inbox row. Returns the row ids, None for a duplicate. A refused event (the
+        per-user cap) is stored as failed, so staff see it."""
+        now = utcnow()
+        ids: List[Optional[int]] = []
+        with self.db.begin() as c:
+            for event_id, chat, kind, event, refused in events:
+                if event_id and not c.execute(self._claim.values(event_id=event_key(event_id), received_at=now)
+                                              ).rowcount:
+                    ids.append(None)
+                    continue
+                row = c.execute(inbox.insert().values(
+                    event_id=event_key(event_id) if event_id else None, chat=chat[:128], kind=kind[:32],
+                    payload=self._seal(event), received_at=now, state=FAILED if refused else PENDING,
+                    attempts=0, error=refused, failed_at=now if refused else None))
+                ids.append(None if refused else row.inserted_primary_key[0])
+        return ids
+
+    def unfinished(self) -> List[Tuple[int, str]]:
+        """(id, chat) of every row not done, in arrival order (what a restart resumes)."""
+        with self.db.connect() as c:
+            return [(r.id, r.chat) for r in c.execute(
+                sa.select(inbox.c.id, inbox.c.chat).where(inbox.c.state.in_(UNFINISHED)).order_by(inbox.c.id))]
+
+    def get(self, entry_id: int) -> Optional[Entry]:
+        with self.db.connect() as c:
+            r = c.execute(sa.select(inbox).where(inbox.c.id == entry_id)).first()
+        if r is None:
+            return None
+        return Entry(r.id, r.chat, r.kind, self._open(r.payload), r.received_at, r.state, r.attempts,
+                     self._open(r.outgoing))
+
+    def set_state(self, entry_id: int, state: str) -> None:
+        with self.db.begin() as c:
+            c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=state))
+
+    def answered(self, entry_id: int, outgoing: List[Dict[str, Any]]) -> None:
+        with self.db.begin() as c:
+            c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=ANSWERED, outgoing=self._seal(outgoing)))
+
+    def tried(self, entry_id: int, error: str) -> int:
+        """Count a failed try; returns how many there were."""
+        with self.db.begin() as c:
+            c.execute(inbox.update().where(inbox.c.id == entry_id)
+                      .values(attempts=inbox.c.attempts + 1, error=error[:64]))
+            return c.execute(sa.select(inbox.c.attempts).where(inbox.c.id == entry_id)).scalar_one()
+
+    def give_up(self, entry_id: int) -> None:
+        with self.db.begin() as c:
+            c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=FAILED, failed_at=utcnow()))
+
+    def done(self, entry_id: int) -> None:
+        with self.db.begin() as c:
+            c.execute(inbox.delete().where(inbox.c.id == entry_id))
+
+    def failed(self, limit: int = 200) -> List[Dict[str, Any]]:
+        """Given-up events for staff, newest first: which chat, what kind, why, when; never the text."""
+        with self.db.connect() as c:
+            rows = c.execute(sa.select(inbox.c.id, inbox.c.chat, inbox.c.kind, inbox.c.attempts, inbox.c.error,
+                                       inbox.c.received_at, inbox.c.failed_at, inbox.c.outgoing)
+                             .where(inbox.c.state == FAILED).order_by(inbox.c.id.desc()).limit(limit))
+            return [{"id": r.id, "conversation_id": r.chat, "kind": r.kind, "attempts": r.attempts, "error": r.error,
+                     "answered": r.outgoing is not None,
+                     "received_at": r.received_at.isoformat(timespec="seconds") + "Z",
+                     "failed_at": r.failed_at.isoformat(timespec="seconds") + "Z" if r.failed_at else None}
+                    for r in rows]
