@@ -7,6 +7,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import socketio
 
+from gateway import texts
+
+RATE_LIMITED_ADVICE = ("the gateway refused a new chat from this address (rate limits): start the stack for evaluations "
+                       "with RATE_LIMITS=off make run (README \"Security and reliability\")")
+
 
 class WidgetClient:
     def __init__(self, url: str, transports: Optional[List[str]] = None) -> None:
@@ -62,4 +67,6 @@ async def one_chat(url: str, text: str, quiet: float) -> Tuple[str, List[Dict[st
                 break
     finally:
         await widget.close()
+    if replies and replies[0].get("text") == texts.RATE_LIMITED:
+        raise SystemExit(RATE_LIMITED_ADVICE)  # every later chat would be refused too: not a result to score
     return widget.session_id or "", replies

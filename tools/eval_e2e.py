@@ -126,6 +126,10 @@ class WidgetChat:
         replies: List[Dict[str, Any]] = []
         try:
             replies.append(await self.client.next_message(FIRST_REPLY_SECONDS))
+            from tests.socketio_client import RATE_LIMITED_ADVICE, texts
+
+            if replies[0].get("text") == texts.RATE_LIMITED:
+                raise SystemExit(RATE_LIMITED_ADVICE)  # not silence to score: the whole run would be refused
             while True:
                 replies.append(await self.client.next_message(self.quiet))
         except asyncio.TimeoutError:

@@ -192,6 +192,29 @@ def test_new_conversations_per_address(small):
     assert post(client, small, "new-0", "続き").status_code == 200  # a known conversation goes on
 
 
+def test_the_evaluations_stop_with_advice_instead_of_scoring_refusals(small):
+    from tests.socketio_client import RATE_LIMITED_ADVICE, one_chat
+    from tools.eval_e2e import WidgetChat
+
+    client = client_from("127.0.0.1")  # the evaluations' address
+    for n in range(4):
+        post(client, small, f"eval-{n}", "こんにちは")
+
+    async def run() -> None:
+        with pytest.raises(SystemExit, match="RATE_LIMITS=off"):
+            await one_chat(small.url, "こんにちは", 0.3)  # tools/eval_triage_stack.py
+        chat = WidgetChat(small.url, 0.3)  # tools/eval_e2e.py
+        await chat.start()
+        try:
+            with pytest.raises(SystemExit) as stopped:
+                await chat.say("こんにちは")
+            assert str(stopped.value) == RATE_LIMITED_ADVICE
+        finally:
+            await chat.close()
+
+    asyncio.run(run())
+
+
 def test_switched_off_nothing_is_refused(gateway):
     client = client_from("127.0.0.1")  # the shared test gateway: RATE_LIMITS=off (tests/gateway/conftest.py)
     assert {post(client, gateway, f"off-{n}", "こんにちは").status_code for n in range(60)} == {200}
