@@ -235,6 +235,16 @@ def test_a_changed_address_or_items_replace_the_old_ones():
     assert after["requested_slot"] == "bb_address"
 
 
+@pytest.mark.parametrize("text, change", [
+    ("テレビ台だけでいいです", ("replace", "テレビ台")),
+    ("古いタンス捨てたいんだけど電話で予約するの？", None),  # だけど is "but": a first message, not a change
+    ("ベッドだけど", None),
+])
+def test_only_these_items_is_a_change_but_dakedo_is_not(text, change):
+    from actions.booking import items_change
+    assert items_change(text) == change
+
+
 def test_an_address_without_house_number_is_asked_for_it_once():
     from actions.booking import ActionAskBbAddress
     after, _ = turn("bb_address", "中央区南6条西8丁目", WITH_ITEMS)
