@@ -192,6 +192,20 @@ def test_new_conversations_per_address(small):
     assert post(client, small, "new-0", "続き").status_code == 200  # a known conversation goes on
 
 
+def test_the_address_behind_a_trusted_proxy(small):
+    """uvicorn believes X-Forwarded-For only from FORWARDED_ALLOW_IPS (default 127.0.0.1, a proxy on this machine)."""
+    proxy, stranger = client_from("127.0.0.1"), client_from("127.0.0.10")
+
+    def new_chat(client: httpx.Client, forwarded: str) -> int:
+        return client.post(f"{small.url}/api/messages", headers={"X-Forwarded-For": forwarded},
+                           json={"sender": f"xff-{uuid.uuid4().hex}", "message": "こんにちは"}).status_code
+
+    assert [new_chat(proxy, "203.0.113.7") for _ in range(5)] == [200] * 4 + [429]
+    assert new_chat(proxy, "203.0.113.8") == 200  # another citizen behind the proxy
+    # a client that is no trusted proxy cannot choose its address
+    assert [new_chat(stranger, f"203.0.113.{n}") for n in range(20, 25)] == [200] * 4 + [429]
+
+
 def test_the_evaluations_stop_with_advice_instead_of_scoring_refusals(small):
     from tests.socketio_client import RATE_LIMITED_ADVICE, one_chat
     from tools.eval_e2e import WidgetChat
