@@ -226,7 +226,11 @@ class Stack:
             elif now >= self._restart_due[name]:
                 del self._restart_due[name]
                 self._reap_group(proc)
-                self.start_service(name)
+                try:
+                    self.start_service(name)
+                except (OSError, SystemExit) as error:  # e.g. the model file was removed: try again later
+                    self.log(f"{time.strftime('%H:%M:%S')} {name} could not be started: {error}")
+                    continue
                 self.log(f"{time.strftime('%H:%M:%S')} {name} restarted (pid {self.processes[name].pid})")
 
     def _reap_group(self, proc: subprocess.Popen) -> None:
@@ -251,10 +255,12 @@ class Stack:
         for proc in procs:
             _signal_group(proc.pid, signal.SIGTERM)  # also when the leader is gone: its children may not be
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(p.poll() is None or _group_alive(p.pid) for p in procs):  # poll reaps
+        # poll() first: it reaps the leader, whose zombie would otherwise keep the group "alive"
+        while time.monotonic() < deadline and any(p.poll() is None or _group_alive(p.pid) for p in procs):
             time.sleep(0.1)
         for proc in procs:
-            _signal_group(proc.pid, signal.SIGKILL)
+            if proc.poll() is None or _group_alive(proc.pid):
+                _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
 
 
