@@ -172,17 +172,23 @@ class OtherService:
 
 
 @lru_cache(maxsize=1)
-def other_services() -> List[OtherService]:
-    """data/faq/other_services.yml: what another office or a company handles."""
+def other_services() -> Tuple[List[OtherService], Tuple[str, ...]]:
+    """data/faq/other_services.yml: what another office or a company handles, and the words of the city's own
+    matters that keep a question with the FAQ."""
     data = yaml.safe_load(OTHER_SERVICES_FILE.read_text(encoding="utf-8")) or {}
-    return [OtherService(s["name"], s["provider"], re.compile("|".join(f"(?:{p})" for p in s["patterns"])))
-            for s in data.get("services", [])]
+    services = [OtherService(s["name"], s["provider"], re.compile("|".join(f"(?:{p})" for p in s["patterns"])))
+                for s in data.get("services", [])]
+    return services, tuple(data.get("city_matters", []))
 
 
 def other_service(text: str) -> Optional[Tuple[str, OtherService]]:
-    """The words that name another office's or a company's matter (「自動車税」「ゆうパック」), and that matter."""
+    """The words that name another office's or a company's matter (「自動車税」「ゆうパック」), and that matter;
+    None when the question also names a matter of the city's (「失業保険をもらう間の国保の減免」)."""
     norm = normalize_text(text)
-    for service in other_services():
+    services, city_matters = other_services()
+    if any(word in norm for word in city_matters):
+        return None
+    for service in services:
         found = service.pattern.search(norm)
         if found:
             return found.group(0), service

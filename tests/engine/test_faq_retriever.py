@@ -74,6 +74,8 @@ def test_another_office_s_matter_is_no_city_answer(text, service):
 
 @pytest.mark.parametrize("text", [
     "転職して社会保険に入ったので国保を抜けたい",  # the 国保 topic itself speaks of 社会保険
+    "会社の健康保険をやめたので国保に入りたい",  # the city's 国保, though the company's insurance is named
+    "失業保険をもらう間の国保の減免",
     "軽自動車税の納付",  # the city's tax
     "市民税の納付期限",
 ])
