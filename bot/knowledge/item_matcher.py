@@ -933,6 +933,10 @@ def _cut_predicate(phrase: str) -> str:
             and any(_pos(m) == "名詞" for m in morphemes[:cut - 1])):
         cut -= 1  # "イヤホン断線したから" → イヤホン: 断線 belongs to the verb, not to the item's name
         tail = morphemes[cut:]
+    if cut and len(tail) >= 2 and _pos(morphemes[cut - 1]) == "名詞" and tail[0].start == morphemes[cut - 1].end \
+            and _pos(tail[0]) == "動詞" and _pos(tail[1]) == "動詞" and _verb_stem(tail[0].text):
+        cut += 1  # "空気入れ壊れた" → 空気入れ: a noun + a verb stem is a name (入れ, 掛け), the next verb the clause
+        tail = morphemes[cut:]
     if not cut or not tail or _pos(tail[-1]) == "動詞" or not any(_pos(m) in _VERB_POS for m in tail):
         return phrase  # "圧力なべ" is 圧力 + な + べ to fugashi, but has no verb
     if not any(_pos(m) == "名詞" for m in morphemes[:cut]):
@@ -943,6 +947,12 @@ def _cut_predicate(phrase: str) -> str:
 
 
 _KANA_THEN_CLAUSE = re.compile(r"^([ぁ-ゖー]{2,})([\u3400-\u9fff々].*)$")
+
+
+def _verb_stem(word: str) -> bool:
+    """The 連用形 of a verb (入れ, 掛け, 立て), which ends compound names of things."""
+    words = list(tagger()(word))
+    return len(words) == 1 and str(getattr(words[0].feature, "cForm", "") or "").startswith("連用形")
 
 
 def _suru_noun(m: Morpheme) -> bool:
