@@ -109,6 +109,7 @@ _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?！？\n]+")
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
+_CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)")
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
@@ -373,7 +374,9 @@ class ItemMatcher:
         ("ごみの出し方を教えて", "はい", "疲れた"). ``keep_no``: a の that begins the question marker is
         kept as the end of the item ("ぴあの処分したい": ピアノ, not "ぴあ")."""
         p = self.patterns
-        phrase = _strip(normalize_text(text).strip(), p.leading, at_start=True)
+        # 「お茶っ葉が入ってた缶」 is 「お茶っ葉の缶」: what a container held names it (茶の缶, 果物かご)
+        phrase = held_in(normalize_text(text).strip())
+        phrase = _strip(phrase, p.leading, at_start=True)
         marker = p.markers.search(phrase)
         if marker:
             phrase = phrase[: marker.start() + (1 if keep_no and marker.group(0).startswith("の") else 0)]
@@ -913,6 +916,11 @@ def _pos(m: Morpheme) -> str:
     does not know into pieces it calls particles or auxiliaries ("バケ/ツ", "スーツケ-/ス"), and may call
     "switch" an interjection."""
     return "名詞" if _KATAKANA.fullmatch(m.text) or _LATIN_OR_DIGIT.fullmatch(m.text) else m.pos
+
+
+def held_in(norm: str) -> str:
+    """「お茶っ葉が入ってた缶」 → 「お茶っ葉の缶」: the container named by what it held, as the dictionary names it."""
+    return _CONTAINED.sub("の", norm)
 
 
 def _cut_predicate(phrase: str) -> str:

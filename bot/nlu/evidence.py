@@ -161,6 +161,7 @@ def sorting_question(text: str) -> bool:
     an unknown item with a garbage word. Needs the city data; without it, False."""
     from bot.knowledge.citydata.store import CityDataNotLoaded
     from bot.knowledge.garbage_knowledge import matcher
+    from bot.knowledge.item_matcher import held_in
 
     norm = _evidence_text(text)
     if not norm:
@@ -192,7 +193,7 @@ def sorting_question(text: str) -> bool:
         return False
     # 「ドライバー(ネジ回し)」: a note in brackets says nothing more, unless the matcher read it with the name
     # (「バットの(金属)」 names the variant)
-    plain = norm if "(" in found.phrase else _NOTE.sub("", norm).strip()
+    plain = held_in(norm if "(" in found.phrase else _NOTE.sub("", norm).strip())
     if sure and _named_then_described(plain, found.phrase):
         return True
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
