@@ -2,7 +2,7 @@
 until the reply call reaches LINE.
 
     .venv/gateway/bin/python benchmarks/line_ack.py [--turns 500] [--users 50] [--rate 50]
-                                                    [--engine-delay 1.0] [--e2e-turns 200]
+                                                    [--engine-delay 1.0] [--hang-turns 200] [--e2e-turns 200]
 
 Starts the real gateway with the LINE channel on, against the fake LINE API and the stand-in engine of the
 tests (tests/gateway/line_fake.py), then
@@ -10,7 +10,10 @@ tests (tests/gateway/line_fake.py), then
      second, each sent without waiting for the others, as LINE does) while every engine turn takes
      ``--engine-delay`` seconds → ack latency p50/p95/p99/max
      (target: p99 < 50 ms), and the time until every reply had reached the fake;
-  2. idle engine: ``--e2e-turns`` turns one after another → webhook sent until the reply call reached the
+  2. hanging engine: ``--hang-turns`` webhooks from as many users as there are turns / 2, same rate, while the
+     engine answers nothing until the gateway's ENGINE_TIMEOUT cuts it off → ack latency (every event is
+     written to the durable inbox before the 200, whatever the engine does);
+  3. idle engine: ``--e2e-turns`` turns one after another → webhook sent until the reply call reached the
      fake (signature check, queue, de-duplication claim, loading animation, engine, conversion, reply).
 """
 
@@ -114,6 +117,12 @@ async def run(args: argparse.Namespace) -> int:
         busy_rss = rss_mb(gateway.proc.pid)
         engine.delay = 0.0
         fake.reset()
+        engine.mode = "hang"
+        hang_acks = await busy_engine(gateway.url, args.hang_turns, max(1, args.hang_turns // 2), args.rate)
+        fake.wait_for(lambda: len(fake.calls("reply")) + len(fake.calls("push")) >= args.hang_turns,
+                      timeout=60 + 2 * (args.engine_delay + 5) * 2)
+        engine.mode = "ok"
+        fake.reset()
         e2e = await end_to_end(gateway.url, fake, args.e2e_turns)
 
         print(f"\nLINE webhook, engine busy ({args.engine_delay:.1f} s per turn): {args.turns} webhooks from "
@@ -125,6 +134,11 @@ async def run(args: argparse.Namespace) -> int:
               f"(each user's turns one after another: {args.turns // args.users} × {args.engine_delay:.1f} s)")
         print(f"  gateway CPU per turn (webhook, claim, loading animation, engine, reply): {cpu_per_turn:.1f} ms "
               f"on {os.cpu_count()} CPUs")
+        print(f"\nLINE webhook, engine hanging (ENGINE_TIMEOUT {args.engine_delay + 5:.0f} s): {args.hang_turns} "
+              f"webhooks from {max(1, args.hang_turns // 2)} users at {args.rate:.0f}/s")
+        print(line("ack latency (200 to LINE)", hang_acks))
+        p99 = percentile(hang_acks, 99)
+        print(f"  target p99 < {ACK_TARGET_P99_MS:.0f} ms: {'met' if p99 < ACK_TARGET_P99_MS else 'NOT met'}")
         print(line("end to end, idle engine (webhook → reply call)", e2e))
         print(f"gateway memory (RSS): {busy_rss:.0f} MB")
         errors = [l for l in gateway.log().splitlines() if " ERROR " in l]
@@ -143,5 +157,6 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rate", type=float, default=50.0, help="webhooks per second")
     parser.add_argument("--engine-delay", type=float, default=1.0)
+    parser.add_argument("--hang-turns", type=int, default=200)
     parser.add_argument("--e2e-turns", type=int, default=200)
     sys.exit(asyncio.run(run(parser.parse_args())))

@@ -51,7 +51,8 @@ from gateway.counseling.crypto import cipher_for
 from gateway.handoff.engine_client import BEFORE_SEND
 from gateway.storage.db import run_db, utcnow
 from gateway.storage.line_events import EventLog
-from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, Entry, Inbox
+from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, Entry, Inbox, connect_inbox
+from connectors.line.inbox_writer import InboxWriter
 from gateway.storage.conversations import BOT
 from gateway.handoff.router import BotMessage, conversation_ref
 from gateway.settings import Settings
@@ -283,8 +284,10 @@ class LineChannel:
         from linebot.v3.webhook import SignatureValidator
 
         self.validator = SignatureValidator(settings.line_channel_secret)
-        self.events = EventLog(db, timedelta(days=settings.line_dedupe_days))
-        self.inbox = Inbox(db, cipher_for(settings.data_dir))
+        inbox_db = connect_inbox(db)  # SQLite: a file of its own (gateway/storage/line_inbox.py)
+        self.events = EventLog(inbox_db, timedelta(days=settings.line_dedupe_days))
+        self.inbox = Inbox(inbox_db, cipher_for(settings.data_dir))
+        self.writer = InboxWriter(self.inbox)
         self.api: Optional[LineApi] = None
         # The loading animation lasts until the answer or this many seconds (5–60, by 5): the engine timeout.
         self.loading_seconds = min(60, max(5, 5 * math.ceil(settings.engine_timeout / 5)))
@@ -328,6 +331,7 @@ class LineChannel:
     async def close(self, app: Sanic, _loop=None) -> None:
         if self.api:
             await self.api.close()
+        self.writer.close()
 
     # ------------------------------------------------------------------ webhook
     async def webhook(self, request: Request) -> HTTPResponse:
@@ -367,7 +371,7 @@ class LineChannel:
             keys.append((key, kind, event))
         if rows:
             try:
-                ids = await run_db(self.inbox.store, rows)
+                ids = await self.writer.call(self.inbox.store_op, rows)
             except Exception as exc:  # noqa: BLE001 — not stored: LINE must not get its 200 (it redelivers)
                 logger.error("line: webhook not stored (%s), answered 500", type(exc).__name__)
                 return json_response({"error": "not stored"}, 500)
@@ -442,7 +446,7 @@ class LineChannel:
                     return
                 tries = entry.attempts
                 await self._work(entry)
-                await run_db(self.inbox.done, entry_id)
+                await self.writer.call(self.inbox.done_op, entry_id)
                 return
             except asyncio.CancelledError:
                 raise
@@ -450,13 +454,13 @@ class LineChannel:
                 error = type(exc).__name__
                 logger.debug("line: inbox failure details", exc_info=True)
             try:
-                tries = await run_db(self.inbox.tried, entry_id, error)
+                tries = await self.writer.call(self.inbox.tried_op, entry_id, error)
             except Exception:  # noqa: BLE001 — the database itself: count here, the row stays for the next start
                 tries += 1
             ref = conversation_ref(entry.chat) if entry else "-"
             if tries >= self.settings.line_inbox_attempts:
                 try:
-                    await run_db(self.inbox.give_up, entry_id)
+                    await self.writer.call(self.inbox.give_up_op, entry_id)
                 except Exception:  # noqa: BLE001
                     logger.error("line: event %d failed %d times (%s) conv=%s and could not be marked; it is "
                                  "resumed at the next start", entry_id, tries, error, ref)
@@ -541,7 +545,7 @@ class LineChannel:
             loading = asyncio.get_running_loop().create_task(self.api.show_loading(user_id, self.loading_seconds))
 
         async def to_engine() -> None:
-            await run_db(self.inbox.set_state, entry.id, ENGINE)
+            await self.writer.call(self.inbox.set_state_op, entry.id, ENGINE)
             entry.state = ENGINE
 
         marked = BEFORE_SEND.set(to_engine)
@@ -555,13 +559,18 @@ class LineChannel:
 
     # ------------------------------------------------------------------ sending
     async def _send(self, entry: Entry, messages: List[BotMessage]) -> None:
-        """The turn is over: its LINE messages are stored in the inbox row, then delivered."""
+        """The turn is over: its LINE messages are delivered; when that fails they are stored in the inbox
+        row first, so the next try delivers them without running the turn again. (A crash during the first
+        delivery leaves the row as it was: a text that reached the engine then gets the apology.)"""
         outgoing = to_line_messages(await check_flex(messages))
         if not outgoing:
             return
-        await run_db(self.inbox.answered, entry.id, outgoing)
-        entry.state, entry.outgoing = ANSWERED, outgoing
-        await self._deliver(entry)
+        entry.outgoing = outgoing
+        try:
+            await self._deliver(entry)
+        except Exception:
+            await self.writer.call(self.inbox.answered_op, entry.id, outgoing)
+            raise
 
     async def _deliver(self, entry: Entry) -> None:
         """One reply call with the first five messages (while the reply token is fresh); the rest, or all when

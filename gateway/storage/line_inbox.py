@@ -7,6 +7,11 @@ counseling text): the event and, once the turn is over, the LINE messages still 
 States: ``pending`` (not started) → ``engine`` (the text went to the engine: never sent again, also not
 after a crash) → ``answered`` (the answer is stored, delivery remains) → deleted. ``failed``: given up after
 the last try (or refused by the per-user cap), listed for staff (``failed()``), never deleted by pruning.
+
+Where: in the gateway's database on PostgreSQL; on SQLite in a file of its own beside it (``line_inbox.db``):
+SQLite has one writer per file, and the chats' writes (several per turn) would make LINE's ack wait for the
+lock. The ``*_op`` methods take an open connection, so the channel's writer (connectors/line/inbox_writer.py)
+can run several in one transaction; the plain methods run one in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +30,7 @@ from gateway.storage.db import metadata, utcnow
 from gateway.storage.line_events import webhook_events
 
 PENDING, ENGINE, ANSWERED, FAILED = "pending", "engine", "answered", "failed"
+Row = Tuple[Optional[str], str, str, Dict[str, Any], Optional[str]]  # event id, chat, kind, event, refused
 UNFINISHED = (PENDING, ENGINE, ANSWERED)
 
 inbox = sa.Table(
@@ -40,6 +47,24 @@ inbox = sa.Table(
     sa.Column("error", sa.String(64)),  # an exception's type or a reason, never text
     sa.Column("failed_at", sa.DateTime),
 )
+
+
+def connect_inbox(gateway_db: sa.engine.Engine) -> sa.engine.Engine:
+    """The inbox's database: the gateway's own, or on SQLite ``line_inbox.db`` in the same folder."""
+    if gateway_db.dialect.name != "sqlite" or not gateway_db.url.database:
+        return gateway_db
+    path = Path(gateway_db.url.database).with_name("line_inbox.db")
+    engine = sa.create_engine(f"sqlite:///{path}", future=True)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection, _record) -> None:  # as gateway/storage/db.py: WAL, wait for the lock, full sync
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    metadata.create_all(engine, tables=[webhook_events, inbox])
+    return engine
 
 
 def event_key(event_id: str) -> str:
@@ -65,7 +90,9 @@ class Inbox:
         dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(db.dialect.name)
         if dialect is None:
             raise RuntimeError(f"the LINE inbox needs SQLite or PostgreSQL, not {db.dialect.name}")
-        self._claim = dialect.insert(webhook_events).on_conflict_do_nothing(index_elements=["event_id"])
+        # RETURNING tells whether the row went in (psycopg answers rowcount -1 here)
+        self._claim = (dialect.insert(webhook_events).on_conflict_do_nothing(index_elements=["event_id"])
+                       .returning(webhook_events.c.event_id))
 
     def _seal(self, value: Any) -> str:
         return self.cipher.encrypt(json.dumps(value, ensure_ascii=False))
@@ -73,24 +100,29 @@ class Inbox:
     def _open(self, token: Optional[str]) -> Any:
         return json.loads(self.cipher.decrypt(token)) if token else None
 
-    def store(self, events: Iterable[Tuple[Optional[str], str, str, Dict[str, Any], Optional[str]]]
-              ) -> List[Optional[int]]:
+    def store(self, events: Iterable[Row]) -> List[Optional[int]]:
         """One transaction for a whole webhook: per event (event id, chat, kind, event, refused reason) the
         dedupe claim and the inbox row. Returns the row ids, None for a duplicate. A refused event (the
         per-user cap) is stored as failed, so staff see it."""
+        return self.apply([lambda c: self.store_op(c, list(events))])[0]
+
+    def apply(self, ops: List[Callable[[sa.engine.Connection], Any]]) -> List[Any]:
+        """Several writes in one transaction (a group commit: one disk flush for all)."""
+        with self.db.begin() as c:
+            return [op(c) for op in ops]
+
+    def store_op(self, c: sa.engine.Connection, events: List[Row]) -> List[Optional[int]]:
         now = utcnow()
         ids: List[Optional[int]] = []
-        with self.db.begin() as c:
-            for event_id, chat, kind, event, refused in events:
-                if event_id and not c.execute(self._claim.values(event_id=event_key(event_id), received_at=now)
-                                              ).rowcount:
-                    ids.append(None)
-                    continue
-                row = c.execute(inbox.insert().values(
-                    event_id=event_key(event_id) if event_id else None, chat=chat[:128], kind=kind[:32],
-                    payload=self._seal(event), received_at=now, state=FAILED if refused else PENDING,
-                    attempts=0, error=refused, failed_at=now if refused else None))
-                ids.append(None if refused else row.inserted_primary_key[0])
+        for event_id, chat, kind, event, refused in events:
+            if event_id and c.execute(self._claim.values(event_id=event_key(event_id), received_at=now)).first() is None:
+                ids.append(None)
+                continue
+            row = c.execute(inbox.insert().values(
+                event_id=event_key(event_id) if event_id else None, chat=chat[:128], kind=kind[:32],
+                payload=self._seal(event), received_at=now, state=FAILED if refused else PENDING,
+                attempts=0, error=refused, failed_at=now if refused else None))
+            ids.append(None if refused else row.inserted_primary_key[0])
         return ids
 
     def unfinished(self) -> List[Tuple[int, str]]:
@@ -107,28 +139,37 @@ class Inbox:
         return Entry(r.id, r.chat, r.kind, self._open(r.payload), r.received_at, r.state, r.attempts,
                      self._open(r.outgoing))
 
+    def set_state_op(self, c: sa.engine.Connection, entry_id: int, state: str) -> None:
+        c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=state))
+
+    def answered_op(self, c: sa.engine.Connection, entry_id: int, outgoing: List[Dict[str, Any]]) -> None:
+        c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=ANSWERED, outgoing=self._seal(outgoing)))
+
+    def tried_op(self, c: sa.engine.Connection, entry_id: int, error: str) -> int:
+        """Count a failed try; returns how many there were."""
+        c.execute(inbox.update().where(inbox.c.id == entry_id).values(attempts=inbox.c.attempts + 1, error=error[:64]))
+        return c.execute(sa.select(inbox.c.attempts).where(inbox.c.id == entry_id)).scalar_one()
+
+    def give_up_op(self, c: sa.engine.Connection, entry_id: int) -> None:
+        c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=FAILED, failed_at=utcnow()))
+
+    def done_op(self, c: sa.engine.Connection, entry_id: int) -> None:
+        c.execute(inbox.delete().where(inbox.c.id == entry_id))
+
     def set_state(self, entry_id: int, state: str) -> None:
-        with self.db.begin() as c:
-            c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=state))
+        self.apply([lambda c: self.set_state_op(c, entry_id, state)])
 
     def answered(self, entry_id: int, outgoing: List[Dict[str, Any]]) -> None:
-        with self.db.begin() as c:
-            c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=ANSWERED, outgoing=self._seal(outgoing)))
+        self.apply([lambda c: self.answered_op(c, entry_id, outgoing)])
 
     def tried(self, entry_id: int, error: str) -> int:
-        """Count a failed try; returns how many there were."""
-        with self.db.begin() as c:
-            c.execute(inbox.update().where(inbox.c.id == entry_id)
-                      .values(attempts=inbox.c.attempts + 1, error=error[:64]))
-            return c.execute(sa.select(inbox.c.attempts).where(inbox.c.id == entry_id)).scalar_one()
+        return self.apply([lambda c: self.tried_op(c, entry_id, error)])[0]
 
     def give_up(self, entry_id: int) -> None:
-        with self.db.begin() as c:
-            c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=FAILED, failed_at=utcnow()))
+        self.apply([lambda c: self.give_up_op(c, entry_id)])
 
     def done(self, entry_id: int) -> None:
-        with self.db.begin() as c:
-            c.execute(inbox.delete().where(inbox.c.id == entry_id))
+        self.apply([lambda c: self.done_op(c, entry_id)])
 
     def failed(self, limit: int = 200) -> List[Dict[str, Any]]:
         """Given-up events for staff, newest first: which chat, what kind, why, when; never the text."""

@@ -24,8 +24,13 @@ def texts_pushed(api: FakeLineApi, user: str):
             for m in r["json"]["messages"]]
 
 
+def inbox_url(gateway: GatewayProcess) -> str:
+    """On SQLite the inbox has a file of its own beside gateway.db."""
+    return gateway.db_url.replace("gateway.db", "line_inbox.db")
+
+
 def inbox_rows(gateway: GatewayProcess):
-    db = sa.create_engine(gateway.db_url)
+    db = sa.create_engine(inbox_url(gateway))
     try:
         with db.connect() as c:
             return [dict(r._mapping) for r in c.execute(sa.select(inbox).order_by(inbox.c.id))]

@@ -266,7 +266,7 @@ def test_redelivery_after_a_gateway_restart_has_no_effect(line_api, line_engine,
         line_api.wait_calls("reply", 2)
     finally:
         first.stop()
-    db = sa.create_engine(first.db_url)
+    db = sa.create_engine(first.db_url.replace("gateway.db", "line_inbox.db"))  # the inbox's own SQLite file
     with db.begin() as c:  # pretend the second event came 8 days ago: it expires at the next start
         c.execute(webhook_events.update().where(webhook_events.c.event_id == old["webhookEventId"])
                   .values(received_at=utcnow() - timedelta(days=8)))
