@@ -51,7 +51,7 @@ from gateway.counseling.crypto import cipher_for
 from gateway.handoff.engine_client import BEFORE_SEND
 from gateway.storage.db import run_db, utcnow
 from gateway.storage.line_events import EventLog
-from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, Entry, Inbox, connect_inbox
+from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, PENDING, Entry, Inbox, connect_inbox
 from connectors.line.inbox_writer import InboxWriter
 from gateway.storage.conversations import BOT
 from gateway.handoff.router import BotMessage, conversation_ref
@@ -375,9 +375,11 @@ class LineChannel:
             except Exception as exc:  # noqa: BLE001 — not stored: LINE must not get its 200 (it redelivers)
                 logger.error("line: webhook not stored (%s), answered 500", type(exc).__name__)
                 return json_response({"error": "not stored"}, 500)
+            received = utcnow()
             for entry_id, (key, kind, event), row in zip(ids, keys, rows):
-                if entry_id is not None:
-                    self._enqueue(key, partial(self._process, entry_id))
+                if entry_id is not None:  # processed from memory; a retry or a restart reads the row
+                    fresh = Entry(entry_id, key, kind, event, received, PENDING, 0, None)
+                    self._enqueue(key, partial(self._process, entry_id, fresh))
                 elif row[4] is None:
                     context = event.get("deliveryContext")
                     redelivery = context.get("isRedelivery") if isinstance(context, dict) else None
@@ -434,14 +436,14 @@ class LineChannel:
                 del self._queues[key]
 
     # ------------------------------------------------------------------ the inbox
-    async def _process(self, entry_id: int) -> None:
+    async def _process(self, entry_id: int, fresh: Optional[Entry] = None) -> None:
         """One inbox event, tried until its answer went out or the last try failed (the user's queue waits:
         their order holds)."""
         tries = 0
         while True:
             entry = None
             try:
-                entry = await run_db(self.inbox.get, entry_id)
+                entry, fresh = fresh or await run_db(self.inbox.get, entry_id), None
                 if entry is None or entry.state == FAILED:
                     return
                 tries = entry.attempts
