@@ -137,6 +137,8 @@ class GatewayProcess:
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
+        self.proc.kill()  # a gateway that did not come up is not left running behind the failed test
+        self.proc.wait()
         raise TimeoutError(self.log())
 
     @property
