@@ -63,24 +63,24 @@ async def test_a_yes_while_booking_asks_for_items_is_not_an_item(widget):
 
 
 # ---------------------------------------------------------------------------------- figures on the sets
-# floor: a regression below it fails; target: the issue's. Measured 2026-11-30 (README "The front door").
-# B and E are held out (never tuned on); D was written for the last round of tuning.
+# floor: a regression below it fails; target: the issue's. Measured 2026-11-30, fifth session (README "The front
+# door"); floors about 3 points under the measured figures. B and E are held out (never tuned on); D was tuned on.
 FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_a": {"floor": 0.95, "target": 0.95},
     "sorting_c": {"floor": 0.95, "target": 0.95},
-    "sorting_d": {"floor": 0.80, "target": 0.95},
-    "sorting_b": {"floor": 0.89, "target": 0.95},
-    "sorting_e": {"floor": 0.78, "target": 0.95},
+    "sorting_d": {"floor": 0.90, "target": 0.95},  # 93.0 % measured
+    "sorting_b": {"floor": 0.90, "target": 0.95},  # 93.3 % measured
+    "sorting_e": {"floor": 0.81, "target": 0.95},  # 84.1 % measured
     "faq_a": {"floor": 0.94, "target": 0.92},
     "faq_b": {"floor": 0.90, "target": 0.92},
     "out_of_scope_a": {"floor": 0.03, "target": 0.05},  # share confidently answered: at most
     "out_of_scope_c": {"floor": 0.03, "target": 0.05},
-    "out_of_scope_d": {"floor": 0.07, "target": 0.05},  # 4.9 % measured (6 of 123)
+    "out_of_scope_d": {"floor": 0.04, "target": 0.05},  # 0.8 % measured (1 of 123)
     "out_of_scope_b": {"floor": 0.10, "target": 0.05},
     "out_of_scope_e": {"floor": 0.07, "target": 0.05},  # 3.3 % measured (2 of 61)
 }
-BELOW_TARGET = {"sorting_b": "91.6 % measured blind (2026-11-30)", "sorting_d": "81.5 % (2026-11-30)",
-                "sorting_e": "82.2 % measured held out (2026-11-30)",
+BELOW_TARGET = {"sorting_b": "93.3 % measured blind (2026-11-30)", "sorting_d": "93.0 % (2026-11-30)",
+                "sorting_e": "84.1 % measured held out (2026-11-30)",
                 "out_of_scope_b": "6.9 % (2 of 29) answered, blind"}
 
 
