@@ -14,6 +14,8 @@ from actions.common import CALL_CENTER, button, channel_of, is_counseling
 from actions.faq import reply_from_faq
 from common import unanswered
 from bot.nlu.address_text import find_town, parse, town_key
+from bot.nlu.evidence import guessed_categories
+from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.faq_retriever import current_retriever
 from bot.knowledge.garbage_knowledge import guide_matcher, matcher, store
@@ -103,6 +105,13 @@ def one_category(candidates) -> bool:
     return len(candidates) > 1 and len({c.item.category for c in candidates}) == 1
 
 
+def _after(text: str, phrase: str) -> str:
+    """What the citizen wrote after the item's phrase (「くつの箱は資源？」 → 「は資源？」); "" when not found."""
+    norm = normalize_text(text)
+    at = norm.find(phrase) if phrase else -1
+    return norm[at + len(phrase):] if at >= 0 else ""
+
+
 def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
                            from_fallback: bool = False) -> bool:
     """Answer from the dictionary; False when nothing plausible was found (the caller decides what to say)."""
@@ -115,6 +124,13 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         # One close match (「ペットボルト」 → ペットボトル): answered, saying what it was read as; the
         # answer names the item, so a wrong reading shows at once.
         answer_item(dispatcher, result.candidates[0].item, read_as=result.phrase or text)
+        return True
+    guessed = guessed_categories(_after(text, result.phrase)) if result.status == "ambiguous" else frozenset()
+    fitting = [c for c in result.candidates if c.item.category in guessed]
+    if fitting and len({c.item.category for c in fitting}) == 1 and len(fitting) < len(result.candidates):
+        # 「くつの箱は資源？」: of 靴の空き箱 (雑がみ) and げた箱 (大型ごみ) the citizen's guess fits one; the answer
+        # names the item, so a wrong pick shows at once
+        answer_item(dispatcher, fitting[0].item)
         return True
     if result.status == "ambiguous":
         phrase = result.phrase or text

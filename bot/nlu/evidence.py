@@ -123,6 +123,25 @@ DAY_ASKED = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんに�
                        r"|月曜|火曜|水曜|木曜|金曜|土曜|日曜|祝日|年末|年始")
 
 
+# The category a citizen guesses (「くつの箱は資源？」「お茶碗は燃えないごみ？」), as the dictionary names categories.
+_RESOURCES = ("雑がみ", "びん・缶・ペットボトル", "容器包装プラスチック", "枝・葉・草", "集団資源回収など")
+GUESSES = (
+    (re.compile(r"燃やせない|もやせない|燃えない|もえない|不燃"), ("燃やせないごみ",)),
+    (re.compile(r"(?<!な)(燃やせる|もやせる|燃える|もえる|可燃)"), ("燃やせるごみ",)),
+    (re.compile(r"粗大|そだい|大型|おおがた"), ("大型ごみ",)),
+    (re.compile(r"容器プラ|プラ|ぷら"), ("容器包装プラスチック",)),
+    (re.compile(r"雑がみ|雑紙|ざつがみ|古紙"), ("雑がみ", "集団資源回収など")),
+    (re.compile(r"びん|ビン|瓶|缶|かん|カン|ペット"), ("びん・缶・ペットボトル",)),
+    (re.compile(r"資源|しげん"), _RESOURCES),
+)
+
+
+def guessed_categories(text: str) -> frozenset:
+    """The categories the words of ``text`` guess, after the item (「〇〇は資源？」: every 資源 category)."""
+    norm = _evidence_text(text)
+    return frozenset(c for pattern, categories in GUESSES if pattern.search(norm) for c in categories)
+
+
 def category_guess(text: str) -> bool:
     """「ピーラーって燃えないごみの日？」: the citizen guesses the item's category by its day; a sorting question
     when the words before the guess name an item (see front_door)."""

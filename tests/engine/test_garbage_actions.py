@@ -117,6 +117,22 @@ def test_candidates_of_one_category_are_answered_not_asked():
     assert "【大型ごみ】" in messages[0]["text"] and "どれに近いですか" not in messages[0]["text"]
 
 
+@pytest.mark.parametrize("text, category", [
+    ("くつの箱は資源？", "【雑がみ】"),  # 靴の空き箱, not げた箱 (大型ごみ)
+    ("お茶碗は燃えないごみ？", "【燃やせないごみ】"),  # pottery, not a plastic bowl
+])
+def test_the_citizen_s_guess_settles_candidates_of_different_categories(text, category):
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker(text))
+    assert category in messages[0]["text"] and "どれに近いですか" not in messages[0]["text"]
+
+
+def test_without_a_guess_candidates_of_different_categories_are_asked():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("お茶碗割れちゃった、何ごみ？"))
+    assert "どれに近いですか" in messages[0]["text"]
+
+
 def test_an_unknown_item_with_a_garbage_word_gets_no_unrelated_faq_answer():
     from actions.garbage import ActionGarbageCategory
     messages, _ = run(ActionGarbageCategory(), tracker("灯油の捨て方"))
