@@ -7,14 +7,16 @@ guide's category instead of 「見つかりませんでした」.
 
 from __future__ import annotations
 
-import threading
 import re
+import threading
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 from bot.knowledge.citydata.models import GarbageItem, SortingRule
 from bot.knowledge.citydata.store import CityDataStore
 from bot.knowledge.item_matcher import ItemMatcher, load_synonyms
 
+GUIDE_SYNONYMS = Path(__file__).resolve().parents[2] / "data" / "garbage" / "guide_synonyms.yml"
 _lock = threading.Lock()
 _state: Dict[str, object] = {}
 
@@ -77,7 +79,10 @@ def guide_matcher() -> Tuple[ItemMatcher, Dict[str, SortingRule]]:
         cached = _state.get("guide")
     if cached is None or cached[0] != version:
         entries = guide_entries()
-        cached = (version, ItemMatcher([item for item, _ in entries], {}), {item.name: rule for item, rule in entries})
+        names = {item.name for item, _ in entries}
+        words = {word: [n for n in targets if n in names] for word, targets in load_synonyms(GUIDE_SYNONYMS).items()}
+        cached = (version, ItemMatcher([item for item, _ in entries], {w: t for w, t in words.items() if t}),
+                  {item.name: rule for item, rule in entries})
         with _lock:
             _state["guide"] = cached
     return cached[1], cached[2]  # type: ignore[index]

@@ -88,12 +88,20 @@ def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp
     ("たまごのから 何ごみ", "燃やせるごみ", "台所のごみ"),
     ("レシートって何ごみ？", "雑がみ", "手紙・封筒・写真・カレンダー・レシート"),
     ("ペットボトルのラベルの捨て方", "容器包装プラスチック", "プラスチック製のふた・ラベル"),
+    ("みかんの皮って燃えるごみでいいの", "燃やせるごみ", "台所のごみ"),  # data/garbage/guide_synonyms.yml
+    ("りんごの芯の捨て方", "燃やせるごみ", "台所のごみ"),
 ])
 def test_what_only_the_sorting_guide_names_gets_its_category(text, category, rule):
     """The dictionary has no 卵の殻 or レシート; the city's sorting guide (gomi_sep.csv) names them."""
     from actions.garbage import ActionGarbageCategory
     messages, _ = run(ActionGarbageCategory(), tracker(text))
     assert f"【{category}】" in messages[0]["text"] and rule in messages[0]["text"]
+
+
+def test_a_dictionary_item_is_never_read_through_the_guide_s_words():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("ソファの皮がはがれたので捨てたい"))
+    assert "台所のごみ" not in messages[0]["text"]
 
 
 def test_a_word_that_describes_a_guide_example_is_not_that_example():
