@@ -440,7 +440,7 @@ class ItemMatcher:
             return self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
         # "ケープ(ヘアスプレー)使い切った", "タイヤ4本(ホイールなし)": what the citizen adds in brackets is
         # another name for the item or something said about it, not a part of the name they typed.
-        result = self._match_text(_NOTE.sub("", normalize_text(text)))
+        result = self._match_text(without_notes(normalize_text(text)))
         if result.status == "found" and not result.inside:
             return result
         for note in notes:
@@ -916,6 +916,11 @@ def _pos(m: Morpheme) -> str:
     does not know into pieces it calls particles or auxiliaries ("バケ/ツ", "スーツケ-/ス"), and may call
     "switch" an interjection."""
     return "名詞" if _KATAKANA.fullmatch(m.text) or _LATIN_OR_DIGIT.fullmatch(m.text) else m.pos
+
+
+def without_notes(norm: str) -> str:
+    """The normalised text without what the citizen put in brackets (「ドライバー(ネジ回し)」 → 「ドライバー」)."""
+    return _NOTE.sub("", norm).strip()
 
 
 def held_in(norm: str) -> str:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
+from bot.knowledge.item_matcher import EXACT_READING, held_in, without_notes
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
 SHORT_NAME, CLOSE_ITEM = 12, 0.65  # a message this short that the dictionary matches this closely is an item
-EXACT_NAME = 0.97  # a name the dictionary knows by its spelling or its reading (item_matcher.EXACT_READING)
 NAMED_SHARE = 0.3  # a name alone is mostly content words (not 「ありがとさんです🙏」, where only サン is one)
 
 # Words that keep a message in the counseling flow when the gateway did not triage it (matched normalised).
@@ -180,7 +180,6 @@ def sorting_question(text: str) -> bool:
     an unknown item with a garbage word. Needs the city data; without it, False."""
     from bot.knowledge.citydata.store import CityDataNotLoaded
     from bot.knowledge.garbage_knowledge import matcher
-    from bot.knowledge.item_matcher import held_in
 
     norm = _evidence_text(text)
     if not norm:
@@ -207,19 +206,18 @@ def sorting_question(text: str) -> bool:
         return True
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
     # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
-    exact = found.status == "found" and found.candidates[0].score >= EXACT_NAME  # 「コロコロ」 is an adverb to fugashi
+    exact = found.status == "found" and found.candidates[0].score >= EXACT_READING  # 「コロコロ」: an adverb to fugashi
     if CHAT_WORD.search(norm) or (matcher().content_share(found.phrase) < NAMED_SHARE and not exact):
         return False
     # 「ドライバー(ネジ回し)」: a note in brackets says nothing more, unless the matcher read it with the name
     # (「バットの(金属)」 names the variant)
-    plain = held_in(norm if "(" in found.phrase else _NOTE.sub("", norm).strip())
+    plain = held_in(norm if "(" in found.phrase else without_notes(norm))
     if sure and _named_then_described(plain, found.phrase):
         return True
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
     return (sure or short_and_close) and len(plain) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
 
 
-_NOTE = re.compile(r"\([^()]{0,30}\)")
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
 _TOLD = re.compile(r"(た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった)"
@@ -238,8 +236,7 @@ def _named_then_described(norm: str, phrase: str) -> bool:
 
 
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)
-_TAIL = re.compile(r"(\s*([0-9]+|何|数|何十)(つ|個|台|本|枚|点|箱|袋|脚|組|セット|冊|着|足|型|インチ)(か|も|くらい|ほど|ぐらい)*)?"
-                   r"(だけ|のみ)?(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
+_TAIL = re.compile(r"(だけ|のみ)?(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
 
 
 def _ends_with_the_item(norm: str, phrase: str) -> bool:
@@ -251,7 +248,11 @@ def _ends_with_the_item(norm: str, phrase: str) -> bool:
     words = analyze(phrase)
     if words and not _KANA_ONLY.fullmatch(phrase) and words[-1].pos in ("動詞", "形容詞", "助動詞"):
         return False
-    return _TAIL.sub("", norm).endswith(phrase)
+    from bot.knowledge.garbage_knowledge import matcher
+
+    # 「テレビ 32型」「ライター3本です」: how many, said after the name, says nothing more about it
+    counted = matcher().patterns.counters.sub("", _TAIL.sub("", norm)).strip()
+    return _TAIL.sub("", counted).endswith(phrase)
 
 
 def about_garbage(text: str) -> bool:
