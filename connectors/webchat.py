@@ -19,7 +19,7 @@ import socketio
 from common.conversation_id import ConversationId
 from gateway import texts
 from gateway.handoff.router import BotMessage, Router, conversation_ref
-from gateway.input_checks import clean_metadata, has_bad_characters
+from gateway.input_checks import clean_metadata
 from gateway.rate_limits import RateLimits
 
 logger = logging.getLogger(__name__)
@@ -128,11 +128,7 @@ class WebChat:
             await self.sio.emit("bot_uttered", {"text": texts.NOT_TEXT}, room=sid)
             return
         session_id = await self._session_of(sid, data)
-        message = data.get("message")
-        if isinstance(message, str) and has_bad_characters(message):
-            logger.info("web: refused message with bad characters conv=%s", conversation_ref(session_id))
-            await self.sio.emit("bot_uttered", {"text": texts.BAD_CHARACTERS}, room=sid)
-            return
+        message = data.get("message")  # characters that cannot be stored: the router refuses them (every channel)
         metadata, problem = clean_metadata(data.get("metadata") or data.get("customData"), self.max_metadata_bytes)
         if problem:  # the integrator's mistake: the citizen is still answered, without that metadata
             logger.info("web: metadata dropped (%s) conv=%s", problem, conversation_ref(session_id))
