@@ -14,6 +14,11 @@ Why it is written this way:
 - Once everything is up, a service that dies is started again with backoff (1, 2, 4 … 60 s; reset after
   it ran STABLE_SECONDS) while the others keep running: the gateway answers citizens with its own
   engine-down apology, and chats with a person go on. Each restart is logged on stdout.
+- A service can also hang: alive, port open, no answer (a deadlock, a stuck event loop, SIGSTOP). Each one
+  that has answered since its start is asked for its health every ``STACK_HEALTH_INTERVAL`` seconds (in a
+  thread, so a hanging probe never delays a stop); after ``STACK_HUNG_AFTER`` probes in a row without an
+  answer (any HTTP status counts as one: the gateway's /healthz says 503 while the engine is away) it is
+  killed, and restarted like a crashed one. One that never answers within STARTUP_LIMIT is killed too.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -44,6 +51,10 @@ BACKOFF_MAX = 60.0
 STABLE_SECONDS = 300.0  # a service that ran this long starts over at the first backoff step
 STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+HEALTH_INTERVAL = float(os.environ.get("STACK_HEALTH_INTERVAL", 10))  # seconds between two probes of a service
+HUNG_AFTER = int(os.environ.get("STACK_HUNG_AFTER", 3))  # probes in a row without an answer: hung (0: never)
+PROBE_TIMEOUT = 5.0
+STARTUP_LIMIT = 600.0  # a (re)started service that has not answered after this long is hung
 
 
 def free_port() -> int:
@@ -65,6 +76,17 @@ def http_ok(url: str, timeout: float = 2.0) -> Optional[dict]:
         return json.loads(body)
     except ValueError:
         return {}
+
+
+def answers(url: str, timeout: float = PROBE_TIMEOUT) -> bool:
+    """Whether anything answers HTTP at ``url`` within ``timeout`` (an error status is an answer too)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _die_with_parent() -> None:
@@ -111,6 +133,15 @@ class Stack:
     started_at: Dict[str, float] = field(default_factory=dict)
     _failures: Dict[str, int] = field(default_factory=dict)
     _restart_due: Dict[str, float] = field(default_factory=dict)
+    health_interval: float = HEALTH_INTERVAL
+    hung_after: int = HUNG_AFTER
+    probe_timeout: float = PROBE_TIMEOUT
+    startup_limit: float = STARTUP_LIMIT
+    _probes: Dict[str, Future] = field(default_factory=dict)
+    _probe_due: Dict[str, float] = field(default_factory=dict)
+    _misses: Dict[str, int] = field(default_factory=dict)
+    _answered: set = field(default_factory=set)
+    _probe_pool: Optional[ThreadPoolExecutor] = None
 
     @property
     def gateway_url(self) -> str:
@@ -123,6 +154,10 @@ class Stack:
     @property
     def actions_url(self) -> str:
         return f"http://127.0.0.1:{self.actions_port}"
+
+    def health_url(self, name: str) -> str:
+        return {"actions": f"{self.actions_url}/health", "engine": f"{self.engine_url}/",
+                "gateway": f"{self.gateway_url}/healthz"}[name]
 
     def _log_file(self, name: str):
         logs = self.data_dir / "logs"
@@ -149,6 +184,11 @@ class Stack:
                 preexec_fn=_die_with_parent if self.die_with_parent else None,
             )
         self.started_at[name] = time.monotonic()
+        # a new process: what was known of the old one's health no longer counts
+        self._answered.discard(name)
+        self._misses[name] = 0
+        self._probes.pop(name, None)
+        self._probe_due.pop(name, None)
 
     def start_actions(self) -> None:
         env = engine_env() | {"SANIC_HOST": "127.0.0.1"} | self.extra_env
@@ -215,6 +255,8 @@ class Stack:
             if proc.poll() is None:
                 if now - self.started_at.get(name, now) >= STABLE_SECONDS:
                     self._failures[name] = 0
+                if self.hung_after > 0:
+                    self._check_health(name, proc, now)
                 continue
             if name not in self._restart_due:
                 failures = self._failures.get(name, 0)
@@ -232,6 +274,35 @@ class Stack:
                     self.log(f"{time.strftime('%H:%M:%S')} {name} could not be started: {error}")
                     continue
                 self.log(f"{time.strftime('%H:%M:%S')} {name} restarted (pid {self.processes[name].pid})")
+
+    def _check_health(self, name: str, proc: subprocess.Popen, now: float) -> None:
+        """Start a probe when one is due; count the answer of a finished one; kill a service found hung."""
+        probe = self._probes.get(name)
+        if probe is None:
+            if now >= self._probe_due.get(name, 0.0):
+                if self._probe_pool is None:
+                    self._probe_pool = ThreadPoolExecutor(max_workers=len(SERVICES), thread_name_prefix="probe")
+                self._probes[name] = self._probe_pool.submit(answers, self.health_url(name), self.probe_timeout)
+            return
+        if not probe.done():
+            return
+        del self._probes[name]
+        self._probe_due[name] = now + self.health_interval
+        if probe.result():
+            self._answered.add(name)
+            self._misses[name] = 0
+            return
+        if name in self._answered:
+            self._misses[name] = self._misses.get(name, 0) + 1
+            if self._misses[name] < self.hung_after:
+                return
+            why = f"no answer to {self._misses[name]} health checks in a row"
+        elif now - self.started_at.get(name, now) >= self.startup_limit:
+            why = f"no answer {self.startup_limit:.0f}s after its start"
+        else:
+            return  # still starting
+        self.log(f"{time.strftime('%H:%M:%S')} {name} is hung ({why}); killing it")
+        _signal_group(proc.pid, signal.SIGKILL)  # the next round sees it dead and restarts it with backoff
 
     def _reap_group(self, proc: subprocess.Popen) -> None:
         """What is left of a dead service's group (a child holding its port) is killed before a restart."""
@@ -262,6 +333,9 @@ class Stack:
             if proc.poll() is None or _group_alive(proc.pid):
                 _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
+        if not self.processes and self._probe_pool is not None:
+            self._probe_pool.shutdown(wait=False, cancel_futures=True)
+            self._probe_pool = None
 
 
 def main() -> None:
