@@ -101,6 +101,30 @@ def resolve(conversation_id: str, topic_id: str, url: Optional[str] = None) -> b
     return True
 
 
+def purge(before: Optional[datetime], url: Optional[str] = None,
+          conversation_ids: Optional[Iterable[str]] = None) -> int:
+    """Delete rows logged before ``before`` (aware, or naive Japan time as stored), or, with
+    ``conversation_ids``, those conversations' rows of any age (``before`` None) or older than ``before``.
+    Returns how many. A SQLite log that does not exist yet is not created."""
+    url = url or default_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return 0
+    condition = sa.true()
+    if before is not None:
+        if before.tzinfo is not None:
+            before = before.astimezone(now().tzinfo).replace(tzinfo=None)
+        condition = unanswered.c.created_at < before
+    if conversation_ids is not None:
+        refs = sorted({conversation_ref(c) for c in conversation_ids})
+        if not refs:
+            return 0
+        condition = sa.and_(condition, unanswered.c.conversation.in_(refs))
+    elif before is None:
+        raise ValueError("purge needs a time or conversations")
+    with _engine(url).begin() as connection:
+        return connection.execute(unanswered.delete().where(condition)).rowcount
+
+
 def rows(since: Optional[date] = None, until: Optional[date] = None, url: Optional[str] = None,
          include_resolved: bool = False) -> List[dict]:
     query = sa.select(unanswered).order_by(unanswered.c.created_at)

@@ -27,7 +27,7 @@ from gateway.counseling.hours import CounselingHours
 from gateway.handoff.engine_client import EngineClient
 from gateway.handoff.router import Router
 from gateway.http_limits import BodyLimit
-from gateway.jobs import reminders
+from gateway.jobs import reminders, retention
 from gateway.rate_limits import RateLimits
 from gateway.settings import Settings
 from gateway.staff.console import StaffConsole
@@ -83,6 +83,10 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     # 大型ごみ: the day-before reminder, pushed on LINE to those who asked for it (gateway/jobs/reminders.py).
     if settings.reminder_interval > 0:
         reminders.start(app, router, settings.assistant_db_url or None, settings.reminder_interval)
+    # Retention: transcripts, the engine's tracker store, the unanswered log, the LINE inbox, LINE unfollows
+    # (gateway/jobs/retention.py; periods in settings, README "Security and reliability").
+    if settings.retention_interval > 0:
+        retention.start(app, store, settings, app.ctx.line)
 
     @app.before_server_start
     async def start(app: Sanic, _loop=None) -> None:

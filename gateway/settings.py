@@ -44,6 +44,15 @@ class Settings:
     counseling_retention_days: float = 90.0
     # Seconds between checks for due 大型ごみ reminders (0: off).
     reminder_interval: float = 300.0
+    # Retention (gateway/jobs/retention.py, README "Security and reliability"): the job's interval in seconds
+    # (0: off) and how long each kind of data is kept; the city decides the periods. The engine's tracker store
+    # is found at TRACKER_STORE_URL, else where `make run` puts it ($DATA_DIR/engine/tracker.db).
+    retention_interval: float = 3600.0
+    transcript_retention_days: float = 180.0
+    tracker_retention_days: float = 180.0
+    unanswered_retention_days: float = 365.0
+    line_unfollow_grace_days: float = 30.0
+    tracker_store_url: str = ""
     # LINE channel (connectors/line/channel.py): disabled unless both the secret and the access token are set.
     line_channel_secret: str = ""
     line_channel_access_token: str = ""
@@ -105,6 +114,9 @@ class Settings:
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{os.path.abspath(self.data_dir)}/gateway.db"
 
+    def tracker_database_url(self) -> str:
+        return self.tracker_store_url or f"sqlite:///{os.path.abspath(self.data_dir)}/engine/tracker.db"
+
     @classmethod
     def from_env(cls) -> "Settings":
         origins = os.environ.get("CORS_ORIGINS", "")
@@ -121,6 +133,12 @@ class Settings:
             assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
             cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
             reminder_interval=_env_float("REMINDER_INTERVAL", cls.reminder_interval),
+            retention_interval=_env_float("RETENTION_INTERVAL", cls.retention_interval),
+            transcript_retention_days=_env_float("TRANSCRIPT_RETENTION_DAYS", cls.transcript_retention_days),
+            tracker_retention_days=_env_float("TRACKER_RETENTION_DAYS", cls.tracker_retention_days),
+            unanswered_retention_days=_env_float("UNANSWERED_RETENTION_DAYS", cls.unanswered_retention_days),
+            line_unfollow_grace_days=_env_float("LINE_UNFOLLOW_GRACE_DAYS", cls.line_unfollow_grace_days),
+            tracker_store_url=os.environ.get("TRACKER_STORE_URL", "").strip(),
             counseling_hours_file=os.environ.get("COUNSELING_HOURS_FILE", ""),
             counseling_sweep_seconds=_env_float("COUNSELING_SWEEP_SECONDS", cls.counseling_sweep_seconds),
             counseling_idle_check_minutes=_env_float("COUNSELING_IDLE_CHECK_MINUTES", cls.counseling_idle_check_minutes),

@@ -14,8 +14,9 @@ and listed for staff at ``GET /staff/api/line/failed``. A text that reached the 
 (the inbox marks it right before the request, engine_client.BEFORE_SEND): when the gateway stopped before its
 answer went out, the user gets an apology with 「担当者と話す」 by push instead.
 
-Events: ``follow`` → welcome, privacy notice and the menu as quick replies; ``unfollow`` → logged (the channel
-keeps nothing per user beyond its in-memory work queue); text → the router; ``postback`` → its data as the
+Events: ``follow`` → welcome, privacy notice and the menu as quick replies (and a pending deletion is cancelled);
+``unfollow`` → recorded, so the retention job deletes the user's data after ``LINE_UNFOLLOW_GRACE_DAYS`` unless they
+follow again (gateway/jobs/retention.py); text → the router; ``postback`` → its data as the
 user's text (a date picked in a datetimepicker is added as an entity: ``/choose_date{"date": "2026-12-03"}``);
 ``location`` → 「住所: …」 as text; sticker/image/video/audio/file → 「文字で送ってください」, or, while a person
 has the chat or it waits for one, a note on the staff console; messages and postbacks in groups and rooms →
@@ -508,13 +509,19 @@ class LineChannel:
             data = postback.get("data") if isinstance(postback.get("data"), str) else ""
             await self._turn(entry, user_id, postback_text(data, postback.get("params")), {"line_event": "postback"})
         elif kind == "follow":
-            logger.info("line: follow conv=%s", self._ref(user_id))
+            # A follow (also unblocking) cancels the deletion an earlier unfollow had scheduled.
+            cancelled = await self.writer.call(self.inbox.followed_op, _conversation(user_id))
+            logger.info("line: follow conv=%s%s", self._ref(user_id),
+                        " (the deletion after the unfollow is cancelled)" if cancelled else "")
             await self._send(entry, [{"text": texts.LINE_WELCOME},
                                      {"text": texts.LINE_PRIVACY, "buttons": texts.LINE_MENU}])
         elif kind == "unfollow":
-            # Nothing of this user is kept by the channel (the event log holds event ids only, the work queue
-            # is gone when empty); the conversation and its transcript stay with the router's store.
-            logger.info("line: unfollow conv=%s", self._ref(user_id))
+            # Recorded: after LINE_UNFOLLOW_GRACE_DAYS without a new follow, the retention job
+            # (gateway/jobs/retention.py) deletes the user's conversation, tracker and unanswered-log rows.
+            await self.writer.call(self.inbox.unfollowed_op, _conversation(user_id), utcnow())
+            grace = self.settings.line_unfollow_grace_days
+            logger.info("line: unfollow conv=%s%s", self._ref(user_id),
+                        f" (data deleted after {grace:g} days unless the user follows again)" if grace > 0 else "")
         else:
             logger.info("line: event type=%s ignored", kind)
 

@@ -378,3 +378,51 @@ class HandoffStore:
             for queue, texts in replies.items():
                 for text in texts:
                     c.execute(canned_replies.insert().values(queue=queue, text=text, created_by="system"))
+
+    # ------------------------------------------------------------------ retention (gateway/jobs/retention.py)
+    def purge_transcripts(self, before: datetime, batch: int = 2000) -> tuple[int, int]:
+        """General transcripts: messages older than ``before`` that are not protected (those keep the counseling
+        period, ``purge_protected``), then conversations left without a message that the bot owns, with no
+        counseling session, idle since before ``before`` (never one that waits for or is owned by a person).
+        Deletes in batches, so a first purge of a large database never holds the write lock for long.
+        Returns (messages, conversations)."""
+        old = (messages.c.protected.is_(False), messages.c.at < before)
+        idle = (conversations.c.owner == BOT, conversations.c.counseling_since.is_(None),
+                conversations.c.updated_at < before,
+                ~sa.exists().where(messages.c.conversation_id == conversations.c.id))
+        counts = []
+        for table, condition in ((messages, old), (conversations, idle)):
+            total = 0
+            while True:
+                with self.engine.begin() as c:
+                    found = c.execute(sa.select(table.c.id).where(*condition).limit(batch)).scalars().all()
+                    if found:  # the condition again: a chat that became busy meanwhile stays
+                        total += c.execute(table.delete().where(table.c.id.in_(found), *condition)).rowcount
+                if len(found) < batch:
+                    break
+            counts.append(total)
+        return counts[0], counts[1]
+
+    def forget(self, conversation_id: str) -> Optional[tuple[int, int]]:
+        """Delete a conversation and all its messages (protected ones too), unless a person owns it, it waits for
+        one or a counseling session is open (then None: kept for now). Returns (its engine session number, how many
+        messages were deleted); (0, 0) when it does not exist."""
+        kept = sa.or_(conversations.c.owner != BOT, conversations.c.counseling_since.is_not(None))
+        try:
+            with self.engine.begin() as c:
+                row = c.execute(sa.select(conversations.c.engine_session, kept.label("kept"))
+                                .where(conversations.c.id == conversation_id)).first()
+                if row is None:
+                    return 0, 0
+                if row.kept:
+                    return None
+                deleted = c.execute(messages.delete().where(messages.c.conversation_id == conversation_id)).rowcount
+                if c.execute(conversations.delete().where(conversations.c.id == conversation_id, ~kept)).rowcount != 1:
+                    raise _Kept()  # taken by a person meanwhile: roll the messages back
+        except _Kept:
+            return None
+        return int(row.engine_session or 0), deleted
+
+
+class _Kept(Exception):
+    """A conversation to forget changed hands during the deletion."""

@@ -6,7 +6,8 @@ counseling text): the event and, once the turn is over, the LINE messages still 
 
 States: ``pending`` (not started) → ``engine`` (the text went to the engine: never sent again, also not
 after a crash) → ``answered`` (the answer is stored, delivery remains) → deleted. ``failed``: given up after
-the last try (or refused by the per-user cap), listed for staff (``failed()``), never deleted by pruning.
+the last try (or refused by the per-user cap), listed for staff (``failed()``), deleted by the retention job
+(gateway/jobs/retention.py) after the transcripts' period, or when the user's data is deleted after an unfollow.
 
 Where: in the gateway's database on PostgreSQL; on SQLite in a file of its own beside it (``line_inbox.db``):
 SQLite has one writer per file, and the chats' writes (several per turn) would make LINE's ack wait for the
@@ -48,6 +49,14 @@ inbox = sa.Table(
     sa.Column("failed_at", sa.DateTime),
 )
 
+# LINE users who unfollowed (blocked) the account: after LINE_UNFOLLOW_GRACE_DAYS without a new follow their data is
+# deleted (gateway/jobs/retention.py); a follow removes the row.
+unfollows = sa.Table(
+    "line_unfollows", metadata,
+    sa.Column("chat", sa.String(128), primary_key=True),  # line:<userId>
+    sa.Column("unfollowed_at", sa.DateTime, nullable=False, index=True),
+)
+
 
 def connect_inbox(gateway_db: sa.engine.Engine) -> sa.engine.Engine:
     """The inbox's database: the gateway's own, or on SQLite ``line_inbox.db`` in the same folder."""
@@ -63,7 +72,7 @@ def connect_inbox(gateway_db: sa.engine.Engine) -> sa.engine.Engine:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
-    metadata.create_all(engine, tables=[webhook_events, inbox])
+    metadata.create_all(engine, tables=[webhook_events, inbox, unfollows])
     return engine
 
 
@@ -183,3 +192,33 @@ class Inbox:
                      "received_at": r.received_at.isoformat(timespec="seconds") + "Z",
                      "failed_at": r.failed_at.isoformat(timespec="seconds") + "Z" if r.failed_at else None}
                     for r in rows]
+
+    # ------------------------------------------------------------------ retention (gateway/jobs/retention.py)
+    def unfollowed_op(self, c: sa.engine.Connection, chat: str, when: datetime) -> None:
+        """The user unfollowed: their data is deleted after the grace period (a redelivery keeps the first time)."""
+        if c.execute(sa.select(unfollows.c.chat).where(unfollows.c.chat == chat[:128])).first() is None:
+            c.execute(unfollows.insert().values(chat=chat[:128], unfollowed_at=when))
+
+    def followed_op(self, c: sa.engine.Connection, chat: str) -> bool:
+        """The user follows (again): nothing of theirs is deleted. Returns whether a deletion was pending."""
+        return c.execute(unfollows.delete().where(unfollows.c.chat == chat[:128])).rowcount > 0
+
+    def unfollowed_before(self, cutoff: datetime) -> List[str]:
+        """Chats whose unfollow is older than ``cutoff`` (their grace period is over)."""
+        with self.db.connect() as c:
+            return list(c.execute(sa.select(unfollows.c.chat).where(unfollows.c.unfollowed_at < cutoff)
+                                  .order_by(unfollows.c.unfollowed_at)).scalars())
+
+    def forget_op(self, c: sa.engine.Connection, chat: str) -> int:
+        """A chat's data is gone elsewhere: its given-up events and its unfollow row go too (events still to be
+        processed stay). Returns how many events were deleted."""
+        deleted = c.execute(inbox.delete().where(inbox.c.chat == chat[:128], inbox.c.state == FAILED)).rowcount
+        c.execute(unfollows.delete().where(unfollows.c.chat == chat[:128]))
+        return deleted
+
+    def purge_op(self, c: sa.engine.Connection, failed_before: datetime, claims_before: datetime) -> Tuple[int, int]:
+        """Given-up events received before ``failed_before`` (they hold the citizen's text; the transcript's period)
+        and dedupe claims (event ids only) older than ``claims_before``. Returns (events, claims)."""
+        events = c.execute(inbox.delete().where(inbox.c.state == FAILED, inbox.c.received_at < failed_before)).rowcount
+        claims = c.execute(webhook_events.delete().where(webhook_events.c.received_at < claims_before)).rowcount
+        return events, claims
