@@ -19,7 +19,7 @@ from actions.faq import reply_from_faq
 from actions.garbage import city_data_required, reply_to_item_question, resolve_address
 from common import booking
 from common.conversation_id import ConversationId
-from common.booking.dates import NOT_UNDERSTOOD, now_jst
+from common.booking.dates import NOT_UNDERSTOOD, format_deadline, now_jst
 from common.clock import today
 from common.formats import format_date
 from bot.knowledge.faq_retriever import current_retriever
@@ -444,6 +444,63 @@ CONFIRM_BUTTONS = [button("はい", "/affirm"), button("いいえ（やめる）
 CONFIRM_HELP = "この内容で申し込むときは「はい」、やめるときは「いいえ」、直すときは「日付を直す」のように送ってください。"
 
 
+# ------------------------------------------------------------------ limits against abuse (issue #13): the texts
+# The store counts (common/booking/store.py, settings in common/booking/config.py); every text about the limits
+# is here. The form is stopped as soon as a limit is known to be reached — at its start for the chat user, when
+# the phone number is given for the number — so nobody types everything in vain; the confirmation is the last check.
+LOOKUP_NOT_FOUND = "その受付番号と電話番号の申し込みが見つかりませんでした。"  # never which of the two was wrong
+
+
+def open_limit_text(exc: booking.TooManyOpenBookings, own_shown: bool) -> str:
+    """How many open bookings there are, the limit, how to check or cancel them (``own_shown``: the chat's own
+    bookings come as buttons), and the call center."""
+    if exc.by == exc.CONVERSATION:
+        head = (f"このチャットからのお申し込みで、収集前のものがすでに{exc.count}件あります。"
+                f"収集前のお申し込みは、ひとつのチャットから{exc.limit}件までです。")
+    else:
+        head = (f"この電話番号でのお申し込みで、収集前のものがすでに{exc.count}件あります。"
+                f"収集前のお申し込みは、ひとつの電話番号につき{exc.limit}件までです。")
+    how = ("今のお申し込みの確認・変更・キャンセルは、下のボタンからできます。" if own_shown else
+           "今のお申し込みの確認・変更・キャンセルは、申し込んだチャットで「予約を確認したい」「キャンセルしたい」と"
+           "送るか、このチャットで「予約を確認したい」と送って受付番号と電話番号を入力してください。")
+    return (f"{head}そのため、新しいお申し込みはお受けできません。収集が終わるか、お申し込みをキャンセルすると、"
+            f"また申し込めます。\n{how}\nご事情があるときは、{CALL_CENTER}へお問い合わせください。")
+
+
+def lookup_locked_text(exc: booking.LookupLocked) -> str:
+    """The look-up is locked: when to try again, or whom to call (after the wrong try that locked it, that too)."""
+    first = LOOKUP_NOT_FOUND + "\n" if exc.just_locked else ""
+    return (f"{first}受付番号と電話番号での確認が続けて合わなかったため、お申し込みを守るために、この確認をしばらく"
+            f"お休みしています。{format_deadline(exc.until)}以降にもう一度お試しいただくか、{CALL_CENTER}へ"
+            "お問い合わせください。")
+
+
+def say_open_limit(dispatcher: CollectingDispatcher, tracker: Tracker, exc: booking.TooManyOpenBookings) -> None:
+    mine = booking.store().active_for_owner(owner_ref(tracker))
+    dispatcher.utter_message(text=open_limit_text(exc, bool(mine)),
+                             buttons=[button(f"{day_label(b.day)} {b.receipt_no}", manage_payload("check", b.receipt_no))
+                                      for b in mine[:5]] or None)
+
+
+def stopped_at_open_limit(dispatcher: CollectingDispatcher, tracker: Tracker,
+                          phone: Optional[str] = None) -> Optional[List[Dict]]:
+    """None while the chat user (and ``phone``) may book one more; else the limit is said and the events end the
+    form there (its slots emptied, then listening: no 「中止しました」 from action_submit_booking)."""
+    try:
+        booking.store().check_open_limits(phone=phone, owner=owner_ref(tracker), now=now_jst())
+    except booking.TooManyOpenBookings as exc:
+        say_open_limit(dispatcher, tracker, exc)
+        return ([SlotSet(slot, None) for slot in BOOKING_SLOTS]
+                + [SlotSet("requested_slot", None), FollowupAction("action_listen")])
+    return None
+
+
+def phone_given(events: List[Dict]) -> Optional[str]:
+    """The phone number this message gave the form, if any (the validation sets bb_phone only then)."""
+    given = [e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "bb_phone"]
+    return given[-1] if given and given[-1] else None
+
+
 class ValidateBulkyBookingForm(FormValidationAction):
     """Checks each answer of the booking form; a question in the middle is answered and asked again."""
 
@@ -452,6 +509,16 @@ class ValidateBulkyBookingForm(FormValidationAction):
 
     @city_data_required
     async def run(self, dispatcher, tracker, domain):
+        if tracker.active_loop_name != self.form_name():  # the form starts (also again after a full day)
+            stopped = stopped_at_open_limit(dispatcher, tracker)
+            if stopped is not None:
+                return stopped
+        events = await self.read_answers(dispatcher, tracker, domain)
+        phone = phone_given(events)
+        stopped = stopped_at_open_limit(dispatcher, tracker, phone) if phone else None
+        return events if stopped is None else stopped
+
+    async def read_answers(self, dispatcher, tracker, domain) -> List[Dict]:
         text = message_to_read(tracker)
         if text is not None:
             events = await self.read_typed(dispatcher, tracker, domain, text)
@@ -787,6 +854,9 @@ class ActionSubmitBooking(Action):
         key = hashlib.sha256(f"{tracker.sender_id}|{form_started_at(tracker)}".encode()).hexdigest()[:32]
         try:
             made = booking.store().book(request, key)
+        except booking.TooManyOpenBookings as exc:  # another chat or a double form was quicker
+            say_open_limit(dispatcher, tracker, exc)
+            return reset
         except booking.DayFull:
             dispatcher.utter_message(text=f"申し訳ありません。{day_label(request.day)}はちょうど受付がいっぱいになりました。別の日を選んでください。")
             return [SlotSet("bb_date", None), SlotSet("bb_confirm", None), FollowupAction("bulky_booking_form")]
@@ -1017,10 +1087,14 @@ class ActionManageBooking(Action):
         receipt = booking.normalize_receipt(chosen.get("receipt") or next(tracker.get_latest_entity_values("receipt"), None)
                                             or tracker.get_slot("bm_receipt") or "")
         events: List[Dict] = [SlotSet("bm_action", action)]
-        found = self.find(store, tracker, receipt)
+        try:
+            found = self.find(store, tracker, receipt)
+        except booking.LookupLocked as exc:
+            dispatcher.utter_message(text=lookup_locked_text(exc))
+            return events + [SlotSet("bm_receipt", None), SlotSet("bm_phone", None)]
         if found is None:
             if receipt and tracker.get_slot("bm_phone"):
-                dispatcher.utter_message(text="その受付番号と電話番号の申し込みが見つかりませんでした。")
+                dispatcher.utter_message(text=LOOKUP_NOT_FOUND)
                 return events + [SlotSet("bm_receipt", None), SlotSet("bm_phone", None)]
             mine = store.active_for_owner(owner_ref(tracker))
             if len(mine) == 1 and not receipt:
@@ -1031,6 +1105,10 @@ class ActionManageBooking(Action):
                                                          manage_payload(action, b.receipt_no)) for b in mine[:5]])
                 return events
             else:
+                locked = store.lookup_locked_until(owner_ref(tracker), receipt or None, now=now_jst())
+                if locked:  # said before the receipt number and the phone are typed in vain
+                    dispatcher.utter_message(text=lookup_locked_text(booking.LookupLocked(locked)))
+                    return events + [SlotSet("bm_receipt", None), SlotSet("bm_phone", None)]
                 return events + [FollowupAction("booking_lookup_form")]
         day = chosen.get("date") or next(tracker.get_latest_entity_values("date"), None)
         return events + self.act(dispatcher, tracker, store, found, action, day)
@@ -1144,13 +1222,14 @@ class ActionManageBooking(Action):
     # ------------------------------------------------------------------ finding and acting
     @staticmethod
     def find(store, tracker: Tracker, receipt: str):
+        """The chat's own booking, or another's by receipt number + phone under the look-up lock (LookupLocked)."""
         if not receipt:
             return None
         made = store.get(receipt)
         if made and made.owner_ref == owner_ref(tracker):
             return made
         phone = tracker.get_slot("bm_phone")
-        return store.find(receipt, phone) if phone else None
+        return store.lookup(receipt, phone, owner_ref(tracker), now=now_jst()) if phone else None
 
     def act(self, dispatcher, tracker, store, made, action: str, chosen: Optional[str] = None) -> List[Dict]:
         done = [SlotSet("bm_action", None), SlotSet("bm_items", None)]

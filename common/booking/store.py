@@ -11,6 +11,12 @@ Why it is safe under load:
   ``bulky_bookings``; the same key again returns the first booking. The booking row is inserted before the
   capacity unit is taken, so a concurrent duplicate waits on the unique index and then finds the first.
 * Deadlocks: a date change updates its two capacity rows in date order.
+* Abuse limits (``AbuseLimits``, common/booking/config.py): the open bookings of the phone number and of the
+  chat user are counted inside the booking's transaction, after taking a lock per phone number and per chat
+  user (SQLite: ``BEGIN IMMEDIATE`` already makes writers take turns; PostgreSQL: transaction-level advisory
+  locks, always in the same order), so two confirmations at once cannot both pass the count. Wrong receipt
+  number + phone look-ups are rows of ``bulky_lookup_failures``, counted per chat and per receipt number under
+  the same kind of lock, so several action servers share the look-up lock.
 
 Times are stored as naive JST and returned as aware JST datetimes.
 """
@@ -34,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from common.booking.config import AbuseLimits, abuse_limits
 from common.booking.dates import (JST, Schedule, available_dates, change_deadline, format_date, format_deadline,
                                is_bookable, now_jst, to_jst)
 from common.booking.receipts import new_receipt_number, normalize_receipt
@@ -69,12 +76,21 @@ bookings = sa.Table(
     sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),  # sha256 of the caller's key
     sa.Index("ix_bulky_bookings_day_ward", "day", "ward"),
 )
+phone_index = sa.Index("ix_bulky_bookings_phone", bookings.c.phone)  # the open-bookings limit per phone number
 capacity = sa.Table(
     "bulky_capacity",
     metadata,
     sa.Column("ward", sa.String(16), primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("booked", sa.Integer, nullable=False),
+)
+lookup_failures = sa.Table(  # one row per wrong receipt number + phone look-up and key (see _lookup_keys)
+    "bulky_lookup_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(40), nullable=False),  # "conversation:<owner_ref>" or "receipt:<XXXX-XXXX>"
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_bulky_lookup_failures_key_at", "key", "at"),
 )
 
 
@@ -117,6 +133,26 @@ class BookingCancelled(BookingError):
     def __init__(self, receipt_no: str) -> None:
         super().__init__(f"受付番号{receipt_no}のお申し込みは、キャンセルされています。")
         self.receipt_no = receipt_no
+
+
+class TooManyOpenBookings(BookingError):
+    """The phone number (``by`` PHONE) or the chat user (CONVERSATION) already has ``count`` open bookings, and
+    ``limit`` is the most allowed. The dialogue words it itself (actions/booking.py)."""
+
+    PHONE, CONVERSATION = "phone", "conversation"
+
+    def __init__(self, by: str, count: int, limit: int) -> None:
+        super().__init__(f"収集前のお申し込みが上限の{limit}件に達しているため、新しいお申し込みはお受けできません。")
+        self.by, self.count, self.limit = by, count, limit
+
+
+class LookupLocked(BookingError):
+    """Too many wrong receipt number + phone look-ups: none is checked before ``until``. ``just_locked``: this
+    wrong try locked it."""
+
+    def __init__(self, until: datetime, just_locked: bool = False) -> None:
+        super().__init__(f"受付番号と電話番号での確認は、{format_deadline(until)}までお受けできません。")
+        self.until, self.just_locked = until, just_locked
 
 
 # ---- records ----
@@ -253,6 +289,7 @@ def _engine(url: str) -> sa.engine.Engine:
                 read_only = connection.get_execution_options().get("booking_read_only")
                 connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
         metadata.create_all(engine)
+        phone_index.create(engine, checkfirst=True)  # databases made before the index
         _engines[url] = engine
         return engine
 
@@ -294,9 +331,11 @@ def _key_hash(idempotency_key: str) -> str:
 
 
 class BookingStore:
-    def __init__(self, url: Optional[str] = None, schedule: Optional[Schedule] = None) -> None:
+    def __init__(self, url: Optional[str] = None, schedule: Optional[Schedule] = None,
+                 limits: Optional[AbuseLimits] = None) -> None:
         self.url = url or default_url()
         self._schedule = schedule
+        self._limits = limits
         self.engine = _engine(self.url)
         self._reader = self.engine.execution_options(booking_read_only=True)
 
@@ -304,6 +343,11 @@ class BookingStore:
     def schedule(self) -> Schedule:
         """The schedule given, else data/bulky/schedule.yml (read when first needed: the gateway has no YAML)."""
         return self._schedule or Schedule.load()
+
+    @property
+    def limits(self) -> AbuseLimits:
+        """The limits given, else the environment's (BOOKING_MAX_OPEN_PER_PHONE …)."""
+        return self._limits or abuse_limits()
 
     # ---- reading ----
 
@@ -324,6 +368,59 @@ class BookingStore:
         """The booking with that receipt number and phone number (digits compared), else None."""
         booking = self.get(receipt_no)
         return booking if booking and _digits(phone) and booking.phone == _digits(phone) else None
+
+    def lookup(self, receipt_no: str, phone: str, conversation: Optional[str],
+               now: Optional[datetime] = None) -> Optional[Booking]:
+        """``find`` for a chat that is not the booking's owner (``conversation``: its owner_ref), under the look-up
+        lock. A wrong pair (which half was wrong is never told) counts against the chat and the receipt number;
+        ``lookup_max_failures`` of them within ``lookup_lock_minutes`` lock both until the oldest of them is that
+        old: LookupLocked, also on the try that reaches the limit, and nothing is checked while locked. A right
+        pair resets the chat's count. None: no such pair."""
+        now = to_jst(now or now_jst())
+        limits = self.limits
+        if not limits.lookup_max_failures:
+            return self.find(receipt_no, phone)
+        receipt = normalize_receipt(receipt_no)
+        keys = _lookup_keys(conversation, receipt)
+        found, just_locked = None, False
+        with self.engine.begin() as conn:
+            _serialise(conn, keys)
+            until = _lookup_locked_until(conn, keys, limits, now)
+            if until is None:
+                row = receipt and conn.execute(sa.select(bookings).where(bookings.c.receipt_no == receipt)).first()
+                if row and _digits(phone) and row.phone == _digits(phone):
+                    found = _row_to_booking(row)
+                    if conversation:
+                        conn.execute(lookup_failures.delete().where(
+                            lookup_failures.c.key == _lookup_keys(conversation, None)[0]))
+                else:
+                    window = timedelta(minutes=limits.lookup_lock_minutes)
+                    conn.execute(lookup_failures.delete().where(lookup_failures.c.at <= _naive(now - window)))
+                    conn.execute(lookup_failures.insert(), [{"key": key, "at": _naive(now)} for key in keys])
+                    until = _lookup_locked_until(conn, keys, limits, now)
+                    just_locked = until is not None
+        if until is not None:
+            raise LookupLocked(until, just_locked)
+        return found
+
+    def lookup_locked_until(self, conversation: Optional[str], receipt_no: Optional[str] = None,
+                            now: Optional[datetime] = None) -> Optional[datetime]:
+        """Until when the chat (and the receipt number, if given) may not look a booking up; None: it may."""
+        limits = self.limits
+        if not limits.lookup_max_failures:
+            return None
+        keys = _lookup_keys(conversation, normalize_receipt(receipt_no) if receipt_no else None)
+        with self._reader.connect() as conn:
+            return _lookup_locked_until(conn, keys, limits, to_jst(now or now_jst()))
+
+    def check_open_limits(self, phone: Optional[str] = None, owner: Optional[str] = None,
+                          now: Optional[datetime] = None) -> None:
+        """TooManyOpenBookings when ``phone`` or the chat user ``owner`` (owner_ref) already has as many open
+        bookings as allowed. The dialogue asks early (at the start, when the phone is given); ``book`` counts
+        again in its transaction."""
+        today = to_jst(now or now_jst()).date()
+        with self._reader.connect() as conn:
+            _check_open_limits(conn, self.limits, validate_phone(phone) if phone else None, owner, today)
 
     def active_for_owner(self, owner: str, today: Optional[date] = None) -> List[Booking]:
         """Booked (not cancelled) collections from today on, of the chat user ``owner`` (see owner_ref)."""
@@ -366,8 +463,8 @@ class BookingStore:
 
     def book(self, request: BookingRequest, idempotency_key: str, now: Optional[datetime] = None) -> Booking:
         """Book ``request`` in one transaction. The same ``idempotency_key`` again (a double tap, a redelivered
-        event) returns the first booking. Raises NotBookable, DayFull; ValueError for an invalid request
-        (no items, a bad phone number: the dialogue checks these first)."""
+        event) returns the first booking. Raises NotBookable, DayFull, TooManyOpenBookings; ValueError for an
+        invalid request (no items, a bad phone number: the dialogue checks these first)."""
         key = _key_hash(idempotency_key)
         existing = self._by_key(key)
         if existing:
@@ -383,7 +480,7 @@ class BookingStore:
             town=request.town.strip(), address=request.address.strip(), name=(request.name or "").strip() or None,
             phone=phone, day=request.day, items=_items_json(request.items), total=request.total, status=BOOKED,
             remind=bool(request.remind), idempotency_key=key, created_at=_naive(now), updated_at=_naive(now))
-        schedule = self.schedule
+        schedule, limits = self.schedule, self.limits
         reason = is_bookable(schedule, request.ward, request.day, now.date(), now)
         if reason:
             raise NotBookable(reason)
@@ -391,8 +488,11 @@ class BookingStore:
             receipt = new_receipt_number()
             try:
                 with self.engine.begin() as conn:
+                    # The lock first: a duplicate waiting on it then sees the first booking's key, not its count.
+                    _serialise(conn, _open_limit_keys(limits, phone, request.owner_ref))
                     if conn.execute(sa.select(bookings.c.id).where(bookings.c.idempotency_key == key)).first():
                         break  # booked meanwhile (SQLite: by the writer before us)
+                    _check_open_limits(conn, limits, phone, request.owner_ref, now.date())
                     conn.execute(bookings.insert().values(receipt_no=receipt, **values))
                     if not _take_unit(conn, request.ward, request.day, schedule.capacity(request.ward)):
                         raise DayFull(request.day)
@@ -555,3 +655,58 @@ def _take_unit(conn, ward: str, day: date, limit: int) -> bool:
 def _release_unit(conn, ward: str, day: date) -> None:
     conn.execute(capacity.update().where(capacity.c.ward == ward, capacity.c.day == day, capacity.c.booked > 0)
                  .values(booked=capacity.c.booked - 1))
+
+
+# ---- abuse limits ----
+
+def _serialise(conn, keys: Iterable[str]) -> None:
+    """Make the rest of the transaction one step for everyone holding one of ``keys``: on PostgreSQL a
+    transaction-level advisory lock per key, taken in sorted order (no deadlock between two transactions).
+    SQLite needs none: every writing transaction begins with BEGIN IMMEDIATE, so writers take turns."""
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        lock_id = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": lock_id})
+
+
+def _open_limit_keys(limits: AbuseLimits, phone: Optional[str], owner: Optional[str]) -> List[str]:
+    keys = []
+    if phone and limits.max_open_per_phone:
+        keys.append(f"bulky-open:phone:{phone}")
+    if owner and limits.max_open_per_conversation:
+        keys.append(f"bulky-open:conversation:{owner}")
+    return keys
+
+
+def _check_open_limits(conn, limits: AbuseLimits, phone: Optional[str], owner: Optional[str], today: date) -> None:
+    """TooManyOpenBookings when the chat user or the phone number has ``limit`` open bookings (booked, collected
+    today or later) already; the chat user first (the dialogue can show that one's bookings)."""
+    for by, column, value, limit in ((TooManyOpenBookings.CONVERSATION, bookings.c.owner_ref, owner,
+                                      limits.max_open_per_conversation),
+                                     (TooManyOpenBookings.PHONE, bookings.c.phone, phone, limits.max_open_per_phone)):
+        if not value or not limit:
+            continue
+        count = conn.execute(sa.select(sa.func.count()).select_from(bookings).where(
+            column == value, bookings.c.status == BOOKED, bookings.c.day >= today)).scalar_one()
+        if count >= limit:
+            raise TooManyOpenBookings(by, count, limit)
+
+
+def _lookup_keys(conversation: Optional[str], receipt: Optional[str]) -> List[str]:
+    return ([f"conversation:{conversation}"] if conversation else []) + ([f"receipt:{receipt}"] if receipt else [])
+
+
+def _lookup_locked_until(conn, keys: List[str], limits: AbuseLimits, now: datetime) -> Optional[datetime]:
+    """Moving window: a key is locked while it has ``lookup_max_failures`` wrong tries in the last
+    ``lookup_lock_minutes``, i.e. until the oldest of the latest that many is that old. The later of the keys."""
+    window = timedelta(minutes=limits.lookup_lock_minutes)
+    until = None
+    for key in keys:
+        times = conn.execute(sa.select(lookup_failures.c.at).where(
+            lookup_failures.c.key == key, lookup_failures.c.at > _naive(now - window))
+            .order_by(lookup_failures.c.at.desc()).limit(limits.lookup_max_failures)).scalars().all()
+        if len(times) >= limits.lookup_max_failures:
+            key_until = _aware(times[-1]) + window
+            until = key_until if until is None else max(until, key_until)
+    return until

@@ -3,6 +3,7 @@ and a real SQLite booking store: answers checked one by one, a question in the m
 once however often 「はい」 arrives, and cancelling from the same chat."""
 
 import asyncio
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,10 +88,15 @@ def test_impossible_and_past_dates_are_explained():
         assert result["bb_date"] is None and said[0]
 
 
+PHONES = itertools.count(1)
+
+
 def booked_slots(day):
+    """A filled-in form, each with another citizen's phone number (at most 3 open bookings per number:
+    tests/engine/test_booking_limits.py)."""
     return {"bb_items": "ソファー", "bb_item_list": [{"name": "ソファー", "quantity": 1, "fee": 1000}],
             "bb_address": "中央区南27条西10丁目1-5", "bb_ward": "中央区", "bb_town": "南27条西", "bb_area": "-",
-            "bb_phone": "09012345678", "bb_name": "-", "bb_date": day, "bb_confirm": "yes"}
+            "bb_phone": f"0901000{next(PHONES):04d}", "bb_name": "-", "bb_date": day, "bb_confirm": "yes"}
 
 
 def test_confirming_twice_books_once_then_the_same_chat_cancels():
@@ -100,10 +106,9 @@ def test_confirming_twice_books_once_then_the_same_chat_cancels():
     messages, _ = run(ActionAskBbDate(), tracker("", {"bb_ward": "中央区"}))
     first_day = messages[0]["buttons"][0]["payload"].split('"')[3]
     form_start = [{"event": "active_loop", "name": "bulky_booking_form", "timestamp": 1736900000.0}]
-    receipts = []
+    receipts, slots = [], booked_slots(first_day)
     for _ in range(2):  # a double tap on 「はい」
-        messages, events = run(ActionSubmitBooking(), tracker("/affirm", booked_slots(first_day), "affirm",
-                                                              events=form_start))
+        messages, events = run(ActionSubmitBooking(), tracker("/affirm", slots, "affirm", events=form_start))
         receipts.append(next(e["value"] for e in events if e.get("name") == "bm_receipt"))
     assert receipts[0] == receipts[1]
     assert "8時30分" in messages[0]["text"] and receipts[0] in messages[0]["text"]

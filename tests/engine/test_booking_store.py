@@ -12,6 +12,7 @@ from datetime import date, datetime
 import pytest
 import sqlalchemy as sa
 
+from common.booking.config import AbuseLimits
 from common.booking.dates import JST, Schedule
 from common.booking.store import (BookedItem, BookingCancelled, BookingNotFound, BookingRequest, BookingStore, DayFull,
                                NotBookable, PastDeadline, format_phone, owner_ref, validate_phone)
@@ -50,11 +51,12 @@ def store(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'assistant.db'}"
     else:
         url = request.getfixturevalue("postgres_database")
-    booking_store = BookingStore(url, SCHEDULE)
+    booking_store = BookingStore(url, SCHEDULE, limits=AbuseLimits.off())  # the limits: test_booking_limits.py
     yield booking_store
     with booking_store.engine.begin() as conn:
         conn.execute(store_module.bookings.delete())
         conn.execute(store_module.capacity.delete())
+        conn.execute(store_module.lookup_failures.delete())
 
 
 def request_for(day=DAY, ward="中央区", items=None, owner="line:U123", remind=False, phone="090-1234-5678", town="大通西"):
