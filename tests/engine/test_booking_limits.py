@@ -295,6 +295,10 @@ def test_a_chat_with_three_open_bookings_is_told_when_the_form_starts(dialogue):
     assert [b["payload"] for b in said[0]["buttons"]] == [
         '/manage_booking{"bm_action": "check", "receipt": "%s"}' % b.receipt_no for b in made]
     assert ends_the_form(events), events
+    # typed instead of tapped (LINE's quick replies vanish): the manage flow's words the text names
+    assert "「予約を確認したい」" in text
+    said, _ = manage(sender, {}, "予約を確認したい")
+    assert said[0] == "どの申し込みですか？"
     # a chat with fewer is asked as before
     said, events = form_turn("web:one-already", "大型ごみを出したい", {}, None, intent="menu_bulky_booking",
                              starting=True)
