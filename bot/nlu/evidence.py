@@ -24,6 +24,10 @@ DISTRESS = ("いじめ", "虐め", "苛め", "つらい", "辛い", "しんど�
 BOOKING_OBJECT = re.compile(r"大型|粗大|おおがた|そだい|受付番号|うけつけばんごう"
                             r"|(?<![0-9a-z])(?=[2-9a-z\s-]*[a-z])[2-9a-z]{4}[-\s]?[2-9a-z]{4}(?![0-9a-z])")
 BOOKING_ACT = re.compile(r"予約|よやく|申し?込|もうしこ|申請|受付|キャンセル|取り?消|変更|日にち|日程")
+# Wanting to put out 大型ごみ (「大型ごみを出したい」「粗大ごみ回収たのみたい」): the booking, whatever else the
+# message says (「大型ごみを出したいです。ソファー1つです」 names its item too); 「ソファーは大型ごみですか」 is no wish.
+BULKY_WISH = re.compile(r"(大型|粗大|そだい|おおがた)(ごみ|ゴミ)[をのでも]?\s*(出|だ|捨|す|処分|しょぶん|回収|かいしゅう|収集"
+                        r"|引き?取|ひきと|持って|もって)[^。？?方]*?(たい|ほしい|欲しい|お願い|おねがい|頼|たの)")
 # Managing a booking already made: its number, or what is done to it.
 MANAGING = re.compile(r"受付番号|うけつけばんごう|キャンセル|取り?消|変更|変え|確認|日にち|日程|品目"
                       r"|(?<![0-9a-z])(?=[2-9a-z\s-]*[a-z])[2-9a-z]{4}[-\s]?[2-9a-z]{4}(?![0-9a-z])")

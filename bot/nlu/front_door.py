@@ -48,7 +48,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.knowledge.faq_retriever import current_retriever, other_municipality
 from bot.nlu.address_text import names_a_street
-from bot.nlu.evidence import (BOOKING_ACT, EDITING, IF_NEEDED, MANAGING, PERSON, about_assistant,
+from bot.nlu.evidence import (BOOKING_ACT, BULKY_WISH, EDITING, IF_NEEDED, MANAGING, PERSON, about_assistant,
                               booking_request, category_guess, collection_day_question, dictionary_loaded, distress,
                               looks_like_address, question, sorting_question)
 from bot.nlu.normalize import normalize_text
@@ -113,8 +113,10 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         # 「たんすは粗大ゴミ？」 a sorting question (its answer offers the booking).
         return faq_decision("menu_bulky_booking", text, confidence, answers_only=True)
     if intent not in ("menu_bulky_booking", "manage_booking") and booking_request(text) \
-            and BOOKING_ACT.search(normalize_text(text)) and not MANAGING.search(normalize_text(text)):
-        # 「ソファーを捨てたいので予約したい」「ごみの回収を予約したい」: a 大型ごみ booking, whatever DIET said
+            and (BOOKING_ACT.search(normalize_text(text)) or BULKY_WISH.search(normalize_text(text))) \
+            and not MANAGING.search(normalize_text(text)):
+        # 「ソファーを捨てたいので予約したい」「ごみの回収を予約したい」「大型ごみを出したいです。ソファー1つです」:
+        # a 大型ごみ booking, whatever DIET said
         return faq_decision("menu_bulky_booking", text, confidence, answers_only=True) or _to("menu_bulky_booking")
     if intent == "request_human" and PERSON.search(normalize_text(text)):
         return {}

@@ -193,9 +193,18 @@ def test_states_purposes_and_places(official_city_data, intent, text, expected):
 
 
 @pytest.mark.parametrize("intent, text", [("ask_garbage_category", "ソファーを捨てたいので予約したい"),
-                                          ("menu_faq", "ごみの回収を予約したい、ベッドのマットレス")])
+                                          ("menu_faq", "ごみの回収を予約したい、ベッドのマットレス"),
+                                          ("ask_garbage_category", "大型ごみを出したいです。ソファー1つです"),
+                                          ("ask_garbage_category", "粗大ごみ回収たのみたい。たんす"),
+                                          ("nlu_fallback", "おおがたごみ すてたいです")])
 def test_a_garbage_booking_in_words_opens_the_booking(official_city_data, intent, text):
     assert routed_intent(intent, text, 0.9, triaged=True).get("intent") == "menu_bulky_booking"
+
+
+@pytest.mark.parametrize("text", ["ソファーは大型ごみですか", "ソファーを大型ごみで出したい。申し込みは必要？",
+                                  "大型ごみの出し方を知りたい", "テレビを大型ごみで出せますか"])
+def test_no_wish_to_put_out_bulky_garbage_is_no_booking(official_city_data, text):
+    assert routed_intent("ask_garbage_category", text, 0.9, triaged=True).get("intent") != "menu_bulky_booking"
 
 
 @pytest.mark.parametrize("text", ["北区屯田5条 ざつがみ いつ", "中央区宮の森2条のプラの日", "屯田8条のかん びん",
