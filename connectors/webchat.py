@@ -1,32 +1,47 @@
 """Website channel: Rasa's Socket.IO protocol, so rasa-webchat / Rasa Chat Widget connect unchanged.
 
-Protocol (as in rasa/core/channels/socketio.py with session_persistence):
-  client → ``session_request`` {session_id?}      server → ``session_confirm`` <session_id>
-  client → ``user_uttered`` {message, session_id}  server → ``bot_uttered`` {text, quick_replies?} …
-Bot messages go to the room named after the session, so every tab of that session sees them.
+Protocol (as in rasa/core/channels/socketio.py with session_persistence), with extra fields plain clients ignore:
+  client → ``session_request`` {session_id?, last_message_id?}   server → ``session_confirm`` <session token>
+  client → ``user_uttered`` {message, session_id}               server → ``bot_uttered`` {text, quick_replies?,
+                                                                          sender?, message_id?} …
+The session id is a signed token (connectors/webchat_session.py): an unsigned or forged one gets a new session.
+Bot messages go to the session's room, so every tab of that session sees them. A stored message carries its
+``message_id``. A widget that sends ``last_message_id`` gets the session's messages after it again (0: the
+recent history, its own messages included; else what it missed, without them), as ``bot_uttered`` to that socket
+only (counseling text too: it is the youth's own chat). Messages pushed outside a turn (a staff reply) and
+replayed ones ask for a Socket.IO acknowledgement: the first client's ack marks them delivered
+(``Router.delivered``, shown on the staff console). Plain rasa-webchat does not ack: its messages stay "sent".
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import re
-import uuid
-from typing import Any, Dict, List, Optional
+from datetime import timedelta
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 import socketio
 
 from common.conversation_id import ConversationId
+from connectors.webchat_session import session_id_of, signer_for
 from gateway import texts
-from gateway.handoff.router import BotMessage, Router, conversation_ref
+from gateway.handoff.router import BotMessage, Router, conversation_ref, without_buttons
 from gateway.input_checks import clean_metadata
 from gateway.rate_limits import RateLimits
+from gateway.settings import Settings
+from gateway.storage.conversations import STAFF_PREFIX
+from gateway.storage.db import run_db, utcnow
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "web"
 BAD_PACKET = "_bad_packet"  # the event a Socket.IO packet that cannot be parsed becomes (PacketJson)
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+ACK_SECONDS = 5.0  # a push with ``confirm`` waits this long for a client's acknowledgement
+
+
+def _room(session_id: str) -> str:
+    return "session:" + session_id  # never a socket's own room (those are named after its sid)
 
 
 def to_socketio(message: BotMessage) -> List[Dict[str, Any]]:
@@ -70,19 +85,32 @@ class PacketJson:
             return [BAD_PACKET]
 
 
-def _valid_session_id(value: Any) -> Optional[str]:
-    return value if isinstance(value, str) and _SESSION_ID.match(value) else None
+def _payloads(message: BotMessage) -> List[Dict[str, Any]]:
+    """``to_socketio``, the first payload with the stored message's id (the widget de-duplicates by it)."""
+    payloads = to_socketio(message)
+    if payloads and message.get("message_id"):
+        payloads[0] = {**payloads[0], "message_id": message["message_id"]}
+    return payloads
+
+
+def _last_message_id(value: Any) -> int:
+    """The widget's ``last_message_id``; anything but a whole number ≥ 0 asks for the recent history (0)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class WebChat:
     """Socket.IO handlers bound to a router."""
 
     def __init__(self, sio: socketio.AsyncServer, router: Router, limits: Optional[RateLimits] = None,
-                 max_metadata_bytes: int = 4096):
+                 settings: Optional[Settings] = None):
+        settings = settings or Settings()
         self.sio = sio
         self.router = router
         self.limits = limits
-        self.max_metadata_bytes = max_metadata_bytes
+        self.max_metadata_bytes = settings.max_metadata_bytes
+        self.signer = signer_for(settings.webchat_session_secret, settings.data_dir)
+        self.history_messages = settings.webchat_history_messages
+        self.history_hours = settings.webchat_history_hours
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
         sio.on("session_request", self.on_session_request)
@@ -97,30 +125,47 @@ class WebChat:
         await self.sio.save_session(sid, {"address": client[0]})
         return True
 
-    async def _save(self, sid: str, session_id: str) -> None:
+    async def _join(self, sid: str, session_id: str, token: str) -> None:
+        """The socket belongs to this session now (and to no other session's room)."""
         session = await self.sio.get_session(sid) or {}
-        await self.sio.save_session(sid, {**session, "session_id": session_id})
+        if session.get("session_id") and session["session_id"] != session_id:
+            await self.sio.leave_room(sid, _room(session["session_id"]))
+        await self.sio.save_session(sid, {**session, "session_id": session_id, "token": token})
+        await self.sio.enter_room(sid, _room(session_id))
+
+    async def _new_session(self, sid: str) -> str:
+        token = self.signer.new()
+        await self._join(sid, session_id_of(token), token)
+        await self.sio.emit("session_confirm", token, room=sid)
+        return session_id_of(token)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         return None
 
     async def on_session_request(self, sid: str, data: Any = None) -> None:
-        requested = data.get("session_id") if isinstance(data, dict) else None
-        session_id = _valid_session_id(requested) or uuid.uuid4().hex
-        await self._save(sid, session_id)
-        await self.sio.enter_room(sid, session_id)
-        await self.sio.emit("session_confirm", session_id, room=sid)
+        data = data if isinstance(data, dict) else {}
+        token = data.get("session_id")
+        session_id = self.signer.verify(token)
+        if session_id is None:
+            if token:
+                logger.info("web: session id not signed by this gateway, new session")
+            await self._new_session(sid)
+            return
+        await self._join(sid, session_id, token)
+        await self.sio.emit("session_confirm", token, room=sid)
+        if "last_message_id" in data:  # plain rasa-webchat keeps its own history: nothing is replayed to it
+            await self._replay(sid, session_id, _last_message_id(data["last_message_id"]))
 
     async def _session_of(self, sid: str, data: Dict[str, Any]) -> str:
-        session = await self.sio.get_session(sid)
-        known = session.get("session_id") if session else None
-        claimed = _valid_session_id(data.get("session_id"))
-        if claimed and claimed != known:
-            # A widget that skipped session_request, or reconnected: join its room now.
-            await self._save(sid, claimed)
-            await self.sio.enter_room(sid, claimed)
-            return claimed
-        return known or sid
+        session = await self.sio.get_session(sid) or {}
+        known, claimed = session.get("session_id"), data.get("session_id")
+        if claimed and claimed != session.get("token"):
+            verified = self.signer.verify(claimed)
+            if verified:  # a widget that skipped session_request, or reconnected: join its room now
+                await self._join(sid, verified, claimed)
+                return verified
+            logger.info("web: user_uttered with a session id not signed by this gateway")
+        return known or await self._new_session(sid)  # never the room of an id the socket cannot prove
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> None:
         if not isinstance(data, dict):
@@ -146,15 +191,66 @@ class WebChat:
                 return
         replies = await self.router.handle_text(session_id, CHANNEL, message, metadata)
         for message in replies:
-            for payload in to_socketio(message):
-                await self.sio.emit("bot_uttered", payload, room=session_id)
+            for payload in _payloads(message):
+                await self.sio.emit("bot_uttered", payload, room=_room(session_id))
 
-    async def push(self, session_id: str, messages: List[BotMessage], confirm: bool = False) -> bool:
-        """Messages outside a turn (a person's reply, the queue moving) to every tab of the session."""
+    async def push(self, session_id: str, messages: List[BotMessage], confirm: bool = False) -> Optional[bool]:
+        """Messages outside a turn (a person's reply, the queue moving) to every tab of the session. False: no tab
+        is connected (the widget gets them when it reconnects); True: a tab acknowledged every stored message
+        (with ``confirm``, waited for up to ACK_SECONDS); None: sent, no acknowledgement yet."""
+        room = _room(session_id)
+        if next(self.sio.manager.get_participants("/", room), None) is None:
+            return False
+        pending: Set[int] = set()
+        done = asyncio.Event()
         for message in messages:
-            for payload in to_socketio(message):
-                await self.sio.emit("bot_uttered", payload, room=session_id)
-        return True
+            payloads = _payloads(message)
+            message_id = message.get("message_id") if payloads else None
+            if message_id:
+                pending.add(message_id)
+            for index, payload in enumerate(payloads):
+                acked = self._on_ack(session_id, message_id, pending, done) if message_id and index == 0 else None
+                await self.sio.emit("bot_uttered", payload, room=room, callback=acked)
+        if not pending:
+            return True
+        if confirm:
+            try:
+                await asyncio.wait_for(done.wait(), ACK_SECONDS)
+            except asyncio.TimeoutError:
+                return False
+        return True if not pending else None
+
+    def _on_ack(self, session_id: str, message_id: int, pending: Optional[Set[int]] = None,
+                done: Optional[asyncio.Event] = None) -> Callable[..., Awaitable[None]]:
+        """The Socket.IO ack callback of one stored message (whatever the client sends with it is ignored)."""
+        async def acked(*_: Any) -> None:
+            if pending is not None and done is not None:
+                pending.discard(message_id)
+                if not pending:
+                    done.set()
+            try:
+                await self.router.delivered(str(ConversationId(CHANNEL, session_id)), [message_id])
+            except Exception:  # noqa: BLE001 — a database hiccup: the message stays "sent", the chat goes on
+                logger.exception("web: recording a delivery failed conv=%s", conversation_ref(session_id))
+        return acked
+
+    async def _replay(self, sid: str, session_id: str, after: int) -> None:
+        """The session's messages after ``after`` to this socket (the recent history when 0)."""
+        if self.history_messages <= 0:
+            return
+        conversation = str(ConversationId(CHANNEL, session_id))
+        found = await run_db(self.router.store.history, conversation, after,
+                             utcnow() - timedelta(hours=self.history_hours), self.history_messages, with_user=after == 0)
+        for message in found:
+            sender = message["sender"]
+            payload: Dict[str, Any] = {"text": without_buttons(message["text"]), "message_id": message["id"]}
+            if sender == "user" or sender.startswith(STAFF_PREFIX):  # the widget shows them as such
+                payload["sender"] = "user" if sender == "user" else "staff"
+            unacknowledged = sender != "user" and not message["delivered_at"]
+            await self.sio.emit("bot_uttered", payload, to=sid,
+                                callback=self._on_ack(session_id, message["id"]) if unacknowledged else None)
+        if found:
+            logger.info("web: %d messages replayed conv=%s after=%d", len(found), conversation_ref(session_id), after)
 
     async def on_bad_packet(self, sid: str, *args: Any) -> None:
         await self.sio.emit("bot_uttered", {"text": texts.NOT_TEXT}, room=sid)

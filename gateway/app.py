@@ -67,7 +67,7 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     router = Router(engine, store, settings.max_message_chars, hours=hours)
     app.ctx.router = router
     limits = RateLimits(settings)  # gateway/rate_limits.py: where each limit sits, and why
-    webchat = WebChat(sio, router, limits, settings.max_metadata_bytes)
+    webchat = WebChat(sio, router, limits, settings)  # signed sessions, history, delivery (connectors/webchat.py)
     setup_rest(app, router, limits, settings)  # POST /api/messages, only with REST_API_TOKEN
     # LINE (connectors/line/channel.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
     app.ctx.line = setup_line(app, router, db, settings)

@@ -83,6 +83,11 @@ class Settings:
     rate_limit_conversation_messages: str = "30 per minute"
     # POST /api/messages (plain HTTP chat for integrations) answers only with this bearer token; empty: off.
     rest_api_token: str = ""
+    # Website sessions (connectors/webchat_session.py): the HMAC secret of the session tokens (empty: generated
+    # once in DATA_DIR; several gateways must share one), and what a widget gets again on (re)connect.
+    webchat_session_secret: str = ""
+    webchat_history_messages: int = 50
+    webchat_history_hours: float = 24.0
 
     # Token of the engine's HTTP API (rasa run --auth-token; tools/stack.py gives both sides the same one).
     engine_auth_token: str = ""
@@ -166,6 +171,9 @@ class Settings:
             rate_limit_conversation_messages=os.environ.get("RATE_LIMIT_CONVERSATION_MESSAGES",
                                                             cls.rate_limit_conversation_messages),
             rest_api_token=os.environ.get("REST_API_TOKEN", "").strip(),
+            webchat_session_secret=os.environ.get("WEBCHAT_SESSION_SECRET", "").strip(),
+            webchat_history_messages=max(0, int(_env_float("WEBCHAT_HISTORY_MESSAGES", cls.webchat_history_messages))),
+            webchat_history_hours=_env_float("WEBCHAT_HISTORY_HOURS", cls.webchat_history_hours),
             engine_auth_token=os.environ.get("ENGINE_AUTH_TOKEN", "").strip(),
             public_url=os.environ.get("PUBLIC_URL", "").strip().rstrip("/"),
         )

@@ -1,4 +1,11 @@
-"""A Socket.IO client that behaves like rasa-webchat (session_request, then user_uttered)."""
+"""A Socket.IO client that behaves like rasa-webchat (session_request, then user_uttered).
+
+Like rasa-webchat it sends back the session token the gateway confirmed (``token``, signed: see
+connectors/webchat_session.py); ``session_id`` is the id in it, the conversation being ``web:<session_id>``. The
+gateway's extra ``message_id`` is kept aside (``message_ids``, ``last_message_id``) and, unless ``keep_ids``, left
+out of the payloads the tests read, as rasa-webchat ignores it. The python client acknowledges every event the
+gateway asks an ack for.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import socketio
 
+from connectors.webchat_session import session_id_of
 from gateway import texts
 
 RATE_LIMITED_ADVICE = ("the gateway refused a new chat from this address (rate limits): start the stack for evaluations "
@@ -14,26 +22,46 @@ RATE_LIMITED_ADVICE = ("the gateway refused a new chat from this address (rate l
 
 
 class WidgetClient:
-    def __init__(self, url: str, transports: Optional[List[str]] = None) -> None:
+    def __init__(self, url: str, transports: Optional[List[str]] = None, keep_ids: bool = False) -> None:
         self.url = url
         self.transports = transports or ["websocket"]
+        self.keep_ids = keep_ids
         self.sio = socketio.AsyncClient(reconnection=False)
+        self.token: Optional[str] = None
         self.session_id: Optional[str] = None
+        self.message_ids: List[int] = []
         self.messages: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self.errors: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
         self._confirmed: "asyncio.Queue[str]" = asyncio.Queue()
-        self.sio.on("bot_uttered", self.messages.put)
+        self.sio.on("bot_uttered", self._bot_uttered)
         self.sio.on("gateway_error", self.errors.put)
-        self.sio.on("session_confirm", self._confirmed.put)
+        self.sio.on("session_confirm", self._session_confirm)
 
-    async def connect(self, session_id: Optional[str] = None) -> str:
+    @property
+    def last_message_id(self) -> int:
+        return max(self.message_ids, default=0)
+
+    async def _bot_uttered(self, payload: Any) -> None:
+        if isinstance(payload, dict) and "message_id" in payload:
+            self.message_ids.append(payload["message_id"])
+            if not self.keep_ids:
+                payload = {k: v for k, v in payload.items() if k != "message_id"}
+        await self.messages.put(payload)
+
+    async def _session_confirm(self, token: str) -> None:
+        self.token, self.session_id = token, session_id_of(token)
+        await self._confirmed.put(token)
+
+    async def connect(self, token: Optional[str] = None, **extra: Any) -> str:
+        """Open the socket and ask for a session: ``token`` is a session the gateway confirmed before (another tab,
+        a reconnect); ``extra`` goes into session_request too (``last_message_id``). Returns the session id."""
         await self.sio.connect(self.url, transports=self.transports, socketio_path="/socket.io/")
-        await self.sio.emit("session_request", {"session_id": session_id})
-        self.session_id = await asyncio.wait_for(self._confirmed.get(), 10)
-        return self.session_id
+        await self.sio.emit("session_request", {"session_id": token, **extra})
+        await asyncio.wait_for(self._confirmed.get(), 10)
+        return self.session_id  # type: ignore[return-value]
 
     async def say(self, message: Any, **extra: Any) -> None:
-        await self.sio.emit("user_uttered", {"message": message, "session_id": self.session_id, **extra})
+        await self.sio.emit("user_uttered", {"message": message, "session_id": self.token, **extra})
 
     async def next_message(self, timeout: float = 30) -> Dict[str, Any]:
         return await asyncio.wait_for(self.messages.get(), timeout)

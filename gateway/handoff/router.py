@@ -51,7 +51,9 @@ from gateway.storage.conversations import BOT, QUEUED, QUEUES, STAFF_PREFIX, Con
 logger = logging.getLogger(__name__)
 
 BotMessage = Dict[str, Any]
-Push = Callable[..., Awaitable[Optional[bool]]]  # (id in the channel, messages, confirm=False) → delivered?
+# (id in the channel, messages, confirm=False) → delivered? True: a client acknowledged (web) or the platform
+# took it (LINE); None: sent, not acknowledged yet; False: nobody to deliver to, or it failed.
+Push = Callable[..., Awaitable[Optional[bool]]]
 REQUEST_HUMAN = "/request_human"
 REQUEST_COUNSELOR = "/request_counselor"
 CANCEL_WORDS = {"キャンセル", "きゃんせる", "やめる", "/cancel_handoff"}
@@ -117,6 +119,9 @@ class Notifier:
 
     async def alert(self, payload: Dict, roles=(), usernames=()) -> None: ...
 
+    async def delivered(self, conversation_id: str, marks: List[Dict]) -> None:
+        """A client acknowledged these messages ({id, delivered_at})."""
+
     def available(self, queue: str) -> int:
         """How many people who answer ``queue`` are online (for the wait estimate)."""
         return 0
@@ -126,6 +131,11 @@ def _as_transcript(message: BotMessage) -> str:
     text = message.get("text") or ""
     titles = [b.get("title", "") for b in message.get("buttons") or [] if isinstance(b, dict)]
     return text + (f"\n［ボタン：{' / '.join(titles)}］" if titles else "")
+
+
+def without_buttons(transcript_text: str) -> str:
+    """A transcript line's text as the user saw it (the 「［ボタン：…］」 line removed): the widget's history."""
+    return _BUTTONS_LINE.sub("", transcript_text)
 
 
 class Router:
@@ -290,7 +300,8 @@ class Router:
         shown = [m for m in replies if not (isinstance(m.get("custom"), dict) and "handoff" in m["custom"])]
         for reply in shown:
             if reply.get("text") or reply.get("buttons"):
-                await run_db(self.store.add_message, conversation.id, "bot", _as_transcript(reply))
+                stored = await run_db(self.store.add_message, conversation.id, "bot", _as_transcript(reply))
+                reply["message_id"] = stored["id"]  # the widget's history and de-duplication
         if handoff:
             queue = handoff.get("queue") if handoff.get("queue") in QUEUES else "general"
             reason = str(handoff.get("reason") or "user_request")[:32]
@@ -321,13 +332,19 @@ class Router:
             conversation = await run_db(self.store.get, conversation_id)
             protected = bool(conversation and conversation.counseling)
         titles = f"\n［ボタン：{' / '.join(b['title'] for b in buttons)}］" if buttons else ""
-        await run_db(self.store.add_message, conversation_id, "system", text + titles, protected=protected)
-        return [{"text": text, **({"buttons": buttons} if buttons else {})}]
+        stored = await run_db(self.store.add_message, conversation_id, "system", text + titles, protected=protected)
+        return [{"text": text, **({"buttons": buttons} if buttons else {}), "message_id": stored["id"]}]
 
     # ------------------------------------------------------------------ staff actions
     async def push(self, conversation: Conversation, messages: List[BotMessage], confirm: bool = False) -> bool:
         """Deliver messages to the user outside a turn (a staff reply, the queue moving, a reminder). With
         ``confirm``, wait until the channel has delivered them and say whether it did."""
+        return await self.deliver(conversation, messages, confirm) is not False
+
+    async def deliver(self, conversation: Conversation, messages: List[BotMessage],
+                      confirm: bool = False) -> Optional[bool]:
+        """``push``, with the channel's answer (see Push). Stored messages carry their ``message_id``: they are
+        marked delivered when the channel says so now, or when a web client acknowledges them later."""
         target = ConversationId.parse(conversation.id)
         push = self.channels.get(target.channel)
         if push is None:
@@ -335,7 +352,15 @@ class Router:
                         conversation_ref(conversation.id))
             return False
         delivered = await push(target.user, messages, confirm=confirm)
-        return delivered is not False
+        if delivered is True:
+            await self.delivered(conversation.id, [m["message_id"] for m in messages if m.get("message_id")])
+        return delivered
+
+    async def delivered(self, conversation_id: str, message_ids: List[int]) -> None:
+        """Messages a client acknowledged: stored, and shown on the console (once, the first time)."""
+        marks = await run_db(self.store.mark_delivered, conversation_id, message_ids) if message_ids else []
+        if marks:
+            await self.notifier.delivered(conversation_id, marks)
 
     async def claim(self, conversation_id: str, username: str) -> Optional[Conversation]:
         if not await run_db(self.store.claim, conversation_id, username):
@@ -354,7 +379,9 @@ class Router:
             return None
         message = await run_db(self.store.add_message, conversation_id, STAFF_PREFIX + username, text,
                                protected=conversation.counseling)
-        await self.push(conversation, [{"text": text, "sender": "staff"}])
+        delivered = await self.deliver(conversation, [{"text": text, "sender": "staff", "message_id": message["id"]}])
+        # The console's mark: 「表示済み」 (acknowledged), 「送信済み」 (sent, no ack yet), 「未達」 (nobody online).
+        message["delivery"] = "delivered" if delivered is True else "offline" if delivered is False else "sent"
         await self.notifier.message(conversation_id, message)
         return message
 
@@ -398,8 +425,9 @@ class Router:
         return conversation
 
     async def _tell(self, conversation: Conversation, text: str) -> None:
-        await run_db(self.store.add_message, conversation.id, "system", text, protected=conversation.counseling)
-        await self.push(conversation, [{"text": text}])
+        message = await run_db(self.store.add_message, conversation.id, "system", text,
+                               protected=conversation.counseling)
+        await self.push(conversation, [{"text": text, "message_id": message["id"]}])
 
     async def _queue_moved(self, queue: Optional[str]) -> None:
         """Everyone still waiting in ``queue`` hears their new place."""

@@ -1,4 +1,8 @@
-// Minimal chat widget speaking Rasa's Socket.IO protocol (the same one rasa-webchat uses).
+// Minimal chat widget speaking Rasa's Socket.IO protocol (the same one rasa-webchat uses), with the gateway's
+// extras (connectors/webchat.py): the signed session is kept (this tab's in sessionStorage, the browser's last in
+// localStorage, so a chat goes on in a new tab); on load the widget asks for the recent messages
+// (last_message_id 0), on a reconnect for what it missed (the last id it showed); it shows each message once
+// (message_id) and acknowledges what it showed (the staff console's 「表示済み」).
 (function () {
   "use strict";
   var KEY = "sapporo-chat-session";
@@ -7,8 +11,19 @@
   var form = document.getElementById("form");
   var input = document.getElementById("input");
   var status = document.getElementById("status");
-  var sessionId = sessionStorage.getItem(KEY);
+  var sessionId = read("sessionStorage") || read("localStorage");
+  var seen = {}; // message ids on the page
+  var lastId = 0; // the highest of them
   var socket = io({ path: "/socket.io/", transports: ["websocket", "polling"] });
+
+  function read(storage) {
+    try { return window[storage].getItem(KEY); } catch (e) { return null; } // storage blocked: a session per page
+  }
+  function keep(id) {
+    ["sessionStorage", "localStorage"].forEach(function (storage) {
+      try { window[storage].setItem(KEY, id); } catch (e) { /* blocked or full */ }
+    });
+  }
 
   function linkify(node, text) {
     text.split(/(https?:\/\/[^\s（）「」]+)/).forEach(function (part, i) {
@@ -50,16 +65,24 @@
 
   socket.on("connect", function () {
     status.textContent = "接続しました";
-    socket.emit("session_request", { session_id: sessionId });
+    socket.emit("session_request", { session_id: sessionId, last_message_id: lastId });
   });
   socket.on("session_confirm", function (id) {
-    sessionId = (id && id.session_id) || id;
-    sessionStorage.setItem(KEY, sessionId);
+    var confirmed = (id && id.session_id) || id;
+    if (confirmed !== sessionId) { seen = {}; lastId = 0; } // a new session: ids of another chat mean nothing
+    sessionId = confirmed;
+    keep(sessionId);
   });
-  socket.on("bot_uttered", function (msg) {
-    // A person writing from the staff console is shown as such (「担当者」), not as the bot.
-    if (msg.text) add(msg.sender === "staff" ? "staff" : "bot", msg.text);
-    if (msg.quick_replies) showQuickReplies(msg.quick_replies);
+  socket.on("bot_uttered", function (msg, ack) {
+    var id = msg.message_id;
+    if (!id || !seen[id]) {
+      if (id) { seen[id] = true; lastId = Math.max(lastId, id); }
+      // A person writing from the staff console is shown as such (「担当者」), not as the bot; the citizen's
+      // own messages come back only in the history.
+      if (msg.text) add(msg.sender === "staff" || msg.sender === "user" ? msg.sender : "bot", msg.text);
+      if (msg.quick_replies) showQuickReplies(msg.quick_replies);
+    }
+    if (ack) ack(); // shown (now or before)
   });
   socket.on("disconnect", function () { status.textContent = "接続が切れました。再接続しています…"; });
 

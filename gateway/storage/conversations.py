@@ -81,6 +81,8 @@ messages = sa.Table(
     sa.Column("kind", sa.String(8), nullable=False, default="text"),  # text | note (staff only)
     sa.Column("text", sa.Text, nullable=False),  # encrypted (Fernet token) when protected
     sa.Column("protected", sa.Boolean, nullable=False, default=False, server_default=sa.false(), index=True),
+    # When a client acknowledged the message (a widget's Socket.IO ack; LINE: its push reported success); NULL: not yet.
+    sa.Column("delivered_at", sa.DateTime),
 )
 
 canned_replies = sa.Table(
@@ -144,7 +146,8 @@ def _iso(value: Optional[datetime]) -> Optional[str]:
 
 def message_dict(row, text: Optional[str] = None) -> Dict:
     return {"id": row.id, "at": _iso(row.at), "sender": row.sender, "kind": row.kind,
-            "text": row.text if text is None else text, "protected": bool(row.protected)}
+            "text": row.text if text is None else text, "protected": bool(row.protected),
+            "delivered_at": _iso(row.delivered_at)}
 
 
 class HandoffStore:
@@ -214,6 +217,34 @@ class HandoffStore:
 
     def _readable(self, stored: str, show: bool) -> str:
         return self.cipher.decrypt(stored) if show and self.cipher else HIDDEN
+
+    # ------------------------------------------------------------------ website: history and delivery (issue #13)
+    def history(self, conversation_id: str, after_id: int, since: datetime, limit: int,
+                with_user: bool = True) -> List[Dict]:
+        """What a widget gets again on (re)connect: the chat's messages (no staff notes) after ``after_id`` and
+        ``since``, the last ``limit`` of them, oldest first; the user's own only ``with_user``. Protected ones
+        decrypted: the caller sends them only to the session they belong to."""
+        condition = [messages.c.conversation_id == conversation_id, messages.c.kind == "text",
+                     messages.c.id > after_id, messages.c.at >= since]
+        if not with_user:
+            condition.append(messages.c.sender != "user")
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(messages).where(*condition).order_by(messages.c.id.desc()).limit(limit)).all()
+        return [message_dict(r, self._readable(r.text, True) if r.protected else None) for r in reversed(rows)]
+
+    def mark_delivered(self, conversation_id: str, message_ids: Iterable[int]) -> List[Dict]:
+        """Record that a client acknowledged these messages of the chat; returns those not marked before
+        ({id, delivered_at}), for the console."""
+        ids = [int(i) for i in message_ids]
+        if not ids:
+            return []
+        now = utcnow()
+        mine = (messages.c.conversation_id == conversation_id, messages.c.id.in_(ids), messages.c.delivered_at.is_(None))
+        with self.engine.begin() as c:
+            fresh = c.execute(sa.select(messages.c.id).where(*mine)).scalars().all()
+            if fresh:
+                c.execute(messages.update().where(*mine).values(delivered_at=now))
+        return [{"id": i, "delivered_at": _iso(now)} for i in fresh]
 
     # ------------------------------------------------------------------ writing
     def add_message(self, conversation_id: str, sender: str, text: str, kind: str = "text",

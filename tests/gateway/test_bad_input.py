@@ -227,7 +227,7 @@ async def widget_turn(gw: GatewayProcess, send) -> List[Dict[str, Any]]:
 @pytest.mark.parametrize("name,payload,text", WIDGET_PAYLOADS, ids=[p[0] for p in WIDGET_PAYLOADS])
 def test_widget_user_uttered(gw, engine, name, payload, text):
     async def send(widget: WidgetClient) -> None:
-        data = {**payload, "session_id": widget.session_id} if isinstance(payload, dict) else payload
+        data = {**payload, "session_id": widget.token} if isinstance(payload, dict) else payload
         await widget.sio.emit("user_uttered", data)
 
     shown = asyncio.run(widget_turn(gw, send))
@@ -239,7 +239,7 @@ def test_widget_user_uttered(gw, engine, name, payload, text):
 def test_widget_json_nested_too_deep(gw, engine):
     async def send(widget: WidgetClient) -> None:  # a hand-made packet: the client library would not encode it
         await widget.sio.eio.send('2["user_uttered",{"message":"hi","session_id":"%s","metadata":%s}]'
-                                  % (widget.session_id, DEEP))
+                                  % (widget.token, DEEP))
 
     assert asyncio.run(widget_turn(gw, send)) == [{"text": texts.NOT_TEXT}]
     assert [r["message"] for r in engine.received] == ["こんにちは"]
@@ -256,7 +256,7 @@ def test_widget_metadata_is_checked_and_never_overrides_the_channel(gw, engine, 
     errors: List[Dict[str, Any]] = []
 
     async def send(widget: WidgetClient) -> None:
-        await widget.sio.emit("user_uttered", {"message": "メタデータ", "session_id": widget.session_id,
+        await widget.sio.emit("user_uttered", {"message": "メタデータ", "session_id": widget.token,
                                                "metadata": metadata})
         errors.append(await asyncio.wait_for(widget.errors.get(), 10))
 

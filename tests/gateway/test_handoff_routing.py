@@ -422,7 +422,7 @@ async def test_queue_moving_is_pushed_to_the_next_socketio_user(gateway, engine,
 async def test_staff_reply_reaches_the_widget_live(gateway, engine, clerk):
     widget, other_tab = WidgetClient(gateway.url), WidgetClient(gateway.url)
     await widget.connect()
-    await other_tab.connect(widget.session_id)
+    await other_tab.connect(widget.token)  # the session token the gateway confirmed (signed)
     chat = f"web:{widget.session_id}"
     try:
         await widget.ask("/request_human")

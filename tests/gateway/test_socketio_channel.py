@@ -19,11 +19,18 @@ async def client(gateway):
 
 async def test_session_request_gets_a_new_session_id(client):
     assert client.session_id and len(client.session_id) == 32
+    assert client.token.startswith(client.session_id + "-") and len(client.token) <= 64  # signed, rasa-webchat's size
 
 
-async def test_session_id_offered_by_the_widget_is_kept(gateway):
+async def test_session_the_gateway_confirmed_is_kept(client, gateway):
     widget = WidgetClient(gateway.url)
-    assert await widget.connect("my-session-1234") == "my-session-1234"
+    assert await widget.connect(client.token) == client.session_id and widget.token == client.token
+    await widget.close()
+
+
+async def test_session_id_the_gateway_did_not_sign_is_replaced(gateway):
+    widget = WidgetClient(gateway.url)
+    assert await widget.connect("my-session-1234") != "my-session-1234"  # kept before the sessions were signed
     await widget.close()
 
 
@@ -60,8 +67,8 @@ async def test_long_polling_transport_works_too(gateway):
 
 async def test_every_tab_of_a_session_gets_the_reply(gateway):
     first, second = WidgetClient(gateway.url), WidgetClient(gateway.url)
-    session_id = await first.connect()
-    await second.connect(session_id)
+    await first.connect()
+    await second.connect(first.token)
     await first.say("こんにちは")
     assert (await first.next_message())["text"] == "echo:こんにちは"
     assert (await second.next_message())["text"] == "echo:こんにちは"

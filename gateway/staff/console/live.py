@@ -1,6 +1,6 @@
 """Live updates: the Socket.IO namespace ``/staff`` (connect with the session cookie, watch and unwatch a
-chat; events ``queue``, ``message``, ``conversation``, ``alert``) and the Notifier methods through which the
-router and the counseling desk report, plus who is online (presence, for the wait estimate).
+chat; events ``queue``, ``message``, ``conversation``, ``alert``, ``delivery``) and the Notifier methods through
+which the router and the counseling desk report, plus who is online (presence, for the wait estimate).
 
 A socket lives only as long as its session: the session is checked again on every event the socket sends
 and before every event sent to sockets, a sweep every SWEEP_SECONDS catches what ended elsewhere (the admin
@@ -155,15 +155,21 @@ class LiveUpdates(Notifier):
             if not user or not may_see(user, conversation):
                 await self.sio.leave_room(sid, room, namespace=NAMESPACE)
 
-    async def message(self, conversation_id: str, message: Dict) -> None:
-        await self.check_sessions()
-        payload = {"conversation_id": conversation_id, "message": message}
+    async def _rooms(self, conversation_id: str) -> list:
+        """Who hears about a chat's messages: its watchers (those who may still see it) and its owner, who sees
+        them even with another chat open."""
         conversation = await run_db(self.store.get, conversation_id)
         if conversation:
             await self._prune_watchers(conversation)
         rooms = ["conv:" + conversation_id]
-        if conversation and conversation.staff:  # the owner sees it even with another chat open
+        if conversation and conversation.staff:
             rooms.append("user:" + conversation.staff)
+        return rooms
+
+    async def message(self, conversation_id: str, message: Dict) -> None:
+        await self.check_sessions()
+        payload = {"conversation_id": conversation_id, "message": message}
+        rooms = await self._rooms(conversation_id)
         if not message.get("protected"):
             await self.sio.emit("message", payload, room=rooms, namespace=NAMESPACE)  # each socket once
             return
@@ -172,6 +178,13 @@ class LiveUpdates(Notifier):
             user = self._online.get(sid)
             if user and reads_counseling(user):
                 await self.sio.emit("message", payload, to=sid, namespace=NAMESPACE)
+
+    async def delivered(self, conversation_id: str, marks: list) -> None:
+        """A citizen's client acknowledged messages (connectors/webchat.py): the console turns 「送信済み」 or
+        「未達」 into 「表示済み」. Ids and times only, no text."""
+        await self.check_sessions()
+        payload = {"conversation_id": conversation_id, "messages": marks}
+        await self.sio.emit("delivery", payload, room=await self._rooms(conversation_id), namespace=NAMESPACE)
 
     async def alert(self, payload: Dict, roles=(), usernames=()) -> None:
         """A sound-and-banner alert (gateway/counseling/desk.py) to the online users of ``roles`` and to

@@ -31,6 +31,7 @@
     known: null,       // waiting ids already seen; null until the first queue load (no alert on page load)
     alerts: [],        // unread Socket.IO "alert"s, newest first, until clicked or dismissed
     riskKey: null,     // "<id>|<risk>" the risk <select> was last set from (keeps a pending choice otherwise)
+    delivered: new Map(), // message id → delivered_at from "delivery" events of the open chat (may come first)
   };
   let alertSeq = 0;
   let socket = null;
@@ -348,10 +349,36 @@
 
   // --- conversation pane --------------------------------------------------------------------
 
+  // Whether a staff reply reached the citizen: acknowledged by their widget (web) or taken by LINE; sent to an
+  // open widget that has not acknowledged (yet); nobody online when it was sent; not shown since (after a reload).
+  function deliveryMark(m) {
+    const at = m.delivered_at || state.delivered.get(m.id);
+    if (at || m.delivery === "delivered") return ["delivered", state.open && state.open.channel !== "web" ? "配信済み" : "表示済み"];
+    if (m.delivery === "sent") return ["sent", "送信済み"];
+    return ["undelivered", m.delivery === "offline" ? "未達（相手がオフライン）" : "未達（まだ表示されていません）"];
+  }
+
+  function markDelivery(li, m) {
+    const [kind, label] = deliveryMark(m);
+    const mark = li.querySelector(".msg__delivery") || el("span", "msg__delivery");
+    mark.dataset.state = kind;
+    mark.textContent = label;
+    if (!mark.parentNode) li.querySelector(".msg__meta").append(" ", mark);
+  }
+
+  function applyDelivery(id, at) {
+    state.delivered.set(id, at);
+    const m = state.messages.get(id);
+    if (!m) return;
+    m.delivered_at = m.delivered_at || at;
+    const li = document.querySelector(`#transcript li[data-message-id="${Number(id)}"]`);
+    if (li) markDelivery(li, m);
+  }
+
   function messageItem(m) {
     const s = String(m.sender || "");
     const who = s === "user" || s === "bot" || s === "system" ? s : "staff";
-    const li = el("li", `msg msg--${who}${m.kind === "note" ? " msg--note" : ""}`);
+    const li = el("li", `msg msg--${who}${m.kind === "note" ? " msg--note" : ""}`, null, { "data-message-id": m.id });
     const time = el("time", "msg__time", hhmm(m.at));
     time.dateTime = m.at || "";
     if (who === "system") {
@@ -362,6 +389,7 @@
     if (m.kind === "note") meta.append(el("span", "tag tag--note", "メモ"));
     meta.append(el("span", "msg__who", senderLabel(s)), " ", time);
     li.append(meta, el("div", "msg__text", m.text));
+    if (who === "staff" && m.kind !== "note") markDelivery(li, m);
     return li;
   }
 
@@ -481,7 +509,7 @@
     if (id === state.openId && state.loaded) return viaKeyboard && $("conv-title").focus();
     const seq = ++openSeq;
     if (state.openId && socket) socket.emit("unwatch", { conversation_id: state.openId });
-    Object.assign(state, { openId: id, open: null, loaded: false, messages: new Map() });
+    Object.assign(state, { openId: id, open: null, loaded: false, messages: new Map(), delivered: new Map() });
     state.unread.delete(id); state.unseen.delete(id);
     renderQueues();
     renderControls();
@@ -516,6 +544,7 @@
     const data = await api("GET", convPath(id));
     if (id !== state.openId) return;
     (data.messages || []).sort((a, b) => a.id - b.id).forEach(addMessage);
+    (data.messages || []).forEach((m) => { if (m.delivered_at) applyDelivery(m.id, m.delivered_at); });
     applyConv(data.conversation);
   }
 
@@ -734,6 +763,10 @@
     socket.on("queue", applyQueue);
     socket.on("alert", onAlert);
     socket.on("conversation", (data) => applyConv(data && data.conversation));
+    socket.on("delivery", (data) => {
+      if (!data || data.conversation_id !== state.openId || !Array.isArray(data.messages)) return;
+      for (const d of data.messages) if (d && d.id != null) applyDelivery(d.id, d.delivered_at);
+    });
     socket.on("message", (data) => {
       if (!data || !data.message) return;
       const m = data.message;
