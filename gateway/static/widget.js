@@ -1,6 +1,7 @@
 // Minimal chat widget speaking Rasa's Socket.IO protocol (the same one rasa-webchat uses), with the gateway's
-// extras (connectors/webchat.py): the signed session is kept (this tab's in sessionStorage, the browser's last in
-// localStorage, so a chat goes on in a new tab); on load the widget asks for the recent messages
+// extras (connectors/webchat.py): the signed session is kept in this tab's sessionStorage only (a reload goes on;
+// a closed tab forgets it — on a school's or library's shared computer the next person must not find a child's
+// counseling chat; a chat that follows the citizen to other tabs needs the 「会話を終える」 button of issue #14); on load the widget asks for the recent messages
 // (last_message_id 0), on a reconnect for what it missed (the last id it showed); it shows each message once
 // (message_id) and acknowledges what it showed (the staff console's 「表示済み」).
 (function () {
@@ -11,7 +12,7 @@
   var form = document.getElementById("form");
   var input = document.getElementById("input");
   var status = document.getElementById("status");
-  var sessionId = read("sessionStorage") || read("localStorage");
+  var sessionId = read("sessionStorage");
   var seen = {}; // message ids on the page
   var lastId = 0; // the highest of them
   var socket = io({ path: "/socket.io/", transports: ["websocket", "polling"] });
@@ -20,9 +21,7 @@
     try { return window[storage].getItem(KEY); } catch (e) { return null; } // storage blocked: a session per page
   }
   function keep(id) {
-    ["sessionStorage", "localStorage"].forEach(function (storage) {
-      try { window[storage].setItem(KEY, id); } catch (e) { /* blocked or full */ }
-    });
+    try { window.sessionStorage.setItem(KEY, id); } catch (e) { /* blocked or full */ }
   }
 
   function linkify(node, text) {
