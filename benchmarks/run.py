@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from connectors.webchat_session import SessionSigner  # noqa: E402
 from tests.socketio_client import WidgetClient  # noqa: E402
 from tools.model import ENGINE_BIN, engine_env  # noqa: E402
 from tools.stack import Stack, free_port  # noqa: E402
@@ -101,13 +103,17 @@ async def measure_texts(name: str, turns: int, one_call, texts: List[str]) -> Di
 
 async def run(turns: int, concurrency: int, city_data: Path) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-"))
+    session_secret = secrets.token_urlsafe(48)
+    signer, sessions = SessionSigner(session_secret), {}
     citydata_url = f"sqlite:///{data_dir / 'citydata.db'}"
     subprocess.run([str(ENGINE_BIN / "python"), "-m", "bot.knowledge.citydata", "load", str(city_data), "--db", citydata_url],
                    cwd=ROOT, env=engine_env(), check=True, stdout=subprocess.DEVNULL)
     stack = Stack(gateway_port=free_port(), engine_port=free_port(), actions_port=free_port(), data_dir=data_dir,
                   extra_env={"CITYDATA_DB_URL": citydata_url, "ASSISTANT_DB_URL": f"sqlite:///{data_dir / 'a.db'}",
                              # a load test from one address, and POST /api/messages is off without a token
-                             "RATE_LIMITS": "off", "REST_API_TOKEN": BENCH_TOKEN})
+                             "RATE_LIMITS": "off", "REST_API_TOKEN": BENCH_TOKEN,
+                             # the benchmark signs its widget sessions itself: a fresh chat per conversation
+                             "WEBCHAT_SESSION_SECRET": session_secret})
     print("starting the stack ...", flush=True)
     stack.start()
     try:
@@ -129,7 +135,7 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
 
             async def socketio_turn(conversation: str, text: str) -> None:
                 client = clients[int(conversation.split("-")[0])]
-                client.session_id = f"bench-socket-{conversation}"
+                client.token = sessions.setdefault(conversation, signer.new())
                 await client.ask(text)
 
             async def item_lookup(conversation: str, text: str) -> None:
@@ -149,7 +155,7 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
                 await engine_turn(f"faq-{next(ids)}", text)
 
             async def faq_socketio(_: str, text: str) -> None:
-                clients[0].session_id = f"bench-faq-{next(ids)}"
+                clients[0].token = signer.new()
                 await clients[0].ask(text)
 
             faq_rows = [await measure_texts("FAQ question: engine REST", turns, faq_engine, FAQ_QUESTIONS),
