@@ -467,13 +467,22 @@ class ItemMatcher:
             return MatchResult("unknown", [], phrase)
         result = self._match_listed(phrase) or self._match_phrase(phrase)
         if result.status == "unknown":
-            # "ぴあの処分": the の the marker took ends a word typed in kana; only a name read exactly counts
-            whole = self.extract_item_phrase(text, keep_no=True)
-            if whole != phrase and _KANA.fullmatch(whole[-2:] or "-"):
-                other = self._match_phrase(whole)
-                if other.status == "found" and other.candidates[0].score >= EXACT_READING:
-                    return other
+            # "ぴあの処分", "かれはを捨てたい": the の the marker took, or the は/が/を/も cut as a particle, ends a
+            # word typed in kana (ピアノ, 枯葉); only a name read exactly counts
+            for whole in (self.extract_item_phrase(text, keep_no=True), self._with_next_kana(text, phrase)):
+                if whole and whole != phrase and _KANA.fullmatch(whole[-2:] or "-"):
+                    other = self._match_phrase(whole)
+                    if other.status == "found" and other.candidates[0].score >= EXACT_READING:
+                        return other
         return result
+
+    @staticmethod
+    def _with_next_kana(text: str, phrase: str) -> str:
+        """``phrase`` with the particle-like kana that followed it in ``text`` ("かれ" in "かれはを…" → "かれは")."""
+        norm = normalize_text(text)
+        at = norm.find(phrase)
+        following = norm[at + len(phrase): at + len(phrase) + 1] if at >= 0 else ""
+        return phrase + following if following and following in "はがをもの" else ""
 
     def _match_phrase(self, phrase: str) -> MatchResult:
         query = self._analyse(phrase)

@@ -308,6 +308,8 @@ def test_one_word_inside_a_longer_name_is_asked_about(matcher):
     ("おのって大型？", "斧"),  # a category named without ごみ
     ("あみど外したけど粗大？", "網戸"),  # an item in hiragana before a verb clause
     ("ぴあの処分したいです", "ピアノ"),  # の of a word in kana, not of the question
+    ("かれはを捨てたい", "枯葉"),  # は of a word in kana, not the topic particle
+    ("かれは何ごみ", "枯葉"),
     ("ケーキについてきた保冷剤", "保冷剤"),  # ついてきた is no 「について」
     ("飲み残しの薬", "薬（錠剤・カプセルなど）"),
 ])
