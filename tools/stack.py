@@ -200,7 +200,8 @@ class Stack:
         self.model = self.model or model_path()
         if not self.model.exists():
             raise SystemExit(f"no trained model at {self.model}; run `make train` first")
-        cmd = [str(ENGINE_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.engine_auth_token,
+        # --auth-token=…: a random token may begin with "-", which argparse would take for an option (CI saw it)
+        cmd = [str(ENGINE_BIN / "rasa"), "run", "--enable-api", f"--auth-token={self.engine_auth_token}",
                "-i", "127.0.0.1", "-p", str(self.engine_port), "-m", str(self.model),
                "--endpoints", str(self._endpoints_file()), "--credentials", "credentials.yml"]
         self._spawn("engine", cmd, engine_env() | self.extra_env)

@@ -4,6 +4,7 @@ for forever. A real process stands in for a service: Python's http.server on a f
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -112,3 +113,19 @@ def test_health_checks_can_be_switched_off(tmp_path, stacks):
     os.killpg(stack.processes["actions"].pid, signal.SIGSTOP)
     stack.run_for(3.0)
     assert not [line for line in stack.lines if "hung" in line], stack.lines
+
+
+def test_an_engine_token_that_begins_with_a_dash_reaches_the_engine(tmp_path, monkeypatch):
+    """secrets.token_urlsafe() begins with "-" once in 64 starts; as a separate argument Rasa's argparse took it
+    for an option and the engine would not start ("argument -t/--auth-token: expected one argument")."""
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"")
+    stack = Stack(data_dir=tmp_path, model=model, engine_auth_token="-dash-first_token")
+    started = {}
+    monkeypatch.setattr(stack, "_spawn", lambda name, cmd, env: started.update({name: cmd}))
+    stack.start_engine()
+    parser = argparse.ArgumentParser()  # the options of `rasa run` that matter here, as Rasa declares them
+    parser.add_argument("-t", "--auth-token")
+    parser.add_argument("--enable-api", action="store_true")
+    known, _ = parser.parse_known_args(started["engine"][2:])
+    assert known.auth_token == "-dash-first_token"
