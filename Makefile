@@ -14,12 +14,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: eval-e2e eval-triage-stack help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e eval eval-nlu eval-garbage eval-faq eval-triage validate lock bench bench-handoff line-richmenu clean
+.PHONY: eval-e2e eval-triage-stack help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e test-faults eval eval-nlu eval-garbage eval-faq eval-triage validate lock bench bench-handoff line-richmenu clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
 	@echo "make test   the whole test suite"
-	@echo "other: setup train eval eval-nlu eval-garbage eval-faq eval-triage validate bench load-city-data DIR=... lock clean"
+	@echo "other: test-faults setup train eval eval-nlu eval-garbage eval-faq eval-triage validate bench load-city-data DIR=... lock clean"
 	@echo "with make run up: eval-e2e (the front door) eval-triage-stack (the triage sets)"
 
 ## ---- environments (re-made only when pyproject.toml or the constraints change) ----
@@ -83,6 +83,11 @@ test-gateway: $(GATEWAY_VENV)/.installed
 
 test-e2e: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/e2e
+
+# The fault tests alone (also part of `make test`): SIGKILL to the gateway with LINE events and a staff reply in
+# flight, SIGKILL to the engine and then to the gateway under `make run`'s runner mid-conversation, SIGTERM to make run.
+test-faults: setup train system-packages
+	$(GATEWAY_PY) -m pytest tests/gateway/test_line_inbox.py tests/e2e/test_stack_supervision.py
 
 eval: eval-nlu eval-garbage eval-faq eval-triage
 

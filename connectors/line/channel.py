@@ -27,7 +27,8 @@ shown while the engine works; texts are split at 5,000 UTF-16 units on sentence 
 replies (postback with the title as display text, or a message action), a ``{"datetimepicker": …}`` custom
 payload a date-picker quick reply, a ``{"flex": {"altText", "contents"}}`` custom payload a Flex message.
 An expired or refused reply token falls back to push. Staff replies, queue updates and reminders go by push
-(the router's ``push``), queued behind the user's events, retried with one ``X-Line-Retry-Key``.
+(the router's ``push``): written to the inbox first (kind ``push``), delivered by the user's queue behind their
+events, retried like an event (one ``X-Line-Retry-Key`` per batch), and only then marked delivered.
 
 Logs never contain message texts or LINE user ids (conversations appear as ``conversation_ref``).
 """
@@ -52,7 +53,7 @@ from gateway.counseling.crypto import cipher_for
 from gateway.handoff.engine_client import BEFORE_SEND
 from gateway.storage.db import run_db, utcnow
 from gateway.storage.line_events import EventLog
-from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, PENDING, Entry, Inbox, connect_inbox
+from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, PENDING, PUSH, Entry, Inbox, connect_inbox
 from connectors.line.inbox_writer import InboxWriter
 from gateway.storage.conversations import BOT
 from gateway.handoff.router import BotMessage, conversation_ref
@@ -450,6 +451,7 @@ class LineChannel:
                 tries = entry.attempts
                 await self._work(entry)
                 await self.writer.call(self.inbox.done_op, entry_id)
+                await self._pushed(entry)
                 return
             except asyncio.CancelledError:
                 raise
@@ -598,39 +600,48 @@ class LineChannel:
             elif user_id:
                 logger.info("line: reply failed (%s) conv=%s, sending by push", status or "unreachable",
                             self._ref(user_id))
-        elif user_id:
+        elif user_id and entry.kind != PUSH:
             logger.info("line: reply token %s conv=%s, sending by push", "expired" if reply_token else "missing",
                         self._ref(user_id))
         if not user_id:
             return  # a group or room: the reply was the only way
         for index, batch in batches:
-            key = str(uuid.uuid5(RETRY_KEYS, f"{entry.id}:{event.get('webhookEventId')}:{index}"))
+            # Row ids may be reused once a row is deleted (SQLite): the event id or the push's own id makes it unique.
+            key = str(uuid.uuid5(RETRY_KEYS, f"{entry.id}:{event.get('webhookEventId') or event.get('push_id')}:{index}"))
             if not await self.api.push(user_id, batch, self._ref(user_id), retry_key=key):
                 raise DeliveryFailed()
 
-    async def push(self, user_id: str, messages: List[BotMessage], confirm: bool = False) -> bool:
-        """The router's way to reach a LINE user outside a turn (a person's reply, the queue moving, a reminder):
-        queued behind the user's events, so it arrives in order. Returns at once (True), or with ``confirm``
-        when LINE has accepted it (False after the last retry failed: a reminder can then be tried again)."""
-        if not confirm:
-            self._enqueue(_conversation(user_id), partial(self._push_now, user_id, messages))
+    async def push(self, user_id: str, messages: List[BotMessage], confirm: bool = False) -> Optional[bool]:
+        """The router's way to reach a LINE user outside a turn (a person's reply, the queue moving, a reminder).
+        The push is written to the durable inbox first (kind ``push``) and delivered by the user's queue, behind
+        their events: it survives a restart, is retried with one ``X-Line-Retry-Key`` per batch and, after the
+        last try, listed for staff. The stored messages (``message_id``) are marked delivered once LINE took them.
+        Returns None (stored, not delivered yet), True with ``confirm`` (stored: from now on the inbox owns the
+        delivery) or False when it could not be stored (the caller may try again; a clerk sees 「未達」)."""
+        outgoing = to_line_messages(await check_flex(messages))
+        if not outgoing:
             return True
-        delivered: asyncio.Future = asyncio.get_running_loop().create_future()
+        chat = _conversation(user_id)
+        event = {"type": PUSH, "push_id": uuid.uuid4().hex, "source": {"type": "user", "userId": user_id},
+                 "message_ids": [m["message_id"] for m in messages if m.get("message_id")]}
+        try:
+            entry_id = await self.writer.call(self.inbox.push_op, chat, event, outgoing)
+        except Exception as exc:  # noqa: BLE001 — the inbox's database refused: say so, never pretend
+            logger.error("line: push not stored (%s) conv=%s", type(exc).__name__, self._ref(user_id))
+            return False
+        fresh = Entry(entry_id, chat, PUSH, event, utcnow(), ANSWERED, 0, outgoing)
+        self._enqueue(chat, partial(self._process, entry_id, fresh))
+        return True if confirm else None
 
-        async def push_and_report() -> None:
-            try:
-                delivered.set_result(await self._push_now(user_id, messages))
-            except Exception:  # noqa: BLE001 — reported as not delivered, logged by the queue runner
-                delivered.set_result(False)
-                raise
-
-        self._enqueue(_conversation(user_id), push_and_report)
-        return await delivered
-
-    async def _push_now(self, user_id: str, messages: List[BotMessage]) -> bool:
-        results = [await self.api.push(user_id, batch, self._ref(user_id))
-                   for batch in _batches(to_line_messages(await check_flex(messages)))]
-        return all(results)
+    async def _pushed(self, entry: Entry) -> None:
+        """A stored push went out: its transcript messages are marked delivered (the console's 「配信済み」)."""
+        ids = entry.event.get("message_ids") if entry.kind == PUSH else None
+        if not ids:
+            return
+        try:
+            await self.router.delivered(entry.chat, [int(i) for i in ids])
+        except Exception as exc:  # noqa: BLE001 — the mark only: the message did go out
+            logger.warning("line: delivery not recorded (%s) conv=%s", type(exc).__name__, conversation_ref(entry.chat))
 
     @staticmethod
     def _ref(user_id: str) -> str:

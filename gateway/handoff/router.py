@@ -51,8 +51,9 @@ from gateway.storage.conversations import BOT, QUEUED, QUEUES, STAFF_PREFIX, Con
 logger = logging.getLogger(__name__)
 
 BotMessage = Dict[str, Any]
-# (id in the channel, messages, confirm=False) → delivered? True: a client acknowledged (web) or the platform
-# took it (LINE); None: sent, not acknowledged yet; False: nobody to deliver to, or it failed.
+# (id in the channel, messages, confirm=False) → delivered? True: a client acknowledged (web), or with ``confirm``
+# the channel owns the delivery (LINE: stored in its durable inbox); None: sent or stored, not acknowledged yet
+# (the channel calls ``delivered`` later); False: nobody to deliver to, or it failed.
 Push = Callable[..., Awaitable[Optional[bool]]]
 REQUEST_HUMAN = "/request_human"
 REQUEST_COUNSELOR = "/request_counselor"
@@ -338,7 +339,8 @@ class Router:
     # ------------------------------------------------------------------ staff actions
     async def push(self, conversation: Conversation, messages: List[BotMessage], confirm: bool = False) -> bool:
         """Deliver messages to the user outside a turn (a staff reply, the queue moving, a reminder). With
-        ``confirm``, wait until the channel has delivered them and say whether it did."""
+        ``confirm``, wait until the channel has delivered them, or taken them durably (LINE's inbox), and say
+        whether it did."""
         return await self.deliver(conversation, messages, confirm) is not False
 
     async def deliver(self, conversation: Conversation, messages: List[BotMessage],

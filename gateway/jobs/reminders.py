@@ -58,7 +58,7 @@ async def send_due_reminders(router: Router, store, now: datetime) -> int:
         if conversation and await router.push(conversation, [{"text": reminder_text(booking)}], confirm=True):
             sent += 1
             logger.info("reminder pushed conv=%s", conversation_ref(conversation_id))
-        else:  # LINE refused it even after the retries: give the claim back, the next run tries again
+        else:  # the channel could not take it (LINE: not stored in its inbox): give the claim back, try again later
             await run_db(store.unmark_reminded, booking.receipt_no)
             logger.warning("reminder not delivered conv=%s; will retry", conversation_ref(conversation_id))
     return sent

@@ -4,6 +4,9 @@ its 200. A row lives until the user has the answer; then it is deleted (the clai
 has no effect). What a row holds is encrypted at rest (the event carries the citizen's text, which may be
 counseling text): the event and, once the turn is over, the LINE messages still to deliver.
 
+Pushes the router asks for (staff replies, queue updates, reminders) are rows too (kind ``push``), stored
+``answered`` with their LINE messages: they survive a restart, are retried and listed like events.
+
 States: ``pending`` (not started) → ``engine`` (the text went to the engine: never sent again, also not
 after a crash) → ``answered`` (the answer is stored, delivery remains) → deleted. ``failed``: given up after
 the last try (or refused by the per-user cap), listed for staff (``failed()``), deleted by the retention job
@@ -31,6 +34,7 @@ from gateway.storage.db import metadata, utcnow
 from gateway.storage.line_events import webhook_events
 
 PENDING, ENGINE, ANSWERED, FAILED = "pending", "engine", "answered", "failed"
+PUSH = "push"  # the kind of a row that is not a webhook event but a push the router asked for
 Row = Tuple[Optional[str], str, str, Dict[str, Any], Optional[str]]  # event id, chat, kind, event, refused
 UNFINISHED = (PENDING, ENGINE, ANSWERED)
 
@@ -134,6 +138,15 @@ class Inbox:
                 attempts=0, error=refused, failed_at=now if refused else None))
             ids.append(None if refused else row.inserted_primary_key[0])
         return ids
+
+    def push_op(self, c: sa.engine.Connection, chat: str, event: Dict[str, Any],
+                outgoing: List[Dict[str, Any]]) -> int:
+        """A push the router asked for (a person's reply, the queue moving, a reminder): stored answered, so the
+        user's queue only delivers it, in order behind their events. Returns the row id."""
+        row = c.execute(inbox.insert().values(
+            event_id=None, chat=chat[:128], kind=PUSH, payload=self._seal(event), received_at=utcnow(),
+            state=ANSWERED, attempts=0, outgoing=self._seal(outgoing)))
+        return row.inserted_primary_key[0]
 
     def unfinished(self) -> List[Tuple[int, str]]:
         """(id, chat) of every row not done, in arrival order (what a restart resumes)."""

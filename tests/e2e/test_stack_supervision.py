@@ -4,7 +4,8 @@
   process of the stack within 20 s and frees the ports, so the next `make run` starts cleanly. `make` forwards
   the SIGTERM to the runner, so the runner gets it twice: the old runner gave up its clean-up half-way.
 - An engine killed mid-conversation is restarted; meanwhile the gateway answers citizens with its apology and
-  the 「担当者と話す」 button and a chat with a person goes on.
+  the 「担当者と話す」 button and a chat with a person goes on. Then the gateway is killed: it is restarted, and
+  the chat with the person goes on with nothing lost (`make test-faults` runs this with the LINE inbox's tests).
 
 Both start real Rasa processes (1–2 min each on a small machine).
 """
@@ -227,7 +228,7 @@ async def _citizen_gets_a_real_answer(widget: WidgetClient) -> Dict:
     return answer
 
 
-def test_engine_killed_mid_conversation_is_restarted_while_the_gateway_and_a_staff_chat_go_on(tmp_path):
+def test_engine_then_gateway_killed_mid_conversation_both_restart_and_nothing_is_lost(tmp_path):
     assert model_path().exists(), "no model for the current data: run `make train` (make test does)"
     ports = free_ports()
     citydata_url = f"sqlite:///{tmp_path / 'citydata.db'}"
@@ -244,8 +245,9 @@ def test_engine_killed_mid_conversation_is_restarted_while_the_gateway_and_a_sta
         create_staff_user(gateway, "clerk", "staff", PASSWORD)
         clerk = staff_login(gateway, "clerk", PASSWORD)
         gateway_pid = next(pid for pid in descendants(runner.proc.pid) if "-m gateway" in cmdline(pid))
-        asyncio.run(_engine_crash(runner, gateway, clerk, ports, startup))
+        chat = asyncio.run(_engine_crash(runner, gateway, clerk, ports, startup))
         assert gateway_pid in still_running(descendants(runner.proc.pid)), "the gateway was restarted or stopped"
+        asyncio.run(_gateway_crash(runner, gateway, clerk, gateway_pid, *chat))
         processes = runner.terminate_group()
         assert_all_stopped(runner, processes, ports)
     finally:
@@ -298,6 +300,48 @@ async def _engine_crash(runner: Runner, gateway, clerk, ports: Dict[str, int], s
         assert back < limit, f"engine not back {back:.0f}s after the crash (start-up took {startup:.0f}s)"
         print(f"engine back {back:.0f}s after SIGKILL (first start-up {startup:.0f}s)")
         await _citizen_gets_a_real_answer(citizen)
+        return conversation_id, waiting.token, waiting.last_message_id
     finally:
         await citizen.close()
         await waiting.close()
+
+
+async def _gateway_crash(runner: Runner, gateway, clerk, gateway_pid: int, conversation_id: str, token: str,
+                         seen: int) -> None:
+    """Then the gateway dies (SIGKILL) with the clerk's chat open: the runner restarts it; the chat is still the
+    clerk's, a reply written while the citizen's page is away reaches them when it reconnects with its token,
+    and what the citizen writes then reaches the clerk; the transcript has everything from before."""
+    os.killpg(os.getpgid(gateway_pid), signal.SIGKILL)
+    runner.wait_for(r"gateway exited with code -9", 15)
+    runner.wait_for(r"gateway restarted", 30)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{gateway.url}/healthz", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.5)
+    else:
+        raise AssertionError("the gateway did not come back within 120 s")
+    answer = clerk.act(conversation_id, "reply", {"text": "再起動の間の返信です。"})  # the staff session survived
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"]["delivery"] == "offline"  # the citizen's page is not back yet
+    back = WidgetClient(gateway.url)
+    try:
+        await back.connect(token, last_message_id=seen)
+        assert back.session_id == conversation_id.split(":", 1)[1]
+        await _wait_for_text(back, "再起動の間の返信です。", 15)
+        await back.say("戻りました")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            texts_now = [m.get("text") for m in clerk.conversation(conversation_id).json()["messages"]]
+            if "戻りました" in texts_now:
+                break
+            await asyncio.sleep(0.3)
+        else:
+            raise AssertionError(f"the clerk never saw the citizen's message after the restart: {texts_now}")
+        for before in ("まだつながっていますか", "はい、担当の者です。", "再起動の間の返信です。"):
+            assert before in texts_now, before
+    finally:
+        await back.close()

@@ -1,7 +1,8 @@
 """The durable LINE inbox (connectors/line/channel.py, gateway/storage/line_inbox.py) against real gateway
 processes, the stand-in engine and the fake LINE API: an event acknowledged to LINE survives a SIGKILL of the
 gateway, reaches the engine exactly once and gets an answer by push; redeliveries have no effect; the user's
-order holds across the restart; an event that keeps failing is given up after N tries and listed for staff."""
+order holds across the restart; an event that keeps failing is given up after N tries and listed for staff; a
+staff reply that LINE did not take yet survives a SIGKILL too."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import sqlalchemy as sa
 from gateway import texts
 from gateway.handoff.router import conversation_ref
 from gateway.storage.line_inbox import inbox
-from tests.gateway.conftest import GatewayProcess, staff_user
+from tests.gateway.conftest import GatewayProcess, staff_login, staff_user
 from tests.gateway.line_fake import (FakeLineApi, LineStandInEngine, line_api, line_engine, line_env,  # noqa: F401
-                                     new_user, post_webhook, text_event)
+                                     new_user, post_webhook, postback_event, text_event)
 
 
 def texts_pushed(api: FakeLineApi, user: str):
@@ -130,3 +131,54 @@ def test_an_event_that_keeps_failing_is_given_up_and_shown_to_staff(line_api, li
         assert [m["message"] for m in line_engine.received] == ["届かない答えの質問", "次の質問"]
     finally:
         gateway.stop()
+
+
+def test_a_staff_reply_waiting_for_line_survives_a_sigkill(line_api, line_engine, tmp_path):
+    """LINE is down when a clerk replies: the reply is stored in the inbox (encrypted) and shown 「送信済み」,
+    not delivered. SIGKILL the gateway; LINE comes back; the restarted gateway delivers it exactly once, with
+    the retry key of the first tries, and only then is it marked delivered."""
+    line_api.reset()
+    user = new_user()
+    chat = "line:" + user
+    env = line_env(line_api, LINE_PUSH_ATTEMPTS="1", LINE_INBOX_ATTEMPTS="100", LINE_INBOX_RETRY_SECONDS="0.3")
+    gateway = GatewayProcess(line_engine.url, tmp_path, **env)
+    text = "再起動をまたぐ返信です"
+    try:
+        ask = postback_event(user, "/request_human")
+        assert post_webhook(gateway.url, [ask]).status_code == 200
+        line_api.wait_for(lambda: any(r["json"]["replyToken"] == ask["replyToken"] for r in line_api.calls("reply")))
+        clerk = staff_user(gateway, "outage-clerk", "staff", "pw-outage-clerk-0123456789")
+        assert clerk.act(chat, "claim").status_code == 200
+        line_api.wait_for(lambda: texts.STAFF_JOINED in texts_pushed(line_api, user))
+        line_api.fail("push", 503, times=10_000)  # LINE is down
+        answer = clerk.act(chat, "reply", {"text": text})
+        assert answer.status_code == 200 and answer.json()["message"]["delivery"] == "sent"
+        reply_id = answer.json()["message"]["id"]
+        tried = line_api.wait_for(lambda: [r for r in line_api.calls("push")
+                                           if r["json"]["messages"][0]["text"] == text] or None)
+        key = tried[0]["headers"]["x-line-retry-key"]
+        [row] = inbox_rows(gateway)
+        assert (row["kind"], row["state"]) == ("push", "answered")
+        assert text not in row["payload"] and text not in row["outgoing"]  # encrypted at rest
+        gateway.proc.kill()  # SIGKILL: no clean-up, no drain
+        gateway.proc.wait(10)
+    finally:
+        if gateway.alive():
+            gateway.proc.kill()
+    line_api.reset()  # LINE is back
+
+    restarted = GatewayProcess(line_engine.url, tmp_path, **env)
+    try:
+        line_api.wait_for(lambda: text in texts_pushed(line_api, user), timeout=20)
+        line_api.quiet(1.0)
+        assert texts_pushed(line_api, user) == [text]  # once
+        assert {r["headers"]["x-line-retry-key"] for r in line_api.calls("push")} == {key}
+        clerk = staff_login(restarted, "outage-clerk", "pw-outage-clerk-0123456789")
+        line_api.wait_for(lambda: next(m for m in clerk.conversation(chat).json()["messages"]
+                                       if m["id"] == reply_id)["delivered_at"])
+        assert inbox_rows(restarted) == []
+        log = restarted.log() + gateway.log()
+        assert "line inbox: resuming 1 events not done before the last stop" in restarted.log()
+        assert text not in log and user not in log
+    finally:
+        restarted.stop()

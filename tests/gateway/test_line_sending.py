@@ -18,9 +18,11 @@ from tests.gateway.line_fake import (LONG_SENTENCE, UUID_RE, Line, line, line_ap
 
 @pytest.fixture(scope="module")
 def line_gateway(line_api, line_engine, tmp_path_factory):
-    """As line_fake's, with reply tokens given up after 1.5 s (to test the expired-token path quickly)."""
+    """As line_fake's, with reply tokens given up after 1.5 s (to test the expired-token path quickly) and the
+    inbox giving up after two tries 0.2 s apart (each try is LINE_PUSH_ATTEMPTS=4 calls)."""
     process = GatewayProcess(line_engine.url, tmp_path_factory.mktemp("line-sending"),
-                             **line_env(line_api, LINE_REPLY_TOKEN_SECONDS="1.5"))
+                             **line_env(line_api, LINE_REPLY_TOKEN_SECONDS="1.5", LINE_INBOX_ATTEMPTS="2",
+                                        LINE_INBOX_RETRY_SECONDS="0.2"))
     yield process
     process.stop()
 
@@ -171,11 +173,13 @@ def test_staff_reply_arrives_by_push(line: Line, staff: StaffSession):
 
     answer = staff.act(conversation, "reply", {"text": "担当の者です。ご用件をどうぞ。"})
     assert answer.status_code == 200, answer.text
+    assert answer.json()["message"]["delivery"] == "sent"  # stored in the inbox; 「配信済み」 once LINE took it
     push = line.api.wait_for(lambda: next((p for p in line.pushes_to(user)
                                            if texts_of(p) == ["担当の者です。ご用件をどうぞ。"]), None))
     assert push["json"]["messages"] == [{"type": "text", "text": "担当の者です。ご用件をどうぞ。",
                                          "sender": {"name": texts.LINE_STAFF_SENDER}}]
     assert UUID_RE.match(push["headers"]["x-line-retry-key"])
+    assert line.api.wait_for(lambda: stored(staff, conversation, answer.json()["message"]["id"])["delivered_at"])
     close(line, staff, user)
     log = line.gateway.log()
     assert user not in log and "担当の者です" not in log and "粗大ごみのことで相談です" not in log
@@ -226,16 +230,42 @@ def test_a_retried_push_that_was_already_accepted_is_delivered_once(line: Line, 
     close(line, staff, user)
 
 
+def stored(staff: StaffSession, conversation: str, message_id: int) -> Dict:
+    """One message of the transcript, as the console reads it."""
+    return next(m for m in staff.conversation(conversation).json()["messages"] if m["id"] == message_id)
+
+
+def test_a_push_that_fails_is_tried_again_by_the_inbox(line: Line, staff: StaffSession):
+    """LINE refuses every call of the first try (LINE_PUSH_ATTEMPTS=4): the inbox tries the stored push again
+    with the same retry key, LINE takes it, and only then is the reply marked delivered."""
+    user = claimed_chat(line, staff)
+    line.api.fail("push", 503, times=4)
+    text = "二度目で届く返信"
+    answer = staff.act(f"line:{user}", "reply", {"text": text})
+    assert answer.status_code == 200 and answer.json()["message"]["delivery"] == "sent"
+    tries = tries_of(line, user, text, 5)
+    assert [t["status"] for t in tries] == [503] * 4 + [200]
+    assert len({t["headers"]["x-line-retry-key"] for t in tries}) == 1
+    assert line.api.wait_for(lambda: stored(staff, f"line:{user}", answer.json()["message"]["id"])["delivered_at"])
+    assert delivered(line, user, text) == 1
+    close(line, staff, user)
+
+
 def test_push_gives_up_after_the_last_try(line: Line, staff: StaffSession):
     user = claimed_chat(line, staff)
-    line.api.fail("push", 503, times=4)  # LINE_PUSH_ATTEMPTS=4
+    line.api.fail("push", 503, times=8)  # two inbox tries (LINE_INBOX_ATTEMPTS=2) of 4 calls each
     text = "届かない返信"
-    assert staff.act(f"line:{user}", "reply", {"text": text}).status_code == 200
-    tries_of(line, user, text, 4)
+    answer = staff.act(f"line:{user}", "reply", {"text": text})
+    assert answer.status_code == 200
     ref = conversation_ref(f"line:{user}")
-    line.api.wait_for(lambda: f"push gave up conv={ref} after 4 tries, last status 503" in line.gateway.log())
+    line.api.wait_for(lambda: re.search(rf"event \d+ given up after 2 tries \(DeliveryFailed\) conv={ref} type=push",
+                                        line.gateway.log()))
     line.api.quiet(0.3)
-    assert len(tries_of(line, user, text, 4)) == 4 and delivered(line, user, text) == 0
+    assert len(tries_of(line, user, text, 8)) == 8 and delivered(line, user, text) == 0
+    assert line.gateway.log().count(f"push gave up conv={ref} after 4 tries, last status 503") == 2
+    assert stored(staff, f"line:{user}", answer.json()["message"]["id"])["delivered_at"] is None  # the console: 「未達」
+    failed = staff.get("/staff/api/line/failed").json()["failed"]
+    assert any(f["conversation_id"] == f"line:{user}" and f["kind"] == "push" and f["answered"] for f in failed)
     assert text not in line.gateway.log() and user not in line.gateway.log()
     close(line, staff, user)  # the next push goes through again
 

@@ -12,11 +12,13 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 from sanic import Sanic
 
 from common.booking.dates import JST, Schedule
 from common.booking.store import BookedItem, BookingRequest, BookingStore, owner_ref
-from gateway.storage.db import connect
+from gateway.storage.db import connect, metadata
+from gateway.storage.line_inbox import inbox
 from gateway.handoff.engine_client import EngineClient
 from gateway.storage.conversations import HandoffStore
 from connectors.line.channel import setup_line
@@ -71,7 +73,7 @@ async def gateway_side(tmp_path, engine, line_api: FakeLineApi):
     router = Router(client, handoff)
     settings = Settings(line_channel_secret=SECRET, line_channel_access_token=TOKEN,
                         line_api_base_url=line_api.url, line_api_data_base_url=line_api.url + "/data",
-                        line_retry_base_delay=0.05, line_push_attempts=3)
+                        line_retry_base_delay=0.05, line_push_attempts=3, line_inbox_retry_seconds=0.1)
     app = Sanic(f"reminders_{uuid.uuid4().hex[:12]}")
     channel = setup_line(app, router, db, settings)
     router.connect(channels={"line": channel.push})
@@ -142,15 +144,38 @@ async def test_the_periodic_job_sends_it_once_with_a_fixed_clock(bookings, gatew
         (LINE_USER, True)]
 
 
-async def test_a_reminder_whose_push_failed_is_sent_at_a_later_run(bookings, gateway_side, line_api):
+async def test_a_reminder_whose_push_failed_is_delivered_by_the_inbox_once(bookings, gateway_side, line_api):
+    """The reminder is written to the channel's durable inbox: when LINE refuses the first try (all three calls),
+    the inbox tries again with the same retry key; the job counts it sent and does not send it again."""
     store, made = bookings
     router, delivered = gateway_side
-    line_api.fail("push", 500, times=3)  # every try of the first push (line_push_attempts=3) fails
-    await send_due_reminders(router, store, NOW)
-    assert [p["status"] for p in await delivered()] == [500, 500, 500]
-    assert line_api.delivered == []
-    # LINE is back; the job's next run (five minutes later) must still deliver the reminder, once.
-    await send_due_reminders(router, store, NOW + timedelta(minutes=5))
+    line_api.fail("push", 500, times=3)  # every call of the first try (line_push_attempts=3) fails
+    assert await send_due_reminders(router, store, NOW) == 1
+    pushes = await delivered()
+    assert [p["status"] for p in pushes] == [500, 500, 500, 200]
+    assert len({p["headers"]["x-line-retry-key"] for p in pushes}) == 1
+    assert [d["to"] for d in line_api.delivered] == [LINE_USER]
+    assert store.get(made["line"].receipt_no).reminded_at == NOW
+    assert await send_due_reminders(router, store, NOW + timedelta(minutes=5)) == 0
+    await delivered()
+    assert len(line_api.delivered) == 1
+
+
+async def test_a_reminder_that_could_not_be_stored_is_sent_at_a_later_run(bookings, gateway_side, line_api):
+    """The channel's inbox cannot take the push (its table is gone): the job gives the claim back and a later run
+    sends it."""
+    store, made = bookings
+    router, delivered = gateway_side
+    inbox_db = router.channels["line"].__self__.inbox.db
+    with inbox_db.begin() as c:
+        c.execute(sa.text("DROP TABLE line_inbox"))
+    try:
+        assert await send_due_reminders(router, store, NOW) == 0
+    finally:
+        metadata.create_all(inbox_db, tables=[inbox])
+    assert await delivered() == []
+    assert store.get(made["line"].receipt_no).reminded_at is None
+    assert await send_due_reminders(router, store, NOW + timedelta(minutes=5)) == 1
     await delivered()
     assert [d["to"] for d in line_api.delivered] == [LINE_USER]
 
