@@ -122,6 +122,7 @@ bench: setup train
 	$(GATEWAY_PY) benchmarks/line_ack.py
 	$(GATEWAY_PY) benchmarks/booking.py
 	$(GATEWAY_PY) benchmarks/triage.py
+	$(GATEWAY_PY) benchmarks/login_burst.py
 
 bench-booking: setup train
 	$(GATEWAY_PY) benchmarks/booking.py

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
@@ -27,7 +28,9 @@ SESSION_COOKIE = "staff_session"
 LOGIN_CSRF_COOKIE = "staff_login_csrf"
 NAMESPACE = "/staff"
 MAX_REPLY_CHARS = 2000
-HASH_CONCURRENCY = 2  # password hashes at once (login, new user): a small machine has 2 cores
+# Password hashes at once (login, new user): one core is always left to the chats (2 cores → 1; at most 2). Two
+# argon2 hashes on a 2-core machine took both cores: chat p95 rose to 3-4× idle (benchmarks/login_burst.py).
+HASH_CONCURRENCY = max(1, min(2, (os.cpu_count() or 2) - 1))
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
