@@ -85,12 +85,13 @@ class PacketJson:
             return [BAD_PACKET]
 
 
-def _payloads(message: BotMessage) -> List[Dict[str, Any]]:
-    """``to_socketio``, the first payload with the stored message's id (the widget de-duplicates by it)."""
+def _payloads(message: BotMessage, counseling: bool = False) -> List[Dict[str, Any]]:
+    """``to_socketio``, the first payload with the stored message's id (the widget de-duplicates by it) and
+    ``counseling: true`` in a counseling session (the widget says the chat is anonymous, labels 相談員)."""
     payloads = to_socketio(message)
     if payloads and message.get("message_id"):
         payloads[0] = {**payloads[0], "message_id": message["message_id"]}
-    return payloads
+    return [{**p, "counseling": True} for p in payloads] if counseling else payloads
 
 
 def _last_message_id(value: Any) -> int:
@@ -190,8 +191,9 @@ class WebChat:
                                                       "retry_after": refusal.retry_after}, room=sid)
                 return
         replies = await self.router.handle_text(session_id, CHANNEL, message, metadata)
+        counseling = await self._counseling(session_id) if replies else False
         for message in replies:
-            for payload in _payloads(message):
+            for payload in _payloads(message, counseling):
                 await self.sio.emit("bot_uttered", payload, room=_room(session_id))
 
     async def push(self, session_id: str, messages: List[BotMessage], confirm: bool = False) -> Optional[bool]:
@@ -203,8 +205,9 @@ class WebChat:
             return False
         pending: Set[int] = set()
         done = asyncio.Event()
+        counseling = await self._counseling(session_id)
         for message in messages:
-            payloads = _payloads(message)
+            payloads = _payloads(message, counseling)
             message_id = message.get("message_id") if payloads else None
             if message_id:
                 pending.add(message_id)
@@ -234,6 +237,11 @@ class WebChat:
                 logger.exception("web: recording a delivery failed conv=%s", conversation_ref(session_id))
         return acked
 
+    async def _counseling(self, session_id: str) -> bool:
+        """The chat is in a counseling session now (waiting for or talking with a counselor)."""
+        conversation = await run_db(self.router.store.get, str(ConversationId(CHANNEL, session_id)))
+        return bool(conversation and conversation.counseling)
+
     async def _replay(self, sid: str, session_id: str, after: int) -> None:
         """The session's messages after ``after`` to this socket (the recent history when 0)."""
         if self.history_messages <= 0:
@@ -241,9 +249,11 @@ class WebChat:
         conversation = str(ConversationId(CHANNEL, session_id))
         found = await run_db(self.router.store.history, conversation, after,
                              utcnow() - timedelta(hours=self.history_hours), self.history_messages, with_user=after == 0)
+        counseling = await self._counseling(session_id) if found else False
         for message in found:
             sender = message["sender"]
-            payload: Dict[str, Any] = {"text": without_buttons(message["text"]), "message_id": message["id"]}
+            payload: Dict[str, Any] = {"text": without_buttons(message["text"]), "message_id": message["id"],
+                                       **({"counseling": True} if counseling else {})}
             if sender == "user" or sender.startswith(STAFF_PREFIX):  # the widget shows them as such
                 payload["sender"] = "user" if sender == "user" else "staff"
             unacknowledged = sender != "user" and not message["delivered_at"]

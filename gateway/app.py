@@ -7,6 +7,7 @@ maintained), so the gateway runs as ``socketio.ASGIApp(sio, other_asgi_app=sanic
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Optional, Tuple
@@ -101,6 +102,18 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
         return await file(STATIC_DIR / "index.html", mime_type="text/html; charset=utf-8")
 
     app.static("/static", STATIC_DIR, name="static")
+
+    # The embeddable widget (one <script> tag on any page; README "Website widget"), with the gateway's limit.
+    widget_js = (STATIC_DIR / "widget.js").read_text(encoding="utf-8").replace(
+        "__MAX_MESSAGE_CHARS__", str(settings.max_message_chars)).encode()
+    widget_etag = '"' + hashlib.sha256(widget_js).hexdigest()[:32] + '"'
+
+    @app.get("/widget.js")
+    async def widget(request: Request) -> HTTPResponse:
+        headers = {"Cache-Control": "public, max-age=300", "ETag": widget_etag}
+        if request.headers.get("if-none-match") == widget_etag:
+            return HTTPResponse(status=304, headers=headers)
+        return HTTPResponse(widget_js, headers=headers, content_type="text/javascript; charset=utf-8")
 
     @app.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:

@@ -1,93 +1,509 @@
-// Minimal chat widget speaking Rasa's Socket.IO protocol (the same one rasa-webchat uses), with the gateway's
-// extras (connectors/webchat.py): the signed session is kept in this tab's sessionStorage only (a reload goes on;
-// a closed tab forgets it — on a school's or library's shared computer the next person must not find a child's
-// counseling chat; a chat that follows the citizen to other tabs needs the 「会話を終える」 button of issue #14); on load the widget asks for the recent messages
-// (last_message_id 0), on a reconnect for what it missed (the last id it showed); it shows each message once
-// (message_id) and acknowledges what it showed (the staff console's 「表示済み」).
+/*
+ * 札幌市 AIアシスタント — the website widget (README "Website widget").
+ *
+ *   <script src="https://<gateway>/widget.js" data-title="札幌市 AIチャット" data-color="#0058a8" async></script>
+ *
+ * One tag adds a launcher button and a chat panel to any page, inside a Shadow DOM (the page's CSS does not reach
+ * in, the widget's does not reach out). The gateway's origin is taken from this script's own src; the Socket.IO
+ * client is loaded from the gateway and connects to it (the page's origin must be in the gateway's CORS_ORIGINS).
+ * Options (data attributes): data-title, data-color, data-open ("true": open at start), data-initial-message
+ * (sent once when a new chat is first opened; default "/greet": the greeting with the menu), data-privacy-url
+ * (a link 「個人情報の取扱い」), data-lang ("ja", default; "en": English labels).
+ *
+ * Protocol: Rasa's Socket.IO one (session_request → session_confirm, user_uttered → bot_uttered) with the gateway's
+ * extras (connectors/webchat.py): the signed session token is kept in localStorage, so reloads, other tabs and later
+ * pages go on with the chat; 「会話を終える」 forgets it (on a shared computer the next person must not find the
+ * chat). On load the widget asks for the recent messages (last_message_id 0), on a reconnect for what it missed; it
+ * shows each message once (message_id) and acknowledges what it showed (the staff console's 「表示済み」).
+ * No build step: plain ES5, one file. __MAX_MESSAGE_CHARS__ is replaced by the gateway's limit when served.
+ */
 (function () {
   "use strict";
+  if (window.__sapporoChatWidget) return; // the tag twice on a page: one widget
+  window.__sapporoChatWidget = true;
+
+  var script = document.currentScript || (function () {
+    var all = document.querySelectorAll("script[src*='widget.js']");
+    return all[all.length - 1];
+  })();
+  var data = script.dataset || {};
+  var ORIGIN = new URL(script.src, location.href).origin;
   var KEY = "sapporo-chat-session";
-  var log = document.getElementById("log");
-  var quick = document.getElementById("quick");
-  var form = document.getElementById("form");
-  var input = document.getElementById("input");
-  var status = document.getElementById("status");
-  var sessionId = read("sessionStorage");
-  var seen = {}; // message ids on the page
-  var lastId = 0; // the highest of them
-  var socket = io({ path: "/socket.io/", transports: ["websocket", "polling"] });
+  var TIMES = "sapporo-chat-times"; // message id → when this browser first showed it (the gateway sends no time)
+  var MAX = parseInt("__MAX_MESSAGE_CHARS__", 10) || 2000;
+  var COLOR = /^#[0-9a-fA-F]{3,8}$|^[a-zA-Z]+$|^rgb\([\d\s,.%]+\)$/.test(data.color || "") ? data.color : "#0058a8";
+  var INITIAL = data.initialMessage === undefined ? "/greet" : data.initialMessage;
 
-  function read(storage) {
-    try { return window[storage].getItem(KEY); } catch (e) { return null; } // storage blocked: a session per page
-  }
-  function keep(id) {
-    try { window.sessionStorage.setItem(KEY, id); } catch (e) { /* blocked or full */ }
+  var LABELS = {
+    ja: {
+      open: "チャットで質問する", close: "閉じる", end: "会話を終える", send: "送信", message: "メッセージ",
+      placeholder: "メッセージを入力（Shift+Enterで改行）", log: "会話", you: "あなた", bot: "AIアシスタント",
+      staff: "担当者", counselor: "相談員", typing: "回答を作成しています…", connecting: "接続しています…",
+      connected: "接続しました", offline: "接続が切れています。再接続を試みています。入力した内容は接続後に送信します。",
+      queued: "未送信（接続後に送信します）", anonymous: "このチャットは匿名です。名前や学校名を書かなくても相談できます。",
+      note: "AIが自動で回答します。個人情報は、大型ごみの申込みなど必要なときだけ入力してください。",
+      privacy: "個人情報の取扱い", newWindow: "（新しいウィンドウで開きます）", count: "文字数",
+      endConfirm: "会話を終えました。この端末から会話の記録は表示されなくなります。", unread: "新しいメッセージがあります",
+      tooLong: "文字を超えています", title: "札幌市 AIアシスタント"
+    },
+    en: {
+      open: "Open chat", close: "Close", end: "End chat", send: "Send", message: "Message",
+      placeholder: "Type a message (Shift+Enter for a new line)", log: "Conversation", you: "You", bot: "Assistant",
+      staff: "Staff", counselor: "Counselor", typing: "Writing an answer…", connecting: "Connecting…",
+      connected: "Connected", offline: "Offline. Reconnecting… What you type is sent once connected.",
+      queued: "Not sent yet (sent when connected)", anonymous: "This chat is anonymous.",
+      note: "Answers are automatic. Enter personal data only when needed (e.g. a bulky waste booking).",
+      privacy: "Privacy notice", newWindow: " (opens in a new window)", count: "Characters",
+      endConfirm: "The chat has ended. It is no longer shown on this device.", unread: "New message",
+      tooLong: "characters at most", title: "Sapporo City AI assistant"
+    }
+  };
+  var L = LABELS[data.lang === "en" ? "en" : "ja"];
+  var TITLE = data.title || L.title;
+
+  var CSS = [
+    ":host { all: initial !important; font-family: inherit !important; }",
+    "*, *::before, *::after { box-sizing: border-box; }",
+    ".root { --c: " + COLOR + "; font: 16px/1.5 inherit; font-family: inherit; color: #1d2630; }",
+    "button, textarea, a { font: inherit; }",
+    "[hidden] { display: none !important; }",
+    ".launcher { position: fixed; right: 16px; bottom: 16px; z-index: 2147483000; min-height: 48px; padding: 10px 18px;",
+    "  border: 2px solid #fff; border-radius: 24px; background: var(--c); color: #fff; font-weight: bold; cursor: pointer;",
+    "  box-shadow: 0 2px 8px rgba(0,0,0,.3); }",
+    ".launcher .dot { display: inline-block; width: 10px; height: 10px; margin-left: 6px; border-radius: 50%; background: #ffdd00; }",
+    ".panel { position: fixed; right: 16px; bottom: 16px; z-index: 2147483001; display: flex; flex-direction: column;",
+    "  width: 380px; max-width: calc(100vw - 16px); height: 600px; max-height: calc(100vh - 32px); background: #fff;",
+    "  border: 1px solid #8a949e; border-radius: 12px; overflow: hidden; box-shadow: 0 4px 24px rgba(0,0,0,.3); }",
+    "@media (max-width: 480px) { .panel { right: 8px; bottom: 8px; max-height: calc(100vh - 16px); } }",
+    ".head { display: flex; align-items: center; gap: 6px; padding: 8px 8px 8px 14px; background: var(--c); color: #fff; }",
+    ".head h2 { flex: 1; margin: 0; font-size: 1rem; line-height: 1.3; }",
+    ".head button { min-height: 36px; padding: 4px 10px; border: 1px solid #fff; border-radius: 6px; background: transparent;",
+    "  color: #fff; cursor: pointer; font-size: .85rem; white-space: nowrap; }",
+    ".head .x { min-width: 36px; font-size: 1.1rem; }",
+    ".note, .anon, .offline { margin: 0; padding: 6px 14px; font-size: .8rem; }",
+    ".note { background: #f3f5f7; color: #3b4650; border-radius: 8px; }",
+    ".intro, .quick-item { margin: 0; padding: 0; }",
+    ".note a { color: #004a8f; }",
+    ".anon { background: #fff7e0; color: #5c4400; border-bottom: 1px solid #e8d9a8; font-weight: bold; }",
+    ".offline { background: #fdecea; color: #8a1c12; }",
+    ".log { position: relative; flex: 1; overflow-y: auto; margin: 0; padding: 8px 12px; list-style: none; }",
+    ".msg { width: fit-content; max-width: 88%; margin: 8px 0 0; padding: 8px 12px; border-radius: 12px;",
+    "  white-space: pre-wrap; word-break: break-word; overflow-wrap: anywhere; }",
+    ".msg--user { margin-left: auto; background: var(--c); color: #fff; }",
+    ".msg--user a { color: #fff; }",
+    ".msg--bot { background: #eef1f4; }",
+    ".msg--staff { background: #e6f4ea; border-left: 4px solid #1e6b30; }",
+    ".msg a { color: #004a8f; }",
+    ".who { display: block; font-size: .75rem; font-weight: bold; color: #1e6b30; }",
+    ".time { display: block; font-size: .7rem; color: #59636c; text-align: right; }",
+    ".msg--user .time { color: #fff; }",
+    ".pending { font-size: .7rem; display: block; }",
+    ".quick { display: flex; flex-wrap: wrap; gap: 6px; margin: 8px 0 0; padding: 0; }",
+    ".quick button { min-height: 36px; padding: 4px 12px; border: 1px solid var(--c); border-radius: 20px; background: #fff;",
+    "  color: var(--c); cursor: pointer; text-align: left; }",
+    ".quick button:disabled { border-color: #aab2ba; color: #59636c; cursor: default; }",
+    ".quick button.chosen { background: #e4e9ee; color: #1d2630; }",
+    ".typing { margin: 0; padding: 2px 14px 6px; font-size: .8rem; color: #3b4650; }",
+    ".form { display: flex; align-items: flex-end; gap: 8px; padding: 8px 12px; border-top: 1px solid #dde2e7; }",
+    ".field { flex: 1; min-width: 0; }",
+    ".form textarea { display: block; width: 100%; min-height: 44px; max-height: 120px; padding: 8px; resize: none;",
+    "  border: 1px solid #6b7681; border-radius: 8px; color: #1d2630; background: #fff; }",
+    ".count { display: block; font-size: .7rem; color: #59636c; text-align: right; }",
+    ".count.over { color: #b3261e; font-weight: bold; }",
+    ".form .send { min-height: 44px; padding: 8px 14px; border: 0; border-radius: 8px; background: var(--c); color: #fff; cursor: pointer; }",
+    ".status { margin: 0; padding: 0 12px 6px; font-size: .7rem; color: #59636c; }",
+    ".sr { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;",
+    "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }",
+    ":focus { outline: none; }",
+    ":focus-visible { outline: 3px solid #1d2630; outline-offset: 2px; box-shadow: 0 0 0 2px #fff; }",
+    ".head :focus-visible, .launcher:focus-visible { outline-color: #fff; box-shadow: 0 0 0 5px #1d2630; }",
+    ".form textarea:focus-visible, .form textarea:focus { outline: 3px solid var(--c); outline-offset: 1px; }"
+  ].join("\n");
+
+  // ------------------------------------------------------------------ DOM
+  var host = document.createElement("div");
+  host.setAttribute("data-sapporo-chat", "");
+  var shadow = host.attachShadow({ mode: "open" });
+  var style = document.createElement("style");
+  style.textContent = CSS;
+  shadow.appendChild(style);
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "class") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
+    });
+    if (text !== undefined) node.textContent = text;
+    return node;
   }
 
+  var root = el("div", { "class": "root", lang: data.lang === "en" ? "en" : "ja" });
+  var launcher = el("button", { type: "button", "class": "launcher", "aria-expanded": "false",
+                                "aria-controls": "sapporo-chat-panel" }, L.open);
+  var dot = el("span", { "class": "dot", hidden: "" });
+  var dotText = el("span", { "class": "sr" }, "");
+  launcher.appendChild(dot);
+  launcher.appendChild(dotText);
+  var panel = el("section", { "class": "panel", id: "sapporo-chat-panel", role: "dialog", "aria-labelledby": "sapporo-chat-title",
+                              hidden: "" });
+  var head = el("div", { "class": "head" });
+  var h2 = el("h2", { id: "sapporo-chat-title" }, TITLE);
+  var endButton = el("button", { type: "button", "class": "end" }, L.end);
+  var closeButton = el("button", { type: "button", "class": "x", "aria-label": L.close, title: L.close }, "×");
+  head.appendChild(h2); head.appendChild(endButton); head.appendChild(closeButton);
+  var note = el("p", { "class": "note" }, L.note);
+  if (data.privacyUrl && /^https?:\/\//.test(new URL(data.privacyUrl, location.href).href)) {
+    note.appendChild(document.createTextNode(" "));
+    var privacy = el("a", { href: new URL(data.privacyUrl, location.href).href, target: "_blank", rel: "noopener" }, L.privacy);
+    privacy.appendChild(el("span", { "class": "sr" }, L.newWindow));
+    note.appendChild(privacy);
+  }
+  var anon = el("p", { "class": "anon", hidden: "" }, L.anonymous);
+  var offline = el("p", { "class": "offline", role: "alert", hidden: "" }, L.offline);
+  var log = el("ol", { "class": "log", "aria-label": L.log, tabindex: "0" });
+  var live = el("div", { "class": "sr", "aria-live": "polite", "aria-atomic": "false" });
+  var typing = el("p", { "class": "typing", hidden: "" }, L.typing);
+  var form = el("form", { "class": "form", autocomplete: "off" });
+  var field = el("div", { "class": "field" });
+  var label = el("label", { "for": "sapporo-chat-input", "class": "sr" }, L.message);
+  var input = el("textarea", { id: "sapporo-chat-input", name: "message", rows: "1", placeholder: L.placeholder,
+                               "aria-describedby": "sapporo-chat-count" });
+  var count = el("span", { id: "sapporo-chat-count", "class": "count", "aria-live": "off" }, "0 / " + MAX);
+  var sendButton = el("button", { type: "submit", "class": "send" }, L.send);
+  field.appendChild(label); field.appendChild(input); field.appendChild(count);
+  form.appendChild(field); form.appendChild(sendButton);
+  var status = el("p", { "class": "sr", role: "status" }, L.connecting); // the offline notice is what is seen
+  log.appendChild(el("li", { "class": "intro" }, "")).appendChild(note); // scrolls away with the chat (small screens)
+  [head, anon, offline, log, typing, form, status, live].forEach(function (n) { panel.appendChild(n); });
+  root.appendChild(launcher);
+  root.appendChild(panel);
+  shadow.appendChild(root);
+
+  // ------------------------------------------------------------------ state
+  var token = read(KEY);
+  var socket = null;
+  var connected = false;
+  var seen = {};          // message ids shown
+  var lastId = 0;         // the highest of them
+  var shownAny = false;   // anything in the log (a new chat gets the greeting when first opened)
+  var greeted = false;
+  var outbox = [];        // [{message, node}] typed while offline
+  var times = readTimes();
+  var typingTimer = null;
+  var counseling = false;
+
+  function read(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; } // storage blocked: a chat per page
+  }
+  function write(key, value) {
+    try {
+      if (value === null) window.localStorage.removeItem(key); else window.localStorage.setItem(key, value);
+    } catch (e) { /* blocked or full */ }
+  }
+  function readTimes() {
+    try { return JSON.parse(read(TIMES) || "{}") || {}; } catch (e) { return {}; }
+  }
+  function keepTime(id, when) {
+    if (!id || times[id]) return;
+    times[id] = when;
+    var ids = Object.keys(times).map(Number).sort(function (a, b) { return a - b; });
+    while (ids.length > 200) delete times[ids.shift()];
+    write(TIMES, JSON.stringify(times));
+  }
+  function clock(ms) {
+    var d = new Date(ms);
+    return d.getHours() + ":" + ("0" + d.getMinutes()).slice(-2);
+  }
+
+  // ------------------------------------------------------------------ rendering
+  var LINK = /(https?:\/\/[^\s（）「」『』<>"'、。]+)|((?:\+81-?|0)\d{1,4}-\d{1,4}-\d{3,4})/;
   function linkify(node, text) {
-    text.split(/(https?:\/\/[^\s（）「」]+)/).forEach(function (part, i) {
-      if (i % 2) {
-        var a = document.createElement("a");
-        a.href = part; a.textContent = part; a.target = "_blank"; a.rel = "noopener";
-        node.appendChild(a);
-      } else if (part) {
-        node.appendChild(document.createTextNode(part));
+    var rest = text, m;
+    while ((m = LINK.exec(rest))) {
+      if (m.index) node.appendChild(document.createTextNode(rest.slice(0, m.index)));
+      var a;
+      if (m[1]) {
+        a = el("a", { href: m[1], target: "_blank", rel: "noopener noreferrer" }, m[1]);
+      } else {
+        a = el("a", { href: "tel:" + m[2].replace(/-/g, "") }, m[2]);
       }
-    });
+      node.appendChild(a);
+      rest = rest.slice(m.index + m[0].length);
+    }
+    if (rest) node.appendChild(document.createTextNode(rest));
   }
 
-  function add(who, text) {
-    var li = document.createElement("li");
-    li.className = "msg msg--" + who;
-    linkify(li, text);
+  function announce(text) {
+    var p = el("p", {}, text);
+    live.appendChild(p);
+    while (live.childNodes.length > 5) live.removeChild(live.firstChild);
+  }
+
+  function whoLabel(who) {
+    return who === "user" ? L.you : who === "staff" ? (counseling ? L.counselor : L.staff) : L.bot;
+  }
+
+  function add(who, text, id, when) {
+    var li = el("li", { "class": "msg msg--" + who });
+    if (who === "staff") li.appendChild(el("span", { "class": "who" }, whoLabel(who)));
+    else li.appendChild(el("span", { "class": "sr" }, whoLabel(who) + "："));
+    var body = el("span", { "class": "text" });
+    linkify(body, text);
+    li.appendChild(body);
+    if (when) li.appendChild(el("time", { "class": "time", datetime: new Date(when).toISOString() }, clock(when)));
     log.appendChild(li);
+    shownAny = true;
+    if (who !== "user") announce(whoLabel(who) + "：" + text);
     log.scrollTop = log.scrollHeight;
+    return li;
   }
 
-  function showQuickReplies(replies) {
-    quick.innerHTML = "";
-    (replies || []).forEach(function (r) {
-      var b = document.createElement("button");
-      b.type = "button";
-      b.textContent = r.title;
-      b.addEventListener("click", function () { send(r.payload, r.title); });
-      quick.appendChild(b);
+  function clearLog() {
+    while (log.lastChild && log.lastChild !== log.firstChild) log.removeChild(log.lastChild); // the notice stays
+  }
+
+  function disableOldButtons() {
+    var all = log.querySelectorAll(".quick button");
+    for (var i = 0; i < all.length; i++) all[i].disabled = true;
+  }
+
+  // The buttons go right under their question; the log is scrolled so the question and the buttons are both in
+  // view (the question's top wins when both do not fit).
+  function showQuickReplies(question, replies) {
+    disableOldButtons();
+    if (!replies || !replies.length) return;
+    var item = el("li", { "class": "quick-item" });
+    var box = el("div", { "class": "quick", role: "group", "aria-label": question ? question.querySelector(".text").textContent.slice(0, 60) : L.log });
+    replies.forEach(function (r) {
+      var b = el("button", { type: "button" }, r.title);
+      b.addEventListener("click", function () {
+        if (b.disabled) return;
+        var buttons = box.querySelectorAll("button");
+        for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+        b.className = "chosen";
+        send(r.payload || r.title, r.title);
+        input.focus(); // focus stays in the panel
+      });
+      box.appendChild(b);
     });
+    item.appendChild(box);
+    log.appendChild(item);
+    reveal(question || box, box);
+  }
+
+  function reveal(top, bottom) {
+    var wanted = bottom.offsetTop + bottom.offsetHeight + 8 - log.clientHeight;
+    log.scrollTop = Math.max(0, Math.min(wanted, top.offsetTop - 8));
+  }
+
+  function setTyping(on) {
+    typing.hidden = !on;
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(function () { typing.hidden = true; }, 30000);
+  }
+
+  function setCounseling(on) {
+    if (on && !counseling) {
+      counseling = true;
+      anon.hidden = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ socket
+  function loadClient(done) {
+    if (window.__sapporoChatIo) return done(window.__sapporoChatIo);
+    var previous = window.io; // the page's own socket.io client (if any) is left as it was
+    var s = document.createElement("script");
+    s.src = ORIGIN + "/static/vendor/socket.io.min.js";
+    s.async = true;
+    s.onload = function () {
+      window.__sapporoChatIo = window.io;
+      if (previous) window.io = previous;
+      done(window.__sapporoChatIo);
+    };
+    s.onerror = function () { status.textContent = L.offline; offline.hidden = false; };
+    (document.head || document.documentElement).appendChild(s);
+  }
+
+  function connect() {
+    if (socket) return;
+    socket = { pending: true };
+    loadClient(function (io) {
+      socket = io(ORIGIN, { path: "/socket.io/", transports: ["websocket", "polling"],
+                            reconnectionDelay: 1000, reconnectionDelayMax: 10000 });
+      socket.on("connect", function () {
+        socket.emit("session_request", { session_id: token, last_message_id: lastId });
+      });
+      socket.on("session_confirm", onConfirm);
+      socket.on("bot_uttered", onBotUttered);
+      socket.on("disconnect", function () {
+        connected = false;
+        status.textContent = L.connecting;
+        offline.hidden = false;
+        setTyping(false);
+      });
+      socket.on("connect_error", function () {
+        connected = false;
+        offline.hidden = false;
+      });
+    });
+  }
+
+  function onConfirm(id) {
+    var confirmed = (id && id.session_id) || id;
+    if (confirmed !== token) { // a new session: ids of another chat mean nothing
+      seen = {}; lastId = 0;
+    }
+    token = confirmed;
+    write(KEY, token);
+    connected = true;
+    offline.hidden = true;
+    status.textContent = L.connected;
+    // what was typed while offline goes now, in order
+    var queued = outbox; outbox = [];
+    queued.forEach(function (q) {
+      var mark = q.node && q.node.querySelector(".pending");
+      if (mark) mark.parentNode.removeChild(mark);
+      emit(q.message);
+    });
+    // a new chat opened: the greeting with the menu (once; the replayed history comes before a confirm's timers)
+    setTimeout(greetIfNew, 300);
+  }
+
+  function greetIfNew() {
+    if (!greeted && !shownAny && !panel.hidden && INITIAL && connected) {
+      greeted = true;
+      emit(INITIAL);
+    }
+  }
+
+  function onBotUttered(msg, ack) {
+    msg = msg || {};
+    var id = msg.message_id;
+    if (msg.counseling) setCounseling(true);
+    if (!id || !seen[id]) {
+      if (id) { seen[id] = true; lastId = Math.max(lastId, id); }
+      var who = msg.sender === "staff" || msg.sender === "user" ? msg.sender : "bot";
+      if (who === "user" && msg.text && msg.text.charAt(0) === "/") {
+        // a button's payload or the greeting's /greet: not what the citizen typed
+      } else if (msg.text) {
+        if (who !== "user") setTyping(false);
+        keepTime(id, Date.now());
+        var li = add(who, msg.text, id, id ? times[id] : Date.now());
+        if (msg.quick_replies) showQuickReplies(li, msg.quick_replies);
+        if (panel.hidden && who !== "user") { dot.hidden = false; dotText.textContent = L.unread; }
+      } else if (msg.quick_replies) {
+        showQuickReplies(null, msg.quick_replies);
+      }
+      if (msg.attachment && msg.attachment.type === "image" && msg.attachment.payload &&
+          /^https?:\/\//.test(msg.attachment.payload.src || "")) {
+        var item = el("li", { "class": "msg msg--bot" });
+        item.appendChild(el("img", { src: msg.attachment.payload.src, alt: "", style: "max-width:100%" }));
+        log.appendChild(item);
+      }
+    }
+    if (typeof ack === "function") ack(); // shown (now or before)
+  }
+
+  function emit(message) {
+    setTyping(true);
+    socket.emit("user_uttered", { message: message, session_id: token });
   }
 
   function send(message, shown) {
-    if (!message || !message.trim()) return;
-    add("user", shown || message);
-    showQuickReplies([]);
-    socket.emit("user_uttered", { message: message, session_id: sessionId });
+    if (!message || !message.replace(/\s/g, "")) return false;
+    disableOldButtons();
+    var li = add("user", shown || message, null, Date.now());
+    if (connected) {
+      emit(message);
+    } else {
+      li.appendChild(el("span", { "class": "pending" }, L.queued));
+      outbox.push({ message: message, node: li });
+      connect();
+    }
+    return true;
   }
 
-  socket.on("connect", function () {
-    status.textContent = "接続しました";
-    socket.emit("session_request", { session_id: sessionId, last_message_id: lastId });
-  });
-  socket.on("session_confirm", function (id) {
-    var confirmed = (id && id.session_id) || id;
-    if (confirmed !== sessionId) { seen = {}; lastId = 0; } // a new session: ids of another chat mean nothing
-    sessionId = confirmed;
-    keep(sessionId);
-  });
-  socket.on("bot_uttered", function (msg, ack) {
-    var id = msg.message_id;
-    if (!id || !seen[id]) {
-      if (id) { seen[id] = true; lastId = Math.max(lastId, id); }
-      // A person writing from the staff console is shown as such (「担当者」), not as the bot; the citizen's
-      // own messages come back only in the history.
-      if (msg.text) add(msg.sender === "staff" || msg.sender === "user" ? msg.sender : "bot", msg.text);
-      if (msg.quick_replies) showQuickReplies(msg.quick_replies);
-    }
-    if (ack) ack(); // shown (now or before)
-  });
-  socket.on("disconnect", function () { status.textContent = "接続が切れました。再接続しています…"; });
+  // ------------------------------------------------------------------ controls
+  function open() {
+    panel.hidden = false;
+    launcher.hidden = true;
+    launcher.setAttribute("aria-expanded", "true");
+    dot.hidden = true; dotText.textContent = "";
+    connect();
+    log.scrollTop = log.scrollHeight;
+    input.focus();
+    if (connected) setTimeout(greetIfNew, 300);
+  }
+  function close() {
+    panel.hidden = true;
+    launcher.hidden = false;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+  function forget() {
+    // 「会話を終える」: the token and the times are removed, the socket closes, the next open starts a new chat
+    write(KEY, null); write(TIMES, null);
+    token = null; times = {}; seen = {}; lastId = 0; shownAny = false; greeted = false; outbox = [];
+    counseling = false; anon.hidden = true;
+    if (socket && socket.disconnect) { socket.off(); socket.disconnect(); }
+    socket = null; connected = false;
+    clearLog();
+    setTyping(false);
+    announce(L.endConfirm);
+    close();
+  }
 
-  form.addEventListener("submit", function (e) {
-    e.preventDefault();
-    send(input.value);
-    input.value = "";
+  launcher.addEventListener("click", open);
+  closeButton.addEventListener("click", close);
+  endButton.addEventListener("click", forget);
+  panel.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" || e.key === "Esc") { e.preventDefault(); close(); }
   });
+
+  var composing = false;
+  input.addEventListener("compositionstart", function () { composing = true; });
+  input.addEventListener("compositionend", function () { composing = false; });
+  input.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter") return;
+    if (e.isComposing || composing || e.keyCode === 229) return; // Enter confirms the IME's conversion: never sends
+    if (e.shiftKey) return; // a new line
+    e.preventDefault();
+    submit();
+  });
+  function updateCount() {
+    var n = Array.from ? Array.from(input.value).length : input.value.length;
+    count.textContent = n + " / " + MAX;
+    count.className = n > MAX ? "count over" : "count";
+    sendButton.disabled = n > MAX;
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 120) + "px";
+  }
+  input.addEventListener("input", updateCount);
+  function submit() {
+    var n = Array.from ? Array.from(input.value).length : input.value.length;
+    if (n > MAX) return;
+    if (send(input.value)) { input.value = ""; updateCount(); }
+    input.focus();
+  }
+  form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
+
+  // Another tab ended the chat (or started a new one): this tab follows.
+  window.addEventListener("storage", function (e) {
+    if (e.key !== KEY || e.newValue === token) return;
+    if (e.newValue === null) { var wasOpen = !panel.hidden; forget(); if (!wasOpen) launcher.blur(); return; }
+    token = e.newValue;
+    if (socket && socket.emit && connected) {
+      seen = {}; lastId = 0; shownAny = false;
+      clearLog();
+      socket.emit("session_request", { session_id: token, last_message_id: 0 });
+    }
+  });
+
+  function mount() {
+    document.body.appendChild(host);
+    if (token) connect(); // a chat goes on: its history and replies are shown (a new visitor connects on open)
+    if (data.open === "true" || data.open === "") open();
+  }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 })();
