@@ -37,7 +37,7 @@
   var LABELS = {
     ja: {
       open: "チャットで質問する", close: "閉じる", end: "会話を終える", send: "送信", message: "メッセージ",
-      placeholder: "メッセージを入力（Shift+Enterで改行）", log: "会話", you: "あなた", bot: "AIアシスタント",
+      placeholder: "メッセージを入力", hint: "Shift+Enterで改行", log: "会話", you: "あなた", bot: "AIアシスタント",
       staff: "担当者", counselor: "相談員", typing: "回答を作成しています…", connecting: "接続しています…",
       connected: "接続しました", offline: "接続が切れています。再接続を試みています。入力した内容は接続後に送信します。",
       queued: "未送信（接続後に送信します）", anonymous: "このチャットは匿名です。名前や学校名を書かなくても相談できます。",
@@ -48,7 +48,7 @@
     },
     en: {
       open: "Open chat", close: "Close", end: "End chat", send: "Send", message: "Message",
-      placeholder: "Type a message (Shift+Enter for a new line)", log: "Conversation", you: "You", bot: "Assistant",
+      placeholder: "Type a message", hint: "Shift+Enter: new line", log: "Conversation", you: "You", bot: "Assistant",
       staff: "Staff", counselor: "Counselor", typing: "Writing an answer…", connecting: "Connecting…",
       connected: "Connected", offline: "Offline. Reconnecting… What you type is sent once connected.",
       queued: "Not sent yet (sent when connected)", anonymous: "This chat is anonymous.",
@@ -64,7 +64,7 @@
   var CSS = [
     ":host { all: initial !important; font-family: inherit !important; }",
     "*, *::before, *::after { box-sizing: border-box; }",
-    ".root { --c: " + COLOR + "; font: 16px/1.5 inherit; font-family: inherit; color: #1d2630; }",
+    ".root { --c: " + COLOR + "; line-height: 1.5; font-family: inherit; color: #1d2630; }",
     "button, textarea, a { font: inherit; }",
     "[hidden] { display: none !important; }",
     ".launcher { position: fixed; right: 16px; bottom: 16px; z-index: 2147483000; min-height: 48px; padding: 10px 18px;",
@@ -76,11 +76,11 @@
     "  border: 1px solid #8a949e; border-radius: 12px; overflow: hidden; box-shadow: 0 4px 24px rgba(0,0,0,.3); }",
     "@media (max-width: 480px) { .panel { right: 8px; bottom: 8px; max-height: calc(100vh - 16px); } }",
     ".head { display: flex; align-items: center; gap: 6px; padding: 8px 8px 8px 14px; background: var(--c); color: #fff; }",
-    ".head h2 { flex: 1; margin: 0; font-size: 1rem; line-height: 1.3; }",
+    ".head h2 { flex: 1; margin: 0; font-size: 1em; line-height: 1.3; }",
     ".head button { min-height: 36px; padding: 4px 10px; border: 1px solid #fff; border-radius: 6px; background: transparent;",
-    "  color: #fff; cursor: pointer; font-size: .85rem; white-space: nowrap; }",
-    ".head .x { min-width: 36px; font-size: 1.1rem; }",
-    ".note, .anon, .offline { margin: 0; padding: 6px 14px; font-size: .8rem; }",
+    "  color: #fff; cursor: pointer; font-size: .85em; white-space: nowrap; }",
+    ".head .x { min-width: 36px; font-size: 1.1em; }",
+    ".note, .anon, .offline { margin: 0; padding: 6px 14px; font-size: .8em; }",
     ".note { background: #f3f5f7; color: #3b4650; border-radius: 8px; }",
     ".intro, .quick-item { margin: 0; padding: 0; }",
     ".note a { color: #004a8f; }",
@@ -94,24 +94,25 @@
     ".msg--bot { background: #eef1f4; }",
     ".msg--staff { background: #e6f4ea; border-left: 4px solid #1e6b30; }",
     ".msg a { color: #004a8f; }",
-    ".who { display: block; font-size: .75rem; font-weight: bold; color: #1e6b30; }",
-    ".time { display: block; font-size: .7rem; color: #59636c; text-align: right; }",
+    ".who { display: block; font-size: .75em; font-weight: bold; color: #1e6b30; }",
+    ".time { display: block; font-size: .7em; color: #59636c; text-align: right; }",
     ".msg--user .time { color: #fff; }",
-    ".pending { font-size: .7rem; display: block; }",
+    ".pending { font-size: .7em; display: block; }",
     ".quick { display: flex; flex-wrap: wrap; gap: 6px; margin: 8px 0 0; padding: 0; }",
     ".quick button { min-height: 36px; padding: 4px 12px; border: 1px solid var(--c); border-radius: 20px; background: #fff;",
     "  color: var(--c); cursor: pointer; text-align: left; }",
     ".quick button:disabled { border-color: #aab2ba; color: #59636c; cursor: default; }",
     ".quick button.chosen { background: #e4e9ee; color: #1d2630; }",
-    ".typing { margin: 0; padding: 2px 14px 6px; font-size: .8rem; color: #3b4650; }",
+    ".typing { margin: 0; padding: 2px 14px 6px; font-size: .8em; color: #3b4650; }",
     ".form { display: flex; align-items: flex-end; gap: 8px; padding: 8px 12px; border-top: 1px solid #dde2e7; }",
     ".field { flex: 1; min-width: 0; }",
     ".form textarea { display: block; width: 100%; min-height: 44px; max-height: 120px; padding: 8px; resize: none;",
     "  border: 1px solid #6b7681; border-radius: 8px; color: #1d2630; background: #fff; }",
-    ".count { display: block; font-size: .7rem; color: #59636c; text-align: right; }",
+    ".meta { display: flex; justify-content: space-between; gap: 8px; font-size: .7em; color: #59636c; }",
     ".count.over { color: #b3261e; font-weight: bold; }",
+    ".meta .count { margin-left: auto; }",
     ".form .send { min-height: 44px; padding: 8px 14px; border: 0; border-radius: 8px; background: var(--c); color: #fff; cursor: pointer; }",
-    ".status { margin: 0; padding: 0 12px 6px; font-size: .7rem; color: #59636c; }",
+    ".status { margin: 0; padding: 0 12px 6px; font-size: .7em; color: #59636c; }",
     ".sr { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;",
     "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }",
     ":focus { outline: none; }",
@@ -167,10 +168,13 @@
   var field = el("div", { "class": "field" });
   var label = el("label", { "for": "sapporo-chat-input", "class": "sr" }, L.message);
   var input = el("textarea", { id: "sapporo-chat-input", name: "message", rows: "1", placeholder: L.placeholder,
-                               "aria-describedby": "sapporo-chat-count" });
+                               "aria-describedby": "sapporo-chat-hint sapporo-chat-count" });
+  var meta = el("div", { "class": "meta" });
+  meta.appendChild(el("span", { id: "sapporo-chat-hint", "class": "hint" }, L.hint));
   var count = el("span", { id: "sapporo-chat-count", "class": "count", "aria-live": "off" }, "0 / " + MAX);
   var sendButton = el("button", { type: "submit", "class": "send" }, L.send);
-  field.appendChild(label); field.appendChild(input); field.appendChild(count);
+  meta.appendChild(count);
+  field.appendChild(label); field.appendChild(input); field.appendChild(meta);
   form.appendChild(field); form.appendChild(sendButton);
   var status = el("p", { "class": "sr", role: "status" }, L.connecting); // the offline notice is what is seen
   log.appendChild(el("li", { "class": "intro" }, "")).appendChild(note); // scrolls away with the chat (small screens)
