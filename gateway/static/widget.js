@@ -357,6 +357,7 @@
     var confirmed = (id && id.session_id) || id;
     if (confirmed !== token) { // a new session: ids of another chat mean nothing
       seen = {}; lastId = 0;
+      if (token) { clearLog(); shownAny = false; greeted = false; } // the old one is gone (e.g. the secret changed)
     }
     token = confirmed;
     write(KEY, token);

@@ -187,6 +187,7 @@ def test_hostile_page_of_another_origin_chats_in_japanese_with_links(gw, site, c
     expect(page.locator(W + ".quick button")).to_have_count(4)
     assert shadow_active(page) == "textarea"
     assert page.locator(W + ".panel").evaluate("e => getComputedStyle(e).fontSize") == "16px"
+    assert page.locator(W + ".note").evaluate("e => getComputedStyle(e).fontSize") == "12.8px"  # em, not the page's rem
     expect(page.locator(W + ".note a")).to_have_attribute("href", site.origin + "/privacy.html")
 
     type_and_send(page, "燃えるごみの日はいつですか")
@@ -372,6 +373,41 @@ def test_keyboard_only(gw, site, context):
     page.keyboard.press("Enter")
     expect(page.locator(W + ".panel")).to_be_hidden()
     assert shadow_active(page).startswith("button.launcher")
+
+
+# ------------------------------------------------------------------ typing indicator, a person's reply
+
+def test_typing_indicator_and_a_staff_reply_labelled(gw, site, context, engine):
+    page = context.new_page()
+    open_widget(page, site.origin + "/")
+    engine.mode = "hang"  # the engine is thinking (until the mode changes; the gateway waits ENGINE_TIMEOUT=2 s)
+    try:
+        type_and_send(page, "考え中ですか")
+        expect(page.locator(W + ".typing")).to_be_visible()
+        expect(page.locator(W + ".typing")).to_have_text("回答を作成しています…")
+    finally:
+        engine.mode = "ok"
+    expect(page.locator(W + ".msg--bot")).to_have_count(2, timeout=10_000)
+    expect(page.locator(W + ".typing")).to_be_hidden()
+
+    type_and_send(page, "人と話したい")
+    expect(page.locator(W + ".msg--bot").last).to_contain_text("おつなぎします", timeout=10_000)
+    token = page.evaluate(f"localStorage.getItem('{KEY}')")
+    clerk = staff_user(gw[-1], f"clerk-{os.getpid()}-{time.monotonic_ns() % 100000}", "staff")
+    conversation = "web:" + session_id_of(token)
+    assert clerk.act(conversation, "claim").status_code == 200
+    reply = clerk.act(conversation, "reply", {"text": "担当の者です。お電話は011-222-4894へどうぞ。"})
+    assert reply.status_code == 200
+    staff = page.locator(W + ".msg--staff").last
+    expect(staff.locator(".who")).to_have_text("担当者", timeout=10_000)
+    expect(staff.locator("a[href='tel:0112224894']")).to_be_visible()
+    expect(page.locator(W + ".anon")).to_be_hidden()  # not a counseling chat
+    for _ in range(50):  # the widget acknowledged it: the console's 「表示済み」
+        shown = [m for m in clerk.conversation(conversation).json()["messages"] if m["id"] == reply.json()["message"]["id"]]
+        if shown and shown[0].get("delivered_at"):
+            break
+        time.sleep(0.1)
+    assert shown and shown[0].get("delivered_at"), shown
 
 
 # ------------------------------------------------------------------ counseling
