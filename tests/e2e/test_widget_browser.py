@@ -110,6 +110,10 @@ def gw(engine, site, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("gateway")
     running = [GatewayProcess(engine.url, data_dir, CORS_ORIGINS=site.origin)]
     (site.directory / "index.html").write_text(HOSTILE_PAGE.replace("{gateway}", running[0].url), encoding="utf-8")
+    (site.directory / "en.html").write_text(
+        f'<!doctype html><html lang="en"><title>City page</title><p>Text</p><script src="{running[0].url}/widget.js" '
+        'data-lang="en" data-initial-message="" data-color="#7a1f5c" data-title="Sapporo chat" async></script>',
+        encoding="utf-8")
     (site.directory / "privacy.html").write_text("<!doctype html><title>個人情報</title>", encoding="utf-8")
     yield running
     running[-1].stop()
@@ -204,6 +208,22 @@ def test_hostile_page_of_another_origin_chats_in_japanese_with_links(gw, site, c
     expect(page.locator(W + "[aria-live=polite]")).to_contain_text("echo:燃えるごみの日はいつですか")
     assert [m["message"] for m in engine.received if m["sender"].startswith("web:")][-3:] == \
         ["/greet", "燃えるごみの日はいつですか", "電話は011-222-4894、詳しくは https://example.org/a です"]
+
+
+def test_english_labels_no_initial_message_and_the_colour(gw, site, context, engine):
+    page = context.new_page()
+    page.goto(site.origin + "/en.html")
+    expect(page.locator(W + ".launcher")).to_have_text("Open chat")
+    assert page.locator(W + ".launcher").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(122, 31, 92)"
+    page.locator(W + ".launcher").click()
+    expect(page.locator(W + "h2")).to_have_text("Sapporo chat")
+    expect(page.locator(W + ".head button.end")).to_have_text("End chat")
+    expect(page.locator(W + "label")).to_have_text("Message")
+    page.wait_for_function("localStorage.getItem('sapporo-chat-session') !== null")  # connected on open
+    page.wait_for_timeout(500)
+    assert page.locator(W + ".msg").count() == 0  # data-initial-message="": no greeting is asked for
+    type_and_send(page, "ごみの日")
+    expect(page.locator(W + ".msg--bot")).to_contain_text(["echo:ごみの日"], timeout=10_000)
 
 
 def test_a_page_origin_not_in_cors_origins_cannot_connect(gw, site, context):
