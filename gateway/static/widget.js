@@ -29,7 +29,8 @@
   var data = script.dataset || {};
   var ORIGIN = new URL(script.src, location.href).origin;
   var KEY = "sapporo-chat-session";
-  var TIMES = "sapporo-chat-times"; // message id → when this browser first showed it (the gateway sends no time)
+  var TIMES = "sapporo-chat-times"; // message id → when this browser first showed it (the gateway sends no time);
+                                     // "u:" + text → when the citizen sent it (its id comes only with the history)
   var MAX = parseInt("__MAX_MESSAGE_CHARS__", 10) || 2000;
   var COLOR = /^#[0-9a-fA-F]{3,8}$|^[a-zA-Z]+$|^rgb\([\d\s,.%]+\)$/.test(data.color || "") ? data.color : "#0058a8";
   var INITIAL = data.initialMessage === undefined ? "/greet" : data.initialMessage;
@@ -208,10 +209,9 @@
     try { return JSON.parse(read(TIMES) || "{}") || {}; } catch (e) { return {}; }
   }
   function keepTime(id, when) {
-    if (!id || times[id]) return;
-    times[id] = when;
-    var ids = Object.keys(times).map(Number).sort(function (a, b) { return a - b; });
-    while (ids.length > 200) delete times[ids.shift()];
+    if (id && !times[id]) times[id] = when;
+    var keys = Object.keys(times).sort(function (a, b) { return times[a] - times[b]; });
+    while (keys.length > 300) delete times[keys.shift()];
     write(TIMES, JSON.stringify(times));
   }
   function clock(ms) {
@@ -331,8 +331,9 @@
 
   function connect() {
     if (socket) return;
-    socket = { pending: true };
+    var placeholder = socket = { pending: true };
     loadClient(function (io) {
+      if (socket !== placeholder) return; // the chat was ended before the client loaded
       socket = io(ORIGIN, { path: "/socket.io/", transports: ["websocket", "polling"],
                             reconnectionDelay: 1000, reconnectionDelayMax: 10000 });
       socket.on("connect", function () {
@@ -393,10 +394,12 @@
         // a button's payload or the greeting's /greet: not what the citizen typed
       } else if (msg.text) {
         if (who !== "user") setTyping(false);
-        keepTime(id, Date.now());
+        var unseen = !id || !times[id]; // never shown by this browser (a reload's history is not new)
+        keepTime(id, (who === "user" && times["u:" + msg.text]) || Date.now());
         var li = add(who, msg.text, id, id ? times[id] : Date.now());
         if (msg.quick_replies) showQuickReplies(li, msg.quick_replies);
-        if (panel.hidden && who !== "user") { dot.hidden = false; dotText.textContent = L.unread; }
+        // a message never shown before while the panel is closed (a person's reply)
+        if (panel.hidden && who !== "user" && unseen) { dot.hidden = false; dotText.textContent = L.unread; }
       } else if (msg.quick_replies) {
         showQuickReplies(null, msg.quick_replies);
       }
@@ -418,7 +421,9 @@
   function send(message, shown) {
     if (!message || !message.replace(/\s/g, "")) return false;
     disableOldButtons();
-    var li = add("user", shown || message, null, Date.now());
+    var now = Date.now();
+    var li = add("user", shown || message, null, now);
+    if (!shown) { times["u:" + message] = now; keepTime(null, 0); }
     if (connected) {
       emit(message);
     } else {

@@ -277,12 +277,16 @@ def test_reload_shows_the_history_and_a_second_tab_continues_the_chat(gw, site, 
     expect(page.locator(W + ".msg--bot .text").last).to_have_text("echo:一つ目", timeout=10_000)
     token = page.evaluate(f"localStorage.getItem('{KEY}')")
     assert token and session_id_of(token) and token != session_id_of(token)  # the signed token, not a bare id
+    sent_at = page.locator(W + ".msg--user time").last.get_attribute("datetime")
 
     page.reload()
+    expect(page.locator(W + ".msg--bot")).to_have_count(2, timeout=10_000)  # the history, in the closed panel
+    expect(page.locator(W + ".launcher .dot")).to_be_hidden()  # nothing new: no unread mark
     page.locator(W + ".launcher").click()
     expect(page.locator(W + ".msg .text")).to_have_text(["こんにちは。札幌市のAIアシスタントです。ご用件を選んでください。",
                                                          "一つ目", "echo:一つ目"], timeout=10_000)
     assert page.evaluate(f"localStorage.getItem('{KEY}')") == token
+    assert page.locator(W + ".msg--user time").last.get_attribute("datetime") == sent_at  # the time it was sent
     page.wait_for_timeout(500)
     assert [m["message"] for m in engine.received if m["sender"] == "web:" + session_id_of(token)] == ["/greet", "一つ目"]
 
@@ -416,8 +420,14 @@ def test_typing_indicator_and_a_staff_reply_labelled(gw, site, context, engine):
     clerk = staff_user(gw[-1], f"clerk-{os.getpid()}-{time.monotonic_ns() % 100000}", "staff")
     conversation = "web:" + session_id_of(token)
     assert clerk.act(conversation, "claim").status_code == 200
+    expect(page.locator(W + ".msg--bot").last).to_contain_text("担当者が対応します", timeout=10_000)
+    page.keyboard.press("Escape")  # the panel is closed when the reply comes: the launcher shows a mark
     reply = clerk.act(conversation, "reply", {"text": "担当の者です。お電話は011-222-4894へどうぞ。"})
     assert reply.status_code == 200
+    expect(page.locator(W + ".launcher .dot")).to_be_visible(timeout=10_000)
+    expect(page.locator(W + ".launcher")).to_contain_text("新しいメッセージがあります")
+    page.locator(W + ".launcher").click()
+    expect(page.locator(W + ".launcher .dot")).to_be_hidden()
     staff = page.locator(W + ".msg--staff").last
     expect(staff.locator(".who")).to_have_text("担当者", timeout=10_000)
     expect(staff.locator("a[href='tel:0112224894']")).to_be_visible()
