@@ -109,7 +109,7 @@
     ".field { flex: 1; min-width: 0; }",
     ".form textarea { display: block; width: 100%; min-height: 44px; max-height: 120px; padding: 8px; resize: none;",
     "  border: 1px solid #6b7681; border-radius: 8px; color: #1d2630; background: #fff; }",
-    ".meta { display: flex; justify-content: space-between; gap: 8px; font-size: .7em; color: #59636c; }",
+    ".meta { display: flex; justify-content: space-between; gap: 8px; margin-top: 6px; font-size: .7em; color: #59636c; }",
     ".count.over { color: #b3261e; font-weight: bold; }",
     ".meta .count { margin-left: auto; }",
     ".form .send { min-height: 44px; padding: 8px 14px; border: 0; border-radius: 8px; background: var(--c); color: #fff; cursor: pointer; }",
