@@ -474,7 +474,25 @@ class ItemMatcher:
                     other = self._match_phrase(whole)
                     if other.status == "found" and other.candidates[0].score >= EXACT_READING:
                         return other
+            # 「子どものそり割れた」: fugashi read そり割れ as a verb and the phrase ended at 子ども; the kana word
+            # after の, named exactly by its reading, is the item
+            owned = self._kana_after_no(text, phrase)
+            if owned:
+                other = self._match_phrase(owned)
+                if other.status == "found" and other.candidates[0].score >= MAIN_WORD:
+                    return other
         return result
+
+    @staticmethod
+    def _kana_after_no(text: str, phrase: str) -> str:
+        """``phrase`` + の + the word in kana that follows it in ``text`` ("子ども" in "子どものそり割れた" →
+        "子どものそり"), or ""."""
+        norm = normalize_text(text)
+        at = norm.find(phrase + "の")
+        if at < 0:
+            return ""
+        word = re.match(r"[ぁ-ゖァ-ヺー]{2,}", norm[at + len(phrase) + 1:])
+        return phrase + "の" + word.group(0) if word else ""
 
     @staticmethod
     def _with_next_kana(text: str, phrase: str) -> str:
@@ -873,7 +891,8 @@ def _shape(reading: str) -> str:
 
 def _main_words(phrase: str, generic: FrozenSet[str]) -> List[str]:
     """"二人掛けのソファー" → ["ソファー"], "100円ライター" → ["100円ライター", "ライター"]: the compound noun
-    that ends the phrase, and its last word that is not generic ("ひな人形一式" → 人形). A last word of one
+    that ends the phrase (or a word in kana after its last の), and its last word that is not generic ("ひな人形一式" →
+    人形). A last word of one
     character is no word of its own inside a compound ("救急車" is not a 車 to throw away)."""
     if _all_hiragana(phrase):
         return []
@@ -883,6 +902,11 @@ def _main_words(phrase: str, generic: FrozenSet[str]) -> List[str]:
         start -= 1
     nouns = morphemes[start:]
     words = [phrase[nouns[0].start:]] if nouns else []
+    if not nouns and "の" in phrase:
+        # 「習字のはんし」: a name typed in kana after の, which fugashi took for a verb (はんし → 半紙 by its reading)
+        tail = phrase.rsplit("の", 1)[1]
+        if len(tail) >= 2 and _ALL_KANA.fullmatch(tail):
+            words = [tail]
     heads = [i for i, m in enumerate(nouns) if m.text not in generic and m.lemma not in generic]
     if heads and (heads[-1] == 0 or len(nouns[heads[-1]].text) >= 2):
         head = nouns[heads[-1]]

@@ -70,6 +70,10 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|交換し|取り替え|とりかえ|取り外|だめにな|ダメにな|動かな|うごかな|映らな|つかなくな|壊し|こわし|割っ"
                            r"|残っ|のこっ|たまっ|溜ま|[0-9０-９何十百数]+(枚|本|台|個|箱|袋|着|冊|足|脚|セット)"
                            r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)")
+# A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
+# sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
+BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
+                    r"|使い終わ|使いおわ|使い切|使いき|つかいき|動かな|うごかな|映らな|つかなくな")
 # Another purpose than getting rid of it (「新しい掃除機のおすすめある？」「クレジットカードなくした」): not a
 # sorting question unless a strong disposal word says so.
 OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|買う|かいたい|購入|修理|直し|なおし|欲しい|ほしい|借り|貸し|売り|売れ|売る"
@@ -208,6 +212,8 @@ def sorting_question(text: str) -> bool:
         return False  # disposal word: 「〇〇の手続き…」-like questions name things too
     if weak and sure:
         return True
+    if BROKEN.search(norm) and found.candidates[0].score >= CLOSE_ITEM and len(found.phrase) <= MAX_PHRASE:
+        return True  # 「部活で使ってたバット折れた」: バット (金属製 or 木製) is asked back
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
     # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
     exact = found.status == "found" and found.candidates[0].score >= EXACT_READING  # 「コロコロ」: an adverb to fugashi
@@ -250,13 +256,16 @@ def _ends_with_the_item(norm: str, phrase: str) -> bool:
     from bot.nlu.morphology import analyze
 
     words = analyze(phrase)
-    if words and not _KANA_ONLY.fullmatch(phrase) and words[-1].pos in ("動詞", "形容詞", "助動詞"):
+    kana_name = len(words) >= 2 and words[-2].text == "の" and len(words[-1].text) >= 2 \
+        and _KANA_ONLY.fullmatch(words[-1].text)  # 「習字のはんし」: はんし is no verb
+    if words and not _KANA_ONLY.fullmatch(phrase) and words[-1].pos in ("動詞", "形容詞", "助動詞") and not kana_name:
         return False
     from bot.knowledge.garbage_knowledge import matcher
 
     # 「テレビ 32型」「ライター3本です」: how many, said after the name, says nothing more about it
     counted = matcher().patterns.counters.sub("", _TAIL.sub("", norm)).strip()
-    return _TAIL.sub("", counted).endswith(phrase)
+    # a name typed in kana may end in what _TAIL takes for a particle (「かれは」 is 枯葉)
+    return _TAIL.sub("", counted).endswith(phrase) or norm.rstrip(" 、。,.!?！？〜~").endswith(phrase)
 
 
 def about_garbage(text: str) -> bool:

@@ -183,6 +183,10 @@ def test_an_address_with_a_collection_question_is_a_collection_day_question(offi
     ("nlu_fallback", "オーブンレンジ壊れた", "ask_garbage_category"),  # the state of a thing to get rid of
     ("nlu_fallback", "教科書もう使わない", "ask_garbage_category"),
     ("nlu_fallback", "ざぶとん", "ask_garbage_category"),  # a short name the dictionary half knows
+    ("nlu_fallback", "かれは", "ask_garbage_category"),  # 枯葉 in kana: the は is part of the name
+    ("nlu_fallback", "部活で使ってたバット折れた", "ask_garbage_category"),  # broken, named fairly well: asked which
+    ("nlu_fallback", "街灯が壊れてる", "not sorting"),  # broken, but no dictionary item: a report for the city
+    ("nlu_fallback", "マンホールのふたが割れてる", "not sorting"),
     ("ask_garbage_category", "新しい掃除機のおすすめある？", "not sorting"),  # another purpose
     ("ask_garbage_category", "クレジットカードなくしたんだけどどうすればいい", "not sorting"),
     ("ask_collection_day", "小樽市のごみの収集日を教えて", "out_of_scope"),  # another city's matter
