@@ -500,6 +500,37 @@ def test_axe_finds_no_serious_or_critical_violation(gw, browser, axe_js, width, 
 
 # ------------------------------------------------------------------ network: offline, queue, gateway restart
 
+def test_a_staff_reply_sent_while_the_browser_is_offline_is_shown_after_the_reconnect(gw, site, context):
+    page = context.new_page()
+    open_widget(page, site.origin + "/")
+    type_and_send(page, "人と話したい")
+    expect(page.locator(W + ".msg--bot").last).to_contain_text("おつなぎします", timeout=10_000)
+    conversation = "web:" + session_id_of(page.evaluate(f"localStorage.getItem('{KEY}')"))
+    clerk = staff_user(gw[-1], f"clerk-{os.getpid()}-{time.monotonic_ns() % 100000}", "staff")
+    assert clerk.act(conversation, "claim").status_code == 200
+    expect(page.locator(W + ".msg--bot").last).to_contain_text("担当者が対応します", timeout=10_000)
+
+    context.set_offline(True)
+    expect(page.locator(W + ".offline")).to_be_visible(timeout=10_000)
+    type_and_send(page, "電波が悪いです")
+    expect(page.locator(W + ".msg--user").last.locator(".pending")).to_have_text("未送信（接続後に送信します）")
+    reply = clerk.act(conversation, "reply", {"text": "お待たせしました。"})
+    assert reply.status_code == 200 and reply.json()["message"]["delivery"] != "delivered"
+
+    context.set_offline(False)
+    expect(page.locator(W + ".offline")).to_be_hidden(timeout=20_000)
+    expect(page.locator(W + ".msg--staff .text")).to_have_text(["お待たせしました。"], timeout=10_000)
+    expect(page.locator(W + ".pending")).to_have_count(0)
+    for _ in range(50):
+        messages = clerk.conversation(conversation).json()["messages"]
+        staff = [m for m in messages if m["id"] == reply.json()["message"]["id"]]
+        if staff[0].get("delivered_at") and any(m["text"] == "電波が悪いです" for m in messages):
+            break
+        time.sleep(0.1)
+    assert staff[0].get("delivered_at"), staff  # acknowledged once it was shown
+    assert [m["text"] for m in messages if m["sender"] == "user"][-1] == "電波が悪いです"  # the queued message went
+
+
 def test_offline_notice_queue_and_history_after_a_gateway_restart(gw, site, context, engine, monkeypatch):
     page = context.new_page()
     open_widget(page, site.origin + "/")
