@@ -238,8 +238,13 @@ class WebChat:
         return acked
 
     async def _counseling(self, session_id: str) -> bool:
-        """The chat is in a counseling session now (waiting for or talking with a counselor)."""
-        conversation = await run_db(self.router.store.get, str(ConversationId(CHANNEL, session_id)))
+        """The chat is in a counseling session now (waiting for or talking with a counselor). A database hiccup
+        here costs only the flag, never the messages it would have marked."""
+        try:
+            conversation = await run_db(self.router.store.get, str(ConversationId(CHANNEL, session_id)))
+        except Exception:  # noqa: BLE001
+            logger.exception("web: reading the counseling flag failed conv=%s", conversation_ref(session_id))
+            return False
         return bool(conversation and conversation.counseling)
 
     async def _replay(self, sid: str, session_id: str, after: int) -> None:
