@@ -73,7 +73,7 @@
     "  box-shadow: 0 2px 8px rgba(0,0,0,.3); }",
     ".launcher .dot { display: inline-block; width: 10px; height: 10px; margin-left: 6px; border-radius: 50%; background: #ffdd00; }",
     ".panel { position: fixed; right: 16px; bottom: 16px; z-index: 2147483001; display: flex; flex-direction: column;",
-    "  width: 380px; max-width: calc(100vw - 16px); height: 600px; max-height: calc(100vh - 32px); background: #fff;",
+    "  width: 24em; max-width: calc(100vw - 16px); height: 38em; max-height: calc(100vh - 32px); background: #fff;",
     "  border: 1px solid #8a949e; border-radius: 12px; overflow: hidden; box-shadow: 0 4px 24px rgba(0,0,0,.3); }",
     "@media (max-width: 480px) { .panel { right: 8px; bottom: 8px; max-height: calc(100vh - 16px); } }",
     ".head { display: flex; align-items: center; gap: 6px; padding: 8px 8px 8px 14px; background: var(--c); color: #fff; }",
