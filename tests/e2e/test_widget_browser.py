@@ -120,12 +120,17 @@ def gw(engine, site, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     assert os.path.exists(CHROMIUM), "Chromium is missing: `make setup` installs Debian's chromium"
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    with sync_playwright() as instance:
         yield instance
-        instance.close()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture
@@ -464,6 +469,28 @@ def test_a_counseling_chat_says_it_is_anonymous_and_labels_the_counselor(gw, sit
 
 
 # ------------------------------------------------------------------ accessibility (axe-core from npm)
+
+def test_text_at_200_percent_of_the_browsers_size(gw, site, playwright, tmp_path):
+    """The browser's text size set to 32 px (Chromium's default_font_size, 16 px normally): the widget grows with it
+    and its controls stay on the screen."""
+    profile = tmp_path / "profile"
+    (profile / "Default").mkdir(parents=True)
+    (profile / "Default" / "Preferences").write_text('{"webkit": {"webprefs": {"default_font_size": 32}}}')
+    ctx = playwright.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
+                                                        args=FLAGS, viewport={"width": 1280, "height": 800})
+    try:
+        page = ctx.new_page()
+        open_widget(page, site.origin + "/")
+        assert page.locator(W + ".panel").evaluate("e => getComputedStyle(e).fontSize") == "32px"
+        for control in [".send", "textarea", ".head .end", ".head .x", ".quick button >> nth=3"]:
+            box = page.locator(W + control).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 1280 and box["y"] >= 0 \
+                and box["y"] + box["height"] <= 800, (control, box)
+        type_and_send(page, "大きな文字")
+        expect(page.locator(W + ".msg--bot").last).to_contain_text("echo:大きな文字", timeout=10_000)
+    finally:
+        ctx.close()
+
 
 @pytest.fixture(scope="module")
 def axe_js(tmp_path_factory):
