@@ -30,7 +30,8 @@
   var ORIGIN = new URL(script.src, location.href).origin;
   var KEY = "sapporo-chat-session";
   var TIMES = "sapporo-chat-times"; // message id → when this browser first showed it (the gateway sends no time);
-                                     // "u:" + text → when the citizen sent it (its id comes only with the history)
+                                     // "u:" + a hash of a text → when the citizen sent it (its id comes only with the
+                                     // history); never the text itself, and nothing older than two days
   var MAX = parseInt("__MAX_MESSAGE_CHARS__", 10) || 2000;
   var COLOR = /^#[0-9a-fA-F]{3,8}$|^[a-zA-Z]+$|^rgb\([\d\s,.%]+\)$/.test(data.color || "") ? data.color : "#0058a8";
   var INITIAL = data.initialMessage === undefined ? "/greet" : data.initialMessage;
@@ -206,7 +207,15 @@
     } catch (e) { /* blocked or full */ }
   }
   function readTimes() {
-    try { return JSON.parse(read(TIMES) || "{}") || {}; } catch (e) { return {}; }
+    var kept = {}, old = Date.now() - 2 * 86400000;
+    try { kept = JSON.parse(read(TIMES) || "{}") || {}; } catch (e) { /* unreadable: start again */ }
+    Object.keys(kept).forEach(function (k) { if (!(kept[k] > old)) delete kept[k]; });
+    return kept;
+  }
+  function hash(text) { // FNV-1a, 32 bits
+    var h = 0x811c9dc5;
+    for (var i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
+    return h.toString(16);
   }
   function keepTime(id, when) {
     if (id && !times[id]) times[id] = when;
@@ -395,7 +404,7 @@
       } else if (msg.text) {
         if (who !== "user") setTyping(false);
         var unseen = !id || !times[id]; // never shown by this browser (a reload's history is not new)
-        keepTime(id, (who === "user" && times["u:" + msg.text]) || Date.now());
+        keepTime(id, (who === "user" && times["u:" + hash(msg.text)]) || Date.now());
         var li = add(who, msg.text, id, id ? times[id] : Date.now());
         if (msg.quick_replies) showQuickReplies(li, msg.quick_replies);
         // a message never shown before while the panel is closed (a person's reply)
@@ -423,7 +432,7 @@
     disableOldButtons();
     var now = Date.now();
     var li = add("user", shown || message, null, now);
-    if (!shown) { times["u:" + message] = now; keepTime(null, 0); }
+    if (!shown) { times["u:" + hash(message)] = now; keepTime(null, 0); }
     if (connected) {
       emit(message);
     } else {

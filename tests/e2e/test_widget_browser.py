@@ -292,6 +292,7 @@ def test_reload_shows_the_history_and_a_second_tab_continues_the_chat(gw, site, 
                                                          "一つ目", "echo:一つ目"], timeout=10_000)
     assert page.evaluate(f"localStorage.getItem('{KEY}')") == token
     assert page.locator(W + ".msg--user time").last.get_attribute("datetime") == sent_at  # the time it was sent
+    assert "一つ目" not in page.evaluate("localStorage.getItem('sapporo-chat-times')")  # times, never texts
     page.wait_for_timeout(500)
     assert [m["message"] for m in engine.received if m["sender"] == "web:" + session_id_of(token)] == ["/greet", "一つ目"]
 
