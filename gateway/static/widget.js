@@ -229,7 +229,9 @@
   }
 
   // ------------------------------------------------------------------ rendering
-  var LINK = /(https?:\/\/[^\s（）「」『』<>"'、。]+)|((?:\+81-?|0)\d{1,4}-\d{1,4}-\d{3,4})/;
+  // http(s) addresses (without a sentence's closing punctuation) and phone numbers with hyphens (011-222-4894,
+  // 0120-0-78310); a number that goes on with more digits is not one
+  var LINK = /(https?:\/\/[^\s（）「」『』<>"'、。]+?)(?=[.,;:!?)]*(?:[\s（）「」『』<>"'、。]|$))|((?:\+81-?|0)\d{1,4}-\d{1,4}-\d{3,5})(?!\d)/;
   function linkify(node, text) {
     var rest = text, m;
     while ((m = LINK.exec(rest))) {

@@ -205,14 +205,16 @@ def test_hostile_page_of_another_origin_chats_in_japanese_with_links(gw, site, c
     expect(page.locator(W + ".quick button:enabled")).to_have_count(0)  # the menu's buttons are used up
     expect(page.locator(W + ".msg--bot").nth(1).locator("time")).to_have_text(re.compile(r"^\d{1,2}:\d\d$"))
 
-    type_and_send(page, "電話は011-222-4894、詳しくは https://example.org/a です")
+    type_and_send(page, "電話は011-222-4894か0120-0-78310、詳しくは https://example.org/a.html。")
     answer = page.locator(W + ".msg--bot").nth(2)
     expect(answer.locator("a[href='tel:0112224894']")).to_have_text("011-222-4894", timeout=10_000)
-    expect(answer.locator("a[href='https://example.org/a']")).to_have_attribute("rel", "noopener noreferrer")
+    expect(answer.locator("a[href='tel:0120078310']")).to_have_text("0120-0-78310")
+    expect(answer.locator("a[href='https://example.org/a.html']")).to_have_attribute("rel", "noopener noreferrer")
+    expect(answer.locator("a")).to_have_count(3)
     # the live region announced the answers
     expect(page.locator(W + "[aria-live=polite]")).to_contain_text("echo:燃えるごみの日はいつですか")
     assert [m["message"] for m in engine.received if m["sender"].startswith("web:")][-3:] == \
-        ["/greet", "燃えるごみの日はいつですか", "電話は011-222-4894、詳しくは https://example.org/a です"]
+        ["/greet", "燃えるごみの日はいつですか", "電話は011-222-4894か0120-0-78310、詳しくは https://example.org/a.html。"]
 
 
 def test_english_labels_no_initial_message_and_the_colour(gw, site, context, engine):
