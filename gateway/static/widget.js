@@ -258,7 +258,7 @@
     return who === "user" ? L.you : who === "staff" ? (counseling ? L.counselor : L.staff) : L.bot;
   }
 
-  function add(who, text, id, when) {
+  function add(who, text, id, when, quiet) {
     var li = el("li", { "class": "msg msg--" + who });
     if (who === "staff") li.appendChild(el("span", { "class": "who" }, whoLabel(who)));
     else li.appendChild(el("span", { "class": "sr" }, whoLabel(who) + "："));
@@ -268,7 +268,7 @@
     if (when) li.appendChild(el("time", { "class": "time", datetime: new Date(when).toISOString() }, clock(when)));
     log.appendChild(li);
     shownAny = true;
-    if (who !== "user") announce(whoLabel(who) + "：" + text);
+    if (who !== "user" && !quiet) announce(whoLabel(who) + "：" + text); // a reload's history is not read out again
     log.scrollTop = log.scrollHeight;
     return li;
   }
@@ -407,7 +407,7 @@
         if (who !== "user") setTyping(false);
         var unseen = !id || !times[id]; // never shown by this browser (a reload's history is not new)
         keepTime(id, (who === "user" && times["u:" + hash(msg.text)]) || Date.now());
-        var li = add(who, msg.text, id, id ? times[id] : Date.now());
+        var li = add(who, msg.text, id, id ? times[id] : Date.now(), !unseen);
         if (msg.quick_replies) showQuickReplies(li, msg.quick_replies);
         // a message never shown before while the panel is closed (a person's reply)
         if (panel.hidden && who !== "user" && unseen) { dot.hidden = false; dotText.textContent = L.unread; }
@@ -453,6 +453,8 @@
     dot.hidden = true; dotText.textContent = "";
     connect();
     log.scrollTop = log.scrollHeight;
+    var last = log.lastChild; // a question with its buttons at the end (shown while the panel was closed)
+    if (last && last.className === "quick-item" && last.previousSibling) reveal(last.previousSibling, last.firstChild);
     input.focus();
     if (connected) setTimeout(greetIfNew, 300);
   }

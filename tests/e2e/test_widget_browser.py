@@ -289,6 +289,7 @@ def test_reload_shows_the_history_and_a_second_tab_continues_the_chat(gw, site, 
     page.reload()
     expect(page.locator(W + ".msg--bot")).to_have_count(2, timeout=10_000)  # the history, in the closed panel
     expect(page.locator(W + ".launcher .dot")).to_be_hidden()  # nothing new: no unread mark
+    assert page.locator(W + "[aria-live=polite]").text_content() == ""  # the history is not read out again
     page.locator(W + ".launcher").click()
     expect(page.locator(W + ".msg .text")).to_have_text(["こんにちは。札幌市のAIアシスタントです。ご用件を選んでください。",
                                                          "一つ目", "echo:一つ目"], timeout=10_000)
