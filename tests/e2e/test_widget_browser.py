@@ -502,7 +502,7 @@ def axe_js(tmp_path_factory):
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sapporo-tests" / f"axe-core-{AXE_VERSION}"
     script = cache / "node_modules" / "axe-core" / "axe.min.js"
     if not script.exists():
-        assert shutil.which("npm"), "npm is missing (Debian's npm: make setup)"
+        assert shutil.which("npm"), "npm is missing: apt-get install npm (make system-packages does not install it yet)"
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(["npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund", "--silent",
                         f"axe-core@{AXE_VERSION}"], check=True, timeout=120, capture_output=True)
