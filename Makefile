@@ -39,9 +39,11 @@ $(GATEWAY_VENV)/.installed: pyproject.toml constraints/gateway.txt
 setup: $(ENGINE_VENV)/.installed $(GATEWAY_VENV)/.installed
 
 # Test services from Debian's packages: chromium for the browser tests (Playwright's own browser download
-# is not used) and the PostgreSQL server binaries (tests start throwaway servers with tools/pg.py).
+# is not used), npm (the widget's browser test installs axe-core with it) and the PostgreSQL server binaries
+# (tests start throwaway servers with tools/pg.py).
 system-packages:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "== installing Debian packages:$$missing =="; \

@@ -27,6 +27,7 @@ REST_API_TOKEN = "認証が必要です。"
 
 # ---- handoff to a person (gateway/handoff/router.py)
 HUMAN_BUTTON = {"title": "担当者と話す", "payload": "/request_human"}
+CANCEL_HANDOFF_BUTTON = {"title": "キャンセル", "payload": "/cancel_handoff"}  # while waiting for a person
 
 # ---- youth counseling (gateway/counseling/desk.py). REVIEW: counselors and city staff must confirm the
 # wording and every number before going live; numbers are those of ../shared/data/hotlines/hotlines.yml

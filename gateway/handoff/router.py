@@ -286,7 +286,8 @@ class Router:
         if conversation.queue == "counseling":
             return await self._say(conversation.id, texts.counseling_waiting(
                 position, self.desk.wait_minutes(position, conversation.queue)))
-        return await self._say(conversation.id, texts.still_waiting(position, conversation.queue))
+        return await self._say(conversation.id, texts.still_waiting(position, conversation.queue),
+                               [texts.CANCEL_HANDOFF_BUTTON])
 
     async def _to_engine(self, conversation: Conversation, text: str, channel: str,
                          metadata: Optional[Dict[str, Any]]) -> List[BotMessage]:
@@ -322,7 +323,7 @@ class Router:
                     conversation_ref(conversation.id), queue, priority, reason, position)
         await self.notifier.queue_changed()
         await self.notifier.conversation(now)
-        return await self._say(conversation.id, texts.waiting(position, queue))
+        return await self._say(conversation.id, texts.waiting(position, queue), [texts.CANCEL_HANDOFF_BUTTON])
 
     async def _say(self, conversation_id: str, text: str, buttons: Optional[List[Dict]] = None,
                    protected: bool = False) -> List[BotMessage]:

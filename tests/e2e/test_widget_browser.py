@@ -26,6 +26,7 @@ from aiohttp import web
 from playwright.sync_api import expect, sync_playwright
 
 import tests.gateway.conftest as harness
+from gateway import texts
 from connectors.webchat_session import session_id_of
 from tests.gateway.conftest import GatewayProcess, StandInEngine, free_port, staff_user
 
@@ -425,6 +426,9 @@ def test_typing_indicator_and_a_staff_reply_labelled(gw, site, context, engine):
 
     type_and_send(page, "人と話したい")
     expect(page.locator(W + ".msg--bot").last).to_contain_text("おつなぎします", timeout=10_000)
+    # while waiting: the place in the queue and a 「キャンセル」 button (typing キャンセル works as well)
+    expect(page.locator(W + ".msg--bot").last).to_contain_text("1番目")
+    expect(page.locator(W + ".quick button:enabled", has_text="キャンセル")).to_have_count(1)
     token = page.evaluate(f"localStorage.getItem('{KEY}')")
     clerk = staff_user(gw[-1], f"clerk-{os.getpid()}-{time.monotonic_ns() % 100000}", "staff")
     conversation = "web:" + session_id_of(token)
@@ -581,3 +585,13 @@ def test_offline_notice_queue_and_history_after_a_gateway_restart(gw, site, cont
     expect(page.locator(W + ".pending")).to_have_count(0)
     texts = page.locator(W + ".msg .text").all_text_contents()
     assert texts.count("止まっている間に") == 1 and texts.count("echo:再起動の前") == 1, texts
+
+
+def test_the_cancel_button_while_waiting_for_a_person_cancels(gw, site, context):
+    page = context.new_page()
+    open_widget(page, site.origin + "/")
+    type_and_send(page, "人と話したい")
+    expect(page.locator(W + ".msg--bot").last).to_contain_text("おつなぎします", timeout=10_000)
+    page.locator(W + ".quick button:enabled", has_text="キャンセル").click()
+    expect(page.locator(W + ".msg--bot").last).to_contain_text(texts.HANDOFF_CANCELLED, timeout=10_000)
+    page.close()

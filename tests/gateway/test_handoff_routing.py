@@ -43,6 +43,18 @@ def db_url(request, tmp_path):
     admin.dispose()
 
 
+CANCEL_REPLY = [{"content_type": "text", "title": "キャンセル", "payload": "/cancel_handoff"}]
+
+
+def waiting_answer(position: int) -> dict:
+    """The answer to a request for a person: the place in the queue and the 「キャンセル」 button."""
+    return {"text": texts.waiting(position, "general"), "quick_replies": CANCEL_REPLY}
+
+
+def still_waiting_answer(position: int) -> dict:
+    return {"text": texts.still_waiting(position, "general"), "quick_replies": CANCEL_REPLY}
+
+
 @pytest.fixture
 def store(db_url):
     engine = connect(db_url)
@@ -329,7 +341,7 @@ def waiting_entry(staff: StaffSession, conversation_id: str) -> Dict[str, Any]:
 def test_claimed_chat_is_locked_away_from_the_engine(gateway, engine, clerk):
     user = RestUser(gateway, "lock")
     assert user.say("こんにちは") == [{"text": "echo:こんにちは"}]
-    assert user.say("/request_human") == [{"text": texts.waiting(1, "general")}]
+    assert user.say("/request_human") == [waiting_answer(1)]
     assert waiting_entry(clerk, user.id)["position"] == 1
 
     claimed = clerk.act(user.id, "claim")
@@ -358,13 +370,13 @@ def test_claimed_chat_is_locked_away_from_the_engine(gateway, engine, clerk):
 def test_engine_handoff_message_queues_the_chat(gateway, engine, clerk):
     user = RestUser(gateway, "engine-handoff")
     # The custom payload is not forwarded: the user sees the engine's text and their place.
-    assert user.say("人と話したい") == [{"text": "担当者におつなぎします。"}, {"text": texts.waiting(1, "general")}]
+    assert user.say("人と話したい") == [{"text": "担当者におつなぎします。"}, waiting_answer(1)]
     entry = waiting_entry(clerk, user.id)
     assert (entry["queue"], entry["reason"], entry["position"], entry["priority"]) == ("general", "user_request", 1,
                                                                                        0)  # general: first come, first served
     lines = [(m["sender"], m["text"]) for m in clerk.conversation(user.id).json()["messages"]]
     assert lines == [("user", "人と話したい"), ("bot", "担当者におつなぎします。"),
-                     ("system", texts.waiting(1, "general"))]
+                     ("system", texts.waiting(1, "general") + "\n［ボタン：キャンセル］")]
     assert "handoff" not in str(lines)
 
 
@@ -374,9 +386,9 @@ async def test_engine_handoff_over_socketio_no_custom_json(gateway, engine, cler
     try:
         await widget.say("人と話したい")
         assert await widget.next_message() == {"text": "担当者におつなぎします。"}
-        assert await widget.next_message() == {"text": texts.waiting(1, "general")}
+        assert await widget.next_message() == waiting_answer(1)
         # Nothing else came (no custom JSON): the next message is the answer to the next turn.
-        assert await widget.ask("まだですか") == {"text": texts.still_waiting(1, "general")}
+        assert await widget.ask("まだですか") == still_waiting_answer(1)
         assert waiting_entry(clerk, f"web:{widget.session_id}")["reason"] == "user_request"
     finally:
         await widget.close()
@@ -384,18 +396,18 @@ async def test_engine_handoff_over_socketio_no_custom_json(gateway, engine, cler
 
 def test_waiting_user_is_kept_told_the_position_and_can_cancel(gateway, engine, clerk):
     first, second = RestUser(gateway, "first"), RestUser(gateway, "second")
-    assert first.say("/request_human") == [{"text": texts.waiting(1, "general")}]
-    assert second.say("人と話したい")[-1] == {"text": texts.waiting(2, "general")}
+    assert first.say("/request_human") == [waiting_answer(1)]
+    assert second.say("人と話したい")[-1] == waiting_answer(2)
     assert "2番目" in texts.waiting(2, "general")
 
-    assert second.say("急いでいます") == [{"text": texts.still_waiting(2, "general")}]
-    assert second.say("住所は北区です") == [{"text": texts.still_waiting(2, "general")}]
+    assert second.say("急いでいます") == [still_waiting_answer(2)]
+    assert second.say("住所は北区です") == [still_waiting_answer(2)]
     kept = [m["text"] for m in clerk.conversation(second.id).json()["messages"] if m["sender"] == "user"]
     assert kept == ["人と話したい", "急いでいます", "住所は北区です"]
 
     assert first.say("キャンセル") == [{"text": texts.HANDOFF_CANCELLED}]
     assert [c["id"] for c in clerk.queue()["waiting"]] == [second.id]
-    assert second.say("まだですか") == [{"text": texts.still_waiting(1, "general")}]
+    assert second.say("まだですか") == [still_waiting_answer(1)]
     assert first.say("ごみの日は？") == [{"text": "echo:ごみの日は？"}]  # back with the bot, afresh
 
     assert engine_saw(engine, first.id) == [(f"{first.id}#1", "ごみの日は？")]
@@ -407,7 +419,7 @@ async def test_queue_moving_is_pushed_to_the_next_socketio_user(gateway, engine,
     await first.connect()
     await second.connect()
     try:
-        assert await first.ask("/request_human") == {"text": texts.waiting(1, "general")}
+        assert await first.ask("/request_human") == waiting_answer(1)
         assert (await second.ask("/request_human"))["text"] == texts.waiting(2, "general")
 
         assert clerk.act(f"web:{first.session_id}", "claim").status_code == 200
@@ -461,7 +473,7 @@ async def test_engine_error_offers_a_person_and_the_button_works(gateway, engine
         assert apology["text"] == texts.ENGINE_DOWN
         assert apology["quick_replies"] == [{"content_type": "text", "title": "担当者と話す",
                                              "payload": "/request_human"}]
-        assert await widget.ask(apology["quick_replies"][0]["payload"]) == {"text": texts.waiting(1, "general")}
+        assert await widget.ask(apology["quick_replies"][0]["payload"]) == waiting_answer(1)
     finally:
         await widget.close()
     assert waiting_entry(clerk, f"web:{widget.session_id}")["position"] == 1
@@ -475,7 +487,7 @@ def test_engine_stopped_request_human_still_queues(engine, tmp_path):
         apology = user.say("こんにちは")
         assert apology == [{"text": texts.ENGINE_DOWN, "quick_replies": [
             {"content_type": "text", "title": "担当者と話す", "payload": "/request_human"}]}]
-        assert user.say("/request_human") == [{"text": texts.waiting(1, "general")}]
+        assert user.say("/request_human") == [waiting_answer(1)]
     finally:
         process.stop()
     db = connect(process.db_url)
@@ -491,8 +503,8 @@ def test_gateway_restart_keeps_the_queue(engine, tmp_path):
     try:
         admin = staff_user(first, "restart-admin", "admin")
         users = [RestUser(first, name) for name in ("early", "later", "counsel")]
-        assert users[0].say("/request_human") == [{"text": texts.waiting(1, "general")}]
-        assert users[1].say("人と話したい")[-1] == {"text": texts.waiting(2, "general")}
+        assert users[0].say("/request_human") == [waiting_answer(1)]
+        assert users[1].say("人と話したい")[-1] == waiting_answer(2)
         counseling = users[2].say("相談員と話したい")  # the counseling desk: intake, place and wait
         assert "ただいま1番目です" in " ".join(m["text"] for m in counseling)
         before = admin.queue()["waiting"]
@@ -510,6 +522,6 @@ def test_gateway_restart_keeps_the_queue(engine, tmp_path):
             assert admin.conversation(user.id).json()["messages"] == transcripts[user.id]
         user = users[1]
         user.url = second.url
-        assert user.say("まだですか") == [{"text": texts.still_waiting(2, "general")}]
+        assert user.say("まだですか") == [still_waiting_answer(2)]
     finally:
         second.stop()
