@@ -458,6 +458,8 @@
       : c && c.outcome ? "この会話は終了しています" : "返信するには「担当する」を押してください";
     $("note-text").disabled = $("note-send").disabled = !active || c.owner === "bot";
     $("risk-select").disabled = $("risk-set").disabled = !active || !canSetRisk();
+
+    notifyChange();
   }
 
   const canSetRisk = () => !!state.me && RISK_ROLES.includes(state.me.role);
@@ -603,6 +605,38 @@
     box.focus();
     box.setSelectionRange(box.value.length, box.value.length);
   }
+
+  // --- hook for other scripts (console_tools.js) ---------------------------------------------
+  // window.staffConsole: currentConversation() → the open chat's id or null; conversation() → its data
+  // (as /staff/api/conversations/<id> sends it) or null; open(id) opens a chat as a click on its row does;
+  // insertReply(text) appends text to the reply box (as a canned reply does; returns false when the reply
+  // box is disabled); onChange(callback) calls callback(id, conversation) whenever the open chat or its state
+  // changes (returns a function that unsubscribes).
+  const changeListeners = new Set();
+  let lastChange = "";
+  function notifyChange() {
+    const key = JSON.stringify([state.openId, state.loaded && state.open]);
+    if (key === lastChange) return;
+    lastChange = key;
+    for (const cb of [...changeListeners]) {
+      try { cb(state.openId, state.loaded ? state.open : null); } catch (e) { console.error(e); }
+    }
+  }
+  window.staffConsole = Object.freeze({
+    currentConversation: () => state.openId,
+    conversation: () => (state.loaded ? state.open : null),
+    open: (id) => openConversation(String(id), false),
+    insertReply: (text) => {
+      if ($("reply-text").disabled || text == null) return false;
+      insertCanned(String(text));
+      return true;
+    },
+    onChange: (callback) => {
+      if (typeof callback !== "function") return () => {};
+      changeListeners.add(callback);
+      return () => changeListeners.delete(callback);
+    },
+  });
 
   // --- admin --------------------------------------------------------------------------------
 
