@@ -26,6 +26,7 @@ from typing import Dict, Iterable, List, Optional
 import sqlalchemy as sa
 
 from common.conversation_id import ConversationId
+from gateway.storage import handoff_log
 from gateway.storage.db import metadata, utcnow
 
 BOT = "bot"
@@ -379,11 +380,18 @@ class HandoffStore:
         """A person (or the waiting citizen) gives the chat back to the bot, which starts afresh."""
         if outcome is not None and outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}")
-        return self._update(conversation_id, conversations.c.owner == owner, owner=BOT, queue=None,
-                            waiting_since=None, claimed_at=None, outcome=outcome,
-                            engine_session=conversations.c.engine_session + 1, counseling_since=None,
-                            risk="none", risk_rules=None, intake_step=0, intake_age=None, intake_topic=None,
-                            idle_checked_at=None, alerted_at=None, priority=0)
+        before = self.get(conversation_id)  # what the handoff was, for the dashboard's log (handoff_log.py)
+        now = utcnow()
+        with self.engine.begin() as c:
+            done = c.execute(conversations.update().where(conversations.c.id == conversation_id,
+                                                          conversations.c.owner == owner).values(
+                updated_at=now, owner=BOT, queue=None, waiting_since=None, claimed_at=None, outcome=outcome,
+                engine_session=conversations.c.engine_session + 1, counseling_since=None, risk="none",
+                risk_rules=None, intake_step=0, intake_age=None, intake_topic=None, idle_checked_at=None,
+                alerted_at=None, priority=0)).rowcount == 1
+            if done:
+                handoff_log.record(c, before, outcome, now)
+        return done
 
     # ------------------------------------------------------------------ canned replies
     def canned(self, queues: Iterable[str]) -> List[Dict]:
