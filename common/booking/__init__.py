@@ -5,7 +5,8 @@
     dates     Schedule (data/bulky/schedule.yml), parse_date, available_dates, is_bookable, change_deadline
     receipts  receipt numbers (XXXX-XXXX)
     store     BookingStore: book (capacity-safe, idempotent, open-bookings limits), look up (with a lock after
-              wrong tries), change, cancel, list, CSV, reminders
+              wrong tries), change (versioned, with a history), cancel, list, CSV, reminders
+    duplicates  the same address, phone and day booked twice (flagged on the staff page)
     config    data file paths; AbuseLimits from the environment (BOOKING_MAX_OPEN_PER_PHONE …)
 
 Pure Python and SQLAlchemy Core, importable from both environments: the engine's actions use all of it,
@@ -27,18 +28,18 @@ from common.booking import dates as _dates
 from common.booking.config import AbuseLimits, abuse_limits
 from common.booking.dates import DateResult, Schedule, change_deadline, format_date, now_jst, parse_date
 from common.booking.fees import FeeTable, Limits
-from common.booking.items import ItemRequest, parse_items, resolve_item, validate_limits
+from common.booking.items import ItemRequest, ItemsRefused, parse_items, price_items, resolve_item, validate_limits
 from common.booking.receipts import new_receipt_number, normalize_receipt
 from common.booking.store import (Booking, BookedItem, BookingCancelled, BookingError, BookingNotFound, BookingRequest,
-                               BookingStore, DayFull, LookupLocked, NotBookable, PastDeadline, TooManyOpenBookings,
-                               owner_ref, validate_phone)
+                               BookingStore, DayFull, HistoryEntry, LookupLocked, NotBookable, PastDeadline,
+                               StaleVersion, TooManyOpenBookings, owner_ref, validate_phone)
 
 __all__ = [
     "AbuseLimits", "Booking", "BookedItem", "BookingCancelled", "BookingError", "BookingNotFound", "BookingRequest",
-    "BookingStore", "DateResult", "DayFull", "FeeTable", "ItemRequest", "Limits", "LookupLocked", "NotBookable",
-    "PastDeadline", "Schedule", "TooManyOpenBookings", "abuse_limits", "available_dates", "change_deadline",
+    "BookingStore", "DateResult", "DayFull", "FeeTable", "HistoryEntry", "ItemRequest", "ItemsRefused", "Limits",
+    "LookupLocked", "NotBookable", "PastDeadline", "Schedule", "StaleVersion", "TooManyOpenBookings", "abuse_limits", "available_dates", "change_deadline",
     "fee_table", "format_date", "is_bookable", "new_receipt_number", "normalize_receipt", "owner_ref", "parse_date",
-    "parse_items", "resolve_item", "schedule", "store", "validate_limits", "validate_phone",
+    "parse_items", "price_items", "resolve_item", "schedule", "store", "validate_limits", "validate_phone",
 ]
 
 

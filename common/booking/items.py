@@ -295,3 +295,36 @@ def validate_limits(items: Sequence, limits: Limits) -> Optional[str]:
         return (f"1回のお申し込みは合計{limits.max_items_per_booking}点までです（{pieces}点のご希望です）。"
                 "分けてお申し込みください。")
     return None
+
+
+# ---- items chosen by name (staff on a citizen's behalf) ----
+
+class ItemsRefused(ValueError):
+    """Why the chosen items cannot be booked (Japanese, one sentence or more)."""
+
+
+def price_items(wanted: Sequence[Tuple[str, object]], fees: Optional[FeeTable] = None) -> List[BookedItem]:
+    """Items chosen by name from the fee table (``[(name, quantity)]``, e.g. the staff page's list) as
+    BookedItems with the table's names and fees: the fee is always the table's, never the caller's. The same
+    item twice is one line. Refused (ItemsRefused): no items, a name the table does not have (no guessed fee,
+    as in the chat), a quantity that is no whole number of at least 1, the limits (validate_limits)."""
+    fees = fees or FeeTable.load()
+    if not wanted:
+        raise ItemsRefused("品目を1つ以上選んでください。")
+    merged: Dict[str, BookedItem] = {}
+    for name, quantity in wanted:
+        item = fees.item_for(str(name or ""))
+        if item is None:
+            raise ItemsRefused(f"「{name}」は大型ごみの手数料表にありません。一覧から選んでください。")
+        if isinstance(quantity, bool) or not isinstance(quantity, (int, str)) or not str(quantity).strip().isdigit():
+            raise ItemsRefused(f"{item.name}の数は1以上の整数で入力してください。")
+        count = int(str(quantity).strip())
+        error = quantity_error(item.name, count, fees.limits) if count < 1 else None
+        if error:
+            raise ItemsRefused(error)
+        before = merged.get(item.name)
+        merged[item.name] = BookedItem(item.name, count + (before.quantity if before else 0), item.fee)
+    problem = validate_limits(list(merged.values()), fees.limits)
+    if problem:
+        raise ItemsRefused(problem)
+    return list(merged.values())

@@ -11,6 +11,10 @@ Why it is safe under load:
   ``bulky_bookings``; the same key again returns the first booking. The booking row is inserted before the
   capacity unit is taken, so a concurrent duplicate waits on the unique index and then finds the first.
 * Deadlocks: a date change updates its two capacity rows in date order.
+* Lost updates: every change (date, items, cancel) adds one to the booking's ``version`` in its transaction, and
+  a change made from a version that is no longer current (staff on a page opened before the citizen changed the
+  booking in chat) is refused (``StaleVersion``) instead of overwriting it. Each change is a row of
+  ``bulky_booking_history`` (who, when, before, after).
 * Abuse limits (``AbuseLimits``, common/booking/config.py): the open bookings of the phone number and of the
   chat user are counted inside the booking's transaction, after taking a lock per phone number and per chat
   user (SQLite: ``BEGIN IMMEDIATE`` already makes writers take turns; PostgreSQL: transaction-level advisory
@@ -74,7 +78,20 @@ bookings = sa.Table(
     sa.Column("remind", sa.Boolean, nullable=False),
     sa.Column("reminded_at", sa.DateTime),
     sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),  # sha256 of the caller's key
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),  # +1 per change (optimistic concurrency)
     sa.Index("ix_bulky_bookings_day_ward", "day", "ward"),
+)
+history = sa.Table(  # who changed what and when (the citizen in chat, staff on their behalf)
+    "bulky_booking_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("receipt_no", sa.String(9), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("by", sa.String(64), nullable=False),  # "citizen" or "staff:<username>"
+    sa.Column("change", sa.String(16), nullable=False),  # day | items | cancel
+    sa.Column("before", sa.Text, nullable=False),  # day: ISO date; items: "ソファー×1、いす×2"; cancel: status
+    sa.Column("after", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # the booking's version after this change
 )
 phone_index = sa.Index("ix_bulky_bookings_phone", bookings.c.phone)  # the open-bookings limit per phone number
 capacity = sa.Table(
@@ -133,6 +150,15 @@ class BookingCancelled(BookingError):
     def __init__(self, receipt_no: str) -> None:
         super().__init__(f"受付番号{receipt_no}のお申し込みは、キャンセルされています。")
         self.receipt_no = receipt_no
+
+
+class StaleVersion(BookingError):
+    """The booking was changed (by the citizen in chat, or by other staff) after ``expected`` was read: the change
+    is not made. ``current`` is the booking as it is now."""
+
+    def __init__(self, current: "Booking", expected: int) -> None:
+        super().__init__(f"受付番号{current.receipt_no}のお申し込みは、先ほど変更されました。最新の内容を確認してください。")
+        self.current, self.expected = current, expected
 
 
 class TooManyOpenBookings(BookingError):
@@ -208,11 +234,29 @@ class Booking:
     cancelled_by: Optional[str] = None
     cancelled_at: Optional[datetime] = None
     reminded_at: Optional[datetime] = None
+    version: int = 1
 
     @property
     def items_text(self) -> str:
         """"ソファー×1、電子レンジ×2"."""
-        return "、".join(f"{item.name}×{item.quantity}" for item in self.items)
+        return items_text(self.items)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change of a booking: ``change`` is day (ISO dates), items (items_text) or cancel (statuses)."""
+
+    at: datetime
+    by: str
+    change: str
+    before: str
+    after: str
+    version: int
+
+
+def items_text(items: Iterable[BookedItem]) -> str:
+    """"ソファー×1、電子レンジ×2"."""
+    return "、".join(f"{item.name}×{item.quantity}" for item in items)
 
 
 def owner_ref(sender_id: str) -> str:
@@ -290,8 +334,17 @@ def _engine(url: str) -> sa.engine.Engine:
                 connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
         metadata.create_all(engine)
         phone_index.create(engine, checkfirst=True)  # databases made before the index
+        _add_version_column(engine)
         _engines[url] = engine
         return engine
+
+
+def _add_version_column(engine: sa.engine.Engine) -> None:
+    """Databases made before bookings had a version: add it (every booking starts at 1)."""
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("bulky_bookings")}
+    if "version" not in columns:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE bulky_bookings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"))
 
 
 def _naive(moment: datetime) -> datetime:
@@ -310,7 +363,7 @@ def _row_to_booking(row) -> Booking:
         address=m["address"], name=m["name"], phone=m["phone"], day=m["day"], owner_ref=m["owner_ref"],
         channel=m["channel"], remind=bool(m["remind"]), total=m["total"], status=m["status"],
         created_at=_aware(m["created_at"]), updated_at=_aware(m["updated_at"]), cancelled_by=m["cancelled_by"],
-        cancelled_at=_aware(m["cancelled_at"]), reminded_at=_aware(m["reminded_at"]))
+        cancelled_at=_aware(m["cancelled_at"]), reminded_at=_aware(m["reminded_at"]), version=m["version"] or 1)
 
 
 def _items_json(items: Iterable[BookedItem]) -> str:
@@ -442,6 +495,14 @@ class BookingStore:
         return self._many(query.order_by(bookings.c.day, bookings.c.ward, bookings.c.town, bookings.c.address,
                                          bookings.c.id))
 
+    def booked_on(self, days: Iterable[date]) -> List[Booking]:
+        """Booked (not cancelled) collections on any of ``days`` (the duplicate check compares a list with these)."""
+        days = sorted(set(days))
+        if not days:
+            return []
+        return self._many(sa.select(bookings).where(bookings.c.status == BOOKED, bookings.c.day.in_(days))
+                          .order_by(bookings.c.id))
+
     def booked_counts(self, ward: str, start: date, end: date) -> Dict[date, int]:
         """Bookings per day for ``ward`` from ``start`` to ``end`` (inclusive); days without any are left out."""
         with self._reader.connect() as conn:
@@ -516,62 +577,107 @@ class BookingStore:
             raise BookingNotFound(receipt_no)
         return row
 
-    def _check_deadline(self, day: date, now: datetime) -> None:
-        deadline = change_deadline(day, self.schedule)
+    def _check_deadline(self, day: date, now: datetime, staff: bool = False) -> None:
+        """Citizens: until the change deadline (PastDeadline). Staff: also after it (the citizen is sent to the
+        call center then), but not on or after the collection day (the crew is out)."""
+        deadline = datetime.combine(day, time(0, 0), JST) if staff else change_deadline(day, self.schedule)
         if now >= deadline:
             raise PastDeadline(deadline)
 
-    def cancel(self, receipt_no: str, by: str, now: Optional[datetime] = None, staff: bool = False) -> Booking:
+    @staticmethod
+    def _check_version(row, expected_version: Optional[int]) -> None:
+        if expected_version is not None and int(row.version or 1) != int(expected_version):
+            raise StaleVersion(_row_to_booking(row), int(expected_version))
+
+    @staticmethod
+    def _record(conn, row, now: datetime, by: str, changes: List[tuple], values: Dict) -> None:
+        """Write ``values`` and one history row per (change, before, after), version + 1; nothing when no change."""
+        if not changes:
+            return
+        version = int(row.version or 1) + 1
+        conn.execute(bookings.update().where(bookings.c.id == row.id).values(
+            updated_at=_naive(now), version=version, **values))
+        conn.execute(history.insert(), [
+            {"receipt_no": row.receipt_no, "at": _naive(now), "by": (by or "citizen")[:64], "change": change,
+             "before": before, "after": after, "version": version} for change, before, after in changes])
+
+    def cancel(self, receipt_no: str, by: str, now: Optional[datetime] = None, staff: bool = False,
+               expected_version: Optional[int] = None) -> Booking:
         """Cancel and free the capacity unit. Citizens only until the change deadline (PastDeadline); staff
-        any time. Cancelling a cancelled booking changes nothing and returns it. BookingNotFound."""
+        any time. Cancelling a cancelled booking changes nothing and returns it. BookingNotFound; StaleVersion
+        when ``expected_version`` is given and no longer the booking's."""
         now = to_jst(now or now_jst())
+        by = (by or ("staff" if staff else "citizen"))[:64]
         with self.engine.begin() as conn:
             row = self._locked(conn, receipt_no)
             if row.status == BOOKED:
+                self._check_version(row, expected_version)
                 if not staff:
                     self._check_deadline(row.day, now)
-                conn.execute(bookings.update().where(bookings.c.id == row.id, bookings.c.status == BOOKED).values(
-                    status=CANCELLED, cancelled_by=(by or ("staff" if staff else "citizen"))[:64],
-                    cancelled_at=_naive(now), updated_at=_naive(now)))
+                self._record(conn, row, now, by, [("cancel", BOOKED, CANCELLED)],
+                             dict(status=CANCELLED, cancelled_by=by, cancelled_at=_naive(now)))
                 _release_unit(conn, row.ward, row.day)
         return self.get(row.receipt_no)  # type: ignore[return-value]
 
-    def change_date(self, receipt_no: str, new_day: date, now: Optional[datetime] = None) -> Booking:
-        """Move the booking (and its capacity unit) to ``new_day``. The old date must be before its deadline
-        (PastDeadline) and the new one bookable (NotBookable, DayFull). BookingNotFound, BookingCancelled."""
+    def change(self, receipt_no: str, day: Optional[date] = None, items: Optional[List[BookedItem]] = None,
+               now: Optional[datetime] = None, by: str = "citizen", expected_version: Optional[int] = None,
+               staff: bool = False) -> Booking:
+        """Move the booking (and its capacity unit) to ``day`` and/or replace its items (and the total), in one
+        transaction; the receipt number stays. The old date must be before its deadline (PastDeadline; staff:
+        before the collection day), the new one bookable like a new booking (NotBookable, DayFull).
+        BookingNotFound, BookingCancelled, StaleVersion (``expected_version`` given and no longer current);
+        ValueError for empty or invalid items. Each field that really changes is a history row (``by``)."""
         now = to_jst(now or now_jst())
         schedule = self.schedule
+        encoded = None if items is None else _items_json(items)
         with self.engine.begin() as conn:
             row = self._locked(conn, receipt_no)
             if row.status != BOOKED:
                 raise BookingCancelled(row.receipt_no)
-            self._check_deadline(row.day, now)
-            if new_day != row.day:
-                reason = is_bookable(schedule, row.ward, new_day, now.date(), now)
+            self._check_version(row, expected_version)
+            self._check_deadline(row.day, now, staff)
+            changes, values = [], {}
+            if day is not None and day != row.day:
+                reason = is_bookable(schedule, row.ward, day, now.date(), now)
                 if reason:
                     raise NotBookable(reason)
-                for day in sorted((row.day, new_day)):  # always the same order: no deadlock
-                    if day == new_day:
-                        if not _take_unit(conn, row.ward, new_day, schedule.capacity(row.ward)):
-                            raise DayFull(new_day)
+                for moved in sorted((row.day, day)):  # always the same order: no deadlock
+                    if moved == day:
+                        if not _take_unit(conn, row.ward, day, schedule.capacity(row.ward)):
+                            raise DayFull(day)
                     else:
                         _release_unit(conn, row.ward, row.day)
-                conn.execute(bookings.update().where(bookings.c.id == row.id).values(
-                    day=new_day, updated_at=_naive(now), reminded_at=None))
+                changes.append(("day", row.day.isoformat(), day.isoformat()))
+                values.update(day=day, reminded_at=None)
+            if encoded is not None and json.loads(encoded) != json.loads(row.items):
+                old = [BookedItem(i["name"], int(i["quantity"]), int(i["fee"])) for i in json.loads(row.items)]
+                changes.append(("items", f"{items_text(old)}（{row.total:,}円）",
+                                f"{items_text(items)}（{sum(i.subtotal for i in items):,}円）"))
+                values.update(items=encoded, total=sum(i.subtotal for i in items))
+            self._record(conn, row, now, by, changes, values)
         return self.get(row.receipt_no)  # type: ignore[return-value]
 
-    def change_items(self, receipt_no: str, items: List[BookedItem], now: Optional[datetime] = None) -> Booking:
-        """Replace the items (and the total) until the deadline. PastDeadline, BookingNotFound, BookingCancelled."""
-        now = to_jst(now or now_jst())
-        encoded = _items_json(items)
-        with self.engine.begin() as conn:
-            row = self._locked(conn, receipt_no)
-            if row.status != BOOKED:
-                raise BookingCancelled(row.receipt_no)
-            self._check_deadline(row.day, now)
-            conn.execute(bookings.update().where(bookings.c.id == row.id).values(
-                items=encoded, total=sum(i.subtotal for i in items), updated_at=_naive(now)))
-        return self.get(row.receipt_no)  # type: ignore[return-value]
+    def change_date(self, receipt_no: str, new_day: date, now: Optional[datetime] = None, by: str = "citizen",
+                    expected_version: Optional[int] = None) -> Booking:
+        """Move the booking (and its capacity unit) to ``new_day`` (see ``change``). The old date must be before its
+        deadline (PastDeadline) and the new one bookable (NotBookable, DayFull). BookingNotFound, BookingCancelled."""
+        return self.change(receipt_no, day=new_day, now=now, by=by, expected_version=expected_version)
+
+    def change_items(self, receipt_no: str, items: List[BookedItem], now: Optional[datetime] = None,
+                     by: str = "citizen", expected_version: Optional[int] = None) -> Booking:
+        """Replace the items (and the total) until the deadline (see ``change``). PastDeadline, BookingNotFound,
+        BookingCancelled."""
+        return self.change(receipt_no, items=items, now=now, by=by, expected_version=expected_version)
+
+    def history(self, receipt_no: str) -> List[HistoryEntry]:
+        """The booking's changes, oldest first."""
+        receipt = normalize_receipt(receipt_no)
+        if not receipt:
+            return []
+        with self._reader.connect() as conn:
+            rows = conn.execute(sa.select(history).where(history.c.receipt_no == receipt)
+                                .order_by(history.c.id)).all()
+        return [HistoryEntry(_aware(r.at), r.by, r.change, r.before, r.after, r.version) for r in rows]
 
     def set_remind(self, receipt_no: str, remind: bool, now: Optional[datetime] = None) -> Optional[Booking]:
         """Turn the day-before reminder on or off for a booked collection (LINE offers it after the receipt);
