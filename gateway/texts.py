@@ -174,3 +174,11 @@ STAFF_NO_BOOKING = "受付番号が見つかりません。"
 def staff_already_claimed(who: str) -> str:
     """A claim that lost: someone else took the chat first."""
     return f"{who} さんがすでに担当しています。"
+
+
+# ---- console tools (gateway/staff/console/canned.py, presence.py, history.py; static/staff/console_tools.js)
+TOOLS_CANNED_TITLE_INVALID = "タイトルは80文字以内で入力してください。"
+TOOLS_CANNED_KEYWORD_INVALID = "キーワードは空白と「/」を含まない32文字以内で入力してください。"
+TOOLS_PRESENCE_INVALID = "状態は「対応可」「離席」「オフライン」から選んでください。"
+TOOLS_HISTORY_INVALID = "検索条件を確認してください（日付は YYYY-MM-DD、ページは1以上）。"
+TOOLS_ASSIGNED = "チャットが自動で割り当てられました。"

@@ -41,7 +41,7 @@ def connect(url: str) -> sa.engine.Engine:
             cursor.close()
     # Import the modules that declare tables, so create_all knows them all (the one place that lists them).
     from gateway.staff import auth  # noqa: F401
-    from gateway.storage import conversations, line_events, line_inbox  # noqa: F401
+    from gateway.storage import canned, conversations, line_events, line_inbox  # noqa: F401
 
     metadata.create_all(engine)
     _add_missing_columns(engine)

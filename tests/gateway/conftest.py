@@ -248,6 +248,9 @@ class StaffSession:
     def delete(self, path: str, csrf: Optional[str] = None) -> httpx.Response:
         return HTTP.delete(self.base_url + path, headers=self._headers(csrf))
 
+    def put(self, path: str, json: Any = None, csrf: Optional[str] = None) -> httpx.Response:
+        return HTTP.put(self.base_url + path, json=json, headers=self._headers(csrf))
+
     # the console's API, by conversation id
     def queue(self) -> Dict[str, List[Dict[str, Any]]]:
         answer = self.get("/staff/api/queue")

@@ -37,6 +37,7 @@ API = [
     ("POST", "/staff/api/conversations/{conv}/risk"),
     ("GET", "/staff/api/canned"),
     ("POST", "/staff/api/canned"),
+    ("PUT", "/staff/api/canned/{reply_id}"),
     ("DELETE", "/staff/api/canned/{reply_id}"),
     ("GET", "/staff/api/users"),
     ("POST", "/staff/api/users"),
@@ -57,6 +58,7 @@ BODIES = {
     "/close": {"outcome": "resolved"},
     "/risk": {"level": "emergency"},
     "/staff/api/canned": {"queue": "general", "text": "侵入者の定型文"},
+    "{reply_id}": {"queue": "general", "text": "侵入者の定型文"},
     "/staff/api/users": {"username": "intruder", "password": "intruder-password-1", "role": "admin"},
 }
 PASSWORD = {role: f"{role}-Pa55word-{uuid.uuid4().hex[:6]}" for role in ("admin", "supervisor", "staff", "counselor")}
@@ -131,7 +133,7 @@ def test_route_table_covers_every_staff_route():
     routes = {(method.upper(), "/staff" + re.sub(r"<conversation_id:str>", "{conv}",
                                                  re.sub(r"<reply_id:int>", "{reply_id}",
                                                         path.replace("<receipt_no:str>", "ABCD-EFGH"))).rstrip("/"))
-              for method, path in re.findall(r'@bp\.(get|post|delete)\("([^"]*)"\)', source)}
+              for method, path in re.findall(r'@bp\.(get|post|put|delete)\("([^"]*)"\)', source)}
     assert routes == set(API) | set(PAGES)
 
 
@@ -173,7 +175,7 @@ def test_logout_ends_the_session(gateway, sessions):
 
 SUPERVISOR_ONLY = [("GET", "/staff/api/users"), ("POST", "/staff/api/users"), ("GET", "/staff/api/audit"),
                    ("GET", "/staff/api/unanswered.csv"), ("POST", "/staff/api/canned"),
-                   ("DELETE", "/staff/api/canned/{reply_id}")]
+                   ("PUT", "/staff/api/canned/{reply_id}"), ("DELETE", "/staff/api/canned/{reply_id}")]
 FORBIDDEN = [
     *[(role, method, path) for role in ("staff", "counselor") for method, path in SUPERVISOR_ONLY],
     # Users and the audit log: admins only.
@@ -208,6 +210,8 @@ def test_wrong_role_is_403(gateway, sessions, chats, reply_id, role, method, pat
         answer = session.get(url)
     elif method == "DELETE":
         answer = session.delete(url)
+    elif method == "PUT":
+        answer = session.put(url, body_for(path))
     else:
         answer = session.post(url, body_for(path))  # with the session's own valid CSRF token
     assert answer.status_code == 403, answer.text
@@ -240,7 +244,8 @@ def test_change_without_the_session_csrf_token_is_403(gateway, sessions, chats, 
     canned_before = admin.get("/staff/api/canned").json()["replies"]
     csrf = sessions["supervisor"].csrf if token == "other-session" else token
     url = fill(path, chats, reply_id)
-    answer = admin.delete(url, csrf=csrf) if method == "DELETE" else admin.post(url, body_for(path), csrf=csrf)
+    send = {"DELETE": lambda: admin.delete(url, csrf=csrf), "PUT": lambda: admin.put(url, body_for(path), csrf=csrf)}
+    answer = send.get(method, lambda: admin.post(url, body_for(path), csrf=csrf))()
     assert answer.status_code == 403, answer.text
     assert "CSRF" in answer.json()["error"]
     assert admin.get("/staff/api/me").status_code == 200  # not logged out either

@@ -1,6 +1,5 @@
 """Working on chats: the queue, a transcript (audited), claim, reply, note, transfer, close, hand back to the
-bot, the counseling risk, and the canned replies (everyone reads those of their queues; supervisors add and
-delete). All JSON under ``/staff/api/``.
+bot, the counseling risk. All JSON under ``/staff/api/``. (Canned replies: canned.py.)
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from sanic.response import HTTPResponse, json as json_response
 
 from gateway import texts
 from gateway.staff import auth as staff_auth
+from gateway.staff.console import transcript as transcript_view
 from gateway.staff.console.common import (MAX_REPLY_CHARS, api_guard, json_body, may_act, may_see, queue_payload,
                                           reads_counseling)
 from gateway.storage.conversations import OUTCOME_LABELS, QUEUES, RISKS, Conversation
@@ -30,7 +30,6 @@ def _text(request: Request) -> str:
 
 def routes(bp: Blueprint, console: StaffConsole) -> None:
     api = api_guard(console.db)
-    supervisor = staff_auth.sees_all_live_chats
     router, store, db = console.router, console.store, console.db
 
     async def _conversation(conversation_id: str) -> Optional[Conversation]:
@@ -62,6 +61,7 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
         shown = await run_db(store.transcript, conversation.id, reads_counseling(user))
         if not reads_counseling(user):  # earlier counseling stays out of sight, even its existence
             shown = [m for m in shown if not m["protected"]]
+        shown = transcript_view.shown(shown)  # button titles, the buttons a message showed, system lines' kinds
         return json_response({"conversation": conversation.as_dict(
             position, router.desk.wait_minutes(position, conversation.queue)), "messages": shown})
 
@@ -173,26 +173,3 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
         await run_db(staff_auth.audit, db, user, "release", conversation.id)
         return json_response({"conversation": released.as_dict()})
 
-    # ---- canned replies
-    @bp.get("/api/canned")
-    @api()
-    async def canned(request: Request, user: Dict) -> HTTPResponse:
-        queues = staff_auth.QUEUES_BY_ROLE.get(user["role"], set())
-        return json_response({"replies": await run_db(store.canned, queues)})
-
-    @bp.post("/api/canned")
-    @api(supervisor)
-    async def add_canned(request: Request, user: Dict) -> HTTPResponse:
-        body = json_body(request)
-        text = body.get("text").strip()[:MAX_REPLY_CHARS] if isinstance(body.get("text"), str) else ""
-        if body.get("queue") not in QUEUES or not text:
-            return json_response({"error": texts.STAFF_CANNED_INVALID}, 400)
-        reply_id = await run_db(store.add_canned, body["queue"], text, user["username"])
-        return json_response({"id": reply_id})
-
-    @bp.delete("/api/canned/<reply_id:int>")
-    @api(supervisor)
-    async def delete_canned(request: Request, user: Dict, reply_id: int) -> HTTPResponse:
-        if not await run_db(store.delete_canned, reply_id):
-            return json_response({"error": texts.STAFF_NOT_FOUND}, 404)
-        return json_response({"ok": True})
