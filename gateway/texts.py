@@ -182,3 +182,12 @@ TOOLS_CANNED_KEYWORD_INVALID = "キーワードは空白と「/」を含まな�
 TOOLS_PRESENCE_INVALID = "状態は「対応可」「離席」「オフライン」から選んでください。"
 TOOLS_HISTORY_INVALID = "検索条件を確認してください（日付は YYYY-MM-DD、ページは1以上）。"
 TOOLS_ASSIGNED = "チャットが自動で割り当てられました。"
+
+# ---- Bookings: change on a citizen's behalf (gateway/staff/console/bookings.py) ----
+STAFF_BOOKING_NO_VERSION = "画面を再読み込みしてから、もう一度お試しください（予約の版がありません）。"
+STAFF_BOOKING_BAD_DATE = "収集日の日付が正しくありません。"
+STAFF_BOOKING_BAD_ITEMS = "品目の指定が正しくありません。"
+STAFF_BOOKING_NOTHING_TO_CHANGE = "変更する収集日か品目を指定してください。"
+STAFF_BOOKING_STALE = "この予約は、画面を開いた後に変更されています（市民のチャットなど）。最新の内容を確認してから、もう一度変更してください。"
+STAFF_BOOKING_CANCELLED = "この予約はキャンセルされているため、変更できません。"
+STAFF_BOOKING_TOO_LATE = "収集日の当日以降は、予約を変更できません。"
