@@ -191,3 +191,39 @@ STAFF_BOOKING_NOTHING_TO_CHANGE = "変更する収集日か品目を指定して
 STAFF_BOOKING_STALE = "この予約は、画面を開いた後に変更されています（市民のチャットなど）。最新の内容を確認してから、もう一度変更してください。"
 STAFF_BOOKING_CANCELLED = "この予約はキャンセルされているため、変更できません。"
 STAFF_BOOKING_TOO_LATE = "収集日の当日以降は、予約を変更できません。"
+
+
+# ---- Dashboard (/staff/dashboard; gateway/staff/console/dashboard.py, gateway/storage/reports.py) ----
+DASHBOARD_RANGE_ERRORS = {
+    "format": "{name} の日付は YYYY-MM-DD の形で指定してください（{value}）。",
+    "impossible": "{name} の日付 {value} は存在しません。",
+    "year": "{value} は対象外の年です（2000〜2100年で指定してください）。",
+    "order": "開始日が終了日より後になっています。",
+    "long": "期間は{days}日以内で指定してください。",
+}
+DASHBOARD_UNKNOWN_CHART = "CSV のグラフ名が正しくありません（{names} のいずれか）。"
+DASHBOARD_LABELS = {
+    "channels": {"web": "ウェブ", "line": "LINE"},
+    "volume": {"conversations": "会話数", "turns": "発言数"},
+    "outcomes": {"answered": "回答した（推定）", "candidates": "もしかして（候補を提示）",
+                 "not_understood": "理解できなかった", "out_of_scope": "対象外（他の自治体・サービス）",
+                 "handoff": "担当者へ引き継ぎ"},
+    "kinds": {"fallback": "理解できず", "garbage_item": "不明なごみの品目", "faq_candidates": "もしかして",
+              "other_municipality": "他の自治体", "other_service": "対象外のサービス"},
+    "queues": {"general": "一般", "counseling": "相談"},
+    "handoffs": {"handoffs": "引き継ぎ", "taken": "対応した", "untaken": "対応前に終了", "waiting": "待機中",
+                 "p50_minutes": "待ち時間 中央値（分）", "p90_minutes": "待ち時間 90%（分）"},
+    "risks": {"none": "なし", "normal": "通常", "high": "高", "emergency": "緊急"},
+    "bookings": {"booked": "予約数", "capacity": "受付上限"},
+}
+# CSV files of the dashboard: file name and header row, by chart.
+DASHBOARD_CSV = {
+    "volume": ("volume", ["日付", "チャネル", "会話数", "発言数"]),
+    "outcomes": ("outcomes", ["日付", "回答した（推定）", "もしかして", "理解できなかった", "対象外", "担当者へ引き継ぎ",
+                              "ボットが返答した発言"]),
+    "unanswered": ("unanswered-top", ["期間", "種類", "質問", "件数"]),
+    "handoffs": ("handoffs", ["キュー", "引き継ぎ", "対応した", "対応前に終了", "待機中", "待ち時間 中央値（分）",
+                              "待ち時間 90%（分）"]),
+    "counseling": ("counseling", ["日付", "リスク", "件数"]),
+    "bookings": ("bookings", ["収集日", "区", "予約数", "受付上限"]),
+}
