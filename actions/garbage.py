@@ -4,7 +4,8 @@ days (actions/collection_day.py) and bookings use."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from collections import Counter
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -14,11 +15,11 @@ from actions.common import CALL_CENTER, button, channel_of, is_counseling
 from actions.faq import reply_from_faq
 from common import unanswered
 from bot.nlu.address_text import find_town, parse, town_key
-from bot.nlu.evidence import guessed_categories
+from bot.nlu.evidence import category_how_question, guessed_categories, named_category
 from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.faq_retriever import current_retriever
-from bot.knowledge.garbage_knowledge import guide_matcher, matcher, store
+from bot.knowledge.garbage_knowledge import guide_matcher, guide_rule, guide_word_in, matcher, store
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +56,14 @@ def matching_rule(rules, item):
     return (rules[0] if rules else None), False
 
 
-def answer_item(dispatcher: CollectingDispatcher, item, read_as: str = "") -> None:
+def answer_item(dispatcher: CollectingDispatcher, item, read_as: str = "", also: Sequence = ()) -> None:
     """The category of one dictionary item, how to put it out, and what to do next. ``read_as``: the words
-    the citizen wrote, when the item is only the closest match (「ペットボルト」), said so in the answer."""
+    the citizen wrote, when the item is only the closest match (「ペットボルト」), said so in the answer.
+    ``also``: other items of the same category the citizen named with it (「臼と杵」), answered together."""
     info = store().category(item.category)
+    names = "".join(f"「{i.name}」" for i in (item, *also))
     lines = [f"「{read_as}」を「{item.name}」としてお答えします。" if read_as else "",
-             f"「{item.name}」は【{info.name}】です。"]
+             f"{names}は【{info.name}】です。"]
     buttons: List[Dict[str, str]] = []
     if not info.collected_by_city:
         lines.append("市では収集しておらず、ごみステーションには出せません。")
@@ -89,13 +92,46 @@ def answer_from_guide(dispatcher: CollectingDispatcher, phrase: str) -> bool:
     found = guide.match(phrase)
     if found.status != "found":
         return False
-    rule = rules[found.candidates[0].item.name]
+    answer_rule(dispatcher, phrase, rules[found.candidates[0].item.name])
+    return True
+
+
+def answer_rule(dispatcher: CollectingDispatcher, phrase: str, rule) -> None:
+    """「卵の殻」は【燃やせるごみ】です（ごみの分け方「台所のごみ」）, with the rule's day pattern, fee and how."""
     info = store().category(rule.category)
     lines = [f"「{phrase}」は【{info.name}】です（ごみの分け方「{rule.title}」）。",
              f"収集：{rule.frequency_fee}" if rule.frequency_fee else "", rule.how, rule.remark]
     buttons = [button("収集日を調べる", '/ask_collection_day{"garbage_category": "%s"}' % info.name)] \
         if info.calendar_codes else None
     dispatcher.utter_message(text="\n".join(l for l in lines if l and l != "0"), buttons=buttons)
+
+
+def answer_category_how(dispatcher: CollectingDispatcher, text: str) -> bool:
+    """「燃えないごみの出し方」「生ごみの捨て方」: how a kind of garbage is put out, from the sorting guide (the
+    rule's day pattern, fee and how); False when the message names no one kind."""
+    word = guide_word_in(normalize_text(text))
+    rule = guide_rule(word) if word else None
+    if rule:
+        answer_rule(dispatcher, word, rule)
+        return True
+    name = named_category(text)
+    if not name:
+        return False
+    info = store().category(name)
+    usual = lambda values: Counter(v for v in values if v).most_common(1)[0][0] if any(values) else ""  # noqa: E731
+    lines = [f"【{info.name}】の出し方です。"]
+    if not info.collected_by_city:
+        lines += ["市では収集しておらず、ごみステーションには出せません。", info.who_takes_it or info.how or ""]
+    else:
+        fee = usual([r.frequency_fee for r in info.rules])
+        lines += [f"収集：{fee}" if fee else "", usual([r.how for r in info.rules]) or info.how or ""]
+        titles = [r.title for r in info.rules][:5]
+        if titles:
+            lines.append(f"主なもの：{'、'.join(titles)}など")
+        lines.append("物ごとの分け方は、物の名前を送ってください。（例：「フライパンは何ごみ？」）")
+    buttons = [button("収集日を調べる", '/ask_collection_day{"garbage_category": "%s"}' % info.name)] \
+        if info.calendar_codes else None
+    dispatcher.utter_message(text="\n".join(l for l in lines if l), buttons=buttons)
     return True
 
 
@@ -116,6 +152,14 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
                            from_fallback: bool = False) -> bool:
     """Answer from the dictionary; False when nothing plausible was found (the caller decides what to say)."""
     result = matcher().match(text)
+    if result.listed:
+        # 「臼と杵を捨てたい」: each item named is answered, those of one category together.
+        by_category: Dict[str, List[Any]] = {}
+        for candidate in result.candidates:
+            by_category.setdefault(candidate.item.category, []).append(candidate.item)
+        for first, *others in by_category.values():
+            answer_item(dispatcher, first, also=others)
+        return True
     if result.status == "found" or (result.status == "ambiguous" and one_category(result.candidates)):
         # 「子どもの自転車」 → 自転車 / 子供用自転車: both 大型ごみ, so nothing to ask.
         answer_item(dispatcher, result.candidates[0].item)
@@ -176,6 +220,8 @@ class ActionGarbageCategory(Action):
                 answer_item(dispatcher, item)
                 return [SlotSet("item_name", None)]
         text = chosen or tracker.latest_message.get("text") or ""
+        if not chosen and category_how_question(text) and answer_category_how(dispatcher, text):
+            return [SlotSet("item_name", None)]
         if not matcher().match(text).phrase:  # 「燃えないごみでいい？ ノートパソコン」: the item may follow the question
             dispatcher.utter_message(response="utter_menu_garbage")
             return []

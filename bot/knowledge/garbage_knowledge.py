@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from bot.knowledge.citydata.models import GarbageItem, SortingRule
 from bot.knowledge.citydata.store import CityDataStore
@@ -86,3 +86,17 @@ def guide_matcher() -> Tuple[ItemMatcher, Dict[str, SortingRule]]:
         with _lock:
             _state["guide"] = cached
     return cached[1], cached[2]  # type: ignore[index]
+
+
+def guide_word_in(norm: str) -> str:
+    """The longest word of guide_synonyms.yml in ``norm`` (「生ごみ」 in 「生ごみの出し方」), or "": the words the
+    item phrase cuts away as garbage in general (生ごみ) still name a rule of the sorting guide."""
+    words = sorted((w for w in load_synonyms(GUIDE_SYNONYMS) if len(w) >= 2), key=len, reverse=True)
+    folded = norm.replace("ゴミ", "ごみ")
+    return next((w for w in words if w in folded), "")
+
+
+def guide_rule(word: str) -> Optional[SortingRule]:
+    """The rule of the sorting guide a word of guide_synonyms.yml stands for (「生ごみ」 → 台所のごみ), or None."""
+    _, rules = guide_matcher()
+    return next((rules[t] for t in load_synonyms(GUIDE_SYNONYMS).get(word, []) if t in rules), None)

@@ -133,12 +133,14 @@ class MatchResult:
     """``status``: "found" (candidates[0] is the item; the others are close runners-up), "ambiguous"
     (ask which of the candidates, at most 5; a single one is a weak match to confirm) or "unknown"
     (candidates are up to 3 low-scored suggestions, maybe none). ``phrase``: the item phrase. ``inside``: the
-    name was found inside a longer phrase (「退職したので名刺大量に」), so the phrase says more than the name."""
+    name was found inside a longer phrase (「退職したので名刺大量に」), so the phrase says more than the name.
+    ``listed``: the phrase names several items (「臼と杵」), each found on its own: the candidates are those items."""
 
     status: str
     candidates: List[Candidate]
     phrase: str
     inside: bool = False
+    listed: bool = False
 
 
 @dataclass(frozen=True)
@@ -540,7 +542,7 @@ class ItemMatcher:
         candidates = list({r.candidates[0].item.name: r.candidates[0] for r in results}.values())
         if len(candidates) == 1:
             return MatchResult("found", candidates, phrase)
-        return MatchResult("ambiguous", candidates[:MAX_CANDIDATES], phrase)
+        return MatchResult("ambiguous", candidates[:MAX_CANDIDATES], phrase, listed=True)
 
     def _main_word_scores(self, phrase: str) -> Dict[int, float]:
         """"二人掛けのソファー" → ソファー, "テフロン加工のフライパソ" → フライパン: when the whole phrase has no

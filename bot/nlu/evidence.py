@@ -7,6 +7,7 @@ message the same way. ``sorting_question`` asks the city's garbage dictionary (b
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from bot.knowledge.item_matcher import EXACT_READING, held_in, without_notes
 from bot.nlu.normalize import normalize_text
@@ -157,6 +158,51 @@ def category_guess(text: str) -> bool:
     return bool(CATEGORY_GUESS.search(norm)) and not DAY_ASKED.search(norm) and not PLACE.search(norm)
 
 
+# How to put out a kind of garbage (「燃えるごみの出し方」「生ごみはどうやって捨てる」), no item named.
+HOW_TO = re.compile(r"出し方|だしかた|捨て方|捨てかた|すてかた|分け方|わけかた|出し(たい|ます|ていい)|出す(には|の|方法)"
+                    r"|捨て(たい|る|ます)|すて(たい|る)|ルール|方法|どうやって|どうすれば|どうしたら")
+
+
+def category_how_question(text: str) -> bool:
+    """「燃えないごみの出し方」: how to put out one kind of garbage the dictionary names (not 大型ごみ, whose
+    booking the FAQ and the booking flow explain), or a word of the sorting guide that names no item by itself
+    (「生ごみの捨て方」); no item in the message and no day asked."""
+    from bot.knowledge.citydata.store import CityDataNotLoaded
+    from bot.knowledge.garbage_knowledge import guide_word_in, matcher
+
+    norm = _evidence_text(text)
+    if not norm or not HOW_TO.search(norm) or DAY_ASKED.search(norm):
+        return False
+    try:
+        phrase = matcher().match(text).phrase
+    except CityDataNotLoaded:
+        return False
+    if phrase and not _only_category_words(phrase):
+        return False
+    return bool(guide_word_in(norm)) or named_category(norm) not in (None, "大型ごみ")
+
+
+_CONTAINERS = {"缶", "かん", "カン", "びん", "ビン", "瓶", "プラ", "ぷら", "ペット"}
+
+
+def _only_category_words(phrase: str) -> bool:
+    """「雑紙」「プラごみ」「びん缶」: what the item phrase kept is the name of a kind of garbage, not of an item
+    (「缶」「びん」 alone are items, of several kinds: asked back)."""
+    if phrase in _CONTAINERS:
+        return False
+    for pattern, _ in GUESSES:
+        phrase = pattern.sub("", phrase)
+    return not re.sub(r"ごみ|ゴミ|類|[・/と\s]", "", phrase)
+
+
+def named_category(text: str) -> Optional[str]:
+    """The one kind of garbage ``text`` names (「燃えないごみ」 → 燃やせないごみ, 「雑紙」 → 雑がみ); None when it names
+    none, several, or 資源 (a group of kinds)."""
+    norm = _evidence_text(text)
+    named = [categories for pattern, categories in GUESSES if pattern.search(norm)]
+    return named[0][0] if len(named) == 1 and named[0] is not _RESOURCES else None
+
+
 def collection_day_question(text: str) -> bool:
     """「燃えないごみの日がわからない」「ペットボトルの回収日」: about a day, not about how to sort."""
     norm = _evidence_text(text)
@@ -204,7 +250,9 @@ def sorting_question(text: str) -> bool:
         return False
     if found.status == "unknown":
         # 「ゴミ出しの方法」 names garbage in general, not an item the dictionary lacks.
-        return strong and len(found.phrase) <= MAX_PHRASE and not GARBAGE.search(found.phrase)
+        if strong:
+            return len(found.phrase) <= MAX_PHRASE and not GARBAGE.search(found.phrase)
+        return _named_by_the_guide(norm, found.phrase)  # 「ボタン電池」 alone: the sorting guide names it
     sure = found.status == "found" or found.candidates[0].score >= SURE_ITEM
     if strong:
         return True
@@ -226,6 +274,20 @@ def sorting_question(text: str) -> bool:
         return True
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
     return (sure or short_and_close) and len(plain) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
+
+
+def _named_by_the_guide(norm: str, phrase: str) -> bool:
+    """The message is only a name the dictionary lacks and the city's sorting guide names exactly (「ボタン電池」,
+    「加熱式たばこ」), so the guide's answer fits; a chat word or a longer sentence is not a name."""
+    from bot.knowledge.garbage_knowledge import guide_matcher
+
+    plain = held_in(without_notes(norm))
+    if len(phrase) < 2 or CHAT_WORD.search(norm) or len(plain) > MAX_PHRASE:
+        return False
+    if not _ends_with_the_item(plain, phrase):
+        return False
+    found = guide_matcher()[0].match(phrase)
+    return found.status == "found" and found.candidates[0].score >= EXACT_READING
 
 
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,

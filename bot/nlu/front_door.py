@@ -49,8 +49,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.knowledge.faq_retriever import current_retriever, other_municipality
 from bot.nlu.address_text import names_a_street
 from bot.nlu.evidence import (BOOKING_ACT, BULKY_WISH, EDITING, IF_NEEDED, MANAGING, PERSON, about_assistant,
-                              booking_request, category_guess, collection_day_question, dictionary_loaded, distress,
-                              looks_like_address, question, sorting_question)
+                              booking_request, category_guess, category_how_question, collection_day_question,
+                              dictionary_loaded, distress, looks_like_address, question, sorting_question)
 from bot.nlu.normalize import normalize_text
 from bot.nlu.yes_no import is_yes_or_no
 
@@ -140,7 +140,7 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return {} if looks_like_address(text) else faq_decision(intent, text, 0.0, answers_only=True)
     if intent == COLLECTION_INTENT:
         intent = "nlu_fallback"  # no day asked (「土曜日も区役所やってる？」): what the FAQ says, or not understood
-    if is_sorting():
+    if is_sorting() or category_how_question(text):  # 「燃えないごみの出し方」: the kind's rule is the answer
         return {} if intent == SORTING_INTENT else _to(SORTING_INTENT)
     if intent in ("manage_booking", "request_human", "edit_booking"):
         # 「車検の予約をしたい」, 「児童手当 いくらもらえる」: not what these flows are for.

@@ -145,3 +145,44 @@ def test_an_unknown_item_with_a_garbage_word_gets_no_unrelated_faq_answer():
     from actions.garbage import ActionGarbageCategory
     messages, _ = run(ActionGarbageCategory(), tracker("灯油の捨て方"))
     assert "パソコン" not in messages[0]["text"] and "見つかりませんでした" in messages[0]["text"]
+
+
+@pytest.mark.parametrize("text, category, rule", [
+    ("ボタン電池", "市で収集しないもの", "ボタン電池"),  # a bare name only the sorting guide knows
+    ("加熱式たばこ", "ライター", "加熱式たばこ・電子たばこ"),
+    ("乾電池は何ごみ", "筒型乾電池", "筒型乾電池"),  # guide_synonyms.yml: 乾電池 → 単1～単5電池
+    ("ペットボトルのキャップ", "容器包装プラスチック", "プラスチック製のふた・ラベル"),
+])
+def test_names_the_dictionary_lacks_are_answered_from_the_guide(text, category, rule):
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker(text))
+    assert f"【{category}】" in messages[0]["text"] and rule in messages[0]["text"]
+
+
+@pytest.mark.parametrize("text, category, how", [
+    ("燃えないごみの出し方を教えて", "燃やせないごみ", "指定ごみ袋"),
+    ("プラごみの出し方", "容器包装プラスチック", "透明または半透明の袋"),
+    ("雑紙はどうやって出すの", "雑がみ", "透明または半透明の袋"),  # not 雑誌, which the matcher reads 雑紙 as
+    ("生ゴミってどうやって捨てる？", "燃やせるごみ", "台所のごみ"),  # 生ごみ names no item; the guide's word
+])
+def test_how_to_put_out_a_kind_of_garbage_is_its_rule(text, category, how):
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker(text))
+    assert f"【{category}】" in messages[0]["text"] and how in messages[0]["text"]
+    assert "収集日を調べる" in [b["title"] for b in messages[0]["buttons"]]
+
+
+def test_a_kind_named_alone_or_a_container_word_is_no_kind_to_explain():
+    from bot.nlu.evidence import category_how_question
+    assert not category_how_question("ごみの出し方")  # no kind: the menu asks for the item
+    assert not category_how_question("缶の捨て方")  # 缶 is an item of several kinds: asked back
+    assert not category_how_question("大型ごみの出し方")  # the FAQ and the booking explain 大型ごみ
+    assert not category_how_question("燃えるごみは何曜日")  # a collection-day question
+
+
+def test_items_named_together_are_each_answered_those_of_one_kind_together():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("臼と杵を捨てたい"))
+    assert len(messages) == 1 and "「臼（木製）」「杵」は【大型ごみ】" in messages[0]["text"]
+    messages, _ = run(ActionGarbageCategory(), tracker("傘と布団の捨て方"))
+    assert ["【燃やせないごみ】" in messages[0]["text"], "【大型ごみ】" in messages[1]["text"]] == [True, True]
