@@ -1,5 +1,7 @@
-// Staff page for 大型ごみ bookings: filter by collection day / ward / status, cancel on a citizen's
-// behalf, download the crews' CSV. Server text is only ever put into the page with textContent.
+// Staff page for 大型ごみ bookings: filter by collection day / ward / status, change the date and the items
+// or cancel on a citizen's behalf (with the booking's version: a change made meanwhile in chat is not
+// overwritten), see each booking's history and obvious duplicates, download the crews' CSV.
+// Server text is only ever put into the page with textContent.
 (() => {
   "use strict";
 
@@ -12,7 +14,7 @@
   const COLUMNS = 9;
 
   const $ = (id) => document.getElementById(id);
-  const state = { me: null, bookings: [], summary: null, applied: null };
+  const state = { me: null, bookings: [], summary: null, applied: null, catalogue: null, editing: null };
   let loadSeq = 0; // a newer load() wins over a slower older one
 
   const { ApiError } = StaffApi; // api.js, loaded before this file
@@ -101,7 +103,8 @@
 
   function bookingRow(b) {
     const cancelled = b.status === "cancelled";
-    const tr = el("tr", "booking" + (cancelled ? " is-cancelled" : ""));
+    const duplicates = b.duplicate_of || [];
+    const tr = el("tr", "booking" + (cancelled ? " is-cancelled" : "") + (duplicates.length ? " is-duplicate" : ""));
     tr.dataset.receipt = b.receipt_no;
 
     const address = String(b.address || "");
@@ -124,9 +127,18 @@
     const status = td("booking__status", el("span", "tag tag--" + (cancelled ? "cancelled" : "booked"), cancelled ? "キャンセル済み" : "予約中"));
     status.tabIndex = -1;
     if (cancelled && b.cancelled_by) status.append(el("span", "cell-sub", cancelledBy(b.cancelled_by)));
+    if (duplicates.length) {
+      status.append(" ", el("span", "tag tag--duplicate", "重複の可能性", { title: "同じ住所・電話番号・収集日の予約があります" }),
+        el("span", "cell-sub", "同じ住所・電話・日: " + duplicates.join("、")));
+    }
+    if (Number(b.version || 1) > 1 && !cancelled) status.append(el("span", "cell-sub", "変更あり"));
 
     const action = td("booking__action");
     if (b.status === "booked") {
+      const edit = el("button", "btn btn--small", "変更",
+        { type: "button", "aria-label": `収集日・品目を変更: 受付番号 ${b.receipt_no}`, "data-action": "change" });
+      edit.addEventListener("click", () => openChange(b.receipt_no, edit));
+      action.append(edit, " ");
       const btn = el("button", "btn btn--small btn--danger", null,
         { type: "button", "aria-label": `代理でキャンセル: 受付番号 ${b.receipt_no}` });
       btn.append("代理で", el("wbr"), "キャンセル"); // on a narrow screen it wraps there
@@ -232,7 +244,7 @@
     button.disabled = true;
     setStatus(`受付番号 ${receiptNo} をキャンセルしています…`);
     try {
-      const data = await api("POST", `/staff/api/bookings/${encodeURIComponent(receiptNo)}/cancel`, {});
+      const data = await api("POST", `/staff/api/bookings/${encodeURIComponent(receiptNo)}/cancel`, { version: b.version });
       const updated = data.booking || { ...b, status: "cancelled", cancelled_by: "staff:" + state.me.username };
       state.bookings = state.bookings.map((x) => (x.receipt_no === receiptNo ? updated : x));
       render();
@@ -259,6 +271,154 @@
     (target || $("search")).focus();
   }
 
+
+  // --- changing the date and the items on the citizen's behalf -----------------------------------
+
+  const CHANGE = { day: "収集日", items: "品目", cancel: "キャンセル" };
+
+  function whoChanged(by) {
+    if (!by || by === "citizen") return "市民（チャット）";
+    const name = String(by).replace(/^staff:/, "");
+    return state.me && name === state.me.username ? "あなた（代理）" : `${name} さん（代理）`;
+  }
+
+  function historyLine(h) {
+    const when = dateTime(h.at);
+    if (h.change === "day") return `${when} ${whoChanged(h.by)}：収集日 ${dayLong(h.before)} → ${dayLong(h.after)}`;
+    if (h.change === "items") return `${when} ${whoChanged(h.by)}：品目 ${h.before} → ${h.after}`;
+    if (h.change === "cancel") return `${when} ${whoChanged(h.by)}：キャンセル`;
+    return `${when} ${whoChanged(h.by)}：${CHANGE[h.change] || h.change}`;
+  }
+
+  async function catalogue() {
+    if (!state.catalogue) {
+      state.catalogue = await api("GET", "/staff/api/booking-items");
+      const list = $("item-names");
+      list.replaceChildren(...state.catalogue.items.map((i) => el("option", null, null, { value: i.name, label: `${i.name}（${yen(i.fee)}）` })));
+      const l = state.catalogue.limits || {};
+      $("items-hint").textContent = `一覧（手数料表）にある品目だけ選べます。1回の申し込みは合計${l.max_items_per_booking}点・同じ品目${l.max_same_item}点まで。手数料はサーバーが手数料表から計算します。`
+        + (state.catalogue.sample ? "（手数料は見本の表によるもので、市の確認前です）" : "");
+    }
+    return state.catalogue;
+  }
+
+  const feeOf = (name) => { const i = ((state.catalogue || {}).items || []).find((x) => x.name === name); return i ? i.fee : null; };
+
+  function itemRow(item = { name: "", quantity: 1 }) {
+    const tr = el("tr", "change__item");
+    const name = el("input", null, null, { list: "item-names", "aria-label": "品目", autocomplete: "off" });
+    name.value = item.name;
+    const qty = el("input", null, null, { type: "number", min: "1", max: "10", step: "1", "aria-label": "数量" });
+    qty.value = String(item.quantity);
+    const fee = el("td", "num");
+    const remove = el("button", "btn btn--small", "削除", { type: "button", "aria-label": "この品目を削除" });
+    remove.addEventListener("click", () => { tr.remove(); updateTotal(); });
+    for (const input of [name, qty]) input.addEventListener("input", updateTotal);
+    const cell = (child) => { const c = el("td"); c.append(child); return c; };
+    tr.append(cell(name), cell(qty), fee, cell(remove));
+    return tr;
+  }
+
+  function readItems() {
+    return [...$("change-items").rows].map((tr) => {
+      const [name, qty] = tr.querySelectorAll("input");
+      return { name: name.value.trim(), quantity: Number(qty.value) };
+    }).filter((i) => i.name);
+  }
+
+  function updateTotal() {
+    let total = 0, unknown = false;
+    for (const tr of $("change-items").rows) {
+      const [name, qty] = tr.querySelectorAll("input");
+      const fee = feeOf(name.value.trim());
+      const cell = tr.cells[2];
+      if (!name.value.trim()) cell.textContent = "";
+      else if (fee == null) { cell.textContent = "一覧にありません"; unknown = true; }
+      else { cell.textContent = yen(fee * (Number(qty.value) || 0)); total += fee * (Number(qty.value) || 0); }
+    }
+    $("change-total").textContent = unknown ? `${yen(total)}（一覧にない品目があります）` : yen(total);
+  }
+
+  function fillChange(data) {
+    const b = data.booking;
+    state.editing = { booking: b, dates: data.dates || [] };
+    $("change-title").textContent = `予約の変更（市民の代理）受付番号 ${b.receipt_no}`;
+    $("change-booking").textContent = `${b.address || b.ward || ""}　電話 ${b.phone || "—"}　今の収集日 ${dayLong(b.day)}　手数料 ${yen(b.total)}`;
+    const dup = b.duplicate_of || [];
+    $("change-duplicate").hidden = !dup.length;
+    $("change-duplicate").textContent = dup.length ? `同じ住所・電話番号・収集日の予約があります（受付番号 ${dup.join("、")}）。重複でないか確認してください。` : "";
+    const select = $("change-day");
+    select.replaceChildren(el("option", null, `${dayLong(b.day)}（今の収集日・変えない）`, { value: b.day }),
+      ...state.editing.dates.map((d) => el("option", null, dayLong(d), { value: d })));
+    $("change-day-other").value = "";
+    $("change-items").replaceChildren(...(b.items || []).map((i) => itemRow(i)));
+    updateTotal();
+    const history = data.history || [];
+    $("change-history").replaceChildren(...(history.length ? history.map((h) => el("li", null, historyLine(h)))
+      : [el("li", "hint", `変更はありません（${dateTime(b.created_at)} ${CHANNEL[b.channel] || b.channel || ""}で受付）。`)]));
+    const disabled = b.status !== "booked";
+    for (const n of $("change-form").elements) if (n.id !== "change-close") n.disabled = disabled;
+  }
+
+  function replaceBooking(b) {
+    state.bookings = state.bookings.map((x) => (x.receipt_no === b.receipt_no ? { ...x, ...b } : x));
+    render();
+  }
+
+  async function openChange(receiptNo, button) {
+    $("change-error").textContent = "";
+    try {
+      await catalogue();
+      fillChange(await api("GET", `/staff/api/bookings/${encodeURIComponent(receiptNo)}`));
+    } catch (e) {
+      if (!(e instanceof ApiError)) { console.error(e); setStatus("エラーが発生しました。", "error"); }
+      return;
+    }
+    $("change-dialog").showModal();
+    setStatus(`受付番号 ${receiptNo} の予約を開きました。`);
+  }
+
+  const sameItems = (a, b) => JSON.stringify((a || []).map((i) => [i.name, Number(i.quantity)])) === JSON.stringify((b || []).map((i) => [i.name, Number(i.quantity)]));
+
+  async function saveChange(event) {
+    event.preventDefault();
+    const editing = state.editing;
+    if (!editing) return;
+    const b = editing.booking;
+    const day = $("change-day-other").value || $("change-day").value;
+    const items = readItems();
+    const body = { version: b.version };
+    if (day && day !== b.day) body.day = day;
+    if (!sameItems(items, b.items)) body.items = items;
+    if (!body.day && !body.items) { $("change-error").textContent = "変更する内容がありません。"; return; }
+    $("change-save").disabled = true;
+    $("change-error").textContent = "";
+    try {
+      const data = await api("POST", `/staff/api/bookings/${encodeURIComponent(b.receipt_no)}/change`, body);
+      fillChange(data);
+      replaceBooking(data.booking);
+      const what = [body.day && `収集日を${dayLong(data.booking.day)}に`, body.items && `品目を変更し手数料を${yen(data.booking.total)}に`].filter(Boolean).join("、");
+      setStatus(`受付番号 ${b.receipt_no}：${what}しました（受付番号は変わりません）。`);
+      $("change-error").textContent = "";
+    } catch (e) {
+      if (!(e instanceof ApiError)) { console.error(e); setStatus("エラーが発生しました。", "error"); return; }
+      $("change-error").textContent = e.message;
+      if (e.status === 409 || e.status === 404) {
+        // Changed meanwhile (the citizen in chat, other staff) or gone: show it as it is now, keep the message.
+        const now = await api("GET", `/staff/api/bookings/${encodeURIComponent(b.receipt_no)}`).catch(() => null);
+        if (now) { fillChange(now); replaceBooking(now.booking); $("change-error").textContent = e.message; }
+      }
+    } finally {
+      if (state.editing && state.editing.booking.status === "booked") $("change-save").disabled = false;
+    }
+  }
+
+  function closeChange() {
+    const receipt = state.editing && state.editing.booking.receipt_no;
+    $("change-dialog").close();
+    if (receipt) focusRow(receipt);
+  }
+
   // --- wiring -------------------------------------------------------------------------------
 
   function bindUi() {
@@ -268,6 +428,15 @@
       $(id).addEventListener("input", updateCsv);
     }
     $("day-clear").addEventListener("click", () => { $("day").value = ""; updateCsv(); load(); });
+    $("change-form").addEventListener("submit", saveChange);
+    $("change-close").addEventListener("click", closeChange);
+    $("change-dialog").addEventListener("close", () => { state.editing = null; });
+    $("add-item").addEventListener("click", () => {
+      const row = itemRow();
+      $("change-items").append(row);
+      row.querySelector("input").focus();
+      updateTotal();
+    });
     $("logout").addEventListener("click", async () => {
       await fetch("/staff/logout", {
         method: "POST", credentials: "same-origin", body: "{}",
