@@ -287,3 +287,52 @@ def test_opening_and_exporting_are_audited(setup):
                for e in audit_of(process, "view_booking"))
     assert sessions["staff"].get(f"/staff/api/bookings.csv?day={made.day.isoformat()}&ward=中央区").status_code == 200
     assert audit_of(process, "export_bookings")[0]["detail"] == f"{made.day.isoformat()} 中央区"
+
+
+# ---- the store underneath (common/booking/store.py): versions, history, staff's deadline, old databases ----
+
+def test_every_change_is_versioned_and_in_the_history(tmp_path):
+    store = BookingStore(f"sqlite:///{tmp_path / 'a.db'}")
+    made = book(store)
+    moved_to = available_dates(schedule(), "中央区", TODAY, 3)[2]
+    store.change_date(made.receipt_no, moved_to, NOW)  # the chat's call, by the citizen
+    assert store.change_date(made.receipt_no, moved_to, NOW).version == 2  # the same day again changes nothing
+    store.cancel(made.receipt_no, by="staff:yamada", now=NOW, staff=True)
+    assert store.get(made.receipt_no).version == 3
+    assert [(h.change, h.by, h.before, h.after, h.version) for h in store.history(made.receipt_no)] == [
+        ("day", "citizen", made.day.isoformat(), moved_to.isoformat(), 2),
+        ("cancel", "staff:yamada", "booked", "cancelled", 3)]
+
+
+def test_staff_change_after_the_citizens_deadline_but_not_on_the_collection_day(tmp_path):
+    from common.booking.store import PastDeadline
+
+    store = BookingStore(f"sqlite:///{tmp_path / 'a.db'}")
+    made = book(store)
+    past_deadline = datetime.combine(made.day - timedelta(days=1), datetime.min.time(), NOW.tzinfo) + timedelta(hours=9)
+    with pytest.raises(PastDeadline):
+        store.change_items(made.receipt_no, [BookedItem("ソファー", 1, 1000)], past_deadline)  # the citizen
+    assert store.change(made.receipt_no, items=[BookedItem("ソファー", 1, 1000)], now=past_deadline,
+                        by="staff:yamada", staff=True).total == 1000
+    on_the_day = datetime.combine(made.day, datetime.min.time(), NOW.tzinfo) + timedelta(hours=7)
+    with pytest.raises(PastDeadline):
+        store.change(made.receipt_no, items=[BookedItem("ベッド", 1, 2000)], now=on_the_day, by="staff:x", staff=True)
+
+
+def test_a_database_made_before_versions_gets_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # bulky_bookings as it was before the version column
+        conn.execute("""CREATE TABLE bulky_bookings (id INTEGER PRIMARY KEY, receipt_no VARCHAR(9) NOT NULL UNIQUE,
+            created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL, owner_ref VARCHAR(16), channel VARCHAR(32) NOT NULL,
+            ward VARCHAR(16) NOT NULL, area VARCHAR(32), town VARCHAR(100) NOT NULL, address VARCHAR(200) NOT NULL,
+            name VARCHAR(100), phone VARCHAR(16) NOT NULL, day DATE NOT NULL, items TEXT NOT NULL, total INTEGER NOT NULL,
+            status VARCHAR(16) NOT NULL, cancelled_by VARCHAR(64), cancelled_at DATETIME, remind BOOLEAN NOT NULL,
+            reminded_at DATETIME, idempotency_key VARCHAR(64) NOT NULL UNIQUE)""")
+        conn.execute("""INSERT INTO bulky_bookings VALUES (1, 'K7M2-9QXA', '2025-01-15 09:00:00', '2025-01-15 09:00:00',
+            NULL, 'web', '中央区', NULL, '南6条西', '中央区南6条西8丁目3-5', NULL, '09012345678', '2025-01-23',
+            '[{"name": "ソファー", "quantity": 1, "fee": 1000}]', 1000, 'booked', NULL, NULL, 0, NULL, 'k')""")
+    store = BookingStore(f"sqlite:///{path}")
+    assert store.get("K7M2-9QXA").version == 1
+    assert store.change_items("K7M2-9QXA", [BookedItem("ベッド", 1, 2000)], NOW).version == 2
