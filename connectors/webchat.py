@@ -116,6 +116,7 @@ class WebChat:
         sio.on("disconnect", self.on_disconnect)
         sio.on("session_request", self.on_session_request)
         sio.on("user_uttered", self.on_user_uttered)
+        sio.on("user_typing", self.on_user_typing)
         sio.on(BAD_PACKET, self.on_bad_packet)
         sio.on("*", self.on_unknown_event)
 
@@ -195,6 +196,13 @@ class WebChat:
         for message in replies:
             for payload in _payloads(message, counseling):
                 await self.sio.emit("bot_uttered", payload, room=_room(session_id))
+
+    async def on_user_typing(self, sid: str, data: Any = None) -> None:
+        """The widget says its citizen is typing (no text): the router passes it to the staff console when a
+        person owns or watches the chat. Only for a session the socket has joined; nothing is answered."""
+        session = await self.sio.get_session(sid) or {}
+        if session.get("session_id"):
+            await self.router.typing(str(ConversationId(CHANNEL, session["session_id"])))
 
     async def push(self, session_id: str, messages: List[BotMessage], confirm: bool = False) -> Optional[bool]:
         """Messages outside a turn (a person's reply, the queue moving) to every tab of the session. False: no tab

@@ -80,7 +80,8 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     if settings.counseling_sweep_seconds > 0:
         counseling_jobs.start(app, router, counseling_jobs.UpkeepSettings(
             settings.counseling_idle_check_minutes, settings.counseling_idle_close_minutes,
-            settings.counseling_realert_minutes, settings.counseling_retention_days), settings.counseling_sweep_seconds)
+            settings.counseling_realert_minutes, settings.counseling_retention_days,
+            settings.staff_long_wait_seconds or None), settings.counseling_sweep_seconds)
     # 大型ごみ: the day-before reminder, pushed on LINE to those who asked for it (gateway/jobs/reminders.py).
     if settings.reminder_interval > 0:
         reminders.start(app, router, settings.assistant_db_url or None, settings.reminder_interval)

@@ -42,6 +42,10 @@ class Settings:
     counseling_idle_close_minutes: float = 10.0
     counseling_realert_minutes: float = 5.0
     counseling_retention_days: float = 90.0
+    # A chat waiting longer than this (seconds; any queue) alerts those who answer its queue and is escalated to
+    # the supervisors (gateway/counseling/jobs.py); 0: COUNSELING_REALERT_MINUTES, as before. Checked every
+    # COUNSELING_SWEEP_SECONDS.
+    staff_long_wait_seconds: float = 0.0
     # Seconds between checks for due 大型ごみ reminders (0: off).
     reminder_interval: float = 300.0
     # Retention (gateway/jobs/retention.py, README "Security and reliability"): the job's interval in seconds
@@ -150,6 +154,7 @@ class Settings:
             counseling_idle_close_minutes=_env_float("COUNSELING_IDLE_CLOSE_MINUTES", cls.counseling_idle_close_minutes),
             counseling_realert_minutes=_env_float("COUNSELING_REALERT_MINUTES", cls.counseling_realert_minutes),
             counseling_retention_days=_env_float("COUNSELING_RETENTION_DAYS", cls.counseling_retention_days),
+            staff_long_wait_seconds=_env_float("STAFF_LONG_WAIT_SECONDS", cls.staff_long_wait_seconds),
             line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", "").strip(),
             line_channel_access_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", "").strip(),
             line_api_base_url=os.environ.get("LINE_API_BASE_URL", cls.line_api_base_url).rstrip("/"),

@@ -183,14 +183,34 @@ TOOLS_PRESENCE_INVALID = "状態は「対応可」「離席」「オフライン
 TOOLS_HISTORY_INVALID = "検索条件を確認してください（日付は YYYY-MM-DD、ページは1以上）。"
 TOOLS_ASSIGNED = "チャットが自動で割り当てられました。"
 
-# ---- Bookings: change on a citizen's behalf (gateway/staff/console/bookings.py) ----
-STAFF_BOOKING_NO_VERSION = "画面を再読み込みしてから、もう一度お試しください（予約の版がありません）。"
-STAFF_BOOKING_BAD_DATE = "収集日の日付が正しくありません。"
-STAFF_BOOKING_BAD_ITEMS = "品目の指定が正しくありません。"
-STAFF_BOOKING_NOTHING_TO_CHANGE = "変更する収集日か品目を指定してください。"
-STAFF_BOOKING_STALE = "この予約は、画面を開いた後に変更されています（市民のチャットなど）。最新の内容を確認してから、もう一度変更してください。"
-STAFF_BOOKING_CANCELLED = "この予約はキャンセルされているため、変更できません。"
-STAFF_BOOKING_TOO_LATE = "収集日の当日以降は、予約を変更できません。"
+
+# ---------------------------------------------------------------------------------------------- console-core
+# Staff console transcript (gateway/staff/console/transcript.py): what a pressed button is shown as when the
+# message that offered it did not keep its buttons (older messages), by the payload's intent. Alerts for long
+# waits (gateway/counseling/jobs.py).
+STAFF_PAYLOAD_LABELS = {
+    "greet": "（チャットを開始）",
+    "affirm": "はい",
+    "deny": "いいえ",
+    "request_human": "担当者と話す",
+    "request_counselor": "相談員と話す",
+    "cancel_handoff": "キャンセル",
+    "menu_faq": "よくある質問",
+    "menu_garbage": "ごみの出し方",
+    "menu_bulky_booking": "大型ごみの申込",
+    "menu_bulky": "大型ごみ",
+    "menu_procedures": "手続き",
+    "menu_counseling": "相談したい",
+    "collection_day": "収集日",
+    "ask_capabilities": "何ができますか",
+}
+STAFF_EDIT_FIELD_LABELS = {"items": "品目を直す", "address": "住所を直す", "date": "日付を直す"}
+STAFF_PRESSED_OTHER = "ボタン（{intent}）"
+
+
+def staff_long_wait(minutes: int, who: str, label: str = "") -> str:
+    """A waiting chat's long-wait alert (every role that answers the queue, and supervisors)."""
+    return f"{label + '：' if label else ''}{minutes}分待っている{who}があります"
 
 
 # ---- Dashboard (/staff/dashboard; gateway/staff/console/dashboard.py, gateway/storage/reports.py) ----
@@ -227,3 +247,12 @@ DASHBOARD_CSV = {
     "counseling": ("counseling", ["日付", "リスク", "件数"]),
     "bookings": ("bookings", ["収集日", "区", "予約数", "受付上限"]),
 }
+
+# ---- Bookings: change on a citizen's behalf (gateway/staff/console/bookings.py) ----
+STAFF_BOOKING_NO_VERSION = "画面を再読み込みしてから、もう一度お試しください（予約の版がありません）。"
+STAFF_BOOKING_BAD_DATE = "収集日の日付が正しくありません。"
+STAFF_BOOKING_BAD_ITEMS = "品目の指定が正しくありません。"
+STAFF_BOOKING_NOTHING_TO_CHANGE = "変更する収集日か品目を指定してください。"
+STAFF_BOOKING_STALE = "この予約は、画面を開いた後に変更されています（市民のチャットなど）。最新の内容を確認してから、もう一度変更してください。"
+STAFF_BOOKING_CANCELLED = "この予約はキャンセルされているため、変更できません。"
+STAFF_BOOKING_TOO_LATE = "収集日の当日以降は、予約を変更できません。"

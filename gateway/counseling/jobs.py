@@ -3,8 +3,10 @@
 * **inactivity**: a counseling chat with a counselor where the youth has not written for
   ``COUNSELING_IDLE_CHECK_MINUTES`` gets a gentle check; with no answer ``COUNSELING_IDLE_CLOSE_MINUTES``
   later it is closed (outcome ``no_response``) with how to come back;
-* **long waits**: a chat waiting longer than ``COUNSELING_REALERT_MINUTES`` alerts the staff again (and again
-  after as long), so nobody waits unseen;
+* **long waits**: a chat (any queue) waiting longer than ``STAFF_LONG_WAIT_SECONDS`` (default
+  ``COUNSELING_REALERT_MINUTES``) alerts those who answer its queue and the supervisors, and is escalated to the
+  supervisors (``Notifier.escalate``: the console's ``escalation`` event); again every
+  ``COUNSELING_REALERT_MINUTES`` while it waits, so nobody waits unseen;
 * **retention**: counseling messages older than ``COUNSELING_RETENTION_DAYS`` (default 90) are deleted;
   nothing else is.
 
@@ -17,7 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Dict
+from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from gateway import texts
 from gateway.counseling.desk import LEVEL_LABELS
@@ -36,6 +38,7 @@ class UpkeepSettings:
     idle_close_minutes: float = 10
     realert_minutes: float = 5
     retention_days: float = 90
+    long_wait_seconds: Optional[float] = None  # the first long-wait alert; None: realert_minutes
 
 
 async def sweep(router: "Router", settings: UpkeepSettings, now: datetime) -> Dict[str, int]:
@@ -57,16 +60,21 @@ async def sweep(router: "Router", settings: UpkeepSettings, now: datetime) -> Di
                 logger.info("counseling chat closed after inactivity")
                 done["closed"] += 1
     cutoff = now - timedelta(minutes=settings.realert_minutes)
-    for conversation in await run_db(store.waiting_since_before, cutoff):
+    first = now - (timedelta(seconds=settings.long_wait_seconds) if settings.long_wait_seconds
+                   else timedelta(minutes=settings.realert_minutes))
+    for conversation in await run_db(store.waiting_since_before, first):
         if conversation.alerted_at and conversation.alerted_at > cutoff:
             continue
         minutes = int((now - conversation.waiting_since).total_seconds() // 60)
         level = conversation.risk if conversation.queue == "counseling" and conversation.risk != "none" else "normal"
         who = "相談" if conversation.queue == "counseling" else "問い合わせ"
         roles = ("counselor", "supervisor") if conversation.queue == "counseling" else ("staff", "supervisor")
-        await router.notifier.alert({"conversation_id": conversation.id, "level": level, "kind": "long_wait",
-                                     "text": f"{LEVEL_LABELS.get(level, '')}：{minutes}分待っている{who}があります",
-                                     "offer_transfer": False}, roles=roles)
+        payload = {"conversation_id": conversation.id, "level": level, "kind": "long_wait",
+                   "text": texts.staff_long_wait(minutes, who, LEVEL_LABELS.get(level, "")),
+                   "offer_transfer": False, "queue": conversation.queue, "minutes": minutes,
+                   "waiting_since": conversation.waiting_since.isoformat(timespec="seconds") + "Z", "escalated": True}
+        await router.notifier.alert(payload, roles=roles)
+        await router.notifier.escalate(payload)
         await run_db(store.mark, conversation.id, "alerted_at", now)
         done["realerted"] += 1
     done["purged"] = await run_db(store.purge_protected, now - timedelta(days=settings.retention_days))

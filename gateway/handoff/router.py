@@ -91,6 +91,7 @@ WHICH_COUNSELOR_WORDS = ("相談員", "そうだんいん", "カウンセラー"
                          "はなしをき", "話したい", "はなしたい", "自分の", "じぶんの", "こころ", "心", "気持ち", "きもち",
                          "学校", "がっこう", "家族", "かぞく", "友だち", "友達", "ともだち", "恋愛", "れんあい", "いじめ",
                          "からだ", "小学", "中学", "高校", "しょうがく", "ちゅうがく", "こうこう")
+TYPING_EVERY = 1.0  # seconds between two typing events of a chat passed to the console
 _BUTTONS_LINE = re.compile(r"\n［ボタン：(?P<titles>.*)］$", re.S)
 
 
@@ -120,8 +121,14 @@ class Notifier:
 
     async def alert(self, payload: Dict, roles=(), usernames=()) -> None: ...
 
+    async def escalate(self, payload: Dict) -> None:
+        """A chat waited too long (gateway/counseling/jobs.py): the supervisors are told."""
+
     async def delivered(self, conversation_id: str, marks: List[Dict]) -> None:
         """A client acknowledged these messages ({id, delivered_at})."""
+
+    async def typing(self, conversation: Conversation) -> None:
+        """The citizen is typing in a chat a person owns or waits for one (no text)."""
 
     def available(self, queue: str) -> int:
         """How many people who answer ``queue`` are online (for the wait estimate)."""
@@ -148,6 +155,7 @@ class Router:
         self.notifier = notifier or Notifier()
         self.channels: Dict[str, Push] = {}
         self.desk = CounselingDesk(self, hours or CounselingHours.load())
+        self._typing: Dict[str, float] = {}  # conversation id → when its last typing event went on (loop time)
 
     def connect(self, channels: Dict[str, Push], notifier: Optional[Notifier] = None) -> None:
         """How to reach users outside a turn (each channel's push, by channel name) and whom to tell about
@@ -198,6 +206,19 @@ class Router:
         # The engine is told the triage found nothing: its NLU then never answers typed text with the
         # counseling menu (bot/nlu/front_door.py), which was a false alarm for 「相続の相談窓口は？」.
         return await self._to_engine(conversation, text, channel, {**(metadata or {}), "triage": found.level})
+
+    async def typing(self, conversation_id: str) -> None:
+        """The citizen is typing (the web widget says so, without text): the console hears it only while a person
+        owns the chat or it waits for one; at most once a second per chat, so a busy keyboard costs nothing."""
+        now = asyncio.get_running_loop().time()
+        if now - self._typing.get(conversation_id, -TYPING_EVERY) < TYPING_EVERY:
+            return
+        if len(self._typing) > 10000:
+            self._typing.clear()
+        self._typing[conversation_id] = now
+        conversation = await run_db(self.store.get, conversation_id)
+        if conversation and (conversation.owner == QUEUED or conversation.owner.startswith(STAFF_PREFIX)):
+            await self.notifier.typing(conversation)
 
     async def owner_of(self, conversation_id: str) -> Optional[str]:
         """Who answers the chat now: ``bot``, ``queued`` or ``staff:<name>``; None for a chat not seen yet.
@@ -302,7 +323,8 @@ class Router:
         shown = [m for m in replies if not (isinstance(m.get("custom"), dict) and "handoff" in m["custom"])]
         for reply in shown:
             if reply.get("text") or reply.get("buttons"):
-                stored = await run_db(self.store.add_message, conversation.id, "bot", _as_transcript(reply))
+                stored = await run_db(self.store.add_message, conversation.id, "bot", _as_transcript(reply),
+                                      buttons=reply.get("buttons"))
                 reply["message_id"] = stored["id"]  # the widget's history and de-duplication
         if handoff:
             queue = handoff.get("queue") if handoff.get("queue") in QUEUES else "general"
@@ -334,7 +356,8 @@ class Router:
             conversation = await run_db(self.store.get, conversation_id)
             protected = bool(conversation and conversation.counseling)
         titles = f"\n［ボタン：{' / '.join(b['title'] for b in buttons)}］" if buttons else ""
-        stored = await run_db(self.store.add_message, conversation_id, "system", text + titles, protected=protected)
+        stored = await run_db(self.store.add_message, conversation_id, "system", text + titles, protected=protected,
+                              buttons=buttons)
         return [{"text": text, **({"buttons": buttons} if buttons else {}), "message_id": stored["id"]}]
 
     # ------------------------------------------------------------------ staff actions
@@ -431,16 +454,18 @@ class Router:
         message = await run_db(self.store.add_message, conversation.id, "system", text,
                                protected=conversation.counseling)
         await self.push(conversation, [{"text": text, "message_id": message["id"]}])
+        await self.notifier.message(conversation.id, message)  # the console shows what the citizen was told
 
     async def _queue_moved(self, queue: Optional[str]) -> None:
-        """Everyone still waiting in ``queue`` hears their new place."""
+        """Everyone still waiting in ``queue`` hears their new place (kept in each transcript as a system line,
+        so the console shows what the citizen was told)."""
         await self.notifier.queue_changed()
         if not queue:
             return
         for position, waiting in enumerate(await run_db(self.store.waiting, [queue]), start=1):
             text = texts.counseling_waiting(position, self.desk.wait_minutes(position, queue)) \
                 if queue == "counseling" else texts.still_waiting(position, queue)
-            await self.push(waiting, [{"text": text}])
+            await self._tell(waiting, text)
 
     async def note_for_staff(self, conversation_id: str, note: str) -> bool:
         """The user sent something the chat cannot carry as text (a LINE sticker or image) while a person owns
@@ -449,7 +474,7 @@ class Router:
         conversation = await run_db(self.store.get, conversation_id)
         if not conversation or not (conversation.owner == QUEUED or conversation.owner.startswith(STAFF_PREFIX)):
             return False
-        message = await run_db(self.store.add_message, conversation.id, "system", note)
+        message = await run_db(self.store.add_message, conversation.id, "system", note, "media")
         logger.info("non-text message noted for staff conv=%s", conversation_ref(conversation.id))
         await self.notifier.message(conversation.id, message)
         return True

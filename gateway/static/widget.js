@@ -426,6 +426,7 @@
 
   function emit(message) {
     setTyping(true);
+    typedAt = 0; // the next keystroke after sending says "typing" again at once
     socket.emit("user_uttered", { message: message, session_id: token });
   }
 
@@ -503,6 +504,15 @@
     input.style.height = Math.min(input.scrollHeight + 2, 120) + "px";
   }
   input.addEventListener("input", updateCount);
+  // "The citizen is typing" for a person at the staff console: no text, at most one event per TYPING_MS; the
+  // gateway passes it on only while a person owns or watches the chat (connectors/webchat.py on_user_typing).
+  var TYPING_MS = 2000, typedAt = 0;
+  input.addEventListener("input", function () {
+    var now = Date.now();
+    if (!connected || !token || !socket || !socket.emit || !input.value.trim() || now - typedAt < TYPING_MS) return;
+    typedAt = now;
+    socket.emit("user_typing", { session_id: token });
+  });
   function submit() {
     var n = Array.from ? Array.from(input.value).length : input.value.length;
     if (n > MAX) return;

@@ -84,6 +84,9 @@ messages = sa.Table(
     sa.Column("protected", sa.Boolean, nullable=False, default=False, server_default=sa.false(), index=True),
     # When a client acknowledged the message (a widget's Socket.IO ack; LINE: its push reported success); NULL: not yet.
     sa.Column("delivered_at", sa.DateTime),
+    # The buttons a bot or system message showed ([{title, payload}]), so the console can show what the citizen
+    # pressed by its title; NULL for messages without buttons and for those stored before this column.
+    sa.Column("buttons", sa.JSON),
 )
 
 canned_replies = sa.Table(
@@ -138,17 +141,25 @@ class Conversation:
                 "waiting_since": _iso(self.waiting_since), "updated_at": _iso(self.updated_at),
                 "position": position, "wait_minutes": wait_minutes, "risk": self.risk or "none",
                 "risk_rules": [r for r in (self.risk_rules or "").split(",") if r],
-                "counseling": self.counseling, "intake": {"age": self.intake_age, "topic": self.intake_topic}}
+                "counseling": self.counseling, "intake": {"age": self.intake_age, "topic": self.intake_topic},
+                "claimed_at": _iso(self.claimed_at), "last_user_at": _iso(self.last_user_at)}
 
 
 def _iso(value: Optional[datetime]) -> Optional[str]:
     return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
+def clean_buttons(buttons) -> Optional[List[Dict[str, str]]]:
+    """A message's buttons as stored: [{title, payload}] (strings, at most 20, cut to 300 letters); None for none."""
+    kept = [{"title": str(b.get("title") or "")[:300], "payload": str(b.get("payload") or b.get("title") or "")[:300]}
+            for b in (buttons or []) if isinstance(b, dict)][:20]
+    return kept or None
+
+
 def message_dict(row, text: Optional[str] = None) -> Dict:
     return {"id": row.id, "at": _iso(row.at), "sender": row.sender, "kind": row.kind,
             "text": row.text if text is None else text, "protected": bool(row.protected),
-            "delivered_at": _iso(row.delivered_at)}
+            "delivered_at": _iso(row.delivered_at), "buttons": getattr(row, "buttons", None)}
 
 
 class HandoffStore:
@@ -216,6 +227,23 @@ class HandoffStore:
                              .order_by(messages.c.id))
             return [message_dict(r, self._readable(r.text, show_protected) if r.protected else None) for r in rows]
 
+    def last_messages(self, conversation_ids: Iterable[str], show_protected: bool = False) -> Dict[str, Dict]:
+        """Each chat's latest message (of kind text: no staff notes), for the queue's preview; a protected one
+        decrypted only with ``show_protected``, else its text is None. One query for all."""
+        ids = list(dict.fromkeys(conversation_ids))
+        if not ids:
+            return {}
+        latest = (sa.select(sa.func.max(messages.c.id)).where(messages.c.conversation_id.in_(ids),
+                                                               messages.c.kind == "text")
+                  .group_by(messages.c.conversation_id))
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(messages).where(messages.c.id.in_(latest))).all()
+        found = {}
+        for r in rows:
+            text = (self._readable(r.text, True) if show_protected else None) if r.protected else r.text
+            found[r.conversation_id] = {"sender": r.sender, "text": text, "protected": bool(r.protected), "at": _iso(r.at)}
+        return found
+
     def _readable(self, stored: str, show: bool) -> str:
         return self.cipher.decrypt(stored) if show and self.cipher else HIDDEN
 
@@ -249,23 +277,27 @@ class HandoffStore:
 
     # ------------------------------------------------------------------ writing
     def add_message(self, conversation_id: str, sender: str, text: str, kind: str = "text",
-                    protected: bool = False) -> Dict:
-        """Store one message (encrypted when ``protected``); returns it as the console shows it to a
-        counselor (the caller decides who may receive the text)."""
+                    protected: bool = False, buttons: Optional[List[Dict]] = None) -> Dict:
+        """Store one message (encrypted when ``protected``; ``buttons``: those a bot or system message showed);
+        returns it as the console shows it to a counselor (the caller decides who may receive the text).
+        Kinds: text (what the citizen and the chat's people said), note (staff only), media (a channel's note
+        that the citizen sent a sticker or an image, staff only)."""
         if protected and self.cipher is None:
             raise RuntimeError("protected messages need a cipher (gateway/counseling/crypto.py)")
         now = utcnow()
         stored = self.cipher.encrypt(text) if protected else text
+        buttons = clean_buttons(buttons)
         with self.engine.begin() as c:
             new_id = c.execute(messages.insert().values(conversation_id=conversation_id, at=now, sender=sender,
-                                                        kind=kind, text=stored, protected=protected)
+                                                        kind=kind, text=stored, protected=protected, buttons=buttons)
                                ).inserted_primary_key[0]
             if kind == "text":
                 values = {"updated_at": now}
                 if sender == "user":
                     values.update(last_user_at=now, idle_checked_at=None)
                 c.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
-        return {"id": new_id, "at": _iso(now), "sender": sender, "kind": kind, "text": text, "protected": protected}
+        return {"id": new_id, "at": _iso(now), "sender": sender, "kind": kind, "text": text, "protected": protected,
+                "buttons": buttons}
 
     def _update(self, conversation_id: str, condition, **values) -> bool:
         with self.engine.begin() as c:

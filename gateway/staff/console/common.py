@@ -150,5 +150,8 @@ def queue_payload(router: Router, user: Dict) -> Dict[str, List[Dict]]:
         position = counters[conversation.queue]
         waiting.append(conversation.as_dict(position, router.desk.wait_minutes(position, conversation.queue)))
     live = store.live() if staff_auth.sees_all_live_chats(user["role"]) else []
-    return {"waiting": waiting, "mine": [c.as_dict() for c in store.owned_by(user["username"])],
-            "live": [c.as_dict() for c in live]}
+    lists = {"waiting": waiting, "mine": [c.as_dict() for c in store.owned_by(user["username"])],
+             "live": [c.as_dict() for c in live]}
+    from gateway.staff.console.transcript import add_previews  # the last message of each row (console-core)
+    add_previews(store, [row for rows in lists.values() for row in rows], reads_counseling(user))
+    return lists

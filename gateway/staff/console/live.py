@@ -179,6 +179,12 @@ class LiveUpdates(Notifier):
             if user and reads_counseling(user):
                 await self.sio.emit("message", payload, to=sid, namespace=NAMESPACE)
 
+    async def typing(self, conversation: Conversation) -> None:
+        """The citizen is typing (the widget said so; no text): event ``typing`` {conversation_id} to the consoles
+        watching the chat and to its owner's. Sessions are swept every SWEEP_SECONDS, not checked per keystroke."""
+        rooms = await self._rooms(conversation.id)
+        await self.sio.emit("typing", {"conversation_id": conversation.id}, room=rooms, namespace=NAMESPACE)
+
     async def delivered(self, conversation_id: str, marks: list) -> None:
         """A citizen's client acknowledged messages (connectors/webchat.py): the console turns 「送信済み」 or
         「未達」 into 「表示済み」. Ids and times only, no text."""
@@ -197,6 +203,14 @@ class LiveUpdates(Notifier):
             if conversation and user["username"] not in usernames and not may_see(user, conversation):
                 continue
             await self.sio.emit("alert", payload, to=sid, namespace=NAMESPACE)
+
+    async def escalate(self, payload: Dict) -> None:
+        """A long wait (gateway/counseling/jobs.py) escalated: event ``escalation`` to the online supervisors
+        (ids, queue, minutes and level; no text of the chat)."""
+        await self.check_sessions()
+        for sid, user in list(self._online.items()):
+            if user["role"] == "supervisor":
+                await self.sio.emit("escalation", payload, to=sid, namespace=NAMESPACE)
 
     def available(self, queue: str) -> int:
         return len({u["username"] for u in self._online.values() if staff_auth.can_handle(u["role"], queue)})

@@ -19,7 +19,7 @@
   const ALERT_TEXT = { risk: "リスクの高い相談があります", long_wait: "長く待っているチャットがあります", clerk_chat: "注意が必要な言葉を含むチャットがあります" };
   const MAX_BANNERS = 5;  // alerts shown at once; older ones stay counted and appear as these are closed
   const MAX_ALERTS = 50;
-  const LISTS = ["waiting", "mine", "live"];
+  const LISTS = ["mine", "waiting", "live"]; // the page's order (Alt+n counts through them in this order)
   const BASE_TITLE = document.title;
 
   const $ = (id) => document.getElementById(id);
@@ -80,6 +80,11 @@
   }
 
   const SENDER = { user: "市民", bot: "ボット", system: "システム" };
+  // The gateway's lines to the citizen (transcript.py system_event), and the channel's notes.
+  const EVENT = { queued: "待機列へ", position: "順番のお知らせ", joined: "担当者が参加", handed_back: "ボットに戻す",
+    closed: "終了", cancelled: "市民が取り消し", media: "チャネルの通知", info: "自動案内" };
+  const BUTTONS_LINE = /\n［ボタン：[^\n]*］$/;
+  const TYPING_MS = 5000; // 「入力中…」 stays this long after the last typing event
   const senderLabel = (s) => SENDER[s] || String(s || "").replace(/^staff:/, "") + (s === myOwner() ? "（あなた）" : "");
 
   // --- alerts -------------------------------------------------------------------------------
@@ -99,10 +104,23 @@
 
   function askNotificationPermission() {
     try {
-      if (!("Notification" in window) || Notification.permission !== "default") return;
+      if (!("Notification" in window) || Notification.permission !== "default") return showNotifyButton();
       const asked = Notification.requestPermission();
-      if (asked && asked.catch) asked.catch(() => {});
+      if (asked && asked.then) asked.then(showNotifyButton, showNotifyButton);
     } catch (e) { /* not supported here */ }
+  }
+  // 「デスクトップ通知を有効にする」 while the browser has not been asked (a click on it asks, once).
+  function showNotifyButton() {
+    const b = $("notify-enable");
+    if (b) b.hidden = !("Notification" in window) || Notification.permission !== "default";
+  }
+
+  // 「市民が入力中…」 under the transcript of the open chat, hidden TYPING_MS after the last typing event.
+  let typingTimer = null;
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    $("typing-indicator").hidden = !on;
+    if (on) typingTimer = setTimeout(() => { $("typing-indicator").hidden = true; }, TYPING_MS);
   }
 
   let beepUntil = 0; // an alert and the queue update for the same chat should not beep on top of each other
@@ -140,6 +158,10 @@
         fresh.forEach((c) => state.unseen.add(c.id));
         const top = Math.max(...fresh.map((c) => c.priority || 0));
         beep(top >= 2 ? 2 : 1);
+        for (const c of fresh.filter((x) => (x.priority || 0) >= 2)) { // high and emergency: a desktop notice too
+          desktopNotice({ id: c.id, kind: "new", level: RISK[c.risk] ? c.risk : "high",
+            text: `${RISK[c.risk] || "高"}：${QUEUE[c.queue] || c.queue}に新しいチャットが待機中です。` });
+        }
         setStatus(`新しいチャットが待機中です（${top >= 3 ? "緊急" : top === 2 ? "高" : top === 1 ? "相談" : "通常"}、${fresh.length}件）。`);
       }
     }
@@ -157,16 +179,24 @@
     // The same chat raising the same kind again (e.g. high → emergency) replaces its banner.
     state.alerts = [a, ...state.alerts.filter((x) => !(x.id === a.id && x.kind === a.kind))].slice(0, MAX_ALERTS);
     renderAlerts();
-    if (level === "emergency" || level === "high") {
+    if (level === "emergency" || level === "high" || kind === "long_wait") {
       beep(level === "emergency" ? 3 : 2);
       desktopNotice(a);
     }
   }
 
+  // A long wait escalated to the supervisors (gateway/counseling/jobs.py): the same banner as the chat's
+  // long-wait alert (which it replaces), marked as escalated.
+  function onEscalation(data) {
+    if (!data || !data.conversation_id) return;
+    onAlert({ ...data, kind: "long_wait", text: "【監督者へ】" + String(data.text || ALERT_TEXT.long_wait) });
+  }
+
   function desktopNotice(a) {
     try {
       if (!("Notification" in window) || Notification.permission !== "granted") return;
-      const n = new Notification(`${RISK[a.level]}：札幌市 職員コンソール`, {
+      const head = a.kind === "long_wait" ? "長い待ち時間" : a.kind === "new" ? "新しいチャット" : RISK[a.level];
+      const n = new Notification(`${head}：札幌市 職員コンソール`, {
         body: a.text, tag: `${a.kind}:${a.id}`, requireInteraction: a.level === "emergency",
       });
       n.onclick = () => { window.focus(); n.close(); openFromAlert(a, false); };
@@ -282,6 +312,8 @@
     if (state.unread.has(c.id)) { li.classList.add("is-unread"); top.append(el("span", "tag tag--unread", "未読")); }
     if (list === "waiting" && c.waiting_since) {
       top.append(el("span", "item__wait", waitText(c.waiting_since), { "data-since": c.waiting_since, title: hhmm(c.waiting_since) + "から" }));
+    } else if (c.claimed_at) {
+      top.append(el("span", "item__since", hhmm(c.claimed_at) + "から担当", { title: "担当を始めた時刻" }));
     }
     const sub = [REASON[c.reason] || c.reason, QUEUE[c.queue] || c.queue];
     if (list === "live") sub.push("担当: " + ownerLabel(c.owner));
@@ -294,8 +326,19 @@
       if (eta) extra.append(el("span", "item__eta", eta, { title: "推定待ち時間" }));
       li.append(extra);
     }
+    li.append(previewLine(c.preview));
     li.append(el("div", "item__id", c.id));
     return li;
+  }
+
+  // The chat's latest message; counseling text the server does not send to this user (text null).
+  function previewLine(p) {
+    if (!p) return el("div", "item__preview item__preview--hidden", "（メッセージはまだありません）");
+    const div = el("div", "item__preview" + (p.text == null ? " item__preview--hidden" : ""));
+    div.append(el("span", "item__preview-who", (SENDER[p.sender] || (String(p.sender).startsWith("staff:") ? "職員" : "")) + ":"));
+    div.append(p.text == null ? "（相談の内容のため表示されません）" : p.text);
+    if (p.at) div.title = hhmm(p.at);
+    return div;
   }
 
   function renderQueues() {
@@ -375,22 +418,63 @@
     if (li) markDelivery(li, m);
   }
 
+  // One transcript line. Bot and system lines show their buttons (without the stored 「［ボタン：…］」 line); a
+  // pressed button shows its title (m.pressed, transcript.py), the payload in its tooltip.
   function messageItem(m) {
     const s = String(m.sender || "");
     const who = s === "user" || s === "bot" || s === "system" ? s : "staff";
-    const li = el("li", `msg msg--${who}${m.kind === "note" ? " msg--note" : ""}`, null, { "data-message-id": m.id });
+    const media = m.kind === "media";
+    const cls = `msg msg--${who}${m.kind === "note" ? " msg--note" : ""}${media ? " msg--media" : ""}${m.pressed ? " msg--pressed" : ""}`;
+    const li = el("li", cls, null, { "data-message-id": m.id, "data-kind": media ? "media" : m.kind === "note" ? "note" : who });
     const time = el("time", "msg__time", hhmm(m.at));
     time.dateTime = m.at || "";
+    const buttons = Array.isArray(m.buttons) ? m.buttons.filter((b) => b && b.title) : [];
+    const text = buttons.length || BUTTONS_LINE.test(m.text || "") ? String(m.text || "").replace(BUTTONS_LINE, "") : m.text;
     if (who === "system") {
-      li.append(el("span", "msg__text", m.text), " ", time);
+      const event = media ? "media" : EVENT[m.event] ? m.event : "info";
+      li.dataset.event = event;
+      const body = el("span", "msg__text");
+      body.append(el("span", "msg__event", EVENT[event]), text);
+      li.append(body, " ", time);
+      if (buttons.length) li.append(buttonList(buttons));
       return li;
     }
     const meta = el("div", "msg__meta");
-    if (m.kind === "note") meta.append(el("span", "tag tag--note", "メモ"));
+    if (m.kind === "note") meta.append(el("span", "tag tag--note", "メモ（市民には表示されません）"));
     meta.append(el("span", "msg__who", senderLabel(s)), " ", time);
-    li.append(meta, el("div", "msg__text", m.text));
+    if (m.pressed) {
+      const body = el("div", "msg__text", null, { title: m.text || "" });
+      body.append(el("span", "msg__pressed-mark", "ボタン"), m.pressed);
+      li.append(meta, body);
+    } else {
+      li.append(meta, el("div", "msg__text", text));
+    }
+    if (buttons.length) li.append(buttonList(buttons));
     if (who === "staff" && m.kind !== "note") markDelivery(li, m);
     return li;
+  }
+
+  // A button pressed while the chat is open (live, not through transcript.py): its title from the buttons of
+  // the last bot or system line before it, that button marked; the payload as it is when none matches.
+  function pressedLive(m) {
+    const text = String(m.text || "").trim();
+    if (m.pressed || m.protected && text.startsWith("（")) return;
+    const before = [...state.messages.values()].filter((x) => x.id < m.id && x.kind === "text").sort((a, b) => b.id - a.id)[0];
+    if (!before || (before.sender !== "bot" && before.sender !== "system") || !Array.isArray(before.buttons)) return;
+    const b = before.buttons.find((x) => x && (x.payload === text || (!x.payload && x.title === text)));
+    if (!b) return;
+    m.pressed = b.title;
+    b.chosen = true;
+    const old = document.querySelector(`#transcript li[data-message-id="${Number(before.id)}"]`);
+    if (old) old.replaceWith(messageItem(before));
+  }
+
+  function buttonList(buttons) {
+    const ul = el("ul", "msg__buttons", null, { "aria-label": "表示したボタン" });
+    for (const b of buttons) {
+      ul.append(el("li", "msg__button" + (b.chosen ? " msg__button--chosen" : ""), b.title, b.chosen ? { title: "市民が押したボタン" } : {}));
+    }
+    return ul;
   }
 
   function renderTranscript() {
@@ -406,6 +490,7 @@
   function addMessage(m) {
     if (!m || state.messages.has(m.id)) return; // a reply arrives both as the POST answer and as an event
     state.messages.set(m.id, m);
+    if (m.sender === "user") { showTyping(false); pressedLive(m); }
     if (!state.loaded) return; // merged when the transcript arrives
     const ol = $("transcript");
     const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
@@ -512,6 +597,7 @@
     const seq = ++openSeq;
     if (state.openId && socket) socket.emit("unwatch", { conversation_id: state.openId });
     Object.assign(state, { openId: id, open: null, loaded: false, messages: new Map(), delivered: new Map() });
+    showTyping(false);
     state.unread.delete(id); state.unseen.delete(id);
     renderQueues();
     renderControls();
@@ -732,6 +818,16 @@
     onDialogSubmit("transfer", () => ($("transfer-user").value.trim() ? { to_user: $("transfer-user").value.trim() } : { queue: $("transfer-queue").value }),
       (b) => (b.to_user ? `${b.to_user}さんに引き継ぎました。` : `${QUEUE[b.queue] || b.queue}に転送しました。`));
 
+    $("notify-enable").addEventListener("click", askNotificationPermission);
+    for (const [tab, form, other, otherForm] of [["tab-reply", "reply-form", "tab-note", "note-form"], ["tab-note", "note-form", "tab-reply", "reply-form"]]) {
+      $(tab).addEventListener("click", () => {
+        $(tab).setAttribute("aria-selected", "true"); $(other).setAttribute("aria-selected", "false");
+        $(form).hidden = false; $(otherForm).hidden = true;
+        const box = $(form).querySelector("textarea");
+        if (!box.disabled) box.focus();
+      });
+    }
+
     $("canned-open").addEventListener("click", () => openDialog("canned-dialog"));
     $("canned-form").addEventListener("submit", (e) => {
       e.preventDefault();
@@ -796,6 +892,8 @@
     });
     socket.on("queue", applyQueue);
     socket.on("alert", onAlert);
+    socket.on("escalation", onEscalation);
+    socket.on("typing", (data) => { if (data && data.conversation_id === state.openId && state.loaded) showTyping(true); });
     socket.on("conversation", (data) => applyConv(data && data.conversation));
     socket.on("delivery", (data) => {
       if (!data || data.conversation_id !== state.openId || !Array.isArray(data.messages)) return;
@@ -838,6 +936,7 @@
     $("bookings-link").hidden = !["staff", "supervisor", "admin"].includes(me.role); // not counselors (server: 403)
     $("canned-open").hidden = $("reports").hidden = $("live-section").hidden = !isPrivileged();
     applyMeLists(me);
+    showNotifyButton();
     renderControls();
     try {
       await Promise.all([loadQueue(), loadCanned()]);
