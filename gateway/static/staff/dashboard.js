@@ -11,6 +11,8 @@
     "#999999", "#8C564B"];
   const OUTCOME_COLORS = { answered: "#009E73", candidates: "#56B4E9", not_understood: "#E69F00",
     out_of_scope: "#999999", handoff: "#0072B2" };
+  const KIND_COLORS = { faq_candidates: OUTCOME_COLORS.candidates, other_municipality: OUTCOME_COLORS.out_of_scope,
+    other_service: OUTCOME_COLORS.out_of_scope };
   const RISK_COLORS = { none: "#9aa5ae", normal: "#0072B2", high: "#E69F00", emergency: "#c62828" };
   const WEEKDAY = "日月火水木金土";
 
@@ -29,6 +31,10 @@
     const [y, m, d] = s.split("-").map(Number);
     const date = new Date(y, m - 1, d);
     return `${m}/${d}（${WEEKDAY[date.getDay()]}）`;
+  }
+  function axisDay(s) { // compact, for the charts' axes
+    const [y, m, d] = s.split("-").map(Number);
+    return `${m}/${d}(${WEEKDAY[new Date(y, m - 1, d).getDay()]})`;
   }
   const short = (s, n = 28) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
@@ -50,7 +56,7 @@
       const name = L.channels[ch] || ch;
       datasets.push({ type: "bar", label: `${name} ${L.volume.turns}`, data: s.turns, backgroundColor: COLORS[i * 2 % COLORS.length], yAxisID: "y" });
       datasets.push({ type: "line", label: `${name} ${L.volume.conversations}`, data: s.conversations, borderColor: COLORS[(i * 2 + 1) % COLORS.length],
-        backgroundColor: COLORS[(i * 2 + 1) % COLORS.length], yAxisID: "y", tension: 0.2 });
+        backgroundColor: COLORS[(i * 2 + 1) % COLORS.length], yAxisID: "y" });
     });
     draw("volume", { data: { labels: days, datasets }, options: { scales: { y: countAxis("件") } } });
   }
@@ -68,7 +74,7 @@
     $("unanswered-empty").hidden = u.items.length > 0;
     draw("unanswered", { type: "bar",
       data: { labels: u.items.map((x) => short(x.text)),
-        datasets: [{ label: "件数", data: u.items.map((x) => x.count), backgroundColor: u.items.map((x) => (x.kind === "faq_candidates" ? "#56B4E9" : "#E69F00")) }] },
+        datasets: [{ label: "件数", data: u.items.map((x) => x.count), backgroundColor: u.items.map((x) => KIND_COLORS[x.kind] || "#E69F00") }] },
       options: { indexAxis: "y", plugins: { legend: { display: false },
         tooltip: { callbacks: { title: (items) => u.items[items[0].dataIndex].text,
           afterTitle: (items) => d.labels.kinds[u.items[items[0].dataIndex].kind] || "" } } },
@@ -148,7 +154,7 @@
     url.searchParams.set("to", range.to);
     history.replaceState(null, "", url);
     updateCsv(range);
-    const days = range.days.map(dayLabel);
+    const days = range.days.map(axisDay);
     drawVolume(data, days);
     drawOutcomes(data, days);
     drawUnanswered(data);
