@@ -18,6 +18,7 @@ import socketio
 
 from gateway.handoff.router import Notifier, Router
 from gateway.staff import auth as staff_auth
+from gateway.staff.console.transcript import system_event
 from gateway.staff.console.common import NAMESPACE, SESSION_COOKIE, may_see, queue_payload, reads_counseling
 from gateway.storage.conversations import Conversation, HandoffStore
 from gateway.storage.db import run_db
@@ -168,6 +169,8 @@ class LiveUpdates(Notifier):
 
     async def message(self, conversation_id: str, message: Dict) -> None:
         await self.check_sessions()
+        if message.get("sender") == "system":  # its kind (joined, position, …), as in the transcript
+            message = {**message, "event": system_event(message)}
         payload = {"conversation_id": conversation_id, "message": message}
         rooms = await self._rooms(conversation_id)
         if not message.get("protected"):

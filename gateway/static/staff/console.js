@@ -303,7 +303,8 @@
       top.append(el("kbd", "item__key", n, { "aria-hidden": "true" }));
     }
     const p = PRIORITY[c.priority];
-    const risk = RISK[c.risk] ? c.risk : null;
+    // The risk level of counseling chats and of any chat triage raised; a general chat at なし shows none.
+    const risk = RISK[c.risk] && (c.risk !== "none" || c.queue === "counseling" || c.counseling) ? c.risk : null;
     if (p) li.classList.add("item--" + p[1]);
     if (p && !(risk && RISK[risk] === p[0])) top.append(el("span", "tag tag--" + p[1], p[0])); // no "緊急 緊急"
     if (risk) { li.classList.add("item--risk-" + risk); li.dataset.risk = risk; top.append(riskPill(risk)); }

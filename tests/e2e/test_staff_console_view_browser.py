@@ -1,0 +1,170 @@
+"""The console as staff read it, in headless Chromium against the gateway alone (a stand-in engine answering the
+booking steps with their buttons): the transcript shows what the citizen pressed by its title, the bot's buttons
+under its message, the gateway's lines and a LINE sticker note, each kind of line set apart; the queue rows show
+the last message (a clerk's page never holds counseling text); 担当中 and 待機中 scroll on their own and the
+transcript gets the height at 1280×800 and 1920×1080 (screenshots: docs/console-1280.png, docs/console-1920.png);
+「市民が入力中…」 appears while the citizen types in the widget and goes away; a long wait reaches a supervisor's
+console as an escalation with a desktop notification (STAFF_LONG_WAIT_SECONDS=2, swept every second)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from gateway.storage.conversations import HandoffStore
+from gateway.storage.db import connect
+from tests.e2e.test_staff_console_browser import CHROMIUM, FLAGS
+from tests.gateway.conftest import HTTP, ROOT, GatewayProcess, create_staff_user
+from tests.gateway.test_staff_transcript import DATE, BookingEngine
+from tests.socketio_client import WidgetClient
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "correct-horse-battery"
+DOCS = ROOT / "docs"
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory):
+    engine = BookingEngine().start()
+    process = GatewayProcess(engine.url, tmp_path_factory.mktemp("console-view"), COUNSELING_SWEEP_SECONDS="1",
+                             STAFF_LONG_WAIT_SECONDS="2")
+    for name, role in (("hanako", "staff"), ("kaori", "counselor"), ("boss", "supervisor")):
+        create_staff_user(process, name, role, PASSWORD)
+    yield process
+    process.stop()
+    engine.stop()
+
+
+def say(gw: GatewayProcess, sender: str, text: str) -> None:
+    answer = HTTP.post(f"{gw.url}/api/messages", json={"sender": sender, "message": text})
+    assert answer.status_code == 200, answer.text
+
+
+async def log_in(browser, gw: GatewayProcess, username: str, width: int = 1280, height: int = 800):
+    context = await browser.new_context(viewport={"width": width, "height": height}, locale="ja-JP")
+    page = await context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.errors = errors
+    await page.goto(f"{gw.url}/staff/login")
+    await page.fill("#username", username)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login")
+    await expect(page.locator("#me-name")).to_have_text(username, timeout=15_000)
+    return page
+
+
+async def test_transcript_queue_layout_and_typing(gw):
+    assert os.path.exists(CHROMIUM), "Chromium is missing: `make setup` installs Debian's chromium"
+    # A counseling chat (its words must never reach the clerk's page) and a few citizens waiting.
+    secret = f"学校でいじめられてる {uuid.uuid4().hex[:6]}"
+    youth = "youth-" + uuid.uuid4().hex[:6]
+    await asyncio.to_thread(say, gw, youth, "相談員さんと話したい")
+    await asyncio.to_thread(say, gw, youth, secret)
+    for n in range(12):  # a long waiting list
+        await asyncio.to_thread(say, gw, f"waiting-{n}-{uuid.uuid4().hex[:4]}", "人と話したい")
+
+    widget = WidgetClient(gw.url)
+    await widget.connect()
+    conversation = f"web:{widget.session_id}"
+    for text in ("大型ごみを出したい", DATE, "/affirm"):
+        await widget.ask(text)
+    await widget.ask("人と話したい")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        clerk = await log_in(browser, gw, "hanako")
+        row = clerk.locator(f'#waiting li[data-conversation-id="{conversation}"]')
+        await expect(row).to_be_visible(timeout=15_000)
+        await expect(row.locator(".item__preview")).to_contain_text("番目")
+        assert secret not in await clerk.content()
+        await row.click()
+        await clerk.click("#claim")
+        await expect(clerk.locator("#mine li")).to_have_count(1, timeout=10_000)
+
+        transcript = clerk.locator("#transcript")
+        pressed = transcript.locator(".msg--pressed")
+        await expect(pressed).to_have_count(2)
+        await expect(pressed.nth(0)).to_contain_text("12月3日（木）")
+        await expect(pressed.nth(1)).to_contain_text("はい")
+        assert "/choose_date" not in await transcript.inner_text()
+        offer = transcript.locator(".msg--bot", has_text="収集日を選んでください")
+        await expect(offer.locator(".msg__button")).to_have_text(["12月3日（木）", "12月10日（木）"])
+        await expect(offer.locator(".msg__button--chosen")).to_have_text("12月3日（木）")
+        await expect(transcript.locator('.msg--system[data-event="queued"]')).to_have_count(1)
+        await expect(transcript.locator('.msg--system[data-event="joined"]')).to_have_count(1, timeout=10_000)
+        assert "［ボタン" not in await transcript.inner_text()
+
+        # A LINE-style channel note and a private note: each its own look.
+        store = HandoffStore(connect(gw.db_url))
+        await asyncio.to_thread(store.add_message, conversation, "system", "（スタンプが送られました）", "media")
+        await clerk.click("#tab-note")
+        await clerk.fill("#note-text", "申込内容は確認済み。")
+        await clerk.click("#note-send")
+        await expect(transcript.locator(".msg--note")).to_contain_text("申込内容は確認済み。")
+        await clerk.click("#tab-reply")
+        await clerk.fill("#reply-text", "担当の山田です。ご用件をどうぞ。")
+        await clerk.click("#reply-send")
+        await expect(transcript.locator(".msg--staff").last).to_contain_text("担当の山田です")
+
+        # The citizen types: 「入力中…」 for a few seconds, no text; then their message.
+        await widget.sio.emit("user_typing", {"session_id": widget.token})
+        await expect(clerk.locator("#typing-indicator")).to_be_visible(timeout=5_000)
+        await expect(clerk.locator("#typing-indicator")).to_be_hidden(timeout=10_000)
+        await widget.sio.emit("user_typing", {"session_id": widget.token})
+        await expect(clerk.locator("#typing-indicator")).to_be_visible(timeout=5_000)
+        await widget.say("収集日を変えたいです")
+        await expect(transcript).to_contain_text("収集日を変えたいです", timeout=10_000)
+        await expect(clerk.locator("#typing-indicator")).to_be_hidden()
+        await clerk.reload()  # the media note comes with the transcript
+        await expect(clerk.locator("#me-name")).to_have_text("hanako", timeout=15_000)
+        await clerk.click(f'#mine li[data-conversation-id="{conversation}"]')
+        await expect(transcript.locator('.msg--media[data-event="media"]')).to_contain_text("スタンプ")
+
+        # Layout: 担当中 above a long waiting list, each scrolling on its own; the transcript gets the height.
+        for width, height in ((1280, 800), (1920, 1080)):
+            await clerk.set_viewport_size({"width": width, "height": height})
+            box = await transcript.bounding_box()
+            mine, waiting = await clerk.locator("#mine").bounding_box(), await clerk.locator("#waiting").bounding_box()
+            assert box["height"] >= height * 0.5, (width, box)
+            assert mine["y"] < waiting["y"] and mine["y"] + mine["height"] <= height
+            scroll = await clerk.locator("#waiting").evaluate("ul => [ul.scrollHeight, ul.clientHeight]")
+            if width == 1280:
+                assert scroll[0] > scroll[1], "the waiting list scrolls inside its pane"
+            await clerk.screenshot(path=str(DOCS / f"console-{width}.png"))
+        assert not [e for e in clerk.errors if "Content Security Policy" in e or "TypeError" in e], clerk.errors
+
+        # Counselors read the counseling preview; the clerk's page never held it.
+        counselor = await log_in(browser, gw, "kaori")
+        youth_row = counselor.locator(f'#waiting li[data-conversation-id="rest:{youth}"]')
+        await expect(youth_row.locator(".item__preview")).to_be_visible(timeout=10_000)
+        assert secret not in await clerk.content()
+        await browser.close()
+    await widget.close()
+
+
+async def test_a_long_wait_reaches_a_supervisor_as_an_escalation_with_a_desktop_notice(gw):
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        boss = await log_in(browser, gw, "boss")
+        await boss.context.grant_permissions(["notifications"], origin=gw.url)
+        await boss.evaluate("""() => {  // record the notifications the page shows
+            window.shown = [];
+            const Real = window.Notification;
+            window.Notification = class extends Real {
+                constructor(title, options) { super(title, options); window.shown.push({ title, body: options.body }); }
+            };
+            Object.defineProperty(window.Notification, "permission", { get: () => Real.permission });
+        }""")
+        sender = "slow-" + uuid.uuid4().hex[:6]
+        await asyncio.to_thread(say, gw, sender, "人と話したい")
+        banner = boss.locator(f'.alert-banner[data-conversation-id="rest:{sender}"]')
+        await expect(banner).to_contain_text("【監督者へ】", timeout=15_000)
+        await expect(banner).to_contain_text("待っている問い合わせ")
+        shown = await boss.evaluate("window.shown")
+        assert any(n["title"].startswith("長い待ち時間") for n in shown), shown
+        await browser.close()
