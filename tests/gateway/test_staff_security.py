@@ -46,6 +46,9 @@ API = [
     ("GET", "/staff/api/bookings"),
     ("POST", "/staff/api/bookings/ABCD-EFGH/cancel"),
     ("GET", "/staff/api/bookings.csv"),
+    ("GET", "/staff/api/bookings/ABCD-EFGH"),
+    ("POST", "/staff/api/bookings/ABCD-EFGH/change"),
+    ("GET", "/staff/api/booking-items"),
     ("POST", "/staff/logout"),
 ]
 PAGES = [("GET", "/staff"), ("GET", "/staff/login"), ("POST", "/staff/login"), ("GET", "/staff/bookings")]
@@ -196,6 +199,9 @@ FORBIDDEN = [
     ("counselor", "GET", "/staff/api/bookings"),
     ("counselor", "POST", "/staff/api/bookings/ABCD-EFGH/cancel"),
     ("counselor", "GET", "/staff/api/bookings.csv"),
+    ("counselor", "GET", "/staff/api/bookings/ABCD-EFGH"),
+    ("counselor", "POST", "/staff/api/bookings/ABCD-EFGH/change"),
+    ("counselor", "GET", "/staff/api/booking-items"),
 ]
 
 
