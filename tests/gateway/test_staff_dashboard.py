@@ -175,3 +175,34 @@ def test_views_are_audited(setup):
     exports = [e for e in entries if e["action"] == "export_dashboard"]
     assert exports[0]["detail"] == "bookings 2026-10-01〜2026-10-31"
     assert not {"db-staff", "db-counselor"} & {e["username"] for e in views + exports}  # refused: nothing seen
+
+
+def test_the_same_figures_on_postgresql(request, figures):
+    """The day bucketing differs by database (date(at, '+9 hours') / CAST(at + INTERVAL '9 hours' AS DATE)): the
+    same seeded figures on a real PostgreSQL give exactly what the gateway answered from SQLite."""
+    import json
+    import uuid
+
+    import sqlalchemy as sa
+
+    from gateway.staff.console.dashboard import figures as compute
+    from gateway.storage import reports
+    from gateway.storage.db import connect
+    from tests.gateway.dashboard_seed import FIRST, LAST, seed_assistant, seed_gateway
+
+    server = sa.engine.make_url(request.getfixturevalue("postgres_url")).set(drivername="postgresql+psycopg")
+    name = "dashboard_" + uuid.uuid4().hex[:8]
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = server.set(database=name).render_as_string(hide_password=False)
+    seed_gateway(url)
+    seed_assistant(url)  # the action server's tables in the same database: they do not meet
+    engine = connect(url)
+    try:
+        on_postgres = json.loads(json.dumps(compute(engine, url, reports.Range(FIRST, LAST))))
+        assert on_postgres == figures
+        assert "ix_messages_at" in {i["name"] for i in sa.inspect(engine).get_indexes("messages")}
+    finally:
+        engine.dispose()
