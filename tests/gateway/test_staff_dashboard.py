@@ -206,3 +206,32 @@ def test_the_same_figures_on_postgresql(request, figures):
         assert "ix_messages_at" in {i["name"] for i in sa.inspect(engine).get_indexes("messages")}
     finally:
         engine.dispose()
+
+
+def test_hand_back_logs_the_finished_handoff(tmp_path):
+    """What fills handoff_log in real use: the store's hand_back, in the same transaction, only when it wins."""
+    import sqlalchemy as sa
+
+    from gateway.storage.conversations import HandoffStore
+    from gateway.storage.db import connect
+    from gateway.storage.handoff_log import handoff_log
+
+    engine = connect(f"sqlite:///{tmp_path / 'gateway.db'}")
+    store = HandoffStore(engine)
+    store.get_or_create("line:U1", "line")
+    store.enqueue("line:U1", "general", 0, "user_request")
+    store.claim("line:U1", "hanako")
+    assert not store.hand_back("line:U1", "staff:taro", "resolved")  # not taro's: nothing closed, nothing logged
+    assert store.hand_back("line:U1", "staff:hanako", "resolved")
+    store.get_or_create("web:w1", "web")
+    store.enqueue("web:w1", "general", 0, "engine_down")
+    assert store.hand_back("web:w1", "queued")  # the citizen cancelled while waiting
+    store.get_or_create("web:w2", "web")
+    store.hand_back("web:w2", "bot")  # the bot's own chat was never handed over: no handoff to log
+    with engine.connect() as c:
+        rows = [r._asdict() for r in c.execute(sa.select(handoff_log).order_by(handoff_log.c.id))]
+    assert [(r["channel"], r["queue"], r["reason"], r["outcome"], r["claimed_at"] is not None) for r in rows] == [
+        ("line", "general", "user_request", "resolved", True), ("web", "general", "engine_down", None, False)]
+    assert rows[0]["waiting_since"] <= rows[0]["claimed_at"] <= rows[0]["ended_at"]
+    assert not any("U1" in str(v) for r in rows for v in r.values())  # nothing that identifies the citizen
+    engine.dispose()
