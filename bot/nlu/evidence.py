@@ -252,6 +252,8 @@ def sorting_question(text: str) -> bool:
         # 「ゴミ出しの方法」 names garbage in general, not an item the dictionary lacks.
         if strong:
             return len(found.phrase) <= MAX_PHRASE and not GARBAGE.search(found.phrase)
+        if (weak or BROKEN.search(norm)) and 2 <= len(found.phrase) <= MAX_PHRASE and _guide_knows(found.phrase):
+            return True  # 「アイコス壊れた」: a thing the sorting guide names, broken or unwanted
         return _named_by_the_guide(norm, found.phrase)  # 「ボタン電池」 alone: the sorting guide names it
     sure = found.status == "found" or found.candidates[0].score >= SURE_ITEM
     if strong:
@@ -279,13 +281,16 @@ def sorting_question(text: str) -> bool:
 def _named_by_the_guide(norm: str, phrase: str) -> bool:
     """The message is only a name the dictionary lacks and the city's sorting guide names exactly (「ボタン電池」,
     「加熱式たばこ」), so the guide's answer fits; a chat word or a longer sentence is not a name."""
-    from bot.knowledge.garbage_knowledge import guide_matcher
-
     plain = held_in(without_notes(norm))
     if len(phrase) < 2 or CHAT_WORD.search(norm) or len(plain) > MAX_PHRASE:
         return False
-    if not _ends_with_the_item(plain, phrase):
-        return False
+    return _ends_with_the_item(plain, phrase) and _guide_knows(phrase)
+
+
+def _guide_knows(phrase: str) -> bool:
+    """The city's sorting guide names ``phrase`` exactly (its words, or guide_synonyms.yml)."""
+    from bot.knowledge.garbage_knowledge import guide_matcher
+
     found = guide_matcher()[0].match(phrase)
     return found.status == "found" and found.candidates[0].score >= EXACT_READING
 

@@ -218,6 +218,7 @@ def test_an_address_or_a_when_beside_a_category_asks_for_collection_days(officia
 
 
 @pytest.mark.parametrize("intent, text", [("menu_garbage", "燃えるごみの出し方"), ("menu_garbage", "生ごみの捨て方を教えて"),
-                                          ("nlu_fallback", "ボタン電池"), ("nlu_fallback", "加熱式たばこ")])
+                                          ("nlu_fallback", "ボタン電池"), ("nlu_fallback", "加熱式たばこ"),
+                                          ("nlu_fallback", "アイコス壊れた"), ("menu_faq", "使わなくなったグロー")])
 def test_a_kind_of_garbage_or_a_name_only_the_guide_knows_is_a_sorting_question(official_city_data, intent, text):
     assert routed_intent(intent, text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
