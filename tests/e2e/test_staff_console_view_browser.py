@@ -15,6 +15,7 @@ import uuid
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from connectors.webchat_session import session_id_of
 from gateway.storage.conversations import HandoffStore
 from gateway.storage.db import connect
 from tests.e2e.test_staff_console_browser import CHROMIUM, FLAGS
@@ -165,6 +166,34 @@ async def test_a_long_wait_reaches_a_supervisor_as_an_escalation_with_a_desktop_
         banner = boss.locator(f'.alert-banner[data-conversation-id="rest:{sender}"]')
         await expect(banner).to_contain_text("【監督者へ】", timeout=15_000)
         await expect(banner).to_contain_text("待っている問い合わせ")
+        await expect(boss.locator(f'#waiting li[data-conversation-id="rest:{sender}"] .tag--long')).to_have_text("長時間待ち")
         shown = await boss.evaluate("window.shown")
         assert any(n["title"].startswith("長い待ち時間") for n in shown), shown
+        await browser.close()
+
+
+async def test_typing_in_the_widget_shows_on_the_console_watching_the_chat(gw):
+    W = "[data-sapporo-chat] "  # Playwright's CSS pierces the widget's open shadow root
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        citizen = await (await browser.new_context(locale="ja-JP")).new_page()
+        await citizen.goto(gw.url + "/")
+        await expect(citizen.locator(W + ".panel")).to_be_visible(timeout=15_000)
+        await expect(citizen.locator(W + ".msg--bot").first).to_be_visible(timeout=15_000)  # the greeting's answer
+        await citizen.locator(W + "textarea").fill("人と話したい")
+        await citizen.locator(W + "textarea").press("Enter")
+        await expect(citizen.locator(W + ".msg--bot", has_text="番目")).to_be_visible(timeout=15_000)
+        token = await citizen.evaluate("() => localStorage.getItem('sapporo-chat-session')")
+        assert token, "the widget keeps its session"
+
+        clerk = await log_in(browser, gw, "hanako")
+        row = clerk.locator(f'#waiting li[data-conversation-id="web:{session_id_of(token)}"]')
+        await expect(row).to_be_visible(timeout=15_000)
+        await row.click()
+        await expect(clerk.locator("#transcript")).to_contain_text("人と話したい")
+        await expect(clerk.locator("#typing-indicator")).to_be_hidden()
+        await citizen.locator(W + "textarea").press_sequentially("ごみの")
+        await expect(clerk.locator("#typing-indicator")).to_be_visible(timeout=5_000)
+        assert "ごみの" not in await clerk.locator("#transcript").inner_text()  # what is typed stays with the citizen
+        await expect(clerk.locator("#typing-indicator")).to_be_hidden(timeout=10_000)
         await browser.close()

@@ -28,6 +28,7 @@
     openId: null, open: null, loaded: false, messages: new Map(),
     unread: new Set(), // conversations with messages not yet seen
     unseen: new Set(), // new waiting chats that triggered an alert
+    longWait: new Set(), // waiting chats a long-wait alert was raised for (STAFF_LONG_WAIT_SECONDS)
     known: null,       // waiting ids already seen; null until the first queue load (no alert on page load)
     alerts: [],        // unread Socket.IO "alert"s, newest first, until clicked or dismissed
     riskKey: null,     // "<id>|<risk>" the risk <select> was last set from (keeps a pending choice otherwise)
@@ -166,6 +167,7 @@
       }
     }
     for (const id of state.unseen) if (!ids.has(id)) state.unseen.delete(id);
+    for (const id of state.longWait) if (!ids.has(id)) state.longWait.delete(id);
     state.known = ids;
   }
 
@@ -179,6 +181,7 @@
     // The same chat raising the same kind again (e.g. high → emergency) replaces its banner.
     state.alerts = [a, ...state.alerts.filter((x) => !(x.id === a.id && x.kind === a.kind))].slice(0, MAX_ALERTS);
     renderAlerts();
+    if (kind === "long_wait" && !state.longWait.has(a.id)) { state.longWait.add(a.id); renderQueues(); }
     if (level === "emergency" || level === "high" || kind === "long_wait") {
       beep(level === "emergency" ? 3 : 2);
       desktopNotice(a);
@@ -312,7 +315,9 @@
     if (state.unseen.has(c.id)) top.append(el("span", "tag tag--new", "新着"));
     if (state.unread.has(c.id)) { li.classList.add("is-unread"); top.append(el("span", "tag tag--unread", "未読")); }
     if (list === "waiting" && c.waiting_since) {
-      top.append(el("span", "item__wait", waitText(c.waiting_since), { "data-since": c.waiting_since, title: hhmm(c.waiting_since) + "から" }));
+      const long = state.longWait.has(c.id);
+      if (long) top.append(el("span", "tag tag--long", "長時間待ち"));
+      top.append(el("span", "item__wait" + (long ? " item__wait--long" : ""), waitText(c.waiting_since), { "data-since": c.waiting_since, title: hhmm(c.waiting_since) + "から" }));
     } else if (c.claimed_at) {
       top.append(el("span", "item__since", hhmm(c.claimed_at) + "から担当", { title: "担当を始めた時刻" }));
     }
