@@ -38,8 +38,16 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
 
     job = AssignmentJob(console.router, db, settings, connected, notify)
     console.assignment = job  # tests and other areas reach it here
-    bp.after_server_start(job.start)
-    bp.before_server_stop(job.stop)
+
+    # Plain functions: Sanic's listener decorator does not take a bound method with *args as a listener.
+    async def start_job(app, *_) -> None:
+        await job.start()
+
+    async def stop_job(app, *_) -> None:
+        await job.stop()
+
+    bp.after_server_start(start_job)
+    bp.before_server_stop(stop_job)
 
     @bp.get("/api/presence")
     @api()
