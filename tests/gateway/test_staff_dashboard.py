@@ -54,6 +54,9 @@ def test_the_chart_library_is_served_from_the_gateway(setup):
     answer = HTTP.get(f"{process.url}/static/vendor/chart.umd.min.js")
     assert answer.status_code == 200 and "javascript" in answer.headers["content-type"]
     assert answer.text.startswith("/*!\n * Chart.js v4.")
+    again = HTTP.get(f"{process.url}/static/vendor/chart.umd.min.js",
+                     headers={"If-Modified-Since": answer.headers["last-modified"]})
+    assert again.status_code == 304  # 200 KB once, then revalidated
     assert HTTP.get(f"{process.url}/static/vendor/chart.js.LICENSE.md").status_code == 200
 
 
