@@ -133,3 +133,6 @@ def test_obvious_duplicates_are_flagged_in_the_list(seeded, page):
     for twin, other in (twins, twins[::-1]):
         expect(row(page, twin.receipt_no)).to_contain_text("重複の可能性", timeout=15_000)
         expect(row(page, twin.receipt_no)).to_contain_text(other.receipt_no)
+    expect(page.locator("#summary")).to_contain_text("重複の可能性 2件")
+    if SCREENSHOT:
+        page.screenshot(path=SCREENSHOT.replace(".png", "-list.png"))

@@ -185,7 +185,8 @@
 
   function renderSummary() {
     const s = state.summary;
-    $("summary").textContent = s ? `${describe(state.applied)}：${Number(s.count || 0)}件　手数料合計 ${yen(s.total)}` : "—";
+    const dup = s && Number(s.duplicates || 0) ? `　重複の可能性 ${Number(s.duplicates)}件` : "";
+    $("summary").textContent = s ? `${describe(state.applied)}：${Number(s.count || 0)}件　手数料合計 ${yen(s.total)}${dup}` : "—";
   }
 
   // --- loading and cancelling ---------------------------------------------------------------
