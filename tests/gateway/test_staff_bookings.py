@@ -336,3 +336,26 @@ def test_a_database_made_before_versions_gets_the_column(tmp_path):
     store = BookingStore(f"sqlite:///{path}")
     assert store.get("K7M2-9QXA").version == 1
     assert store.change_items("K7M2-9QXA", [BookedItem("ベッド", 1, 2000)], NOW).version == 2
+
+
+def test_two_changes_from_the_same_version_at_once_one_wins(tmp_path):
+    """The citizen in chat and staff on the page, at the same moment, both from version 1: one change is made,
+    the other refused (the row is locked in the change's transaction; SQLite: BEGIN IMMEDIATE)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from common.booking.store import StaleVersion
+
+    store = BookingStore(f"sqlite:///{tmp_path / 'a.db'}")
+    made = book(store)
+
+    def attempt(i):
+        try:
+            return store.change(made.receipt_no, items=[BookedItem(("ソファー", "ベッド")[i], 1, 1000)], now=NOW,
+                                by=("citizen", "staff:x")[i], expected_version=1, staff=bool(i))
+        except StaleVersion as exc:
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(attempt, range(2)))
+    assert sorted(type(r).__name__ for r in results) == ["Booking", "StaleVersion"]
+    assert store.get(made.receipt_no).version == 2 and len(store.history(made.receipt_no)) == 1
