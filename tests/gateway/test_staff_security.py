@@ -49,9 +49,12 @@ API = [
     ("GET", "/staff/api/bookings/ABCD-EFGH"),
     ("POST", "/staff/api/bookings/ABCD-EFGH/change"),
     ("GET", "/staff/api/booking-items"),
+    ("GET", "/staff/api/dashboard"),
+    ("GET", "/staff/api/dashboard.csv"),
     ("POST", "/staff/logout"),
 ]
-PAGES = [("GET", "/staff"), ("GET", "/staff/login"), ("POST", "/staff/login"), ("GET", "/staff/bookings")]
+PAGES = [("GET", "/staff"), ("GET", "/staff/login"), ("POST", "/staff/login"), ("GET", "/staff/bookings"),
+         ("GET", "/staff/dashboard")]
 CHANGES = [(method, path) for method, path in API if method != "GET"]
 # Bodies that would succeed if the check under test were missing.
 BODIES = {
@@ -202,6 +205,11 @@ FORBIDDEN = [
     ("counselor", "GET", "/staff/api/bookings/ABCD-EFGH"),
     ("counselor", "POST", "/staff/api/bookings/ABCD-EFGH/change"),
     ("counselor", "GET", "/staff/api/booking-items"),
+    # The dashboard: supervisors and admins only.
+    ("staff", "GET", "/staff/api/dashboard"),
+    ("staff", "GET", "/staff/api/dashboard.csv"),
+    ("counselor", "GET", "/staff/api/dashboard"),
+    ("counselor", "GET", "/staff/api/dashboard.csv"),
 ]
 
 
