@@ -39,6 +39,10 @@ API = [
     ("POST", "/staff/api/canned"),
     ("PUT", "/staff/api/canned/{reply_id}"),
     ("DELETE", "/staff/api/canned/{reply_id}"),
+    ("GET", "/staff/api/presence"),
+    ("POST", "/staff/api/presence"),
+    ("GET", "/staff/api/history"),
+    ("GET", "/staff/api/history/1"),
     ("GET", "/staff/api/users"),
     ("POST", "/staff/api/users"),
     ("GET", "/staff/api/audit"),
@@ -64,6 +68,7 @@ BODIES = {
     "/close": {"outcome": "resolved"},
     "/risk": {"level": "emergency"},
     "/staff/api/canned": {"queue": "general", "text": "侵入者の定型文"},
+    "/staff/api/presence": {"status": "online"},
     "{reply_id}": {"queue": "general", "text": "侵入者の定型文"},
     "/staff/api/users": {"username": "intruder", "password": "intruder-password-1", "role": "admin"},
 }
@@ -138,7 +143,7 @@ def test_route_table_covers_every_staff_route():
     source = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "gateway" / "staff" / "console").glob("*.py")))
     routes = {(method.upper(), "/staff" + re.sub(r"<conversation_id:str>", "{conv}",
                                                  re.sub(r"<reply_id:int>", "{reply_id}",
-                                                        path.replace("<receipt_no:str>", "ABCD-EFGH"))).rstrip("/"))
+                                                        path.replace("<receipt_no:str>", "ABCD-EFGH").replace("<entry:int>", "1"))).rstrip("/"))
               for method, path in re.findall(r'@bp\.(get|post|put|delete)\("([^"]*)"\)', source)}
     assert routes == set(API) | set(PAGES)
 
