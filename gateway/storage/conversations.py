@@ -228,19 +228,21 @@ class HandoffStore:
             return [message_dict(r, self._readable(r.text, show_protected) if r.protected else None) for r in rows]
 
     def last_messages(self, conversation_ids: Iterable[str], show_protected: bool = False) -> Dict[str, Dict]:
-        """Each chat's latest message (of kind text: no staff notes), for the queue's preview; a protected one
-        decrypted only with ``show_protected``, else its text is None. One query for all."""
+        """Each chat's latest message (of kind text: no staff notes), for the queue's preview: with
+        ``show_protected`` any (protected ones decrypted), else the latest one that is not protected (as the
+        transcript of those readers leaves them out). One query for all."""
         ids = list(dict.fromkeys(conversation_ids))
         if not ids:
             return {}
-        latest = (sa.select(sa.func.max(messages.c.id)).where(messages.c.conversation_id.in_(ids),
-                                                               messages.c.kind == "text")
-                  .group_by(messages.c.conversation_id))
+        shown = [messages.c.conversation_id.in_(ids), messages.c.kind == "text"]
+        if not show_protected:
+            shown.append(messages.c.protected.is_(False))
+        latest = sa.select(sa.func.max(messages.c.id)).where(*shown).group_by(messages.c.conversation_id)
         with self.engine.connect() as c:
             rows = c.execute(sa.select(messages).where(messages.c.id.in_(latest))).all()
         found = {}
         for r in rows:
-            text = (self._readable(r.text, True) if show_protected else None) if r.protected else r.text
+            text = self._readable(r.text, True) if r.protected else r.text
             found[r.conversation_id] = {"sender": r.sender, "text": text, "protected": bool(r.protected), "at": _iso(r.at)}
         return found
 

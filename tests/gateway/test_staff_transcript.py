@@ -126,8 +126,18 @@ def test_queue_rows_preview_the_last_message_but_counseling_text_only_to_counsel
     assert row("supervisor", f"rest:{youth}")["preview"]["text"] == secret
     admin_row = row("admin", f"rest:{youth}")  # admins see live chats, never counseling text
     assert admin_row["preview"] == {**admin_row["preview"], "text": None, "protected": True}
+    assert admin_row["preview"]["sender"] is None
     for role in ("staff", "admin"):
         assert secret not in people[role].get("/staff/api/queue").text, role
+
+    # Words of danger in a clerk's own chat are protected: the clerk's preview is the last line they may read.
+    assert people["staff"].act(f"rest:{citizen}", "claim").status_code == 200
+    danger = "今から死ぬ"
+    say(gw, citizen, danger)
+    mine = row("staff", f"rest:{citizen}")
+    assert mine["preview"]["protected"] is False and danger not in people["staff"].get("/staff/api/queue").text
+    watched = row("supervisor", f"rest:{citizen}")["preview"]  # supervisors read it (or what the desk said after)
+    assert watched["protected"] is True and watched["text"]
 
 
 async def _staff_socket(gw: GatewayProcess, session) -> socketio.AsyncClient:

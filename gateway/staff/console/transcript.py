@@ -117,10 +117,14 @@ PREVIEW_CHARS = 80
 def add_previews(store, rows: List[Dict], counseling_reader: bool) -> List[Dict]:
     """The queue rows (Conversation.as_dict) with ``preview``: the chat's latest message, its sender and time, as
     the transcript shows it (a pressed button by its label, no buttons line), cut to PREVIEW_CHARS. Counseling
-    text only for ``counseling_reader``s: for anyone else a protected message's text is None, never sent
-    (blocking: call through run_db)."""
+    text only for ``counseling_reader``s: anyone else gets the latest message that is not protected, and for a
+    counseling chat (a supervisor's live list shows them to admins) no text at all, ``{"text": None,
+    "protected": True}`` (blocking: call through run_db)."""
     latest = store.last_messages([r["id"] for r in rows], show_protected=counseling_reader)
     for row in rows:
+        if not counseling_reader and (row.get("counseling") or row.get("queue") == "counseling"):
+            row["preview"] = {"sender": None, "text": None, "protected": True, "at": None}
+            continue
         message = latest.get(row["id"])
         if not message:
             row["preview"] = None

@@ -340,9 +340,10 @@
   // The chat's latest message; counseling text the server does not send to this user (text null).
   function previewLine(p) {
     if (!p) return el("div", "item__preview item__preview--hidden", "（メッセージはまだありません）");
-    const div = el("div", "item__preview" + (p.text == null ? " item__preview--hidden" : ""));
+    if (p.text == null) return el("div", "item__preview item__preview--hidden", "（相談の内容のため表示されません）");
+    const div = el("div", "item__preview");
     div.append(el("span", "item__preview-who", (SENDER[p.sender] || (String(p.sender).startsWith("staff:") ? "職員" : "")) + ":"));
-    div.append(p.text == null ? "（相談の内容のため表示されません）" : p.text);
+    div.append(p.text);
     if (p.at) div.title = hhmm(p.at);
     return div;
   }
