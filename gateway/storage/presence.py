@@ -79,7 +79,7 @@ def members(engine: sa.engine.Engine, grace: timedelta, now: datetime = None) ->
     chats = open_chats(engine)
     return [{"username": r.username, "role": r.role,
              "status": r.status if r.status and r.last_seen and now - r.last_seen <= grace else "offline",
-             "chosen": r.status or "offline", "open_chats": chats.get(r.username, 0),
+             "chosen": r.status or "online", "open_chats": chats.get(r.username, 0),
              "last_assigned": r.last_assigned} for r in rows]
 
 

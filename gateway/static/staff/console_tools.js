@@ -21,7 +21,14 @@
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
     return node;
   }
-  const say = (text) => { const s = $("tools-status"); s.textContent = ""; requestAnimationFrame(() => { s.textContent = text; }); };
+  let sayTimer = 0;
+  const say = (text) => { // a short note at the top right; it never covers a control and goes after a while
+    const s = $("tools-status");
+    s.textContent = "";
+    requestAnimationFrame(() => { s.textContent = text; });
+    clearTimeout(sayTimer);
+    sayTimer = setTimeout(() => { s.textContent = ""; }, 8000);
+  };
   const api = (method, url, body) => window.StaffApi.create({
     csrfToken: () => me.csrf, setStatus: (text) => say(text),
   })(method, url, body);
@@ -63,7 +70,7 @@
   }
   async function loadPresence() {
     const data = await api("GET", "/staff/api/presence");
-    $("tools-presence").value = data.me.chosen === "offline" && data.me.status === "offline" ? "offline" : data.me.chosen;
+    $("tools-presence").value = data.me.chosen;
   }
 
   function listen() {
@@ -159,7 +166,7 @@
       pop.hidden = !items.length;
       if (items.length) box.setAttribute("aria-activedescendant", `tools-slash-${index}`);
     };
-    box.addEventListener("input", () => {
+    const update = () => {
       const m = /^\/(\S*)$/.exec(box.value);
       if (!m) { close(); return; }
       const q = m[1].toLowerCase();
@@ -170,8 +177,11 @@
       items = first.concat(rest).slice(0, 8);
       index = 0;
       render();
-    });
+    };
+    box.addEventListener("input", update);
     box.addEventListener("keydown", (e) => {
+      // Reopened when something closed it meanwhile (a re-render of the console moving focus away and back).
+      if (pop.hidden && !e.isComposing && ["ArrowDown", "ArrowUp", "Enter", "Tab"].includes(e.key)) update();
       if (pop.hidden || e.isComposing) return;
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
@@ -183,7 +193,7 @@
         choose(items[index]);
       } else if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); close(); }
     }, true);
-    box.addEventListener("blur", () => setTimeout(close, 150));
+    box.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== box) close(); }, 150));
   }
 
   // The supervisors' manager (replaces console.js's simpler dialog): filter, add, edit, delete; title and keyword.
