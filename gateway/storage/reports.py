@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import sqlalchemy as sa
@@ -71,7 +71,7 @@ class Range:
 
 
 def japan_today(now: Optional[datetime] = None) -> date:
-    return ((now or datetime.utcnow()) + JST_OFFSET).date()
+    return ((now or datetime.now(timezone.utc).replace(tzinfo=None)) + JST_OFFSET).date()
 
 
 def _day(text: Optional[str], name: str, messages_: Dict[str, str]) -> Optional[date]:
