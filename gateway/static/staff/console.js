@@ -518,7 +518,7 @@
   }
 
   function renderRisk(c) {
-    const risk = RISK[c.risk] ? c.risk : null;
+    const risk = RISK[c.risk] && (c.risk !== "none" || c.queue === "counseling" || c.counseling) ? c.risk : null;
     const pill = $("conv-risk");
     Object.assign(pill, { hidden: !risk, className: "risk-pill" + (risk ? " risk-pill--" + risk : ""), textContent: risk ? RISK[risk] : "" });
     if (risk) pill.dataset.risk = risk; else delete pill.dataset.risk;
