@@ -3,7 +3,8 @@ engine: chats are queued with the 「担当者と話す」 payload, which the ga
 assignment on: a clerk who is online gets a chat assigned and opened live; once away, nothing more. A supervisor
 edits canned replies (title, /keyword), works a chat by keyboard only (n next chat, c claim, r reply box, "/" +
 keyword pop-up with arrow keys and Enter, t transfer with the members' availability, x close), opens the help with
-"?", and finds the closed chat in the history (search and opening audited)."""
+"?", and finds the closed chat in the history (search and opening audited). TOOLS_SCREENSHOT=1 writes
+docs/staff-console-tools.png (the / pop-up) and docs/staff-console-history.png (1280×800)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from gateway.staff import auth as staff_auth
 from gateway.storage.db import connect
-from tests.gateway.conftest import HTTP, GatewayProcess, free_port, staff_user
+from tests.gateway.conftest import HTTP, ROOT, GatewayProcess, free_port, staff_user
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +25,7 @@ CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chro
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 PASSWORD = "pw-tools-0123456789"
+SCREENSHOTS = os.environ.get("TOOLS_SCREENSHOT") == "1"
 HOURS = "受付時間は平日8時45分から17時15分です。"
 
 
@@ -122,6 +124,8 @@ def test_assignment_canned_keyboard_and_history(gateway, tmp_path):
         boss.keyboard.type("/jik")
         expect(boss.locator("#tools-slash")).to_be_visible()
         expect(boss.locator("#tools-slash li").first).to_contain_text("/jikan")
+        if SCREENSHOTS:
+            boss.screenshot(path=str(ROOT / "docs" / "staff-console-tools.png"))
         boss.keyboard.press("ArrowDown")
         boss.keyboard.press("ArrowUp")
         boss.keyboard.press("Enter")
@@ -155,7 +159,10 @@ def test_assignment_canned_keyboard_and_history(gateway, tmp_path):
         expect(boss.locator("#tools-history-results tr")).to_have_count(1, timeout=10_000)
         boss.locator("#tools-history-results button").click()
         expect(boss.locator("#tools-history-transcript")).to_contain_text(HOURS)
-        boss.screenshot(path=str(tmp_path / "staff-tools-history.png"))
+        expect(boss.locator("#tools-history-transcript")).to_contain_text("［ボタン］担当者と話す")  # not its payload
+        expect(boss.locator("#tools-history-transcript")).not_to_contain_text("/request_human")
+        boss.screenshot(path=str(ROOT / "docs" / "staff-console-history.png" if SCREENSHOTS
+                                 else tmp_path / "staff-tools-history.png"))
         browser.close()
     log = staff_auth.audit_entries(connect(gateway.db_url), 500)
     assert any(e["action"] == "view_history" and e["conversation_id"] == second and e["username"] == "kacho" for e in log)

@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse, json as json_response
 
 from gateway import texts
 from gateway.staff import auth as staff_auth
+from gateway.staff.console import transcript
 from gateway.staff.console.common import api_guard, reads_counseling
 from gateway.storage import history as history_store
 from gateway.storage.conversations import OUTCOMES
@@ -69,4 +70,4 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
         await run_db(staff_auth.audit, db, user, "view_history", result["conversation_id"], str(entry))
         shown = await run_db(history_store.window_messages, db, result["conversation_id"], start, end,
                              reads_counseling(user), cipher)
-        return json_response({"chat": result, "messages": shown})
+        return json_response({"chat": result, "messages": transcript.shown(shown)})  # pressed buttons by title

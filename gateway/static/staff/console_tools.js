@@ -341,7 +341,9 @@
     for (const m of data.messages) {
       const who = m.kind === "note" ? "職員メモ" : SENDER[m.sender] || (m.sender.startsWith("staff:") ? `担当者（${m.sender.slice(6)}）` : m.sender);
       const li = el("li", `tools-msg tools-msg--${m.kind === "note" ? "note" : m.sender.split(":")[0]}`);
-      li.append(el("span", "tools-msg__who", `${who}・${when(m.at)}`), el("p", null, m.text));
+      const text = m.pressed ? `［ボタン］${m.pressed}` : m.buttons ? m.text.replace(/\n［ボタン：.*］$/s, "") : m.text;
+      li.append(el("span", "tools-msg__who", `${who}・${when(m.at)}`), el("p", null, text));
+      if (m.buttons && m.buttons.length) li.append(el("p", "tools-msg__buttons", `ボタン：${m.buttons.map((b) => b.title).join(" / ")}`));
       list.append(li);
     }
     box.replaceChildren(el("h3", null, `${data.chat.conversation_id}（${outcomeLabel(data.chat.outcome)}・${when(data.chat.closed_at)}）`), list);
