@@ -45,6 +45,7 @@ def test_each_role_reads_only_its_queues(setup):
     _, s = setup
     assert {r["queue"] for r in s["counselor"].get("/staff/api/canned").json()["replies"]} == {"counseling"}
     assert s["staff"].get("/staff/api/canned?queue=counseling").status_code == 403
+    assert s["staff"].get("/staff/api/canned?queue=nowhere").status_code == 400
     assert {r["queue"] for r in s["supervisor"].get("/staff/api/canned?queue=counseling").json()["replies"]} == {"counseling"}
 
 

@@ -52,6 +52,8 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
         queues = staff_auth.QUEUES_BY_ROLE.get(user["role"], set())
         wanted = request.args.get("queue")
         if wanted:
+            if wanted not in QUEUES:
+                return json_response({"error": texts.STAFF_CANNED_INVALID}, 400)
             if wanted not in queues:
                 return json_response({"error": texts.STAFF_FORBIDDEN}, 403)
             queues = {wanted}
