@@ -74,6 +74,11 @@ def test_assignment_canned_keyboard_and_history(gateway, tmp_path):
         expect(clerk.locator(f'#mine li[data-conversation-id="{first}"]')).to_be_visible(timeout=15_000)
         expect(clerk.locator("#tools-status")).to_contain_text("割り当て")
         expect(clerk.locator("#reply-text")).to_be_enabled()
+        # The per-person limit (1 here): the next chat waits although the clerk is online.
+        extra = queue_chat(gateway)
+        expect(clerk.locator(f'#waiting li[data-conversation-id="{extra}"]')).to_be_visible(timeout=15_000)
+        clerk.wait_for_timeout(1500)  # three sweeps
+        expect(clerk.locator(f'#waiting li[data-conversation-id="{extra}"]')).to_be_visible()
         # Away: the next chat waits for the supervisor (who is never assigned automatically).
         clerk.select_option("#tools-presence", "away")
         expect(clerk.locator("#tools-status")).to_contain_text("離席")
@@ -167,5 +172,5 @@ def test_assignment_canned_keyboard_and_history(gateway, tmp_path):
     log = staff_auth.audit_entries(connect(gateway.db_url), 500)
     assert any(e["action"] == "view_history" and e["conversation_id"] == second and e["username"] == "kacho" for e in log)
     assert any(e["action"] == "history_search" and e["username"] == "kacho" for e in log)
-    assert any(e["action"] == "auto_assign" and e["conversation_id"] == first and e["detail"] == "clerk" for e in log)
+    assert [e["conversation_id"] for e in log if e["action"] == "auto_assign"] == [first]
     assert not problems, problems
