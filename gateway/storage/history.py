@@ -4,8 +4,9 @@ previous close (its "window").
 
 A closed chat is a counseling one when its outcome exists only for counseling, a counselor closed it, or its window
 holds a protected message; such chats are for the roles of the counseling queue only, and their text (encrypted, so
-searched by decrypting in Python, a bounded number of chats) only for those who read counseling. Counseling chats
-closed by the inactivity check write no audit entry and are not listed (README).
+searched by decrypting in Python, a bounded number of chats) only for those who read counseling. A counseling chat
+closed by the inactivity check (gateway/counseling/jobs.py) writes no audit entry; its closing line to the youth
+(``texts.IDLE_CLOSED``, a system message) stands for it, as entry ``-<message id>``, outcome ``no_response``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import sqlalchemy as sa
 
+from gateway import texts
 from gateway.staff.auth import audit_log, staff_users
 from gateway.storage.conversations import OUTCOME_LABELS, conversations, messages, message_dict, _iso
 from gateway.storage.db import metadata  # noqa: F401 — no table of its own
 
 CLOSE_ACTIONS = ("close", "release")
+IDLE_ACTION = "idle_close"
 COUNSELING_ONLY = tuple(set(OUTCOME_LABELS["counseling"]) - set(OUTCOME_LABELS["general"]))
 PAGE_SIZE = 20
 DECRYPT_SCAN = 500  # counseling chats whose encrypted text one search may read
@@ -30,24 +33,36 @@ def _like(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _ends():
+    """Every end of a chat with a person: closes and hand-backs (audit log), inactivity closes (their message)."""
+    audited = sa.select(audit_log.c.id, audit_log.c.conversation_id, audit_log.c.at, audit_log.c.username,
+                        audit_log.c.action, audit_log.c.detail).where(audit_log.c.action.in_(CLOSE_ACTIONS))
+    idle = sa.select((-messages.c.id).label("id"), messages.c.conversation_id, messages.c.at,
+                     sa.literal("system").label("username"), sa.literal(IDLE_ACTION).label("action"),
+                     sa.literal("no_response").label("detail")).where(
+        messages.c.sender == "system", messages.c.kind == "text", messages.c.text == texts.IDLE_CLOSED)
+    return sa.union_all(audited, idle).subquery()
+
+
 def _closed_query():
     """(columns of a closed chat, its window start) as one select."""
-    a, earlier = audit_log.alias("a"), audit_log.alias("earlier")
+    ends = _ends()
+    a, earlier = ends.alias("a"), ends.alias("earlier")
     window_start = (sa.select(sa.func.max(earlier.c.at))
-                    .where(earlier.c.conversation_id == a.c.conversation_id, earlier.c.action.in_(CLOSE_ACTIONS),
-                           earlier.c.id < a.c.id).scalar_subquery())
+                    .where(earlier.c.conversation_id == a.c.conversation_id,
+                           sa.or_(earlier.c.at < a.c.at, sa.and_(earlier.c.at == a.c.at, earlier.c.id < a.c.id)))
+                    .scalar_subquery())
     start = sa.func.coalesce(window_start, EPOCH)
     in_window = sa.and_(messages.c.conversation_id == a.c.conversation_id, messages.c.at > start,
                         messages.c.at <= a.c.at)
     closer_role = (sa.select(staff_users.c.role).where(staff_users.c.username == a.c.username)
                    .scalar_subquery())
-    counseling = sa.or_(a.c.detail.in_(COUNSELING_ONLY), closer_role == "counselor",
+    counseling = sa.or_(a.c.detail.in_(COUNSELING_ONLY), closer_role == "counselor", a.c.action == IDLE_ACTION,
                         sa.exists().where(in_window, messages.c.protected.is_(True)))
     select = (sa.select(a.c.id.label("entry"), a.c.conversation_id, a.c.at.label("closed_at"), a.c.username,
                         a.c.action, a.c.detail.label("outcome"), conversations.c.channel,
                         start.label("window_start"), counseling.label("counseling"))
-              .select_from(a.join(conversations, conversations.c.id == a.c.conversation_id))
-              .where(a.c.action.in_(CLOSE_ACTIONS)))
+              .select_from(a.join(conversations, conversations.c.id == a.c.conversation_id)))
     return select, a, in_window, counseling
 
 
@@ -74,7 +89,7 @@ def search(engine: sa.engine.Engine, *, kinds: Iterable[str], read_protected: bo
     if outcome == "released":
         select = select.where(a.c.action == "release")
     elif outcome:
-        select = select.where(a.c.action == "close", a.c.detail == outcome)
+        select = select.where(a.c.action.in_(("close", IDLE_ACTION)), a.c.detail == outcome)
     select = select.order_by(a.c.at.desc(), a.c.id.desc())
     partial = False
     with engine.connect() as c:
@@ -120,7 +135,8 @@ def _protected_hit(c, cipher, row, needle: str) -> bool:
 def _result(row) -> Dict:
     return {"entry": row.entry, "conversation_id": row.conversation_id, "channel": row.channel,
             "closed_at": _iso(row.closed_at), "staff": row.username,
-            "outcome": row.outcome if row.action == "close" else "released", "counseling": bool(row.counseling)}
+            "outcome": "released" if row.action == "release" else row.outcome, "counseling": bool(row.counseling),
+            "automatic": row.action == IDLE_ACTION}
 
 
 def closed_chat(engine: sa.engine.Engine, entry: int) -> Optional[Tuple[Dict, datetime, datetime]]:

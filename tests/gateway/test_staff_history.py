@@ -3,6 +3,7 @@ paginated), counseling chats and their text only for the counseling roles, every
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -108,3 +109,31 @@ def test_no_session_is_401(setup):
     process, *_ = setup
     assert HTTP.get(f"{process.url}/staff/api/history").status_code == 401
     assert HTTP.get(f"{process.url}/staff/api/history/1").status_code == 401
+
+
+def test_a_counseling_chat_closed_for_inactivity_is_in_the_history(engine, tmp_path):
+    """The inactivity close writes no audit entry: its closing line stands for it (counseling roles only)."""
+    process = GatewayProcess(engine.url, tmp_path, COUNSELING_SWEEP_SECONDS="0.3",
+                             COUNSELING_IDLE_CHECK_MINUTES="0.02", COUNSELING_IDLE_CLOSE_MINUTES="0.02")
+    try:
+        counselor = staff_user(process, "idle-counselor", "counselor")
+        clerk = staff_user(process, "idle-clerk", "staff")
+        sender = f"idle-{uuid.uuid4().hex[:8]}"
+        say(process, sender, "相談員と話したい")
+        assert counselor.act(f"rest:{sender}", "claim").status_code == 200
+        say(process, sender, "だれにもいえないこと")
+        found = []
+        for _ in range(60):
+            found = counselor.get("/staff/api/history?outcome=no_response").json()["results"]
+            if found:
+                break
+            time.sleep(0.5)
+        assert [(r["conversation_id"], r["automatic"], r["counseling"]) for r in found] == [(f"rest:{sender}", True, True)]
+        assert found[0]["entry"] < 0
+        assert ids(counselor.get("/staff/api/history?q=だれにも")) == [f"rest:{sender}"]
+        opened = counselor.get(f"/staff/api/history/{found[0]['entry']}").json()
+        assert "だれにもいえないこと" in [m["text"] for m in opened["messages"]]
+        assert clerk.get("/staff/api/history").json()["results"] == []
+        assert clerk.get(f"/staff/api/history/{found[0]['entry']}").status_code == 404
+    finally:
+        process.stop()

@@ -326,7 +326,7 @@
       const td = el("td");
       td.append(button);
       if (r.counseling) td.append(" ", el("span", "tag", "相談"));
-      tr.append(el("td", null, when(r.closed_at)), el("td", null, CHANNEL[r.channel] || r.channel), el("td", null, outcomeLabel(r.outcome)), el("td", null, r.staff), td);
+      tr.append(el("td", null, when(r.closed_at)), el("td", null, CHANNEL[r.channel] || r.channel), el("td", null, outcomeLabel(r.outcome)), el("td", null, r.automatic ? "自動終了" : r.staff), td);
       return tr;
     }));
     $("tools-history-page").textContent = data.pages ? `${data.page} / ${data.pages} ページ` : "";
