@@ -256,3 +256,6 @@ STAFF_BOOKING_NOTHING_TO_CHANGE = "変更する収集日か品目を指定して
 STAFF_BOOKING_STALE = "この予約は、画面を開いた後に変更されています（市民のチャットなど）。最新の内容を確認してから、もう一度変更してください。"
 STAFF_BOOKING_CANCELLED = "この予約はキャンセルされているため、変更できません。"
 STAFF_BOOKING_TOO_LATE = "収集日の当日以降は、予約を変更できません。"
+
+# ---- Console context: この方の履歴 (gateway/staff/console/context.py) ----
+CONTEXT_BOOKINGS_UNAVAILABLE = "大型ごみの予約を読み込めませんでした。しばらくしてから開き直してください。"

@@ -25,7 +25,8 @@ from sanic import Blueprint, Sanic
 from gateway import texts
 from gateway.handoff.router import Router
 from gateway.staff import auth as staff_auth
-from gateway.staff.console import admin, bookings, canned, conversations, dashboard, history, pages, presence
+from gateway.staff.console import (admin, bookings, canned, context, conversations, dashboard, history, pages,
+                                   presence)
 from gateway.staff.console.common import (LOGIN_CSRF_COOKIE, HashGate, MAX_REPLY_CHARS, NAMESPACE, SECURITY_HEADERS,
                                           SESSION_COOKIE, STAFF_DIR)
 from gateway.staff.console.live import LiveUpdates
@@ -57,6 +58,6 @@ class StaffConsole(LiveUpdates):
 
     def _blueprint(self) -> Blueprint:
         bp = Blueprint("staff", url_prefix="/staff")
-        for area in (pages, conversations, canned, history, presence, admin, bookings, dashboard):
+        for area in (pages, conversations, context, canned, history, presence, admin, bookings, dashboard):
             area.routes(bp, self)
         return bp
