@@ -35,6 +35,7 @@ API = [
     ("POST", "/staff/api/conversations/{conv}/close"),
     ("POST", "/staff/api/conversations/{conv}/release"),
     ("POST", "/staff/api/conversations/{conv}/risk"),
+    ("GET", "/staff/api/conversations/{conv}/context"),
     ("GET", "/staff/api/canned"),
     ("POST", "/staff/api/canned"),
     ("PUT", "/staff/api/canned/{reply_id}"),
@@ -200,6 +201,9 @@ FORBIDDEN = [
     ("staff", "GET", "/staff/api/conversations/{counseling}"),
     ("staff", "POST", "/staff/api/conversations/{counseling}/claim"),
     ("staff", "POST", "/staff/api/conversations/{counseling}/note"),
+    # この方の履歴: the same rule as the transcript.
+    ("counselor", "GET", "/staff/api/conversations/{conv}/context"),
+    ("staff", "GET", "/staff/api/conversations/{counseling}/context"),
     # The risk level of a counseling chat is a counselor's judgment.
     ("staff", "POST", "/staff/api/conversations/{counseling}/risk"),
     ("staff", "POST", "/staff/api/conversations/{conv}/risk"),
@@ -242,6 +246,9 @@ def test_allowed_roles_get_through(sessions, chats):
     """The other side of the 403s: each role reaches what it is meant to."""
     assert sessions["staff"].conversation(chats["general"]).status_code == 200
     assert sessions["counselor"].conversation(chats["counseling"]).status_code == 200
+    context = "/staff/api/conversations/{}/context"
+    assert sessions["staff"].get(context.format(chats["general"].replace(":", "%3A"))).status_code == 200
+    assert sessions["counselor"].get(context.format(chats["counseling"].replace(":", "%3A"))).status_code == 200
     assert sessions["supervisor"].conversation(chats["counseling"]).status_code == 200
     assert sessions["supervisor"].get("/staff/api/unanswered.csv").status_code == 200
     assert sessions["admin"].get("/staff/api/users").status_code == 200
