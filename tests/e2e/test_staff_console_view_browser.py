@@ -5,7 +5,9 @@ the last message (a clerk's page never holds counseling text); 担当中 and 待
 transcript gets the height at 1280×800 and 1920×1080 (with CONSOLE_SCREENSHOTS=1 it writes docs/console-1280.png and
 docs/console-1920.png);
 「市民が入力中…」 appears while the citizen types in the widget and goes away; a long wait reaches a supervisor's
-console as an escalation with a desktop notification (STAFF_LONG_WAIT_SECONDS=2, swept every second)."""
+console as an escalation with a desktop notification (STAFF_LONG_WAIT_SECONDS=2, swept every second); この方の履歴
+lists a clerk the citizen's earlier general chat and booking, never their counseling chat, and leaves the transcript
+its height."""
 
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ DOCS = ROOT / "docs"
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory):
     engine = BookingEngine().start()
-    process = GatewayProcess(engine.url, tmp_path_factory.mktemp("console-view"), COUNSELING_SWEEP_SECONDS="1",
-                             STAFF_LONG_WAIT_SECONDS="2")
+    directory = tmp_path_factory.mktemp("console-view")
+    process = GatewayProcess(engine.url, directory, COUNSELING_SWEEP_SECONDS="1", STAFF_LONG_WAIT_SECONDS="2",
+                             ASSISTANT_DB_URL=f"sqlite:///{directory / 'assistant.db'}")
     for name, role in (("hanako", "staff"), ("kaori", "counselor"), ("boss", "supervisor")):
         create_staff_user(process, name, role, PASSWORD)
     yield process
@@ -198,4 +201,51 @@ async def test_typing_in_the_widget_shows_on_the_console_watching_the_chat(gw):
         await expect(clerk.locator("#typing-indicator")).to_be_visible(timeout=5_000)
         assert "ごみの" not in await clerk.locator("#transcript").inner_text()  # what is typed stays with the citizen
         await expect(clerk.locator("#typing-indicator")).to_be_hidden(timeout=10_000)
+        await browser.close()
+
+
+async def test_context_panel_lists_earlier_chats_and_bookings_but_no_counseling_for_a_clerk(gw):
+    from common.booking import schedule
+    from common.booking.dates import available_dates
+    from common.booking.store import BookedItem, BookingRequest, BookingStore, owner_ref
+    from tests.gateway.conftest import staff_login
+    from tests.gateway.test_staff_context import NOW, TODAY
+
+    sender = "ctx-" + uuid.uuid4().hex[:6]
+    conversation = f"rest:{sender}"
+    counselor, clerk_api = staff_login(gw, "kaori", PASSWORD), staff_login(gw, "hanako", PASSWORD)
+    await asyncio.to_thread(say, gw, sender, "相談員さんと話したい")
+    assert counselor.act(conversation, "claim").status_code == 200
+    assert counselor.act(conversation, "close", {"outcome": "listened"}).status_code == 200
+    await asyncio.to_thread(say, gw, sender, "人と話したい")
+    assert clerk_api.act(conversation, "claim").status_code == 200
+    assert clerk_api.act(conversation, "close", {"outcome": "resolved"}).status_code == 200
+    await asyncio.to_thread(say, gw, sender, "人と話したい")
+    day = available_dates(schedule(), "中央区", TODAY, 1)[0]
+    made = BookingStore(gw.env["ASSISTANT_DB_URL"]).book(BookingRequest(
+        items=[BookedItem("ソファー", 1, 1200)], ward="中央区", area=None, town="南1条西", address="1-1", name=None,
+        phone="09012345678", day=day, owner_ref=owner_ref(f"{conversation}#1"), channel="rest"), sender, now=NOW)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        clerk = await log_in(browser, gw, "hanako")
+        await clerk.click(f'#waiting li[data-conversation-id="{conversation}"]', timeout=15_000)
+        panel = clerk.locator("#conv-context")
+        await expect(panel).to_be_visible(timeout=10_000)
+        await expect(panel.locator(".context__counts")).to_have_text("（以前の対応 1件・大型ごみの予約 1件）")
+        transcript = await clerk.locator("#transcript").bounding_box()
+        assert transcript["height"] >= 400, transcript  # one line until opened: the transcript keeps the height
+        await panel.locator("summary").click()
+        await expect(panel.locator("#context-chats li")).to_have_count(1)
+        await expect(panel.locator("#context-chats li")).to_contain_text("解決")
+        link = panel.locator("#context-bookings a")
+        await expect(link).to_have_text(made.receipt_no)
+        assert f"day={day.isoformat()}" in await link.get_attribute("href")
+        await expect(panel.locator("#context-bookings li")).to_contain_text("ソファー×1")
+        assert "傾聴" not in await panel.inner_text() and "kaori" not in await panel.inner_text()
+        opened = await clerk.locator("#transcript").bounding_box()
+        assert opened["height"] >= 260, opened  # opened, it still leaves the transcript most of the pane
+        if os.environ.get("CONSOLE_SCREENSHOTS") == "1":
+            await clerk.screenshot(path=str(DOCS / "console-context.png"))
+        assert not [e for e in clerk.errors if "Content Security Policy" in e or "TypeError" in e], clerk.errors
         await browser.close()

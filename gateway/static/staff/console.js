@@ -731,6 +731,66 @@
     },
   });
 
+  // --- この方の履歴: the open chat's earlier chats and 大型ごみ bookings -----------------------------------
+  // /staff/api/conversations/<id>/context (audited; the server leaves out what the role may not know of).
+  // Loaded once per opened chat. An earlier chat opens in the history view when console_tools.js offers
+  // window.staffConsoleTools.openHistory(entry); otherwise its date and outcome are shown.
+  const BOOKING_STATUS = { booked: "予約中", cancelled: "キャンセル" };
+  const quietApi = StaffApi.create({ csrfToken: () => (state.me ? state.me.csrf_token : ""), setStatus: () => {} });
+  let contextFor = null;
+  const when = (iso) => { const d = new Date(iso); return isNaN(d) ? "" : d.toLocaleString("ja-JP", { dateStyle: "short", timeStyle: "short" }); };
+  function contextOutcome(c) {
+    if (c.outcome === "released") return "ボットに戻した";
+    const list = state.me && state.me.outcomes && state.me.outcomes[c.counseling ? "counseling" : "general"];
+    const found = Array.isArray(list) && list.find((o) => o && o.id === c.outcome);
+    return (found && found.label) || OUTCOME[c.outcome] || c.outcome || "—";
+  }
+  function contextChat(c) {
+    const li = el("li");
+    if (c.counseling) li.append(el("span", "context__tag", "相談"));
+    const text = [when(c.closed_at), contextOutcome(c) + (c.automatic ? "（自動終了）" : ""),
+      c.automatic ? null : c.staff, CHANNEL[c.channel] || c.channel].filter(Boolean).join("・");
+    const tools = window.staffConsoleTools;
+    if (tools && typeof tools.openHistory === "function") {
+      const b = el("button", "context__open", text, { type: "button", title: "この会話を開く" });
+      b.addEventListener("click", () => tools.openHistory(c.entry));
+      li.append(b);
+    } else li.append(el("span", null, text));
+    return li;
+  }
+  function contextBooking(b) {
+    const li = el("li", b.status === "cancelled" ? "context__cancelled" : null);
+    const q = new URLSearchParams({ day: b.day, ward: b.ward, status: "all" });
+    const a = el("a", null, b.receipt_no, { href: "/staff/bookings?" + q, target: "_blank", rel: "noopener", title: "予約の一覧で開く" });
+    const day = new Date(b.day + "T00:00:00");
+    const dayText = isNaN(day) ? b.day : day.toLocaleDateString("ja-JP", { month: "numeric", day: "numeric", weekday: "short" });
+    li.append(a, "・" + [dayText, b.ward, b.items, `${Number(b.total).toLocaleString("ja-JP")}円`, BOOKING_STATUS[b.status] || b.status].join("・"));
+    return li;
+  }
+  async function loadContext(id) {
+    contextFor = id;
+    const box = $("conv-context");
+    const data = await quietApi("GET", convPath(id, "context")).catch(() => null);
+    if (contextFor !== id) return; // another chat was opened meanwhile
+    if (!data) { box.hidden = true; return; }
+    const chats = data.chats || [];
+    $("context-chats").replaceChildren(...chats.map(contextChat));
+    const bookings = Array.isArray(data.bookings) ? data.bookings : null;
+    $("context-bookings-part").hidden = bookings === null && !data.bookings_error;
+    $("context-bookings").dataset.empty = data.bookings_error || "予約はありません";
+    $("context-bookings").replaceChildren(...(bookings || []).map(contextBooking));
+    const counts = [`以前の対応 ${data.total != null ? data.total : chats.length}件`];
+    if (bookings) counts.push(`大型ごみの予約 ${bookings.length}件`);
+    $("context-counts").textContent = `（${counts.join("・")}）`;
+    box.hidden = false;
+  }
+  changeListeners.add((id, conv) => {
+    if (id === contextFor) return;
+    contextFor = null; // another chat: nothing of the previous one stays on screen
+    $("conv-context").hidden = true;
+    if (id && conv) loadContext(id);
+  });
+
   // --- admin --------------------------------------------------------------------------------
 
   const cell = (c) => el("td", null, c == null ? "" : typeof c === "object" ? JSON.stringify(c) : c);
