@@ -138,6 +138,11 @@ def test_supervisor_reads_every_chart_changes_the_range_and_downloads_csv(gatewa
         expect(page.locator("#statusbar")).to_contain_text("存在しません", timeout=15_000)
         problems = [p for p in problems if "400" not in p]  # the refused range's own failed request
         assert not problems, problems
+
+        # ログアウト (StaffApi.bindLogout, shared with the bookings page) ends the session.
+        page.click("#logout")
+        expect(page).to_have_url(f"{gateway.url}/staff/login", timeout=15_000)
+        assert page.request.get(f"{gateway.url}/staff/api/dashboard").status == 401
         browser.close()
 
 

@@ -31,5 +31,17 @@ window.StaffApi = (() => {
     };
   }
 
-  return Object.freeze({ ApiError, create });
+  // The header's ログアウト button: ends the session (csrfToken(): the session's token) and goes to the login
+  // page even when the server could not be reached.
+  function bindLogout(button, csrfToken) {
+    button.addEventListener("click", async () => {
+      await fetch("/staff/logout", {
+        method: "POST", credentials: "same-origin", body: "{}",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+      }).catch(() => {});
+      location.href = "/staff/login";
+    });
+  }
+
+  return Object.freeze({ ApiError, create, bindLogout });
 })();

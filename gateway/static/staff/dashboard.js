@@ -189,13 +189,7 @@
         load(from, to);
       });
     }
-    $("logout").addEventListener("click", async () => {
-      await fetch("/staff/logout", {
-        method: "POST", credentials: "same-origin", body: "{}",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": state.me ? state.me.csrf_token : "" },
-      }).catch(() => {}); // go to the login page anyway
-      location.href = "/staff/login";
-    });
+    StaffApi.bindLogout($("logout"), () => (state.me ? state.me.csrf_token : ""));
   }
 
   async function init() {
