@@ -247,5 +247,11 @@ async def test_context_panel_lists_earlier_chats_and_bookings_but_no_counseling_
         assert opened["height"] >= 260, opened  # opened, it still leaves the transcript most of the pane
         if os.environ.get("CONSOLE_SCREENSHOTS") == "1":
             await clerk.screenshot(path=str(DOCS / "console-context.png"))
+        # The earlier chat opens in the history view (console_tools.js's staffConsoleTools.openHistory), audited.
+        await panel.locator("#context-chats li button").click()
+        shown = clerk.locator("#tools-history-transcript")
+        await expect(shown).to_be_visible(timeout=10_000)
+        await expect(shown).to_contain_text("人と話したい")
+        assert "相談員さんと話したい" not in await shown.inner_text()  # the counseling chat before it stays hidden
         assert not [e for e in clerk.errors if "Content Security Policy" in e or "TypeError" in e], clerk.errors
         await browser.close()

@@ -417,6 +417,13 @@
     buildHelp();
     historyButton.addEventListener("click", () => { open(history.d); $("tools-history-from").focus(); });
     helpButton.addEventListener("click", () => open(help.d));
+    // console.js's この方の履歴 opens an earlier chat of the citizen here (its entry from the context API).
+    window.staffConsoleTools = Object.freeze({
+      openHistory(entry) {
+        if (!history.d.open) open(history.d);
+        return openHistory(entry);
+      },
+    });
     if (privileged()) {
       buildManager();
       const opener = $("canned-open");
