@@ -126,6 +126,8 @@ class GatewayProcess:
             "COUNSELING_HOURS_FILE": str(ROOT / "tests" / "gateway" / "hours_always_open.yml"),
             # the tests run hundreds of chats from one address; tests/gateway/test_limits.py turns them on
             "REST_API_TOKEN": REST_TOKEN, "RATE_LIMITS": "off",
+            # the action server's database (bookings, unanswered log) of this gateway alone, never the project's var/
+            "ASSISTANT_DB_URL": f"sqlite:///{tmp / 'assistant.db'}",
         } | env
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=environment,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
