@@ -1,7 +1,7 @@
 """History of closed chats (履歴): ``GET /staff/api/history`` searches them server side (date range in Japan's days,
 channel, outcome, text; 20 a page) and ``GET /staff/api/history/<entry>`` opens one (its messages from that
 session). Each role sees the kinds of chat of its queues: general staff never see a counseling chat, not even that
-it exists (404); counseling text only for counselors and supervisors. Every search and every opening is audited
+it exists (404), and counseling chats are for counselors and supervisors only (admins neither). Every search and every opening is audited
 (``history_search``, ``view_history``), like the live transcript. Storage: gateway/storage/history.py.
 """
 
@@ -33,6 +33,13 @@ def _day(value: str):
     return datetime.strptime(value, "%Y-%m-%d") if value else None
 
 
+def _kinds(user: Dict) -> set:
+    """The kinds of closed chat a user may find: those of their queues, counseling only for those who read it
+    (counselors, supervisors; the issue: "counseling only for counselors/supervisors" — admins neither)."""
+    kinds = set(staff_auth.QUEUES_BY_ROLE.get(user["role"], set()))
+    return kinds if reads_counseling(user) else kinds - {"counseling"}
+
+
 def routes(bp: Blueprint, console: StaffConsole) -> None:
     api = api_guard(console.db)
     db, cipher = console.db, console.store.cipher
@@ -52,7 +59,7 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
             return json_response({"error": texts.TOOLS_HISTORY_INVALID}, 400)
         start, end = history_store.day_bounds(first, last)
         found = await run_db(
-            history_store.search, db, kinds=staff_auth.QUEUES_BY_ROLE.get(user["role"], set()),
+            history_store.search, db, kinds=_kinds(user),
             read_protected=reads_counseling(user), cipher=cipher, start=start, end=end, channel=args["channel"],
             outcome=args["outcome"], text=args["q"], page=page)
         detail = " ".join(f"{k}={v}" for k, v in args.items() if v)
@@ -63,7 +70,7 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
     @api()
     async def open_closed(request: Request, user: Dict, entry: int) -> HTTPResponse:
         found = await run_db(history_store.closed_chat, db, entry)
-        kinds = staff_auth.QUEUES_BY_ROLE.get(user["role"], set())
+        kinds = _kinds(user)
         if not found or ("counseling" if found[0]["counseling"] else "general") not in kinds:
             return json_response({"error": texts.STAFF_NOT_FOUND}, 404)  # a counseling chat's existence too
         result, start, end = found
