@@ -1,8 +1,9 @@
 """History of closed chats (履歴): ``GET /staff/api/history`` searches them server side (date range in Japan's days,
 channel, outcome, text; 20 a page) and ``GET /staff/api/history/<entry>`` opens one (its messages from that
 session). Each role sees the kinds of chat of its queues: general staff never see a counseling chat, not even that
-it exists (404), and counseling chats are for counselors and supervisors only (admins neither). Every search and every opening is audited
-(``history_search``, ``view_history``), like the live transcript. Storage: gateway/storage/history.py.
+it exists (404), and counseling chats are for counselors and supervisors only (admins neither). Every search and
+every opening is audited (``history_search``, ``view_history``), like the live transcript. Storage:
+gateway/storage/history.py.
 """
 
 from __future__ import annotations
