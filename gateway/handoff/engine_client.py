@@ -62,7 +62,10 @@ class EngineClient:
         if hook is not None:
             await hook()
         try:
-            response = await self._client.post(WEBHOOK_PATH, json=payload)
+            # HAProxy hashes this header: one conversation always reaches the same engine (Rasa 3.6's Redis lock
+            # is not atomic, RasaHQ/rasa#9213)
+            response = await self._client.post(WEBHOOK_PATH, json=payload,
+                                               headers={"X-Conversation-Id": sender_id})
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"{type(exc).__name__}") from exc
         if response.status_code != 200:
