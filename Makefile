@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PIP_FLAGS    := --disable-pip-version-check --quiet
 
-.PHONY: eval-e2e eval-triage-stack help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e test-faults eval eval-nlu eval-garbage eval-faq eval-triage validate lock bench bench-handoff line-richmenu clean
+.PHONY: eval-e2e eval-triage-stack help run staff-admin setup system-packages train load-city-data test test-engine test-gateway test-e2e test-faults test-scaleout test-scaleout-short eval eval-nlu eval-garbage eval-faq eval-triage validate lock bench bench-handoff line-richmenu clean
 
 help:
 	@echo "make run    set up what is missing, train if data changed, start all services"
@@ -45,6 +45,8 @@ system-packages:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "== installing Debian packages:$$missing =="; \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -90,6 +92,15 @@ test-e2e: setup train system-packages
 # flight, SIGKILL to the engine and then to the gateway under `make run`'s runner mid-conversation, SIGTERM to make run.
 test-faults: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/gateway/test_line_inbox.py tests/e2e/test_stack_supervision.py
+
+# The scale-out topology on one machine (issue #15): PostgreSQL, Redis, HAProxy, 2 engines × 2 action servers ×
+# 2 gateways; load, cross-gateway and fault tests (~15 min on 2 cores). Not part of `make test`.
+test-scaleout: setup train system-packages
+	$(GATEWAY_PY) -m pytest tests/scaleout -p no:cacheprovider
+
+# The short subset (≤ 4 min): the HAProxy configuration check and the topology's start, one load run.
+test-scaleout-short: setup train system-packages
+	$(GATEWAY_PY) -m pytest tests/scaleout -m "not slow" -p no:cacheprovider
 
 eval: eval-nlu eval-garbage eval-faq eval-triage
 
