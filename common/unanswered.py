@@ -61,12 +61,9 @@ def _engine(url: str) -> sa.engine.Engine:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, future=True)
-    metadata.create_all(engine)
-    existing = {c["name"] for c in sa.inspect(engine).get_columns(unanswered.name)}
-    with engine.begin() as connection:  # a log made by an earlier version gains the new columns
-        for column in ("conversation", "resolved_topic"):
-            if column not in existing:
-                connection.execute(sa.text(f"ALTER TABLE {unanswered.name} ADD COLUMN {column} VARCHAR(16)"))
+    from common.migrate import upgrade
+
+    upgrade(engine, "assistant")  # the schema by migrations/assistant (a log made by an earlier version is adopted)
     return engine
 
 

@@ -48,6 +48,7 @@ from common.booking.config import AbuseLimits, abuse_limits
 from common.booking.dates import (JST, Schedule, available_dates, change_deadline, format_date, format_deadline,
                                is_bookable, now_jst, to_jst)
 from common.booking.receipts import new_receipt_number, normalize_receipt
+from common.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOKED, CANCELLED = "booked", "cancelled"
@@ -332,19 +333,9 @@ def _engine(url: str) -> sa.engine.Engine:
             def _begin(connection):  # writers serialise at BEGIN instead of failing at COMMIT
                 read_only = connection.get_execution_options().get("booking_read_only")
                 connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-        metadata.create_all(engine)
-        phone_index.create(engine, checkfirst=True)  # databases made before the index
-        _add_version_column(engine)
+        upgrade(engine, "assistant")  # the schema by migrations/assistant (also adopts older databases)
         _engines[url] = engine
         return engine
-
-
-def _add_version_column(engine: sa.engine.Engine) -> None:
-    """Databases made before bookings had a version: add it (every booking starts at 1)."""
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("bulky_bookings")}
-    if "version" not in columns:
-        with engine.begin() as conn:
-            conn.execute(sa.text("ALTER TABLE bulky_bookings ADD COLUMN version INTEGER NOT NULL DEFAULT 1"))
 
 
 def _naive(moment: datetime) -> datetime:
@@ -481,6 +472,11 @@ class BookingStore:
         return self._many(sa.select(bookings).where(
             bookings.c.owner_ref == owner, bookings.c.status == BOOKED, bookings.c.day >= today)
             .order_by(bookings.c.day, bookings.c.id))
+
+    def of_owners(self, owners: Iterable[str], limit: int) -> List[Booking]:
+        """All bookings (also cancelled and past) of the chat users ``owners``, latest collection day first."""
+        return self._many(sa.select(bookings).where(bookings.c.owner_ref.in_(list(owners)))
+                          .order_by(bookings.c.day.desc(), bookings.c.id.desc()).limit(limit))
 
     def list(self, day: Optional[date] = None, ward: Optional[str] = None,
              status: Optional[str] = BOOKED) -> List[Booking]:

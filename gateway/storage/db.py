@@ -2,7 +2,9 @@
 
 SQLAlchemy Core, so the same code runs on the embedded default (SQLite file ``var/gateway.db``) and on
 PostgreSQL (``GATEWAY_DB_URL=postgresql+psycopg://…``) for several gateway machines. Every module
-declares its tables on ``metadata``; ``connect(url)`` creates what is missing.
+declares its tables on ``metadata`` (``load_tables`` imports them all); ``connect(url)`` brings the schema to
+the newest Alembic revision of ``migrations/gateway/`` (common/migrate.py: one process at a time, a database
+made by ``create_all`` before migrations is adopted with its rows). A new table or column needs a revision.
 
 Calls are synchronous and short (indexed single-row reads and writes); the async handlers run them
 in a worker thread with ``run_db`` so a slow disk never blocks the event loop.
@@ -39,35 +41,24 @@ def connect(url: str) -> sa.engine.Engine:
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
-    # Import the modules that declare tables, so create_all knows them all (the one place that lists them).
-    from gateway.staff import auth  # noqa: F401
-    from gateway.storage import canned, conversations, line_events, line_inbox  # noqa: F401
-
-    metadata.create_all(engine)
-    _add_missing_columns(engine)
+    migrate(engine)
     return engine
 
 
-def _add_missing_columns(engine: sa.engine.Engine) -> None:
-    """A database made by an older version gets the columns added since (nullable or with a server default).
-    Enough for added columns; anything else needs a real migration tool (Alembic, see issue on scale-out)."""
-    inspector = sa.inspect(engine)
-    with engine.begin() as c:
-        for table in metadata.sorted_tables:
-            present = {col["name"] for col in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present:
-                    continue
-                ddl = column.type.compile(engine.dialect)
-                clause = f" NOT NULL DEFAULT {_default_sql(column, engine)}" if column.server_default is not None else ""
-                c.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {ddl}{clause}"))
+def load_tables() -> sa.MetaData:
+    """Import every module that declares tables on ``metadata`` (the one place that lists them)."""
+    from gateway.staff import auth  # noqa: F401
+    from gateway.storage import (canned, conversations, handoff_log, line_events, line_inbox,  # noqa: F401
+                                 presence, reports)
+    return metadata
 
 
-def _default_sql(column: sa.Column, engine: sa.engine.Engine) -> str:
-    arg = column.server_default.arg
-    if isinstance(arg, str):
-        return arg if arg.isdigit() else "'" + arg.replace("'", "''") + "'"
-    return str(arg.compile(dialect=engine.dialect))
+def migrate(engine: sa.engine.Engine) -> None:
+    """The schema to the head of migrations/gateway (serialized across processes, see common/migrate.py)."""
+    from common.migrate import upgrade
+
+    load_tables()
+    upgrade(engine, "gateway")
 
 
 async def run_db(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
