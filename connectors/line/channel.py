@@ -7,12 +7,21 @@ every event is written to the durable inbox (gateway/storage/line_inbox.py) in o
 after a restart, has no second effect), and only then is LINE answered 200 (500 when the database refuses:
 LINE then redelivers). The events are processed in background tasks, in order per user (one queue per user, so
 two quick messages never race; at most 50 events wait per user, more are stored as failed for staff; the order
-holds within one gateway process). An event is deleted from the inbox only after its answer went out; at
+holds within one gateway process; with several gateways on one PostgreSQL see below). An event is deleted from the inbox only after its answer went out; at
 start the gateway resumes what is not done. A failing event is tried again with backoff
 (``LINE_INBOX_RETRY_SECONDS`` × 2^n), after ``LINE_INBOX_ATTEMPTS`` tries it is marked failed, logged (no text)
 and listed for staff at ``GET /staff/api/line/failed``. A text that reached the engine is never sent again
 (the inbox marks it right before the request, engine_client.BEFORE_SEND): when the gateway stopped before its
 answer went out, the user gets an apology with 「担当者と話す」 by push instead.
+
+Several gateways on one PostgreSQL: LINE may deliver a user's webhooks to any of them. Each stores the events and
+then tries the chat's advisory lock (gateway/storage/line_inbox.py ``ChatLocks``); the gateway holding it works
+the chat's rows one after another, oldest first, reading each from the database, and lets go when none is left
+(then it looks once more, so a row stored by another gateway while it held the lock is never left behind). A
+gateway that finds the lock taken leaves the rows to the holder. Every ``LINE_INBOX_SWEEP_SECONDS`` each gateway
+also takes up chats with rows not done that nobody holds (a gateway killed mid-turn: PostgreSQL freed its locks);
+a row in state ``engine`` then gets the apology, as after a restart. The per-user cap counts the chat's rows in the
+database. On SQLite (one machine, one gateway) the queues stay in memory.
 
 Events: ``follow`` → welcome, privacy notice and the menu as quick replies (and a pending deletion is cancelled);
 ``unfollow`` → recorded, so the retention job deletes the user's data after ``LINE_UNFOLLOW_GRACE_DAYS`` unless they
@@ -41,6 +50,7 @@ import logging
 import math
 import uuid
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Deque, Dict, List, Optional, Set
@@ -53,7 +63,8 @@ from gateway.counseling.crypto import cipher_for
 from gateway.handoff.engine_client import BEFORE_SEND
 from gateway.storage.db import run_db, utcnow
 from gateway.storage.line_events import EventLog
-from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, PENDING, PUSH, Entry, Inbox, connect_inbox
+from gateway.storage.line_inbox import (ANSWERED, ENGINE, FAILED, PENDING, PUSH, ChatLocks, Entry, Inbox,
+                                        connect_inbox)
 from connectors.line.inbox_writer import InboxWriter
 from gateway.storage.conversations import BOT
 from gateway.handoff.router import BotMessage, conversation_ref
@@ -296,6 +307,12 @@ class LineChannel:
         self._queues: Dict[str, Deque[Job]] = {}  # per user (or group/room): jobs run one after another
         self._tasks: Set[asyncio.Task] = set()
         self._warm: Optional[asyncio.Future] = None
+        # Several gateways on one PostgreSQL: a chat's rows are drained by the holder of its advisory lock.
+        self.shared = self.inbox.shared
+        self.locks = ChatLocks(inbox_db) if self.shared else None
+        self._lock_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-locks") if self.shared else None
+        self._drains: Dict[str, bool] = {}  # chat → drained here; True: woken again meanwhile (look once more)
+        self._sweeper: Optional[asyncio.Task] = None
         app.add_route(self.webhook, WEBHOOK_PATH, methods=["POST"], name="line_webhook")
         from gateway.staff.console.common import api_guard  # staff sessions and roles, as on the console
 
@@ -316,6 +333,9 @@ class LineChannel:
         pruned = await run_db(self.events.prune)
         logger.info("LINE channel enabled at %s (API %s; %d expired event ids pruned)", WEBHOOK_PATH,
                     s.line_api_base_url, pruned)
+        if self.shared:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop())
+            return
         unfinished = await run_db(self.inbox.unfinished)
         for entry_id, key in unfinished:
             self._enqueue(key, partial(self._process, entry_id))
@@ -324,6 +344,8 @@ class LineChannel:
 
     async def drain(self, app: Sanic, _loop=None) -> None:
         """On shutdown, let the events and pushes in progress finish (briefly)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._tasks:
             done, pending = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
             for task in pending:
@@ -334,6 +356,9 @@ class LineChannel:
         if self.api:
             await self.api.close()
         self.writer.close()
+        if self.locks is not None:
+            self.locks.close()
+            self._lock_thread.shutdown(wait=False)
 
     # ------------------------------------------------------------------ webhook
     async def webhook(self, request: Request) -> HTTPResponse:
@@ -365,7 +390,8 @@ class LineChannel:
             if not event_id:
                 logger.info("line: event without webhookEventId type=%s (not de-duplicated)", kind)
             waiting[key] = waiting.get(key, len(self._queues.get(key, ()))) + 1
-            refused = "flood" if waiting[key] > MAX_PENDING_EVENTS else None
+            # shared: the cap is counted in the database (store_op), no one gateway's memory knows all rows
+            refused = "flood" if waiting[key] > MAX_PENDING_EVENTS and not self.shared else None
             if refused:
                 logger.warning("line: %d events waiting for conv=%s, event refused (listed for staff)",
                                MAX_PENDING_EVENTS, conversation_ref(key))
@@ -373,16 +399,18 @@ class LineChannel:
             keys.append((key, kind, event))
         if rows:
             try:
-                ids = await self.writer.call(self.inbox.store_op, rows)
+                ids = await self.writer.call(self.inbox.store_op, rows, MAX_PENDING_EVENTS if self.shared else None)
             except Exception as exc:  # noqa: BLE001 — not stored: LINE must not get its 200 (it redelivers)
                 logger.error("line: webhook not stored (%s), answered 500", type(exc).__name__)
                 return json_response({"error": "not stored"}, 500)
             received = utcnow()
             for entry_id, (key, kind, event), row in zip(ids, keys, rows):
-                if entry_id is not None:  # processed from memory; a retry or a restart reads the row
+                if entry_id is not None and self.shared:
+                    self._wake(key)
+                elif entry_id is not None:  # processed from memory; a retry or a restart reads the row
                     fresh = Entry(entry_id, key, kind, event, received, PENDING, 0, None)
                     self._enqueue(key, partial(self._process, entry_id, fresh))
-                elif row[4] is None:
+                elif row[4] is None and not self.shared:
                     context = event.get("deliveryContext")
                     redelivery = context.get("isRedelivery") if isinstance(context, dict) else None
                     logger.info("line: duplicate event type=%s redelivery=%s (already handled)", kind, redelivery)
@@ -436,6 +464,69 @@ class LineChannel:
         finally:
             if self._queues.get(key) is queue:
                 del self._queues[key]
+
+    # ------------------------------------------------------------------ shared inbox (several gateways, PostgreSQL)
+    def _wake(self, chat: str) -> None:
+        """The chat has rows to work on: drain them here unless this gateway already does (then it looks again)."""
+        if chat in self._drains:
+            self._drains[chat] = True
+            return
+        self._drains[chat] = False
+        task = asyncio.get_running_loop().create_task(self._drain(chat))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _locked(self, method: Callable[[str], Any], chat: str) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._lock_thread, method, chat)
+
+    async def _drain(self, chat: str) -> None:
+        """While this gateway holds the chat's lock: its rows, oldest first, one at a time. Then let go and look
+        once more (a row another gateway stored while the lock was held here is taken up, never left behind). A
+        row this gateway could not finish (its failure could not be written) is left to the next sweep."""
+        tried: Set[int] = set()
+        try:
+            while True:
+                self._drains[chat] = False
+                if not await self._locked(self.locks.try_lock, chat):
+                    return  # another gateway works on the chat: it looks again before it lets go
+                try:
+                    while True:
+                        entry_id = await run_db(self.inbox.next_unfinished, chat)
+                        if entry_id is None or entry_id in tried:
+                            break
+                        tried.add(entry_id)
+                        await self._process(entry_id)
+                finally:
+                    await self._locked(self.locks.unlock, chat)
+                if self._drains.get(chat):
+                    continue
+                entry_id = await run_db(self.inbox.next_unfinished, chat)
+                if entry_id is None or entry_id in tried:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — the database: the sweep takes the chat up again
+            logger.error("line inbox: chat %s not drained (%s); the sweep tries again", conversation_ref(chat),
+                         type(exc).__name__)
+        finally:
+            self._drains.pop(chat, None)
+
+    async def _sweep_loop(self) -> None:
+        """Chats with rows not done that no gateway works on (a gateway stopped or was killed): taken up here."""
+        first = True
+        while True:
+            try:
+                chats = await run_db(self.inbox.unfinished_chats)
+                if first and chats:
+                    logger.info("line inbox: %d events of %d chats not done, taken up where no gateway works on them",
+                                sum(n for _, n in chats), len(chats))
+                for chat, _ in chats:
+                    if chat not in self._drains:
+                        self._wake(chat)
+            except Exception as exc:  # noqa: BLE001 — a database hiccup: the next sweep
+                logger.warning("line inbox: sweep failed (%s)", type(exc).__name__)
+            first = False
+            await asyncio.sleep(self.settings.line_inbox_sweep_seconds)
 
     # ------------------------------------------------------------------ the inbox
     async def _process(self, entry_id: int, fresh: Optional[Entry] = None) -> None:
@@ -629,8 +720,11 @@ class LineChannel:
         except Exception as exc:  # noqa: BLE001 — the inbox's database refused: say so, never pretend
             logger.error("line: push not stored (%s) conv=%s", type(exc).__name__, self._ref(user_id))
             return False
-        fresh = Entry(entry_id, chat, PUSH, event, utcnow(), ANSWERED, 0, outgoing)
-        self._enqueue(chat, partial(self._process, entry_id, fresh))
+        if self.shared:
+            self._wake(chat)
+        else:
+            fresh = Entry(entry_id, chat, PUSH, event, utcnow(), ANSWERED, 0, outgoing)
+            self._enqueue(chat, partial(self._process, entry_id, fresh))
         return True if confirm else None
 
     async def _pushed(self, entry: Entry) -> None:

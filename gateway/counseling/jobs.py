@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
+import sqlalchemy as sa
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Dict, Optional
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Optional
 from gateway import texts
 from gateway.counseling.desk import LEVEL_LABELS
 from gateway.storage.db import run_db, utcnow
-from gateway.storage.conversations import STAFF_PREFIX
+from gateway.storage.conversations import STAFF_PREFIX, conversations
 
 if TYPE_CHECKING:
     from gateway.handoff.router import Router
@@ -51,8 +53,9 @@ async def sweep(router: "Router", settings: UpkeepSettings, now: datetime) -> Di
         last = max(t for t in (conversation.last_user_at, conversation.claimed_at, conversation.counseling_since) if t)
         if conversation.idle_checked_at is None:
             if now - last >= timedelta(minutes=settings.idle_check_minutes):
+                if not await run_db(_claim, store.engine, conversation.id, "idle_checked_at", None, now):
+                    continue  # another gateway sent it
                 await router._tell(conversation, texts.IDLE_CHECK)
-                await run_db(store.mark, conversation.id, "idle_checked_at", now)
                 await router.notifier.conversation(await run_db(store.get, conversation.id))
                 done["checked"] += 1
         elif now - conversation.idle_checked_at >= timedelta(minutes=settings.idle_close_minutes):
@@ -65,6 +68,8 @@ async def sweep(router: "Router", settings: UpkeepSettings, now: datetime) -> Di
     for conversation in await run_db(store.waiting_since_before, first):
         if conversation.alerted_at and conversation.alerted_at > cutoff:
             continue
+        if not await run_db(_claim, store.engine, conversation.id, "alerted_at", cutoff, now):
+            continue  # another gateway alerted meanwhile
         minutes = int((now - conversation.waiting_since).total_seconds() // 60)
         level = conversation.risk if conversation.queue == "counseling" and conversation.risk != "none" else "normal"
         who = "相談" if conversation.queue == "counseling" else "問い合わせ"
@@ -75,7 +80,6 @@ async def sweep(router: "Router", settings: UpkeepSettings, now: datetime) -> Di
                    "waiting_since": conversation.waiting_since.isoformat(timespec="seconds") + "Z", "escalated": True}
         await router.notifier.alert(payload, roles=roles)
         await router.notifier.escalate(payload)
-        await run_db(store.mark, conversation.id, "alerted_at", now)
         done["realerted"] += 1
     done["purged"] = await run_db(store.purge_protected, now - timedelta(days=settings.retention_days))
     if any(done.values()):
@@ -83,24 +87,44 @@ async def sweep(router: "Router", settings: UpkeepSettings, now: datetime) -> Di
     return done
 
 
+def _claim(db, conversation_id: str, column: str, due_before: Optional[datetime], now: datetime) -> bool:
+    """Set ``column`` (idle_checked_at / alerted_at) to ``now`` only if it is still empty or older than
+    ``due_before``: of two gateways sweeping at once only one sends the check or the alert (claimed before it is
+    sent: a crash in between skips one check or one alert, never doubles it)."""
+    column_ = conversations.c[column]
+    due = column_.is_(None) if due_before is None else sa.or_(column_.is_(None), column_ <= due_before)
+    with db.begin() as c:
+        return c.execute(conversations.update().where(conversations.c.id == conversation_id, due)
+                         .values(**{column: now})).rowcount == 1
+
+
 async def run(router: "Router", settings: UpkeepSettings, interval: float,
-              clock: Callable[[], datetime] = utcnow) -> None:
+              clock: Callable[[], datetime] = utcnow, leader=None) -> None:
+    """Every ``interval`` seconds; with several gateways on one PostgreSQL only in the ``leader``
+    (gateway/jobs/leader.py), and each check, close and alert is claimed by a conditional UPDATE besides."""
     while True:
         try:
-            await sweep(router, settings, clock())
+            if leader is None or await leader.held():
+                await sweep(router, settings, clock())
         except Exception:  # noqa: BLE001 — a broken database must not stop the gateway
             logger.exception("counseling upkeep failed")
         await asyncio.sleep(interval)
 
 
 def start(app, router: "Router", settings: UpkeepSettings, interval: float) -> None:
+    from gateway.jobs.leader import Leader
+
+    leader = Leader(router.store.engine, "counseling_upkeep")
+
     @app.after_server_start
     async def _start(app, _loop=None) -> None:
-        app.ctx.counseling_upkeep = asyncio.get_running_loop().create_task(run(router, settings, interval))
+        app.ctx.counseling_upkeep = asyncio.get_running_loop().create_task(
+            run(router, settings, interval, leader=leader))
 
     @app.before_server_stop
     async def _stop(app, _loop=None) -> None:
         task = getattr(app.ctx, "counseling_upkeep", None)
         if task:
             task.cancel()
+        leader.close()
 

@@ -4,7 +4,8 @@ A job in the gateway (it owns the LINE push): every ``REMINDER_INTERVAL`` second
 store (common/booking, the engine's database) for bookings collected tomorrow whose reminder is due, finds
 the LINE chat of each (the store knows the chat only as ``owner_ref``, a hash of the engine's sender id
 "line:<user id>", so the gateway hashes the LINE conversations it knows), claims the reminder
-(``mark_reminded``: two gateways never both send it) and pushes it. ``send_due_reminders`` takes the
+(``mark_reminded``: two gateways never both send it) and pushes it. With several gateways on one
+PostgreSQL one of them runs the job at a time (gateway/jobs/leader.py); the claim is kept as the second guard. ``send_due_reminders`` takes the
 time as a parameter, so tests run it with a fixed clock.
 """
 
@@ -64,13 +65,15 @@ async def send_due_reminders(router: Router, store, now: datetime) -> int:
     return sent
 
 
-async def run_reminders(router: Router, store_factory, interval: float, clock=None) -> None:
-    """The periodic job (started by gateway/app.py); errors are logged and the loop goes on."""
+async def run_reminders(router: Router, store_factory, interval: float, clock=None, leader=None) -> None:
+    """The periodic job (started by gateway/app.py); errors are logged and the loop goes on. With several
+    gateways on one PostgreSQL only the ``leader`` (gateway/jobs/leader.py) runs it; the claim stays anyway."""
     from common.booking.dates import now_jst
 
     while True:
         try:
-            await send_due_reminders(router, store_factory(), (clock or now_jst)())
+            if leader is None or await leader.held():
+                await send_due_reminders(router, store_factory(), (clock or now_jst)())
         except Exception:  # noqa: BLE001 — a broken database must not stop the gateway
             logger.exception("reminder job failed")
         await asyncio.sleep(interval)
@@ -79,14 +82,18 @@ async def run_reminders(router: Router, store_factory, interval: float, clock=No
 def start(app, router: Router, db_url: Optional[str], interval: float) -> None:
     """Register the job on the Sanic app when the booking store is reachable."""
     from common.booking.store import BookingStore
+    from gateway.jobs.leader import Leader
+
+    leader = Leader(router.store.engine, "reminders")
 
     @app.after_server_start
     async def _start(app, _loop=None) -> None:
         app.ctx.reminders = asyncio.get_running_loop().create_task(
-            run_reminders(router, lambda: BookingStore(db_url), interval))
+            run_reminders(router, lambda: BookingStore(db_url), interval, leader=leader))
 
     @app.before_server_stop
     async def _stop(app, _loop=None) -> None:
         task = getattr(app.ctx, "reminders", None)
         if task:
             task.cancel()
+        leader.close()

@@ -237,12 +237,15 @@ class Retention:
         return counts
 
 
-async def run(retention: Retention, interval: float, clock: Callable[[], datetime] = utcnow) -> None:
-    """The periodic job: the first run one interval after the start, then every interval."""
+async def run(retention: Retention, interval: float, clock: Callable[[], datetime] = utcnow, leader=None) -> None:
+    """The periodic job: the first run one interval after the start, then every interval (with several gateways
+    on one PostgreSQL, only in the ``leader``, gateway/jobs/leader.py: the purges are idempotent, but one run
+    leaves one audit entry and one log line)."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await retention.purge(clock())
+            if leader is None or await leader.held():
+                await retention.purge(clock())
         except Exception as exc:  # noqa: BLE001 — a broken database must not stop the gateway
             logger.error("retention job failed (%s)", type(exc).__name__)
 
@@ -251,10 +254,14 @@ def start(app, store: HandoffStore, settings: Settings, line=None) -> Retention:
     """Register the job on the Sanic app (``line``: the LINE channel, whose inbox writer the job's writes share)."""
     retention = Retention(store, RetentionSettings.from_settings(settings), line.inbox if line else None,
                           line.writer.call if line else None)
+    from gateway.jobs.leader import Leader
+
+    leader = Leader(store.engine, "retention")
 
     @app.after_server_start
     async def _start(app, _loop=None) -> None:
-        app.ctx.retention = asyncio.get_running_loop().create_task(run(retention, settings.retention_interval))
+        app.ctx.retention = asyncio.get_running_loop().create_task(
+            run(retention, settings.retention_interval, leader=leader))
 
     @app.before_server_stop
     async def _stop(app, _loop=None) -> None:
@@ -262,5 +269,6 @@ def start(app, store: HandoffStore, settings: Settings, line=None) -> Retention:
         if task:
             task.cancel()
         retention.tracker.close()
+        leader.close()
 
     return retention

@@ -328,7 +328,8 @@ def audit_entries(engine: sa.engine.Engine, limit: int = 200,
 class LoginRateLimiter:
     """In-memory: at most ``max_failures`` failed logins per ``window_seconds`` per IP and per username.
 
-    Either limit blocks. Per process: several gateway machines each keep their own count.
+    Either limit blocks. Per process: for one gateway (SQLite); several gateways on one PostgreSQL share
+    ``SharedLoginRateLimiter`` (``login_limiter`` picks).
     """
 
     MAX_KEYS = 10_000  # above this, stale keys are swept so a spray of names cannot grow memory
@@ -397,3 +398,98 @@ class LoginRateLimiter:
             times = self._by_ip.get(ip)
             if at is not None and times is not None and at in times:
                 times.remove(at)
+
+    # the login form's calls (gateway/staff/console/pages.py): in memory, no thread needed
+    async def try_login(self, ip: str, username: Optional[str]) -> Optional[float]:
+        return self.attempt(ip, username)
+
+    async def login_ok(self, ip: str, username: Optional[str], at: Optional[float]) -> None:
+        self.succeeded(ip, username, at)
+
+
+# Failed (and in-flight) staff logins of the shared limiter: one row per IP and one per username and try.
+login_failures = sa.Table(
+    "staff_login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scope", sa.String(4), nullable=False),  # ip | user
+    sa.Column("key", sa.String(128), nullable=False),  # the address, or the username in lower case
+    sa.Column("at", sa.Float, nullable=False),  # unix time (the gateways' clocks, kept by NTP)
+    sa.Index("ix_staff_login_failures_key", "scope", "key", "at"),
+)
+LOGIN_LOCK = (0x5a_70_03, 0)  # advisory lock (class, key): one check-and-count at a time across gateways
+
+
+class SharedLoginRateLimiter(LoginRateLimiter):
+    """The same limits as ``LoginRateLimiter``, counted in the gateway database, so that several gateways on one
+    PostgreSQL share them (a failure on one counts on all). Check and count are one transaction under a
+    transaction-level advisory lock, so parallel tries on different gateways cannot all pass either."""
+
+    PRUNE_EVERY = 200  # attempts between two deletions of rows that left the window
+
+    def __init__(self, db: sa.engine.Engine, max_failures: int = 5, window_seconds: float = 300.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(max_failures, window_seconds, clock)
+        self.db = db
+        self._attempts = 0
+
+    def _serialize(self, c: sa.engine.Connection) -> None:
+        if c.dialect.name == "postgresql":
+            c.execute(sa.text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": LOGIN_LOCK[0], "b": LOGIN_LOCK[1]})
+
+    def _counts(self, c: sa.engine.Connection, ip: str, username: Optional[str], now: float) -> Tuple[int, int]:
+        since = now - self.window
+
+        def count(scope: str, key: str) -> int:
+            return c.execute(sa.select(sa.func.count()).select_from(login_failures).where(
+                login_failures.c.scope == scope, login_failures.c.key == key[:128],
+                login_failures.c.at > since)).scalar_one()
+        return count("ip", ip), count("user", self._user_key(username))
+
+    def _insert(self, c: sa.engine.Connection, ip: str, username: Optional[str], now: float) -> int:
+        row = c.execute(login_failures.insert().values(scope="ip", key=ip[:128], at=now))
+        c.execute(login_failures.insert().values(scope="user", key=self._user_key(username), at=now))
+        return row.inserted_primary_key[0]
+
+    def allowed(self, ip: str, username: Optional[str]) -> bool:
+        with self.db.connect() as c:
+            return max(self._counts(c, ip, username, self.clock())) < self.max_failures
+
+    def attempt(self, ip: str, username: Optional[str]) -> Optional[float]:
+        """As ``LoginRateLimiter.attempt``; returns the IP row's id (for ``succeeded``), None when over the limit."""
+        now = self.clock()
+        with self._lock, self.db.begin() as c:
+            self._serialize(c)
+            if max(self._counts(c, ip, username, now)) >= self.max_failures:
+                return None
+            row_id = self._insert(c, ip, username, now)
+            self._attempts += 1
+            if self._attempts % self.PRUNE_EVERY == 0:
+                c.execute(login_failures.delete().where(login_failures.c.at <= now - self.window))
+        return row_id
+
+    def failed(self, ip: str, username: Optional[str]) -> None:
+        with self.db.begin() as c:
+            self._insert(c, ip, username, self.clock())
+
+    def succeeded(self, ip: str, username: Optional[str], at: Optional[float] = None) -> None:
+        """The username's failures go (the IP's stay), and the try's own IP row (``at``: its id)."""
+        with self.db.begin() as c:
+            c.execute(login_failures.delete().where(login_failures.c.scope == "user",
+                                                    login_failures.c.key == self._user_key(username)))
+            if at is not None:
+                c.execute(login_failures.delete().where(login_failures.c.id == at, login_failures.c.scope == "ip"))
+
+    async def try_login(self, ip: str, username: Optional[str]) -> Optional[float]:
+        from gateway.storage.db import run_db
+
+        return await run_db(self.attempt, ip, username)
+
+    async def login_ok(self, ip: str, username: Optional[str], at: Optional[float]) -> None:
+        from gateway.storage.db import run_db
+
+        await run_db(self.succeeded, ip, username, at)
+
+
+def login_limiter(db: sa.engine.Engine) -> LoginRateLimiter:
+    """In memory for one gateway (SQLite); in the database when gateways share PostgreSQL."""
+    return SharedLoginRateLimiter(db) if db.dialect.name == "postgresql" else LoginRateLimiter()

@@ -16,12 +16,20 @@ Where: in the gateway's database on PostgreSQL; on SQLite in a file of its own b
 SQLite has one writer per file, and the chats' writes (several per turn) would make LINE's ack wait for the
 lock. The ``*_op`` methods take an open connection, so the channel's writer (connectors/line/inbox_writer.py)
 can run several in one transaction; the plain methods run one in a transaction of its own.
+
+Several gateways on one PostgreSQL (``shared``): a chat's rows are worked on by one gateway at a time, the one
+holding the chat's session-level advisory lock (``ChatLocks``: ``pg_try_advisory_lock(LINE_CHATS, hash(chat))``
+on a connection of its own); it drains them oldest first (``next_unfinished``). A killed gateway's session ends,
+PostgreSQL frees its locks, and another gateway's sweep (``unfinished_chats``) picks the rows up.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +41,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.storage.db import metadata, utcnow
 from gateway.storage.line_events import webhook_events
 
+logger = logging.getLogger(__name__)
+
 PENDING, ENGINE, ANSWERED, FAILED = "pending", "engine", "answered", "failed"
+LINE_CHATS = 0x5a_70_02  # the advisory lock class of LINE chats (the jobs' is gateway/jobs/leader.py's)
 PUSH = "push"  # the kind of a row that is not a webhook event but a push the router asked for
 Row = Tuple[Optional[str], str, str, Dict[str, Any], Optional[str]]  # event id, chat, kind, event, refused
 UNFINISHED = (PENDING, ENGINE, ANSWERED)
@@ -103,6 +114,7 @@ class Inbox:
         dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(db.dialect.name)
         if dialect is None:
             raise RuntimeError(f"the LINE inbox needs SQLite or PostgreSQL, not {db.dialect.name}")
+        self.shared = db.dialect.name == "postgresql"  # several gateways may work on these rows
         # RETURNING tells whether the row went in (psycopg answers rowcount -1 here)
         self._claim = (dialect.insert(webhook_events).on_conflict_do_nothing(index_elements=["event_id"])
                        .returning(webhook_events.c.event_id))
@@ -125,13 +137,18 @@ class Inbox:
         with self.db.begin() as c:
             return [op(c) for op in ops]
 
-    def store_op(self, c: sa.engine.Connection, events: List[Row]) -> List[Optional[int]]:
+    def store_op(self, c: sa.engine.Connection, events: List[Row], cap: Optional[int] = None) -> List[Optional[int]]:
+        """``cap``: refuse (store as failed, reason ``flood``) an event whose chat already has that many rows not
+        done (used when gateways share the inbox: no one gateway's memory knows them all)."""
         now = utcnow()
         ids: List[Optional[int]] = []
         for event_id, chat, kind, event, refused in events:
             if event_id and c.execute(self._claim.values(event_id=event_key(event_id), received_at=now)).first() is None:
                 ids.append(None)
                 continue
+            if cap is not None and not refused and self.waiting_op(c, chat) >= cap:
+                refused = "flood"
+                logger.warning("line: %d events waiting for a chat, event refused (listed for staff)", cap)
             row = c.execute(inbox.insert().values(
                 event_id=event_key(event_id) if event_id else None, chat=chat[:128], kind=kind[:32],
                 payload=self._seal(event), received_at=now, state=FAILED if refused else PENDING,
@@ -153,6 +170,28 @@ class Inbox:
         with self.db.connect() as c:
             return [(r.id, r.chat) for r in c.execute(
                 sa.select(inbox.c.id, inbox.c.chat).where(inbox.c.state.in_(UNFINISHED)).order_by(inbox.c.id))]
+
+    def unfinished_chats(self) -> List[Tuple[str, int]]:
+        """(chat, rows) of every chat with rows not done (the shared sweep)."""
+        with self.db.connect() as c:
+            return [(r.chat, r.n) for r in c.execute(
+                sa.select(inbox.c.chat, sa.func.count().label("n")).where(inbox.c.state.in_(UNFINISHED))
+                .group_by(inbox.c.chat).order_by(sa.func.min(inbox.c.id)))]
+
+    def next_unfinished(self, chat: str, skip: Iterable[int] = ()) -> Optional[int]:
+        """The chat's oldest row not done (leaving out ``skip``: rows this drain could not finish)."""
+        query = (sa.select(inbox.c.id).where(inbox.c.chat == chat[:128], inbox.c.state.in_(UNFINISHED))
+                 .order_by(inbox.c.id).limit(1))
+        skip = list(skip)
+        if skip:
+            query = query.where(inbox.c.id.not_in(skip))
+        with self.db.connect() as c:
+            return c.execute(query).scalar()
+
+    def waiting_op(self, c: sa.engine.Connection, chat: str) -> int:
+        """How many of the chat's rows are not done (the per-user cap when gateways share the inbox)."""
+        return c.execute(sa.select(sa.func.count()).select_from(inbox)
+                         .where(inbox.c.chat == chat[:128], inbox.c.state.in_(UNFINISHED))).scalar_one()
 
     def get(self, entry_id: int) -> Optional[Entry]:
         with self.db.connect() as c:
@@ -235,3 +274,56 @@ class Inbox:
         events = c.execute(inbox.delete().where(inbox.c.state == FAILED, inbox.c.received_at < failed_before)).rowcount
         claims = c.execute(webhook_events.delete().where(webhook_events.c.received_at < claims_before)).rowcount
         return events, claims
+
+
+def chat_key(chat: str) -> int:
+    value = zlib.crc32(chat.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+class ChatLocks:
+    """The chats this gateway works on, as PostgreSQL session-level advisory locks, all on one connection of their
+    own (a session may hold many). Two chats with the same hash share a lock: they only wait for each other.
+    Should the connection break (a PostgreSQL restart), its locks are gone: the next call opens a new one."""
+
+    def __init__(self, db: sa.engine.Engine) -> None:
+        self.db = db
+        self._conn: Optional[sa.engine.Connection] = None
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str, chat: str) -> bool:
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None:
+                        self._conn = self.db.connect()
+                        self._conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return bool(self._conn.execute(sa.text(sql), {"a": LINE_CHATS, "b": chat_key(chat)}).scalar())
+                except Exception as exc:  # noqa: BLE001 — a broken session: its locks are gone anyway
+                    logger.warning("line inbox: lock connection failed (%s)", type(exc).__name__)
+                    self._drop()
+                    if attempt == 2:
+                        raise
+        return False
+
+    def try_lock(self, chat: str) -> bool:
+        return self._run("SELECT pg_try_advisory_lock(:a, :b)", chat)
+
+    def unlock(self, chat: str) -> None:
+        try:
+            self._run("SELECT pg_advisory_unlock(:a, :b)", chat)
+        except Exception:  # noqa: BLE001 — the session is gone, and the lock with it
+            pass
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+                self._conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()

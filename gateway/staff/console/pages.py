@@ -56,14 +56,14 @@ def routes(bp: Blueprint, console: StaffConsole) -> None:
         username = (request.form.get("username") or "").strip()[:64]
         password = request.form.get("password") or ""
         ip = request.ip or "unknown"
-        attempt = limiter.attempt(ip, username)  # counted before the hash: parallel tries cannot all pass
+        attempt = await limiter.try_login(ip, username)  # counted before the hash: parallel tries cannot all pass
         if attempt is None:
             logger.info("staff: login rate-limited user=%s", username)
             return _login_form(settings, request, texts.STAFF_LOGIN_RATE_LIMITED, 429)
         user = await console.hashes.run(staff_auth.authenticate, db, username, password)
         if not user:
             return _login_form(settings, request, texts.STAFF_LOGIN_FAILED, 401)
-        limiter.succeeded(ip, username, attempt)
+        await limiter.login_ok(ip, username, attempt)
         token, _ = await run_db(staff_auth.create_session, db, user["id"])
         await run_db(staff_auth.audit, db, user, "login")
         response = redirect("/staff", status=303, headers=dict(SECURITY_HEADERS))
