@@ -74,6 +74,9 @@ class Settings:
     # line_inbox_retry_seconds × 2^n (at most 5 minutes), at most line_inbox_attempts times, then listed for staff.
     line_inbox_attempts: int = 5
     line_inbox_retry_seconds: float = 2.0
+    # Several gateways on one PostgreSQL: how often each takes up LINE chats with events not done that no gateway
+    # works on (one killed mid-turn); see connectors/line/channel.py.
+    line_inbox_sweep_seconds: float = 10.0
     # Public doors (README "Security and reliability"): request bodies and WebSocket messages over
     # max_body_bytes are refused with 413 while they stream in (gateway/http_limits.py); widget metadata over
     # max_metadata_bytes is dropped. Rate limits (gateway/rate_limits.py) in the `limits` library's notation,
@@ -174,6 +177,7 @@ class Settings:
                                                         cls.rate_limit_new_conversations),
             rate_limit_address_messages=os.environ.get("RATE_LIMIT_ADDRESS_MESSAGES", cls.rate_limit_address_messages),
             rate_limit_conversation_messages=os.environ.get("RATE_LIMIT_CONVERSATION_MESSAGES",
+            line_inbox_sweep_seconds=max(0.2, _env_float("LINE_INBOX_SWEEP_SECONDS", cls.line_inbox_sweep_seconds)),
                                                             cls.rate_limit_conversation_messages),
             rest_api_token=os.environ.get("REST_API_TOKEN", "").strip(),
             webchat_session_secret=os.environ.get("WEBCHAT_SESSION_SECRET", "").strip(),

@@ -46,7 +46,7 @@ class StaffConsole(LiveUpdates):
         self.db = db
         self.settings = settings
         self.sio = sio
-        self.limiter = staff_auth.LoginRateLimiter()
+        self.limiter = staff_auth.login_limiter(db)  # shared by the gateways on PostgreSQL
         self.hashes = HashGate()
         self._online: Dict[str, Dict] = {}  # socket sid → session user
         self._sessions: Dict[str, str] = {}  # socket sid → its session's token hash
