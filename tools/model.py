@@ -51,8 +51,30 @@ def model_path() -> Path:
     return MODELS_DIR / f"nlu-core-{fingerprint()}.tar.gz"
 
 
-def engine_env() -> dict:
-    """Environment for Rasa processes: quiet, offline, no telemetry."""
+# What a serving engine (rasa run) and action server get unless the environment says otherwise; the variables are
+# the ones Rasa 3.6 reads (rasa/core/lock_store.py, rasa/core/constants.py, rasa/utils/tensorflow/environment.py).
+SERVING_DEFAULTS = {
+    # Seconds a conversation's ticket lock lives (Rasa: 60). Longer than the gateway's ENGINE_TIMEOUT (20 s), so a
+    # turn the gateway still waits for keeps its lock; short enough that after an engine is killed mid-turn its
+    # Redis lock frees the conversation within half a minute instead of a full one.
+    "TICKET_LOCK_LIFETIME": "30",
+    # The tracker store's PostgreSQL pool per engine (Rasa: 50 + 100 overflow, so two engines could ask for 300
+    # connections of PostgreSQL's default max_connections=100). Rasa uses the store synchronously on its one event
+    # loop thread: a handful of connections is enough.
+    "SQL_POOL_SIZE": "5",
+    "SQL_MAX_OVERFLOW": "10",
+    # TensorFlow's thread pools (DIET, TED): by default each engine gets a pool of one thread per core for each
+    # operation and another for running operations side by side. A turn is a few small matrix products; several
+    # engines, action servers and gateways share the cores, so one thread each avoids oversubscription (more
+    # engines scale better than more threads). Training (`make train`) keeps TensorFlow's defaults.
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+}
+
+
+def engine_env(serving: bool = False) -> dict:
+    """Environment for Rasa processes: quiet, offline, no telemetry; ``serving`` (rasa run, the action server)
+    adds SERVING_DEFAULTS where the environment does not set them."""
     env = dict(os.environ)
     env.update(
         # DEBUG would make Rasa log message texts; counseling text must never reach the logs.
@@ -62,6 +84,10 @@ def engine_env() -> dict:
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         PYTHONWARNINGS="ignore",
     )
+    if serving:
+        for name, value in SERVING_DEFAULTS.items():
+            if not env.get(name, "").strip():
+                env[name] = value
     return env
 
 

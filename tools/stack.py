@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.endpoints import engine_endpoints  # noqa: E402
 from tools.model import ROOT, engine_env, model_path  # noqa: E402
 
 ENGINE_BIN = ROOT / ".venv" / "engine" / "bin"
@@ -165,13 +166,11 @@ class Stack:
         return open(logs / f"{name}.log", "ab")
 
     def _endpoints_file(self) -> Path:
-        """endpoints.yml for this run (JSON is YAML): the repository's endpoints.yml with this run's ports."""
+        """endpoints.yml for this run (JSON is YAML): this run's action server and SQLite tracker store, or
+        TRACKER_STORE_URL / LOCK_STORE_URL / ACTION_SERVER_URL from the environment (tools/endpoints.py)."""
         engine_dir = self.data_dir / "engine"
         engine_dir.mkdir(parents=True, exist_ok=True)
-        endpoints = {
-            "action_endpoint": {"url": f"{self.actions_url}/webhook"},
-            "tracker_store": {"type": "SQL", "dialect": "sqlite", "db": str(engine_dir / "tracker.db")},
-        }
+        endpoints = engine_endpoints(self.actions_url, engine_dir / "tracker.db", dict(os.environ) | self.extra_env)
         path = engine_dir / "endpoints.yml"
         path.write_text(json.dumps(endpoints, indent=2))
         return path
@@ -191,7 +190,7 @@ class Stack:
         self._probe_due.pop(name, None)
 
     def start_actions(self) -> None:
-        env = engine_env() | {"SANIC_HOST": "127.0.0.1"} | self.extra_env
+        env = engine_env(serving=True) | {"SANIC_HOST": "127.0.0.1"} | self.extra_env
         self._spawn("actions", [str(ENGINE_BIN / "rasa"), "run", "actions", "--actions", "actions",
                                 "-p", str(self.actions_port)], env)
 
@@ -204,7 +203,7 @@ class Stack:
         cmd = [str(ENGINE_BIN / "rasa"), "run", "--enable-api", f"--auth-token={self.engine_auth_token}",
                "-i", "127.0.0.1", "-p", str(self.engine_port), "-m", str(self.model),
                "--endpoints", str(self._endpoints_file()), "--credentials", "credentials.yml"]
-        self._spawn("engine", cmd, engine_env() | self.extra_env)
+        self._spawn("engine", cmd, engine_env(serving=True) | self.extra_env)
 
     def start_gateway(self) -> None:
         env = dict(os.environ) | {
