@@ -92,10 +92,12 @@ def wait_port(port: int, timeout: float, alive: Callable[[], bool] = lambda: Tru
 class Postgres:
     """A throwaway PostgreSQL like tools/pg.py's, that can also be restarted (the fault test)."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self) -> None:
         self.bindir = pg_bindir()
         self.as_user: List[str] = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        self.data = base / "pgdata"
+        # its own folder in /tmp: as root the server runs as `postgres`, which cannot enter pytest's 0700 folders
+        self.base = Path(tempfile.mkdtemp(prefix="scaleout-pg-"))
+        self.data = self.base / "pgdata"
         self.port = free_port()
 
     @property
@@ -109,11 +111,16 @@ class Postgres:
     def init(self) -> None:
         self.data.mkdir(parents=True)
         if self.as_user:
-            shutil.chown(self.data.parent, "postgres")
+            shutil.chown(self.base, "postgres")
             shutil.chown(self.data, "postgres")
-        subprocess.run(self.as_user + [str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                                       "--no-sync", "-E", "UTF8", "--locale", "C"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        done = subprocess.run(self.as_user + [str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust",
+                                              "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr}")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
 
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off "
@@ -247,7 +254,7 @@ class Topology:
         self.gateway_env = dict(gateway_env or {})
         self.city_data = city_data
         self.engine_threads = engine_threads
-        self.pg = Postgres(self.run_dir)
+        self.pg = Postgres()
         self.redis = Redis(self.run_dir)
         self.ports = {name: free_port() for name in ("gateways", "engines", "actions", "stats")}
         self.haproxy: Optional[Service] = None
@@ -494,6 +501,7 @@ class Topology:
             thread.join(30)
         self.redis.stop()
         self.pg.stop("immediate")
+        self.pg.remove()
 
     def __enter__(self) -> "Topology":
         try:

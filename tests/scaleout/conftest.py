@@ -22,10 +22,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: left out of the short subset (make test-scaleout-short)")
 
 
+ORDER = ["test_haproxy_config", "test_load", "test_cross_gateway", "test_faults"]  # faults last: they break things
+
+
 def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = item.fspath.purebasename
+        return ORDER.index(name) if name in ORDER else len(ORDER)
+
     for item in items:
         if "tests/scaleout" in str(item.fspath):
             item.add_marker(pytest.mark.scaleout)
+    items.sort(key=lambda item: rank(item) if "tests/scaleout" in str(item.fspath) else -1)
 
 
 @pytest.fixture(scope="session")
