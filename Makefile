@@ -162,3 +162,10 @@ staff-admin: $(GATEWAY_VENV)/.installed
 
 clean:
 	rm -rf .venv models var results .pytest_cache
+
+# Schema of the gateway DB (GATEWAY_DB_URL) and the assistant DB (ASSISTANT_DB_URL) to the newest Alembic revision
+# (every process also does it at start, one at a time); `make migrate ARGS=check` checks instead.
+.PHONY: migrate
+migrate: $(GATEWAY_VENV)/.installed
+	$(GATEWAY_PY) -m gateway.storage.migrate $(or $(ARGS),upgrade)
+	$(GATEWAY_PY) -m common.migrate $(or $(ARGS),upgrade)
