@@ -20,7 +20,7 @@ from sanic.response import HTTPResponse, file, json as json_response
 from connectors.line.channel import CHANNEL as LINE_CHANNEL, setup_line
 from connectors.rest import setup_rest
 from connectors.webchat import CHANNEL as WEB_CHANNEL, PacketJson, WebChat
-from gateway import texts
+from gateway import metrics, texts
 from gateway.counseling import jobs as counseling_jobs
 from gateway.counseling.classifier import default_triage
 from gateway.counseling.crypto import cipher_for
@@ -68,11 +68,14 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     router = Router(engine, store, settings.max_message_chars, hours=hours)
     app.ctx.router = router
     limits = RateLimits(settings)  # gateway/rate_limits.py: where each limit sits, and why
+    limits.check_turn = metrics.counting_refusals(limits.check_turn)  # gateway/metrics.py
     webchat = WebChat(sio, router, limits, settings)  # signed sessions, history, delivery (connectors/webchat.py)
     setup_rest(app, router, limits, settings)  # POST /api/messages, only with REST_API_TOKEN
     # LINE (connectors/line/channel.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
     app.ctx.line = setup_line(app, router, db, settings)
     app.ctx.staff = StaffConsole(app, sio, router, db, settings)
+    # GET /metrics and the HTTP error counts (gateway/metrics.py: who may read it, what it holds).
+    metrics.setup(app, settings, db, app.ctx.line.inbox.db if app.ctx.line else None)
     # The one place the router learns how to reach users outside a turn and whom to tell about chats.
     router.connect(channels={WEB_CHANNEL: webchat.push, **({LINE_CHANNEL: app.ctx.line.push} if app.ctx.line else {})},
                    notifier=app.ctx.staff)
@@ -115,6 +118,11 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
         if request.headers.get("if-none-match") == widget_etag:
             return HTTPResponse(status=304, headers=headers)
         return HTTPResponse(widget_js, headers=headers, content_type="text/javascript; charset=utf-8")
+
+    @app.get("/livez")
+    async def livez(request: Request) -> HTTPResponse:
+        """Liveness for the balancer and Kubernetes: the process serves (whatever the engine does)."""
+        return json_response({"status": "ok"})
 
     @app.get("/healthz")
     async def healthz(request: Request) -> HTTPResponse:

@@ -102,6 +102,11 @@ class Settings:
     # the only one the staff console's Socket.IO accepts and the widget's default one (CORS_ORIGINS adds
     # others); the staff cookie is Secure unless it is plain HTTP on loopback (never taken from Host).
     public_url: str = ""
+    # GET /metrics (gateway/metrics.py): METRICS=off removes it; it answers only loopback / private addresses
+    # unless METRICS_PUBLIC=1, and only with "Authorization: Bearer <METRICS_TOKEN>" when that is set.
+    metrics: bool = True
+    metrics_public: bool = False
+    metrics_token: str = ""
 
     def own_origins(self) -> list:
         """The gateway's own origin(s): that of PUBLIC_URL, or http://HOST:PORT (and localhost on loopback)."""
@@ -169,6 +174,7 @@ class Settings:
             line_reply_token_seconds=_env_float("LINE_REPLY_TOKEN_SECONDS", cls.line_reply_token_seconds),
             line_inbox_attempts=max(1, int(_env_float("LINE_INBOX_ATTEMPTS", cls.line_inbox_attempts))),
             line_inbox_retry_seconds=_env_float("LINE_INBOX_RETRY_SECONDS", cls.line_inbox_retry_seconds),
+            line_inbox_sweep_seconds=max(0.2, _env_float("LINE_INBOX_SWEEP_SECONDS", cls.line_inbox_sweep_seconds)),
             max_body_bytes=int(_env_float("MAX_BODY_BYTES", cls.max_body_bytes)),
             max_metadata_bytes=int(_env_float("MAX_METADATA_BYTES", cls.max_metadata_bytes)),
             rate_limits=os.environ.get("RATE_LIMITS", "on").strip().lower() not in ("off", "0", "false", "no"),
@@ -177,7 +183,6 @@ class Settings:
                                                         cls.rate_limit_new_conversations),
             rate_limit_address_messages=os.environ.get("RATE_LIMIT_ADDRESS_MESSAGES", cls.rate_limit_address_messages),
             rate_limit_conversation_messages=os.environ.get("RATE_LIMIT_CONVERSATION_MESSAGES",
-            line_inbox_sweep_seconds=max(0.2, _env_float("LINE_INBOX_SWEEP_SECONDS", cls.line_inbox_sweep_seconds)),
                                                             cls.rate_limit_conversation_messages),
             rest_api_token=os.environ.get("REST_API_TOKEN", "").strip(),
             webchat_session_secret=os.environ.get("WEBCHAT_SESSION_SECRET", "").strip(),
@@ -185,4 +190,7 @@ class Settings:
             webchat_history_hours=_env_float("WEBCHAT_HISTORY_HOURS", cls.webchat_history_hours),
             engine_auth_token=os.environ.get("ENGINE_AUTH_TOKEN", "").strip(),
             public_url=os.environ.get("PUBLIC_URL", "").strip().rstrip("/"),
+            metrics=os.environ.get("METRICS", "on").strip().lower() not in ("off", "0", "false", "no"),
+            metrics_public=os.environ.get("METRICS_PUBLIC", "").strip().lower() in ("1", "on", "true", "yes"),
+            metrics_token=os.environ.get("METRICS_TOKEN", "").strip(),
         )

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import time
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import httpx
+
+from gateway import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class EngineClient:
         hook = BEFORE_SEND.get()
         if hook is not None:
             await hook()
+        started = time.perf_counter()
         try:
             # HAProxy hashes this header: one conversation always reaches the same engine (Rasa 3.6's Redis lock
             # is not atomic, RasaHQ/rasa#9213)
@@ -68,6 +72,7 @@ class EngineClient:
                                                headers={"X-Conversation-Id": sender_id})
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"{type(exc).__name__}") from exc
+        metrics.engine_round_trip(time.perf_counter() - started)
         if response.status_code != 200:
             raise EngineUnavailable(f"HTTP {response.status_code}")
         try:

@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from common.conversation_id import ConversationId
-from gateway import texts
+from gateway import metrics, texts
 from gateway.counseling.desk import CounselingDesk
 from gateway.counseling.hours import CounselingHours
 from gateway.counseling.classifier import assess
@@ -166,10 +166,12 @@ class Router:
             self.notifier = notifier
 
     # ------------------------------------------------------------------ user turns
+    @metrics.timed_turn  # counted per channel and outcome, timed (gateway/metrics.py)
     async def handle_text(self, conversation_id: str, channel: str, text: Any,
                           metadata: Optional[Dict[str, Any]] = None) -> List[BotMessage]:
         """Route one user turn; returns what the user is told now (nothing while a person owns the chat)."""
         ref = conversation_ref(conversation_id)
+        metrics.outcome("rejected")  # until the checks below are passed
         if not isinstance(text, str):
             logger.info("rejected turn conv=%s channel=%s reason=not-text", ref, channel)
             return [{"text": texts.NOT_TEXT}]
@@ -183,6 +185,7 @@ class Router:
             logger.info("rejected turn conv=%s channel=%s reason=bad-characters", ref, channel)
             return [{"text": texts.BAD_CHARACTERS}]
         text = text.strip()
+        metrics.outcome("gateway")
         conversation = await run_db(self.store.get_or_create, str(ConversationId(channel, conversation_id)), channel)
         # Before anything else reads the message, in every state.
         found = await asyncio.get_running_loop().run_in_executor(_TRIAGE, assess, text)
@@ -192,16 +195,19 @@ class Router:
             logger.warning("triage conv=%s channel=%s level=%s rules=%s", ref, channel, found.level,
                            ",".join(found.rules))
         if conversation.owner.startswith(STAFF_PREFIX):
+            metrics.outcome("staff")
             shown = await self.desk.while_with_staff(conversation, found)
             await self.notifier.message(conversation.id, message)
             return shown  # a person owns the chat: they answer from the console
         if conversation.owner == QUEUED:
+            metrics.outcome("queued")
             return await self._while_queued(conversation, found, text, message)
         if found.level == "none":
             text = await self._typed_button(conversation, text)
         if text == REQUEST_HUMAN and found.level == "none":
             return await self.request_human(conversation, "general", "user_request")
         if text == REQUEST_COUNSELOR or found.level != "none":
+            metrics.outcome("counseling")
             return await self._counseling(conversation, found, requested=text == REQUEST_COUNSELOR)
         # The engine is told the triage found nothing: its NLU then never answers typed text with the
         # counseling menu (bot/nlu/front_door.py), which was a false alarm for 「相続の相談窓口は？」.
@@ -315,9 +321,11 @@ class Router:
         try:
             replies = await self.engine.send(conversation.engine_sender, text, channel, metadata)
         except EngineUnavailable as exc:
+            metrics.engine_error(exc)
             logger.warning("engine unavailable conv=%s channel=%s error=%s", conversation_ref(conversation.id),
                            channel, exc)
             return await self._say(conversation.id, texts.ENGINE_DOWN, buttons=[texts.HUMAN_BUTTON])
+        metrics.outcome("bot")
         handoff = next((m["custom"]["handoff"] for m in replies
                         if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("handoff"), dict)), None)
         shown = [m for m in replies if not (isinstance(m.get("custom"), dict) and "handoff" in m["custom"])]
@@ -334,6 +342,7 @@ class Router:
 
     async def request_human(self, conversation: Conversation, queue: str, reason: str) -> List[BotMessage]:
         """Put the chat in a queue (the gateway decides: a chat a person owns stays with them)."""
+        metrics.outcome("counseling" if queue == "counseling" else "handoff")
         if queue == "counseling":
             return await self.desk.from_bot(conversation, Triage("none"), requested=True)
         priority = 0  # general: first come, first served

@@ -1,0 +1,81 @@
+"""Start the Rasa engine in a container: endpoints.yml from the environment, then ``rasa run``.
+
+The same variables as the tested topology (tools/scaleout.py, SCALEOUT contract):
+    ENGINE_AUTH_TOKEN    the engine API's token (required: the gateway sends it for /status)
+    ACTION_SERVER_URL    the action servers, e.g. http://haproxy:5056 (default http://actions:5055)
+    TRACKER_STORE_URL    postgresql://user:password@host:5432/rasa (empty: SQLite in var/, one engine only)
+    LOCK_STORE_URL       redis://[:password@]host:6379/2 (empty: in-memory lock, one engine only)
+    LOCK_KEY_PREFIX      default "sapporo"
+    MODEL_SERVER_URL     pull the model from here (Rasa's `models:` endpoint; MODEL_SERVER_TOKEN, MODEL_PULL_SECONDS)
+    MODEL_PATH           else this model file; else the newest models/*.tar.gz baked into the image
+    ENGINE_PORT          default 5005
+Rasa reads TICKET_LOCK_LIFETIME, SQL_POOL_SIZE, SQL_MAX_OVERFLOW and the TF_* thread counts from the
+environment itself. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def endpoints(env=os.environ) -> dict:
+    actions = env.get("ACTION_SERVER_URL", "http://actions:5055").rstrip("/")
+    result = {"action_endpoint": {"url": f"{actions}/webhook"}}
+    tracker = env.get("TRACKER_STORE_URL", "").strip()
+    if tracker:
+        # Rasa takes a URL with "://" in `url` as the whole SQLAlchemy URL (SQLTrackerStore.get_db_url)
+        result["tracker_store"] = {"type": "SQL", "dialect": "postgresql", "url": tracker}
+    else:
+        (ROOT / "var" / "engine").mkdir(parents=True, exist_ok=True)
+        result["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": str(ROOT / "var" / "engine" / "tracker.db")}
+    lock = env.get("LOCK_STORE_URL", "").strip()
+    if lock:
+        parts = urlsplit(lock)
+        store = {"type": "redis", "url": parts.hostname or "localhost", "port": parts.port or 6379,
+                 "db": int(parts.path.strip("/") or 0), "key_prefix": env.get("LOCK_KEY_PREFIX", "sapporo"),
+                 "socket_timeout": 10, "use_ssl": parts.scheme == "rediss"}
+        if parts.password:
+            store["password"] = unquote(parts.password)
+        result["lock_store"] = store
+    if env.get("MODEL_SERVER_URL"):
+        result["models"] = {"url": env["MODEL_SERVER_URL"],
+                            "wait_time_between_pulls": int(env.get("MODEL_PULL_SECONDS", "60"))}
+        if env.get("MODEL_SERVER_TOKEN"):
+            result["models"]["token"] = env["MODEL_SERVER_TOKEN"]
+    return result
+
+
+def model_file(env=os.environ) -> str:
+    if env.get("MODEL_PATH"):
+        return env["MODEL_PATH"]
+    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        sys.exit("no model: bake one into the image (make train before docker build, or --build-arg TRAIN=1), "
+                 "set MODEL_PATH, or MODEL_SERVER_URL")
+    return str(models[-1])
+
+
+def main() -> None:
+    token = os.environ.get("ENGINE_AUTH_TOKEN", "")
+    if not token:
+        sys.exit("ENGINE_AUTH_TOKEN is required (the same value as the gateways'): the engine API must not be open")
+    config = endpoints()
+    path = Path(os.environ.get("ENDPOINTS_FILE", "/tmp/endpoints.yml"))
+    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    cmd = ["rasa", "run", "--enable-api", f"--auth-token={token}", "-i", "0.0.0.0",
+           "-p", os.environ.get("ENGINE_PORT", "5005"), "--endpoints", str(path), "--credentials",
+           str(ROOT / "credentials.yml")]
+    if "models" not in config:
+        cmd += ["-m", model_file()]
+    os.chdir(ROOT)
+    os.execvp(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    main()
