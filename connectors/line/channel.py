@@ -410,10 +410,11 @@ class LineChannel:
                 elif entry_id is not None:  # processed from memory; a retry or a restart reads the row
                     fresh = Entry(entry_id, key, kind, event, received, PENDING, 0, None)
                     self._enqueue(key, partial(self._process, entry_id, fresh))
-                elif row[4] is None and not self.shared:
+                elif row[4] is None:
                     context = event.get("deliveryContext")
                     redelivery = context.get("isRedelivery") if isinstance(context, dict) else None
-                    logger.info("line: duplicate event type=%s redelivery=%s (already handled)", kind, redelivery)
+                    logger.info("line: duplicate event type=%s redelivery=%s (already handled%s)", kind, redelivery,
+                                ", or refused by the cap" if self.shared else "")
         return json_response({})
 
     async def failed_events(self, request: Request, user: Dict[str, Any]) -> HTTPResponse:
