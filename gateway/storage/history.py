@@ -139,6 +139,26 @@ def _result(row) -> Dict:
             "automatic": row.action == IDLE_ACTION}
 
 
+def closed_chats_of(engine: sa.engine.Engine, conversation_id: str, kinds: Iterable[str],
+                    limit: int) -> Dict:
+    """One conversation's closed chats of ``kinds`` ("general", "counseling"), newest first, at most ``limit``:
+    {"chats": [...], "total": n} (the context panel, gateway/staff/console/context.py)."""
+    kinds = set(kinds)
+    if not kinds:
+        return {"chats": [], "total": 0}
+    select, a, _, counseling = _closed_query()
+    select = select.where(a.c.conversation_id == conversation_id)
+    if kinds == {"general"}:
+        select = select.where(~counseling)
+    elif kinds == {"counseling"}:
+        select = select.where(counseling)
+    select = select.order_by(a.c.at.desc(), a.c.id.desc())
+    with engine.connect() as c:
+        total = c.execute(sa.select(sa.func.count()).select_from(select.subquery())).scalar() or 0
+        rows = c.execute(select.limit(limit)).all()
+    return {"chats": [_result(r) for r in rows], "total": total}
+
+
 def closed_chat(engine: sa.engine.Engine, entry: int) -> Optional[Tuple[Dict, datetime, datetime]]:
     """One closed chat by its audit entry: (its result, window start, end), or None."""
     select, a, _, _ = _closed_query()

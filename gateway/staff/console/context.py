@@ -46,22 +46,8 @@ def chat_kinds(user: Dict) -> Set[str]:
 
 def earlier_chats(engine: sa.engine.Engine, conversation_id: str, kinds: Iterable[str],
                   limit: int = MAX_CHATS) -> Dict[str, Any]:
-    """The conversation's closed chats of ``kinds``, newest first (history.py's closed chats and their test of
-    what is counseling): {"chats": [...], "total": n}."""
-    kinds = set(kinds)
-    if not kinds:
-        return {"chats": [], "total": 0}
-    select, a, _, counseling = history_store._closed_query()  # the one definition of a closed chat
-    select = select.where(a.c.conversation_id == conversation_id)
-    if kinds == {"general"}:
-        select = select.where(~counseling)
-    elif kinds == {"counseling"}:
-        select = select.where(counseling)
-    select = select.order_by(a.c.at.desc(), a.c.id.desc())
-    with engine.connect() as c:
-        total = c.execute(sa.select(sa.func.count()).select_from(select.subquery())).scalar() or 0
-        rows = c.execute(select.limit(limit)).all()
-    return {"chats": [history_store._result(r) for r in rows], "total": total}
+    """The conversation's closed chats of ``kinds``, newest first: {"chats": [...], "total": n}."""
+    return history_store.closed_chats_of(engine, conversation_id, set(kinds), limit)
 
 
 def owner_refs(conversation: Conversation) -> List[str]:
@@ -77,11 +63,9 @@ def owner_refs(conversation: Conversation) -> List[str]:
 def citizen_bookings(url: Optional[str], refs: List[str], limit: int = MAX_BOOKINGS) -> List[Dict[str, Any]]:
     """Bookings whose owner_ref is one of ``refs``, latest collection day first; only what the panel shows (no
     name, phone or address: the bookings page has those, and audits opening them)."""
-    from common.booking.store import BookingStore, bookings
+    from common.booking.store import BookingStore
 
-    store = BookingStore(url)
-    found = store._many(sa.select(bookings).where(bookings.c.owner_ref.in_(refs))
-                        .order_by(bookings.c.day.desc(), bookings.c.id.desc()).limit(limit))
+    found = BookingStore(url).of_owners(refs, limit)
     return [{"receipt_no": b.receipt_no, "day": b.day.isoformat(), "ward": b.ward, "items": b.items_text,
              "total": b.total, "status": b.status, "channel": b.channel} for b in found]
 

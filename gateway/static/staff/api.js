@@ -31,10 +31,14 @@ window.StaffApi = (() => {
     };
   }
 
+  // Role names as the pages show them (one place for the four pages).
+  const ROLE = Object.freeze({ staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" });
+
   // The header's ログアウト button: ends the session (csrfToken(): the session's token) and goes to the login
-  // page even when the server could not be reached.
-  function bindLogout(button, csrfToken) {
+  // page even when the server could not be reached. beforeLeave(): what the page closes first (its live socket).
+  function bindLogout(button, csrfToken, beforeLeave) {
     button.addEventListener("click", async () => {
+      if (beforeLeave) beforeLeave();
       await fetch("/staff/logout", {
         method: "POST", credentials: "same-origin", body: "{}",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
@@ -43,5 +47,16 @@ window.StaffApi = (() => {
     });
   }
 
-  return Object.freeze({ ApiError, create, bindLogout });
+  // The start of every page: who is logged in (/staff/api/me; null when that failed, the status line says why),
+  // shown in the header's #me-name and #me-role.
+  async function loadMe(api) {
+    const me = await api("GET", "/staff/api/me").catch(() => null);
+    if (me) {
+      document.getElementById("me-name").textContent = me.username;
+      document.getElementById("me-role").textContent = ROLE[me.role] || me.role;
+    }
+    return me;
+  }
+
+  return Object.freeze({ ApiError, ROLE, create, bindLogout, loadMe });
 })();

@@ -5,7 +5,6 @@
 (() => {
   "use strict";
 
-  const ROLE = { staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" };
   const ALLOWED = ["staff", "supervisor", "admin"]; // same rule as the server
   const WARDS = ["中央区", "北区", "東区", "白石区", "厚別区", "豊平区", "清田区", "南区", "西区", "手稲区"];
   const STATUS = { booked: "予約中", cancelled: "キャンセル済み", all: "すべて" };
@@ -445,10 +444,8 @@
     filtersFromUrl();
     updateCsv();
     bindUi();
-    const me = (state.me = await api("GET", "/staff/api/me").catch(() => null));
+    const me = (state.me = await StaffApi.loadMe(api));
     if (!me) return $("bookings").setAttribute("aria-busy", "false");
-    $("me-name").textContent = me.username;
-    $("me-role").textContent = ROLE[me.role] || me.role;
     if (!ALLOWED.includes(me.role)) {
       for (const n of $("filters").elements) n.disabled = true;
       $("csv").hidden = true;

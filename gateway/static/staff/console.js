@@ -3,7 +3,7 @@
 (() => {
   "use strict";
 
-  const ROLE = { staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" };
+  const ROLE = StaffApi.ROLE;
   const REASON = { user_request: "本人の希望", bot_failed: "自動応答の失敗", engine_down: "システム障害", counseling: "相談", high: "高リスク", emergency: "緊急" };
   const CHANNEL = { web: "Web", line: "LINE", rest: "API" };
   const QUEUE = { general: "一般窓口", counseling: "相談窓口" };
@@ -704,8 +704,10 @@
   // (as /staff/api/conversations/<id> sends it) or null; open(id) opens a chat as a click on its row does;
   // insertReply(text) appends text to the reply box (as a canned reply does; returns false when the reply
   // box is disabled); onChange(callback) calls callback(id, conversation) whenever the open chat or its state
-  // changes (returns a function that unsubscribes).
+  // changes (returns a function that unsubscribes); on(event, handler) listens to an event of the console's own
+  // live connection (/staff), also one made later or again — no second connection.
   const changeListeners = new Set();
+  const socketListeners = [];
   let lastChange = "";
   function notifyChange() {
     const key = JSON.stringify([state.openId, state.loaded && state.open]);
@@ -723,6 +725,11 @@
       if ($("reply-text").disabled || text == null) return false;
       insertCanned(String(text));
       return true;
+    },
+    on: (event, handler) => {
+      if (typeof handler !== "function") return;
+      socketListeners.push([String(event), handler]);
+      if (socket) socket.on(String(event), handler);
     },
     onChange: (callback) => {
       if (typeof callback !== "function") return () => {};
@@ -920,14 +927,7 @@
       });
     });
 
-    $("logout").addEventListener("click", async () => {
-      if (socket) socket.disconnect();
-      await fetch("/staff/logout", {
-        method: "POST", credentials: "same-origin", body: "{}",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": state.me ? state.me.csrf_token : "" },
-      }).catch(() => {}); // go to the login page anyway
-      location.href = "/staff/login";
-    });
+    StaffApi.bindLogout($("logout"), () => (state.me ? state.me.csrf_token : ""), () => socket && socket.disconnect());
 
     // Refresh the "n分待ち" labels; also poll while the live connection is down.
     setInterval(() => {
@@ -957,6 +957,7 @@
       setStatus("リアルタイム接続に失敗しました。再試行しています…", "error");
       toLoginIfEnded();
     });
+    for (const [event, handler] of socketListeners) socket.on(event, handler);
     socket.on("queue", applyQueue);
     socket.on("alert", onAlert);
     socket.on("escalation", onEscalation);
@@ -995,10 +996,8 @@
 
   async function init() {
     bindUi();
-    const me = (state.me = await api("GET", "/staff/api/me").catch(() => null));
+    const me = (state.me = await StaffApi.loadMe(api));
     if (!me) return;
-    $("me-name").textContent = me.username;
-    $("me-role").textContent = ROLE[me.role] || me.role;
     $("admin-open").hidden = me.role !== "admin";
     $("bookings-link").hidden = !["staff", "supervisor", "admin"].includes(me.role); // not counselors (server: 403)
     $("canned-open").hidden = $("reports").hidden = $("live-section").hidden = !isPrivileged();

@@ -7,7 +7,7 @@
 
   const $ = (id) => document.getElementById(id);
   const QUEUE = { general: "一般窓口", counseling: "相談窓口" };
-  const ROLE = { staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" };
+  const ROLE = window.StaffApi.ROLE;
   const STATUS = { online: "対応可", away: "離席", offline: "オフライン" };
   const CHANNEL = { web: "ウェブ", line: "LINE", rest: "API" };
   const SENDER = { user: "市民", bot: "ボット", system: "システム" };
@@ -74,9 +74,8 @@
   }
 
   function listen() {
-    if (typeof window.io !== "function") return;
-    const socket = window.io("/staff", { path: "/socket.io", transports: ["websocket", "polling"], withCredentials: true });
-    socket.on("assigned", (data) => {
+    if (!hook() || typeof hook().on !== "function") return;
+    hook().on("assigned", (data) => {
       const c = data && data.conversation;
       if (!c) return;
       say(`${data.text || "チャットが割り当てられました。"}（${QUEUE[c.queue] || c.queue}）`);

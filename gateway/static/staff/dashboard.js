@@ -4,7 +4,6 @@
 (() => {
   "use strict";
 
-  const ROLE = { staff: "職員", counselor: "相談員", supervisor: "監督者", admin: "管理者" };
   const ALLOWED = ["supervisor", "admin"]; // same rule as the server
   // Okabe–Ito: told apart with colour-blindness too
   const COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
@@ -194,10 +193,8 @@
 
   async function init() {
     bindUi();
-    const me = (state.me = await api("GET", "/staff/api/me").catch(() => null));
+    const me = (state.me = await StaffApi.loadMe(api));
     if (!me) return;
-    $("me-name").textContent = me.username;
-    $("me-role").textContent = ROLE[me.role] || me.role;
     if (!ALLOWED.includes(me.role)) {
       setStatus("この画面は監督者・管理者のみ使えます。", "error");
       return;
