@@ -98,9 +98,10 @@ test-faults: setup train system-packages
 test-scaleout: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/scaleout -p no:cacheprovider
 
-# The short subset (≤ 4 min): the HAProxy configuration check and the topology's start, one load run.
-test-scaleout-short: setup train system-packages
-	$(GATEWAY_PY) -m pytest tests/scaleout -m "not slow" -p no:cacheprovider
+# The short subset (≤ 4 min): PostgreSQL, Redis, HAProxy and 2 gateways with stand-in engines (no model to load):
+# load, cross-gateway, SIGKILL of a gateway, restarts of PostgreSQL and Redis (tests/scaleout/test_short.py).
+test-scaleout-short: $(GATEWAY_VENV)/.installed system-packages
+	$(GATEWAY_PY) -m pytest tests/scaleout -m "not full" -p no:cacheprovider
 
 eval: eval-nlu eval-garbage eval-faq eval-triage
 

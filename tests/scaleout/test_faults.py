@@ -31,11 +31,12 @@ SETTLE = {"engine": 0.0, "gateway": 3.0, "postgres": 5.0, "redis": 5.0}
 FULL_RECOVERY = 600.0  # a killed engine reloads its model: minutes on 2 busy cores
 
 
-def run_with_fault(topology, line_api, fault: Callable[[], None]) -> Tuple[Load, float, float]:
+def run_with_fault(topology, line_api, fault: Callable[[], None], seconds: float = LOAD_SECONDS,
+                   fault_at: float = FAULT_AT) -> Tuple[Load, float, float]:
     async def main():
         load = Load(topology.url, line_api)
-        running = asyncio.create_task(load.run(LOAD_SECONDS))
-        await asyncio.sleep(FAULT_AT)
+        running = asyncio.create_task(load.run(seconds))
+        await asyncio.sleep(fault_at)
         begun = time.monotonic()
         await asyncio.to_thread(fault)
         ended = time.monotonic()
@@ -47,12 +48,14 @@ def run_with_fault(topology, line_api, fault: Callable[[], None]) -> Tuple[Load,
     return load, begun, ended
 
 
-def judge(topology, load: Load, kind: str, begun: float, ended: float) -> None:
+def judge(topology, load: Load, kind: str, begun: float, ended: float, order=order_problems) -> None:
     failed = [t for t in load.turns if not t.ok]
     late = [t for t in failed if t.started > ended + SETTLE[kind]]
-    service_back = max((t.ended for t in failed), default=begun) - begun
+    last_failed = max((t.started for t in failed), default=begun) - begun
+    answered_after = [t.started - ended for t in load.turns if t.ok and t.started >= ended]
     print(f"\n{kind}: fault took {ended - begun:.1f}s; {load.summary()}; failed turns {len(failed)} "
-          f"({sum(t.apology for t in failed)} with the apology); last failure {service_back:.1f}s after the fault")
+          f"({sum(t.apology for t in failed)} with the apology); the last failed turn started {last_failed:+.1f}s "
+          f"from the fault; first answered turn {min(answered_after, default=float('nan')):.1f}s after its end")
     for turn in failed:
         print(f"  failed {turn.kind} {turn.who[:20]} {turn.text!r} at +{turn.started - begun:.1f}s: "
               f"{turn.error or turn.answer[:30]}")
@@ -60,7 +63,7 @@ def judge(topology, load: Load, kind: str, begun: float, ended: float) -> None:
     assert all(t.apology or t.error for t in failed)
     assert all(t.started <= ended + SETTLE[kind] for t in failed)
     assert not line_problems(topology, load)
-    assert not order_problems(topology, load)
+    assert not order(topology, load)
     waited = topology.wait_balanced(FULL_RECOVERY)
     print(f"{kind}: whole topology back (HAProxy: every server UP) {time.monotonic() - begun:.0f}s after the fault "
           f"(waited {waited:.0f}s after the load)")
