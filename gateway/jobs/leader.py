@@ -78,11 +78,7 @@ class Leader:
             self._conn = None
 
     def close(self) -> None:
-        """Give the lead up (the connection's end frees the lock)."""
+        """Give the lead up: the connection is closed, not returned to the pool (its session's end frees the lock)."""
         with self._lock:
-            if self._conn is not None:
-                try:
-                    self._conn.close()
-                except Exception:  # noqa: BLE001
-                    pass
-                self._conn = None
+            self._drop()
+        self._leading = False

@@ -217,3 +217,68 @@ def test_kill_9_mid_turn_the_other_gateway_finishes_the_users_events(gateways, l
     assert left == 0
     log = second.log()
     assert "Traceback" not in log and user not in log and "止まる" not in log
+
+
+# --- the parts alone, on the same PostgreSQL (no gateway needed) ---
+
+def test_one_leader_at_a_time_and_the_next_takes_over(shared_db):
+    from gateway.jobs.leader import Leader
+
+    engines = [sa.create_engine(shared_db), sa.create_engine(shared_db)]
+    try:
+        one, two = Leader(engines[0], "test-job"), Leader(engines[1], "test-job")
+        assert one.held_sync() and not two.held_sync()
+        assert one.held_sync() and not two.held_sync()  # asked again: still the same one
+        assert Leader(engines[1], "other-job").held_sync()  # another job has its own leader
+        one.close()  # the leader goes (a killed gateway's session ends the same way)
+        assert two.held_sync() and not one.held_sync()
+        two.close()
+        one.close()
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_the_shared_login_limiter_behaves_like_the_in_memory_one(shared_db):
+    """tests/gateway/test_staff_auth.py's limiter cases, on two limiters (two gateways) sharing the database."""
+    from gateway.staff import auth as staff_auth
+
+    db = sa.create_engine(shared_db)
+    try:
+        staff_auth.login_failures.create(db, checkfirst=True)
+        with db.begin() as c:
+            c.execute(staff_auth.login_failures.delete())
+        ticks = Ticks()
+        one, two = (staff_auth.SharedLoginRateLimiter(db, clock=ticks) for _ in range(2))
+        for i in range(5):
+            assert (one, two)[i % 2].allowed("10.0.0.1", f"user{i}")
+            (one, two)[i % 2].failed("10.0.0.1", f"user{i}")
+        assert not one.allowed("10.0.0.1", "someone-else") and not two.allowed("10.0.0.1", "someone-else")
+        assert two.allowed("10.0.0.2", "someone-else")
+        ticks.t += 299
+        assert not two.allowed("10.0.0.1", "someone-else")
+        ticks.t += 2  # the window has passed
+        assert two.allowed("10.0.0.1", "someone-else")
+
+        for i in range(5):
+            (one, two)[i % 2].failed(f"10.1.0.{i}", "alice")
+        assert not two.allowed("192.168.1.1", "ALICE")  # the name is blocked from every address, any case
+        # attempt: counted before the hash, None over the limit; a success takes its own try back
+        at = one.attempt("192.168.9.9", "bob")
+        assert at is not None
+        two.succeeded("192.168.9.9", "bob", at)
+        for _ in range(5):
+            assert two.attempt("192.168.9.9", "carol") is not None
+        assert one.attempt("192.168.9.9", "dave") is None  # the address has five tries (bob's was taken back)
+        one.succeeded("192.168.1.1", "alice")
+        assert two.allowed("192.168.1.9", "alice")
+    finally:
+        db.dispose()
