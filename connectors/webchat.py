@@ -11,6 +11,13 @@ recent history, its own messages included; else what it missed, without them), a
 only (counseling text too: it is the youth's own chat). Messages pushed outside a turn (a staff reply) and
 replayed ones ask for a Socket.IO acknowledgement: the first client's ack marks them delivered
 (``Router.delivered``, shown on the staff console). Plain rasa-webchat does not ack: its messages stay "sent".
+
+Several gateways (SOCKETIO_REDIS_URL): a turn's answers reach the session's tabs on any gateway through Socket.IO's
+Redis manager. A push goes on the gateway bus (gateway/bus.py) instead: each gateway sends it to its own tabs of the
+session with its own acknowledgement callbacks (python-socketio calls acknowledgements of a room emit across hosts
+"not tested or supported", and keeps them under the room's name for ever when nobody acks), and an ack on another
+gateway comes back to the pushing one as the bus event ``web.acked``. Whether a tab is connected elsewhere is the
+bus mark ``web:<session id>`` each gateway holds for its sockets.
 """
 
 from __future__ import annotations
@@ -18,14 +25,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
 import socketio
 
 from common.conversation_id import ConversationId
 from connectors.webchat_session import session_id_of, signer_for
 from gateway import texts
+from gateway.bus import Bus
 from gateway.handoff.router import BotMessage, Router, conversation_ref, without_buttons
 from gateway.input_checks import clean_metadata
 from gateway.rate_limits import RateLimits
@@ -103,9 +112,13 @@ class WebChat:
     """Socket.IO handlers bound to a router."""
 
     def __init__(self, sio: socketio.AsyncServer, router: Router, limits: Optional[RateLimits] = None,
-                 settings: Optional[Settings] = None):
+                 settings: Optional[Settings] = None, bus: Optional[Bus] = None):
         settings = settings or Settings()
         self.sio = sio
+        self.bus = bus or Bus()
+        self._waiting: Dict[str, Tuple[Set[int], asyncio.Event]] = {}  # push request → ids not acked yet, all acked
+        self.bus.on("web.push", self._push_here)
+        self.bus.on("web.acked", self._acked_here)
         self.router = router
         self.limits = limits
         self.max_metadata_bytes = settings.max_metadata_bytes
@@ -132,8 +145,10 @@ class WebChat:
         session = await self.sio.get_session(sid) or {}
         if session.get("session_id") and session["session_id"] != session_id:
             await self.sio.leave_room(sid, _room(session["session_id"]))
+            await self.bus.unmark(_room(session["session_id"]), sid)
         await self.sio.save_session(sid, {**session, "session_id": session_id, "token": token})
         await self.sio.enter_room(sid, _room(session_id))
+        await self.bus.mark(_room(session_id), sid)  # a push on another gateway knows a tab is here
 
     async def _new_session(self, sid: str) -> str:
         token = self.signer.new()
@@ -142,7 +157,9 @@ class WebChat:
         return session_id_of(token)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        return None
+        session = await self.sio.get_session(sid) or {}
+        if session.get("session_id"):
+            await self.bus.unmark(_room(session["session_id"]), sid)
 
     async def on_session_request(self, sid: str, data: Any = None) -> None:
         data = data if isinstance(data, dict) else {}
@@ -205,40 +222,71 @@ class WebChat:
             await self.router.typing(str(ConversationId(CHANNEL, session["session_id"])))
 
     async def push(self, session_id: str, messages: List[BotMessage], confirm: bool = False) -> Optional[bool]:
-        """Messages outside a turn (a person's reply, the queue moving) to every tab of the session. False: no tab
-        is connected (the widget gets them when it reconnects); True: a tab acknowledged every stored message
-        (with ``confirm``, waited for up to ACK_SECONDS); None: sent, no acknowledgement yet."""
+        """Messages outside a turn (a person's reply, the queue moving) to every tab of the session, on any gateway.
+        False: no tab is connected (the widget gets them when it reconnects); True: a tab acknowledged every stored
+        message (with ``confirm``, waited for up to ACK_SECONDS); None: sent, no acknowledgement yet."""
         room = _room(session_id)
-        if next(self.sio.manager.get_participants("/", room), None) is None:
+        if next(self.sio.manager.get_participants("/", room), None) is None and not await self.bus.present(room):
             return False
-        pending: Set[int] = set()
-        done = asyncio.Event()
         counseling = await self._counseling(session_id)
+        pending: Set[int] = set()
+        items = []
         for message in messages:
             payloads = _payloads(message, counseling)
             message_id = message.get("message_id") if payloads else None
             if message_id:
                 pending.add(message_id)
-            for index, payload in enumerate(payloads):
-                acked = self._on_ack(session_id, message_id, pending, done) if message_id and index == 0 else None
-                await self.sio.emit("bot_uttered", payload, room=room, callback=acked)
-        if not pending:
-            return True
-        if confirm:
-            try:
-                await asyncio.wait_for(done.wait(), ACK_SECONDS)
-            except asyncio.TimeoutError:
-                return False
-        return True if not pending else None
+            items.append({"payloads": payloads, "message_id": message_id})
+        request, done = uuid.uuid4().hex, asyncio.Event()
+        if pending:
+            self._waiting[request] = (pending, done)
+        try:
+            await self.bus.publish("web.push", {"session_id": session_id, "items": items, "request": request,
+                                                "origin": self.bus.host_id})
+            if not pending:
+                return True
+            if confirm:
+                try:
+                    await asyncio.wait_for(done.wait(), ACK_SECONDS)
+                except asyncio.TimeoutError:
+                    return False
+            return True if not pending else None
+        finally:
+            self._waiting.pop(request, None)  # a later ack is still recorded (``_on_ack``), nobody waits for it
 
-    def _on_ack(self, session_id: str, message_id: int, pending: Optional[Set[int]] = None,
-                done: Optional[asyncio.Event] = None) -> Callable[..., Awaitable[None]]:
-        """The Socket.IO ack callback of one stored message (whatever the client sends with it is ignored)."""
+    async def _push_here(self, data: Dict[str, Any]) -> None:
+        """A push (from this gateway or another) to this gateway's tabs of the session, each stored message with
+        an acknowledgement callback."""
+        session_id, request, origin = data["session_id"], data.get("request"), data.get("origin")
+        room = _room(session_id)
+        if next(self.sio.manager.get_participants("/", room), None) is None:
+            return
+        for item in data["items"]:
+            message_id = item.get("message_id")
+            for index, payload in enumerate(item["payloads"]):
+                acked = self._on_ack(session_id, message_id, request, origin) if message_id and index == 0 else None
+                await self.sio.emit("bot_uttered", payload, room=room, callback=acked, ignore_queue=True)
+
+    async def _acked_here(self, data: Dict[str, Any]) -> None:
+        """A tab acknowledged a message of a push made here (or the event was for another gateway's push)."""
+        waiting = self._waiting.get(data.get("request") or "")
+        if waiting:
+            pending, done = waiting
+            pending.discard(data.get("message_id"))
+            if not pending:
+                done.set()
+
+    def _on_ack(self, session_id: str, message_id: int, request: Optional[str] = None,
+                origin: Optional[str] = None) -> Callable[..., Awaitable[None]]:
+        """The Socket.IO ack callback of one stored message (whatever the client sends with it is ignored): the
+        push that sent it hears of it (on its gateway), and the message is marked delivered."""
         async def acked(*_: Any) -> None:
-            if pending is not None and done is not None:
-                pending.discard(message_id)
-                if not pending:
-                    done.set()
+            if request:
+                event = {"request": request, "message_id": message_id}
+                if origin == self.bus.host_id:
+                    await self._acked_here(event)
+                else:
+                    await self.bus.publish("web.acked", event)
             try:
                 await self.router.delivered(str(ConversationId(CHANNEL, session_id)), [message_id])
             except Exception:  # noqa: BLE001 — a database hiccup: the message stays "sent", the chat goes on

@@ -21,6 +21,7 @@ from connectors.line.channel import CHANNEL as LINE_CHANNEL, setup_line
 from connectors.rest import setup_rest
 from connectors.webchat import CHANNEL as WEB_CHANNEL, PacketJson, WebChat
 from gateway import metrics, texts
+from gateway.bus import bus_for
 from gateway.counseling import jobs as counseling_jobs
 from gateway.counseling.classifier import default_triage
 from gateway.counseling.crypto import cipher_for
@@ -47,8 +48,14 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.settings = settings
 
+    # Several gateways (SOCKETIO_REDIS_URL): Socket.IO's Redis manager relays the widget's packets between them, and
+    # the gateway bus (gateway/bus.py) carries the console's live events and the pushes to widgets.
+    bus = bus_for(settings.socketio_redis_url)
+    app.ctx.bus = bus
     sio = socketio.AsyncServer(
         async_mode="asgi",
+        **({"client_manager": socketio.AsyncRedisManager(settings.socketio_redis_url)}
+           if settings.socketio_redis_url else {}),
         json=PacketJson,  # a packet nested too deep to parse is answered, not dropped (connectors/webchat.py)
         cors_allowed_origins=settings.widget_origins(),  # /staff: only the own origin (staff/console/live.py)
         max_http_buffer_size=settings.max_body_bytes,
@@ -69,11 +76,11 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     app.ctx.router = router
     limits = RateLimits(settings)  # gateway/rate_limits.py: where each limit sits, and why
     limits.check_turn = metrics.counting_refusals(limits.check_turn)  # gateway/metrics.py
-    webchat = WebChat(sio, router, limits, settings)  # signed sessions, history, delivery (connectors/webchat.py)
+    webchat = WebChat(sio, router, limits, settings, bus)  # signed sessions, history, delivery (connectors/webchat.py)
     setup_rest(app, router, limits, settings)  # POST /api/messages, only with REST_API_TOKEN
     # LINE (connectors/line/channel.py): POST /webhooks/line/webhook, only with LINE_CHANNEL_SECRET and _ACCESS_TOKEN.
     app.ctx.line = setup_line(app, router, db, settings)
-    app.ctx.staff = StaffConsole(app, sio, router, db, settings)
+    app.ctx.staff = StaffConsole(app, sio, router, db, settings, bus)
     # GET /metrics and the HTTP error counts (gateway/metrics.py: who may read it, what it holds).
     metrics.setup(app, settings, db, app.ctx.line.inbox.db if app.ctx.line else None)
     # The one place the router learns how to reach users outside a turn and whom to tell about chats.
@@ -95,10 +102,12 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
 
     @app.before_server_start
     async def start(app: Sanic, _loop=None) -> None:
+        await bus.start()
         logger.info("gateway ready, engine at %s", settings.engine_url)
 
     @app.after_server_stop
     async def stop(app: Sanic, _loop=None) -> None:
+        await bus.stop()
         await app.ctx.engine.close()
 
     @app.get("/")

@@ -95,6 +95,9 @@ class Settings:
     webchat_session_secret: str = ""
     webchat_history_messages: int = 50
     webchat_history_hours: float = 24.0
+    # Several gateways: redis://host:6379/0 for Socket.IO's Redis manager and the gateway bus (gateway/bus.py:
+    # the staff console's live events and pushes to widgets on every gateway). Empty: one process.
+    socketio_redis_url: str = ""
 
     # Token of the engine's HTTP API (rasa run --auth-token; tools/stack.py gives both sides the same one).
     engine_auth_token: str = ""
@@ -188,6 +191,7 @@ class Settings:
             webchat_session_secret=os.environ.get("WEBCHAT_SESSION_SECRET", "").strip(),
             webchat_history_messages=max(0, int(_env_float("WEBCHAT_HISTORY_MESSAGES", cls.webchat_history_messages))),
             webchat_history_hours=_env_float("WEBCHAT_HISTORY_HOURS", cls.webchat_history_hours),
+            socketio_redis_url=os.environ.get("SOCKETIO_REDIS_URL", "").strip(),
             engine_auth_token=os.environ.get("ENGINE_AUTH_TOKEN", "").strip(),
             public_url=os.environ.get("PUBLIC_URL", "").strip().rstrip("/"),
             metrics=os.environ.get("METRICS", "on").strip().lower() not in ("off", "0", "false", "no"),

@@ -17,12 +17,13 @@ and the Notifier); common.py (constants, the session/role/CSRF check, permission
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Dict, Optional
 
 import socketio
 from sanic import Blueprint, Sanic
 
 from gateway import texts
+from gateway.bus import Bus
 from gateway.handoff.router import Router
 from gateway.staff import auth as staff_auth
 from gateway.staff.console import (admin, bookings, canned, context, conversations, dashboard, history, pages,
@@ -40,12 +41,14 @@ DEFAULT_CANNED = texts.STAFF_CANNED_DEFAULTS
 class StaffConsole(LiveUpdates):
     """The console: its HTTP routes (blueprint "staff") and, through LiveUpdates, the router's Notifier."""
 
-    def __init__(self, app: Sanic, sio: socketio.AsyncServer, router: Router, db, settings) -> None:
+    def __init__(self, app: Sanic, sio: socketio.AsyncServer, router: Router, db, settings,
+                 bus: Optional[Bus] = None) -> None:
         self.router = router
         self.store = router.store
         self.db = db
         self.settings = settings
         self.sio = sio
+        self.bus = bus or Bus()  # live events on every gateway (gateway/bus.py, live.py)
         self.limiter = staff_auth.login_limiter(db)  # shared by the gateways on PostgreSQL
         self.hashes = HashGate()
         self._online: Dict[str, Dict] = {}  # socket sid → session user

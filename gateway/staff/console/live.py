@@ -6,16 +6,24 @@ A socket lives only as long as its session: the session is checked again on ever
 and before every event sent to sockets, a sweep every SWEEP_SECONDS catches what ended elsewhere (the admin
 CLI's deactivate or set-password in another process, expiry), and logout ends its sockets at once. A socket
 whose session ended is disconnected. Only the gateway's own origin may open the namespace.
+
+Several gateways (SOCKETIO_REDIS_URL): every Notifier method publishes on the gateway bus (gateway/bus.py) and each
+gateway handles the event for its own sockets (``_…_here``), with local emits only (``ignore_queue``): the
+watcher pruning, the counseling-text check and the session checks read this gateway's ``_online`` and rooms, which
+is all Socket.IO's Redis manager lets a process see. Who is online (``available``) is this gateway's sockets plus
+the other gateways' marks on the bus, read by the sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Set, Tuple
 
 import socketio
 
+from gateway.bus import Bus
 from gateway.handoff.router import Notifier, Router
 from gateway.staff import auth as staff_auth
 from gateway.staff.console.transcript import system_event
@@ -25,6 +33,7 @@ from gateway.storage.db import run_db
 
 logger = logging.getLogger(__name__)
 SWEEP_SECONDS = 1.0
+ONLINE = "staff:online"  # the bus marks of the open console sockets: JSON [sid, username, role]
 
 
 def _cookie_value(cookie_header: str, name: str) -> Optional[str]:
@@ -43,16 +52,27 @@ class LiveUpdates(Notifier):
     store: HandoffStore
     db: Any
     settings: Any
+    bus: Bus
     _online: Dict[str, Dict]  # socket sid → session user
     _sessions: Dict[str, str]  # socket sid → its session's token hash
     _sweeper: Optional["asyncio.Task[None]"] = None
+    _elsewhere: Set[Tuple[str, str]] = set()  # (username, role) online on any gateway, read by the sweep
 
     def listen(self) -> None:
-        """Register the namespace's handlers with the Socket.IO server."""
+        """Register the namespace's handlers with the Socket.IO server, and the bus events' with the bus."""
         self.sio.on("connect", self.on_connect, namespace=NAMESPACE)
         self.sio.on("disconnect", self.on_disconnect, namespace=NAMESPACE)
         self.sio.on("watch", self.on_watch, namespace=NAMESPACE)
         self.sio.on("unwatch", self.on_unwatch, namespace=NAMESPACE)
+        for topic, handler in (("queue", self._queue_here), ("message", self._message_here),
+                               ("conversation", self._conversation_here), ("typing", self._typing_here),
+                               ("delivery", self._delivered_here), ("alert", self._alert_here),
+                               ("escalation", self._escalate_here), ("end_session", self._end_session_here)):
+            self.bus.on("staff." + topic, handler)
+
+    async def _emit(self, event: str, payload: Any, **to: Any) -> None:
+        """To this gateway's sockets only: every gateway sends its own (gateway/bus.py)."""
+        await self.sio.emit(event, payload, namespace=NAMESPACE, ignore_queue=True, **to)
 
     # ------------------------------------------------------------------ sessions of the open sockets
     async def start_sweeping(self, *_: Any) -> None:
@@ -70,6 +90,21 @@ class LiveUpdates(Notifier):
                 await self.check_sessions()
             except Exception:  # noqa: BLE001 — a database hiccup must not end the sweeping
                 logger.exception("staff: checking the sockets' sessions failed")
+            await self._read_elsewhere()
+
+    async def _read_elsewhere(self) -> None:
+        """Who is online on any gateway (the bus marks); unchanged when Redis cannot say."""
+        found = await self.bus.members(ONLINE)
+        if found is None:
+            return
+        people = set()
+        for member in found:
+            try:
+                _, username, role = json.loads(member)
+            except (TypeError, ValueError):
+                continue
+            people.add((username, role))
+        self._elsewhere = people
 
     async def check_sessions(self, sids: Optional[Iterable[str]] = None) -> None:
         """Disconnect the sockets (of ``sids``, default all) whose session ended; one query for all."""
@@ -83,17 +118,25 @@ class LiveUpdates(Notifier):
                 await self._drop(sid)
 
     async def end_session(self, token: Optional[str]) -> None:
-        """Logout: disconnect the session's sockets now."""
+        """Logout: disconnect the session's sockets now, on every gateway (the bus carries the token's hash)."""
         if token:
-            hashed = staff_auth.token_hash(token)
-            for sid in [sid for sid, h in self._sessions.items() if h == hashed]:
-                await self._drop(sid)
+            await self.bus.publish("staff.end_session", {"session": staff_auth.token_hash(token)})
+
+    async def _end_session_here(self, data: Dict) -> None:
+        for sid in [sid for sid, h in self._sessions.items() if h == data.get("session")]:
+            await self._drop(sid)
+
+    async def _forget(self, sid: str) -> Optional[Dict]:
+        user = self._online.pop(sid, None)
+        if user:
+            await self.bus.unmark(ONLINE, json.dumps([sid, user["username"], user["role"]]))
+        return user
 
     async def _drop(self, sid: str) -> None:
-        user = self._online.pop(sid, None)
+        user = await self._forget(sid)
         if self._sessions.pop(sid, None) is not None:
             logger.info("staff: socket of %s disconnected, its session ended", (user or {}).get("username"))
-            await self.sio.disconnect(sid, namespace=NAMESPACE)
+            await self.sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
 
     async def _user(self, sid: str) -> Optional[Dict]:
         """The socket's user, its session checked again now (None, and disconnected, if it ended)."""
@@ -115,12 +158,13 @@ class LiveUpdates(Notifier):
             raise socketio.exceptions.ConnectionRefusedError("login required")
         self._online[sid] = user
         self._sessions[sid] = staff_auth.token_hash(token)
+        await self.bus.mark(ONLINE, json.dumps([sid, user["username"], user["role"]]))
         await self.sio.enter_room(sid, "user:" + user["username"], namespace=NAMESPACE)
-        await self.sio.emit("queue", await run_db(queue_payload, self.router, user), to=sid, namespace=NAMESPACE)
+        await self._emit("queue", await run_db(queue_payload, self.router, user), to=sid)
         return True
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self._online.pop(sid, None)
+        await self._forget(sid)
         self._sessions.pop(sid, None)
 
     async def on_watch(self, sid: str, data: Any = None) -> Dict:
@@ -139,17 +183,55 @@ class LiveUpdates(Notifier):
             await self.sio.leave_room(sid, "conv:" + data["conversation_id"], namespace=NAMESPACE)
 
     # ------------------------------------------------------------------ Notifier: what the router reports
+    # Each method publishes on the bus; its ``_…_here`` handler runs on every gateway for that gateway's sockets.
     async def queue_changed(self) -> None:
+        await self.bus.publish("staff.queue", {})
+
+    async def message(self, conversation_id: str, message: Dict) -> None:
+        await self.bus.publish("staff.message", {"conversation_id": conversation_id, "message": message})
+
+    async def typing(self, conversation: Conversation) -> None:
+        """The citizen is typing (the widget said so; no text): event ``typing`` {conversation_id} to the consoles
+        watching the chat and to its owner's. Sessions are swept every SWEEP_SECONDS, not checked per keystroke."""
+        await self.bus.publish("staff.typing", {"conversation_id": conversation.id})
+
+    async def delivered(self, conversation_id: str, marks: list) -> None:
+        """A citizen's client acknowledged messages (connectors/webchat.py): the console turns 「送信済み」 or
+        「未達」 into 「表示済み」. Ids and times only, no text."""
+        await self.bus.publish("staff.delivery", {"conversation_id": conversation_id, "messages": marks})
+
+    async def alert(self, payload: Dict, roles=(), usernames=()) -> None:
+        """A sound-and-banner alert (gateway/counseling/desk.py) to the online users of ``roles`` and to
+        ``usernames``; a counseling chat's alert only to those who may see it."""
+        await self.bus.publish("staff.alert", {"payload": payload, "roles": list(roles), "usernames": list(usernames)})
+
+    async def escalate(self, payload: Dict) -> None:
+        """A long wait (gateway/counseling/jobs.py) escalated: event ``escalation`` to the online supervisors
+        (ids, queue, minutes and level; no text of the chat)."""
+        await self.bus.publish("staff.escalation", {"payload": payload})
+
+    async def conversation(self, conversation: Conversation) -> None:
+        await self.bus.publish("staff.conversation", {"conversation_id": conversation.id,
+                                                      "conversation": conversation.as_dict()})
+
+    def available(self, queue: str) -> int:
+        """People online on any gateway who answer ``queue`` (this gateway's sockets now, the others' as of the
+        last sweep)."""
+        here = {(u["username"], u["role"]) for u in self._online.values()}
+        return len({name for name, role in here | self._elsewhere if staff_auth.can_handle(role, queue)})
+
+    # ------------------------------------------------------------------ the same, for this gateway's sockets
+    async def _queue_here(self, _: Dict) -> None:
         await self.check_sessions()
         by_user: Dict[str, Dict] = {}
         for sid, user in list(self._online.items()):
             if user["username"] not in by_user:
                 by_user[user["username"]] = await run_db(queue_payload, self.router, user)
-            await self.sio.emit("queue", by_user[user["username"]], to=sid, namespace=NAMESPACE)
+            await self._emit("queue", by_user[user["username"]], to=sid)
 
     async def _prune_watchers(self, conversation: Conversation) -> None:
         """Watching was allowed when it began; a chat moved to another queue or person must stop reaching
-        those who may no longer see it."""
+        those who may no longer see it. This gateway's watchers: each gateway prunes its own."""
         room = "conv:" + conversation.id
         for sid, _ in list(self.sio.manager.get_participants(NAMESPACE, room)):
             user = self._online.get(sid)
@@ -167,59 +249,51 @@ class LiveUpdates(Notifier):
             rooms.append("user:" + conversation.staff)
         return rooms
 
-    async def message(self, conversation_id: str, message: Dict) -> None:
+    async def _message_here(self, data: Dict) -> None:
         await self.check_sessions()
+        conversation_id, message = data["conversation_id"], data["message"]
         if message.get("sender") == "system":  # its kind (joined, position, …), as in the transcript
             message = {**message, "event": system_event(message)}
         payload = {"conversation_id": conversation_id, "message": message}
         rooms = await self._rooms(conversation_id)
         if not message.get("protected"):
-            await self.sio.emit("message", payload, room=rooms, namespace=NAMESPACE)  # each socket once
+            await self._emit("message", payload, room=rooms)  # each socket once
             return
         sids = {sid for room in rooms for sid, _ in self.sio.manager.get_participants(NAMESPACE, room)}
         for sid in sids:  # counseling text: only to counselors and supervisors
             user = self._online.get(sid)
             if user and reads_counseling(user):
-                await self.sio.emit("message", payload, to=sid, namespace=NAMESPACE)
+                await self._emit("message", payload, to=sid)
 
-    async def typing(self, conversation: Conversation) -> None:
-        """The citizen is typing (the widget said so; no text): event ``typing`` {conversation_id} to the consoles
-        watching the chat and to its owner's. Sessions are swept every SWEEP_SECONDS, not checked per keystroke."""
-        rooms = await self._rooms(conversation.id)
-        await self.sio.emit("typing", {"conversation_id": conversation.id}, room=rooms, namespace=NAMESPACE)
+    async def _typing_here(self, data: Dict) -> None:
+        rooms = await self._rooms(data["conversation_id"])
+        await self._emit("typing", {"conversation_id": data["conversation_id"]}, room=rooms)
 
-    async def delivered(self, conversation_id: str, marks: list) -> None:
-        """A citizen's client acknowledged messages (connectors/webchat.py): the console turns 「送信済み」 or
-        「未達」 into 「表示済み」. Ids and times only, no text."""
+    async def _delivered_here(self, data: Dict) -> None:
         await self.check_sessions()
-        payload = {"conversation_id": conversation_id, "messages": marks}
-        await self.sio.emit("delivery", payload, room=await self._rooms(conversation_id), namespace=NAMESPACE)
+        await self._emit("delivery", data, room=await self._rooms(data["conversation_id"]))
 
-    async def alert(self, payload: Dict, roles=(), usernames=()) -> None:
-        """A sound-and-banner alert (gateway/counseling/desk.py) to the online users of ``roles`` and to
-        ``usernames``; a counseling chat's alert only to those who may see it."""
+    async def _alert_here(self, data: Dict) -> None:
         await self.check_sessions()
+        payload, roles, usernames = data["payload"], data.get("roles") or (), data.get("usernames") or ()
         conversation = await run_db(self.store.get, payload["conversation_id"])
         for sid, user in list(self._online.items()):
             if user["role"] not in roles and user["username"] not in usernames:
                 continue
             if conversation and user["username"] not in usernames and not may_see(user, conversation):
                 continue
-            await self.sio.emit("alert", payload, to=sid, namespace=NAMESPACE)
+            await self._emit("alert", payload, to=sid)
 
-    async def escalate(self, payload: Dict) -> None:
-        """A long wait (gateway/counseling/jobs.py) escalated: event ``escalation`` to the online supervisors
-        (ids, queue, minutes and level; no text of the chat)."""
+    async def _escalate_here(self, data: Dict) -> None:
         await self.check_sessions()
         for sid, user in list(self._online.items()):
             if user["role"] == "supervisor":
-                await self.sio.emit("escalation", payload, to=sid, namespace=NAMESPACE)
+                await self._emit("escalation", data["payload"], to=sid)
 
-    def available(self, queue: str) -> int:
-        return len({u["username"] for u in self._online.values() if staff_auth.can_handle(u["role"], queue)})
-
-    async def conversation(self, conversation: Conversation) -> None:
+    async def _conversation_here(self, data: Dict) -> None:
         await self.check_sessions()
-        payload = {"conversation": conversation.as_dict()}
-        await self.sio.emit("conversation", payload, room="conv:" + conversation.id, namespace=NAMESPACE)
-        await self._prune_watchers(conversation)  # after telling them it moved, stop sending them more
+        await self._emit("conversation", {"conversation": data["conversation"]}, room="conv:" + data["conversation_id"])
+        # after telling them it moved, stop sending them more (the chat as it is now, from the database)
+        conversation = await run_db(self.store.get, data["conversation_id"])
+        if conversation:
+            await self._prune_watchers(conversation)
