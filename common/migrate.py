@@ -110,6 +110,9 @@ def _file_lock(engine: sa.engine.Engine, chain: str) -> Iterator[None]:
 
 def upgrade(engine: sa.engine.Engine, chain: str, revision: str = "head") -> None:
     """Bring the database of ``engine`` to ``revision`` of ``migrations/<chain>``, serialized across processes."""
+    quiet = logging.getLogger("alembic")
+    if quiet.level == logging.NOTSET:  # ~20 INFO lines per start about plugins; our own line says what changed
+        quiet.setLevel(logging.WARNING)
     from alembic import command
 
     with _file_lock(engine, chain), engine.begin() as connection:
