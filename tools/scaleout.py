@@ -314,7 +314,8 @@ class Topology:
         return path
 
     def _engine_env(self) -> Dict[str, str]:
-        env = engine_env() | {
+        # tools/model.py's serving defaults: ticket lock lifetime, the tracker store's SQL pool, TF thread counts
+        env = engine_env(serving=True) | {
             "SANIC_HOST": "127.0.0.1",
             "CITYDATA_DB_URL": self.db_url("citydata"), "ASSISTANT_DB_URL": self.db_url("assistant"),
             "TRACKER_STORE_URL": self.db_url("rasa"), "LOCK_STORE_URL": self.redis.url(2),

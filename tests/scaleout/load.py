@@ -166,11 +166,12 @@ class Load:
             if all(self._line_answers(token) for token in self.line_events):
                 break
             time.sleep(0.2)
+        replied_at = {(r["json"] or {}).get("replyToken"): r["at"] for r in self.line_api.calls("reply")}
         for token, entry in self.line_events.items():
             answers = self._line_answers(token)
             entry["answers"] = answers
             turn: Turn = entry["turn"]
-            turn.ended = turn.ended or time.monotonic()
+            turn.ended = replied_at.get(token) or time.monotonic()  # the fake's clock is time.monotonic() too
             if answers:
                 first = answers[0]["messages"][0]
                 turn.answer = first.get("text") or first.get("altText") or str(first)
