@@ -90,6 +90,10 @@ def test_gateway_sigkill_mid_load(topology, line_api):
     assert gateway.restarts
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "measured: Rasa 3.6's SQLTrackerStore pools connections without pool_pre_ping, so a stale pooled connection "
+    "fails its first use after the restart (a later turn gets the apology, +22 s here), and a tracker that could not "
+    "be saved falls back to an in-memory store (rasa.core.tracker_store logs it): see readme_parts/scaleout_harness.md"))
 def test_postgres_restart_mid_load(topology, line_api):
     took = []
     load, begun, ended = run_with_fault(topology, line_api, lambda: took.append(topology.pg.restart()))
