@@ -59,21 +59,21 @@ class RecordingEngine(LineStandInEngine):
 
 
 class PatientGateway(GatewayProcess):
-    """A GatewayProcess that waits up to 3 minutes for the start (the classifier trains at start; on a busy
-    2-core machine that alone took over a minute)."""
+    """A GatewayProcess that waits up to 5 minutes for the start (the classifier trains at start; on a busy
+    2-core machine that alone took over two minutes)."""
 
     def __init__(self, engine_url: str, tmp, **env: str) -> None:
         import tests.gateway.conftest as conftest
 
         clock = conftest.time
 
-        class Slow:  # conftest's time module, with a start deadline three times as far
+        class Slow:  # conftest's time module, with a start deadline five times as far
             def __getattr__(self, name):
                 return getattr(clock, name)
 
             @staticmethod
             def monotonic() -> float:
-                return clock.monotonic() / 3
+                return clock.monotonic() / 5
 
         conftest.time = Slow()
         try:
@@ -128,6 +128,7 @@ def delivered_texts(api: FakeLineApi, user: str, events: List[Dict[str, Any]]) -
 
 def test_one_users_events_on_both_gateways_run_one_at_a_time_in_order(gateways, line_api, recording_engine):
     line_api.reset()
+    recording_engine.delay = 0.6  # each turn outlasts the posting of the next events: without the lock they overlap
     first, second = gateways
     users = [new_user(), new_user()]
     sent: Dict[str, List[Dict[str, Any]]] = {u: [] for u in users}
@@ -138,9 +139,12 @@ def test_one_users_events_on_both_gateways_run_one_at_a_time_in_order(gateways, 
             target = (first, second)[(i + n) % 2]  # alternately, and the two users on different gateways
             assert post_webhook(target.url, [event]).status_code == 200
     expected = [f"echo:順番{i}" for i in range(6)]
-    for user in users:
-        line_api.wait_for(lambda: len(delivered_texts(line_api, user, sent[user])) >= 6, timeout=30)
-    line_api.quiet(0.7)
+    try:
+        for user in users:
+            line_api.wait_for(lambda: len(delivered_texts(line_api, user, sent[user])) >= 6, timeout=40)
+        line_api.quiet(0.7)
+    finally:
+        recording_engine.delay = 0.15
     for user in users:
         sender = "line:" + user
         assert recording_engine.order[sender] == [f"順番{i}" for i in range(6)]  # in order, each once
