@@ -6,8 +6,8 @@ every event is written to the durable inbox (gateway/storage/line_inbox.py) in o
 ``webhookEventId`` claim (``line_webhook_events``, unique key, kept ``LINE_DEDUPE_DAYS``: a redelivery, also
 after a restart, has no second effect), and only then is LINE answered 200 (500 when the database refuses:
 LINE then redelivers). The events are processed in background tasks, in order per user (one queue per user, so
-two quick messages never race; at most 50 events wait per user, more are stored as failed for staff; the order
-holds within one gateway process; with several gateways on one PostgreSQL see below). An event is deleted from the inbox only after its answer went out; at
+two quick messages never race; at most 50 events wait per user, more are stored as failed for staff; several
+gateways on one PostgreSQL: see below). An event is deleted from the inbox only after its answer went out; at
 start the gateway resumes what is not done. A failing event is tried again with backoff
 (``LINE_INBOX_RETRY_SECONDS`` × 2^n), after ``LINE_INBOX_ATTEMPTS`` tries it is marked failed, logged (no text)
 and listed for staff at ``GET /staff/api/line/failed``. A text that reached the engine is never sent again
