@@ -37,9 +37,15 @@ async def bench(topo: Topology, turns: int, concurrency: int, secret: str) -> Li
     async with httpx.AsyncClient(timeout=60) as http:
         async def engine_turn(conversation: str, text: str) -> None:
             sender = f"bench-{tag}-e{conversation}"
-            r = await http.post(f"{topo.engine_url}/webhooks/rest/webhook", headers={"X-Conversation-Id": sender},
-                                json={"sender": sender, "message": text})
-            r.raise_for_status()
+            for attempt in (1, 2):
+                try:
+                    r = await http.post(f"{topo.engine_url}/webhooks/rest/webhook",
+                                        headers={"X-Conversation-Id": sender}, json={"sender": sender, "message": text})
+                    r.raise_for_status()
+                    return
+                except httpx.RemoteProtocolError:  # a keep-alive connection HAProxy closed just then: send again
+                    if attempt == 2:
+                        raise
 
         clients = [WidgetClient(topo.url) for _ in range(concurrency)]
         for client in clients:
