@@ -10,7 +10,8 @@ The same variables as the tested topology (tools/scaleout.py, SCALEOUT contract)
     MODEL_PATH           else this model file; else the newest models/*.tar.gz baked into the image
     ENGINE_PORT          default 5005
 Rasa reads TICKET_LOCK_LIFETIME, SQL_POOL_SIZE, SQL_MAX_OVERFLOW and the TF_* thread counts from the
-environment itself. Standard library only.
+environment itself; those not set get tools/model.py's SERVING_DEFAULTS, as in the tested topology. Standard
+library only.
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def main() -> None:
            str(ROOT / "credentials.yml")]
     if "models" not in config:
         cmd += ["-m", model_file()]
+    sys.path.insert(0, str(ROOT))
+    from tools.model import SERVING_DEFAULTS
+
+    for name, value in SERVING_DEFAULTS.items():
+        if not os.environ.get(name, "").strip():
+            os.environ[name] = value
     os.chdir(ROOT)
     os.execvp(cmd[0], cmd)
 
