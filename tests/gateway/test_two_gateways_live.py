@@ -8,6 +8,8 @@ The last test stops Redis: each gateway still serves its own sockets; once Redis
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import shutil
 import socket
 import subprocess
@@ -28,6 +30,7 @@ NAMESPACE = "/staff"
 ARRIVES = 1.0  # a staff reply through gateway 2 on the widget of gateway 1 (issue #15)
 EVENT_WITHIN = 3.0  # a console event on the other gateway (a DB read on each side, a loaded 2-core machine)
 QUIET = 1.0  # how long a socket is watched for what must not come
+MINUTES_PER_CHAT = 20  # tests/gateway/hours_always_open.yml
 
 
 class RedisServer:
@@ -103,7 +106,7 @@ def people(gateways) -> Dict[str, StaffSession]:
     """Staff made once with the CLI (one database); each logs in on the gateway the test names."""
     first, _ = gateways
     made = {}
-    for role in ("staff", "staff2", "counselor", "supervisor", "admin"):
+    for role in ("staff", "staff2", "counselor", "counselor2", "supervisor", "admin"):
         made[role] = staff_user(first, f"live-{role}", role.rstrip("2"))
     return made
 
@@ -160,7 +163,7 @@ class Console:
             await self.client.disconnect()
 
 
-def citizen_says(gateway: GatewayProcess, sender: str, text: str) -> List[Dict]:
+def citizen_says(gateway: GatewayProcess, sender: str, text: str) -> Dict[str, Any]:
     answer = HTTP.post(f"{gateway.url}/api/messages", json={"sender": sender, "message": text})
     assert answer.status_code == 200, answer.text
     return answer.json()
@@ -316,6 +319,25 @@ async def test_logout_on_gateway_1_ends_the_sessions_sockets_on_gateway_2(gatewa
     finally:
         await ending.close()
         await living.close()
+
+
+async def test_the_wait_estimate_counts_the_counselors_online_on_every_gateway(gateways, people):
+    """A youth on gateway 1 is told the wait shared by the counselors online: one on gateway 1, one on gateway 2."""
+    first, second = gateways
+    waiting_chat(first, "/request_counselor")  # someone ahead: the estimate is not the minimum
+    consoles = [await Console.open(first, on(first, people["counselor"])),
+                await Console.open(second, on(second, people["counselor2"]))]
+    try:
+        await asyncio.sleep(2.5)  # the sweep (every second) reads the other gateway's marks
+        answer = citizen_says(first, f"live-{uuid.uuid4().hex[:8]}", "/request_counselor")
+        text = " ".join(str(m.get("text", "")) for m in answer["messages"])
+        found = re.search(r"(\d+)番目です（待ち時間の目安：約(\d+)分）", text)
+        assert found, text
+        ahead = int(found.group(1)) - 1
+        assert ahead >= 1 and int(found.group(2)) == math.ceil(ahead * MINUTES_PER_CHAT / 2), text
+    finally:
+        for console in consoles:
+            await console.close()
 
 
 async def test_the_bus_marks_are_seen_by_other_gateways_and_expire(redis_server):
