@@ -60,7 +60,7 @@ def default_url() -> str:
 def _engine(url: str) -> sa.engine.Engine:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, future=True)
+    engine = sa.create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
     from common.migrate import upgrade
 
     upgrade(engine, "assistant")  # the schema by migrations/assistant (a log made by an earlier version is adopted)

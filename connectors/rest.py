@@ -64,10 +64,15 @@ def setup_rest(app: Sanic, router: Router, limits: RateLimits, settings: Setting
             return _error(texts.BAD_REQUEST, 400)
         sender = sender[:MAX_SENDER_CHARS]
         conversation = str(ConversationId(CHANNEL, sender))
-        refusal = await limits.check_turn(request.ip, conversation, await router.owner_of(conversation))
-        if refusal:
-            logger.info("rest: rate limited conv=%s limit=%s", conversation_ref(conversation), refusal.limit)
-            return _error(texts.RATE_LIMITED, 429, **{"Retry-After": str(refusal.retry_after)})
-        replies = await router.handle_text(sender, CHANNEL, message, metadata)
+        try:
+            refusal = await limits.check_turn(request.ip, conversation, await router.owner_of(conversation))
+            if refusal:
+                logger.info("rest: rate limited conv=%s limit=%s", conversation_ref(conversation), refusal.limit)
+                return _error(texts.RATE_LIMITED, 429, **{"Retry-After": str(refusal.retry_after)})
+            replies = await router.handle_text(sender, CHANNEL, message, metadata)
+        except Exception as exc:  # noqa: BLE001 — e.g. the database restarting: a clear 503, never a bare 500
+            # the type only: a database error's text would carry the statement's parameters (the message)
+            logger.error("rest: turn failed conv=%s error=%s", conversation_ref(conversation), type(exc).__name__)
+            return _error(texts.TURN_FAILED, 503, **{"Retry-After": "5"})
         payloads: List[Dict[str, Any]] = [p for m in replies for p in to_socketio(m)]
         return json_response({"messages": payloads})

@@ -187,6 +187,14 @@ class WebChat:
         return known or await self._new_session(sid)  # never the room of an id the socket cannot prove
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> None:
+        try:
+            await self._user_uttered(sid, data)
+        except Exception as exc:  # noqa: BLE001 — e.g. the database restarting: an answer, never silence
+            # the type only: a database error's text would carry the statement's parameters (the message)
+            logger.error("web: turn failed error=%s", type(exc).__name__)
+            await self.sio.emit("bot_uttered", {"text": texts.TURN_FAILED}, room=sid)
+
+    async def _user_uttered(self, sid: str, data: Any) -> None:
         if not isinstance(data, dict):
             logger.info("web: malformed user_uttered payload type=%s", type(data).__name__)
             await self.sio.emit("bot_uttered", {"text": texts.NOT_TEXT}, room=sid)

@@ -22,6 +22,12 @@ RATE_LIMITED = ("申し訳ありません。ただいま同じ接続元からの
                 "少し時間をおいてから、もう一度送ってください。"
                 "今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
                 "24時間子供SOSダイヤル 0120-0-78310（無料）でも話を聞いてもらえます。")
+# A turn the gateway could not handle at all (its database unreachable for a moment, e.g. a PostgreSQL restart):
+# the citizen is told to send again, never left without an answer (the message may not have been kept).
+TURN_FAILED = ("申し訳ありません。システムの一時的な不具合のため、このメッセージをお受けできませんでした。"
+               "少し時間をおいてから、もう一度送ってください。"
+               "今すぐ危ないときは、110番（警察）か119番（救急）に電話してください。"
+               "24時間子供SOSダイヤル 0120-0-78310（無料）でも話を聞いてもらえます。")
 REST_API_OFF = "この窓口は使われていません。"
 REST_API_TOKEN = "認証が必要です。"
 

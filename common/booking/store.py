@@ -323,7 +323,7 @@ def _engine(url: str) -> sa.engine.Engine:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         options = {"connect_args": {"timeout": 30, "check_same_thread": False}} if sqlite else {}
-        engine = sa.create_engine(url, future=True, **options)
+        engine = sa.create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True, **options)
         if sqlite:
             @event.listens_for(engine, "connect")
             def _autocommit_driver(dbapi_connection, record):  # SQLAlchemy sends BEGIN itself, below

@@ -92,7 +92,7 @@ class TrackerEvents:
         if self.url.get_backend_name() == "sqlite" and not (self.url.database and Path(self.url.database).exists()):
             return None  # the engine has not run here (yet): do not create its file
         if self._engine is None:
-            self._engine = sa.create_engine(self.url, future=True, pool_pre_ping=True,
+            self._engine = sa.create_engine(self.url, future=True, pool_pre_ping=True, hide_parameters=True,
                                             **({"connect_args": {"timeout": 30}}
                                                if self.url.get_backend_name() == "sqlite" else {}))
         return self._engine if sa.inspect(self._engine).has_table("events") else None

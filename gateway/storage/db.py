@@ -32,7 +32,8 @@ def utcnow() -> datetime:
 def connect(url: str) -> sa.engine.Engine:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+    engine = sa.create_engine(url, future=True, pool_pre_ping=True,
+                              hide_parameters=True)  # errors in logs never carry what a citizen wrote
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # concurrent readers, one writer, no lost writes

@@ -78,7 +78,7 @@ def connect_inbox(gateway_db: sa.engine.Engine) -> sa.engine.Engine:
     if gateway_db.dialect.name != "sqlite" or not gateway_db.url.database:
         return gateway_db
     path = Path(gateway_db.url.database).with_name("line_inbox.db")
-    engine = sa.create_engine(f"sqlite:///{path}", future=True)
+    engine = sa.create_engine(f"sqlite:///{path}", future=True, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:  # as gateway/storage/db.py: WAL, wait for the lock, full sync
