@@ -1,7 +1,7 @@
 """The engine's endpoints (Rasa 3.6's endpoints.yml) from the environment, for tools/stack.py and tools/scaleout.py.
 
-    TRACKER_STORE_URL   postgresql://user:password@host:port/db[?sslmode=…]  → tracker_store: {type: SQL,
-                        dialect: postgresql, url: host, port, db, username, password[, query]}
+    TRACKER_STORE_URL   postgresql://user:password@host:port/db[?sslmode=…]  → tracker_store: {type:
+                        bot.tracker_store.PingingSQLTrackerStore (Rasa's SQL store, pinging pool), dialect: postgresql, url: host, port, db, username, password[, query]}
                         (a driver suffix such as +psycopg is dropped: Rasa's SQLAlchemy 1.4 uses psycopg2);
                         sqlite:///path → the SQLite tracker store at that path.
                         Unset: SQLite at <data dir>/engine/tracker.db (one machine, today's default).
@@ -26,6 +26,7 @@ from typing import Any, Dict, Mapping, Optional
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_KEY_PREFIX = "sapporo"
+PINGING_SQL_STORE = "bot.tracker_store.PingingSQLTrackerStore"
 DEFAULT_SOCKET_TIMEOUT = 10.0
 
 
@@ -42,7 +43,8 @@ def tracker_store(url: str) -> Dict[str, Any]:
     database = parts.path.lstrip("/")
     if not parts.hostname or not database:
         raise ValueError("TRACKER_STORE_URL needs a host and a database: postgresql://user:pw@host:5432/rasa")
-    store: Dict[str, Any] = {"type": "SQL", "dialect": "postgresql", "url": parts.hostname,
+    # Rasa's SQLTrackerStore with a pinging pool (bot/tracker_store.py: survives a PostgreSQL restart)
+    store: Dict[str, Any] = {"type": PINGING_SQL_STORE, "dialect": "postgresql", "url": parts.hostname,
                              "port": parts.port or 5432, "db": unquote(database)}
     if parts.username:
         store["username"] = unquote(parts.username)

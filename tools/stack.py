@@ -202,7 +202,8 @@ class Stack:
         # --auth-token=…: a random token may begin with "-", which argparse would take for an option (CI saw it)
         cmd = [str(ENGINE_BIN / "rasa"), "run", "--enable-api", f"--auth-token={self.engine_auth_token}",
                "-i", "127.0.0.1", "-p", str(self.engine_port), "-m", str(self.model),
-               "--endpoints", str(self._endpoints_file()), "--credentials", "credentials.yml"]
+               "--endpoints", str(self._endpoints_file()), "--credentials", "credentials.yml",
+               "--logging-config-file", "bot/logging.yml"]  # no citizen's text in its log (bot/log_privacy.py)
         self._spawn("engine", cmd, engine_env(serving=True) | self.extra_env)
 
     def start_gateway(self) -> None:

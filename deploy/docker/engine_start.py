@@ -5,7 +5,7 @@ The same variables as the tested topology (tools/scaleout.py, SCALEOUT contract)
     ACTION_SERVER_URL    the action servers, e.g. http://haproxy:5056 (default http://actions:5055)
     TRACKER_STORE_URL    postgresql://user:password@host:5432/rasa (empty: SQLite in var/, one engine only)
     LOCK_STORE_URL       redis://[:password@]host:6379/2 (empty: in-memory lock, one engine only)
-    LOCK_KEY_PREFIX      default "sapporo"
+    LOCK_STORE_KEY_PREFIX  default "sapporo" (tools/endpoints.py)
     MODEL_SERVER_URL     pull the model from here (Rasa's `models:` endpoint; MODEL_SERVER_TOKEN, MODEL_PULL_SECONDS)
     MODEL_PATH           else this model file; else the newest models/*.tar.gz baked into the image
     ENGINE_PORT          default 5005
@@ -20,30 +20,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def endpoints(env=os.environ) -> dict:
-    actions = env.get("ACTION_SERVER_URL", "http://actions:5055").rstrip("/")
-    result = {"action_endpoint": {"url": f"{actions}/webhook"}}
-    tracker = env.get("TRACKER_STORE_URL", "").strip()
-    if tracker:
-        # Rasa takes a URL with "://" in `url` as the whole SQLAlchemy URL (SQLTrackerStore.get_db_url)
-        result["tracker_store"] = {"type": "SQL", "dialect": "postgresql", "url": tracker}
-    else:
-        (ROOT / "var" / "engine").mkdir(parents=True, exist_ok=True)
-        result["tracker_store"] = {"type": "SQL", "dialect": "sqlite", "db": str(ROOT / "var" / "engine" / "tracker.db")}
-    lock = env.get("LOCK_STORE_URL", "").strip()
-    if lock:
-        parts = urlsplit(lock)
-        store = {"type": "redis", "url": parts.hostname or "localhost", "port": parts.port or 6379,
-                 "db": int(parts.path.strip("/") or 0), "key_prefix": env.get("LOCK_KEY_PREFIX", "sapporo"),
-                 "socket_timeout": 10, "use_ssl": parts.scheme == "rediss"}
-        if parts.password:
-            store["password"] = unquote(parts.password)
-        result["lock_store"] = store
+    """tools/endpoints.py's endpoints (as in the tested topology), plus the model server when one is set."""
+    sys.path.insert(0, str(ROOT))
+    from tools.endpoints import engine_endpoints
+
+    (ROOT / "var" / "engine").mkdir(parents=True, exist_ok=True)
+    result = engine_endpoints("http://actions:5055", ROOT / "var" / "engine" / "tracker.db", env)
     if env.get("MODEL_SERVER_URL"):
         result["models"] = {"url": env["MODEL_SERVER_URL"],
                             "wait_time_between_pulls": int(env.get("MODEL_PULL_SECONDS", "60"))}
@@ -71,7 +58,7 @@ def main() -> None:
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     cmd = ["rasa", "run", "--enable-api", f"--auth-token={token}", "-i", "0.0.0.0",
            "-p", os.environ.get("ENGINE_PORT", "5005"), "--endpoints", str(path), "--credentials",
-           str(ROOT / "credentials.yml")]
+           str(ROOT / "credentials.yml"), "--logging-config-file", str(ROOT / "bot" / "logging.yml")]
     if "models" not in config:
         cmd += ["-m", model_file()]
     sys.path.insert(0, str(ROOT))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tools.endpoints import engine_endpoints, lock_store, tracker_store
+from tools.endpoints import PINGING_SQL_STORE, engine_endpoints, lock_store, tracker_store
 from tools.model import SERVING_DEFAULTS, engine_env
 from tools.stack import Stack
 
@@ -160,9 +160,42 @@ def test_unset_variables_keep_the_one_machine_default(tmp_path, monkeypatch):
     assert isinstance(LockStore.create(read_endpoint_config(str(path), "lock_store")), InMemoryLockStore)
 
 
+def test_the_tracker_store_survives_its_connections_being_cut(tracker_db):
+    """A PostgreSQL restart cuts every pooled connection: the next turn's save still reaches PostgreSQL (Rasa's own
+    SQLTrackerStore fails once per stale connection, and its fail-safe wrapper keeps those events in memory only)."""
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+    from bot.tracker_store import PingingSQLTrackerStore
+
+    server, name = tracker_db
+    config = tracker_store(f"{server}/{name}")
+    store = TrackerStore.create(EndpointConfig(**config), _domain())
+    assert isinstance(store, PingingSQLTrackerStore)
+    sender = "web:" + uuid.uuid4().hex
+
+    async def save(text):
+        tracker = (await store.retrieve(sender)) or DialogueStateTracker.from_events(sender, [])
+        tracker.update(UserUttered(text))
+        await store.save(tracker)
+
+    asyncio.run(save("一つめ"))
+    admin = sa.create_engine(f"{server}/{name}", future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # what a restart does to the engine's pooled connections
+        cut = conn.exec_driver_sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()").scalar()
+    admin.dispose()
+    assert cut >= 1
+    asyncio.run(save("二つめ"))
+    again = asyncio.run(store.retrieve(sender))
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["一つめ", "二つめ"]
+    store.engine.dispose()
+
+
 def test_urls_are_parsed_and_bad_ones_refused():
     assert tracker_store("postgresql+psycopg://rasa:p%40ss@db.internal:6543/tracker?sslmode=require") == {
-        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "port": 6543, "db": "tracker",
+        "type": PINGING_SQL_STORE, "dialect": "postgresql", "url": "db.internal", "port": 6543, "db": "tracker",
         "username": "rasa", "password": "p@ss", "query": {"sslmode": "require"}}
     assert lock_store("rediss://:secret@cache:6380/4", {"LOCK_STORE_KEY_PREFIX": "city1"}) == {
         "type": "redis", "url": "cache", "port": 6380, "db": 4, "key_prefix": "city1", "socket_timeout": 10.0,
