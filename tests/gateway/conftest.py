@@ -114,7 +114,10 @@ def _reset_engine(engine):
 
 
 class GatewayProcess:
-    def __init__(self, engine_url: str, tmp: Path, **env: str) -> None:
+    """A real gateway process on a free port. ``start_timeout``: seconds to wait for it to answer (the triage
+    classifier trains at start: ~5 s idle, over a minute on a 2-core machine busy with other processes)."""
+
+    def __init__(self, engine_url: str, tmp: Path, start_timeout: float = 120, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp / "gateway.log"
@@ -128,10 +131,12 @@ class GatewayProcess:
             "REST_API_TOKEN": REST_TOKEN, "RATE_LIMITS": "off",
             # the action server's database (bookings, unanswered log) of this gateway alone, never the project's var/
             "ASSISTANT_DB_URL": f"sqlite:///{tmp / 'assistant.db'}",
+            # one BLAS/OpenMP thread: on 2 cores the test's own processes and the gateway's start share them
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
         } | env
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway"], cwd=ROOT, env=environment,
                                      stdout=open(self.log_path, "wb"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60  # the classifier trains at start: ~5 s idle, 20 s on a busy 2-core machine
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log()
             try:

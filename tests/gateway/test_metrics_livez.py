@@ -22,9 +22,6 @@ from tests.gateway.line_fake import (FakeLineApi, LineStandInEngine, line_api, l
 
 # Distinctive enough that no log line could contain it by chance.
 SECRET_TEXT = "雪だるまの観測記録ZQ7"
-# One BLAS thread: the triage classifier trains at start, and on a busy 2-core machine competing thread pools
-# make that slow.
-THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 NAMED = ("gateway_turns", "gateway_turn_seconds", "gateway_engine_seconds", "gateway_engine_errors",
          "gateway_http_errors", "gateway_rate_limited", "gateway_queue_length", "gateway_queue_longest_wait_seconds",
          "gateway_line_inbox_rows", "gateway_line_inbox_oldest_seconds")
@@ -37,7 +34,7 @@ def observed(line_api: FakeLineApi, line_engine: LineStandInEngine, tmp_path_fac
     long enough to be seen)."""
     process = GatewayProcess(line_engine.url, tmp_path_factory.mktemp("metrics"), LOG_FORMAT="json",
                              RATE_LIMITS="on", RATE_LIMIT_CONVERSATION_MESSAGES="2 per minute",
-                             ENGINE_TIMEOUT="15", **line_env(line_api), **THREADS)
+                             ENGINE_TIMEOUT="15", **line_env(line_api))
     yield process
     line_engine.mode = "ok"
     process.stop()
@@ -190,7 +187,7 @@ def test_who_may_read_metrics(peer, forwarded, authorization, public, token, exp
 
 def test_metrics_token_and_public(engine, tmp_path):
     """METRICS_PUBLIC=1 with METRICS_TOKEN: any address, only with the token."""
-    gateway = GatewayProcess(engine.url, tmp_path, METRICS_PUBLIC="1", METRICS_TOKEN="s3cret-token", **THREADS)
+    gateway = GatewayProcess(engine.url, tmp_path, METRICS_PUBLIC="1", METRICS_TOKEN="s3cret-token")
     try:
         url = f"{gateway.url}/metrics"
         public = {"X-Forwarded-For": "8.8.8.8"}
@@ -204,7 +201,7 @@ def test_metrics_token_and_public(engine, tmp_path):
 
 
 def test_metrics_off(engine, tmp_path):
-    gateway = GatewayProcess(engine.url, tmp_path, METRICS="off", **THREADS)
+    gateway = GatewayProcess(engine.url, tmp_path, METRICS="off")
     try:
         assert httpx.get(f"{gateway.url}/metrics", timeout=5).status_code == 404
         assert httpx.get(f"{gateway.url}/livez", timeout=5).status_code == 200

@@ -58,28 +58,9 @@ class RecordingEngine(LineStandInEngine):
             self.active[sender] -= 1
 
 
-class PatientGateway(GatewayProcess):
-    """A GatewayProcess that waits up to 5 minutes for the start (the classifier trains at start; on a busy
-    2-core machine that alone took over two minutes)."""
-
-    def __init__(self, engine_url: str, tmp, **env: str) -> None:
-        import tests.gateway.conftest as conftest
-
-        clock = conftest.time
-
-        class Slow:  # conftest's time module, with a start deadline five times as far
-            def __getattr__(self, name):
-                return getattr(clock, name)
-
-            @staticmethod
-            def monotonic() -> float:
-                return clock.monotonic() / 5
-
-        conftest.time = Slow()
-        try:
-            super().__init__(engine_url, tmp, **env)
-        finally:
-            conftest.time = clock
+def patient_gateway(engine_url: str, tmp, **env: str) -> GatewayProcess:
+    """A gateway given up to 5 minutes to start (two of them start while others run on 2 cores)."""
+    return GatewayProcess(engine_url, tmp, start_timeout=300, **env)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +91,7 @@ def gateways(shared_db, line_api, recording_engine, tmp_path_factory):
     started: List[GatewayProcess] = []
     try:
         for n in (1, 2):  # one after the other: the first creates the tables
-            started.append(PatientGateway(recording_engine.url, tmp_path_factory.mktemp(f"shared-gw{n}"), **env))
+            started.append(patient_gateway(recording_engine.url, tmp_path_factory.mktemp(f"shared-gw{n}"), **env))
         yield started
     finally:
         for process in started:
