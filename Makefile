@@ -77,16 +77,16 @@ run: setup train $(CITYDATA_DB)
 
 ## ---- tests ----
 
-test: setup train test-engine test-gateway test-e2e
+test: setup train test-engine test-gateway test-e2e test-scaleout-short
 
 test-engine: $(ENGINE_VENV)/.installed system-packages
-	$(ENGINE_PY) -m pytest tests/engine
+	$(ENGINE_PY) -m pytest tests/engine --durations=10
 
 test-gateway: $(GATEWAY_VENV)/.installed
-	$(GATEWAY_PY) -m pytest tests/gateway
+	$(GATEWAY_PY) -m pytest tests/gateway --durations=15
 
 test-e2e: setup train system-packages
-	$(GATEWAY_PY) -m pytest tests/e2e
+	$(GATEWAY_PY) -m pytest tests/e2e --durations=15
 
 # The fault tests alone (also part of `make test`): SIGKILL to the gateway with LINE events and a staff reply in
 # flight, SIGKILL to the engine and then to the gateway under `make run`'s runner mid-conversation, SIGTERM to make run.
@@ -94,11 +94,11 @@ test-faults: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/gateway/test_line_inbox.py tests/e2e/test_stack_supervision.py
 
 # The scale-out topology on one machine (issue #15): PostgreSQL, Redis, HAProxy, 2 engines × 2 action servers ×
-# 2 gateways; load, cross-gateway and fault tests (~15 min on 2 cores). Not part of `make test`.
+# 2 gateways; load, cross-gateway and fault tests (~15 min on 2 cores). `make test` runs the short subset below.
 test-scaleout: setup train system-packages
 	$(GATEWAY_PY) -m pytest tests/scaleout -p no:cacheprovider
 
-# The short subset (≤ 4 min): PostgreSQL, Redis, HAProxy and 2 gateways with stand-in engines (no model to load):
+# The short subset (≤ 4 min; part of `make test`): PostgreSQL, Redis, HAProxy and 2 gateways with stand-in engines (no model to load):
 # load, cross-gateway, SIGKILL of a gateway, restarts of PostgreSQL and Redis (tests/scaleout/test_short.py).
 test-scaleout-short: $(GATEWAY_VENV)/.installed system-packages
 	$(GATEWAY_PY) -m pytest tests/scaleout -m "not full" -p no:cacheprovider

@@ -48,6 +48,7 @@ from typing import Callable, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.model import ENGINE_BIN, ROOT, engine_env, model_path  # noqa: E402
+from tools.endpoints import engine_endpoints  # noqa: E402
 from tools.pg import _bindir as pg_bindir  # noqa: E402
 from tools.stack import GATEWAY_PY, _group_alive, _signal_group, answers, free_port, http_ok  # noqa: E402
 
@@ -301,14 +302,11 @@ class Topology:
 
     # ---------------------------------------------------------------- wiring
     def _engine_endpoints(self) -> Path:
-        """The engines' endpoints.yml (JSON is YAML): SQL tracker store on PostgreSQL, Redis lock store."""
-        endpoints = {
-            "action_endpoint": {"url": f"{self.actions_url}/webhook"},
-            "tracker_store": {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": self.pg.port,
-                              "db": "rasa", "username": "postgres", "password": ""},
-            "lock_store": {"type": "redis", "url": "127.0.0.1", "port": self.redis.port, "db": 2,
-                           "key_prefix": "sapporo", "socket_timeout": 10},
-        }
+        """The engines' endpoints.yml (JSON is YAML), as tools/stack.py and the engine image write it
+        (tools/endpoints.py): the pinging SQL tracker store on PostgreSQL, the Redis lock store, HAProxy's actions."""
+        env = {"TRACKER_STORE_URL": self.db_url("rasa"), "LOCK_STORE_URL": self.redis.url(2),
+               "ACTION_SERVER_URL": self.actions_url}
+        endpoints = engine_endpoints(self.actions_url, self.run_dir / "tracker.db", env)
         path = self.run_dir / "endpoints.yml"
         path.write_text(json.dumps(endpoints, indent=2))
         return path
@@ -357,7 +355,7 @@ class Topology:
         if kind == "engine":
             cmd = [str(ENGINE_BIN / "rasa"), "run", "--enable-api", f"--auth-token={self.engine_auth_token}",
                    "-i", "127.0.0.1", "-p", str(port), "-m", str(self.model), "--endpoints", str(self._endpoints),
-                   "--credentials", "credentials.yml"]
+                   "--credentials", "credentials.yml", "--logging-config-file", "bot/logging.yml"]
             return Service(name, cmd, self._engine_env(), port,
                            f"http://127.0.0.1:{port}/status?token={self.engine_auth_token}", logs)
         cmd = [str(GATEWAY_PY), "-m", "gateway"]

@@ -38,11 +38,12 @@ class Turn:
 
     @property
     def ok(self) -> bool:
-        return not self.error and self.answer is not None and self.answer != texts.ENGINE_DOWN
+        return not self.error and self.answer is not None and not self.apology
 
     @property
     def apology(self) -> bool:
-        return self.answer == texts.ENGINE_DOWN
+        """The engine's apology, or the gateway's own when it could not handle the turn (its database restarting)."""
+        return self.answer in (texts.ENGINE_DOWN, texts.TURN_FAILED)
 
 
 def cookie_session() -> aiohttp.ClientSession:

@@ -3,7 +3,8 @@
 For each: steady load (widget WebSocket + long-polling clients and signed LINE webhooks) through HAProxy, the
 fault injected ``FAULT_AT`` seconds in. Checked:
 - only turns in flight during the fault fail (a turn that started later than ``fault end + SETTLE[fault]``
-  must be answered), and a failed turn that got an answer got the apology (texts.ENGINE_DOWN);
+  must be answered), and a failed widget turn got the apology (texts.ENGINE_DOWN, or texts.TURN_FAILED when the
+  gateway's database was restarting) — silence only when its gateway died;
 - every LINE event answered exactly once (none lost, none twice), each sender's events in order, once, in the
   tracker store;
 - the service is back (turns answered again) within the stated time, and the whole topology (HAProxy sees
@@ -68,7 +69,9 @@ def judge(topology, load: Load, kind: str, begun: float, ended: float, order=ord
         print(f"  failed {turn.kind} {turn.who[:20]} {turn.text!r} at +{turn.started - begun:.1f}s: "
               f"{turn.error or turn.answer[:30]}")
     assert not late, [(t.kind, t.who, t.text, round(t.started - begun, 1), t.error or t.answer) for t in late]
-    assert all(t.apology or t.error for t in failed)
+    # a widget turn that failed got the apology; only a gateway's death may lose one with its connection (the widget
+    # reconnects with its session token)
+    assert all(t.apology or (t.error and (kind == "gateway" or t.kind == "line")) for t in failed)
     assert not line_problems(topology, load)
     assert not order(topology, load)
     waited = topology.wait_balanced(FULL_RECOVERY)
@@ -90,10 +93,6 @@ def test_gateway_sigkill_mid_load(topology, line_api):
     assert gateway.restarts
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "measured: Rasa 3.6's SQLTrackerStore pools connections without pool_pre_ping, so a stale pooled connection "
-    "fails its first use after the restart (a later turn gets the apology, +22 s here), and a tracker that could not "
-    "be saved falls back to an in-memory store (rasa.core.tracker_store logs it): see readme_parts/scaleout_harness.md"))
 def test_postgres_restart_mid_load(topology, line_api):
     took = []
     load, begun, ended = run_with_fault(topology, line_api, lambda: took.append(topology.pg.restart()))
