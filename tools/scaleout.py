@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tools.model import ENGINE_BIN, ROOT, engine_env, model_path  # noqa: E402
 from tools.endpoints import engine_endpoints  # noqa: E402
 from tools.pg import _bindir as pg_bindir  # noqa: E402
+from tools.redis_server import RedisServer  # noqa: E402
 from tools.stack import GATEWAY_PY, _group_alive, _signal_group, answers, free_port, http_ok  # noqa: E402
 
 TEMPLATE = ROOT / "deploy" / "haproxy" / "haproxy.cfg.template"
@@ -152,36 +153,6 @@ class Postgres:
         return [line.split("\t") for line in out.splitlines() if line]
 
 
-class Redis:
-    def __init__(self, base: Path) -> None:
-        self.port = free_port()
-        self.log_path = base / "logs" / "redis.log"
-        self.proc: Optional[subprocess.Popen] = None
-
-    def url(self, db: int) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                          "--save", "", "--appendonly", "no"],
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_port(self.port, 10, lambda: self.proc is not None and self.proc.poll() is None)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def restart(self) -> float:
-        """SIGKILL and start again on the same port, empty (no persistence: what a lost Redis looks like)."""
-        started = time.monotonic()
-        self.stop()
-        self.start()
-        return time.monotonic() - started
-
-
 # ====================================================================== supervised services
 
 @dataclass
@@ -259,7 +230,7 @@ class Topology:
         self.city_data = city_data
         self.engine_threads = engine_threads
         self.pg = Postgres()
-        self.redis = Redis(self.run_dir)
+        self.redis = RedisServer(self.run_dir / "logs" / "redis.log")
         self.ports = {name: free_port() for name in ("gateways", "engines", "actions", "stats")}
         self.haproxy: Optional[Service] = None
         self.services: Dict[str, Service] = {}

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -20,34 +16,20 @@ import sqlalchemy as sa
 from tools.endpoints import PINGING_SQL_STORE, engine_endpoints, lock_store, tracker_store
 from tools.model import SERVING_DEFAULTS, engine_env
 from tools.stack import Stack
+from tools.redis_server import RedisServer, installed
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def redis_server():
-    if not shutil.which("redis-server"):
+    """A redis-server's port."""
+    if not installed():
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
-            time.sleep(0.1)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    server = RedisServer().start()
+    yield server.port
+    server.stop()
 
 
 @pytest.fixture

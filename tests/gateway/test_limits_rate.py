@@ -7,10 +7,6 @@ Real gateway processes; other client addresses are real too (loopback has all of
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from typing import Any, Dict, List, Optional
 
@@ -19,8 +15,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.gateway.conftest import REST_AUTH, GatewayProcess, free_port
+from tests.gateway.conftest import REST_AUTH, GatewayProcess
 from tests.socketio_client import WidgetClient
+from tools.redis_server import RedisServer, installed
 
 POLITE = "少し時間をおいてから"
 
@@ -239,22 +236,11 @@ def test_switched_off_nothing_is_refused(gateway):
 
 @pytest.fixture
 def redis_url():
-    if not shutil.which("redis-server"):
+    if not installed():
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
-            time.sleep(0.1)
-    yield f"redis://127.0.0.1:{port}/0", proc
-    proc.terminate()
-    proc.wait(10)
+    server = RedisServer().start()
+    yield server.url(), server
+    server.stop()
 
 
 def test_two_gateways_share_the_limits_through_redis(engine, tmp_path, redis_url):
@@ -270,8 +256,7 @@ def test_two_gateways_share_the_limits_through_redis(engine, tmp_path, redis_url
                     for n, gw in enumerate([first, second, first, second])]
         assert statuses == [200, 200, 200, 429], statuses
         # Redis gone: citizens are let through, and the failure is logged
-        server.terminate()
-        server.wait(10)
+        server.stop()
         assert post(client, first, "shared-after", "こんにちは").status_code == 200
         assert "rate limit storage failed" in first.log()
     finally:

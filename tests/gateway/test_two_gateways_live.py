@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import shutil
-import socket
-import subprocess
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 import socketio
@@ -23,8 +20,9 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from gateway.bus import RedisBus
-from tests.gateway.conftest import HTTP, GatewayProcess, StaffSession, free_port, staff_login, staff_user
+from tests.gateway.conftest import HTTP, GatewayProcess, StaffSession, staff_login, staff_user
 from tests.socketio_client import WidgetClient
+from tools.redis_server import RedisServer, installed
 
 NAMESPACE = "/staff"
 ARRIVES = 1.0  # a staff reply through gateway 2 on the widget of gateway 1 (issue #15)
@@ -33,35 +31,9 @@ QUIET = 1.0  # how long a socket is watched for what must not come
 MINUTES_PER_CHAT = 20  # tests/gateway/hours_always_open.yml
 
 
-class RedisServer:
-    """A redis-server on a free loopback port, without persistence; restartable on the same port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: Optional[subprocess.Popen] = None
-
-    def start(self) -> "RedisServer":
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                assert time.monotonic() < deadline and self.proc.poll() is None, "redis-server did not start"
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def redis_server():
-    if not shutil.which("redis-server"):
+    if not installed():
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     server = RedisServer().start()
     yield server
@@ -88,7 +60,7 @@ def shared_db(postgres_url):
 @pytest.fixture(scope="module")
 def gateways(engine, tmp_path_factory, redis_server, shared_db):
     """Gateway 1 and gateway 2: one database, one Redis, the same secrets (sessions, counseling keys)."""
-    env = {"GATEWAY_DB_URL": shared_db, "SOCKETIO_REDIS_URL": redis_server.url,
+    env = {"GATEWAY_DB_URL": shared_db, "SOCKETIO_REDIS_URL": redis_server.url(),
            "WEBCHAT_SESSION_SECRET": "live-test-" + uuid.uuid4().hex, "COUNSELING_KEYS": Fernet.generate_key().decode()}
     pair = [GatewayProcess(engine.url, tmp_path_factory.mktemp("gateway1"), **env)]
     try:  # one after the other: two starting at once on a busy 2-core machine can each take a minute
@@ -343,7 +315,7 @@ async def test_the_wait_estimate_counts_the_counselors_online_on_every_gateway(g
 async def test_the_bus_marks_are_seen_by_other_gateways_and_expire(redis_server):
     """gateway/bus.py itself, two buses in this process on the test's Redis: an event is handled once on each
     gateway, a mark is seen by the other until it is removed, and one left by a killed gateway expires."""
-    one, two = RedisBus(redis_server.url, mark_ttl=1.0, mark_refresh=0.3), RedisBus(redis_server.url)
+    one, two = RedisBus(redis_server.url(), mark_ttl=1.0, mark_refresh=0.3), RedisBus(redis_server.url())
     heard: Dict[str, List[Any]] = {"one": [], "two": []}
 
     async def hear_one(data):

@@ -14,7 +14,6 @@ test comes last.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections import defaultdict
