@@ -28,11 +28,12 @@ import fcntl
 import logging
 import os
 import sys
-import zlib
 from pathlib import Path
 from typing import Iterator, List, Optional
 
 import sqlalchemy as sa
+
+from common.advisory import lock_key
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS = ROOT / "migrations"
@@ -87,11 +88,6 @@ def run_env(context, target_metadata, chain: str) -> None:
         engine.dispose()
 
 
-def _lock_key(chain: str) -> int:
-    key = zlib.crc32(chain.encode())
-    return key - (1 << 32) if key >= 1 << 31 else key
-
-
 @contextlib.contextmanager
 def _file_lock(engine: sa.engine.Engine, chain: str) -> Iterator[None]:
     database = engine.url.database
@@ -118,7 +114,7 @@ def upgrade(engine: sa.engine.Engine, chain: str, revision: str = "head") -> Non
     with _file_lock(engine, chain), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                               {"a": LOCK_CLASS, "b": _lock_key(chain)})
+                               {"a": LOCK_CLASS, "b": lock_key(chain)})
         before = current(connection, chain)
         if before is None and _has_tables(connection):
             logger.info("migrations %s: adopting a database made before migrations (baseline)", chain)

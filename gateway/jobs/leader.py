@@ -11,21 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import zlib
-from typing import Optional
 
 import sqlalchemy as sa
+
+from common.advisory import LockConnection, lock_key
 
 logger = logging.getLogger(__name__)
 
 JOBS = 0x5a_70_01  # the advisory lock class of the jobs (LINE chats use their own, gateway/storage/line_inbox.py)
-
-
-def lock_key(name: str) -> int:
-    """A stable signed 32-bit key for a name (PostgreSQL's advisory locks take two int4)."""
-    value = zlib.crc32(name.encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 class Leader:
@@ -34,19 +27,15 @@ class Leader:
         self.name = name
         self.key = lock_key(name)
         self.shared = db.dialect.name == "postgresql"
-        self._conn: Optional[sa.engine.Connection] = None
-        self._lock = threading.Lock()
+        self._session = LockConnection(db)
         self._leading = False
 
     def held_sync(self) -> bool:
         if not self.shared:
             return True
-        with self._lock:
+        with self._session.lock:
             try:
-                if self._conn is None:
-                    self._conn = self.db.connect()
-                    self._conn.execution_options(isolation_level="AUTOCOMMIT")
-                c = self._conn
+                c = self._session.connection()
                 held = c.execute(sa.text(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND CAST(classid AS bigint) = :a "
                     "AND CAST(objid AS bigint) = :b AND objsubid = 2 AND pid = pg_backend_pid() AND granted"),
@@ -56,7 +45,7 @@ class Leader:
                                           {"a": JOBS, "b": self.key}).scalar_one())
             except Exception as exc:  # noqa: BLE001 — the connection broke: not leading; a new one next time
                 logger.warning("job %s: leader check failed (%s)", self.name, type(exc).__name__)
-                self._drop()
+                self._session.drop()
                 held = False
         if held != self._leading:
             logger.info("job %s: %s", self.name, "this gateway runs it" if held else "another gateway runs it")
@@ -68,17 +57,7 @@ class Leader:
             return True
         return await asyncio.to_thread(self.held_sync)
 
-    def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.invalidate()
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._conn = None
-
     def close(self) -> None:
         """Give the lead up: the connection is closed, not returned to the pool (its session's end frees the lock)."""
-        with self._lock:
-            self._drop()
+        self._session.close()
         self._leading = False

@@ -28,8 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from common.advisory import LockConnection, lock_key
 from gateway.storage.db import metadata, utcnow
 from gateway.storage.line_events import webhook_events
 
@@ -276,32 +275,23 @@ class Inbox:
         return events, claims
 
 
-def chat_key(chat: str) -> int:
-    value = zlib.crc32(chat.encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
 class ChatLocks:
     """The chats this gateway works on, as PostgreSQL session-level advisory locks, all on one connection of their
     own (a session may hold many). Two chats with the same hash share a lock: they only wait for each other.
     Should the connection break (a PostgreSQL restart), its locks are gone: the next call opens a new one."""
 
     def __init__(self, db: sa.engine.Engine) -> None:
-        self.db = db
-        self._conn: Optional[sa.engine.Connection] = None
-        self._lock = threading.Lock()
+        self._session = LockConnection(db)
 
     def _run(self, sql: str, chat: str) -> bool:
-        with self._lock:
+        with self._session.lock:
             for attempt in (1, 2):
                 try:
-                    if self._conn is None:
-                        self._conn = self.db.connect()
-                        self._conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return bool(self._conn.execute(sa.text(sql), {"a": LINE_CHATS, "b": chat_key(chat)}).scalar())
+                    c = self._session.connection()
+                    return bool(c.execute(sa.text(sql), {"a": LINE_CHATS, "b": lock_key(chat)}).scalar())
                 except Exception as exc:  # noqa: BLE001 — a broken session: its locks are gone anyway
                     logger.warning("line inbox: lock connection failed (%s)", type(exc).__name__)
-                    self._drop()
+                    self._session.drop()
                     if attempt == 2:
                         raise
         return False
@@ -315,15 +305,5 @@ class ChatLocks:
         except Exception:  # noqa: BLE001 — the session is gone, and the lock with it
             pass
 
-    def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.invalidate()
-                self._conn.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._conn = None
-
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        self._session.close()

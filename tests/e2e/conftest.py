@@ -13,21 +13,13 @@ import subprocess
 
 import pytest
 
-from tests.gateway.line_fake import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, FakeLineApi
+from tests.gateway.line_fake import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, line_api_for_session  # noqa: F401
 from tests.official_data import OFFICIAL_DATA
 from tests.socketio_client import WidgetClient
 from tools.model import ENGINE_BIN, ROOT, engine_env, model_path
 from tools.stack import Stack, free_port
 
 TODAY = "2025-01-15"
-
-
-@pytest.fixture(scope="session")
-def line_api():
-    """The fake LINE platform the stack's gateway replies and pushes to (every call is recorded)."""
-    fake = FakeLineApi(LINE_TOKEN).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
 import httpx
 import pytest
@@ -450,11 +450,17 @@ class Line:
         return [m["message"] for m in self.engine.received]
 
 
-@pytest.fixture(scope="module")
-def line_api():
+def running_line_api() -> Iterator[FakeLineApi]:
+    """The fake LINE platform, started and stopped (every call is recorded)."""
     fake = FakeLineApi().start()
-    yield fake
-    fake.stop()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+line_api = pytest.fixture(scope="module", name="line_api")(running_line_api)
+line_api_for_session = pytest.fixture(scope="session", name="line_api")(running_line_api)  # e2e, scale-out
 
 
 @pytest.fixture(scope="module")

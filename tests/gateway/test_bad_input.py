@@ -19,7 +19,7 @@ import pytest
 
 from gateway import texts
 from tests.gateway.conftest import HTTP, REST_AUTH, GatewayProcess, login_form, staff_user
-from tests.gateway.line_fake import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, FakeLineApi, sign
+from tests.gateway.line_fake import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, line_api, sign  # noqa: F401
 from tests.socketio_client import WidgetClient
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -53,13 +53,6 @@ REST_BODIES = [
     ("not JSON", "{not json", texts.BAD_REQUEST),
     ("empty", "", texts.BAD_REQUEST),
 ]
-
-
-@pytest.fixture(scope="module")
-def line_api():
-    fake = FakeLineApi(LINE_TOKEN).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.line_fake import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, FakeLineApi
+from tests.gateway.line_fake import SECRET as LINE_SECRET, TOKEN as LINE_TOKEN, line_api_for_session  # noqa: F401
 from tools.model import ROOT
 from tests.scaleout.standin import BalancedStandIn
 from tools.scaleout import Topology
@@ -40,13 +40,6 @@ def pytest_collection_modifyitems(items):
             if "topology" in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.full)
     items.sort(key=lambda item: rank(item) if "tests/scaleout" in str(item.fspath) else -1)
-
-
-@pytest.fixture(scope="session")
-def line_api():
-    fake = FakeLineApi(LINE_TOKEN).start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(scope="session")
