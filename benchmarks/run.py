@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import statistics
 import subprocess
@@ -66,6 +67,22 @@ def rss_mb(pid: int) -> float:
         except OSError:
             pass
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far, in seconds (from /proc)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: List[float], q: float) -> float:
@@ -145,10 +162,19 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
             await measure("warm-up", len(TURNS) * 2, 1, engine_turn)
             lookup = await measure_texts("action server: item lookup", turns, item_lookup, ITEM_QUESTIONS)
             results = []
+
+            async def with_cpu(name: str, concurrent: int, one_turn) -> Dict:
+                """``measure`` plus each process's CPU milliseconds per turn (on 2 cores at 8 clients the CPU is
+                the bottleneck: what the gateway spends per turn is what the engine no longer has)."""
+                before = {n: cpu_seconds(p.pid) for n, p in stack.processes.items()}
+                row = await measure(name, turns, concurrent, one_turn)
+                row["cpu"] = {n: (cpu_seconds(p.pid) - before[n]) * 1000 / row["n"] for n, p in stack.processes.items()}
+                return row
+
             for concurrent in sorted({1, concurrency}):
-                results.append(await measure(f"engine REST       c={concurrent}", turns, concurrent, engine_turn))
-                results.append(await measure(f"gateway HTTP      c={concurrent}", turns, concurrent, gateway_http_turn))
-                results.append(await measure(f"gateway Socket.IO c={concurrent}", turns, concurrent, socketio_turn))
+                results.append(await with_cpu(f"engine REST       c={concurrent}", concurrent, engine_turn))
+                results.append(await with_cpu(f"gateway HTTP      c={concurrent}", concurrent, gateway_http_turn))
+                results.append(await with_cpu(f"gateway Socket.IO c={concurrent}", concurrent, socketio_turn))
             ids = iter(range(10 ** 9))
 
             async def faq_engine(_: str, text: str) -> None:
@@ -164,13 +190,16 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
                 await client.close()
 
         print(f"\nstart-up until /healthz is 200: {startup:.1f} s   turns per row: {turns}\n")
-        print(f"{'path':<24} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8} {'p50 vs engine':>14}")
+        names = list(stack.processes)
+        print(f"{'path':<24} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8} {'p50 vs engine':>14} {'turns/s vs':>11}   "
+              + "  ".join(f"{'cpu ' + n:>12}" for n in names) + "   (CPU ms per turn)")
         baseline = {}
         for row in results:
             concurrent = row["name"].split("c=")[1]
-            baseline.setdefault(concurrent, row["p50"])
-            ratio = row["p50"] / baseline[concurrent]
-            print(f"{row['name']:<24} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f} {ratio:>13.2f}x")
+            base = baseline.setdefault(concurrent, row)
+            print(f"{row['name']:<24} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f} "
+                  f"{row['p50'] / base['p50']:>13.2f}x {row['throughput'] / base['throughput']:>10.2f}x   "
+                  + "  ".join(f"{row['cpu'][n]:>12.1f}" for n in names))
         print(f"\n{lookup['name']} ({city_data.name}, {lookup['n']} calls): "
               f"p50 {lookup['p50']:.1f} ms, p95 {lookup['p95']:.1f} ms (action_garbage_category over HTTP)")
         print("\nFAQ questions, one at a time (NLU → action_fallback → FAQ retrieval), new conversation each:")

@@ -49,6 +49,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import jaconv
 import yaml
 
+from gateway.counseling import literals
+
 RULES_FILE = Path(__file__).resolve().parents[2] / "data" / "counseling" / "triage.yml"
 LEVELS = ("none", "normal", "high", "emergency")
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -106,9 +108,18 @@ class Triage:
 
 @dataclass(frozen=True)
 class Views:
-    """The strings the patterns run on (two spellings × two views)."""
+    """The strings the patterns run on (two spellings × two views), and what was found in them so far: a rule's
+    words are looked for again when no risk rule fired (``vetoed``), and several rules share patterns."""
     lemma: Tuple[str, ...]
     surface: Tuple[str, ...]
+    found: Dict[Tuple[int, str, int, bool], bool] = field(default_factory=dict, compare=False, repr=False)
+    _joined: Dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def joined(self, view: str) -> str:
+        """The view's strings in one, for literals.absent (a word in one of them is in this one)."""
+        if view not in self._joined:
+            self._joined[view] = "\n".join(self.lemma if view == "lemma" else self.surface)
+        return self._joined[view]
 
 
 @dataclass
@@ -203,6 +214,8 @@ def views(text: str, aliases: Optional[Dict[str, str]] = None) -> Views:
 class RuleSet:
     """The rules file, compiled. ``RuleSet.load()`` reads data/counseling/triage.yml."""
 
+    shortcuts = True  # skip rules and patterns whose words are not in the message (literals.py); False: the test's reference
+
     def __init__(self, data: Dict):
         self.aliases: Dict[str, str] = {str(k): str(v) for k, v in (data.get("lemma_aliases") or {}).items()}
         raw_terms = {name: [str(v) for v in values] for name, values in (data.get("terms") or {}).items()}
@@ -252,6 +265,7 @@ class RuleSet:
             "surface": [re.compile("(?:" + jaconv.kata2hira(expand(p).replace(" ", "")) + ")$") for p in quote_before],
         }
         self.rules: List[Rule] = []
+        self._gates: Dict[int, literals.Gate] = {}  # per rule (by id()), made on first use
         # "triage_rules", not "rules": every YAML file under data/ is read by `rasa data validate` / `rasa train`,
         # and a top-level "rules" key would be taken for Rasa dialogue rules.
         for item in data.get("triage_rules") or data.get("rules") or []:
@@ -310,8 +324,17 @@ class RuleSet:
         """The pattern is found and not cancelled. The spelling as typed decides when it matches there:
         folding kana garbles loanwords around the match (ドラマ → どら まー), which would hide a
         negation or a title; the other spellings count only where the typed one has no match."""
+        key = (id(self), view, id(pattern), cancellable)
+        known = v.found.get(key)
+        if known is None:
+            known = v.found[key] = self._search(v, view, pattern, cancellable)
+        return known
+
+    def _search(self, v: Views, view: str, pattern: "re.Pattern[str]", cancellable: bool) -> bool:
         strings = v.lemma if view == "lemma" else v.surface
         if not strings:  # nothing left once invisible characters are gone (NUL, zero-width, bidi marks)
+            return False
+        if self.shortcuts and literals.absent(pattern, v.joined(view)):  # most patterns, in most messages: a few substring tests
             return False
         first = list(pattern.finditer(strings[0]))
         if first:
@@ -323,13 +346,27 @@ class RuleSet:
                     return True
         return False
 
+    def _possible(self, rule: Rule, v: Views) -> bool:
+        """Some alternative of the rule may match: False when none of the words its alternatives cannot match
+        without is in the message (gateway/counseling/literals.py)."""
+        if not self.shortcuts:
+            return True
+        if id(rule) not in self._gates:
+            self._gates[id(rule)] = literals.gate(rule.alternatives)
+        rule_gate = self._gates[id(rule)]
+        return rule_gate is None or literals.may_match(rule_gate, {view: v.joined(view) for view in rule_gate})
+
     def fires(self, rule: Rule, v: Views) -> bool:
+        if not self._possible(rule, v):
+            return False
         if any(self._found(v, view, p, False) for view, p in rule.unless):
             return False
         return any(all(self._found(v, view, p, rule.cancellable) for view, p in alt) for alt in rule.alternatives)
 
     def _words_present(self, rule: Rule, v: Views) -> bool:
         """The rule's patterns match, before ``unless`` and the cancels."""
+        if not self._possible(rule, v):
+            return False
         return any(all(self._found(v, view, p, False) for view, p in alt) for alt in rule.alternatives)
 
     def vetoes(self, rule: Rule, v: Views) -> bool:
