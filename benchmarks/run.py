@@ -85,6 +85,17 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def metric_sums(text: str) -> Dict[str, float]:
+    """The gateway's /metrics: total seconds and count of its turns and of its engine round trips."""
+    sums: Dict[str, float] = {}
+    for line in text.splitlines():
+        for name in ("gateway_turn_seconds_sum", "gateway_turn_seconds_count", "gateway_engine_seconds_sum",
+                     "gateway_engine_seconds_count"):
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                sums[name] = sums.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
 def percentile(values: List[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -167,8 +178,16 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
                 """``measure`` plus each process's CPU milliseconds per turn (on 2 cores at 8 clients the CPU is
                 the bottleneck: what the gateway spends per turn is what the engine no longer has)."""
                 before = {n: cpu_seconds(p.pid) for n, p in stack.processes.items()}
+                sums = metric_sums((await http.get(f"{stack.gateway_url}/metrics")).text)
                 row = await measure(name, turns, concurrent, one_turn)
                 row["cpu"] = {n: (cpu_seconds(p.pid) - before[n]) * 1000 / row["n"] for n, p in stack.processes.items()}
+                after = metric_sums((await http.get(f"{stack.gateway_url}/metrics")).text)
+                delta = {k: after.get(k, 0.0) - sums.get(k, 0.0) for k in after}
+                # the router's own time per turn (the whole turn minus the engine's round trip): exact per turn,
+                # unlike a difference of two p50s of turns whose engine time varies by ±50 ms
+                turns_seen = delta.get("gateway_turn_seconds_count", 0.0)
+                row["inside"] = ((delta.get("gateway_turn_seconds_sum", 0.0) - delta.get("gateway_engine_seconds_sum", 0.0))
+                                 * 1000 / turns_seen) if turns_seen else 0.0
                 return row
 
             for concurrent in sorted({1, concurrency}):
@@ -191,17 +210,20 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
 
         print(f"\nstart-up until /healthz is 200: {startup:.1f} s   turns per row: {turns}\n")
         names = list(stack.processes)
-        print(f"{'path':<24} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8} {'p50 vs engine':>14} {'turns/s vs':>11}   "
-              + "  ".join(f"{'cpu ' + n:>12}" for n in names) + "   (CPU ms per turn)")
+        print(f"{'path':<24} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8} {'p50 vs engine':>14} {'turns/s vs':>11} "
+              f"{'router ms':>10}   " + "  ".join(f"{'cpu ' + n:>12}" for n in names) + "   (CPU ms per turn)")
         baseline = {}
         for row in results:
             concurrent = row["name"].split("c=")[1]
             base = baseline.setdefault(concurrent, row)
             print(f"{row['name']:<24} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f} "
-                  f"{row['p50'] / base['p50']:>13.2f}x {row['throughput'] / base['throughput']:>10.2f}x   "
+                  f"{row['p50'] / base['p50']:>13.2f}x {row['throughput'] / base['throughput']:>10.2f}x "
+                  f"{row['inside']:>10.1f}   "
                   + "  ".join(f"{row['cpu'][n]:>12.1f}" for n in names))
         print(f"\n{lookup['name']} ({city_data.name}, {lookup['n']} calls): "
               f"p50 {lookup['p50']:.1f} ms, p95 {lookup['p95']:.1f} ms (action_garbage_category over HTTP)")
+        print("router ms: the gateway's turn minus the engine's round trip, mean per turn (its /metrics); the rest of "
+              "a gateway row's overhead is the channel (HTTP or Socket.IO) and the machine's 2 shared cores")
         print("\nFAQ questions, one at a time (NLU → action_fallback → FAQ retrieval), new conversation each:")
         for row in faq_rows:
             print(f"  {row['name']:<34} p50 {row['p50']:>6.1f} ms   p95 {row['p95']:>6.1f} ms   ({row['n']} questions)")

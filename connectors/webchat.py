@@ -205,7 +205,7 @@ class WebChat:
         if problem:  # the integrator's mistake: the citizen is still answered, without that metadata
             logger.info("web: metadata dropped (%s) conv=%s", problem, conversation_ref(session_id))
             await self.sio.emit("gateway_error", {"error": problem}, room=sid)
-        if self.limits is not None:
+        if self.limits is not None and self.limits.enabled:
             conversation = str(ConversationId(CHANNEL, session_id))
             session = await self.sio.get_session(sid) or {}
             refusal = await self.limits.check_turn(session.get("address", "unknown"), conversation,

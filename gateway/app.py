@@ -70,7 +70,7 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
     default_triage().triage("起動確認")
     hours = CounselingHours.load(settings.counseling_hours_file or None)
     engine = EngineClient(settings.engine_url, settings.engine_connect_timeout, settings.engine_timeout,
-                          settings.engine_auth_token)
+                          settings.engine_auth_token, lock_seconds=settings.engine_lock_seconds)
     app.ctx.engine = engine
     router = Router(engine, store, settings.max_message_chars, hours=hours)
     app.ctx.router = router

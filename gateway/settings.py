@@ -24,6 +24,9 @@ class Settings:
     # Connection refused is immediate; a hung engine is cut off after engine_timeout seconds.
     engine_connect_timeout: float = 2.0
     engine_timeout: float = 20.0
+    # Rasa's TICKET_LOCK_LIFETIME (tools/model.py: 30 s): an engine that dies mid-turn leaves its conversation
+    # locked (Redis lock store) that long; the conversation's next turn may wait for it (router._to_engine).
+    engine_lock_seconds: float = 30.0
     max_message_chars: int = 2000
     data_dir: str = "var"
     cors_origins: list = field(default_factory=list)
@@ -146,6 +149,7 @@ class Settings:
             engine_url=os.environ.get("ENGINE_URL", cls.engine_url).rstrip("/"),
             engine_connect_timeout=_env_float("ENGINE_CONNECT_TIMEOUT", cls.engine_connect_timeout),
             engine_timeout=_env_float("ENGINE_TIMEOUT", cls.engine_timeout),
+            engine_lock_seconds=_env_float("TICKET_LOCK_LIFETIME", cls.engine_lock_seconds),
             max_message_chars=int(os.environ.get("MAX_MESSAGE_CHARS", cls.max_message_chars)),
             data_dir=os.environ.get("DATA_DIR", cls.data_dir),
             cors_origins=[o.strip() for o in origins.split(",") if o.strip()],

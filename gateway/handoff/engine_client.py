@@ -5,6 +5,11 @@ the engine (lock store, tracker store, an action server error), and no turn of t
 rule and story ends in an utterance, a form's question or action_handoff's payload), so the citizen gets
 the engine-down apology with 「担当者と話す」 instead of nothing.
 
+A turn that failed may have died with its engine while that engine held the conversation's lock (Rasa's ticket
+lock in Redis, alive for TICKET_LOCK_LIFETIME seconds): the conversation's next turn waits for it on the other
+engine. ``send(..., failed_at=…)`` then allows the rest of that lifetime on top of the timeout, so the next turn is
+answered late rather than failed too (only turns in flight fail when an engine dies).
+
 ``BEFORE_SEND``: a caller that must know whether a turn reached the engine (the LINE inbox, which never
 sends a message twice, also not after a crash) sets an awaitable here; it runs right before the request.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import httpx
@@ -36,8 +42,10 @@ BEFORE_SEND: contextvars.ContextVar[Optional[Callable[[], Awaitable[None]]]] = \
 class EngineClient:
     """Sends one user turn to the engine and returns the bot's messages (Rasa REST format)."""
 
-    def __init__(self, base_url: str, connect_timeout: float = 2.0, timeout: float = 20.0, auth_token: str = ""):
+    def __init__(self, base_url: str, connect_timeout: float = 2.0, timeout: float = 20.0, auth_token: str = "",
+                 lock_seconds: float = 30.0):
         self.base_url = base_url.rstrip("/")
+        self.timeout, self.connect_timeout, self.lock_seconds = timeout, connect_timeout, lock_seconds
         self._api_params = {"token": auth_token} if auth_token else {}  # rasa run --auth-token (not the webhook)
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -54,7 +62,9 @@ class EngineClient:
         text: str,
         channel: str,
         metadata: Optional[Dict[str, Any]] = None,
+        failed_at: Optional[datetime] = None,
     ) -> List[Dict[str, Any]]:
+        """The bot's messages for one turn. ``failed_at``: when the conversation's last turn failed (UTC, naive)."""
         payload = {
             "sender": sender_id,
             "message": text,
@@ -68,7 +78,7 @@ class EngineClient:
         try:
             # HAProxy hashes this header: one conversation always reaches the same engine (Rasa 3.6's Redis lock
             # is not atomic, RasaHQ/rasa#9213)
-            response = await self._client.post(WEBHOOK_PATH, json=payload,
+            response = await self._client.post(WEBHOOK_PATH, json=payload, timeout=self._timeout(failed_at),
                                                headers={"X-Conversation-Id": sender_id})
         except httpx.HTTPError as exc:
             raise EngineUnavailable(f"{type(exc).__name__}") from exc
@@ -85,6 +95,13 @@ class EngineClient:
         if not messages:
             raise EngineUnavailable("empty answer")  # Rasa's REST channel on an internal error
         return messages
+
+    def _timeout(self, failed_at: Optional[datetime]) -> httpx.Timeout:
+        """The turn's timeout: longer by what is left of a lock a failed turn may have left behind."""
+        left = 0.0
+        if failed_at is not None:
+            left = self.lock_seconds - (datetime.now(timezone.utc).replace(tzinfo=None) - failed_at).total_seconds()
+        return httpx.Timeout(self.timeout + min(max(left, 0.0), self.lock_seconds), connect=self.connect_timeout)
 
     async def is_ready(self, timeout: float = 1.5) -> bool:
         """True when the engine answers and has a model loaded."""

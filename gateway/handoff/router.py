@@ -186,9 +186,10 @@ class Router:
             return [{"text": texts.BAD_CHARACTERS}]
         text = text.strip()
         metrics.outcome("gateway")
-        conversation = await run_db(self.store.get_or_create, str(ConversationId(channel, conversation_id)), channel)
-        # Before anything else reads the message, in every state.
-        found = await asyncio.get_running_loop().run_in_executor(_TRIAGE, assess, text)
+        # The triage runs before anything else reads the message, in every state (beside the chat's lookup).
+        conversation, found = await asyncio.gather(
+            run_db(self.store.get_or_create, str(ConversationId(channel, conversation_id)), channel),
+            asyncio.get_running_loop().run_in_executor(_TRIAGE, assess, text))
         message = await run_db(self.store.add_message, conversation.id, "user", text,
                                protected=self._protected(conversation, found))
         if found.level != "none":
@@ -319,21 +320,26 @@ class Router:
     async def _to_engine(self, conversation: Conversation, text: str, channel: str,
                          metadata: Optional[Dict[str, Any]]) -> List[BotMessage]:
         try:
-            replies = await self.engine.send(conversation.engine_sender, text, channel, metadata)
+            replies = await self.engine.send(conversation.engine_sender, text, channel, metadata,
+                                             failed_at=conversation.engine_failed_at)
         except EngineUnavailable as exc:
             metrics.engine_error(exc)
             logger.warning("engine unavailable conv=%s channel=%s error=%s", conversation_ref(conversation.id),
                            channel, exc)
+            await run_db(self.store.engine_failed, conversation.id)
             return await self._say(conversation.id, texts.ENGINE_DOWN, buttons=[texts.HUMAN_BUTTON])
+        if conversation.engine_failed_at is not None:
+            await run_db(self.store.engine_failed, conversation.id, False)
         metrics.outcome("bot")
         handoff = next((m["custom"]["handoff"] for m in replies
                         if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("handoff"), dict)), None)
         shown = [m for m in replies if not (isinstance(m.get("custom"), dict) and "handoff" in m["custom"])]
-        for reply in shown:
-            if reply.get("text") or reply.get("buttons"):
-                stored = await run_db(self.store.add_message, conversation.id, "bot", _as_transcript(reply),
-                                      buttons=reply.get("buttons"))
-                reply["message_id"] = stored["id"]  # the widget's history and de-duplication
+        kept = [reply for reply in shown if reply.get("text") or reply.get("buttons")]
+        if kept:  # one transaction for the turn's answers
+            stored = await run_db(self.store.add_messages, conversation.id, "bot",
+                                  [(_as_transcript(reply), reply.get("buttons")) for reply in kept])
+            for reply, row in zip(kept, stored):
+                reply["message_id"] = row["id"]  # the widget's history and de-duplication
         if handoff:
             queue = handoff.get("queue") if handoff.get("queue") in QUEUES else "general"
             reason = str(handoff.get("reason") or "user_request")[:32]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import sqlalchemy as sa
 
@@ -71,6 +71,9 @@ conversations = sa.Table(
     sa.Column("last_user_at", sa.DateTime),
     sa.Column("idle_checked_at", sa.DateTime),
     sa.Column("alerted_at", sa.DateTime),
+    # When a turn to the engine last failed: the engine may have died holding the conversation's lock, so the
+    # next turn may wait for it (gateway/handoff/engine_client.py). Cleared by the next answered turn.
+    sa.Column("engine_failed_at", sa.DateTime),
 )
 
 messages = sa.Table(
@@ -120,6 +123,7 @@ class Conversation:
     last_user_at: Optional[datetime] = None
     idle_checked_at: Optional[datetime] = None
     alerted_at: Optional[datetime] = None
+    engine_failed_at: Optional[datetime] = None
 
     @property
     def counseling(self) -> bool:
@@ -284,22 +288,36 @@ class HandoffStore:
         returns it as the console shows it to a counselor (the caller decides who may receive the text).
         Kinds: text (what the citizen and the chat's people said), note (staff only), media (a channel's note
         that the citizen sent a sticker or an image, staff only)."""
+        return self.add_messages(conversation_id, sender, [(text, buttons)], kind, protected)[0]
+
+    def add_messages(self, conversation_id: str, sender: str, items: List[Tuple[str, Optional[List[Dict]]]],
+                     kind: str = "text", protected: bool = False) -> List[Dict]:
+        """Several messages of one sender, as ``add_message`` each, in one transaction (the bot's answers to a
+        turn: one commit, not one per bubble). ``items``: (text, buttons)."""
         if protected and self.cipher is None:
             raise RuntimeError("protected messages need a cipher (gateway/counseling/crypto.py)")
         now = utcnow()
-        stored = self.cipher.encrypt(text) if protected else text
-        buttons = clean_buttons(buttons)
+        stored = []
         with self.engine.begin() as c:
-            new_id = c.execute(messages.insert().values(conversation_id=conversation_id, at=now, sender=sender,
-                                                        kind=kind, text=stored, protected=protected, buttons=buttons)
-                               ).inserted_primary_key[0]
-            if kind == "text":
+            for text, buttons in items:
+                buttons = clean_buttons(buttons)
+                new_id = c.execute(messages.insert().values(
+                    conversation_id=conversation_id, at=now, sender=sender, kind=kind, protected=protected,
+                    text=self.cipher.encrypt(text) if protected else text, buttons=buttons)).inserted_primary_key[0]
+                stored.append({"id": new_id, "at": _iso(now), "sender": sender, "kind": kind, "text": text,
+                               "protected": protected, "buttons": buttons})
+            if kind == "text" and stored:
                 values = {"updated_at": now}
                 if sender == "user":
                     values.update(last_user_at=now, idle_checked_at=None)
                 c.execute(conversations.update().where(conversations.c.id == conversation_id).values(**values))
-        return {"id": new_id, "at": _iso(now), "sender": sender, "kind": kind, "text": text, "protected": protected,
-                "buttons": buttons}
+        return stored
+
+    def engine_failed(self, conversation_id: str, failed: bool = True) -> None:
+        """Remember (or, after an answered turn, forget) that a turn to the engine failed (``engine_failed_at``)."""
+        with self.engine.begin() as c:
+            c.execute(conversations.update().where(conversations.c.id == conversation_id)
+                      .values(engine_failed_at=utcnow() if failed else None))
 
     def _update(self, conversation_id: str, condition, **values) -> bool:
         with self.engine.begin() as c:

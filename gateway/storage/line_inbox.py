@@ -80,9 +80,10 @@ def connect_inbox(gateway_db: sa.engine.Engine) -> sa.engine.Engine:
     engine = sa.create_engine(f"sqlite:///{path}", future=True, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")
-    def _pragmas(connection, _record) -> None:  # as gateway/storage/db.py: WAL, wait for the lock, full sync
-        cursor = connection.cursor()
+    def _pragmas(connection, _record) -> None:  # WAL, wait for the lock; every commit on the disk (the 200 to LINE
+        cursor = connection.cursor()             # promises the event: also after a power loss, whatever SQLITE_SYNCHRONOUS)
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 

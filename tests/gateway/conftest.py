@@ -51,6 +51,7 @@ class StandInEngine:
     def __init__(self) -> None:
         self.port = free_port()
         self.mode = "ok"  # ok | error | hang | garbage
+        self.delay = 0.0  # seconds every answer takes (a conversation waiting for a lock, a slow engine)
         self.received: List[Dict[str, Any]] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -67,6 +68,8 @@ class StandInEngine:
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.received.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.mode == "error":
             return web.json_response({"error": "boom"}, status=500)
         if self.mode == "hang":  # until the test switches the mode back (at most 60 s)
@@ -110,6 +113,7 @@ def engine():
 @pytest.fixture(autouse=True)
 def _reset_engine(engine):
     engine.mode = "ok"
+    engine.delay = 0.0
     engine.received.clear()
 
 

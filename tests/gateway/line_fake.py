@@ -395,22 +395,18 @@ def line_replies(message: str) -> Optional[List[Dict[str, Any]]]:
 
 
 class LineStandInEngine(StandInEngine):
-    """The conftest stand-in, plus the LINE answers above, ``slow:…`` (0.8 s) and ``delay`` (every turn)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.delay = 0.0
+    """The conftest stand-in, plus the LINE answers above and ``slow:…`` (0.8 s)."""
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
-        if self.delay:
-            await asyncio.sleep(self.delay)
         if str(body.get("message", "")).startswith("slow:"):
             await asyncio.sleep(0.8)
         extra = line_replies(body.get("message", ""))
         if extra is None or self.mode != "ok":
-            return await super()._webhook(request)
+            return await super()._webhook(request)  # ``delay`` there
         self.received.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return web.json_response(extra)
 
 
