@@ -167,7 +167,8 @@
       }
     }
     for (const id of state.unseen) if (!ids.has(id)) state.unseen.delete(id);
-    for (const id of state.longWait) if (!ids.has(id)) state.longWait.delete(id);
+    // a chat that left the queues loses its mark; one not listed yet keeps it (its alert can come before the list)
+    for (const id of state.longWait) if (!ids.has(id) && state.known && state.known.has(id)) state.longWait.delete(id);
     state.known = ids;
   }
 
