@@ -21,10 +21,12 @@ when the rules found nothing at all does the classifier speak, and only when it 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import yaml
 
 from gateway.counseling.triage import LEVELS, RuleSet, Triage, default_rules, fold, slang_fold
@@ -112,14 +114,51 @@ class TriageClassifier:
             LogisticRegression(C=c, class_weight="balanced", max_iter=5000, random_state=SEED))
         self.model.fit([t for t, _ in pairs], [lvl for _, lvl in pairs])
         self.classes: List[str] = list(self.model.classes_)
+        self._score = OneMessage.of(self.model)
 
     def probabilities(self, text: str) -> Dict[str, float]:
-        return dict(zip(self.classes, self.model.predict_proba([text[:4000]])[0]))
+        text = text[:4000]
+        probs = self._score(text) if self._score else self.model.predict_proba([text])[0]
+        return dict(zip(self.classes, probs))
 
     def predict(self, text: str) -> Tuple[str, float]:
         probs = self.probabilities(text)
         level = max(probs, key=probs.get)
         return level, probs[level]
+
+
+class OneMessage:
+    """The fitted pipeline's arithmetic for one message, without scikit-learn's per-call checks and sparse
+    matrices: 0.05 ms instead of 1.4 ms, on every ordinary question (the router waits for the triage). The same
+    steps as ``predict_proba``: scikit-learn's own analyzer, counts of known n-grams, 1 + log(count) × idf, L2
+    norm, the regression's scores, softmax. Equal to it within 1e-9 (tests/gateway/test_triage_classifier.py)."""
+
+    def __init__(self, vectorizer, regression):
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_
+        self.weights = np.ascontiguousarray(regression.coef_.T)  # n-grams × classes
+        self.intercept = regression.intercept_
+
+    @classmethod
+    def of(cls, pipeline) -> Optional["OneMessage"]:
+        """For the pipeline TriageClassifier builds; None for any other settings (then scikit-learn scores)."""
+        vectorizer, regression = pipeline.steps[0][1], pipeline.steps[-1][1]
+        same = (len(pipeline.steps) == 2 and vectorizer.sublinear_tf and vectorizer.use_idf and
+                vectorizer.norm == "l2" and not vectorizer.binary and vectorizer.vocabulary is None and
+                len(regression.classes_) > 2)
+        return cls(vectorizer, regression) if same else None
+
+    def __call__(self, text: str) -> np.ndarray:
+        counts = Counter(i for i in map(self.vocabulary.get, self.analyze(text)) if i is not None)
+        scores = self.intercept.copy()
+        if counts:
+            known = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+            tfidf = (np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))) + 1.0) * self.idf[known]
+            tfidf /= np.sqrt(tfidf @ tfidf)
+            scores += tfidf @ self.weights[known]
+        scores = np.exp(scores - scores.max())
+        return scores / scores.sum()
 
 
 def combined(rules: RuleSet, classifier: Optional[TriageClassifier], text: str,

@@ -9,7 +9,7 @@ are then skipped whole.
 
 It is sound by construction — only what a match must contain is used: literal runs, groups, alternations whose
 every branch has a requirement, repeats with a minimum of one or more; never lookarounds, optional parts,
-classes, or anything under IGNORECASE — and tests/gateway/test_triage_literals.py checks that the triage's answer
+classes, or anything under IGNORECASE — and tests/gateway/test_triage_shortcuts.py checks that the triage's answer
 is the same with and without it on every message of the triage's example sets.
 """
 

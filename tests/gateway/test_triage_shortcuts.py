@@ -1,4 +1,5 @@
-"""The triage's shortcut (gateway/counseling/literals.py) never changes an answer.
+"""The triage's shortcuts never change an answer: the rules' (gateway/counseling/literals.py) and the classifier's
+(``OneMessage`` in gateway/counseling/classifier.py, which scores one message without scikit-learn's checks).
 
 Skipping a rule or a pattern because a word it cannot match without is missing is only an optimization: the
 triage of every message of the triage's sets, the classifier's examples, the rules' own examples and the NLU's
@@ -61,6 +62,29 @@ def test_most_rules_are_skipped_for_an_ordinary_question(both):
     from gateway.counseling.triage import views
     v = views("ソファは何ごみですか", fast.aliases)
     assert sum(fast._possible(rule, v) for rule in fast.rules) <= 3  # the reason it is faster
+
+
+def test_the_classifier_scores_as_scikit_learn_does():
+    from gateway.counseling.classifier import default_triage
+    classifier = default_triage().classifier
+    assert classifier._score is not None  # the shortcut is in use
+    texts = [t[:4000] for t in MESSAGES] + ["", "zzzz", "\u3000"]  # no known n-gram: the intercepts alone
+    fast = [classifier._score(t) for t in texts]
+    slow = classifier.model.predict_proba(texts)
+    worst = max(float(abs(f - s).max()) for f, s in zip(fast, slow))
+    assert worst < 1e-9, worst
+    assert {classifier.classes[int(f.argmax())] for f in fast} == {"none", "normal", "high", "emergency"}
+
+
+def test_a_pipeline_with_other_settings_is_scored_by_scikit_learn():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from gateway.counseling.classifier import OneMessage
+    texts, levels = ["死にたい", "ごみの日", "つらい", "住民票"], ["emergency", "none", "normal", "high"]
+    plain = make_pipeline(TfidfVectorizer(analyzer="char"), LogisticRegression()).fit(texts, levels)
+    assert OneMessage.of(plain) is None  # sublinear_tf is off: the shortcut's arithmetic would be wrong
 
 
 @pytest.mark.parametrize("pattern, matches", [
