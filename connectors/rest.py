@@ -65,8 +65,7 @@ def setup_rest(app: Sanic, router: Router, limits: RateLimits, settings: Setting
         sender = sender[:MAX_SENDER_CHARS]
         conversation = str(ConversationId(CHANNEL, sender))
         try:
-            refusal = await limits.check_turn(request.ip, conversation, await router.owner_of(conversation)) \
-                if limits.enabled else None
+            refusal = await limits.check_turn(request.ip, conversation, lambda: router.owner_of(conversation))
             if refusal:
                 logger.info("rest: rate limited conv=%s limit=%s", conversation_ref(conversation), refusal.limit)
                 return _error(texts.RATE_LIMITED, 429, **{"Retry-After": str(refusal.retry_after)})

@@ -205,11 +205,11 @@ class WebChat:
         if problem:  # the integrator's mistake: the citizen is still answered, without that metadata
             logger.info("web: metadata dropped (%s) conv=%s", problem, conversation_ref(session_id))
             await self.sio.emit("gateway_error", {"error": problem}, room=sid)
-        if self.limits is not None and self.limits.enabled:
+        if self.limits is not None:
             conversation = str(ConversationId(CHANNEL, session_id))
             session = await self.sio.get_session(sid) or {}
             refusal = await self.limits.check_turn(session.get("address", "unknown"), conversation,
-                                                   await self.router.owner_of(conversation))
+                                                   lambda: self.router.owner_of(conversation))
             if refusal:
                 logger.info("web: rate limited conv=%s limit=%s", conversation_ref(session_id), refusal.limit)
                 await self.sio.emit("bot_uttered", {"text": texts.RATE_LIMITED}, room=sid)

@@ -61,7 +61,7 @@ def create_app(settings: Optional[Settings] = None) -> Tuple[Sanic, BodyLimit]:
         max_http_buffer_size=settings.max_body_bytes,
     )
     # Conversations, owners, messages and staff live in the gateway's database (gateway/storage/db.py).
-    db = connect(settings.database_url())
+    db = connect(settings.database_url(), settings.sqlite_synchronous)
     app.ctx.db = db
     # Counseling text is encrypted at rest (gateway/counseling/crypto.py). The triage rules load and the
     # classifier trains now (about two seconds), so a broken rules file stops the start instead of the first

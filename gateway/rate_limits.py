@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Awaitable, Callable, List, Optional
 
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -60,11 +60,14 @@ class RateLimits:
         self.address_messages = parse_many(settings.rate_limit_address_messages)
         self.conversation_messages = parse_many(settings.rate_limit_conversation_messages)
 
-    async def check_turn(self, address: str, conversation_id: str, owner: Optional[str]) -> Optional[Refusal]:
-        """None: let the message through (and count it); else why not. ``owner`` is the conversation's owner
-        (``Router.owner_of``), None for a conversation the gateway has not seen yet."""
+    async def check_turn(self, address: str, conversation_id: str,
+                         owner_of: Callable[[], Awaitable[Optional[str]]]) -> Optional[Refusal]:
+        """None: let the message through (and count it); else why not. ``owner_of()`` tells the conversation's
+        owner (``Router.owner_of``), None for a conversation the gateway has not seen yet; asked only when the
+        limits are on (a database read the turn need not wait for otherwise)."""
         if not self.enabled:
             return None
+        owner = await owner_of()
         if owner is None:
             return await self._hit("new_conversation", self.new_conversations, address)
         refusal = await self._hit("conversation", self.conversation_messages, conversation_id)

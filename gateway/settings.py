@@ -16,6 +16,11 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
+def _choice(name: str, allowed, default: str) -> str:
+    value = os.environ.get(name, default).strip().upper()
+    return value if value in allowed else default
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -32,6 +37,10 @@ class Settings:
     cors_origins: list = field(default_factory=list)
     # Conversations, owners, messages, staff users, audit (gateway/storage/db.py). Empty: SQLite in data_dir.
     db_url: str = ""
+    # SQLite's ``synchronous`` for that database when it is a SQLite file (WAL). NORMAL: a commit survives the death
+    # of any process (kill -9) without waiting for the disk; only an OS crash or power loss may take back the last
+    # commits. FULL waits for the disk on every commit (measured: up to several ms per turn on a busy disk).
+    sqlite_synchronous: str = "NORMAL"
     # The engine's database (unanswered-question log, common/unanswered.py), read for the staff's CSV export.
     assistant_db_url: str = ""
     # Staff session cookie Secure flag: "1" always, "0" never, "auto" (default) always except for plain
@@ -154,6 +163,7 @@ class Settings:
             data_dir=os.environ.get("DATA_DIR", cls.data_dir),
             cors_origins=[o.strip() for o in origins.split(",") if o.strip()],
             db_url=os.environ.get("GATEWAY_DB_URL", ""),
+            sqlite_synchronous=_choice("SQLITE_SYNCHRONOUS", ("NORMAL", "FULL", "EXTRA"), cls.sqlite_synchronous),
             assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
             cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
             reminder_interval=_env_float("REMINDER_INTERVAL", cls.reminder_interval),

@@ -81,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from gateway.settings import Settings
 
     settings = Settings.from_env()
-    store = HandoffStore(connect(args.db or settings.database_url()), cipher_for(settings.data_dir))
+    store = HandoffStore(connect(args.db or settings.database_url(), settings.sqlite_synchronous),
+                         cipher_for(settings.data_dir))
     print(f"re-encrypted {store.rotate_protected()} counseling messages")
     return 0
 

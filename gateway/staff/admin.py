@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        engine = connect(args.db or Settings.from_env().database_url())
+        settings = Settings.from_env()
+        engine = connect(args.db or settings.database_url(), settings.sqlite_synchronous)
         try:
             if args.command == "create-admin":
                 _create(engine, args.username, "admin", args.password_stdin)

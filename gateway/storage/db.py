@@ -13,7 +13,6 @@ in a worker thread with ``run_db`` so a slow disk never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -30,23 +29,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def sqlite_synchronous() -> str:
-    """SQLite's ``synchronous`` for the gateway's database file (SQLITE_SYNCHRONOUS, README "Configuration").
-    NORMAL (default): in WAL mode a commit survives the death of any process (kill -9 included) without waiting for
-    the disk; only an operating-system crash or power loss may take back the last commits. FULL waits for the disk
-    on every commit (measured: up to several ms per turn on a busy disk)."""
-    value = os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL").strip().upper()
-    return value if value in ("NORMAL", "FULL", "EXTRA") else "NORMAL"
-
-
-def connect(url: str) -> sa.engine.Engine:
+def connect(url: str, sqlite_synchronous: str = "NORMAL") -> sa.engine.Engine:
+    """The database at ``url``, its schema migrated; ``sqlite_synchronous``: Settings.sqlite_synchronous."""
     sqlite = url.startswith("sqlite")
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, future=True, pool_pre_ping=not sqlite,  # a file needs no ping (PostgreSQL does)
                               hide_parameters=True)  # errors in logs never carry what a citizen wrote
     if engine.dialect.name == "sqlite":
-        synchronous = sqlite_synchronous()
+        synchronous = sqlite_synchronous if sqlite_synchronous in ("NORMAL", "FULL", "EXTRA") else "NORMAL"
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # concurrent readers, one writer, no lost writes

@@ -203,3 +203,18 @@ def test_processes_starting_at_once_all_come_up(db_url):
             assert c.execute(sa.text("SELECT count(*) FROM unanswered_questions")).scalar() == 3
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("setting, pragma", [(None, 1), ("full", 2), ("Extra", 3), ("sometimes", 1)])
+def test_the_sqlite_file_waits_for_the_disk_as_configured(tmp_path, monkeypatch, setting, pragma):
+    """SQLITE_SYNCHRONOUS (README "Configuration"): NORMAL (1) by default and for a value it does not know."""
+    from gateway.settings import Settings
+    if setting is None:
+        monkeypatch.delenv("SQLITE_SYNCHRONOUS", raising=False)
+    else:
+        monkeypatch.setenv("SQLITE_SYNCHRONOUS", setting)
+    engine = connect(f"sqlite:///{tmp_path}/g.db", Settings.from_env().sqlite_synchronous)
+    with engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
