@@ -16,13 +16,16 @@ sends a message twice, also not after a crash) sets an awaitable here; it runs r
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import json
 import logging
 import time
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, List, Optional
+from urllib.parse import quote
 
-import httpx
+import aiohttp
 
 from gateway import metrics
 
@@ -39,22 +42,35 @@ BEFORE_SEND: contextvars.ContextVar[Optional[Callable[[], Awaitable[None]]]] = \
     contextvars.ContextVar("engine_before_send", default=None)
 
 
+def balancing_key(sender_id: str) -> str:
+    """The X-Conversation-Id header HAProxy hashes: the engine's sender, percent-encoded (a REST sender may be
+    「太郎」; a header carries ASCII)."""
+    return quote(sender_id, safe=":#@._-")
+
+
 class EngineClient:
-    """Sends one user turn to the engine and returns the bot's messages (Rasa REST format)."""
+    """Sends one user turn to the engine and returns the bot's messages (Rasa REST format).
+
+    aiohttp, not httpx: measured on loopback, a turn's request costs 0.4–0.5 ms with it and 2–3 ms with httpx
+    (README "Engine vs gateway"). The session is made in the running loop, at the first call."""
 
     def __init__(self, base_url: str, connect_timeout: float = 2.0, timeout: float = 20.0, auth_token: str = "",
                  lock_seconds: float = 30.0):
         self.base_url = base_url.rstrip("/")
         self.timeout, self.connect_timeout, self.lock_seconds = timeout, connect_timeout, lock_seconds
         self._api_params = {"token": auth_token} if auth_token else {}  # rasa run --auth-token (not the webhook)
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-        )
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64, limit_per_host=0, keepalive_timeout=15),
+                json_serialize=_json_dumps)
+        return self._session
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def send(
         self,
@@ -78,15 +94,17 @@ class EngineClient:
         try:
             # HAProxy hashes this header: one conversation always reaches the same engine (Rasa 3.6's Redis lock
             # is not atomic, RasaHQ/rasa#9213)
-            response = await self._client.post(WEBHOOK_PATH, json=payload, timeout=self._timeout(failed_at),
-                                               headers={"X-Conversation-Id": sender_id})
-        except httpx.HTTPError as exc:
+            async with self._client().post(self.base_url + WEBHOOK_PATH, json=payload, timeout=self._timeout(failed_at),
+                                           headers={"X-Conversation-Id": balancing_key(sender_id)}) as response:
+                status = response.status
+                body = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise EngineUnavailable(f"{type(exc).__name__}") from exc
         metrics.engine_round_trip(time.perf_counter() - started)
-        if response.status_code != 200:
-            raise EngineUnavailable(f"HTTP {response.status_code}")
+        if status != 200:
+            raise EngineUnavailable(f"HTTP {status}")
         try:
-            messages = response.json()
+            messages = json.loads(body)
         except ValueError as exc:
             raise EngineUnavailable("invalid JSON from engine") from exc
         if not isinstance(messages, list):
@@ -96,17 +114,23 @@ class EngineClient:
             raise EngineUnavailable("empty answer")  # Rasa's REST channel on an internal error
         return messages
 
-    def _timeout(self, failed_at: Optional[datetime]) -> httpx.Timeout:
+    def _timeout(self, failed_at: Optional[datetime]) -> aiohttp.ClientTimeout:
         """The turn's timeout: longer by what is left of a lock a failed turn may have left behind."""
         left = 0.0
         if failed_at is not None:
             left = self.lock_seconds - (datetime.now(timezone.utc).replace(tzinfo=None) - failed_at).total_seconds()
-        return httpx.Timeout(self.timeout + min(max(left, 0.0), self.lock_seconds), connect=self.connect_timeout)
+        return aiohttp.ClientTimeout(total=self.timeout + min(max(left, 0.0), self.lock_seconds),
+                                     sock_connect=self.connect_timeout)
 
     async def is_ready(self, timeout: float = 1.5) -> bool:
         """True when the engine answers and has a model loaded."""
         try:
-            response = await self._client.get("/status", params=self._api_params, timeout=timeout)
-            return response.status_code == 200 and bool(response.json().get("model_id"))
-        except (httpx.HTTPError, ValueError):
+            async with self._client().get(self.base_url + "/status", params=self._api_params,
+                                          timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                return response.status == 200 and bool(json.loads(await response.read()).get("model_id"))
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError, AttributeError):
             return False
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

@@ -53,6 +53,7 @@ class StandInEngine:
         self.mode = "ok"  # ok | error | hang | garbage
         self.delay = 0.0  # seconds every answer takes (a conversation waiting for a lock, a slow engine)
         self.received: List[Dict[str, Any]] = []
+        self.balancing_keys: List[str] = []  # the X-Conversation-Id header of each turn (HAProxy hashes it)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -68,6 +69,7 @@ class StandInEngine:
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.received.append(body)
+        self.balancing_keys.append(request.headers.get("X-Conversation-Id", ""))
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.mode == "error":

@@ -34,6 +34,17 @@ def test_rest_chat_turn(gateway, engine):
     assert engine.received[-1]["sender"] == "rest:abc"
 
 
+def test_a_sender_in_japanese_is_answered(gateway, engine):
+    """A REST sender may be any text: the engine's balancing header carries it percent-encoded (a header is ASCII;
+    with httpx this was a 503)."""
+    answer = httpx.post(f"{gateway.url}/api/messages", json={"sender": "札幌 太郎", "message": "こんにちは"},
+                        headers=REST_AUTH)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["messages"][0]["text"] == "echo:こんにちは"
+    assert engine.received[-1]["sender"] == "rest:札幌 太郎"
+    assert engine.balancing_keys[-1] == "rest:%E6%9C%AD%E5%B9%8C%20%E5%A4%AA%E9%83%8E"
+
+
 @pytest.mark.parametrize(
     "body",
     [b"{not json", b"\xff\xfe\xfa invalid utf-8", b"", b"[1, 2]", b'{"message": "no sender"}', b'{"sender": "  "}'],
