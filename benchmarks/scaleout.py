@@ -25,7 +25,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.run import TURNS, measure  # noqa: E402
+from benchmarks.run import TURNS, measure, metric_sums  # noqa: E402
 from connectors.webchat_session import SessionSigner  # noqa: E402
 from tests.socketio_client import WidgetClient  # noqa: E402
 from tools.scaleout import CITY_SAMPLE, Topology  # noqa: E402
@@ -58,11 +58,29 @@ async def bench(topo: Topology, turns: int, concurrency: int, secret: str) -> Li
                 client.messages.get_nowait()
             await client.ask(text, timeout=60)
 
+        async def gateway_sums() -> Dict[str, float]:
+            """All gateways' /metrics summed: their turns' time and their engine round trips' (benchmarks/run.py)."""
+            total: Dict[str, float] = {}
+            for gateway in topo.of("gateway"):
+                for key, value in metric_sums((await http.get(f"{gateway.url}/metrics")).text).items():
+                    total[key] = total.get(key, 0.0) + value
+            return total
+
+        async def through_gateway(name: str, concurrent: int) -> Dict:
+            before = await gateway_sums()
+            row = await measure(name, turns, concurrent, socketio_turn)
+            delta = {k: v - before.get(k, 0.0) for k, v in (await gateway_sums()).items()}
+            seen = delta.get("gateway_turn_seconds_count", 0.0)
+            # the gateways' own time per turn: the whole turn minus the engine's round trip (through HAProxy)
+            row["router"] = ((delta.get("gateway_turn_seconds_sum", 0.0) - delta.get("gateway_engine_seconds_sum", 0.0))
+                             * 1000 / seen) if seen else 0.0
+            return row
+
         await measure("warm-up", len(TURNS) * 4, concurrency, engine_turn)
         rows = []
         for concurrent in sorted({1, concurrency}):
             rows.append(await measure(f"raw Rasa (REST)    c={concurrent}", turns, concurrent, engine_turn))
-            rows.append(await measure(f"gateway Socket.IO  c={concurrent}", turns, concurrent, socketio_turn))
+            rows.append(await through_gateway(f"gateway Socket.IO  c={concurrent}", concurrent))
         for client in clients:
             await client.close()
     return rows
@@ -84,10 +102,13 @@ def run_one(shape: int, turns: int, concurrency: int, city_data: Path) -> Dict:
 
 
 def report(results: List[Dict]) -> None:
-    print(f"\n{'topology':<8} {'path':<26} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8}")
+    print(f"\n{'topology':<8} {'path':<26} {'p50 ms':>8} {'p95 ms':>8} {'turns/s':>8} {'router ms':>10}")
     for result in results:
         for row in result["rows"]:
-            print(f"{result['shape']:<8} {row['name']:<26} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f}")
+            router = f"{row['router']:>10.1f}" if "router" in row else f"{'–':>10}"
+            print(f"{result['shape']:<8} {row['name']:<26} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['throughput']:>8.1f} "
+                  f"{router}")
+    print("router ms: the gateways' turn minus their engine round trip (through HAProxy), mean per turn (/metrics)")
     print("\ngateway overhead over raw Rasa (same topology, same turns):")
     for result in results:
         rows = {r["name"].split()[0] + r["name"].split("c=")[1]: r for r in result["rows"]}

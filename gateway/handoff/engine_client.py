@@ -32,6 +32,9 @@ from gateway import metrics
 logger = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/rest/webhook"
+# An idle connection is dropped before the server would close it (Rasa's Sanic after 5 s, HAProxy's
+# `timeout http-keep-alive` 10 s): a turn sent on a connection the server is closing just then would fail.
+KEEP_ALIVE_SECONDS = 4.0
 
 
 class EngineUnavailable(Exception):
@@ -64,7 +67,7 @@ class EngineClient:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=64, limit_per_host=0, keepalive_timeout=15),
+                connector=aiohttp.TCPConnector(limit=64, limit_per_host=0, keepalive_timeout=KEEP_ALIVE_SECONDS),
                 json_serialize=_json_dumps)
         return self._session
 

@@ -176,11 +176,14 @@ def message_dict(row, text: Optional[str] = None) -> Dict:
 class HandoffStore:
     def __init__(self, engine: sa.engine.Engine, cipher=None):
         self.engine = engine
+        # Single-statement reads need no transaction: on PostgreSQL that spares a BEGIN and a ROLLBACK round trip each
+        # (measured in-process: 13–17 → 11 ms per turn). SQLite's driver begins none for a SELECT anyway.
+        self.reader = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
         self.cipher = cipher  # gateway/counseling/crypto.py; required to store protected messages
 
     # ------------------------------------------------------------------ reading
     def get(self, conversation_id: str) -> Optional[Conversation]:
-        with self.engine.connect() as c:
+        with self.reader.connect() as c:
             row = c.execute(_ONE_CONVERSATION, {"cid": conversation_id}).first()
         return Conversation(**row._mapping) if row else None
 
