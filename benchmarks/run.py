@@ -96,6 +96,15 @@ def metric_sums(text: str) -> Dict[str, float]:
     return sums
 
 
+def router_ms(before: Dict[str, float], after: Dict[str, float]) -> float:
+    """The router's own time per turn between two ``metric_sums``: the whole turn minus the engine's round trip.
+    Exact per turn, unlike a difference of two p50s of turns whose engine time varies by ±50 ms."""
+    delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    seen = delta.get("gateway_turn_seconds_count", 0.0)
+    spent = delta.get("gateway_turn_seconds_sum", 0.0) - delta.get("gateway_engine_seconds_sum", 0.0)
+    return spent * 1000 / seen if seen else 0.0
+
+
 def percentile(values: List[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -182,12 +191,7 @@ async def run(turns: int, concurrency: int, city_data: Path) -> None:
                 row = await measure(name, turns, concurrent, one_turn)
                 row["cpu"] = {n: (cpu_seconds(p.pid) - before[n]) * 1000 / row["n"] for n, p in stack.processes.items()}
                 after = metric_sums((await http.get(f"{stack.gateway_url}/metrics")).text)
-                delta = {k: after.get(k, 0.0) - sums.get(k, 0.0) for k in after}
-                # the router's own time per turn (the whole turn minus the engine's round trip): exact per turn,
-                # unlike a difference of two p50s of turns whose engine time varies by ±50 ms
-                turns_seen = delta.get("gateway_turn_seconds_count", 0.0)
-                row["inside"] = ((delta.get("gateway_turn_seconds_sum", 0.0) - delta.get("gateway_engine_seconds_sum", 0.0))
-                                 * 1000 / turns_seen) if turns_seen else 0.0
+                row["inside"] = router_ms(sums, after)
                 return row
 
             for concurrent in sorted({1, concurrency}):

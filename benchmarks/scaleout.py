@@ -25,7 +25,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.run import TURNS, measure, metric_sums  # noqa: E402
+from benchmarks.run import TURNS, measure, metric_sums, router_ms  # noqa: E402
 from connectors.webchat_session import SessionSigner  # noqa: E402
 from tests.socketio_client import WidgetClient  # noqa: E402
 from tools.scaleout import CITY_SAMPLE, Topology  # noqa: E402
@@ -69,11 +69,7 @@ async def bench(topo: Topology, turns: int, concurrency: int, secret: str) -> Li
         async def through_gateway(name: str, concurrent: int) -> Dict:
             before = await gateway_sums()
             row = await measure(name, turns, concurrent, socketio_turn)
-            delta = {k: v - before.get(k, 0.0) for k, v in (await gateway_sums()).items()}
-            seen = delta.get("gateway_turn_seconds_count", 0.0)
-            # the gateways' own time per turn: the whole turn minus the engine's round trip (through HAProxy)
-            row["router"] = ((delta.get("gateway_turn_seconds_sum", 0.0) - delta.get("gateway_engine_seconds_sum", 0.0))
-                             * 1000 / seen) if seen else 0.0
+            row["router"] = router_ms(before, await gateway_sums())  # the engine's round trip goes through HAProxy
             return row
 
         await measure("warm-up", len(TURNS) * 4, concurrency, engine_turn)

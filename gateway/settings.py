@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+SQLITE_SYNCHRONOUS_VALUES = ("NORMAL", "FULL", "EXTRA")  # what SQLITE_SYNCHRONOUS may say (gateway/storage/db.py)
 
 
 def _env_float(name: str, default: float) -> float:
@@ -163,7 +164,7 @@ class Settings:
             data_dir=os.environ.get("DATA_DIR", cls.data_dir),
             cors_origins=[o.strip() for o in origins.split(",") if o.strip()],
             db_url=os.environ.get("GATEWAY_DB_URL", ""),
-            sqlite_synchronous=_choice("SQLITE_SYNCHRONOUS", ("NORMAL", "FULL", "EXTRA"), cls.sqlite_synchronous),
+            sqlite_synchronous=_choice("SQLITE_SYNCHRONOUS", SQLITE_SYNCHRONOUS_VALUES, cls.sqlite_synchronous),
             assistant_db_url=os.environ.get("ASSISTANT_DB_URL", ""),
             cookie_secure=os.environ.get("STAFF_COOKIE_SECURE", "auto"),
             reminder_interval=_env_float("REMINDER_INTERVAL", cls.reminder_interval),

@@ -20,6 +20,8 @@ from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
 
+from gateway.settings import SQLITE_SYNCHRONOUS_VALUES
+
 metadata = sa.MetaData()
 T = TypeVar("T")
 
@@ -37,7 +39,7 @@ def connect(url: str, sqlite_synchronous: str = "NORMAL") -> sa.engine.Engine:
     engine = sa.create_engine(url, future=True, pool_pre_ping=not sqlite,  # a file needs no ping (PostgreSQL does)
                               hide_parameters=True)  # errors in logs never carry what a citizen wrote
     if engine.dialect.name == "sqlite":
-        synchronous = sqlite_synchronous if sqlite_synchronous in ("NORMAL", "FULL", "EXTRA") else "NORMAL"
+        synchronous = sqlite_synchronous if sqlite_synchronous in SQLITE_SYNCHRONOUS_VALUES else "NORMAL"
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # concurrent readers, one writer, no lost writes
