@@ -79,6 +79,7 @@ SETS: Dict[str, Path] = {
     "sorting_c": FRONTDOOR / "sorting_c.yml", "out_of_scope_c": FRONTDOOR / "out_of_scope_c.yml",
     "sorting_d": FRONTDOOR / "sorting_d.yml", "out_of_scope_d": FRONTDOOR / "out_of_scope_d.yml",
     "sorting_e": FRONTDOOR / "sorting_e.yml", "out_of_scope_e": FRONTDOOR / "out_of_scope_e.yml",
+    "sorting_f": FRONTDOOR / "sorting_f.yml", "out_of_scope_f": FRONTDOOR / "out_of_scope_f.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
@@ -263,9 +264,15 @@ LABELS = {"家電4品目（市で収集しないもの）": "市で収集しな�
 TOPIC_CATEGORIES = {"T09": "市で収集しないもの（家電4品目）", "T10": "市で収集しないもの（パソコン）"}
 
 
+@lru_cache(maxsize=1)
+def guide_categories() -> Set[str]:
+    """Categories the assistant answers that the dictionary has no item for (筒型乾電池: the city's guide only)."""
+    return set(yaml.safe_load((ROOT / "data" / "garbage" / "categories.yml").read_text(encoding="utf-8"))["categories"])
+
+
 def stated_categories(replies: List[Dict], types: Dict[str, str]) -> List[str]:
     """The categories an answer states, in order: 【…】 in an item answer, or a category's FAQ answer."""
-    known = set(types.values())
+    known = set(types.values()) | guide_categories()
     stated = [LABELS.get(c, c) for c in CATEGORY.findall(_text(replies))]
     topic = answered_topic(replies, faq_answers())
     return [c for c in stated if c in known] + ([TOPIC_CATEGORIES[topic]] if topic in TOPIC_CATEGORIES else [])
