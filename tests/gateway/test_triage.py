@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
@@ -75,6 +76,26 @@ TRAPS = ["死ぬほど忙しい", "消えるボールペンは何ごみ", "包�
 def test_traps_are_not_risks(text):
     result = SYSTEM.triage(text)
     assert result.level == "none", f"{text!r}: {result}\n{RULES.explain(text)}"
+
+
+# Sorting questions say what is left in a thing, that it piles up or is no longer used (「ペンキ余ってる 缶にまだ液体
+# 残ってる」 was an emergency to the classifier, 「原付 もう乗らない」 too). The front door's tuning sets (never the blind
+# B and E): none may be queued at priority, hardly any offered a counselor (one is: 「ハンガーラック 処分」, whose
+# kana view reads はん 辛い).
+FRONTDOOR_SORTING = ["sorting_a", "sorting_c", "sorting_d", "sorting_f"]
+
+
+@pytest.mark.parametrize("name", FRONTDOOR_SORTING)
+def test_sorting_questions_are_not_risks(name):
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "tests" / "frontdoor" / f"{name}.yml"
+    texts = [e["q"] for e in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]]
+    found = {t: SYSTEM.triage(t) for t in texts}
+    priority = [(t, r.level) for t, r in found.items() if r.rank >= rank("high")]
+    offered = [(t, r.level) for t, r in found.items() if r.level == "normal"]
+    assert not priority, priority
+    assert len(offered) <= 0.005 * len(texts), offered
 
 
 # ------------------------------------------------------------------ (c) the issue's messages
