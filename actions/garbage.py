@@ -4,6 +4,7 @@ days (actions/collection_day.py) and bookings use."""
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Text
 
@@ -135,6 +136,11 @@ def answer_category_how(dispatcher: CollectingDispatcher, text: str) -> bool:
     return True
 
 
+# Broken into pieces, chipped or cracked: said of glass and pottery.
+BROKE_LIKE_GLASS = re.compile(r"割れ|割っ|われ(た|ちゃ|て)|わっちゃ|わった|欠け|かけちゃ|ひび")
+FRAGILE = ("ガラス", "陶磁器", "陶器", "磁器", "せともの", "瀬戸物")
+
+
 def one_category(candidates) -> bool:
     """Several close candidates that the citizen puts out the same way: same category (the dictionary has no
     fee per item; 大型ごみ fees are told at booking), so asking which one would change nothing."""
@@ -175,6 +181,13 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         # 「くつの箱は資源？」: of 靴の空き箱 (雑がみ) and げた箱 (大型ごみ) the citizen's guess fits one; the answer
         # names the item, so a wrong pick shows at once
         answer_item(dispatcher, fitting[0].item)
+        return True
+    fragile = [c for c in result.candidates if any(w in c.item.name for w in FRAGILE)] \
+        if result.status == "ambiguous" and BROKE_LIKE_GLASS.search(normalize_text(text)) else []
+    if fragile and len({c.item.category for c in fragile}) == 1 and len(fragile) < len(result.candidates):
+        # 「お皿割っちゃった」: what broke into pieces is the glass or pottery variant (食器（ガラス製・陶磁器・金属製）),
+        # not the wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher
+        answer_item(dispatcher, fragile[0].item)
         return True
     if result.status == "ambiguous":
         phrase = result.phrase or text

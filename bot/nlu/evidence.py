@@ -70,7 +70,11 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|使い終わ|使いおわ|使い切|使いき|つかいき|空にな|期限切れ|期限が切れ|はがれ|剥がれ|はがし|剥がし|しおれ|萎れ"
                            r"|交換し|取り替え|とりかえ|取り外|だめにな|ダメにな|動かな|うごかな|映らな|つかなくな|壊し|こわし|割っ"
                            r"|残っ|のこっ|たまっ|溜ま|[0-9０-９何十百数]+(枚|本|台|個|箱|袋|着|冊|足|脚|セット)"
-                           r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)")
+                           r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)"
+                           # no longer used (「原付 もう乗らない」「制服もう着ない」), worn out (「イヤホン断線した」「車輪とれた」),
+                           # what is left in it (「マニキュア 中身ほとんどない」), getting it ready (「容器 洗った方がいい？」)
+                           r"|もう[^\s、。]{1,6}?(ない|なく|ません)|断線|取れ(た|ちゃ)|とれ(た|ちゃ)|剥げ|はげ(た|ちゃ|て)|ボロボロ"
+                           r"|ぼろぼろ|中身|(た|だ)(方|ほう)がいい")
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
@@ -160,6 +164,7 @@ def category_guess(text: str) -> bool:
 
 # How to put out a kind of garbage (「燃えるごみの出し方」「生ごみはどうやって捨てる」), no item named.
 HOW_TO = re.compile(r"出し方|だしかた|捨て方|捨てかた|すてかた|分け方|わけかた|出し(たい|ます|ていい)|出す(には|の|方法)"
+                    r"|何ごみ|なにごみ|何ゴミ|なにゴミ|なんごみ"
                     r"|捨て(たい|る|ます)|すて(たい|る)|ルール|方法|どうやって|どうすれば|どうしたら")
 
 
@@ -297,7 +302,7 @@ def _guide_knows(phrase: str) -> bool:
 
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
-_TOLD = re.compile(r"(た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった)"
+_TOLD = re.compile(r"(た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
                    r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?[\s。、!！w笑…〜~]*$")
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
@@ -307,7 +312,13 @@ def _named_then_described(norm: str, phrase: str) -> bool:
     happened to it."""
     parts = re.split(r"[\s、,]+", norm, maxsplit=1)
     if len(parts) != 2:
-        return False
+        # 「イヤホン断線した」「傘の骨が折れた」: no space, the name then its verb (after が/は/も or none)
+        told = re.match(re.escape(phrase) + r"(が|は|も)?(?P<rest>.{2,12})$", norm)
+        if not told or not _TOLD.search(told.group("rest")) or _ASKED_OR_WISHED.search(told.group("rest")):
+            return False
+        from bot.nlu.morphology import analyze
+
+        return any(m.pos in ("動詞", "形容詞") for m in analyze(told.group("rest")))
     head, rest = parts
     return head == phrase and bool(_TOLD.search(rest)) and not _ASKED_OR_WISHED.search(rest)
 

@@ -190,6 +190,21 @@ def test_an_address_with_a_collection_question_is_a_collection_day_question(offi
     ("ask_garbage_category", "新しい掃除機のおすすめある？", "not sorting"),  # another purpose
     ("ask_garbage_category", "クレジットカードなくしたんだけどどうすればいい", "not sorting"),
     ("ask_collection_day", "小樽市のごみの収集日を教えて", "out_of_scope"),  # another city's matter
+    # no longer used, worn out, what is left in it, getting it ready, told after the name with or without a space
+    ("nlu_fallback", "原付 もう乗らない", "ask_garbage_category"),
+    ("nlu_fallback", "イヤホン断線した", "ask_garbage_category"),
+    ("nlu_fallback", "傘の骨が折れた", "ask_garbage_category"),
+    ("nlu_fallback", "マニキュア 中身ほとんどない", "ask_garbage_category"),
+    ("nlu_fallback", "ブラウン管テレビ 実家にある", "ask_garbage_category"),
+    ("nlu_fallback", "コンビニ弁当の容器 洗った方がいい？", "ask_garbage_category"),
+    # the size or kind after the name
+    ("nlu_fallback", "羽毛布団 シングル", "ask_garbage_category"),
+    ("nlu_fallback", "ピアノ アップライト", "ask_garbage_category"),
+    ("nlu_fallback", "ソファ 3人掛け", "ask_garbage_category"),
+    ("inform_address", "衣装ケース 3段", "ask_garbage_category"),
+    ("nlu_fallback", "ホットカーペット2畳用", "ask_garbage_category"),
+    ("nlu_fallback", "ピアノ 習いたい", "not sorting"),  # a wish, not a state
+    ("nlu_fallback", "自転車 盗まれたかも", "not sorting"),  # 盗: another purpose
 ])
 def test_states_purposes_and_places(official_city_data, intent, text, expected):
     got = routed_intent(intent, text, 0.9, triaged=True).get("intent", intent)

@@ -137,8 +137,25 @@ def test_the_citizen_s_guess_settles_candidates_of_different_categories(text, ca
 
 def test_without_a_guess_candidates_of_different_categories_are_asked():
     from actions.garbage import ActionGarbageCategory
-    messages, _ = run(ActionGarbageCategory(), tracker("お茶碗割れちゃった、何ごみ？"))
+    messages, _ = run(ActionGarbageCategory(), tracker("お茶碗って何ごみ？"))
     assert "どれに近いですか" in messages[0]["text"]
+
+
+@pytest.mark.parametrize("text, item", [
+    ("お茶碗割れちゃった、何ごみ？", "食器（ガラス製・陶磁器・金属製）"),
+    ("お皿割っちゃった", "食器（ガラス製・陶磁器・金属製）"),
+    ("コップにひびが入った", "コップ（ガラス製・金属製）"),
+])
+def test_what_broke_into_pieces_is_the_glass_or_pottery_one(text, item):
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker(text))
+    assert f"「{item}」は【燃やせないごみ】" in messages[0]["text"], messages[0]["text"]
+
+
+def test_a_material_typed_still_wins_over_the_breaking():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("プラのコップ割れた"))
+    assert "【燃やせるごみ】" in messages[0]["text"]
 
 
 def test_an_unknown_item_with_a_garbage_word_gets_no_unrelated_faq_answer():
