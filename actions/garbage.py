@@ -19,6 +19,7 @@ from bot.nlu.address_text import find_town, parse, town_key
 from bot.nlu.evidence import category_how_question, guessed_categories, named_category
 from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
+from bot.knowledge.item_matcher import FOUND_MARGIN, FOUND_MIN
 from bot.knowledge.faq_retriever import current_retriever
 from bot.knowledge.garbage_knowledge import guide_matcher, guide_rule, guide_word_in, matcher, store
 
@@ -147,6 +148,14 @@ def one_category(candidates) -> bool:
     return len(candidates) > 1 and len({c.item.category for c in candidates}) == 1
 
 
+def leaders(candidates) -> List[Any]:
+    """The candidates as sure as the best, within the margin that makes one candidate "found" (「缶コーヒーの缶」:
+    アルミ缶 and スチール缶 at 0.9, both びん・缶・ペットボトル, カセットボンベ far below at 0.79); none when the best is
+    not sure enough to be answered at all."""
+    best = candidates[0].score if candidates else 0.0
+    return [c for c in candidates if c.score >= best - FOUND_MARGIN] if best >= FOUND_MIN else []
+
+
 def _after(text: str, phrase: str) -> str:
     """What the citizen wrote after the item's phrase (「くつの箱は資源？」 → 「は資源？」); "" when not found."""
     norm = normalize_text(text)
@@ -166,7 +175,8 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         for first, *others in by_category.values():
             answer_item(dispatcher, first, also=others)
         return True
-    if result.status == "found" or (result.status == "ambiguous" and one_category(result.candidates)):
+    if result.status == "found" or (result.status == "ambiguous" and (one_category(result.candidates)
+                                                                      or one_category(leaders(result.candidates)))):
         # 「子どもの自転車」 → 自転車 / 子供用自転車: both 大型ごみ, so nothing to ask.
         answer_item(dispatcher, result.candidates[0].item)
         return True

@@ -125,6 +125,14 @@ def test_candidates_of_one_category_are_answered_not_asked():
     assert "【大型ごみ】" in messages[0]["text"] and "どれに近いですか" not in messages[0]["text"]
 
 
+def test_the_leading_candidates_of_one_category_are_answered_though_a_far_one_differs():
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("缶コーヒーの缶"))  # アルミ缶, スチール缶 ≫ カセットボンベ
+    assert "【びん・缶・ペットボトル】" in messages[0]["text"] and "どれに近いですか" not in messages[0]["text"]
+    messages, _ = run(ActionGarbageCategory(), tracker("お菓子の箱"))  # 紙製 and 木製 alike: asked
+    assert "どれに近いですか" in messages[0]["text"]
+
+
 @pytest.mark.parametrize("text, category", [
     ("くつの箱は資源？", "【雑がみ】"),  # 靴の空き箱, not げた箱 (大型ごみ)
     ("お茶碗は燃えないごみ？", "【燃やせないごみ】"),  # pottery, not a plastic bowl
