@@ -16,10 +16,10 @@ from actions.common import CALL_CENTER, button, channel_of, is_counseling
 from actions.faq import reply_from_faq
 from common import unanswered
 from bot.nlu.address_text import find_town, parse, town_key
-from bot.nlu.evidence import category_how_question, guessed_categories, named_category
+from bot.nlu.evidence import DISPOSAL_STRONG, category_how_question, guessed_categories, named_category
 from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
-from bot.knowledge.item_matcher import FOUND_MARGIN, FOUND_MIN
+from bot.knowledge.item_matcher import FOUND_MARGIN, FOUND_MIN, SHORT_TYPO
 from bot.knowledge.faq_retriever import current_retriever
 from bot.knowledge.garbage_knowledge import guide_matcher, guide_rule, guide_word_in, matcher, store
 
@@ -180,9 +180,12 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         # 「子どもの自転車」 → 自転車 / 子供用自転車: both 大型ごみ, so nothing to ask.
         answer_item(dispatcher, result.candidates[0].item)
         return True
-    if result.status == "ambiguous" and len(result.candidates) == 1:
+    if result.status == "ambiguous" and len(result.candidates) == 1 and (
+            result.candidates[0].score > SHORT_TYPO or DISPOSAL_STRONG.search(normalize_text(text))):
         # One close match (「ペットボルト」 → ペットボトル): answered, saying what it was read as; the
-        # answer names the item, so a wrong reading shows at once.
+        # answer names the item, so a wrong reading shows at once. A short word one kana off a name (「テレピ」)
+        # is answered so only when the message says it is garbage (「テレピの処分」); alone it may be any word,
+        # and gets the もしかして below.
         answer_item(dispatcher, result.candidates[0].item, read_as=result.phrase or text)
         return True
     guessed = guessed_categories(_after(text, result.phrase)) if result.status == "ambiguous" else frozenset()
@@ -199,7 +202,7 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         # not the wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher
         answer_item(dispatcher, fragile[0].item)
         return True
-    if result.status == "ambiguous":
+    if result.status == "ambiguous" and len(result.candidates) > 1:
         phrase = result.phrase or text
         dispatcher.utter_message(
             text=f"「{phrase}」はいくつかに分かれます。どれに近いですか？",

@@ -299,7 +299,7 @@ def score_sorting(entry: Dict, replies: List[Dict], types: Dict[str, str]) -> st
 # a whole category (T09, T10), the item's answer stating that category. Each is recognised by what only it says.
 FLOW_OPENINGS = {"T07": ("大型ごみの収集を申し込みます", "【大型ごみ】"),
                  "T11": ("お住まいの区を選んでください", "の次の収集日は", "今日から7日間の収集", "収集日カレンダー"),
-                 "T35": ("相談員（相談を聞く専門のスタッフ）",)}
+                 "T35": ("相談員（相談を聞く専門のスタッフ）", "相談員のチャットの受付時間")}  # outside the desk's hours: only when it opens
 
 
 def took_over(topic: str, replies: List[Dict]) -> bool:
