@@ -181,11 +181,12 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         answer_item(dispatcher, result.candidates[0].item)
         return True
     if result.status == "ambiguous" and len(result.candidates) == 1 and (
-            result.candidates[0].score > SHORT_TYPO or DISPOSAL_STRONG.search(normalize_text(text))):
+            result.candidates[0].score > SHORT_TYPO or DISPOSAL_STRONG.search(normalize_text(text))
+            or result.phrase == normalize_text(text).strip()):
         # One close match (「ペットボルト」 → ペットボトル): answered, saying what it was read as; the
         # answer names the item, so a wrong reading shows at once. A short word one kana off a name (「テレピ」)
-        # is answered so only when the message says it is garbage (「テレピの処分」); alone it may be any word,
-        # and gets the もしかして below.
+        # is answered so when it is the whole message or the message says it is garbage (「テレピの処分」); inside
+        # a sentence about something else it may be any word, and gets the もしかして below.
         answer_item(dispatcher, result.candidates[0].item, read_as=result.phrase or text)
         return True
     guessed = guessed_categories(_after(text, result.phrase)) if result.status == "ambiguous" else frozenset()

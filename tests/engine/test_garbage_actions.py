@@ -119,11 +119,13 @@ def test_a_close_match_is_answered_saying_what_it_was_read_as():
     assert "「ペットボトル」としてお答えします" in messages[0]["text"] and "【びん・缶・ペットボトル】" in messages[0]["text"]
 
 
-def test_a_short_word_one_kana_off_a_name_is_answered_only_as_garbage():
+def test_a_short_word_one_kana_off_a_name_is_answered_alone_or_as_garbage_not_inside_a_sentence():
     from actions.garbage import ActionGarbageCategory
     messages, _ = run(ActionGarbageCategory(), tracker("テレピの処分ってどうするの"))  # a garbage word: answered
     assert "としてお答えします" in messages[0]["text"] and "【" in messages[0]["text"]
-    messages, _ = run(ActionGarbageCategory(), tracker("テレピ"))  # alone it may be any word: offered, not answered
+    messages, _ = run(ActionGarbageCategory(), tracker("ざぶとん"))  # the whole message: answered as read
+    assert "としてお答えします" in messages[0]["text"] and "【" in messages[0]["text"]
+    messages, _ = run(ActionGarbageCategory(), tracker("昨日テレピ見た"))  # inside a sentence: offered, not answered
     assert "【" not in messages[0]["text"] and "見つかりませんでした。もしかして" in messages[0]["text"]
     assert any("テレビ" in b["title"] for b in messages[0].get("buttons") or [])
 
