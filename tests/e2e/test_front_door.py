@@ -68,8 +68,8 @@ async def test_a_yes_while_booking_asks_for_items_is_not_an_item(widget):
 FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_a": {"floor": 0.95, "target": 0.95},
     "sorting_c": {"floor": 0.95, "target": 0.95},
-    "sorting_d": {"floor": 0.91, "target": 0.95},  # 94.6 % measured (2026-12-01)
-    "sorting_b": {"floor": 0.90, "target": 0.95},  # 93.3 % measured
+    "sorting_d": {"floor": 0.91, "target": 0.95},  # 94.9 % measured (2026-12-02)
+    "sorting_b": {"floor": 0.91, "target": 0.95},  # 94.4 % measured (2026-12-02)
     "sorting_e": {"floor": 0.81, "target": 0.95},  # 84.1 % measured
     "faq_a": {"floor": 0.94, "target": 0.92},
     "faq_b": {"floor": 0.90, "target": 0.92},
@@ -79,12 +79,12 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "out_of_scope_b": {"floor": 0.10, "target": 0.05},
     "out_of_scope_e": {"floor": 0.07, "target": 0.05},  # 3.3 % measured (2 of 61)
 }
-BELOW_TARGET = {"sorting_b": "93.3 % measured blind (2026-12-01)", "sorting_d": "94.6 % (2026-12-01)",
-                "sorting_e": "84.1 % measured held out (2026-12-01)",
+BELOW_TARGET = {"sorting_b": "94.4 % measured blind (2026-12-02)", "sorting_d": "94.9 % (2026-12-02)",
+                "sorting_e": "84.1 % measured held out (2026-12-02)",
                 "out_of_scope_b": "6.9 % (2 of 29) answered, blind"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
-NEAR_TARGET = {"sorting_d"}
+NEAR_TARGET = {"sorting_d", "sorting_b"}
 
 
 @pytest.fixture(scope="module")
