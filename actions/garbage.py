@@ -156,6 +156,21 @@ def leaders(candidates) -> List[Any]:
     return [c for c in candidates if c.score >= best - FOUND_MARGIN] if best >= FOUND_MIN else []
 
 
+def _narrowed(text: str, result):
+    """The one candidate to answer when what the citizen said besides the name leaves candidates of one category
+    only, fewer than all; else None:
+    * their own guess after the name (「くつの箱は資源？」: 靴の空き箱 (雑がみ), not げた箱 (大型ごみ));
+    * it broke into pieces (「お皿割っちゃった」): the glass or pottery variant (食器（ガラス製・陶磁器・金属製）), not the
+      wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher."""
+    guessed = guessed_categories(_after(text, result.phrase))
+    broke = BROKE_LIKE_GLASS.search(normalize_text(text))
+    for keep in (lambda c: c.item.category in guessed, lambda c: broke and any(w in c.item.name for w in FRAGILE)):
+        fitting = [c for c in result.candidates if keep(c)]
+        if fitting and len({c.item.category for c in fitting}) == 1 and len(fitting) < len(result.candidates):
+            return fitting[0]
+    return None
+
+
 def _after(text: str, phrase: str) -> str:
     """What the citizen wrote after the item's phrase (「くつの箱は資源？」 → 「は資源？」); "" when not found."""
     norm = normalize_text(text)
@@ -180,28 +195,18 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         # 「子どもの自転車」 → 自転車 / 子供用自転車: both 大型ごみ, so nothing to ask.
         answer_item(dispatcher, result.candidates[0].item)
         return True
+    norm = normalize_text(text)
     if result.status == "ambiguous" and len(result.candidates) == 1 and (
-            result.candidates[0].score > SHORT_TYPO or DISPOSAL_STRONG.search(normalize_text(text))
-            or result.phrase == normalize_text(text).strip()):
+            result.candidates[0].score > SHORT_TYPO or DISPOSAL_STRONG.search(norm) or result.phrase == norm.strip()):
         # One close match (「ペットボルト」 → ペットボトル): answered, saying what it was read as; the
         # answer names the item, so a wrong reading shows at once. A short word one kana off a name (「テレピ」)
         # is answered so when it is the whole message or the message says it is garbage (「テレピの処分」); inside
         # a sentence about something else it may be any word, and gets the もしかして below.
         answer_item(dispatcher, result.candidates[0].item, read_as=result.phrase or text)
         return True
-    guessed = guessed_categories(_after(text, result.phrase)) if result.status == "ambiguous" else frozenset()
-    fitting = [c for c in result.candidates if c.item.category in guessed]
-    if fitting and len({c.item.category for c in fitting}) == 1 and len(fitting) < len(result.candidates):
-        # 「くつの箱は資源？」: of 靴の空き箱 (雑がみ) and げた箱 (大型ごみ) the citizen's guess fits one; the answer
-        # names the item, so a wrong pick shows at once
-        answer_item(dispatcher, fitting[0].item)
-        return True
-    fragile = [c for c in result.candidates if any(w in c.item.name for w in FRAGILE)] \
-        if result.status == "ambiguous" and BROKE_LIKE_GLASS.search(normalize_text(text)) else []
-    if fragile and len({c.item.category for c in fragile}) == 1 and len(fragile) < len(result.candidates):
-        # 「お皿割っちゃった」: what broke into pieces is the glass or pottery variant (食器（ガラス製・陶磁器・金属製）),
-        # not the wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher
-        answer_item(dispatcher, fragile[0].item)
+    narrowed = _narrowed(text, result) if result.status == "ambiguous" else None
+    if narrowed:
+        answer_item(dispatcher, narrowed.item)  # the answer names the item, so a wrong pick shows at once
         return True
     if result.status == "ambiguous" and len(result.candidates) > 1:
         phrase = result.phrase or text
