@@ -1,0 +1,177 @@
+"""The gateway's own time per turn on its database, in-process: SQLite against PostgreSQL, side by side (issue #15).
+
+    .venv/gateway/bin/python benchmarks/router_db.py [--turns 200] [--runs 5]
+
+A widget turn as connectors/webchat.py makes it (``widget_turn``: the router's turn, then the channel's read of
+the counseling flag), one client, against an instant stand-in engine (tests/gateway/conftest.py), on a SQLite file
+and on a throwaway PostgreSQL (tools/pg.py). Prints
+  - the round trips to PostgreSQL per turn, counted on the wire (tests/gateway/pg_wire.py), for an ordinary turn
+    and for a chat's first turn, with the statements sent (deterministic: the primary figure);
+  - "router ms" per turn (the router's turn minus the engine's round trip, as the gateway's /metrics give it),
+    p50/p95 of each run and the median over the runs (time figures are noisy on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from common.conversation_id import ConversationId  # noqa: E402
+from connectors.webchat import CHANNEL  # noqa: E402
+from gateway.counseling.crypto import TranscriptCipher  # noqa: E402
+from gateway.counseling.classifier import default_triage  # noqa: E402
+from gateway.handoff.engine_client import EngineClient  # noqa: E402
+from gateway.handoff.router import Router  # noqa: E402
+from gateway.storage.conversations import HandoffStore  # noqa: E402
+from gateway.storage.db import connect, run_db  # noqa: E402
+from tests.gateway.conftest import StandInEngine  # noqa: E402
+from tests.gateway.pg_wire import WireCounter  # noqa: E402
+from tools.pg import temporary_postgres  # noqa: E402
+
+TURNS = ["こんにちは", "ごみの出し方を知りたい", "menu", "ありがとう", "住民票はどこで取れますか"]  # a new chat every 5
+
+
+async def widget_turn(router: Router, session_id: str, text: str) -> float:
+    """One widget turn as connectors/webchat.py ``_user_uttered`` makes it (no rate limits); returns router seconds
+    (the router's turn minus the engine's round trip)."""
+    engine_seconds: List[float] = []
+    send = router.engine.send
+
+    async def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return await send(*args, **kwargs)
+        finally:
+            engine_seconds.append(time.perf_counter() - started)
+
+    router.engine.send = timed
+    try:
+        started = time.perf_counter()
+        replies = await router.handle_text(session_id, CHANNEL, text)
+        took = time.perf_counter() - started - sum(engine_seconds)
+    finally:
+        del router.engine.send
+    assert replies and replies[0].get("text"), replies
+    await run_db(router.store.get, str(ConversationId(CHANNEL, session_id)))  # the channel's counseling flag
+    return took
+
+
+def make_router(url: str, engine_url: str) -> Router:
+    from cryptography.fernet import Fernet
+    store = HandoffStore(connect(url), TranscriptCipher([Fernet.generate_key().decode()]))
+    return Router(EngineClient(engine_url), store)
+
+
+async def count_round_trips(router: Router, wire: WireCounter, turns: int = 10) -> Dict[str, Tuple[int, List[str]]]:
+    """Round trips (and statements) of a chat's first turn and of the ordinary turns after it (the most any of them
+    took). Warmed first: no connection is opened, and psycopg has prepared every statement (it prepares one on its
+    fifth run, a round trip more once) before a counted turn."""
+    for _ in range(6):
+        session = uuid.uuid4().hex
+        for text in TURNS:
+            await widget_turn(router, session, text)
+    session = uuid.uuid4().hex
+    wire.reset()
+    await widget_turn(router, session, TURNS[0])
+    first = (wire.round_trips, list(wire.statements))
+    counts = []
+    for i in range(turns):
+        wire.reset()
+        await widget_turn(router, session, TURNS[1 + i % (len(TURNS) - 1)])
+        counts.append((wire.round_trips, list(wire.statements)))
+    return {"first": first, "ordinary": max(counts, key=lambda c: c[0])}
+
+
+async def router_ms(router: Router, turns: int) -> List[float]:
+    took, session = [], uuid.uuid4().hex
+    for i in range(turns):
+        if i % len(TURNS) == 0:
+            session = uuid.uuid4().hex
+        took.append(await widget_turn(router, session, TURNS[i % len(TURNS)]) * 1000)
+    return took
+
+
+def short(sql: str) -> str:
+    """A statement as the listing shows it: ping, BEGIN, COMMIT, or what it does to which tables."""
+    sql = " ".join(sql.split())
+    if sql in ("", ";"):
+        return "ping"
+    if sql.split()[0] in ("BEGIN", "COMMIT", "ROLLBACK"):
+        return sql.split()[0]
+    writes = re.findall(r"\b(INSERT INTO|UPDATE|DELETE FROM) (\w+)", sql)
+    if writes:
+        return " + ".join(f"{verb.split()[0]} {table}" for verb, table in writes)
+    found = re.search(r"\bFROM (\w+)", sql)
+    return f"SELECT {found.group(1)}" if found else sql[:30]
+
+
+def percentile(values: List[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def run(args: argparse.Namespace) -> int:
+    default_triage().triage("起動確認")  # the rules and the classifier load once, outside the figures
+    engine = StandInEngine().start()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-router-db-"))
+    try:
+        with temporary_postgres() as server:
+            server = sa.engine.make_url(server).set(drivername="postgresql+psycopg")
+            admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.exec_driver_sql("CREATE DATABASE gateway")
+            admin.dispose()
+            pg_url = server.set(database="gateway").render_as_string(hide_password=False)
+            with WireCounter(server.host, server.port) as wire:
+                counted = make_router(str(sa.engine.make_url(pg_url).set(host=wire.host, port=wire.port)
+                                          .render_as_string(hide_password=False)), engine.url)
+                trips = await count_round_trips(counted, wire)
+                counted.store.engine.dispose()
+                await counted.engine.close()
+            print("Round trips to PostgreSQL per widget turn (on the wire):")
+            for name, (count, statements) in trips.items():
+                print(f"  {name:9s} {count:3d}   " + ", ".join(short(s) for s in statements))
+            routers = {"sqlite": make_router(f"sqlite:///{tmp / 'gateway.db'}", engine.url),
+                       "postgresql": make_router(pg_url, engine.url)}
+            for router in routers.values():
+                await router_ms(router, 20)  # warm-up: pools, statement caches
+            runs: Dict[str, List[Tuple[float, float]]] = {name: [] for name in routers}
+            for _ in range(args.runs):
+                for name, router in routers.items():
+                    took = await router_ms(router, args.turns)
+                    runs[name].append((statistics.median(took), percentile(took, 95)))
+        print(f"\nRouter ms per widget turn, 1 client, instant engine ({args.runs} runs × {args.turns} turns; "
+              "median over the runs of each run's p50 / p95):")
+        for name, figures in runs.items():
+            p50s = [f[0] for f in figures]
+            print(f"  {name:10s} p50 {statistics.median(p50s):5.2f} ms  p95 {statistics.median(f[1] for f in figures):5.2f}"
+                  f" ms   (runs' p50: {', '.join(f'{v:.2f}' for v in p50s)})")
+        for router in routers.values():
+            await router.engine.close()
+            router.store.engine.dispose()
+    finally:
+        engine.stop()
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--turns", type=int, default=200, help="turns per run and database")
+    parser.add_argument("--runs", type=int, default=5)
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
