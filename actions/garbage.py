@@ -16,6 +16,7 @@ from actions.common import CALL_CENTER, button, channel_of, is_counseling
 from actions.faq import reply_from_faq
 from common import unanswered
 from bot.nlu.address_text import find_town, parse, town_key
+from bot.nlu.morphology import analyze
 from bot.nlu.evidence import DISPOSAL_STRONG, category_how_question, guessed_categories, named_category
 from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
@@ -161,14 +162,43 @@ def _narrowed(text: str, result):
     only, fewer than all; else None:
     * their own guess after the name (「くつの箱は資源？」: 靴の空き箱 (雑がみ), not げた箱 (大型ごみ));
     * it broke into pieces (「お皿割っちゃった」): the glass or pottery variant (食器（ガラス製・陶磁器・金属製）), not the
-      wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher."""
-    guessed = guessed_categories(_after(text, result.phrase))
+      wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher;
+    * it says what the dictionary's note on one variant says (「芝生はがした 土ついたまま」: 芝(土のついているもの)), or
+      that it is not so (「芝（土はついてない）」: not that one)."""
+    after = _after(text, result.phrase)
+    guessed = guessed_categories(after)
     broke = BROKE_LIKE_GLASS.search(normalize_text(text))
-    for keep in (lambda c: c.item.category in guessed, lambda c: broke and any(w in c.item.name for w in FRAGILE)):
+    said, denied = _said_or_denied(after, {w for c in result.candidates for w in _note_words(c.item.name)})
+    for keep in (lambda c: c.item.category in guessed, lambda c: broke and any(w in c.item.name for w in FRAGILE),
+                 lambda c: any(w in said for w in _note_words(c.item.name)),
+                 lambda c: denied and not any(w in denied for w in _note_words(c.item.name))):
         fitting = [c for c in result.candidates if keep(c)]
         if fitting and len({c.item.category for c in fitting}) == 1 and len(fitting) < len(result.candidates):
             return fitting[0]
     return None
+
+
+def _note_words(name: str) -> List[str]:
+    """The nouns of the note in brackets of a dictionary name (「芝(土のついているもの)」 → [土]), less the words
+    that tell nothing apart (もの, 製, 用)."""
+    note = _NAME_NOTE.search(normalize_text(name))
+    if not note:
+        return []
+    return [m.text for m in analyze(note.group(1)) if m.pos == "名詞" and m.text not in _NOTE_FILLERS]
+
+
+def _said_or_denied(after: str, words: set) -> tuple:
+    """Which of ``words`` the citizen said of the thing, and which they said it has not (「土はついてない」「段はない」)."""
+    said, denied = set(), set()
+    for word in words:
+        for found in re.finditer(re.escape(word), after):
+            (denied if _DENIED.match(after, found.end()) else said).add(word)
+    return said, denied
+
+
+_DENIED = re.compile(r"[^、。,.!?！？\s]{0,8}?(ない|なし|無し|ません|ナシ)")
+_NAME_NOTE = re.compile(r"\(([^()]+)\)")
+_NOTE_FILLERS = {"もの", "物", "製", "用", "等", "など", "類", "以外", "含む", "こと", "場合"}
 
 
 def _after(text: str, phrase: str) -> str:

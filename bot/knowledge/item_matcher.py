@@ -463,7 +463,7 @@ class ItemMatcher:
                     return other
         return result
 
-    def _match_sentence(self, text: str) -> MatchResult:
+    def _match_sentence(self, text: str, _relative: bool = False) -> MatchResult:
         phrase = self.extract_item_phrase(text)
         if not phrase:
             return MatchResult("unknown", [], phrase)
@@ -482,6 +482,29 @@ class ItemMatcher:
             if owned:
                 other = self._match_phrase(owned)
                 if other.status == "found" and other.candidates[0].score >= MAIN_WORD:
+                    return other
+            # 「ふらいぱん テフロン(はげた)」: a name, a space, then a detail that names nothing
+            words = phrase.split()
+            if len(words) == 2:
+                first, detail = self._match_phrase(words[0]), self._match_phrase(words[1])
+                if (first.status == "found" and first.candidates[0].score >= EXACT_READING
+                        and max((c.score for c in detail.candidates), default=0.0) < UNKNOWN_BELOW):
+                    return first
+        if result.status != "found":
+            # 「すのぼ 板」「すのぼの板」: a word in kana, then a generic head; fugashi cut the kana (す/の/ぼ)
+            kana_word = _KANA_THEN_HEAD.fullmatch(phrase)
+            if kana_word and kana_word.group(2) in self.patterns.generic_heads:
+                other = self._match_phrase(kana_word.group(1))
+                if other.status == "found" and other.candidates[0].score >= MAIN_WORD:
+                    return replace(other, phrase=phrase)
+        if not _relative:
+            # 「庭木を剪定した枝」「チェーンが切れた自転車」: a clause before the name describes it, and the name is
+            # what the clause ends on (Japanese puts the head last). The head's reading wins when it names an item
+            # outright, better than the whole phrase did; when neither names one, the head is the cleaner phrase
+            # to look up in the guide and to log (「液漏れした電池」 → 電池).
+            for head in relative_heads(normalize_text(text)):
+                other = self._match_sentence(head, _relative=True)
+                if not other.inside and other.phrase and _better(other, result):
                     return other
         return result
 
@@ -958,6 +981,46 @@ def without_notes(norm: str) -> str:
     return _NOTE.sub("", norm).strip()
 
 
+_CLAUSE_ENDS = {"動詞", "助動詞"}
+_STATUS_RANK = {"unknown": 0, "ambiguous": 1, "found": 2}
+
+
+def _better(head: MatchResult, whole: MatchResult) -> bool:
+    """The head of a relative clause reads the message at least as well as the whole phrase: a surer status, or
+    the same status with no lower score (「チェーンが切れた自転車」: 自転車 at 1.0, not 自転車の輪・チェーン at 0.9)
+    and a shorter phrase, which is what the answer quotes and the unanswered log keeps."""
+    rank, whole_rank = _STATUS_RANK[head.status], _STATUS_RANK[whole.status]
+    if whole.status == "unknown" and head.status == "ambiguous":
+        return False  # 「ネギに巻いてあるテープ」: a vague head is no better than nothing
+    if rank != whole_rank:
+        return rank > whole_rank
+    if len(head.phrase) >= len(whole.phrase):
+        return False
+    best = lambda r: r.candidates[0].score if r.candidates else 0.0  # noqa: E731
+    return best(head) >= best(whole)
+
+
+def relative_heads(norm: str) -> List[str]:
+    """Where ``norm`` goes on after a clause that ends in an attributive verb right before a noun, last first:
+    「庭木を剪定した枝を捨てたい」 → ["枝を捨てたい"], 「妻が使ってた鍋」 → ["鍋"]. A space or a comma between them
+    is not a relative clause ("フライパン 焦げた 取っ手"); nor is an adjective, which describes places and food
+    more than things to throw away (「一番高い山」「ガソリンが安いスタンド」)."""
+    words = [w for w in tagger()(norm) if w.surface]
+    heads, cursor, starts = [], 0, []
+    for w in words:
+        at = norm.find(w.surface, cursor)
+        starts.append(at)
+        cursor = at + len(w.surface)
+    for i in range(len(words) - 1):
+        verb, noun = words[i], words[i + 1]
+        form = str(getattr(verb.feature, "cForm", "") or "")
+        if (getattr(verb.feature, "pos1", "") in _CLAUSE_ENDS and form.startswith(("連体形", "終止形"))
+                and getattr(noun.feature, "pos1", "") in ("名詞", "接頭辞")
+                and starts[i + 1] == starts[i] + len(verb.surface)):
+            heads.append(norm[starts[i + 1]:])
+    return heads[::-1]
+
+
 def held_in(norm: str) -> str:
     """「お茶っ葉が入ってた缶」 → 「お茶っ葉の缶」: the container named by what it held, as the dictionary names it."""
     return _CONTAINED.sub("の", norm)
@@ -994,6 +1057,7 @@ def _cut_predicate(phrase: str) -> str:
     return phrase[: (subjects[-1] if subjects else tail[0]).start].strip()
 
 
+_KANA_THEN_HEAD = re.compile(r"([ぁ-ゖァ-ヺー]{2,})(?:の|\s+)(\S+)")
 _KANA_THEN_CLAUSE = re.compile(r"^([ぁ-ゖー]{2,})([\u3400-\u9fff々].*)$")
 
 

@@ -223,3 +223,19 @@ def test_items_named_together_are_each_answered_those_of_one_kind_together():
     assert len(messages) == 1 and "「臼（木製）」「杵」は【大型ごみ】" in messages[0]["text"]
     messages, _ = run(ActionGarbageCategory(), tracker("傘と布団の捨て方"))
     assert ["【燃やせないごみ】" in messages[0]["text"], "【大型ごみ】" in messages[1]["text"]] == [True, True]
+
+
+def test_what_the_citizen_says_like_a_variants_note_picks_it():
+    """「芝(土のついているもの)」: the note's word (土) said after the name narrows 芝生 to that variant."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("庭の芝生 土がついたまま"))
+    assert "「芝(土のついているもの)」は【燃やせないごみ】" in messages[0]["text"], messages[0]["text"]
+    messages, _ = run(ActionGarbageCategory(), tracker("芝生は何ごみ"))
+    assert "どれに近いですか" in messages[0]["text"]
+
+
+@pytest.mark.parametrize("text, item", [("芝刈りの芝（土はついてない）", "草"), ("おひなさまの人形だけ 段はない", "ひな人形")])
+def test_what_the_citizen_says_is_not_so_rules_that_variant_out(text, item):
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker(text))
+    assert f"「{item}」は【" in messages[0]["text"], messages[0]["text"]

@@ -350,3 +350,29 @@ def test_a_name_inside_a_longer_phrase_is_found(matcher, text, name):
 def test_a_name_that_describes_another_thing_is_not_that_thing(matcher, text, not_this):
     result = matcher.match(text)
     assert result.status != "found" or result.candidates[0].item.name != not_this
+
+
+# ---- thirteenth session: a clause before the name (Japanese puts the head last), kana cut oddly, a detail after a space
+@pytest.mark.parametrize("text, name", [
+    ("父が使ってたゴルフクラブ", "ゴルフ用具一式"),
+    ("チェーンが切れた自転車", "自転車"),  # not 自転車の輪・チェーン: the clause's subject is a part of the head
+    ("画面が割れたスマホ", "携帯電話"),
+    ("取っ手が取れたフライパン", "フライパン"),
+    ("隣の家から伸びてきた枝を切ったので捨てたい", "植木の枝"),  # を ends the clause, not the item
+    ("夫が集めてた雑誌が大量にある", "雑誌"),
+    ("押し入れを整理してたら出てきた古い携帯", "携帯電話"),  # what they were doing when it turned up
+    ("すのーぼーどの板", "スノーボード"), ("すのぼ 板", "スノーボード"),  # kana, then a generic head
+    ("なべ ベコベコ", "鍋"), ("かさ ボロボロ", "傘"),  # a state fugashi reads as no verb
+    ("ふらいぱん こげつき", "フライパン"),  # a name, a space, a detail that names nothing
+    ("バイク廃車にしたい", "オートバイ"),
+])
+def test_the_head_of_a_relative_clause_and_other_phrasings(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found", (text, result)
+    assert result.candidates[0].item.name == name
+
+
+@pytest.mark.parametrize("text", ["北海道で一番高い山ってどこ", "ガソリンが安いスタンド", "鍋に入れるとおいしい具おしえて",
+                                  "子どもが遊べる公園", "昨日行った病院の予約"])
+def test_a_clause_before_a_noun_is_no_item_by_itself(matcher, text):
+    assert matcher.match(text).status != "found"
