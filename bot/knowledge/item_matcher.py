@@ -483,14 +483,20 @@ class ItemMatcher:
                 other = self._match_phrase(owned)
                 if other.status == "found" and other.candidates[0].score >= MAIN_WORD:
                     return other
-            # 「ふらいぱん テフロン(はげた)」: a name, a space, then a detail that names nothing
             words = phrase.split()
+            # 「ふらいぱん テフロン(はげた)」: a name, a space, then a detail that names nothing
             if len(words) == 2:
                 first, detail = self._match_phrase(words[0]), self._match_phrase(words[1])
                 if (first.status == "found" and first.candidates[0].score >= EXACT_READING
                         and max((c.score for c in detail.candidates), default=0.0) < UNKNOWN_BELOW):
                     return first
         if result.status != "found":
+            # 「ヘルメット 原付の」「子供用の椅子 プラスチックの」: what it is for or made of, said after the name
+            words = phrase.split()
+            if len(words) == 2 and words[1].endswith("の") and len(words[1]) >= 3:
+                other = self._match_phrase(words[1] + words[0])
+                if _STATUS_RANK[other.status] > _STATUS_RANK[result.status] and not other.inside:
+                    return replace(other, phrase=phrase)
             # 「すのぼ 板」「すのぼの板」: a word in kana, then a generic head; fugashi cut the kana (す/の/ぼ)
             kana_word = _KANA_THEN_HEAD.fullmatch(phrase)
             if kana_word and kana_word.group(2) in self.patterns.generic_heads:

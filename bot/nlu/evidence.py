@@ -302,8 +302,9 @@ def _guide_knows(phrase: str) -> bool:
 
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
-_TOLD = re.compile(r"(た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
-                   r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?[\s。、!！w笑…〜~]*$")
+_TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
+                   r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
+                   r"|い(やつ|もの|の)(です)?|ごと)[\s。、!！w笑…〜~]*$")  # 「物干し竿 長いやつ」「アルバム 写真ごと」: what it is like
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
 

@@ -237,3 +237,10 @@ def test_an_address_or_a_when_beside_a_category_asks_for_collection_days(officia
                                           ("nlu_fallback", "アイコス壊れた"), ("menu_faq", "使わなくなったグロー")])
 def test_a_kind_of_garbage_or_a_name_only_the_guide_knows_is_a_sorting_question(official_city_data, intent, text):
     assert routed_intent(intent, text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["腐った玉ねぎ", "食べ残しのカレー", "物干し竿 長いやつ", "アルバム 写真ごと",
+                                  "犬が噛んでボロボロにしたぬいぐるみ", "子どもが小さい頃に遊んでたおもちゃ"])
+def test_food_by_its_name_and_things_described_are_sorting_questions(text):
+    from bot.nlu.evidence import sorting_question
+    assert sorting_question(text)

@@ -376,3 +376,12 @@ def test_the_head_of_a_relative_clause_and_other_phrasings(matcher, text, name):
                                   "子どもが遊べる公園", "昨日行った病院の予約"])
 def test_a_clause_before_a_noun_is_no_item_by_itself(matcher, text):
     assert matcher.match(text).status != "found"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("ヘルメット 原付の", "ヘルメット"),  # what it is for, said after the name: 原付のヘルメット
+    ("南京錠の鍵なくしたので錠ごと捨てたい", "鍵・錠前"),  # 〜ごと: what goes with it
+])
+def test_what_it_is_for_or_goes_with_said_after_the_name(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
