@@ -304,7 +304,7 @@ def _guide_knows(phrase: str) -> bool:
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
 _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
                    r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
-                   r"|い(やつ|もの|の)(です)?|ごと)[\s。、!！w笑…〜~]*$")  # 「物干し竿 長いやつ」「アルバム 写真ごと」: what it is like
+                   r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の)[\s。、!！w笑…〜~]*$")  # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
 
