@@ -1,6 +1,7 @@
 """The gateway's own time per turn on its database, in-process: SQLite against PostgreSQL, side by side (issue #15).
 
     .venv/gateway/bin/python benchmarks/router_db.py [--turns 200] [--runs 5]
+    .venv/gateway/bin/python benchmarks/router_db.py --gateway      # round trips of a real gateway process
 
 A widget turn as connectors/webchat.py makes it (``widget_turn``: the router's turn, then the channel's read of
 the counseling flag), one client, against an instant stand-in engine (tests/gateway/conftest.py), on a SQLite file
@@ -9,6 +10,9 @@ and on a throwaway PostgreSQL (tools/pg.py). Prints
     and for a chat's first turn, with the statements sent (deterministic: the primary figure);
   - "router ms" per turn (the router's turn minus the engine's round trip, as the gateway's /metrics give it),
     p50/p95 of each run and the median over the runs (time figures are noisy on a shared machine).
+With ``--gateway``: the round trips of a real gateway process (tests/gateway/conftest.py's GatewayProcess) per widget
+turn (Socket.IO) and per LINE turn (signed webhook → reply, the fake LINE platform), its background jobs' round
+trips while idle subtracted (an estimate, not exact: the jobs run on timers).
 """
 
 from __future__ import annotations
@@ -122,7 +126,64 @@ def percentile(values: List[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+async def gateway_round_trips(turns: int) -> None:
+    """Round trips per turn of a real gateway process on PostgreSQL, widget and LINE (see the module's docstring)."""
+    from collections import Counter
+    from tests.gateway.conftest import GatewayProcess
+    from tests.gateway.line_fake import FakeLineApi, LineStandInEngine, line_env, new_user, post_webhook, text_event
+    from tests.socketio_client import WidgetClient
+
+    fake, engine = FakeLineApi().start(), LineStandInEngine().start()
+    try:
+        with temporary_postgres() as server:
+            server = sa.engine.make_url(server).set(drivername="postgresql+psycopg")
+            with WireCounter(server.host, server.port) as wire:
+                url = server.set(host=wire.host, port=wire.port).render_as_string(hide_password=False)
+                gateway = GatewayProcess(engine.url, Path(tempfile.mkdtemp(prefix="bench-router-db-")),
+                                         GATEWAY_DB_URL=url, **line_env(fake))
+                try:
+                    widget = WidgetClient(gateway.url)
+                    await widget.connect()
+                    user = new_user()
+
+                    async def widget_turn_() -> None:
+                        await widget.ask("ごみの出し方を知りたい")
+
+                    async def line_turn() -> None:
+                        sent = text_event(user, "ごみの出し方を知りたい")
+                        assert post_webhook(gateway.url, [sent]).status_code == 200
+                        fake.wait_for(lambda: any((r["json"] or {}).get("replyToken") == sent["replyToken"]
+                                                  for r in fake.calls("reply")))
+
+                    for name, turn in (("widget", widget_turn_), ("LINE", line_turn)):
+                        for _ in range(8):  # warm: the chat exists, connections open, statements prepared
+                            await turn()
+                        await asyncio.sleep(1.5)
+                        wire.reset()
+                        started = time.monotonic()
+                        for _ in range(turns):
+                            await turn()
+                        took, trips, statements = time.monotonic() - started, wire.round_trips, list(wire.statements)
+                        wire.reset()
+                        await asyncio.sleep(took)  # the same time idle: the background jobs' share
+                        idle = wire.round_trips
+                        listed = Counter(short(s) for s in statements)
+                        print(f"  {name:6s} {(trips - idle) / turns:5.1f} round trips per turn ({trips} in {turns} "
+                              f"turns, {idle} idle in the same time); statements per turn: "
+                              + ", ".join(f"{k} ×{v / turns:.1f}" for k, v in listed.most_common()))
+                    await widget.close()
+                finally:
+                    gateway.stop()
+    finally:
+        engine.stop()
+        fake.stop()
+
+
 async def run(args: argparse.Namespace) -> int:
+    if args.gateway:
+        print("Round trips to PostgreSQL per turn, a real gateway process (on the wire):")
+        await gateway_round_trips(args.turns)
+        return 0
     default_triage().triage("起動確認")  # the rules and the classifier load once, outside the figures
     engine = StandInEngine().start()
     tmp = Path(tempfile.mkdtemp(prefix="bench-router-db-"))
@@ -170,6 +231,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=200, help="turns per run and database")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--gateway", action="store_true", help="round trips of a real gateway process, widget and LINE")
     return asyncio.run(run(parser.parse_args()))
 
 

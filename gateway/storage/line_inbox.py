@@ -115,6 +115,9 @@ class Inbox:
         if dialect is None:
             raise RuntimeError(f"the LINE inbox needs SQLite or PostgreSQL, not {db.dialect.name}")
         self.shared = db.dialect.name == "postgresql"  # several gateways may work on these rows
+        # Reads are single SELECTs: on PostgreSQL in autocommit, without a BEGIN and a ROLLBACK round trip each (the
+        # same snapshot: READ COMMITTED takes one per statement anyway); SQLite as before.
+        self.reader = db.execution_options(isolation_level="AUTOCOMMIT") if self.shared else db
         # RETURNING tells whether the row went in (psycopg answers rowcount -1 here)
         self._claim = (dialect.insert(webhook_events).on_conflict_do_nothing(index_elements=["event_id"])
                        .returning(webhook_events.c.event_id))
@@ -167,13 +170,13 @@ class Inbox:
 
     def unfinished(self) -> List[Tuple[int, str]]:
         """(id, chat) of every row not done, in arrival order (what a restart resumes)."""
-        with self.db.connect() as c:
+        with self.reader.connect() as c:
             return [(r.id, r.chat) for r in c.execute(
                 sa.select(inbox.c.id, inbox.c.chat).where(inbox.c.state.in_(UNFINISHED)).order_by(inbox.c.id))]
 
     def unfinished_chats(self) -> List[Tuple[str, int]]:
         """(chat, rows) of every chat with rows not done (the shared sweep)."""
-        with self.db.connect() as c:
+        with self.reader.connect() as c:
             return [(r.chat, r.n) for r in c.execute(
                 sa.select(inbox.c.chat, sa.func.count().label("n")).where(inbox.c.state.in_(UNFINISHED))
                 .group_by(inbox.c.chat).order_by(sa.func.min(inbox.c.id)))]
@@ -185,7 +188,7 @@ class Inbox:
         skip = list(skip)
         if skip:
             query = query.where(inbox.c.id.not_in(skip))
-        with self.db.connect() as c:
+        with self.reader.connect() as c:
             return c.execute(query).scalar()
 
     def waiting_op(self, c: sa.engine.Connection, chat: str) -> int:
@@ -194,7 +197,7 @@ class Inbox:
                          .where(inbox.c.chat == chat[:128], inbox.c.state.in_(UNFINISHED))).scalar_one()
 
     def get(self, entry_id: int) -> Optional[Entry]:
-        with self.db.connect() as c:
+        with self.reader.connect() as c:
             r = c.execute(sa.select(inbox).where(inbox.c.id == entry_id)).first()
         if r is None:
             return None
@@ -235,7 +238,7 @@ class Inbox:
 
     def failed(self, limit: int = 200) -> List[Dict[str, Any]]:
         """Given-up events for staff, newest first: which chat, what kind, why, when; never the text."""
-        with self.db.connect() as c:
+        with self.reader.connect() as c:
             rows = c.execute(sa.select(inbox.c.id, inbox.c.chat, inbox.c.kind, inbox.c.attempts, inbox.c.error,
                                        inbox.c.received_at, inbox.c.failed_at, inbox.c.outgoing)
                              .where(inbox.c.state == FAILED).order_by(inbox.c.id.desc()).limit(limit))
@@ -257,7 +260,7 @@ class Inbox:
 
     def unfollowed_before(self, cutoff: datetime) -> List[str]:
         """Chats whose unfollow is older than ``cutoff`` (their grace period is over)."""
-        with self.db.connect() as c:
+        with self.reader.connect() as c:
             return list(c.execute(sa.select(unfollows.c.chat).where(unfollows.c.unfollowed_at < cutoff)
                                   .order_by(unfollows.c.unfollowed_at)).scalars())
 
