@@ -20,7 +20,7 @@ from bot.nlu.morphology import analyze
 from bot.nlu.evidence import DISPOSAL_STRONG, category_how_question, guessed_categories, named_category
 from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
-from bot.knowledge.item_matcher import FOUND_MARGIN, FOUND_MIN, SHORT_TYPO
+from bot.knowledge.item_matcher import FOUND_MARGIN, FOUND_MIN, MAIN_WORD, SHORT_TYPO
 from bot.knowledge.faq_retriever import current_retriever
 from bot.knowledge.garbage_knowledge import guide_matcher, guide_rule, guide_word_in, matcher, store
 
@@ -93,8 +93,8 @@ def answer_from_guide(dispatcher: CollectingDispatcher, phrase: str) -> bool:
         return False
     guide, rules = guide_matcher()
     found = guide.match(phrase)
-    if found.status != "found":
-        return False
+    if found.status != "found" or found.candidates[0].score < MAIN_WORD:
+        return False  # 「トマト缶」 is no トマト with a typo: the guide's answer needs its word named
     answer_rule(dispatcher, phrase, rules[found.candidates[0].item.name])
     return True
 

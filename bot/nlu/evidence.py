@@ -65,6 +65,7 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            # the state of a thing one wants rid of (「オーブンレンジ壊れた」「教科書もう使わない」)
                            r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
                            r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう|買い替え"
+                           r"|腐っ|くさっ|カビ|かび|傷んだ|いたんだ|食べ残|期限切れ"
                            r"|いっぱい|たくさん|沢山"
                            r"|折れ|おれた|おれちゃ|破け|やぶけ|欠け|かけちゃ|錆|さびた|汚れ|よごれ|古く|古い|ふるい|膨ら|ふくら"
                            r"|使い終わ|使いおわ|使い切|使いき|つかいき|空にな|期限切れ|期限が切れ|はがれ|剥がれ|はがし|剥がし|しおれ|萎れ"
@@ -289,15 +290,25 @@ def _named_by_the_guide(norm: str, phrase: str) -> bool:
     plain = held_in(without_notes(norm))
     if len(phrase) < 2 or CHAT_WORD.search(norm) or len(plain) > MAX_PHRASE:
         return False
+    if _guide_knows(phrase, as_food=True) and not _SCRAPS.search(phrase):
+        return False  # a food by its name alone (「好きな食べ物は？」) needs a word of its state or of throwing away
     return _ends_with_the_item(plain, phrase) and _guide_knows(phrase)
 
 
-def _guide_knows(phrase: str) -> bool:
-    """The city's sorting guide names ``phrase`` exactly (its words, or guide_synonyms.yml)."""
+# The guide's kitchen examples; a food's name is garbage only with a word of its state (「腐った玉ねぎ」) or of
+# throwing it away, unless it names the scraps (「みかんの皮」「魚の骨」).
+_KITCHEN = {"野菜・果物のくず", "残飯"}
+_SCRAPS = re.compile(r"皮|芯|へた|ヘタ|種|くず|骨|殻|から|かす|カス|がら|残")
+
+
+def _guide_knows(phrase: str, as_food: bool = False) -> bool:
+    """The city's sorting guide names ``phrase`` exactly (its words, or guide_synonyms.yml); ``as_food``: as one of
+    its kitchen examples."""
     from bot.knowledge.garbage_knowledge import guide_matcher
 
     found = guide_matcher()[0].match(phrase)
-    return found.status == "found" and found.candidates[0].score >= EXACT_READING
+    known = found.status == "found" and found.candidates[0].score >= EXACT_READING
+    return known and (found.candidates[0].item.name in _KITCHEN if as_food else True)
 
 
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,

@@ -244,3 +244,9 @@ def test_a_kind_of_garbage_or_a_name_only_the_guide_knows_is_a_sorting_question(
 def test_food_by_its_name_and_things_described_are_sorting_questions(text):
     from bot.nlu.evidence import sorting_question
     assert sorting_question(text)
+
+
+@pytest.mark.parametrize("text", ["好きな食べ物は？", "好きな野菜は？", "玉ねぎ", "トマト缶"])
+def test_a_food_by_its_name_alone_is_no_garbage_question(text):
+    from bot.nlu.evidence import sorting_question
+    assert not sorting_question(text)

@@ -239,3 +239,12 @@ def test_what_the_citizen_says_is_not_so_rules_that_variant_out(text, item):
     from actions.garbage import ActionGarbageCategory
     messages, _ = run(ActionGarbageCategory(), tracker(text))
     assert f"「{item}」は【" in messages[0]["text"], messages[0]["text"]
+
+
+def test_the_guide_answers_only_a_word_it_names():
+    """「トマト缶」 is no トマト (野菜・果物のくず) with a typo; 「バナナの皮」 is the guide's kitchen scraps."""
+    from actions.garbage import answer_from_guide
+    from rasa_sdk.executor import CollectingDispatcher
+    dispatcher = CollectingDispatcher()
+    assert not answer_from_guide(dispatcher, "トマト缶")
+    assert answer_from_guide(dispatcher, "バナナの皮") and "【燃やせるごみ】" in dispatcher.messages[0]["text"]
