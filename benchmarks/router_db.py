@@ -4,7 +4,7 @@
     .venv/gateway/bin/python benchmarks/router_db.py --gateway      # round trips of a real gateway process
 
 A widget turn as connectors/webchat.py makes it (``widget_turn``: the router's turn, then the channel's read of
-the counseling flag), one client, against an instant stand-in engine (tests/gateway/conftest.py), on a SQLite file
+the counseling flag when the router does not give it), one client, against an instant stand-in engine (tests/gateway/conftest.py), on a SQLite file
 and on a throwaway PostgreSQL (tools/pg.py). Prints
   - the round trips to PostgreSQL per turn, counted on the wire (tests/gateway/pg_wire.py), for an ordinary turn
     and for a chat's first turn, with the statements sent (deterministic: the primary figure);
@@ -63,12 +63,13 @@ async def widget_turn(router: Router, session_id: str, text: str) -> float:
     router.engine.send = timed
     try:
         started = time.perf_counter()
-        replies = await router.handle_text(session_id, CHANNEL, text)
+        turn = await router.handle_turn(session_id, CHANNEL, text)
         took = time.perf_counter() - started - sum(engine_seconds)
     finally:
         del router.engine.send
-    assert replies and replies[0].get("text"), replies
-    await run_db(router.store.get, str(ConversationId(CHANNEL, session_id)))  # the channel's counseling flag
+    assert turn.replies and turn.replies[0].get("text"), turn.replies
+    if turn.counseling is None:  # the channel reads the counseling flag itself
+        await run_db(router.store.get, str(ConversationId(CHANNEL, session_id)))
     return took
 
 

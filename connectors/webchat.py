@@ -216,8 +216,10 @@ class WebChat:
                 await self.sio.emit("gateway_error", {"error": "rate_limited", "limit": refusal.limit,
                                                       "retry_after": refusal.retry_after}, room=sid)
                 return
-        replies = await self.router.handle_text(session_id, CHANNEL, message, metadata)
-        counseling = await self._counseling(session_id) if replies else False
+        turn = await self.router.handle_turn(session_id, CHANNEL, message, metadata)
+        replies, counseling = turn.replies, turn.counseling
+        if counseling is None:  # the turn may have opened or ended a counseling session (or was refused): read it
+            counseling = await self._counseling(session_id) if replies else False
         for message in replies:
             for payload in _payloads(message, counseling):
                 await self.sio.emit("bot_uttered", payload, room=_room(session_id))

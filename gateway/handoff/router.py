@@ -35,6 +35,7 @@ import logging
 import re
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from common.conversation_id import ConversationId
@@ -146,6 +147,14 @@ def without_buttons(transcript_text: str) -> str:
     return _BUTTONS_LINE.sub("", transcript_text)
 
 
+@dataclass
+class Turn:
+    """What a user turn gives its channel: the answers, and whether the chat is in a counseling session after the turn
+    (the widget marks the answers so), when the router knows it without another read; None: the channel reads it."""
+    replies: List[BotMessage]
+    counseling: Optional[bool] = None
+
+
 class Router:
     def __init__(self, engine: EngineClient, store: HandoffStore, max_message_chars: int = 2000,
                  notifier: Optional[Notifier] = None, hours: Optional[CounselingHours] = None):
@@ -166,53 +175,70 @@ class Router:
             self.notifier = notifier
 
     # ------------------------------------------------------------------ user turns
-    @metrics.timed_turn  # counted per channel and outcome, timed (gateway/metrics.py)
     async def handle_text(self, conversation_id: str, channel: str, text: Any,
                           metadata: Optional[Dict[str, Any]] = None) -> List[BotMessage]:
         """Route one user turn; returns what the user is told now (nothing while a person owns the chat)."""
+        return (await self.handle_turn(conversation_id, channel, text, metadata)).replies
+
+    @metrics.timed_turn  # counted per channel and outcome, timed (gateway/metrics.py)
+    async def handle_turn(self, conversation_id: str, channel: str, text: Any,
+                          metadata: Optional[Dict[str, Any]] = None,
+                          owner_known: Optional[Callable[[str], None]] = None) -> Turn:
+        """``handle_text`` with the chat's counseling flag when the turn's path cannot have changed it (see Turn).
+        ``owner_known(owner)`` is called as soon as the chat's owner is read (the LINE channel starts its loading
+        animation for the bot then: one lookup of the chat per turn, not two); never for a refused message."""
         ref = conversation_ref(conversation_id)
         metrics.outcome("rejected")  # until the checks below are passed
         if not isinstance(text, str):
             logger.info("rejected turn conv=%s channel=%s reason=not-text", ref, channel)
-            return [{"text": texts.NOT_TEXT}]
+            return Turn([{"text": texts.NOT_TEXT}])
         if not text.strip():
             logger.info("rejected turn conv=%s channel=%s reason=empty", ref, channel)
-            return [{"text": texts.EMPTY_MESSAGE}]
+            return Turn([{"text": texts.EMPTY_MESSAGE}])
         if len(text) > self.max_message_chars:
             logger.info("rejected turn conv=%s channel=%s reason=too-long chars=%d", ref, channel, len(text))
-            return [{"text": texts.too_long(self.max_message_chars)}]
+            return Turn([{"text": texts.too_long(self.max_message_chars)}])
         if has_bad_characters(text):  # a lone surrogate cannot be stored, PostgreSQL refuses NUL
             logger.info("rejected turn conv=%s channel=%s reason=bad-characters", ref, channel)
-            return [{"text": texts.BAD_CHARACTERS}]
+            return Turn([{"text": texts.BAD_CHARACTERS}])
         text = text.strip()
         metrics.outcome("gateway")
         # The triage runs before anything else reads the message, in every state (beside the chat's lookup).
         conversation, found = await asyncio.gather(
-            run_db(self.store.get_or_create, str(ConversationId(channel, conversation_id)), channel),
+            self._lookup(str(ConversationId(channel, conversation_id)), channel, owner_known),
             asyncio.get_running_loop().run_in_executor(_TRIAGE, assess, text))
         message = await run_db(self.store.add_message, conversation.id, "user", text,
                                protected=self._protected(conversation, found))
         if found.level != "none":
             logger.warning("triage conv=%s channel=%s level=%s rules=%s", ref, channel, found.level,
                            ",".join(found.rules))
+        # Where the turn queues, cancels or opens a counseling session (the desk, a handoff), the flag is left to the
+        # channel (None); a person's chat and the engine's answer without a handoff leave it as read above.
         if conversation.owner.startswith(STAFF_PREFIX):
             metrics.outcome("staff")
             shown = await self.desk.while_with_staff(conversation, found)
             await self.notifier.message(conversation.id, message)
-            return shown  # a person owns the chat: they answer from the console
+            return Turn(shown, conversation.counseling)  # a person owns the chat: they answer from the console
         if conversation.owner == QUEUED:
             metrics.outcome("queued")
-            return await self._while_queued(conversation, found, text, message)
+            return Turn(await self._while_queued(conversation, found, text, message))
         if found.level == "none":
             text = await self._typed_button(conversation, text)
         if text == REQUEST_HUMAN and found.level == "none":
-            return await self.request_human(conversation, "general", "user_request")
+            return Turn(await self.request_human(conversation, "general", "user_request"))
         if text == REQUEST_COUNSELOR or found.level != "none":
             metrics.outcome("counseling")
-            return await self._counseling(conversation, found, requested=text == REQUEST_COUNSELOR)
+            return Turn(await self._counseling(conversation, found, requested=text == REQUEST_COUNSELOR))
         # The engine is told the triage found nothing: its NLU then never answers typed text with the
         # counseling menu (bot/nlu/front_door.py), which was a false alarm for 「相続の相談窓口は？」.
         return await self._to_engine(conversation, text, channel, {**(metadata or {}), "triage": found.level})
+
+    async def _lookup(self, conversation_id: str, channel: str,
+                      owner_known: Optional[Callable[[str], None]]) -> Conversation:
+        conversation = await run_db(self.store.get_or_create, conversation_id, channel)
+        if owner_known is not None:
+            owner_known(conversation.owner)
+        return conversation
 
     async def typing(self, conversation_id: str) -> None:
         """The citizen is typing (the web widget says so, without text): the console hears it only while a person
@@ -318,7 +344,7 @@ class Router:
                                [texts.CANCEL_HANDOFF_BUTTON])
 
     async def _to_engine(self, conversation: Conversation, text: str, channel: str,
-                         metadata: Optional[Dict[str, Any]]) -> List[BotMessage]:
+                         metadata: Optional[Dict[str, Any]]) -> Turn:
         try:
             replies = await self.engine.send(conversation.engine_sender, text, channel, metadata,
                                              failed_at=conversation.engine_failed_at)
@@ -327,7 +353,8 @@ class Router:
             logger.warning("engine unavailable conv=%s channel=%s error=%s", conversation_ref(conversation.id),
                            channel, exc)
             await run_db(self.store.engine_failed, conversation.id)
-            return await self._say(conversation.id, texts.ENGINE_DOWN, buttons=[texts.HUMAN_BUTTON])
+            return Turn(await self._say(conversation.id, texts.ENGINE_DOWN, buttons=[texts.HUMAN_BUTTON]),
+                        conversation.counseling)
         if conversation.engine_failed_at is not None:
             await run_db(self.store.engine_failed, conversation.id, False)
         metrics.outcome("bot")
@@ -343,8 +370,8 @@ class Router:
         if handoff:
             queue = handoff.get("queue") if handoff.get("queue") in QUEUES else "general"
             reason = str(handoff.get("reason") or "user_request")[:32]
-            shown += await self.request_human(conversation, queue, reason)
-        return shown
+            return Turn(shown + await self.request_human(conversation, queue, reason))
+        return Turn(shown, conversation.counseling)
 
     async def request_human(self, conversation: Conversation, queue: str, reason: str) -> List[BotMessage]:
         """Put the chat in a queue (the gateway decides: a chat a person owns stays with them)."""

@@ -22,8 +22,8 @@ from gateway.storage import db
 from gateway.storage.conversations import _NEW_MESSAGE, HandoffStore, messages
 from tests.gateway.pg_wire import WireCounter
 
-ORDINARY_TURN = 4  # the chat's lookup, the citizen's message, the bot's answers, the widget's counseling flag
-FIRST_TURN = 5  # and the new chat's INSERT
+ORDINARY_TURN = 3  # the chat's lookup, the citizen's message, the bot's answers (the counseling flag comes with them)
+FIRST_TURN = 4  # and the new chat's INSERT
 
 
 @pytest.fixture
