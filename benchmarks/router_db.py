@@ -11,8 +11,9 @@ and on a throwaway PostgreSQL (tools/pg.py). Prints
   - "router ms" per turn (the router's turn minus the engine's round trip, as the gateway's /metrics give it),
     p50/p95 of each run and the median over the runs (time figures are noisy on a shared machine).
 With ``--gateway``: the round trips of a real gateway process (tests/gateway/conftest.py's GatewayProcess) per widget
-turn (Socket.IO) and per LINE turn (signed webhook → reply, the fake LINE platform), its background jobs' round
-trips while idle subtracted (an estimate, not exact: the jobs run on timers).
+turn (Socket.IO) and per LINE turn (signed webhook → reply, the fake LINE platform, until the inbox row is done and
+the chat's lock let go), each turn counted alone (the wire quiet before and after), with the gateway's periodic
+jobs off (``QUIET_JOBS``): deterministic, as tests/gateway/test_db_round_trips.py holds them.
 """
 
 from __future__ import annotations
@@ -127,12 +128,66 @@ def percentile(values: List[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+# The gateway's periodic jobs off (counseling upkeep, reminders, retention; the LINE sweep once an hour): the wire
+# then carries only the turns.
+QUIET_JOBS = {"COUNSELING_SWEEP_SECONDS": "0", "REMINDER_INTERVAL": "0", "RETENTION_INTERVAL": "0",
+              "LINE_INBOX_SWEEP_SECONDS": "3600"}
+
+
+async def settled(wire: WireCounter, quiet: float = 0.3, limit: float = 10.0) -> None:
+    """Until nothing crossed the wire for ``quiet`` seconds (a LINE turn's last writes follow its reply)."""
+    deadline, last, since = time.monotonic() + limit, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = wire.round_trips
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"the wire did not settle: {wire.round_trips} round trips")
+
+
+async def gateway_turns(url: str, wire: WireCounter, fake, turns: int, warm: int = 8) -> Dict[str, List[Tuple[int, List[str]]]]:
+    """Each turn's round trips and statements of the real gateway at ``url`` (PostgreSQL behind ``wire``), widget and
+    LINE (one user each, warmed first: chats made, connections open, statements prepared)."""
+    from tests.gateway.line_fake import new_user, post_webhook, text_event
+    from tests.socketio_client import WidgetClient
+
+    widget = WidgetClient(url)
+    await widget.connect()
+    user = new_user()
+
+    async def widget_turn_() -> None:
+        await widget.ask("ごみの出し方を知りたい")
+
+    async def line_turn() -> None:
+        sent = text_event(user, "ごみの出し方を知りたい")
+        assert post_webhook(url, [sent]).status_code == 200
+        await asyncio.to_thread(fake.wait_for, lambda: any((r["json"] or {}).get("replyToken") == sent["replyToken"]
+                                                           for r in fake.calls("reply")))
+
+    found: Dict[str, List[Tuple[int, List[str]]]] = {}
+    try:
+        for name, turn in (("widget", widget_turn_), ("LINE", line_turn)):
+            for _ in range(warm):
+                await turn()
+            found[name] = []
+            for _ in range(turns):
+                await settled(wire)
+                wire.reset()
+                await turn()
+                await settled(wire)
+                found[name].append((wire.round_trips, list(wire.statements)))
+    finally:
+        await widget.close()
+    return found
+
+
 async def gateway_round_trips(turns: int) -> None:
     """Round trips per turn of a real gateway process on PostgreSQL, widget and LINE (see the module's docstring)."""
     from collections import Counter
     from tests.gateway.conftest import GatewayProcess
-    from tests.gateway.line_fake import FakeLineApi, LineStandInEngine, line_env, new_user, post_webhook, text_event
-    from tests.socketio_client import WidgetClient
+    from tests.gateway.line_fake import FakeLineApi, LineStandInEngine, line_env
 
     fake, engine = FakeLineApi().start(), LineStandInEngine().start()
     try:
@@ -141,43 +196,20 @@ async def gateway_round_trips(turns: int) -> None:
             with WireCounter(server.host, server.port) as wire:
                 url = server.set(host=wire.host, port=wire.port).render_as_string(hide_password=False)
                 gateway = GatewayProcess(engine.url, Path(tempfile.mkdtemp(prefix="bench-router-db-")),
-                                         GATEWAY_DB_URL=url, **line_env(fake))
+                                         GATEWAY_DB_URL=url, **line_env(fake), **QUIET_JOBS)
                 try:
-                    widget = WidgetClient(gateway.url)
-                    await widget.connect()
-                    user = new_user()
-
-                    async def widget_turn_() -> None:
-                        await widget.ask("ごみの出し方を知りたい")
-
-                    async def line_turn() -> None:
-                        sent = text_event(user, "ごみの出し方を知りたい")
-                        assert post_webhook(gateway.url, [sent]).status_code == 200
-                        fake.wait_for(lambda: any((r["json"] or {}).get("replyToken") == sent["replyToken"]
-                                                  for r in fake.calls("reply")))
-
-                    for name, turn in (("widget", widget_turn_), ("LINE", line_turn)):
-                        for _ in range(8):  # warm: the chat exists, connections open, statements prepared
-                            await turn()
-                        await asyncio.sleep(1.5)
-                        wire.reset()
-                        started = time.monotonic()
-                        for _ in range(turns):
-                            await turn()
-                        took, trips, statements = time.monotonic() - started, wire.round_trips, list(wire.statements)
-                        wire.reset()
-                        await asyncio.sleep(took)  # the same time idle: the background jobs' share
-                        idle = wire.round_trips
-                        listed = Counter(short(s) for s in statements)
-                        print(f"  {name:6s} {(trips - idle) / turns:5.1f} round trips per turn ({trips} in {turns} "
-                              f"turns, {idle} idle in the same time); statements per turn: "
-                              + ", ".join(f"{k} ×{v / turns:.1f}" for k, v in listed.most_common()))
-                    await widget.close()
+                    found = await gateway_turns(gateway.url, wire, fake, turns)
                 finally:
                     gateway.stop()
     finally:
         engine.stop()
         fake.stop()
+    for name, counted in found.items():
+        counts = [count for count, _ in counted]
+        listed = Counter(short(s) for _, statements in counted for s in statements)
+        print(f"  {name:6s} {statistics.mean(counts):5.1f} round trips per turn (min {min(counts)}, max {max(counts)}, "
+              f"{turns} turns); statements per turn: "
+              + ", ".join(f"{k} ×{v / turns:.1f}" for k, v in listed.most_common()))
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -309,7 +309,7 @@ class LineChannel:
         self._warm: Optional[asyncio.Future] = None
         # Several gateways on one PostgreSQL: a chat's rows are drained by the holder of its advisory lock.
         self.shared = self.inbox.shared
-        self.locks = ChatLocks(inbox_db) if self.shared else None
+        self.locks = ChatLocks(inbox_db, self.inbox) if self.shared else None
         self._lock_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-locks") if self.shared else None
         self._drains: Dict[str, bool] = {}  # chat → drained here; True: woken again meanwhile (look once more)
         self._sweeper: Optional[asyncio.Task] = None
@@ -399,7 +399,11 @@ class LineChannel:
             keys.append((key, kind, event))
         if rows:
             try:
-                ids = await self.writer.call(self.inbox.store_op, rows, MAX_PENDING_EVENTS if self.shared else None)
+                cap = MAX_PENDING_EVENTS if self.shared else None
+                if len(rows) == 1:  # the usual webhook: one statement on PostgreSQL, no transaction around it
+                    ids = [await self.writer.call(self.inbox.store_one_op, rows[0], cap)]
+                else:
+                    ids = await self.writer.call(self.inbox.store_op, rows, cap)
             except Exception as exc:  # noqa: BLE001 — not stored: LINE must not get its 200 (it redelivers)
                 logger.error("line: webhook not stored (%s), answered 500", type(exc).__name__)
                 return json_response({"error": "not stored"}, 500)
@@ -477,8 +481,8 @@ class LineChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _locked(self, method: Callable[[str], Any], chat: str) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._lock_thread, method, chat)
+    async def _locked(self, method: Callable[..., Any], chat: str, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._lock_thread, method, chat, *args)
 
     async def _drain(self, chat: str) -> None:
         """While this gateway holds the chat's lock: its rows, oldest first, one at a time. Then let go and look
@@ -488,17 +492,19 @@ class LineChannel:
         try:
             while True:
                 self._drains[chat] = False
-                if not await self._locked(self.locks.try_lock, chat):
+                locked, entry = await self._locked(self.locks.lock_next, chat)
+                if not locked:
                     return  # another gateway works on the chat: it looks again before it lets go
+                held = True
                 try:
-                    while True:
-                        entry_id = await run_db(self.inbox.next_unfinished, chat)
-                        if entry_id is None or entry_id in tried:
-                            break
-                        tried.add(entry_id)
-                        await self._process(entry_id)
+                    while entry is not None and entry.id not in tried:
+                        tried.add(entry.id)
+                        await self._process(entry.id, entry)
+                        let_go, entry = await self._locked(self.locks.next_or_unlock, chat, set(tried))
+                        held = not let_go
                 finally:
-                    await self._locked(self.locks.unlock, chat)
+                    if held:
+                        await self._locked(self.locks.unlock, chat)
                 if self._drains.get(chat):
                     continue
                 entry_id = await run_db(self.inbox.next_unfinished, chat)
@@ -641,11 +647,15 @@ class LineChannel:
             logger.info("line: message type=%s ignored", kind)
 
     async def _turn(self, entry: Entry, user_id: str, text: Any, metadata: Dict[str, Any]) -> None:
-        """One user turn through the router; the loading animation runs while the bot has the chat. The
-        inbox row is marked right before the text goes to the engine (never sent twice)."""
-        loading = None
-        if await self.router.owner_of(_conversation(user_id)) in (None, BOT):
-            loading = asyncio.get_running_loop().create_task(self.api.show_loading(user_id, self.loading_seconds))
+        """One user turn through the router; the loading animation runs while the bot has the chat (started when
+        the router has read the chat's owner: one lookup per turn). The inbox row is marked right before the text
+        goes to the engine (never sent twice)."""
+        loading: Optional[asyncio.Task] = None
+
+        def owner_known(owner: str) -> None:
+            nonlocal loading
+            if owner == BOT:
+                loading = asyncio.get_running_loop().create_task(self.api.show_loading(user_id, self.loading_seconds))
 
         async def to_engine() -> None:
             await self.writer.call(self.inbox.set_state_op, entry.id, ENGINE)
@@ -653,7 +663,7 @@ class LineChannel:
 
         marked = BEFORE_SEND.set(to_engine)
         try:
-            replies = await self.router.handle_text(user_id, CHANNEL, text, metadata)
+            replies = (await self.router.handle_turn(user_id, CHANNEL, text, metadata, owner_known)).replies
         finally:
             BEFORE_SEND.reset(marked)
             if loading is not None:

@@ -15,12 +15,18 @@ the last try (or refused by the per-user cap), listed for staff (``failed()``), 
 Where: in the gateway's database on PostgreSQL; on SQLite in a file of its own beside it (``line_inbox.db``):
 SQLite has one writer per file, and the chats' writes (several per turn) would make LINE's ack wait for the
 lock. The ``*_op`` methods take an open connection, so the channel's writer (connectors/line/inbox_writer.py)
-can run several in one transaction; the plain methods run one in a transaction of its own.
+can run several in one transaction; the plain methods run one in a transaction of its own. On PostgreSQL an op
+marked ``one_statement`` is a single statement, atomic on its own: run alone, it needs no transaction (``apply``
+with ``alone``: autocommit, one round trip instead of BEGIN, the statement, COMMIT; as durable, the commit is the
+statement's). A webhook's event is one such statement there (its dedupe claim, the per-user cap's count and the
+row together, ``_PG_STORE``).
 
 Several gateways on one PostgreSQL (``shared``): a chat's rows are worked on by one gateway at a time, the one
 holding the chat's session-level advisory lock (``ChatLocks``: ``pg_try_advisory_lock(LINE_CHATS, hash(chat))``
-on a connection of its own); it drains them oldest first (``next_unfinished``). A killed gateway's session ends,
-PostgreSQL frees its locks, and another gateway's sweep (``unfinished_chats``) picks the rows up.
+on a connection of its own); it drains them oldest first. The lock is taken together with the chat's oldest row
+(``lock_next``), and each next row is read together with letting go when there is none (``next_or_unlock``): one
+round trip each. A killed gateway's session ends, PostgreSQL frees its locks, and another gateway's sweep
+(``unfinished_chats``) picks the rows up.
 """
 
 from __future__ import annotations
@@ -91,6 +97,33 @@ def connect_inbox(gateway_db: sa.engine.Engine) -> sa.engine.Engine:
     return engine
 
 
+def one_statement(op: Callable) -> Callable:
+    """Marks an ``*_op`` that is one SQL statement on PostgreSQL (see the module's docstring)."""
+    op.one_statement = True
+    return op
+
+
+# PostgreSQL: one webhook event in one statement (claim, count, row); no row when the claim was taken before.
+_PG_STORE_TAIL = """
+, waiting AS (SELECT count(*) AS n FROM line_inbox
+              WHERE chat = :chat AND state IN ('pending', 'engine', 'answered')),
+  verdict AS (SELECT CASE WHEN CAST(:refused AS VARCHAR) IS NOT NULL THEN CAST(:refused AS VARCHAR)
+                          WHEN CAST(:cap AS INTEGER) IS NOT NULL AND n >= CAST(:cap AS INTEGER) THEN 'flood'
+                     END AS refused FROM waiting)
+INSERT INTO line_inbox (event_id, chat, kind, payload, received_at, state, attempts, error, failed_at)
+SELECT CAST(:key AS VARCHAR), :chat, :kind, :payload, :now,
+       CASE WHEN refused IS NULL THEN 'pending' ELSE 'failed' END, 0, refused,
+       CASE WHEN refused IS NULL THEN NULL ELSE CAST(:now AS TIMESTAMP) END
+FROM verdict WHERE {claimed}
+RETURNING id, error"""
+_PG_STORE = {
+    True: sa.text("""WITH claim AS (INSERT INTO line_webhook_events (event_id, received_at) VALUES (:key, :now)
+                                   ON CONFLICT (event_id) DO NOTHING RETURNING event_id)"""
+                  + _PG_STORE_TAIL.format(claimed="EXISTS (SELECT 1 FROM claim)")),
+    False: sa.text("WITH nothing AS (SELECT 1)" + _PG_STORE_TAIL.format(claimed="true")),  # no event id: no claim
+}
+
+
 def event_key(event_id: str) -> str:
     return event_id if len(event_id) <= 64 else hashlib.sha256(event_id.encode()).hexdigest()
 
@@ -133,32 +166,49 @@ class Inbox:
         """One transaction for a whole webhook: per event (event id, chat, kind, event, refused reason) the
         dedupe claim and the inbox row. Returns the row ids, None for a duplicate. A refused event (the
         per-user cap) is stored as failed, so staff see it."""
-        return self.apply([lambda c: self.store_op(c, list(events))])[0]
+        events = list(events)
+        return self.apply([lambda c: self.store_op(c, events)], alone=len(events) == 1)[0]
 
-    def apply(self, ops: List[Callable[[sa.engine.Connection], Any]]) -> List[Any]:
-        """Several writes in one transaction (a group commit: one disk flush for all)."""
+    def apply(self, ops: List[Callable[[sa.engine.Connection], Any]], alone: bool = False) -> List[Any]:
+        """Several writes in one transaction (a group commit: one disk flush for all). ``alone``: the caller vouches
+        for a single op that is one statement (``one_statement``): autocommit on PostgreSQL (the module's docstring)."""
+        if alone and self.shared and len(ops) == 1:
+            with self.reader.connect() as c:
+                return [ops[0](c)]
         with self.db.begin() as c:
             return [op(c) for op in ops]
 
     def store_op(self, c: sa.engine.Connection, events: List[Row], cap: Optional[int] = None) -> List[Optional[int]]:
         """``cap``: refuse (store as failed, reason ``flood``) an event whose chat already has that many rows not
         done (used when gateways share the inbox: no one gateway's memory knows them all)."""
-        now = utcnow()
-        ids: List[Optional[int]] = []
-        for event_id, chat, kind, event, refused in events:
-            if event_id and c.execute(self._claim.values(event_id=event_key(event_id), received_at=now)).first() is None:
-                ids.append(None)
-                continue
-            if cap is not None and not refused and self.waiting_op(c, chat) >= cap:
-                refused = "flood"
-                logger.warning("line: %d events waiting for a chat, event refused (listed for staff)", cap)
-            row = c.execute(inbox.insert().values(
-                event_id=event_key(event_id) if event_id else None, chat=chat[:128], kind=kind[:32],
-                payload=self._seal(event), received_at=now, state=FAILED if refused else PENDING,
-                attempts=0, error=refused, failed_at=now if refused else None))
-            ids.append(None if refused else row.inserted_primary_key[0])
-        return ids
+        return [self.store_one_op(c, event, cap) for event in events]
 
+    @one_statement
+    def store_one_op(self, c: sa.engine.Connection, event: Row, cap: Optional[int] = None) -> Optional[int]:
+        """``store_op`` of one event; None for a duplicate or a refused event."""
+        now = utcnow()
+        event_id, chat, kind, payload, refused = event
+        if self.shared:
+            row = c.execute(_PG_STORE[bool(event_id)], {
+                "key": event_key(event_id) if event_id else None, "now": now, "chat": chat[:128], "kind": kind[:32],
+                "payload": self._seal(payload), "refused": refused, "cap": cap}).first()
+            if row is None:
+                return None
+            if row.error == "flood" and not refused:
+                logger.warning("line: %d events waiting for a chat, event refused (listed for staff)", cap)
+            return None if row.error else row.id
+        if event_id and c.execute(self._claim.values(event_id=event_key(event_id), received_at=now)).first() is None:
+            return None
+        if cap is not None and not refused and self.waiting_op(c, chat) >= cap:
+            refused = "flood"
+            logger.warning("line: %d events waiting for a chat, event refused (listed for staff)", cap)
+        row = c.execute(inbox.insert().values(
+            event_id=event_key(event_id) if event_id else None, chat=chat[:128], kind=kind[:32],
+            payload=self._seal(payload), received_at=now, state=FAILED if refused else PENDING,
+            attempts=0, error=refused, failed_at=now if refused else None))
+        return None if refused else row.inserted_primary_key[0]
+
+    @one_statement
     def push_op(self, c: sa.engine.Connection, chat: str, event: Dict[str, Any],
                 outgoing: List[Dict[str, Any]]) -> int:
         """A push the router asked for (a person's reply, the queue moving, a reminder): stored answered, so the
@@ -199,42 +249,52 @@ class Inbox:
     def get(self, entry_id: int) -> Optional[Entry]:
         with self.reader.connect() as c:
             r = c.execute(sa.select(inbox).where(inbox.c.id == entry_id)).first()
-        if r is None:
+        return self._entry(r)
+
+    def _entry(self, r) -> Optional[Entry]:
+        """The row as an Entry (None for a row of NULLs: an outer join found none)."""
+        if r is None or r.id is None:
             return None
         return Entry(r.id, r.chat, r.kind, self._open(r.payload), r.received_at, r.state, r.attempts,
                      self._open(r.outgoing))
 
+    @one_statement
     def set_state_op(self, c: sa.engine.Connection, entry_id: int, state: str) -> None:
         c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=state))
 
+    @one_statement
     def answered_op(self, c: sa.engine.Connection, entry_id: int, outgoing: List[Dict[str, Any]]) -> None:
         c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=ANSWERED, outgoing=self._seal(outgoing)))
 
+    @one_statement
     def tried_op(self, c: sa.engine.Connection, entry_id: int, error: str) -> int:
         """Count a failed try; returns how many there were."""
-        c.execute(inbox.update().where(inbox.c.id == entry_id).values(attempts=inbox.c.attempts + 1, error=error[:64]))
-        return c.execute(sa.select(inbox.c.attempts).where(inbox.c.id == entry_id)).scalar_one()
+        return c.execute(inbox.update().where(inbox.c.id == entry_id)
+                         .values(attempts=inbox.c.attempts + 1, error=error[:64])
+                         .returning(inbox.c.attempts)).scalar_one()
 
+    @one_statement
     def give_up_op(self, c: sa.engine.Connection, entry_id: int) -> None:
         c.execute(inbox.update().where(inbox.c.id == entry_id).values(state=FAILED, failed_at=utcnow()))
 
+    @one_statement
     def done_op(self, c: sa.engine.Connection, entry_id: int) -> None:
         c.execute(inbox.delete().where(inbox.c.id == entry_id))
 
     def set_state(self, entry_id: int, state: str) -> None:
-        self.apply([lambda c: self.set_state_op(c, entry_id, state)])
+        self.apply([lambda c: self.set_state_op(c, entry_id, state)], alone=True)
 
     def answered(self, entry_id: int, outgoing: List[Dict[str, Any]]) -> None:
-        self.apply([lambda c: self.answered_op(c, entry_id, outgoing)])
+        self.apply([lambda c: self.answered_op(c, entry_id, outgoing)], alone=True)
 
     def tried(self, entry_id: int, error: str) -> int:
-        return self.apply([lambda c: self.tried_op(c, entry_id, error)])[0]
+        return self.apply([lambda c: self.tried_op(c, entry_id, error)], alone=True)[0]
 
     def give_up(self, entry_id: int) -> None:
-        self.apply([lambda c: self.give_up_op(c, entry_id)])
+        self.apply([lambda c: self.give_up_op(c, entry_id)], alone=True)
 
     def done(self, entry_id: int) -> None:
-        self.apply([lambda c: self.done_op(c, entry_id)])
+        self.apply([lambda c: self.done_op(c, entry_id)], alone=True)
 
     def failed(self, limit: int = 200) -> List[Dict[str, Any]]:
         """Given-up events for staff, newest first: which chat, what kind, why, when; never the text."""
@@ -254,6 +314,7 @@ class Inbox:
         if c.execute(sa.select(unfollows.c.chat).where(unfollows.c.chat == chat[:128])).first() is None:
             c.execute(unfollows.insert().values(chat=chat[:128], unfollowed_at=when))
 
+    @one_statement
     def followed_op(self, c: sa.engine.Connection, chat: str) -> bool:
         """The user follows (again): nothing of theirs is deleted. Returns whether a deletion was pending."""
         return c.execute(unfollows.delete().where(unfollows.c.chat == chat[:128])).rowcount > 0
@@ -279,26 +340,47 @@ class Inbox:
         return events, claims
 
 
+# The chat's oldest row not done (PostgreSQL; in the lock's statements below).
+_OLDEST = ("SELECT * FROM line_inbox WHERE chat = :chat AND state IN ('pending', 'engine', 'answered') "
+           "ORDER BY id LIMIT 1")
+# The lock, and when it was got the oldest row (the CTE runs the function once; NULLs for no row).
+_LOCK_NEXT = sa.text(f"""WITH got AS MATERIALIZED (SELECT pg_try_advisory_lock(:a, :b) AS locked)
+SELECT got.locked, oldest.* FROM got LEFT JOIN LATERAL ({_OLDEST.replace("WHERE", "WHERE got.locked AND")}) oldest
+ON true""")
+# The oldest row; when there is none or this drain tried it already, the lock is let go (``unlocked`` true).
+_NEXT_OR_UNLOCK = sa.text(f"""WITH oldest AS MATERIALIZED ({_OLDEST}),
+  free AS MATERIALIZED (SELECT pg_advisory_unlock(:a, :b) AS unlocked
+                        WHERE NOT EXISTS (SELECT 1 FROM oldest WHERE id <> ALL(CAST(:tried AS INTEGER[]))))
+SELECT (SELECT unlocked FROM free) AS unlocked, oldest.* FROM (SELECT 1) AS one LEFT JOIN oldest ON true""")
+
+
 class ChatLocks:
     """The chats this gateway works on, as PostgreSQL session-level advisory locks, all on one connection of their
     own (a session may hold many). Two chats with the same hash share a lock: they only wait for each other.
-    Should the connection break (a PostgreSQL restart), its locks are gone: the next call opens a new one."""
+    Should the connection break (a PostgreSQL restart), its locks are gone: the next call opens a new one.
+    ``lock_next`` and ``next_or_unlock`` read the chat's rows on that connection too (with the lock's change, in
+    one round trip): ``inbox`` turns them into entries."""
 
-    def __init__(self, db: sa.engine.Engine) -> None:
+    def __init__(self, db: sa.engine.Engine, inbox: Optional["Inbox"] = None) -> None:
         self._session = LockConnection(db)
+        self.inbox = inbox
 
-    def _run(self, sql: str, chat: str) -> bool:
+    def _row(self, statement, lock_of: str, **params: Any):
         with self._session.lock:
             for attempt in (1, 2):
                 try:
                     c = self._session.connection()
-                    return bool(c.execute(sa.text(sql), {"a": LINE_CHATS, "b": lock_key(chat)}).scalar())
+                    return c.execute(statement, {"a": LINE_CHATS, "b": lock_key(lock_of), **params}).first()
                 except Exception as exc:  # noqa: BLE001 — a broken session: its locks are gone anyway
                     logger.warning("line inbox: lock connection failed (%s)", type(exc).__name__)
                     self._session.drop()
                     if attempt == 2:
                         raise
-        return False
+        return None
+
+    def _run(self, sql: str, chat: str) -> bool:
+        row = self._row(sa.text(sql), chat)
+        return bool(row[0]) if row is not None else False
 
     def try_lock(self, chat: str) -> bool:
         return self._run("SELECT pg_try_advisory_lock(:a, :b)", chat)
@@ -308,6 +390,17 @@ class ChatLocks:
             self._run("SELECT pg_advisory_unlock(:a, :b)", chat)
         except Exception:  # noqa: BLE001 — the session is gone, and the lock with it
             pass
+
+    def lock_next(self, chat: str) -> Tuple[bool, Optional[Entry]]:
+        """``try_lock``; when it was got, the chat's oldest row not done too (None: none)."""
+        row = self._row(_LOCK_NEXT, chat, chat=chat[:128])
+        return bool(row.locked), self.inbox._entry(row)
+
+    def next_or_unlock(self, chat: str, tried: Iterable[int]) -> Tuple[bool, Optional[Entry]]:
+        """The chat's oldest row not done; the lock is let go when there is none or it is one of ``tried``. Returns
+        (let go?, the row)."""
+        row = self._row(_NEXT_OR_UNLOCK, chat, chat=chat[:128], tried=sorted(tried))
+        return row.unlocked is not None, self.inbox._entry(row)
 
     def close(self) -> None:
         self._session.close()

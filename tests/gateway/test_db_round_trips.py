@@ -17,13 +17,16 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from benchmarks.router_db import count_round_trips, make_router, short
+from benchmarks.router_db import QUIET_JOBS, count_round_trips, gateway_turns, make_router, short
 from gateway.storage import db
 from gateway.storage.conversations import _NEW_MESSAGE, HandoffStore, messages
 from tests.gateway.pg_wire import WireCounter
 
 ORDINARY_TURN = 3  # the chat's lookup, the citizen's message, the bot's answers (the counseling flag comes with them)
 FIRST_TURN = 4  # and the new chat's INSERT
+# A LINE turn of a real gateway (was ~21): the webhook's row (with its dedupe claim), the chat's lock with its oldest
+# row, the row marked before the engine, the router's 3, the row done, the next row or letting go, the look after.
+LINE_TURN = 9
 
 
 @pytest.fixture
@@ -64,6 +67,31 @@ async def test_a_widget_turn_makes_no_more_round_trips_than_measured(pg_server, 
         listed = ", ".join(short(s) for s in statements)
         assert 0 < count <= limit, f"{name} turn: {count} round trips (at most {limit}): {listed}"
         assert "ping" not in listed and "BEGIN" not in listed, listed
+
+
+async def test_a_real_gateways_widget_and_line_turns_make_no_more_round_trips_than_measured(pg_server, tmp_path):
+    """Each turn counted alone, the gateway's periodic jobs off (benchmarks/router_db.py ``gateway_turns``)."""
+    from tests.gateway.conftest import GatewayProcess
+    from tests.gateway.line_fake import FakeLineApi, LineStandInEngine, line_env
+
+    _, url = pg_server
+    fake, engine = FakeLineApi().start(), LineStandInEngine().start()
+    try:
+        with WireCounter(url.host, url.port) as wire:
+            gateway = GatewayProcess(engine.url, tmp_path, GATEWAY_DB_URL=_url(url, wire), **line_env(fake),
+                                     **QUIET_JOBS)
+            try:
+                found = await gateway_turns(gateway.url, wire, fake, turns=4)
+            finally:
+                gateway.stop()
+    finally:
+        engine.stop()
+        fake.stop()
+    for name, limit in (("widget", ORDINARY_TURN), ("LINE", LINE_TURN)):
+        for count, statements in found[name]:
+            listed = ", ".join(short(s) for s in statements)
+            assert 0 < count <= limit, f"{name} turn: {count} round trips (at most {limit}): {listed}"
+            assert "BEGIN" not in listed, listed
 
 
 def test_a_connection_the_server_closed_is_replaced_without_a_failure_or_a_ping(pg_server):

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from gateway.counseling.crypto import TranscriptCipher
 from gateway.storage.db import connect
 from gateway.storage.line_events import webhook_events
-from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, PENDING, Inbox, inbox
+from gateway.storage.line_inbox import ANSWERED, ENGINE, FAILED, PENDING, ChatLocks, Inbox, inbox
 from cryptography.fernet import Fernet
 
 
@@ -80,3 +80,59 @@ def test_a_webhook_that_fails_midway_stores_nothing(db):
                    ("F2", "line:Uf", None, event("Uf", "二通目", "F2"), None)])
     assert box.unfinished() == []
     assert box.store([("F1", "line:Uf", "message", event("Uf", "一通目", "F1"), None)])[0] is not None
+
+
+def test_one_event_alone_is_claimed_capped_and_stored_as_in_a_webhooks_transaction(db):
+    """The usual webhook of one event: one statement on PostgreSQL, without a transaction (``alone``); the same
+    effects as ``store``: a redelivery has none, an event without an id is stored, the cap refuses (stored failed,
+    claimed, so its redelivery is not stored again either)."""
+    box = Inbox(db, TranscriptCipher([Fernet.generate_key().decode()]))
+    chat = "line:Uo"
+
+    def one(event_id, text, cap=2):
+        row = (event_id, chat, "message", event("Uo", text, event_id), None)
+        return box.apply([lambda c: box.store_one_op(c, row, cap)], alone=True)[0]
+
+    first = one("O1", "一通目")
+    assert first is not None and one("O1", "再送") is None
+    second = one(None, "id なし")
+    assert second is not None
+    assert one("O3", "多すぎ") is None and one("O3", "多すぎの再送") is None  # two rows wait: the cap
+    assert box.unfinished() == [(first, chat), (second, chat)]
+    assert [(f["conversation_id"], f["error"]) for f in box.failed()] == [(chat, "flood")]
+    assert box.get(first).event["message"]["text"] == "一通目"
+    with db.connect() as c:
+        assert {r.event_id for r in c.execute(sa.select(webhook_events.c.event_id))} == {"O1", "O3"}
+        assert c.execute(sa.select(sa.func.count()).select_from(inbox)).scalar() == 3
+
+
+def test_the_chat_lock_comes_with_the_oldest_row_and_is_let_go_when_none_is_left(db):
+    """``lock_next`` and ``next_or_unlock`` (PostgreSQL): the lock and the chat's oldest row in one statement; the
+    next row, or the lock let go when there is none or the drain tried it already."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    box = Inbox(db, TranscriptCipher([Fernet.generate_key().decode()]))
+    mine, other = ChatLocks(db, box), ChatLocks(db, box)
+    chat = "line:Ul"
+    try:
+        a, b = box.store([("L1", chat, "message", event("Ul", "一通目", "L1"), None),
+                          ("L2", chat, "message", event("Ul", "二通目", "L2"), None)])
+        locked, entry = mine.lock_next(chat)
+        assert locked and (entry.id, entry.event["message"]["text"], entry.state) == (a, "一通目", PENDING)
+        assert other.lock_next(chat) == (False, None)  # held elsewhere: not taken, nothing read
+        box.done(a)
+        let_go, entry = mine.next_or_unlock(chat, {a})
+        assert not let_go and entry.id == b
+        assert other.lock_next(chat) == (False, None)  # still held
+        let_go, entry = mine.next_or_unlock(chat, {a, b})  # the drain could not finish b: left to the sweep
+        assert let_go and entry.id == b
+        locked, entry = other.lock_next(chat)
+        assert locked and entry.id == b  # the other gateway takes it up
+        box.done(b)
+        assert other.next_or_unlock(chat, set()) == (True, None)  # none left: let go
+        assert mine.lock_next(chat) == (True, None)
+        mine.unlock(chat)
+        assert other.lock_next(chat) == (True, None)
+    finally:
+        mine.close()
+        other.close()
