@@ -9,7 +9,8 @@ and on a throwaway PostgreSQL (tools/pg.py). Prints
   - the round trips to PostgreSQL per turn, counted on the wire (tests/gateway/pg_wire.py), for an ordinary turn
     and for a chat's first turn, with the statements sent (deterministic: the primary figure);
   - "router ms" per turn (the router's turn minus the engine's round trip, as the gateway's /metrics give it),
-    p50/p95 of each run and the median over the runs (time figures are noisy on a shared machine).
+    p50/p95 of each run and the median over the runs (time figures are noisy on a shared machine), and "widget ms":
+    the same plus the channel's own read of the counseling flag when it makes one (outside the router's figure).
 With ``--gateway``: the round trips of a real gateway process (tests/gateway/conftest.py's GatewayProcess) per widget
 turn (Socket.IO) and per LINE turn (signed webhook → reply, the fake LINE platform, until the inbox row is done and
 the chat's lock let go), each turn counted alone (the wire quiet before and after), with the gateway's periodic
@@ -48,9 +49,9 @@ from tools.pg import temporary_postgres  # noqa: E402
 TURNS = ["こんにちは", "ごみの出し方を知りたい", "menu", "ありがとう", "住民票はどこで取れますか"]  # a new chat every 5
 
 
-async def widget_turn(router: Router, session_id: str, text: str) -> float:
+async def widget_turn(router: Router, session_id: str, text: str) -> Tuple[float, float]:
     """One widget turn as connectors/webchat.py ``_user_uttered`` makes it (no rate limits); returns router seconds
-    (the router's turn minus the engine's round trip)."""
+    (the router's turn minus the engine's round trip) and widget seconds (that and the channel's read)."""
     engine_seconds: List[float] = []
     send = router.engine.send
 
@@ -69,9 +70,10 @@ async def widget_turn(router: Router, session_id: str, text: str) -> float:
     finally:
         del router.engine.send
     assert turn.replies and turn.replies[0].get("text"), turn.replies
+    read = time.perf_counter()
     if turn.counseling is None:  # the channel reads the counseling flag itself
         await run_db(router.store.get, str(ConversationId(CHANNEL, session_id)))
-    return took
+    return took, took + time.perf_counter() - read
 
 
 def make_router(url: str, engine_url: str) -> Router:
@@ -100,13 +102,16 @@ async def count_round_trips(router: Router, wire: WireCounter, turns: int = 10) 
     return {"first": first, "ordinary": max(counts, key=lambda c: c[0])}
 
 
-async def router_ms(router: Router, turns: int) -> List[float]:
-    took, session = [], uuid.uuid4().hex
+async def router_ms(router: Router, turns: int) -> Tuple[List[float], List[float]]:
+    """Router ms and widget ms of each turn."""
+    took, widget, session = [], [], uuid.uuid4().hex
     for i in range(turns):
         if i % len(TURNS) == 0:
             session = uuid.uuid4().hex
-        took.append(await widget_turn(router, session, TURNS[i % len(TURNS)]) * 1000)
-    return took
+        router_s, widget_s = await widget_turn(router, session, TURNS[i % len(TURNS)])
+        took.append(router_s * 1000)
+        widget.append(widget_s * 1000)
+    return took, widget
 
 
 def short(sql: str) -> str:
@@ -241,17 +246,18 @@ async def run(args: argparse.Namespace) -> int:
                        "postgresql": make_router(pg_url, engine.url)}
             for router in routers.values():
                 await router_ms(router, 20)  # warm-up: pools, statement caches
-            runs: Dict[str, List[Tuple[float, float]]] = {name: [] for name in routers}
+            runs: Dict[str, List[Tuple[float, float, float]]] = {name: [] for name in routers}
             for _ in range(args.runs):
                 for name, router in routers.items():
-                    took = await router_ms(router, args.turns)
-                    runs[name].append((statistics.median(took), percentile(took, 95)))
+                    took, widget = await router_ms(router, args.turns)
+                    runs[name].append((statistics.median(took), percentile(took, 95), statistics.median(widget)))
         print(f"\nRouter ms per widget turn, 1 client, instant engine ({args.runs} runs × {args.turns} turns; "
               "median over the runs of each run's p50 / p95):")
         for name, figures in runs.items():
             p50s = [f[0] for f in figures]
             print(f"  {name:10s} p50 {statistics.median(p50s):5.2f} ms  p95 {statistics.median(f[1] for f in figures):5.2f}"
-                  f" ms   (runs' p50: {', '.join(f'{v:.2f}' for v in p50s)})")
+                  f" ms   (runs' p50: {', '.join(f'{v:.2f}' for v in p50s)});  widget ms p50 "
+                  f"{statistics.median(f[2] for f in figures):5.2f}")
         for router in routers.values():
             await router.engine.close()
             router.store.engine.dispose()
