@@ -100,6 +100,32 @@ def _content(morphemes: Sequence[Morpheme]) -> List[Morpheme]:
     return [m for m in morphemes if m.pos not in FUNCTION_POS and m.lemma not in GENERIC]
 
 
+def _first_phrase_head(morphemes: Sequence[Morpheme]) -> Optional[str]:
+    """The last noun of the question's first noun phrase (nouns joined directly or by の): 「大通公園のイルミネーション
+    いつから」 → イルミネーション, 「区役所は何時まで」 → 区役所."""
+    head, end = None, None
+    for i, m in enumerate(morphemes):
+        if end is not None and m.start > end:
+            break  # a space ends it (「定期接種 無料」)
+        if m.pos in ("名詞", "接尾辞", "接頭辞"):
+            if m.pos == "名詞" and m.text not in _RELATIONAL:
+                head = m.text
+            end = m.end
+        elif end is not None and m.text == "の" and i + 1 < len(morphemes) and morphemes[i + 1].pos in ("名詞", "接頭辞"):
+            end = m.end
+        elif end is not None:
+            break
+    return head
+
+
+# Nouns of place relative to another (「札幌駅の周り」 is about 札幌駅)
+_RELATIONAL = {"周り", "まわり", "近く", "辺り", "あたり", "付近", "周辺", "前", "後ろ", "中", "上", "下", "横", "隣", "側", "そば"}
+
+
+_HIRAGANA_ONLY = re.compile(r"[ぁ-ゖー]+")
+_KATAKANA_WORD = re.compile(r"[ァ-ヺー]{3,}")
+
+
 def terms(text: str) -> List[str]:
     """Content lemmas: the words that carry the topic."""
     return [m.lemma for m in _content(analyze(text))]
@@ -312,11 +338,17 @@ class FaqRetriever:
         cover, so at most もしかして, never an answer. One unknown word among several known ones (「夕方」 in a
         question about office hours) does not change what the question is about."""
         kana = self._all_kana
-        nouns = [m for m in _content(analyze(text)) if m.pos == "名詞" and len(m.text) >= 2]
-        unheard = [m.text for m in nouns if m.lemma not in self._idf and not KANA.fullmatch(m.text)
+        morphemes = analyze(text)
+        nouns = [m for m in _content(morphemes) if m.pos == "名詞" and len(m.text) >= 2]
+        # a word in hiragana may be a piece fugashi cut; a katakana word is read as typed (「ドーム」)
+        unheard = [m.text for m in nouns if m.lemma not in self._idf and not _HIRAGANA_ONLY.fullmatch(m.text)
                    and (len(fold_long_vowels(loose_reading(m))) < 2 or fold_long_vowels(loose_reading(m)) not in kana)]
         first = nouns[0].text if nouns else None
-        return first if first in unheard and len(unheard) * 2 >= len(nouns) else None
+        if first in unheard and len(unheard) * 2 >= len(nouns):
+            return first
+        # 「大通公園のイルミネーション」: the first noun phrase is about its last noun (Japanese puts the head last)
+        head = _first_phrase_head(morphemes)
+        return head if head in unheard and head != first and _KATAKANA_WORD.fullmatch(head) else None
 
     def retrieve(self, text: str) -> Retrieval:
         place = other_municipality(text)

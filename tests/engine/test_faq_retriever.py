@@ -81,3 +81,11 @@ def test_another_office_s_matter_is_no_city_answer(text, service):
 ])
 def test_the_city_s_own_matter_sharing_a_word_stays(text):
     assert current_retriever().retrieve(text).status != "elsewhere"
+
+
+@pytest.mark.parametrize("text", ["大通公園のイルミネーションっていつから", "札幌ドームのイベント", "大通公園のビアガーデンいつから？"])
+def test_a_thing_the_faq_never_names_gets_no_confident_answer(text):
+    """What the question is about — its first noun, or the head of its first noun phrase — is a katakana word no topic
+    uses: the Wi-Fi topic shares 大通公園, not イルミネーション."""
+    from bot.knowledge.faq_retriever import current_retriever
+    assert current_retriever().retrieve(text).status != "answer"
