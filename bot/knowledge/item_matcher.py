@@ -468,6 +468,7 @@ class ItemMatcher:
         if not phrase:
             return MatchResult("unknown", [], phrase)
         result = self._match_listed(phrase) or self._match_phrase(phrase)
+        words = phrase.split()
         if result.status == "unknown":
             # "ぴあの処分", "かれはを捨てたい": the の the marker took, or the は/が/を/も cut as a particle, ends a
             # word typed in kana (ピアノ, 枯葉); only a name read exactly counts
@@ -483,7 +484,6 @@ class ItemMatcher:
                 other = self._match_phrase(owned)
                 if other.status == "found" and other.candidates[0].score >= MAIN_WORD:
                     return other
-            words = phrase.split()
             # 「ふらいぱん テフロン(はげた)」: a name, a space, then a detail that names nothing
             if len(words) == 2:
                 first, detail = self._match_phrase(words[0]), self._match_phrase(words[1])
@@ -492,7 +492,6 @@ class ItemMatcher:
                     return first
         if result.status != "found":
             # 「ヘルメット 原付の」「子供用の椅子 プラスチックの」: what it is for or made of, said after the name
-            words = phrase.split()
             if len(words) == 2 and words[1].endswith("の") and len(words[1]) >= 3:
                 other = self._match_phrase(words[1] + words[0])
                 if _STATUS_RANK[other.status] > _STATUS_RANK[result.status] and not other.inside:
