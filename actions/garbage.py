@@ -22,7 +22,7 @@ from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.item_matcher import FOUND_MARGIN, FOUND_MIN, MAIN_WORD, SHORT_TYPO
 from bot.knowledge.faq_retriever import current_retriever
-from bot.knowledge.garbage_knowledge import guide_matcher, guide_rule, guide_word_in, matcher, store
+from bot.knowledge.garbage_knowledge import guide_matcher, guide_named, guide_rule, guide_word_in, matcher, store
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +91,10 @@ def answer_from_guide(dispatcher: CollectingDispatcher, phrase: str) -> bool:
     how to put it out, from the guide's rule. False when the guide does not name it either."""
     if not phrase:
         return False
-    guide, rules = guide_matcher()
-    found = guide.match(phrase)
-    if found.status != "found" or found.candidates[0].score < MAIN_WORD:
-        return False  # 「トマト缶」 is no トマト with a typo: the guide's answer needs its word named
-    answer_rule(dispatcher, phrase, rules[found.candidates[0].item.name])
+    named = guide_named(phrase, MAIN_WORD)  # 「トマト缶」 is no トマト with a typo: the guide's word must be named
+    if named is None:
+        return False
+    answer_rule(dispatcher, phrase, guide_matcher()[1][named])
     return True
 
 

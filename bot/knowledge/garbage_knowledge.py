@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from bot.knowledge.citydata.models import GarbageItem, SortingRule
 from bot.knowledge.citydata.store import CityDataStore
-from bot.knowledge.item_matcher import ItemMatcher, load_synonyms
+from bot.knowledge.item_matcher import EXACT_READING, ItemMatcher, load_synonyms
 
 GUIDE_SYNONYMS = Path(__file__).resolve().parents[2] / "data" / "garbage" / "guide_synonyms.yml"
 _lock = threading.Lock()
@@ -86,6 +86,21 @@ def guide_matcher() -> Tuple[ItemMatcher, Dict[str, SortingRule]]:
         with _lock:
             _state["guide"] = cached
     return cached[1], cached[2]  # type: ignore[index]
+
+
+def guide_named(phrase: str, at_least: float) -> Optional[str]:
+    """The guide's example the phrase names (its item name), read at ``at_least``; else the word after the phrase's
+    last の, named exactly (「プレゼントの包装紙」 → 包装紙・紙袋: the present says whose wrapping paper); else None."""
+    guide, _ = guide_matcher()
+    found = guide.match(phrase)
+    if found.status == "found" and found.candidates[0].score >= at_least:
+        return found.candidates[0].item.name
+    tail = phrase.rsplit("の", 1)[-1] if "の" in phrase else ""
+    if len(tail) >= 2:
+        found = guide.match(tail)
+        if found.status == "found" and found.candidates[0].score >= EXACT_READING:
+            return found.candidates[0].item.name
+    return None
 
 
 def guide_word_in(norm: str) -> str:

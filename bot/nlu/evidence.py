@@ -302,13 +302,12 @@ _SCRAPS = re.compile(r"皮|芯|へた|ヘタ|種|くず|骨|殻|から|かす|�
 
 
 def _guide_knows(phrase: str, as_food: bool = False) -> bool:
-    """The city's sorting guide names ``phrase`` exactly (its words, or guide_synonyms.yml); ``as_food``: as one of
-    its kitchen examples."""
-    from bot.knowledge.garbage_knowledge import guide_matcher
+    """The city's sorting guide names ``phrase`` exactly (its words, or guide_synonyms.yml), or the word after its last
+    の (「プレゼントの包装紙」); ``as_food``: as one of its kitchen examples."""
+    from bot.knowledge.garbage_knowledge import guide_named
 
-    found = guide_matcher()[0].match(phrase)
-    known = found.status == "found" and found.candidates[0].score >= EXACT_READING
-    return known and (found.candidates[0].item.name in _KITCHEN if as_food else True)
+    named = guide_named(phrase, EXACT_READING)
+    return named is not None and (named in _KITCHEN if as_food else True)
 
 
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,

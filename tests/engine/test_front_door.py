@@ -250,3 +250,10 @@ def test_food_by_its_name_and_things_described_are_sorting_questions(text):
 def test_a_food_by_its_name_alone_is_no_garbage_question(text):
     from bot.nlu.evidence import sorting_question
     assert not sorting_question(text)
+
+
+@pytest.mark.parametrize("text", ["お菓子の包装紙", "ペットボトルのラベルはがしたやつ"])
+def test_a_guide_word_after_the_last_no_is_named(text):
+    """「お菓子の包装紙」: the guide names 包装紙; what comes before の says whose."""
+    from bot.nlu.evidence import sorting_question
+    assert sorting_question(text)

@@ -248,3 +248,10 @@ def test_the_guide_answers_only_a_word_it_names():
     dispatcher = CollectingDispatcher()
     assert not answer_from_guide(dispatcher, "トマト缶")
     assert answer_from_guide(dispatcher, "バナナの皮") and "【燃やせるごみ】" in dispatcher.messages[0]["text"]
+
+
+def test_the_guide_answers_the_word_after_the_last_no():
+    from actions.garbage import answer_from_guide
+    from rasa_sdk.executor import CollectingDispatcher
+    dispatcher = CollectingDispatcher()
+    assert answer_from_guide(dispatcher, "誕生日プレゼントの包装紙") and "【雑がみ】" in dispatcher.messages[0]["text"]
