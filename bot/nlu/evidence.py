@@ -290,9 +290,12 @@ def _named_by_the_guide(norm: str, phrase: str) -> bool:
     plain = held_in(without_notes(norm))
     if len(phrase) < 2 or CHAT_WORD.search(norm) or len(plain) > MAX_PHRASE:
         return False
-    if _guide_knows(phrase, as_food=True) and not _SCRAPS.search(phrase):
+    from bot.knowledge.garbage_knowledge import guide_named
+
+    named = guide_named(phrase, EXACT_READING)
+    if named in _KITCHEN and not _SCRAPS.search(phrase):
         return False  # a food by its name alone (「好きな食べ物は？」) needs a word of its state or of throwing away
-    return _ends_with_the_item(plain, phrase) and _guide_knows(phrase)
+    return named is not None and _ends_with_the_item(plain, phrase)
 
 
 # The guide's kitchen examples; a food's name is garbage only with a word of its state (「腐った玉ねぎ」) or of
@@ -301,13 +304,12 @@ _KITCHEN = {"野菜・果物のくず", "残飯"}
 _SCRAPS = re.compile(r"皮|芯|へた|ヘタ|種|くず|骨|殻|から|かす|カス|がら|残")
 
 
-def _guide_knows(phrase: str, as_food: bool = False) -> bool:
+def _guide_knows(phrase: str) -> bool:
     """The city's sorting guide names ``phrase`` exactly (its words, or guide_synonyms.yml), or the word after its last
-    の (「プレゼントの包装紙」); ``as_food``: as one of its kitchen examples."""
+    の (「プレゼントの包装紙」)."""
     from bot.knowledge.garbage_knowledge import guide_named
 
-    named = guide_named(phrase, EXACT_READING)
-    return named is not None and (named in _KITCHEN if as_food else True)
+    return guide_named(phrase, EXACT_READING) is not None
 
 
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
