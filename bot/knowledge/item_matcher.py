@@ -112,6 +112,14 @@ _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
 _CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)")
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
+# 「エナドリの缶」「ヤクルトのいれもの」「プッチンプリンのカップ」: a product, then what holds it
+_PRODUCT_THEN_CONTAINER = re.compile(r"(.{2,}?)の(?:空き|から(?:の)?)?(?:缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ"
+                                     r"|容器|入れ物|いれもの|容れ物|入れもの|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")
+_CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")
+_CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
+_NO_THEN_KANJI = re.compile(r"([^\sの]{2,})の([\u3400-\u9fff]{1,2})")
+# After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」)
+_CATEGORY_OWNS = re.compile(r"(用|専用)?の(?![日曜]|出し|だし|捨て|すて|分別|収集|回収|袋|ふくろ)(?=\S)")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
 _LOOKALIKE = [("ノレ", "ル"), ("ソ", "ン"), ("シ", "ツ"), ("ロ", "口")]
 _LISTING = {"と", "や", "とか"}
@@ -292,6 +300,15 @@ class ItemMatcher:
         self._mark_spellings()
         self._readings = _SubstringIndex([k.form.reading for k in self._keys])
         self._reading_choices = list(self._by_reading)
+        # 座布団 is read ザ+フトン word by word, said ざぶとん: the compound's voiced readings (rendaku)
+        self._by_voiced_reading: Dict[str, List[int]] = defaultdict(list)
+        for k, key in enumerate(self._keys):
+            for reading in _voiced_readings(key.form):
+                if reading not in self._by_reading:
+                    self._by_voiced_reading[reading].append(k)
+        self._keys_of_item: Dict[int, List[int]] = defaultdict(list)
+        for k, key in enumerate(self._keys):
+            self._keys_of_item[key.item].append(k)
 
     @classmethod
     def from_files(cls, dictionary: Path, synonyms: Path = SYNONYMS_FILE,
@@ -377,9 +394,13 @@ class ItemMatcher:
         kept as the end of the item ("ぴあの処分したい": ピアノ, not "ぴあ")."""
         p = self.patterns
         # 「お茶っ葉が入ってた缶」 is 「お茶っ葉の缶」: what a container held names it (茶の缶, 果物かご)
-        phrase = held_in(normalize_text(text).strip())
+        phrase = _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip()))  # 「納豆のいれもの」: 納豆の容器
         phrase = _strip(phrase, p.leading, at_start=True)
         marker = p.markers.search(phrase)
+        owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 else None
+        if owner:  # 「生ごみのコンポスト」「燃えないごみ用のバケツ」: the category says what the thing is for
+            phrase = phrase[marker.end() + owner.end():]
+            marker = p.markers.search(phrase)
         if marker:
             phrase = phrase[: marker.start() + (1 if keep_no and marker.group(0).startswith("の") else 0)]
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
@@ -495,6 +516,20 @@ class ItemMatcher:
             if len(words) == 2 and words[1].endswith("の") and len(words[1]) >= 3:
                 other = self._match_phrase(words[1] + words[0])
                 if _STATUS_RANK[other.status] > _STATUS_RANK[result.status] and not other.inside:
+                    return replace(other, phrase=phrase)
+            # 「エナドリの缶」「ヤクルトのいれもの」: a product's name, then its container; the dictionary's item for
+            # the product is that container
+            held = _PRODUCT_THEN_CONTAINER.fullmatch(phrase)
+            if held:
+                other = self._match_phrase(held.group(1))
+                if other.status != "unknown" and other.candidates[0].score >= MAIN_WORD and all(
+                        _CONTAINER_NAME.search(c.item.name) for c in other.candidates):
+                    return replace(other, phrase=phrase)
+            # 「アイロンの台」「食器の棚」: の inside a compound the dictionary writes without it (アイロン台, 食器棚)
+            joined = _NO_THEN_KANJI.fullmatch(phrase)
+            if joined:
+                other = self._match_phrase(joined.group(1) + joined.group(2))
+                if other.status == "found" and other.candidates[0].score >= EXACT_READING:
                     return replace(other, phrase=phrase)
             # 「すのぼ 板」「すのぼの板」: a word in kana, then a generic head; fugashi cut the kana (す/の/ぼ)
             kana_word = _KANA_THEN_HEAD.fullmatch(phrase)
@@ -668,6 +703,8 @@ class ItemMatcher:
             self._offer(scores, query, k, EXACT)
         for k in self._by_reading.get(query.reading, ()) if by_reading else ():
             self._offer(scores, query, k, EXACT_READING)
+        for k in self._by_voiced_reading.get(query.reading, ()) if by_reading else ():
+            self._offer(scores, query, k, EXACT_READING)
         return scores
 
     def _typo_scores(self, query: _Form) -> Dict[int, float]:
@@ -718,8 +755,20 @@ class ItemMatcher:
         close = [(i, s) for i, s in ranked if s >= max(UNKNOWN_BELOW, best - WINDOW)][:MAX_CANDIDATES]
         # a name spelled exactly as typed beats names that only sound alike ("シャー芯" is no 写真)
         clear = len(ranked) == 1 or ranked[1][1] < best - FOUND_MARGIN or (best >= EXACT and ranked[1][1] <= EXACT_READING)
+        if not clear and len(query.parts) >= 2:
+            # 「目薬のケース」: 目薬に付属の携帯ケース names both words, 衣装ケース only one
+            naming_all = [i for i, _ in close if self._names_every_word(i, query)]
+            clear = naming_all == [ranked[0][0]]
         status = "found" if best >= FOUND_MIN and clear else "ambiguous"
         return MatchResult(status, [Candidate(self.items[i], round(s, 3)) for i, s in close], phrase)
+
+    def _names_every_word(self, item: int, query: _Form) -> bool:
+        """Some key of ``item`` contains every content word of ``query`` (as spelled, or as read when typed in kana)."""
+        for k in self._keys_of_item.get(item, ()):
+            form = self._keys[k].form
+            if all(p.surface in form.surface or (p.kana and p.reading in form.reading) for p in query.parts):
+                return True
+        return False
 
     def _suggestions(self, query: _Form, ranked: List[Tuple[int, float]]) -> List[Candidate]:
         """Up to 3 nearest names for "もしかして…": the weak matches, else the most similar readings."""
@@ -736,6 +785,27 @@ class ItemMatcher:
 _ABOUT_POS = {"動詞", "形容詞", "形状詞", "副詞", "助動詞", "連体詞", "補助記号", "代名詞"}
 # 大量, 全部, 本, 切れ; not an action noun, which makes a compound of its own (印鑑証明 is no 印鑑)
 _ABOUT_NOUNS = {"形状詞可能", "副詞可能", "助数詞", "助数詞可能"}
+
+
+_VOICED = str.maketrans("カキクケコサシスセソタチツテトハヒフヘホ", "ガギグゲゴザジズゼゾダヂヅデドバビブベボ")
+MAX_VOICED_WORDS = 3
+
+
+def _voiced_readings(form: _Form) -> Set[str]:
+    """The readings of a compound with the first kana of later words in kanji voiced, as the compound is said
+    (座布団: ザ+フトン → ザブトン; 本棚, 筆箱 are known to fugashi whole). Only for a name of a few words."""
+    later = [p for p in form.parts[1:MAX_VOICED_WORDS + 1] if not p.kana and p.reading[:1].translate(_VOICED) != p.reading[:1]]
+    if not later or len(form.parts) > MAX_VOICED_WORDS + 1:
+        return set()
+    readings = set()
+    for mask in range(1, 2 ** len(later)):
+        reading = form.reading
+        for n, part in enumerate(later):
+            if mask >> n & 1:
+                at = part.at_reading
+                reading = reading[:at] + reading[at].translate(_VOICED) + reading[at + 1:]
+        readings.add(loose(reading))
+    return readings
 
 
 def _says_about(rest: Sequence[Tuple[str, str, str, str]]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from bot.knowledge.item_matcher import EXACT_READING, held_in, without_notes
+from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, held_in, without_notes
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
@@ -75,7 +75,11 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            # no longer used (「原付 もう乗らない」「制服もう着ない」), worn out (「イヤホン断線した」「車輪とれた」),
                            # what is left in it (「マニキュア 中身ほとんどない」), getting it ready (「容器 洗った方がいい？」)
                            r"|もう[^\s、。]{1,6}?(ない|なく|ません)|断線|取れ(た|ちゃ)|とれ(た|ちゃ)|剥げ|はげ(た|ちゃ|て)|ボロボロ"
-                           r"|ぼろぼろ|中身|(た|だ)(方|ほう)がいい")
+                           r"|ぼろぼろ|中身|(た|だ)(方|ほう)がいい"
+                           # as the young type it (「フライパン こげついた」「ねんど かたまった」「だんべる あきた」「どうすんの」)
+                           r"|どうすん|こげつ|焦げつ|焦げ付|へこんだ|凹んだ|かたまっ|固まっ|かたくなっ|固くなっ|あきた|飽きた"
+                           r"|たまり|たまる|溜まる|のみおわ|飲み終わ|たべおわ|食べ終わ|からっぽ|空っぽ|捨てていい|すてていい"
+                           r"|(飲ん|のん|食べ|たべ)だ?(あと|後)|われて|わっちゃ|かれちゃ|あらっ|洗っ|ボサボサ|ぼさぼさ")
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
@@ -261,7 +265,10 @@ def sorting_question(text: str) -> bool:
         if (weak or BROKEN.search(norm)) and 2 <= len(found.phrase) <= MAX_PHRASE and _guide_knows(found.phrase):
             return True  # 「アイコス壊れた」: a thing the sorting guide names, broken or unwanted
         return _named_by_the_guide(norm, found.phrase)  # 「ボタン電池」 alone: the sorting guide names it
-    sure = found.status == "found" or found.candidates[0].score >= SURE_ITEM
+    best = found.candidates[0].score
+    leaders = {c.item.category for c in found.candidates if c.score >= best - FOUND_MARGIN}
+    # 「いちごジャムのびん」: ジャムのびん or びん（ジャム…）, put out the same way, is as sure as one name
+    sure = found.status == "found" or best >= SURE_ITEM or (best >= FOUND_MIN and len(leaders) == 1)
     if strong:
         return True
     if found.inside:  # a name inside a longer phrase (「名刺大量に」) says it is about that thing only with a

@@ -79,6 +79,9 @@ HANDOVER_INTENTS = {"bulky_booking": "menu_bulky_booking", "collection_day": COL
                     "counseling": "menu_counseling"}
 
 # ------------------------------------------------------------------------------------------ the decision
+PLACE_SUFFIXES = "市区町村都道府県"
+
+
 def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False) -> Dict[str, Any]:
     """What the front door decides for a message DIET gave ``intent``: {} (keep it), or the new intent with
     its confidence and, for an FAQ answer, the topic id. ``triaged``: the gateway found no risk in it."""
@@ -99,8 +102,10 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
         return {}  # no dictionary to ask: DIET's garbage guess stands (the action apologises)
     if about_assistant(text):
         return _to(ABOUT_INTENT)
-    if other_municipality(text):
-        # 「小樽市のごみの収集日」「東京都の粗大ごみ」: another city's matter (action_fallback says where to ask)
+    place = other_municipality(text)
+    if place and not (place[-1] not in PLACE_SUFFIXES and is_sorting()):
+        # 「小樽市のごみの収集日」「東京都の粗大ごみ」: another city's matter (action_fallback says where to ask);
+        # a bare name before an item (「ケンタッキーの骨は何ごみ」「ハワイのお土産の箱」) says what the thing is
         return {} if intent == "out_of_scope" else _to("out_of_scope")
     if booking_request(text) and IF_NEEDED.search(normalize_text(text)) and not MANAGING.search(normalize_text(text)) \
             and is_sorting():

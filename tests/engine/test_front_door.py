@@ -257,3 +257,21 @@ def test_a_guide_word_after_the_last_no_is_named(text):
     """「お菓子の包装紙」: the guide names 包装紙; what comes before の says whose."""
     from bot.nlu.evidence import sorting_question
     assert sorting_question(text)
+
+
+@pytest.mark.parametrize("text", ["ケンタッキーの骨は何ごみ", "ハワイのお土産の箱 何ごみ"])
+def test_a_bare_place_name_before_an_item_is_a_sorting_question(official_city_data, text):
+    """A place's name without 市/区/町 before the item says what the thing is (a brand, a souvenir)."""
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["小樽市のごみの収集日", "東京都の粗大ごみ"])
+def test_another_municipality_stays_out_of_scope(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "out_of_scope"
+
+
+@pytest.mark.parametrize("text", ["フライパン こげついた", "ねんど かたまっちゃった", "手鏡わっちゃった",
+                                  "いちごジャムのびん あらった", "ダンベル もうあきた"])
+def test_states_as_the_young_type_them(text):
+    from bot.nlu.evidence import sorting_question
+    assert sorting_question(text)

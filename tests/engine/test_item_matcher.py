@@ -385,3 +385,25 @@ def test_a_clause_before_a_noun_is_no_item_by_itself(matcher, text):
 def test_what_it_is_for_or_goes_with_said_after_the_name(matcher, text, name):
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+# ---- fourteenth session: how people name things the dictionary names otherwise
+@pytest.mark.parametrize("text, name", [
+    ("ざぶとん 古いの", "座布団"),  # 座+布団 read word by word is ザフトン; said, it is voiced (rendaku)
+    ("目薬のケースいらない", "目薬に付属の携帯ケース"),  # the one name with every word, not 衣装ケース
+    ("生ごみ用のバケツ", "バケツ"), ("燃えないごみのバケツ", "バケツ"),  # a category first says what it is for
+    ("ヤクルトの入れ物", "乳酸菌飲料の容器・ふた（プラ製）"),  # a product, then its container
+    ("リポビタンDのびん", "ドリンクびん"), ("納豆のいれもの", "納豆の容器（プラ製）"),
+    ("アイロンの台", "アイロン台"),  # の inside a compound the dictionary writes without it
+    ("小学生のころ使ってた鉛筆削り", "鉛筆削り"), ("10年つかったランドセル", "ランドセル"),  # when it was theirs
+    ("ボールペン 使いきった", "ボールペン・ボールペンの芯"), ("扇風機動かなくなった", "扇風機"),  # used up, dead
+])
+def test_everyday_ways_of_naming_a_thing(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found", (text, result)
+    assert result.candidates[0].item.name == name
+
+
+@pytest.mark.parametrize("text", ["燃えないごみの日", "生ごみの出し方", "燃やせるごみの袋"])
+def test_a_category_first_is_no_item_when_its_day_or_rule_is_asked(matcher, text):
+    assert matcher.match(text).status == "unknown"
