@@ -119,6 +119,7 @@ _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イ
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _NO_THEN_KANJI = re.compile(r"([^\sの]{2,})の([\u3400-\u9fff]{1,2})")
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」)
+_BULKY = re.compile(r"大型|粗大|おおがた|そだい")
 _CATEGORY_OWNS = re.compile(r"(用|専用)?の(?![日曜]|出し|だし|捨て|すて|分別|収集|回収|袋|ふくろ)(?=\S)")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
 _LOOKALIKE = [("ノレ", "ル"), ("ソ", "ン"), ("シ", "ツ"), ("ロ", "口")]
@@ -397,7 +398,8 @@ class ItemMatcher:
         phrase = _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip()))  # 「納豆のいれもの」: 納豆の容器
         phrase = _strip(phrase, p.leading, at_start=True)
         marker = p.markers.search(phrase)
-        owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 else None
+        owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 \
+            and not _BULKY.search(marker.group(0)) else None  # 「大型ごみのシール」 is the service's ticket
         if owner:  # 「生ごみのコンポスト」「燃えないごみ用のバケツ」: the category says what the thing is for
             phrase = phrase[marker.end() + owner.end():]
             marker = p.markers.search(phrase)

@@ -407,3 +407,9 @@ def test_everyday_ways_of_naming_a_thing(matcher, text, name):
 @pytest.mark.parametrize("text", ["燃えないごみの日", "生ごみの出し方", "燃やせるごみの袋"])
 def test_a_category_first_is_no_item_when_its_day_or_rule_is_asked(matcher, text):
     assert matcher.match(text).status == "unknown"
+
+
+@pytest.mark.parametrize("text", ["大型ごみのシールってどこで売ってる", "粗大ごみの券はどこで買える"])
+def test_the_bulky_service_named_first_is_no_thing_of_its_own(matcher, text):
+    """「大型ごみのシール」 is the service's ticket (an FAQ), not an item シール."""
+    assert matcher.match(text).status == "unknown"
