@@ -89,7 +89,7 @@ def training_examples(rules: Optional[RuleSet] = None, extra: Iterable[Path] = (
         for m in (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("messages") or []:
             if isinstance(m, dict) and m.get("level") in LEVELS and isinstance(m.get("text"), str):
                 pairs.append((m["text"], m["level"]))
-    for rule in rules.rules:
+    for rule in (r for r in rules.rules if r.trains_classifier):
         pairs += [(t, rule.level) for t in rule.examples]
         # an ordinary rule's (level none) not_examples are what it must not take for ordinary: any level
         pairs += [(t, "none") for t in rule.not_examples] if rule.level != "none" else []

@@ -132,6 +132,9 @@ class Rule:
     cancellable: bool = True
     examples: List[str] = field(default_factory=list)
     not_examples: List[str] = field(default_factory=list)
+    # The examples also train the classifier (gateway/counseling/classifier.py) unless the rule says not to: the
+    # classifier only speaks where no rule fired, and a few texts more moved knife-edge messages of danger.
+    trains_classifier: bool = True
 
 
 def fold(text: str) -> str:
@@ -276,7 +279,8 @@ class RuleSet:
                 id=item["id"], level=item["level"], alternatives=alternatives,
                 unless=[compile_pattern(p) for p in item.get("unless") or []],
                 cancellable=item.get("cancellable", True),
-                examples=list(item.get("examples") or []), not_examples=list(item.get("not_examples") or [])))
+                examples=list(item.get("examples") or []), not_examples=list(item.get("not_examples") or []),
+                trains_classifier=item.get("trains_classifier", True)))
 
     @classmethod
     def load(cls, path: Path = RULES_FILE) -> "RuleSet":

@@ -346,3 +346,16 @@ def test_parenting_advice_and_a_question_about_the_chat_reach_the_assistant(gw, 
     for text in ("こそだてのそうだんできるところ", "このチャットに書いたことって保尊されるの"):
         assert citizen.say(text) == [{"text": f"echo:{text}"}]
     assert citizen.where() == ("bot", None)
+
+
+def test_a_rule_may_keep_its_examples_out_of_the_classifier():
+    """things_taken_by_family (「親に大事なぬいぐるみ捨てられた つらい」: a worry, though 捨てる is a garbage word) fires on
+    its own; its examples do not train the classifier (a few texts more moved knife-edge messages of danger)."""
+    from gateway.counseling.classifier import training_examples
+    from gateway.counseling.triage import default_rules
+    rules = default_rules()
+    rule = next(r for r in rules.rules if r.id == "things_taken_by_family")
+    assert not rule.trains_classifier and rule.examples
+    trained = {text for text, _ in training_examples(rules)}
+    assert not trained & set(rule.examples)
+    assert rules.triage("親に大事なぬいぐるみ捨てられた つらい").level == "normal"
