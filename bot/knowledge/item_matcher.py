@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
+import jaconv
 import yaml
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
@@ -119,6 +120,7 @@ _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イ
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _NO_THEN_KANJI = re.compile(r"([^\sの]{2,})の([\u3400-\u9fff]{1,2})")
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」)
+_HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
 _BULKY = re.compile(r"大型|粗大|おおがた|そだい")
 _CATEGORY_OWNS = re.compile(r"(用|専用)?の(?![日曜]|出し|だし|捨て|すて|分別|収集|回収|袋|ふくろ)(?=\S)")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
@@ -417,6 +419,11 @@ class ItemMatcher:
                 phrase = _strip(phrase, pattern, at_start=True)
             phrase = self._cut_topic(phrase)
             phrase = _cut_predicate(phrase)
+        # 「ペットボトルのきゃっぷ」: a word in hiragana after の is read as typed in katakana (fugashi cuts hiragana into
+        # particles: きゃっぷ vanished and the phrase was ペットボトル); readings fold kana, so nothing else changes
+        tail = _HIRAGANA_TAIL.search(phrase)
+        if tail and _no_word_of_its_own(tail.group(2)):
+            phrase = phrase[: tail.start(2)] + jaconv.hira2kata(tail.group(2))
         return phrase if self._names_something(phrase) else ""
 
     def _first_clause(self, phrase: str) -> str:
@@ -808,6 +815,15 @@ def _voiced_readings(form: _Form) -> Set[str]:
                 reading = reading[:at] + reading[at].translate(_VOICED) + reading[at + 1:]
         readings.add(loose(reading))
     return readings
+
+
+def _no_word_of_its_own(kana: str) -> bool:
+    """fugashi finds no noun of two letters or more and no finished verb (こわれた) in a word typed in hiragana: it cut
+    a loanword or a name into pieces (きゃっぷ → きゃっ/ぷ, らべる → ら/べ/る)."""
+    words = analyze(kana)
+    if any(m.pos == "名詞" and len(m.text) >= 2 for m in words):
+        return False
+    return not any(a.pos in _VERB_POS and b.text in ("た", "だ", "て", "で") for a, b in zip(words, words[1:]))
 
 
 def _says_about(rest: Sequence[Tuple[str, str, str, str]]) -> bool:

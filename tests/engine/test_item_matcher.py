@@ -413,3 +413,11 @@ def test_a_category_first_is_no_item_when_its_day_or_rule_is_asked(matcher, text
 def test_the_bulky_service_named_first_is_no_thing_of_its_own(matcher, text):
     """「大型ごみのシール」 is the service's ticket (an FAQ), not an item シール."""
     assert matcher.match(text).status == "unknown"
+
+
+def test_a_hiragana_word_after_no_is_read_as_typed_in_katakana(matcher):
+    """「ペットボトルのきゃっぷ」 was answered ペットボトル (fugashi cut きゃっぷ into a cry and a sign); a finished verb or a
+    noun of its own stays as typed (「弟のこわれたおもちゃ」)."""
+    assert matcher.extract_item_phrase("ペットボトルのきゃっぷ はずしたらどうすんの") == "ペットボトルのキャップ"
+    assert matcher.match("ペットボトルのきゃっぷ").status != "found"
+    assert matcher.extract_item_phrase("弟のこわれたおもちゃ") == "弟のこわれたおもちゃ"
