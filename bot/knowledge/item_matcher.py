@@ -116,6 +116,7 @@ _SPACES = re.compile(r"\s+")
 # 「エナドリの缶」「ヤクルトのいれもの」「プッチンプリンのカップ」: a product, then what holds it
 _PRODUCT_THEN_CONTAINER = re.compile(r"(.{2,}?)の(?:空き|から(?:の)?)?(?:缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ"
                                      r"|容器|入れ物|いれもの|容れ物|入れもの|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")
+_NAME_THEN_PART = re.compile(r"(.{2,}?)の([^\sの]{2,8})")
 _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _NO_THEN_KANJI = re.compile(r"([^\sの]{2,})の([\u3400-\u9fff]{1,2})")
@@ -528,11 +529,19 @@ class ItemMatcher:
                     return replace(other, phrase=phrase)
             # 「エナドリの缶」「ヤクルトのいれもの」: a product's name, then its container; the dictionary's item for
             # the product is that container
+            # 「VHSのテープ」「ケープのスプレー」: a name, then a word of its item's own name
             held = _PRODUCT_THEN_CONTAINER.fullmatch(phrase)
-            if held:
-                other = self._match_phrase(held.group(1))
+            part = _NAME_THEN_PART.fullmatch(phrase)
+            if held or part:
+                other = self._match_phrase((held or part).group(1))
                 if other.status != "unknown" and other.candidates[0].score >= MAIN_WORD and all(
-                        _CONTAINER_NAME.search(c.item.name) for c in other.candidates):
+                        _CONTAINER_NAME.search(c.item.name) if held else loose(part.group(2)) in loose(c.item.name)
+                        for c in other.candidates):
+                    return replace(other, phrase=phrase)
+            # 「ペンキの空き缶」: the dictionary's ペンキの缶
+            if "の空き" in phrase:
+                other = self._match_phrase(phrase.replace("の空き", "の"))
+                if other.status == "found":
                     return replace(other, phrase=phrase)
             # 「アイロンの台」「食器の棚」: の inside a compound the dictionary writes without it (アイロン台, 食器棚)
             joined = _NO_THEN_KANJI.fullmatch(phrase)
@@ -711,6 +720,8 @@ class ItemMatcher:
         for k in self._by_surface.get(query.surface, ()):
             self._offer(scores, query, k, EXACT)
         for k in self._by_reading.get(query.reading, ()) if by_reading else ():
+            if _KANJI.search(query.spelling) and _KATAKANA.fullmatch(self._keys[k].form.spelling):
+                continue  # 「棚」 (タナ) is no ターナー: a word in kanji is never a loanword's folded reading
             self._offer(scores, query, k, EXACT_READING)
         for k in self._by_voiced_reading.get(query.reading, ()) if by_reading else ():
             self._offer(scores, query, k, EXACT_READING)

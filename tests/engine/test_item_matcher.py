@@ -421,3 +421,20 @@ def test_a_hiragana_word_after_no_is_read_as_typed_in_katakana(matcher):
     assert matcher.extract_item_phrase("ペットボトルのきゃっぷ はずしたらどうすんの") == "ペットボトルのキャップ"
     assert matcher.match("ペットボトルのきゃっぷ").status != "found"
     assert matcher.extract_item_phrase("弟のこわれたおもちゃ") == "弟のこわれたおもちゃ"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("VHSのテープ", "ビデオテープ（ケースを含む）"),  # a name, then a word of its item's own name
+    ("ペンキの空き缶", "ペンキの缶"),  # the dictionary writes it without 空き
+    ("バーベキューコンロ さびさび", "バーベキューコンロ"),  # a state after the name
+])
+def test_a_name_then_a_word_of_its_own_item(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_a_word_in_kanji_is_no_loanwords_folded_reading(matcher):
+    """棚 (タナ) was found as フライ返し, whose synonym ターナー folds to タナ: a wrong confident answer."""
+    result = matcher.match("棚")
+    assert all(c.item.name != "フライ返し" for c in result.candidates)
+    assert result.status != "found" and any(c.item.name == "本棚" for c in result.candidates)  # asked which shelf
