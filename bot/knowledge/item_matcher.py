@@ -589,7 +589,10 @@ class ItemMatcher:
         query = self._analyse(phrase)
         scores = self._phrase_scores(phrase, query)
         if max(scores.values(), default=0.0) < FOUND_MIN:
+            materials, _ = self._material_words(phrase)
             for item, score in self._main_word_scores(phrase).items():
+                if materials and self._material_agreement(item, materials) is False:
+                    score = score * MATERIAL_MISMATCH - MATERIAL_PENALTY  # 「100均のプラのハンガー」: not the metal one
                 scores[item] = max(scores.get(item, 0.0), score)
         inside = False
         if max(scores.values(), default=0.0) < FOUND_MIN:
