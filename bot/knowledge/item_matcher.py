@@ -121,6 +121,7 @@ _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イ
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _NO_THEN_KANJI = re.compile(r"([^\sの]{2,})の([\u3400-\u9fff]{1,2})")
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」)
+_HIRAGANA_RUN = re.compile(r"(?![んっーゃゅょ])[ぁ-ゖー]{3,}(?=$|[\s、。,.!?！？])")  # a word, not 「んだけど」
 _HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
 _BULKY = re.compile(r"大型|粗大|おおがた|そだい")
 _CATEGORY_OWNS = re.compile(r"(用|専用)?の(?![日曜]|出し|だし|捨て|すて|分別|収集|回収|袋|ふくろ)(?=\S)")
@@ -1121,10 +1122,16 @@ def relative_heads(norm: str) -> List[str]:
     for i in range(len(words) - 1):
         verb, noun = words[i], words[i + 1]
         form = str(getattr(verb.feature, "cForm", "") or "")
-        if (getattr(verb.feature, "pos1", "") in _CLAUSE_ENDS and form.startswith(("連体形", "終止形"))
-                and getattr(noun.feature, "pos1", "") in ("名詞", "接頭辞")
+        if not (getattr(verb.feature, "pos1", "") in _CLAUSE_ENDS and form.startswith(("連体形", "終止形"))
                 and starts[i + 1] == starts[i] + len(verb.surface)):
+            continue
+        if getattr(noun.feature, "pos1", "") in ("名詞", "接頭辞"):
             heads.append(norm[starts[i + 1]:])
+            continue
+        # 「ケーキについてきたほれいざい」: a head in hiragana that fugashi cut into cries and signs, read as katakana
+        kana = _HIRAGANA_RUN.match(norm, starts[i + 1])
+        if kana and _no_word_of_its_own(kana.group(0)):
+            heads.append(jaconv.hira2kata(kana.group(0)) + norm[kana.end():])
     return heads[::-1]
 
 
