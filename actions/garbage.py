@@ -163,14 +163,18 @@ def _narrowed(text: str, result):
     * it broke into pieces (「お皿割っちゃった」): the glass or pottery variant (食器（ガラス製・陶磁器・金属製）), not the
       wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher;
     * it says what the dictionary's note on one variant says (「芝生はがした 土ついたまま」: 芝(土のついているもの)), or
-      that it is not so (「芝（土はついてない）」: not that one)."""
+      that it is not so (「芝（土はついてない）」: not that one);
+    * a word said after the name is in the candidate's name (「デロンギのヒーター（オイルのやつ）」: オイルヒーター)."""
     after = _after(text, result.phrase)
     guessed = guessed_categories(after)
     broke = BROKE_LIKE_GLASS.search(normalize_text(text))
     said, denied = _said_or_denied(after, {w for c in result.candidates for w in _note_words(c.item.name)})
+    named = [m.text for m in analyze(after) if m.pos == "名詞" and len(m.text) >= 2 and m.text not in _NOTE_FILLERS]
     for keep in (lambda c: c.item.category in guessed, lambda c: broke and any(w in c.item.name for w in FRAGILE),
                  lambda c: any(w in said for w in _note_words(c.item.name)),
-                 lambda c: denied and not any(w in denied for w in _note_words(c.item.name))):
+                 lambda c: denied and not any(w in denied for w in _note_words(c.item.name)),
+                 # 「デロンギのヒーター（オイルのやつ）」: a word said after the name is in one candidate's name
+                 lambda c: any(w in c.item.name for w in named)):
         fitting = [c for c in result.candidates if keep(c)]
         if fitting and len({c.item.category for c in fitting}) == 1 and len(fitting) < len(result.candidates):
             return fitting[0]

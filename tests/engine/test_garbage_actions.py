@@ -243,6 +243,13 @@ def test_what_the_citizen_says_is_not_so_rules_that_variant_out(text, item):
     assert f"「{item}」は【" in messages[0]["text"], messages[0]["text"]
 
 
+def test_a_word_said_after_the_name_in_one_candidates_name_picks_it():
+    """「ヒーター（オイルのやつ）」: オイルヒーター (大型ごみ), not 電気ストーブ; without the word it is asked."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("ヒーター（オイルのやつ）捨てたい"))
+    assert "「オイルヒーター」は【" in messages[0]["text"], messages[0]["text"]
+
+
 def test_the_guide_answers_only_a_word_it_names():
     """「トマト缶」 is no トマト (野菜・果物のくず) with a typo; 「バナナの皮」 is the guide's kitchen scraps."""
     from actions.garbage import answer_from_guide
