@@ -637,6 +637,9 @@ class ItemMatcher:
             form = self._analyse(word)
             kana = not _KANJI.search(word)  # a word in kanji is as spelled: "印鑑証明" is no 照明
             scores = self._exact_scores(form, by_reading=kana)
+            if not scores and not kana:  # 「庭の枯れ葉」: 枯葉 with other okurigana, the same kanji read the same
+                scores = {self._keys[k].item: EXACT_READING for k in self._by_reading.get(form.reading, ())
+                          if _kanji_of(self._keys[k].form.spelling) == _kanji_of(form.spelling)}
             for item, score in self._typo_scores(form).items() if kana else ():
                 if score >= MAIN_WORD_TYPO:
                     scores[item] = max(scores.get(item, 0.0), score)
@@ -809,6 +812,11 @@ class ItemMatcher:
 _ABOUT_POS = {"動詞", "形容詞", "形状詞", "副詞", "助動詞", "連体詞", "補助記号", "代名詞"}
 # 大量, 全部, 本, 切れ; not an action noun, which makes a compound of its own (印鑑証明 is no 印鑑)
 _ABOUT_NOUNS = {"形状詞可能", "副詞可能", "助数詞", "助数詞可能"}
+
+
+def _kanji_of(text: str) -> str:
+    """The kanji of a spelling, in order (枯れ葉 and 枯葉 → 枯葉)."""
+    return "".join(_KANJI.findall(text))
 
 
 _VOICED = str.maketrans("カキクケコサシスセソタチツテトハヒフヘホ", "ガギグゲゴザジズゼゾダヂヅデドバビブベボ")

@@ -429,6 +429,7 @@ def test_a_hiragana_word_after_no_is_read_as_typed_in_katakana(matcher):
     ("バーベキューコンロ さびさび", "バーベキューコンロ"),  # a state after the name
     ("100均のプラのハンガー", "ハンガー（木製・プラ製）"),  # a material between the words, found by the main word
     ("おみやげについてきたほれいざい", "保冷剤"),  # a relative clause's head in hiragana, cut by fugashi into cries
+    ("公園の枯れ葉", "枯葉"),  # the same kanji with other okurigana, read the same
 ])
 def test_a_name_then_a_word_of_its_own_item(matcher, text, name):
     result = matcher.match(text)
