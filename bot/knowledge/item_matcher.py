@@ -116,13 +116,17 @@ _SPACES = re.compile(r"\s+")
 # 「エナドリの缶」「ヤクルトのいれもの」「プッチンプリンのカップ」: a product, then what holds it
 _PRODUCT_THEN_CONTAINER = re.compile(r"(.{2,}?)の(?:空き|から(?:の)?)?(?:缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ"
                                      r"|容器|入れ物|いれもの|容れ物|入れもの|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")
-_NAME_THEN_PART = re.compile(r"(.{2,}?)の([^\sの]{2,8})")
-_CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
+_CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")  # the dictionary says 容器
+# 「VHSのテープ」: a name, then a word of its own item's name
+_NAME_THEN_PART = re.compile(r"(.{2,}?)の([^\sの]{2,8})")
+# 「アイロンの台」: の inside a compound the dictionary writes without it
 _NO_THEN_KANJI = re.compile(r"([^\sの]{2,})の([\u3400-\u9fff]{1,2})")
-# After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」)
+# A word typed in hiragana that fugashi may cut into pieces: after a relative clause, or after the last の
 _HIRAGANA_RUN = re.compile(r"(?![んっーゃゅょ])[ぁ-ゖー]{3,}(?=$|[\s、。,.!?！？])")  # a word, not 「んだけど」
 _HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
+# After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」), unless the
+# category is 大型ごみ, a service (「大型ごみのシール」)
 _BULKY = re.compile(r"大型|粗大|おおがた|そだい")
 _CATEGORY_OWNS = re.compile(r"(用|専用)?の(?![日曜]|出し|だし|捨て|すて|分別|収集|回収|袋|ふくろ)(?=\S)")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
