@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+import jaconv
+
 from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, held_in, without_notes
 from bot.nlu.normalize import normalize_text
 
@@ -340,7 +342,7 @@ def _named_then_described(norm: str, phrase: str) -> bool:
 
         return any(m.pos in ("動詞", "形容詞") for m in analyze(told.group("rest")))
     head, rest = parts
-    return head == phrase and bool(_TOLD.search(rest)) and not _ASKED_OR_WISHED.search(rest)
+    return jaconv.kata2hira(head) == jaconv.kata2hira(phrase) and bool(_TOLD.search(rest)) and not _ASKED_OR_WISHED.search(rest)
 
 
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)
@@ -363,6 +365,8 @@ def _ends_with_the_item(norm: str, phrase: str) -> bool:
     # 「テレビ 32型」「ライター3本です」: how many, said after the name, says nothing more about it
     counted = matcher().patterns.counters.sub("", _TAIL.sub("", norm)).strip()
     # a name typed in kana may end in what _TAIL takes for a particle (「かれは」 is 枯葉)
+    # the phrase may hold a word in hiragana read as katakana (「習字のはんし」 → 習字のハンシ): compared kana-folded
+    counted, norm, phrase = (jaconv.kata2hira(t) for t in (counted, norm, phrase))
     return _TAIL.sub("", counted).endswith(phrase) or norm.rstrip(" 、。,.!?！？〜~").endswith(phrase)
 
 

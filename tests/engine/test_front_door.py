@@ -271,7 +271,7 @@ def test_another_municipality_stays_out_of_scope(official_city_data, text):
 
 
 @pytest.mark.parametrize("text", ["フライパン こげついた", "ねんど かたまっちゃった", "手鏡わっちゃった",
-                                  "いちごジャムのびん あらった", "ダンベル もうあきた"])
+                                  "いちごジャムのびん あらった", "ダンベル もうあきた", "習字のはんし"])
 def test_states_as_the_young_type_them(text):
     from bot.nlu.evidence import sorting_question
     assert sorting_question(text)
