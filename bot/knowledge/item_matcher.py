@@ -115,7 +115,7 @@ _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC m
 _SPACES = re.compile(r"\s+")
 # 「エナドリの缶」「ヤクルトのいれもの」「プッチンプリンのカップ」: a product, then what holds it
 _PRODUCT_THEN_CONTAINER = re.compile(r"(.{2,}?)の(?:空き|から(?:の)?)?(?:缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ"
-                                     r"|容器|入れ物|いれもの|容れ物|入れもの|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")
+                                     r"|容器|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")  # 入れ物 is read 容器 first
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")  # the dictionary says 容器
 # 「VHSのテープ」: a name, then a word of its own item's name
@@ -311,13 +311,12 @@ class ItemMatcher:
         self._reading_choices = list(self._by_reading)
         # 座布団 is read ザ+フトン word by word, said ざぶとん: the compound's voiced readings (rendaku)
         self._by_voiced_reading: Dict[str, List[int]] = defaultdict(list)
-        for k, key in enumerate(self._keys):
-            for reading in _voiced_readings(key.form):
-                if reading not in self._by_reading:
-                    self._by_voiced_reading[reading].append(k)
         self._keys_of_item: Dict[int, List[int]] = defaultdict(list)
         for k, key in enumerate(self._keys):
             self._keys_of_item[key.item].append(k)
+            for reading in _voiced_readings(key.form):
+                if reading not in self._by_reading:
+                    self._by_voiced_reading[reading].append(k)
 
     @classmethod
     def from_files(cls, dictionary: Path, synonyms: Path = SYNONYMS_FILE,

@@ -103,7 +103,8 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if about_assistant(text):
         return _to(ABOUT_INTENT)
     place = other_municipality(text)
-    if place and not (place[-1] not in PLACE_SUFFIXES and is_sorting()):
+    bare_name = bool(place) and place[-1] not in PLACE_SUFFIXES
+    if place and not (bare_name and is_sorting()):
         # 「小樽市のごみの収集日」「東京都の粗大ごみ」: another city's matter (action_fallback says where to ask);
         # a bare name before an item (「ケンタッキーの骨は何ごみ」「ハワイのお土産の箱」) says what the thing is
         return {} if intent == "out_of_scope" else _to("out_of_scope")
