@@ -63,6 +63,23 @@ class WidgetClient:
     async def say(self, message: Any, **extra: Any) -> None:
         await self.sio.emit("user_uttered", {"message": message, "session_id": self.token, **extra})
 
+    async def turn(self, message: Any, timeout: float = 30, settle: float = 0.3) -> List[Dict[str, Any]]:
+        """Say ``message`` and return every reply to it. The event asks for Socket.IO's acknowledgement, which the
+        gateway sends when its handler has finished, i.e. after it emitted the turn's replies on the same
+        connection; ``settle`` seconds of silence after it catch anything that comes later (a room emit through
+        Redis). rasa-webchat asks for no ack; the replies are the same."""
+        done = asyncio.get_running_loop().create_future()
+        await self.sio.emit("user_uttered", {"message": message, "session_id": self.token},
+                            callback=lambda *_: done.done() or done.set_result(None))
+        await asyncio.wait_for(done, timeout)
+        replies: List[Dict[str, Any]] = []
+        while True:
+            try:
+                replies.append(self.messages.get_nowait() if not self.messages.empty()
+                               else await asyncio.wait_for(self.messages.get(), settle))
+            except asyncio.TimeoutError:
+                return replies
+
     async def next_message(self, timeout: float = 30) -> Dict[str, Any]:
         return await asyncio.wait_for(self.messages.get(), timeout)
 
@@ -80,19 +97,12 @@ class WidgetClient:
 
 
 async def one_chat(url: str, text: str, quiet: float) -> Tuple[str, List[Dict[str, Any]]]:
-    """One message in a fresh widget session: (the session id, every reply until the bot is quiet for ``quiet`` s).
-    What the evaluations through the running stack send (tools/eval_e2e.py, tools/eval_triage_stack.py)."""
+    """One message in a fresh widget session: (the session id, every reply to it, see ``turn``; ``quiet``: its
+    ``settle``). What the evaluations through the running stack send (tools/eval_triage_stack.py)."""
     widget = WidgetClient(url)
     await widget.connect()
-    replies: List[Dict[str, Any]] = []
     try:
-        await widget.say(text)
-        replies.append(await widget.next_message(30))
-        while True:
-            try:
-                replies.append(await widget.next_message(quiet))
-            except asyncio.TimeoutError:
-                break
+        replies = await widget.turn(text, 30, quiet)
     finally:
         await widget.close()
     if replies and replies[0].get("text") == texts.RATE_LIMITED:

@@ -8,7 +8,8 @@
 
 Each conversation goes to the gateway in a fresh chat, the way a citizen's client sends it: over Socket.IO like
 the website widget (``--channel webchat``, a new session each time), or as signed LINE webhooks from a new
-LINE user (``--channel line``). The turns are sent in order, each after the bot has gone quiet. What counts
+LINE user (``--channel line``). The turns are sent in order, each after the bot has answered (the widget's
+turn is acknowledged by the gateway when its replies are sent; on LINE, after the fake LINE API went quiet). What counts
 is what the citizen sees:
 
 * sorting (``tests/frontdoor/sorting_*.yml``, ``tests/garbage/questions.yml``): the category the answer
@@ -85,6 +86,8 @@ SETS: Dict[str, Path] = {
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
 CATEGORY = re.compile(r"【([^】]+)】")
+WIDGET_SETTLE = 0.3  # s of silence after the gateway acknowledged a widget turn (its replies came before the ack)
+LINE_QUIET = 1.5  # s of silence after the last message the fake LINE API got (a webhook is answered before the turn)
 FIRST_REPLY_SECONDS = 30  # a turn through the engine (the first ones also wait for the models to warm up)
 
 
@@ -124,18 +127,12 @@ class WidgetChat:
         return ConversationId("web", await self.client.connect()).engine_sender
 
     async def say(self, text: str) -> List[Dict[str, Any]]:
-        await self.client.say(text)
-        replies: List[Dict[str, Any]] = []
-        try:
-            replies.append(await self.client.next_message(FIRST_REPLY_SECONDS))
-            from tests.socketio_client import RATE_LIMITED_ADVICE, texts
+        replies = await self.client.turn(text, FIRST_REPLY_SECONDS, self.quiet)
+        from tests.socketio_client import RATE_LIMITED_ADVICE, texts
 
-            if replies[0].get("text") == texts.RATE_LIMITED:
-                raise SystemExit(RATE_LIMITED_ADVICE)  # not silence to score: the whole run would be refused
-            while True:
-                replies.append(await self.client.next_message(self.quiet))
-        except asyncio.TimeoutError:
-            return replies
+        if replies and replies[0].get("text") == texts.RATE_LIMITED:
+            raise SystemExit(RATE_LIMITED_ADVICE)  # not silence to score: the whole run would be refused
+        return replies
 
     async def close(self) -> None:
         await self.client.close()
@@ -722,10 +719,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="keep the bookings made in the running stack (default: cancelled afterwards)")
     parser.add_argument("--set", action="append", choices=list(SETS), help="repeatable; default: every set present")
     parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument("--quiet", type=float, default=1.5, help="seconds of silence that end a turn")
+    parser.add_argument("--quiet", type=float, help="seconds of silence that end a turn: on the widget after the "
+                        f"gateway acknowledged it (default {WIDGET_SETTLE}), on LINE after the last push (default "
+                        f"{LINE_QUIET})")
     parser.add_argument("--errors", action="store_true",
                         help="list the misses of the sets seen while tuning (never of the blind _b sets)")
     args = parser.parse_args(argv)
+    widget_quiet, line_quiet = args.quiet or WIDGET_SETTLE, args.quiet or LINE_QUIET
     names = args.set or [n for n, p in SETS.items() if p.exists()]
     if args.errors and all(blind(n) for n in names):
         parser.error("the _b sets are kept blind: their conversations are never listed")
@@ -744,7 +744,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               "(make load-city-data DIR=../shared/data/sapporo)", flush=True)
     if not own:
         def make_chat():
-            return WidgetChat(args.url, args.quiet)
+            return WidgetChat(args.url, widget_quiet)
 
         for name in names:
             print(evaluate(name, make_chat, args, types, answers, args.assistant_db, not args.keep_bookings, today),
@@ -753,8 +753,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     with own_stack(args.channel == "line", args.today, args.model) as (stack, api, assistant_db):
         def make_chat():
             if args.channel == "line":
-                return LineChat(stack.gateway_url, api, args.quiet)
-            return WidgetChat(stack.gateway_url, args.quiet)
+                return LineChat(stack.gateway_url, api, line_quiet)
+            return WidgetChat(stack.gateway_url, widget_quiet)
 
         for name in names:
             print(evaluate(name, make_chat, args, types, answers, assistant_db, False, today), flush=True)

@@ -85,7 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--db", default="sqlite:///var/gateway.db", help="the running gateway's database")
     parser.add_argument("--set", choices=list(SETS), default="set3_blind")
     parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument("--quiet", type=float, default=2.0, help="seconds of silence that end a turn")
+    parser.add_argument("--quiet", type=float, default=0.5,
+                        help="seconds of silence that end a turn after the gateway acknowledged it")
     parser.add_argument("--errors", action="store_true", help="list misses and false alarms (not for blind sets)")
     args = parser.parse_args(argv)
     if args.errors and args.set.endswith("_blind") and args.set not in ASSERTED:

@@ -21,7 +21,7 @@ from tools import eval_e2e
 pytestmark = pytest.mark.e2e
 
 PARALLEL = 4
-QUIET = 1.5  # seconds of silence that end a turn (CI machines are slower than a laptop)
+QUIET = 0.5  # seconds of silence after the gateway acknowledged a turn (its replies are sent before the ack)
 
 
 async def _ask(widget, text: str) -> str:

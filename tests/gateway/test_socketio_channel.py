@@ -51,6 +51,18 @@ async def test_turn_goes_to_engine_with_channel_and_session(client, engine):
     assert sent["metadata"]["triage"] == "none"  # the engine is told no risk was found (bot/nlu/front_door.py)
 
 
+async def test_a_turn_is_acknowledged_after_its_replies(client, engine):
+    """The evaluations end a widget turn at the gateway's Socket.IO acknowledgement (tests/socketio_client.py
+    ``turn``): every reply of a slow turn of several messages comes before it."""
+    engine.delay = 0.8  # longer than the silence the client waits after the ack
+    try:
+        replies = await client.turn("人と話したい", timeout=10, settle=0.1)
+    finally:
+        engine.delay = 0.0
+    assert len(replies) == 2 and replies[0]["text"] == "担当者におつなぎします。", replies
+    assert [b["title"] for b in replies[1]["quick_replies"]] == [texts.CANCEL_HANDOFF_BUTTON["title"]], replies
+
+
 async def test_buttons_become_quick_replies(client):
     reply = await client.ask("menu")
     assert reply["quick_replies"] == [
