@@ -89,18 +89,33 @@ def guide_matcher() -> Tuple[ItemMatcher, Dict[str, SortingRule]]:
 
 
 def guide_named(phrase: str, at_least: float) -> Optional[str]:
-    """The guide's example the phrase names (its item name), read at ``at_least``; else the word after the phrase's
-    last の, named exactly (「プレゼントの包装紙」 → 包装紙・紙袋: the present says whose wrapping paper); else None."""
+    """The guide's example the phrase names (its item name), read at ``at_least``; else the longest end of the phrase
+    from a word on, named exactly: the words before say whose or which one (「プレゼントの包装紙」 → 包装紙・紙袋,
+    「ばんごはんの食べのこし」 → 残飯, 「ゆでたまごのから」 → 卵の殻); else None."""
     guide, _ = guide_matcher()
     found = guide.match(phrase)
     if found.status == "found" and found.candidates[0].score >= at_least:
         return found.candidates[0].item.name
-    tail = phrase.rsplit("の", 1)[-1] if "の" in phrase else ""
-    if len(tail) >= 2:
+    for tail in _word_ends(phrase):
         found = guide.match(tail)
         if found.status == "found" and found.candidates[0].score >= EXACT_READING:
             return found.candidates[0].item.name
     return None
+
+
+def _word_ends(phrase: str) -> List[str]:
+    """The ends of ``phrase`` that begin at a word (not at a particle), longest first, of two characters or more."""
+    from bot.nlu.morphology import analyze
+
+    ends, at = [], 0
+    for word in analyze(phrase):
+        at = phrase.find(word.text, at)
+        if at < 0:
+            break
+        if at > 0 and word.pos != "助詞" and len(phrase) - at >= 2:
+            ends.append(phrase[at:])
+        at += len(word.text)
+    return ends
 
 
 def guide_word_in(norm: str) -> str:

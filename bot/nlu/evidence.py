@@ -81,7 +81,9 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            # as the young type it (「フライパン こげついた」「ねんど かたまった」「だんべる あきた」「どうすんの」)
                            r"|どうすん|こげつ|焦げつ|焦げ付|へこんだ|凹んだ|かたまっ|固まっ|かたくなっ|固くなっ|あきた|飽きた"
                            r"|たまり|たまる|溜まる|のみおわ|飲み終わ|たべおわ|食べ終わ|からっぽ|空っぽ|捨てていい|すてていい"
-                           r"|(飲ん|のん|食べ|たべ)だ?(あと|後)|われて|わっちゃ|かれちゃ|あらっ|洗っ|ボサボサ|ぼさぼさ")
+                           r"|(飲ん|のん|食べ|たべ)だ?(あと|後)|われて|わっちゃ|かれちゃ|あらっ|洗っ|ボサボサ|ぼさぼさ"
+                           # outgrown (「メガネ度あわなくなった」「くつ サイズ合わない」), one of a pair lost (「ピアス 片方なくした」)
+                           r"|合わなくな|あわなくな|(サイズ|度)が?(合わ|あわ)|片方|かたほう|片っぽ|かたっぽ|燃えかす|もえかす|燃えがら|もえがら")
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
@@ -97,6 +99,8 @@ OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|�
                            r"|掃除の?(仕方|方法|しかた|やり方)"
                            # why, not how to get rid of it (「卵のパックってなんで10個入りなの」)
                            r"|なんで|なぜ|どうして")
+# One of a pair lost (「手袋 片方なくした」): the other one is what is left to throw away, not a lost thing to find.
+PAIR_LOST = re.compile(r"(片方|かたほう|片っぽ|かたっぽ)(だけ)?[をがは]?\s*(なくし|無くし|失くし|なくなっ|無くなっ|落とし)")
 # The assistant itself: who or what it is, who made it.
 ABOUT = re.compile(
     r"(あなた|貴方|きみ|君|おまえ|お前|このチャット|チャット|ボット|(?<![a-z])(bot|ai)(?![a-z])|ロボット)"
@@ -258,7 +262,7 @@ def sorting_question(text: str) -> bool:
         return False
     strong, weak = bool(DISPOSAL_STRONG.search(norm)), bool(DISPOSAL_WEAK.search(norm))
     strong = strong or (found.status != "unknown" and category_guess(norm))  # 「のりの缶はびん缶の日？」
-    if OTHER_PURPOSE.search(norm) and not strong:
+    if OTHER_PURPOSE.search(PAIR_LOST.sub("", norm)) and not strong:
         return False
     if found.status == "unknown":
         # 「ゴミ出しの方法」 names garbage in general, not an item the dictionary lacks.

@@ -90,6 +90,9 @@ def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp
     ("ペットボトルのラベルの捨て方", "容器包装プラスチック", "プラスチック製のふた・ラベル"),
     ("みかんの皮って燃えるごみでいいの", "燃やせるごみ", "台所のごみ"),  # data/garbage/guide_synonyms.yml
     ("りんごの芯の捨て方", "燃やせるごみ", "台所のごみ"),
+    # the words before say whose or which: 「ばんごはんの」 (のこし has an の of its own), 「ゆで」
+    ("ばんごはんの食べのこし どうすてる", "燃やせるごみ", "台所のごみ"),
+    ("ゆでたまごのからって何ごみ", "燃やせるごみ", "台所のごみ"),
 ])
 def test_what_only_the_sorting_guide_names_gets_its_category(text, category, rule):
     """The dictionary has no 卵の殻 or レシート; the city's sorting guide (gomi_sep.csv) names them."""

@@ -430,6 +430,10 @@ def test_a_hiragana_word_after_no_is_read_as_typed_in_katakana(matcher):
     ("100均のプラのハンガー", "ハンガー（木製・プラ製）"),  # a material between the words, found by the main word
     ("おみやげについてきたほれいざい", "保冷剤"),  # a relative clause's head in hiragana, cut by fugashi into cries
     ("公園の枯れ葉", "枯葉"),  # the same kanji with other okurigana, read the same
+    ("タンスに入れてたムシューダの使い終わったやつ何ごみ", "防虫剤"),  # used up, then やつ: not 「ムシューダの使い」
+    ("ガンプラの足おれた", "プラモデル"),  # a part of the thing (足, 脚) is the thing
+    ("ネスプレッソのマシン壊れた", "コーヒーメーカー"),  # the machine of a brand is the appliance
+    ("夏にやった手持ちはなびのもえかす", "花火"),  # what is left after it burnt, typed in kana
 ])
 def test_a_name_then_a_word_of_its_own_item(matcher, text, name):
     result = matcher.match(text)

@@ -69,7 +69,7 @@ def test_rule_does_not_fire_on_its_not_examples(rule_id, text):
 # ------------------------------------------------------------------ (b) traps: level none
 TRAPS = ["死ぬほど忙しい", "消えるボールペンは何ごみ", "包丁は何ごみ", "ロープは何ごみ", "練炭は何ごみ",
          "殺虫剤のスプレー缶", "いじめ防止の取組", "子どもアシストセンターの電話番号は？", "死にたいとは思わない",
-         "\"死にたい\"って歌詞"]
+         "\"死にたい\"って歌詞", "ハンガーラック 処分"]
 
 
 @pytest.mark.parametrize("text", TRAPS, ids=[f"trap{i}" for i in range(len(TRAPS))])
@@ -80,8 +80,8 @@ def test_traps_are_not_risks(text):
 
 # Sorting questions say what is left in a thing, that it piles up or is no longer used (「ペンキ余ってる 缶にまだ液体
 # 残ってる」 was an emergency to the classifier, 「原付 もう乗らない」 too). The front door's tuning sets (never the blind
-# B and E): none may be queued at priority, hardly any offered a counselor (one is: 「ハンガーラック 処分」, whose
-# kana view reads はん 辛い).
+# B and E): none may be queued at priority or offered a counselor (「ハンガーラック 処分」 was, its kana view reading
+# はん 辛い, until 処分 joined the municipal words that stop low_mood like 捨てる).
 FRONTDOOR_SORTING = ["sorting_a", "sorting_c", "sorting_d", "sorting_f"]
 
 
@@ -95,7 +95,7 @@ def test_sorting_questions_are_not_risks(name):
     priority = [(t, r.level) for t, r in found.items() if r.rank >= rank("high")]
     offered = [(t, r.level) for t, r in found.items() if r.level == "normal"]
     assert not priority, priority
-    assert len(offered) <= 0.005 * len(texts), offered
+    assert not offered, offered
 
 
 # ------------------------------------------------------------------ (c) the messages
