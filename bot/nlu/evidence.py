@@ -83,7 +83,8 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|たまり|たまる|溜まる|のみおわ|飲み終わ|たべおわ|食べ終わ|からっぽ|空っぽ|捨てていい|すてていい"
                            r"|(飲ん|のん|食べ|たべ)だ?(あと|後)|われて|わっちゃ|かれちゃ|あらっ|洗っ|ボサボサ|ぼさぼさ"
                            # outgrown (「メガネ度あわなくなった」「くつ サイズ合わない」), one of a pair lost (「ピアス 片方なくした」)
-                           r"|合わなくな|あわなくな|(サイズ|度)が?(合わ|あわ)|片方|かたほう|片っぽ|かたっぽ|燃えかす|もえかす|燃えがら|もえがら")
+                           r"|合わなくな|あわなくな|(サイズ|度)が?(合わ|あわ)|片方|かたほう|片っぽ|かたっぽ|燃えかす|もえかす|燃えがら|もえがら"
+                           r"|びりびり|ビリビリ")
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
@@ -294,7 +295,22 @@ def sorting_question(text: str) -> bool:
     if sure and _named_then_described(plain, found.phrase):
         return True
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
-    return (sure or short_and_close) and len(plain) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
+    return (sure or short_and_close) and len(_unmodified(plain)) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
+
+
+def _unmodified(plain: str) -> str:
+    """``plain`` less the words in front that only say whose or which it is (question_patterns.yml leading and
+    modifiers: 「ちっちゃいころの」): they do not make a name a sentence."""
+    from bot.knowledge.garbage_knowledge import matcher
+
+    patterns, previous = matcher().patterns, None
+    while plain != previous:
+        previous = plain
+        for pattern in (patterns.leading, patterns.modifiers):
+            cut = pattern.match(plain)
+            if cut and 0 < cut.end() < len(plain):
+                plain = plain[cut.end():]
+    return plain
 
 
 def _named_by_the_guide(norm: str, phrase: str) -> bool:
