@@ -46,6 +46,10 @@ EMERGENCY_STAY = "すぐに相談員につなぎます。ここで待ってい�
 HIGH_RISK = "話してくれてありがとうございます。相談員（相談を聞く専門のスタッフ）におつなぎします。"
 NORMAL_RISK = ("話してくれてありがとうございます。このチャットで、相談員（相談を聞く専門のスタッフ）と話せます。"
                "名前を言わなくても大丈夫です。")
+# A worry only the classifier saw (no rule fired: 「えんぴつけずり こわれた」 may be a garbage question): the menu also
+# offers this; tapped or typed (「ちがう」「ごみの質問」), the held message goes to the assistant after all.
+NOT_A_WORRY_BUTTON = {"title": "ごみ・市の質問でした", "payload": "/not_a_worry"}
+NOT_A_WORRY_LOST = "ごめんなさい、どのご質問だったかわからなくなりました。もう一度送ってください。"
 HOTLINES_24H = ("24時間いつでも話せる窓口：24時間子供SOSダイヤル 0120-0-78310（無料）、"
                 "北海道いのちの電話 011-231-4343。")
 INTAKE_AGE_OPTIONS = ["小学生", "中学生", "高校生", "19歳以上", "答えない"]

@@ -4,6 +4,8 @@
                counseling queue, an alert (sound + banner) to every online counselor and supervisor.
     high       numbers, counseling queue ahead of normal, counselors alerted.
     normal     the counseling menu (「相談員と話す」); a direct request (「相談員さんと話したい」) queues at once.
+               Where only the classifier saw a worry, also 「ごみ・市の質問でした」: the message then goes to the
+               assistant after all (the youth said it was no worry).
 
 In every state: a chat a general clerk owns → the clerk and the supervisors are alerted and offered a
 transfer to counseling (the youth sees the numbers on emergency); a chat a counselor owns → its risk rises
@@ -104,8 +106,11 @@ class CounselingDesk:
             return shown + await self._open(conversation, found.level, rose, intake=found.level != "emergency")
         if requested or "asks_for_counselor" in found.rules:
             return await self._open(conversation, found.level if level else "normal", rose, intake=True)
-        # A worry (normal): the counseling menu, the text never goes to the engine.
-        return await self._say(conversation.id, texts.NORMAL_RISK, buttons=[texts.COUNSELOR_BUTTON])
+        # A worry (normal): the counseling menu, the text never goes to the engine — unless the youth says it was
+        # a question for the city, where only the classifier saw a worry (gateway/handoff/router.py NOT_A_WORRY).
+        only_classifier = found.rules == ("classifier",)
+        return await self._say(conversation.id, texts.NORMAL_RISK,
+                               buttons=[texts.COUNSELOR_BUTTON, *([texts.NOT_A_WORRY_BUTTON] if only_classifier else [])])
 
     async def while_waiting(self, conversation: Conversation, found: Triage, text: str) -> Optional[List["BotMessage"]]:
         """A message while the chat waits for a person; None when nothing special applies."""

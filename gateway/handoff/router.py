@@ -19,6 +19,8 @@ adult who wants the city's 市民相談: the router asks which (``WHICH_CONSULTA
 「市の手続き・サービス」, tapped or typed: 「悩み」「学校のこと」「中学生」 / 「手続きのこと」「大人です」). Asked
 again, or answered with a worry, it is a request for a counselor; so is 「相談したい」 in a chat that has already
 been on the counseling path (a worry earlier, a counseling session) or right after a counselor's button.
+A worry only the classifier saw (「えんぴつけずり こわれた」) also offers 「ごみ・市の質問でした」 (``NOT_A_WORRY``, tapped
+or typed 「ちがう」): the message held right before goes to the engine after all.
     staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
                     never speaks.
 
@@ -67,6 +69,11 @@ TYPED_CANCEL = re.compile(r"(?:キャンセル|きゃんせる|取り?消し|と
 # or a short yes when that button was the only one of the last message (a yes to an offer — but not
 # 「大丈夫です」, which to an offer means "no, thank you").
 BUTTON_TITLES = {texts.HUMAN_BUTTON["title"]: REQUEST_HUMAN, texts.COUNSELOR_BUTTON["title"]: REQUEST_COUNSELOR}
+# 「ごみ・市の質問でした」 (a worry only the classifier saw): the held message goes to the engine after all. Typed: the
+# title, or a short 「ちがう」「ごみの質問です」 when the last message offered it.
+NOT_A_WORRY = texts.NOT_A_WORRY_BUTTON["payload"]
+TYPED_NOT_A_WORRY = re.compile(r"(?:ちがう|ちがいます|違う|違います|ちゃう|そうじゃない|そうじゃないです|"
+                               r"(?:ごみ|ゴミ|市|手続き|分別)の(?:質問|こと|話)|質問(?:です|でした|だよ)?)(?:です|でした|だよ|よ|ね)*")
 TYPED_YES = re.compile(r"(?:はい|はーい|うん|ええ|おう|お願い(?:します|いたします)?|おねがい(?:します)?|ok|おけ|"
                        r"おっけー|オッケー|よろしく(?:お願いします|おねがいします)?|そうします|"
                        r"話したい|話します|はなしたい|つないで(?:ください)?|つなげて(?:ください)?|相談したい|相談します)+"
@@ -226,6 +233,8 @@ class Router:
             text = await self._typed_button(conversation, text)
         if text == REQUEST_HUMAN and found.level == "none":
             return Turn(await self.request_human(conversation, "general", "user_request"))
+        if text == NOT_A_WORRY and found.level == "none":
+            return await self._not_a_worry(conversation, channel, metadata)
         if text == REQUEST_COUNSELOR or found.level != "none":
             metrics.outcome("counseling")
             return Turn(await self._counseling(conversation, found, requested=text == REQUEST_COUNSELOR))
@@ -277,10 +286,16 @@ class Router:
             return BUTTON_TITLES[folded]
         if folded == fold(FAQ_BUTTON["title"]):
             return FAQ_BUTTON["payload"]
+        if folded == fold(texts.NOT_A_WORRY_BUTTON["title"]):
+            return NOT_A_WORRY
         short = len(folded) <= 20
-        if not TYPED_YES.fullmatch(folded) and not (short and any(w in folded for w in WHICH_CITY_WORDS + WHICH_COUNSELOR_WORDS)):
+        not_a_worry = bool(TYPED_NOT_A_WORRY.fullmatch(folded))
+        if not TYPED_YES.fullmatch(folded) and not not_a_worry \
+                and not (short and any(w in folded for w in WHICH_CITY_WORDS + WHICH_COUNSELOR_WORDS)):
             return text
         titles = await run_db(self._last_buttons, conversation.id)
+        if titles == [texts.COUNSELOR_BUTTON["title"], texts.NOT_A_WORRY_BUTTON["title"]]:  # the menu of a worry
+            return NOT_A_WORRY if not_a_worry else REQUEST_COUNSELOR if TYPED_YES.fullmatch(folded) else text
         if titles == [b["title"] for b in WHICH_BUTTONS]:
             if not short or any(w in folded for w in WHICH_TOPIC_WORDS):
                 return text
@@ -288,6 +303,28 @@ class Router:
                 return FAQ_BUTTON["payload"]
             return REQUEST_COUNSELOR if any(w in folded for w in WHICH_COUNSELOR_WORDS) else text
         return BUTTON_TITLES.get(titles[0], text) if len(titles) == 1 and TYPED_YES.fullmatch(folded) else text
+
+    async def _not_a_worry(self, conversation: Conversation, channel: str,
+                           metadata: Optional[Dict[str, Any]]) -> Turn:
+        """The youth said the message only the classifier took for a worry was a question for the city: it goes to
+        the engine after all (stored as it was, protected). Without that message right before, they are asked
+        to send it again."""
+        held = await run_db(self._held_question, conversation.id)
+        if held is None:
+            return Turn(await self._say(conversation.id, texts.NOT_A_WORRY_LOST), conversation.counseling)
+        logger.info("not a worry conv=%s: the held message goes to the engine", conversation_ref(conversation.id))
+        return await self._to_engine(conversation, held, channel, {**(metadata or {}), "triage": "none"})
+
+    def _held_question(self, conversation_id: str) -> Optional[str]:
+        """The user's message the worry's menu with 「ごみ・市の質問でした」 answered, when that menu was the last thing
+        shown before the latest message; else None."""
+        shown = [m for m in self.store.transcript(conversation_id, show_protected=True)[:-1] if m["kind"] == "text"]
+        if len(shown) < 2 or shown[-1]["sender"] not in ("bot", "system") or shown[-2]["sender"] != "user":
+            return None
+        found = _BUTTONS_LINE.search(shown[-1]["text"] or "")
+        if not found or texts.NOT_A_WORRY_BUTTON["title"] not in found.group("titles"):
+            return None
+        return shown[-2]["text"]
 
     async def _counseling(self, conversation: Conversation, found: Triage, requested: bool) -> List[BotMessage]:
         """The bot had the chat and the counseling desk takes the message; a request for 相談 and nothing else

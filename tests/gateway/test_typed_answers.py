@@ -7,6 +7,8 @@ gateway/counseling/desk.py), and what typing instead of tapping must do:
     ENGINE_DOWN + 「担当者と話す」                 the title, or 「はい」 / 「お願いします」 → the general queue
     the engine's fallback + 「担当者と話す」 among others   the title → the queue; 「はい」 alone is no choice
     a worry (NORMAL_RISK) + 「相談員と話す」        the title, or 「はい」 / 「話したい」 → the counseling queue
+    a worry only the classifier saw + 「ごみ・市の質問でした」 too   the title, 「ちがう」「ごみの質問です」 → the held
+                                                message to the engine after all; 「はい」 still → a counselor
     the engine's counseling menu + 「相談員と話す」  the same
     the intake's age and topic options          「15歳」「中2」「かぞく」「ともだち」, 「いいえ」 to skip
     waiting: 「取り消すときは「キャンセル」と」     「キャンセルします」「取り消してください」 → back to the bot
@@ -25,6 +27,8 @@ from gateway import texts
 from tests.gateway.conftest import HTTP, GatewayProcess, free_port
 
 WORRY = "学校でいじめられてる"  # triage: normal (data/counseling/triage.yml's own example)
+# a child's garbage question the triage's classifier alone takes for a worry (normal; checked in the tests below)
+CLASSIFIER_WORRY = "えんぴつけずり こわれた"
 FALLBACK = [{"text": "申し訳ありません、うまく理解できませんでした。", "buttons": [
     {"title": "担当者と話す", "payload": "/request_human"}, {"title": "よくある質問", "payload": "/menu_faq"},
     {"title": "ごみの出し方", "payload": "/menu_garbage"}]}]
@@ -113,6 +117,52 @@ def test_a_worry_the_counselor_offer_typed(gw, engine, typed):
     assert "番目" in shown
     assert (citizen.row()["owner"], citizen.row()["queue"]) == ("queued", "counseling")
     assert sent_to_engine(engine, citizen) == []  # counseling never reaches the engine
+
+
+def _classifier_alone_says_normal(text: str) -> None:
+    from gateway.counseling.classifier import assess
+
+    found = assess(text)
+    assert (found.level, found.rules) == ("normal", ("classifier",)), f"pick another message: {found}"
+
+
+@pytest.mark.parametrize("answer", ["/not_a_worry", "ごみ・市の質問でした", "ちがう", "ちがいます", "ごみの質問です"])
+def test_a_worry_only_the_classifier_saw_can_be_a_question_after_all(gw, engine, answer):
+    _classifier_alone_says_normal(CLASSIFIER_WORRY)
+    citizen = Citizen(gw)
+    menu = citizen.say(CLASSIFIER_WORRY)
+    assert menu[-1]["text"] == texts.NORMAL_RISK
+    assert [b["title"] for b in menu[-1]["quick_replies"]] == ["相談員と話す", "ごみ・市の質問でした"]
+    assert sent_to_engine(engine, citizen) == []  # held until the youth says it was no worry
+    assert citizen.say(answer)[0]["text"] == f"echo:{CLASSIFIER_WORRY}"
+    assert sent_to_engine(engine, citizen) == [CLASSIFIER_WORRY]
+    assert citizen.row()["owner"] == "bot"
+
+
+def test_a_worry_only_the_classifier_saw_a_yes_is_still_a_counselor(gw, engine):
+    citizen = Citizen(gw)
+    citizen.say(CLASSIFIER_WORRY)
+    shown = " ".join(m.get("text", "") for m in citizen.say("はい"))
+    assert "番目" in shown and citizen.row()["queue"] == "counseling"
+    assert sent_to_engine(engine, citizen) == []
+
+
+def test_a_worry_a_rule_found_is_never_sent_on(gw, engine):
+    """A worry the rules found (「学校でいじめられてる」) gets no 「ごみ・市の質問でした」: the payload sent anyway finds
+    no held question, and the worry never reaches the engine."""
+    citizen = Citizen(gw)
+    assert [b["title"] for b in citizen.say(WORRY)[-1]["quick_replies"]] == ["相談員と話す"]
+    assert citizen.say("/not_a_worry")[0]["text"] == texts.NOT_A_WORRY_LOST
+    citizen.say("ちがう")  # a word of its own, as typed
+    assert WORRY not in sent_to_engine(engine, citizen)
+
+
+def test_not_a_worry_later_in_the_chat_sends_nothing_old(gw, engine):
+    citizen = Citizen(gw)
+    citizen.say(CLASSIFIER_WORRY)
+    citizen.say("こんにちは")
+    assert citizen.say("/not_a_worry")[0]["text"] == texts.NOT_A_WORRY_LOST
+    assert CLASSIFIER_WORRY not in sent_to_engine(engine, citizen)
 
 
 @pytest.mark.parametrize("typed", ["大丈夫です", "いいえ"])
