@@ -244,7 +244,19 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
 
 
 def load_synonyms(path: Path = SYNONYMS_FILE) -> Dict[str, List[str]]:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    """A synonyms file; a word written twice is an error (YAML would keep the last one silently)."""
+    return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_UniqueKeys) or {}
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ValueError(f"{key!r} is written twice ({key_node.start_mark})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class _SubstringIndex:

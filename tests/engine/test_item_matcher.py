@@ -158,6 +158,17 @@ def test_synonyms_are_data_and_name_real_items(items):
     assert not {w: n for w, n in wrong.items() if n}, "synonyms.yml names items the dictionary does not have"
 
 
+def test_a_word_written_twice_in_a_synonyms_file_is_an_error(tmp_path):
+    """YAML keeps the last of two equal keys silently: two values for one word would hide one."""
+    from bot.knowledge.item_matcher import load_synonyms
+
+    twice = tmp_path / "synonyms.yml"
+    twice.write_text("カセットガス: [カセットボンベ]\nテレビ台: [テレビ台]\nカセットガス: [ガスボンベ]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="カセットガス"):
+        load_synonyms(twice)
+    assert load_synonyms(SYNONYMS_FILE)  # the repository's files load
+
+
 def test_question_patterns_are_data():
     patterns = yaml.safe_load(PATTERNS_FILE.read_text(encoding="utf-8"))
     assert {"question_markers", "leading", "trailing", "modifiers", "no_item", "materials"} <= set(patterns)
