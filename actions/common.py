@@ -25,7 +25,10 @@ def is_counseling(tracker: Tracker, text: str = "") -> bool:
 
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     folded = normalize_text(text or tracker.latest_message.get("text") or "")
-    return intent == "menu_counseling" or any(word in folded for word in DISTRESS)
+    # a message the triage took for a worry, sent on because the youth said it was a question for the city
+    # (gateway/handoff/router.py ``_not_a_worry``): answered, never logged
+    flagged = (tracker.latest_message.get("metadata") or {}).get("flagged_by_triage") is True
+    return flagged or intent == "menu_counseling" or any(word in folded for word in DISTRESS)
 
 
 def channel_of(tracker: Tracker) -> str:

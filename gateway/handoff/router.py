@@ -313,7 +313,9 @@ class Router:
         if held is None:
             return Turn(await self._say(conversation.id, texts.NOT_A_WORRY_LOST), conversation.counseling)
         logger.info("not a worry conv=%s: the held message goes to the engine", conversation_ref(conversation.id))
-        return await self._to_engine(conversation, held, channel, {**(metadata or {}), "triage": "none"})
+        # flagged_by_triage: the engine answers it but keeps it out of its unanswered-question log (actions/common.py)
+        return await self._to_engine(conversation, held, channel,
+                                     {**(metadata or {}), "triage": "none", "flagged_by_triage": True})
 
     def _held_question(self, conversation_id: str) -> Optional[str]:
         """The user's message the worry's menu with 「ごみ・市の質問でした」 answered, when that menu was the last thing

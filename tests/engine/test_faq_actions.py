@@ -123,3 +123,16 @@ def test_counseling_words_never_reach_the_unanswered_log(assistant_db, text, int
     run(ActionFallback(), tracker(text, intent=intent))
     from common import unanswered
     assert all(r["text"] != text for r in unanswered.rows(include_resolved=True))
+
+
+def test_a_message_the_triage_flagged_is_answered_but_never_logged(assistant_db):
+    """「ごみ・市の質問でした」 (gateway/handoff/router.py): the youth said the worry was a question; it reaches the engine
+    with ``flagged_by_triage`` and stays out of the unanswered log. The same text without the flag is logged."""
+    from common import unanswered
+    text = "ふもふもがこわれた"
+    flagged = tracker(text)
+    flagged.latest_message["metadata"]["flagged_by_triage"] = True
+    run(ActionFallback(), flagged)
+    assert all(r["text"] != text for r in unanswered.rows(include_resolved=True))
+    run(ActionFallback(), tracker(text))
+    assert any(r["text"] == text for r in unanswered.rows(include_resolved=True))

@@ -136,6 +136,8 @@ def test_a_worry_only_the_classifier_saw_can_be_a_question_after_all(gw, engine,
     assert sent_to_engine(engine, citizen) == []  # held until the youth says it was no worry
     assert citizen.say(answer)[0]["text"] == f"echo:{CLASSIFIER_WORRY}"
     assert sent_to_engine(engine, citizen) == [CLASSIFIER_WORRY]
+    held = next(r for r in engine.received if r["sender"].startswith(citizen.id) and r["message"] == CLASSIFIER_WORRY)
+    assert held["metadata"]["flagged_by_triage"] is True  # the engine keeps it out of its unanswered log
     assert citizen.row()["owner"] == "bot"
 
 
