@@ -268,6 +268,16 @@ def guide_categories() -> Set[str]:
     return set(yaml.safe_load((ROOT / "data" / "garbage" / "categories.yml").read_text(encoding="utf-8"))["categories"])
 
 
+@lru_cache(maxsize=1)
+def guide_names() -> Dict[str, str]:
+    """The sorting guide's own names of a category (gomi_sep.csv: 市が収集しないごみ, スプレー缶) as the assistant states
+    them (the dictionary's: 市で収集しないもの), from data/garbage/categories.yml ``rules_from``: a set written from the
+    guide may name a category so."""
+    categories = yaml.safe_load((ROOT / "data" / "garbage" / "categories.yml").read_text(encoding="utf-8"))["categories"]
+    return {guide: name for name, c in categories.items() if not c.get("rule_titles")
+            for guide in c.get("rules_from") or [] if guide != name}
+
+
 def stated_categories(replies: List[Dict], types: Dict[str, str]) -> List[str]:
     """The categories an answer states, in order: 【…】 in an item answer, or a category's FAQ answer."""
     known = set(types.values()) | guide_categories()
@@ -286,7 +296,8 @@ def score_sorting(entry: Dict, replies: List[Dict], types: Dict[str, str]) -> st
     if entry.get("ambiguous"):
         return "right" if not stated and _payloads(replies) else "wrong"
     expected = {types.get(entry["item"])} if entry.get("item") else \
-        {types.get(i) for i in entry.get("items") or []} if entry.get("items") else {entry.get("category")}
+        {types.get(i) for i in entry.get("items") or []} if entry.get("items") else \
+        {guide_names().get(entry.get("category"), entry.get("category"))}
     if not stated:
         return "asked" if _payloads(replies) else "wrong"
     return "right" if stated[0] in expected else "wrong"

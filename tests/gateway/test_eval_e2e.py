@@ -28,6 +28,14 @@ def test_sorting_reads_the_category_the_answer_states():
     assert score_sorting(entry, [], TYPES) == "silent"
 
 
+def test_a_category_named_as_the_sorting_guide_names_it():
+    """gomi_sep.csv says 市が収集しないごみ where the assistant (the dictionary) says 市で収集しないもの."""
+    entry = {"q": "ボタン電池どこに出すの", "category": "市が収集しないごみ"}
+    assert score_sorting(entry, said("「ボタン電池」は【市で収集しないもの】です。"), TYPES) == "right"
+    assert score_sorting(entry, said("「ボタン電池」は【燃やせないごみ】です。"), TYPES) == "wrong"
+    assert score_sorting({"q": "x", "category": "スプレー缶"}, said("「x」は【スプレー缶・カセットボンベ】です。"), TYPES) == "right"
+
+
 def test_sorting_unknown_and_ambiguous():
     assert score_sorting({"q": "x", "unknown": True}, said("見つかりませんでした。"), TYPES) == "right"
     assert score_sorting({"q": "x", "unknown": True}, said("「x」は【燃やせるごみ】です。"), TYPES) == "wrong"
