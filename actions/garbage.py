@@ -20,9 +20,10 @@ from bot.nlu.morphology import analyze
 from bot.nlu.evidence import DISPOSAL_STRONG, category_how_question, guessed_categories, named_category
 from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
-from bot.knowledge.item_matcher import FOUND_MARGIN, FOUND_MIN, MAIN_WORD, SHORT_TYPO
+from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, MAIN_WORD, SHORT_TYPO
 from bot.knowledge.faq_retriever import current_retriever
-from bot.knowledge.garbage_knowledge import guide_matcher, guide_named, guide_rule, guide_word_in, matcher, store
+from bot.knowledge.garbage_knowledge import (guide_matcher, guide_named, guide_names_whole, guide_rule, guide_word_in,
+                                             matcher, store)
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +223,15 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
             by_category.setdefault(candidate.item.category, []).append(candidate.item)
         for first, *others in by_category.values():
             answer_item(dispatcher, first, also=others)
+        return True
+    guide_whole = guide_names_whole(result.phrase) if result.phrase else None
+    rule = guide_matcher()[1][guide_whole] if guide_whole else None
+    if rule and not (result.candidates and (result.candidates[0].score >= EXACT_READING
+                                            or result.candidates[0].item.category == store().category(rule.category).name)):
+        # 「シュレッダーくず」「シュレッダーの紙」: the guide names the whole phrase (shredded paper, 雑がみ), the dictionary
+        # only a part of it (the machine, 燃やせないごみ); where both say the same category, the dictionary's item
+        # is the closer answer (「化粧品のガラスびん」 → 化粧品のびん)
+        answer_rule(dispatcher, result.phrase, rule)
         return True
     if result.status == "found" or (result.status == "ambiguous" and (one_category(result.candidates)
                                                                       or one_category(leaders(result.candidates)))):

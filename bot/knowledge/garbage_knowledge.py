@@ -103,6 +103,16 @@ def guide_named(phrase: str, at_least: float) -> Optional[str]:
     return None
 
 
+def guide_names_whole(phrase: str) -> Optional[str]:
+    """The guide's example the whole phrase names, read exactly (its words or guide_synonyms.yml: 「シュレッダーくず」
+    → シュレッダーにより裁断した紙), else None; no end of the phrase alone (see guide_named)."""
+    guide, _ = guide_matcher()
+    found = guide.match(phrase) if phrase else None
+    if found and found.status == "found" and found.candidates[0].score >= EXACT_READING:
+        return found.candidates[0].item.name
+    return None
+
+
 def _word_ends(phrase: str) -> List[str]:
     """The ends of ``phrase`` that begin at a word (not at a particle), longest first, of two characters or more."""
     from bot.nlu.morphology import analyze

@@ -93,12 +93,26 @@ def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp
     # the words before say whose or which: 「ばんごはんの」 (のこし has an の of its own), 「ゆで」
     ("ばんごはんの食べのこし どうすてる", "燃やせるごみ", "台所のごみ"),
     ("ゆでたまごのからって何ごみ", "燃やせるごみ", "台所のごみ"),
+    # the guide names the whole phrase, the dictionary only a part (シュレッダー, the machine: 燃やせないごみ)
+    ("シュレッダーくず", "雑がみ", "シュレッダーにより裁断した紙"),
+    ("シュレッダーの紙", "雑がみ", "シュレッダーにより裁断した紙"),
+    ("シュレッダーにかけた紙くず、何で出せばいい", "雑がみ", "シュレッダーにより裁断した紙"),
 ])
 def test_what_only_the_sorting_guide_names_gets_its_category(text, category, rule):
     """The dictionary has no 卵の殻 or レシート; the city's sorting guide (gomi_sep.csv) names them."""
     from actions.garbage import ActionGarbageCategory
     messages, _ = run(ActionGarbageCategory(), tracker(text))
     assert f"【{category}】" in messages[0]["text"] and rule in messages[0]["text"]
+
+
+@pytest.mark.parametrize("text, name, category", [
+    ("シュレッダーの捨て方", "シュレッダー", "燃やせないごみ"),  # the machine itself
+    ("化粧品のガラスびん", "化粧品のびん", "びん・缶・ペットボトル"),  # guide and dictionary agree: the dictionary's item
+])
+def test_the_dictionary_answers_where_the_guide_says_nothing_else(text, name, category):
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker(text))
+    assert messages[0]["text"].startswith(f"「{name}」は【{category}】です"), messages[0]["text"]
 
 
 def test_a_dictionary_item_is_never_read_through_the_guide_s_words():
