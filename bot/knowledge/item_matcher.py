@@ -1108,8 +1108,9 @@ def _pos(m: Morpheme) -> str:
 
 
 def without_notes(norm: str) -> str:
-    """The normalised text without what the citizen put in brackets (「ドライバー(ネジ回し)」 → 「ドライバー」)."""
-    return _NOTE.sub("", norm).strip()
+    """The normalised text without what the citizen put in brackets (「ドライバー(ネジ回し)」 → 「ドライバー」); a note
+    inside the text leaves a space (「ひげそり(電気の)充電できなくなった」 → 「ひげそり 充電…」, not 「ひげそり充電」)."""
+    return re.sub(r"\s{2,}", " ", _NOTE.sub(" ", norm)).strip()
 
 
 _CLAUSE_ENDS = {"動詞", "助動詞"}

@@ -456,3 +456,11 @@ def test_a_word_in_kanji_is_no_loanwords_folded_reading(matcher):
     result = matcher.match("棚")
     assert all(c.item.name != "フライ返し" for c in result.candidates)
     assert result.status != "found" and any(c.item.name == "本棚" for c in result.candidates)  # asked which shelf
+
+
+def test_a_note_inside_the_text_leaves_a_space():
+    """「ひげそり(電気の)充電できなくなった」 read 「ひげそり充電」 (no item): the note parted two words."""
+    from bot.knowledge.item_matcher import without_notes
+    assert without_notes("ひげそり(電気の)充電できなくなった") == "ひげそり 充電できなくなった"
+    assert without_notes("ドライバー(ネジ回し)") == "ドライバー"
+    assert without_notes("タイヤ4本(ホイールなし) 捨てたい") == "タイヤ4本 捨てたい"
