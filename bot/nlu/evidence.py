@@ -282,6 +282,8 @@ def sorting_question(text: str) -> bool:
         return False  # disposal word: 「〇〇の手続き…」-like questions name things too
     if weak and sure:
         return True
+    if weak and found.status == "ambiguous" and best >= FOUND_MIN and len(found.phrase) <= MAX_PHRASE:
+        return True  # 「プリンたべたあとの入れ物どうすんの」: 紙製 or プラ製, asked back
     if BROKEN.search(norm) and found.candidates[0].score >= CLOSE_ITEM and len(found.phrase) <= MAX_PHRASE:
         return True  # 「部活で使ってたバット折れた」: バット (金属製 or 木製) is asked back
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;

@@ -275,7 +275,9 @@ def test_another_municipality_stays_out_of_scope(official_city_data, text):
                                   # outgrown, one of a pair lost (the other one is left to throw away)
                                   "メガネ度あわなくなった", "くつ サイズ合わない", "100均のピアス 片方なくした",
                                   # words in front that only say which one do not make the name a sentence
-                                  "ちっちゃいころのほじょりんつきのじてんしゃ", "誕プレのつつみがみ びりびりにしちゃった"])
+                                  "ちっちゃいころのほじょりんつきのじてんしゃ", "誕プレのつつみがみ びりびりにしちゃった",
+                                  # variants of other categories with a weak word: asked back (紙製 or プラ製)
+                                  "プリンたべたあとの入れ物どうすんの", "車のタイヤチェーンいらなくなった"])
 def test_states_as_the_young_type_them(text):
     from bot.nlu.evidence import sorting_question
     assert sorting_question(text)
