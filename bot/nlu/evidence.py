@@ -84,7 +84,7 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|(飲ん|のん|食べ|たべ)だ?(あと|後)|われて|わっちゃ|かれちゃ|あらっ|洗っ|ボサボサ|ぼさぼさ"
                            # outgrown (「メガネ度あわなくなった」「くつ サイズ合わない」), one of a pair lost (「ピアス 片方なくした」)
                            r"|合わなくな|あわなくな|(サイズ|度)が?(合わ|あわ)|片方|かたほう|片っぽ|かたっぽ|燃えかす|もえかす|燃えがら|もえがら"
-                           r"|びりびり|ビリビリ")
+                           r"|びりびり|ビリビリ|(電池|でんち|充電|インク|電球|ガス)が?\s*(きれ|切れ)")
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"

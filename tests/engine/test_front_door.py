@@ -277,7 +277,8 @@ def test_another_municipality_stays_out_of_scope(official_city_data, text):
                                   # words in front that only say which one do not make the name a sentence
                                   "ちっちゃいころのほじょりんつきのじてんしゃ", "誕プレのつつみがみ びりびりにしちゃった",
                                   # variants of other categories with a weak word: asked back (紙製 or プラ製)
-                                  "プリンたべたあとの入れ物どうすんの", "車のタイヤチェーンいらなくなった"])
+                                  "プリンたべたあとの入れ物どうすんの", "車のタイヤチェーンいらなくなった",
+                                  "リモコンの単3でんち きれた"])  # a battery gone flat
 def test_states_as_the_young_type_them(text):
     from bot.nlu.evidence import sorting_question
     assert sorting_question(text)
