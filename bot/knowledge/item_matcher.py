@@ -124,6 +124,8 @@ _NAME_THEN_PART = re.compile(r"(.{2,}?)の([^\sの]{2,8})")
 _NO_THEN_KANJI = re.compile(r"([^\sの]{2,})の([\u3400-\u9fff]{1,2})")
 # A word typed in hiragana that fugashi may cut into pieces: after a relative clause, or after the last の
 _HIRAGANA_RUN = re.compile(r"(?![んっーゃゅょ])[ぁ-ゖー]{3,}(?=$|[\s、。,.!?！？])")  # a word, not 「んだけど」
+# Where on the thing a part sits, said between the two (what is on its surface: a label, a film, a sticker).
+_AROUND = re.compile(r"の(?:まわり|周り|外側|表面|側面)の(?=.)")
 _HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」), unless the
 # category is 大型ごみ, a service (「大型ごみのシール」)
@@ -438,6 +440,7 @@ class ItemMatcher:
             phrase = _cut_predicate(phrase)
         # 「ペットボトルのきゃっぷ」: a word in hiragana after の is read as typed in katakana (fugashi cuts hiragana into
         # particles: きゃっぷ vanished and the phrase was ペットボトル); readings fold kana, so nothing else changes
+        phrase = _AROUND.sub("の", phrase)  # 「ペットボトルのまわりのラベル」 is the bottle's label
         tail = _HIRAGANA_TAIL.search(phrase)
         if tail and _no_word_of_its_own(tail.group(2)):
             phrase = phrase[: tail.start(2)] + jaconv.hira2kata(tail.group(2))

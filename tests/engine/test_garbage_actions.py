@@ -97,6 +97,8 @@ def test_without_city_data_the_user_gets_an_apology_not_silence(monkeypatch, tmp
     ("シュレッダーくず", "雑がみ", "シュレッダーにより裁断した紙"),
     ("シュレッダーの紙", "雑がみ", "シュレッダーにより裁断した紙"),
     ("シュレッダーにかけた紙くず、何で出せばいい", "雑がみ", "シュレッダーにより裁断した紙"),
+    # where on the thing the part is, said between (「まわりの」), and the part typed in hiragana
+    ("ペットボトルのまわりのらべる はがしたやつ何ごみ", "容器包装プラスチック", "プラスチック製のふた・ラベル"),
 ])
 def test_what_only_the_sorting_guide_names_gets_its_category(text, category, rule):
     """The dictionary has no 卵の殻 or レシート; the city's sorting guide (gomi_sep.csv) names them."""
