@@ -70,8 +70,8 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_c": {"floor": 0.95, "target": 0.95},
     "sorting_d": {"floor": 0.94, "target": 0.95},  # 97.1 % measured (2026-12-02, fourteenth session)
     "sorting_f": {"floor": 0.94, "target": 0.95},  # 97.7 % measured (2026-12-02)
-    "sorting_g": {"floor": 0.91, "target": 0.95},  # 94.5 % measured (2026-12-02, fifteenth session; 77.5 % first run)
-    "sorting_h": {"floor": 0.84, "target": 0.95},  # 88.7 % (2026-12-02, fifteenth; children and teens; 64.0 % first)
+    "sorting_g": {"floor": 0.93, "target": 0.95},  # 96.0 % measured (2026-12-02, fifteenth session; 77.5 % first run)
+    "sorting_h": {"floor": 0.87, "target": 0.95},  # 91.3 % (2026-12-02, fifteenth; children and teens; 64.0 % first)
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.1 % measured (2026-12-02, fourteenth session)
     "sorting_e": {"floor": 0.85, "target": 0.95},  # 89.2 % measured (2026-12-02, fourteenth session)
     "faq_a": {"floor": 0.94, "target": 0.92},
@@ -85,8 +85,8 @@ FIGURES: Dict[str, Dict[str, float]] = {
 }
 BELOW_TARGET = {"sorting_b": "96.1 % measured blind (2026-12-02): about a point over the target",
                 "sorting_e": "89.2 % measured held out (2026-12-02)",
-                "sorting_g": "94.5 % (2026-12-02): new adults' wording",
-                "sorting_h": "88.7 % (2026-12-02): children's and teens' wording",
+                "sorting_g": "96.0 % (2026-12-02): about a point over the target",
+                "sorting_h": "91.3 % (2026-12-02): children's and teens' wording",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
