@@ -263,18 +263,21 @@ TOPIC_CATEGORIES = {"T09": "市で収集しないもの（家電4品目）", "T1
 
 
 @lru_cache(maxsize=1)
+def _categories() -> Dict[str, Dict]:
+    """data/garbage/categories.yml's categories."""
+    return yaml.safe_load((ROOT / "data" / "garbage" / "categories.yml").read_text(encoding="utf-8"))["categories"]
+
+
 def guide_categories() -> Set[str]:
     """Categories the assistant answers that the dictionary has no item for (筒型乾電池: the city's guide only)."""
-    return set(yaml.safe_load((ROOT / "data" / "garbage" / "categories.yml").read_text(encoding="utf-8"))["categories"])
+    return set(_categories())
 
 
-@lru_cache(maxsize=1)
 def guide_names() -> Dict[str, str]:
     """The sorting guide's own names of a category (gomi_sep.csv: 市が収集しないごみ, スプレー缶) as the assistant states
     them (the dictionary's: 市で収集しないもの), from data/garbage/categories.yml ``rules_from``: a set written from the
     guide may name a category so."""
-    categories = yaml.safe_load((ROOT / "data" / "garbage" / "categories.yml").read_text(encoding="utf-8"))["categories"]
-    return {guide: name for name, c in categories.items() if not c.get("rule_titles")
+    return {guide: name for name, c in _categories().items() if not c.get("rule_titles")
             for guide in c.get("rules_from") or [] if guide != name}
 
 

@@ -92,23 +92,19 @@ def guide_named(phrase: str, at_least: float) -> Optional[str]:
     """The guide's example the phrase names (its item name), read at ``at_least``; else the longest end of the phrase
     from a word on, named exactly: the words before say whose or which one (「プレゼントの包装紙」 → 包装紙・紙袋,
     「ばんごはんの食べのこし」 → 残飯, 「ゆでたまごのから」 → 卵の殻); else None."""
-    guide, _ = guide_matcher()
-    found = guide.match(phrase)
-    if found.status == "found" and found.candidates[0].score >= at_least:
-        return found.candidates[0].item.name
-    for tail in _word_ends(phrase):
-        found = guide.match(tail)
-        if found.status == "found" and found.candidates[0].score >= EXACT_READING:
-            return found.candidates[0].item.name
-    return None
+    return _guide_example(phrase, at_least) or next(
+        (named for named in map(guide_names_whole, _word_ends(phrase)) if named), None)
 
 
 def guide_names_whole(phrase: str) -> Optional[str]:
     """The guide's example the whole phrase names, read exactly (its words or guide_synonyms.yml: 「シュレッダーくず」
     → シュレッダーにより裁断した紙), else None; no end of the phrase alone (see guide_named)."""
-    guide, _ = guide_matcher()
-    found = guide.match(phrase) if phrase else None
-    if found and found.status == "found" and found.candidates[0].score >= EXACT_READING:
+    return _guide_example(phrase, EXACT_READING)
+
+
+def _guide_example(phrase: str, at_least: float) -> Optional[str]:
+    found = guide_matcher()[0].match(phrase) if phrase else None
+    if found and found.status == "found" and found.candidates[0].score >= at_least:
         return found.candidates[0].item.name
     return None
 

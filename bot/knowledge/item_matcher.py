@@ -446,6 +446,16 @@ class ItemMatcher:
             phrase = phrase[: tail.start(2)] + jaconv.hira2kata(tail.group(2))
         return phrase if self._names_something(phrase) else ""
 
+    def without_modifiers(self, text: str) -> str:
+        """``text`` less the words in front that only say whose or which it is (leading and modifiers:
+        「ちっちゃいころの」), as the item phrase is cut; the text itself when nothing else is left."""
+        stripped, previous = text, None
+        while stripped != previous:
+            previous = stripped
+            for pattern in (self.patterns.leading, self.patterns.modifiers):
+                stripped = _strip(stripped, pattern, at_start=True)
+        return stripped or text
+
     def _first_clause(self, phrase: str) -> str:
         """"殺虫剤のスプレー、使い切ったんだけど" → "殺虫剤のスプレー": after a comma or a space that is
         followed by a clause of its own (a verb, an adjective), the citizen says something about the item."""

@@ -297,22 +297,7 @@ def sorting_question(text: str) -> bool:
     if sure and _named_then_described(plain, found.phrase):
         return True
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
-    return (sure or short_and_close) and len(_unmodified(plain)) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
-
-
-def _unmodified(plain: str) -> str:
-    """``plain`` less the words in front that only say whose or which it is (question_patterns.yml leading and
-    modifiers: 「ちっちゃいころの」): they do not make a name a sentence."""
-    from bot.knowledge.garbage_knowledge import matcher
-
-    patterns, previous = matcher().patterns, None
-    while plain != previous:
-        previous = plain
-        for pattern in (patterns.leading, patterns.modifiers):
-            cut = pattern.match(plain)
-            if cut and 0 < cut.end() < len(plain):
-                plain = plain[cut.end():]
-    return plain
+    return (sure or short_and_close) and len(matcher().without_modifiers(plain)) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
 
 
 def _named_by_the_guide(norm: str, phrase: str) -> bool:
