@@ -110,6 +110,7 @@ _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?！？\n]+")
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
+_CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので)[、,\s]*")
 _CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)")
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
@@ -410,10 +411,12 @@ class ItemMatcher:
 
     # ---- questions ----
 
-    def extract_item_phrase(self, text: str, keep_no: bool = False) -> str:
+    def extract_item_phrase(self, text: str, keep_no: bool = False, cut: bool = True) -> str:
         """The words of ``text`` that name the item, normalised; "" when it names none
         ("ごみの出し方を教えて", "はい", "疲れた"). ``keep_no``: a の that begins the question marker is
-        kept as the end of the item ("ぴあの処分したい": ピアノ, not "ぴあ")."""
+        kept as the end of the item ("ぴあの処分したい": ピアノ, not "ぴあ"). ``cut=False``: the words as typed
+        before the question, no particles or predicates cut off their end (「画ようし」, whose よう・し read as
+        a verb)."""
         p = self.patterns
         # 「お茶っ葉が入ってた缶」 is 「お茶っ葉の缶」: what a container held names it (茶の缶, 果物かご)
         phrase = _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip()))  # 「納豆のいれもの」: 納豆の容器
@@ -429,7 +432,7 @@ class ItemMatcher:
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
         phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip()), "")
         phrase = self._first_clause(phrase)
-        previous = None
+        previous = None if cut else phrase
         while phrase != previous:
             previous = phrase
             for pattern in (p.trailing, p.counters):
@@ -551,6 +554,19 @@ class ItemMatcher:
                         and max((c.score for c in detail.candidates), default=0.0) < UNKNOWN_BELOW):
                     return first
         if result.status != "found":
+            # 「（何か）もういらないんだけど画ようし何ごみ」: after a clause that ends in けど/ので, the name the question
+            # asks about, when what came first names nothing
+            asked = _CLAUSE_THEN.split(normalize_text(text))[-1].strip()
+            if asked and asked != normalize_text(text).strip() and self.patterns.markers.search(asked):
+                other = self._match_sentence(asked, _relative=True)
+                if other.status == "found" and not other.inside:
+                    return other
+            # 「画ようし何ごみ」: kana the cuts took for a verb end a name typed half in kana, read exactly
+            typed = self.extract_item_phrase(text, cut=False)
+            if typed != phrase and typed.startswith(phrase) and _KANA.fullmatch(typed[len(phrase):]):
+                other = self._match_phrase(typed)
+                if other.status == "found" and other.candidates[0].score >= EXACT_READING:
+                    return other
             # 「ヘルメット 原付の」「子供用の椅子 プラスチックの」: what it is for or made of, said after the name
             if len(words) == 2 and words[1].endswith("の") and len(words[1]) >= 3:
                 other = self._match_phrase(words[1] + words[0])
@@ -583,6 +599,12 @@ class ItemMatcher:
             if kana_word and kana_word.group(2) in self.patterns.generic_heads:
                 other = self._match_phrase(kana_word.group(1))
                 if other.status == "found" and other.candidates[0].score >= MAIN_WORD:
+                    return replace(other, phrase=phrase)
+            # 「ちょうこくとうセット」: a word in hiragana, then a generic head in other letters, written together
+            head = _HIRAGANA_THEN_HEAD.search(phrase)
+            if head and head.group(2) in self.patterns.generic_heads:
+                other = self._match_phrase(phrase[: head.start(2)])
+                if other.status == "found":
                     return replace(other, phrase=phrase)
         if not _relative:
             # 「庭木を剪定した枝」「チェーンが切れた自転車」: a clause before the name describes it, and the name is
@@ -1208,6 +1230,7 @@ def _cut_predicate(phrase: str) -> str:
     return phrase[: (subjects[-1] if subjects else tail[0]).start].strip()
 
 
+_HIRAGANA_THEN_HEAD = re.compile(r"([ぁ-ゖー]{2})([ァ-ヺー一-龯]+)$")
 _KANA_THEN_HEAD = re.compile(r"([ぁ-ゖァ-ヺー]{2,})(?:の|\s+)(\S+)")
 _KANA_THEN_CLAUSE = re.compile(r"^([ぁ-ゖー]{2,})([\u3400-\u9fff々].*)$")
 

@@ -283,3 +283,13 @@ def test_the_guide_answers_the_word_after_the_last_no():
     from rasa_sdk.executor import CollectingDispatcher
     dispatcher = CollectingDispatcher()
     assert answer_from_guide(dispatcher, "誕生日プレゼントの包装紙") and "【雑がみ】" in dispatcher.messages[0]["text"]
+
+
+def test_names_only_alike_in_reading_are_offered_as_not_found_not_as_kinds_of_the_thing(official_data):
+    """「ルーター」 reads a little like カード類 and コーヒーがら及びフィルター: they are no kinds of a router."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("ルーター"))
+    assert "いくつかに分かれます" not in messages[0]["text"]
+    assert "見つかりませんでした。もしかして" in messages[0]["text"] and messages[0]["buttons"]
+    messages, _ = run(ActionGarbageCategory(), tracker("コップ"))  # real kinds of one thing are still asked so
+    assert "いくつかに分かれます" in messages[0]["text"]

@@ -464,3 +464,25 @@ def test_a_note_inside_the_text_leaves_a_space():
     assert without_notes("ひげそり(電気の)充電できなくなった") == "ひげそり 充電できなくなった"
     assert without_notes("ドライバー(ネジ回し)") == "ドライバー"
     assert without_notes("タイヤ4本(ホイールなし) 捨てたい") == "タイヤ4本 捨てたい"
+
+
+# ---- sixteenth session
+@pytest.mark.parametrize("text, name", [
+    ("図工のちょうこくとうセット いらない", "彫刻刀"),  # a word in hiragana, then a generic head written together
+    ("ふらいぱんセット", "フライパン"),
+    ("図工でつかったやつ もういらないんだけど画ようし何ごみ", "画用紙（絵を描いたもの、工作したものを含む）"),  # after けど, half in kana
+    ("画ようし何ごみ", "画用紙（絵を描いたもの、工作したものを含む）"),  # よう・し are no verb here
+])
+def test_kana_written_together_or_after_a_clause_still_names_the_item(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("引っ越すのでエアコンを外してもらったんだけど、本体はごみで出せる？", "エアコン"),  # found first: けど changes nothing
+    ("毛布　まだ使えるけどもういらない", "毛布"),
+    ("使用済みのおむつ、うんちはトイレに流したけどそのまま出していい？", "紙おむつ"),
+])
+def test_what_follows_kedo_is_read_only_when_what_came_first_names_nothing(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
