@@ -22,8 +22,8 @@ from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, MAIN_WORD, SHORT_TYPO
 from bot.knowledge.faq_retriever import current_retriever
-from bot.knowledge.garbage_knowledge import (guide_matcher, guide_named, guide_names_whole, guide_rule, guide_word_in,
-                                             matcher, store)
+from bot.knowledge.garbage_knowledge import (guide_example_read, guide_matcher, guide_named, guide_names_whole,
+                                             guide_rule, guide_word_in, matcher, store)
 
 logger = logging.getLogger(__name__)
 
@@ -227,10 +227,12 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
     guide_whole = guide_names_whole(result.phrase) if result.phrase else None
     rule = guide_matcher()[1][guide_whole] if guide_whole else None
     if rule and not (result.candidates and (result.candidates[0].score >= EXACT_READING
-                                            or result.candidates[0].item.category == store().category(rule.category).name)):
+                                            or any(c.item.category == store().category(rule.category).name
+                                                   for c in result.candidates))):
         # 「シュレッダーくず」「シュレッダーの紙」: the guide names the whole phrase (shredded paper, 雑がみ), the dictionary
         # only a part of it (the machine, 燃やせないごみ); where both say the same category, the dictionary's item
-        # is the closer answer (「化粧品のガラスびん」 → 化粧品のびん)
+        # is the closer answer (「化粧品のガラスびん」 → 化粧品のびん), and where one of the dictionary's variants has the
+        # guide's category the variants are asked (「まないた ふるい」: まな板 of wood is 燃やせるごみ, of other stuff not)
         answer_rule(dispatcher, result.phrase, rule)
         return True
     if result.status == "found" or (result.status == "ambiguous" and (one_category(result.candidates)
@@ -239,6 +241,11 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
         answer_item(dispatcher, result.candidates[0].item)
         return True
     norm = normalize_text(text)
+    guide_read = guide_example_read(result.phrase) if result.status == "ambiguous" else None
+    if guide_read and guide_read[1] >= FOUND_MIN and guide_read[1] >= result.candidates[0].score + FOUND_MARGIN:
+        # 「たん3 の でんち」: the guide reads it (単1～単5電池, 0.79) surer than the dictionary's only likeness (ゲーム機, 0.66)
+        answer_rule(dispatcher, result.phrase, guide_matcher()[1][guide_read[0]])
+        return True
     if result.status == "ambiguous" and len(result.candidates) == 1 and (
             result.candidates[0].score > SHORT_TYPO or DISPOSAL_STRONG.search(norm) or result.phrase == norm.strip()):
         # One close match (「ペットボルト」 → ペットボトル): answered, saying what it was read as; the

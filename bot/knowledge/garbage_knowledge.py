@@ -103,9 +103,15 @@ def guide_names_whole(phrase: str) -> Optional[str]:
 
 
 def _guide_example(phrase: str, at_least: float) -> Optional[str]:
+    found = guide_example_read(phrase)
+    return found[0] if found and found[1] >= at_least else None
+
+
+def guide_example_read(phrase: str) -> Optional[Tuple[str, float]]:
+    """The guide's example the phrase is read as, and how sure (「たん3 の でんち」 → 単1～単5電池, 0.79), or None."""
     found = guide_matcher()[0].match(phrase) if phrase else None
-    if found and found.status == "found" and found.candidates[0].score >= at_least:
-        return found.candidates[0].item.name
+    if found and found.status == "found":
+        return found.candidates[0].item.name, found.candidates[0].score
     return None
 
 

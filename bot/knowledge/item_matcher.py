@@ -108,10 +108,12 @@ _HIRAGANA = re.compile(r"[ぁ-ゖー]+")
 _KATAKANA = re.compile(r"[ァ-ヺ][ァ-ヺー]*")
 _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
-_SENTENCE_END = re.compile(r"[。!?！？\n]+")
+_SENTENCE_END = re.compile(r"[。!?！？\n\u2600-\u27bf\U0001f000-\U0001faff]+")  # an emoji ends a sentence too
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
-_CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので)[、,\s]*")
-_CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)")
+_SPACED_PARTICLE = re.compile(r"(?<=\S)[ \u3000]+(の|を|は|が|も|に|で|と)[ \u3000]+(?=\S)")
+_CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう))[、,\s]*")
+_CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)"
+                        r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
 # 「エナドリの缶」「ヤクルトのいれもの」「プッチンプリンのカップ」: a product, then what holds it
@@ -500,6 +502,7 @@ class ItemMatcher:
         return _pos(m) in ("名詞", "接尾辞") and m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
+        text = _SPACED_PARTICLE.sub(r"\1", text)  # 「プラスチック の まないた」: words spaced as a learner writes them
         notes = _NOTE.findall(normalize_text(text))
         if not notes or any(w in note for note in notes for w in self.patterns.materials):
             return self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
@@ -524,6 +527,13 @@ class ItemMatcher:
                 other = self._match_sentence(sentence)
                 if other.status == "found" and other.phrase == sentence.strip():  # the sentence is only a name
                     return other
+            if not result.phrase and len(sentences) > 1:
+                # 「ウィズユーカードが何枚か残っておりました。これは何ごみでしょうか。」: the question names nothing, the
+                # sentence before it says what
+                for sentence in reversed(sentences[:-1]):
+                    other = self._match_sentence(sentence)
+                    if other.status == "found" and not other.inside:
+                        return other
         return result
 
     def _match_sentence(self, text: str, _relative: bool = False) -> MatchResult:
@@ -561,6 +571,11 @@ class ItemMatcher:
                 other = self._match_sentence(asked, _relative=True)
                 if other.status == "found" and not other.inside:
                     return other
+                # 「扇風機が壊れたので引っ越しついでに捨てたい」: else the name is what the first clause is about
+                first = _CLAUSE_THEN.split(normalize_text(text))[0]
+                other = self._match_sentence(first, _relative=True)
+                if other.status == "found" and not other.inside:
+                    return other
             # 「画ようし何ごみ」: kana the cuts took for a verb end a name typed half in kana, read exactly
             typed = self.extract_item_phrase(text, cut=False)
             if typed != phrase and typed.startswith(phrase) and _KANA.fullmatch(typed[len(phrase):]):
@@ -568,10 +583,18 @@ class ItemMatcher:
                 if other.status == "found" and other.candidates[0].score >= EXACT_READING:
                     return other
             # 「ヘルメット 原付の」「子供用の椅子 プラスチックの」: what it is for or made of, said after the name
-            if len(words) == 2 and words[1].endswith("の") and len(words[1]) >= 3:
-                other = self._match_phrase(words[1] + words[0])
+            which = re.sub(r"の(ほう|方|やつ)$", "の", words[1]) if len(words) == 2 else ""  # 「プラのほう」
+            if which.endswith("の") and len(which) >= 3:
+                other = self._match_phrase(which + words[0])
                 if _STATUS_RANK[other.status] > _STATUS_RANK[result.status] and not other.inside:
                     return replace(other, phrase=phrase)
+            # 「セロテープ使い切った 芯」: a name, what became of it, then a part of it after a space: the name's part
+            if len(words) == 2 and len(words[1]) <= 4:
+                owner = self.extract_item_phrase(words[0])
+                if owner and owner != words[0]:
+                    other = self._match_phrase(f"{owner}の{words[1]}")
+                    if other.status == "found" and not other.inside:
+                        return replace(other, phrase=phrase)
             # 「エナドリの缶」「ヤクルトのいれもの」: a product's name, then its container; the dictionary's item for
             # the product is that container
             # 「VHSのテープ」「ケープのスプレー」: a name, then a word of its item's own name

@@ -293,3 +293,17 @@ def test_names_only_alike_in_reading_are_offered_as_not_found_not_as_kinds_of_th
     assert "見つかりませんでした。もしかして" in messages[0]["text"] and messages[0]["buttons"]
     messages, _ = run(ActionGarbageCategory(), tracker("コップ"))  # real kinds of one thing are still asked so
     assert "いくつかに分かれます" in messages[0]["text"]
+
+
+def test_the_guide_reads_a_dry_cell_surer_than_the_dictionarys_only_likeness(official_data):
+    """「たん3 の でんち」 read a little like ゲーム機 (0.66); the guide reads 単1～単5電池 (筒型乾電池) surer."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("たん3 の でんち つかった。なにごみ"))
+    assert "ゲーム機" not in messages[0]["text"] and "筒型乾電池" in messages[0]["text"], messages[0]["text"]
+
+
+def test_the_guide_does_not_answer_where_a_variant_of_the_dictionary_has_its_category(official_data):
+    """「まないた ふるい」: wooden boards are 燃やせるごみ (the guide's 木製品), others 燃やせないごみ: asked."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("まないた ふるい なにごみ"))
+    assert "【" not in messages[0]["text"] and len(messages[0]["buttons"]) >= 2, messages[0]["text"]

@@ -486,3 +486,24 @@ def test_kana_written_together_or_after_a_clause_still_names_the_item(matcher, t
 def test_what_follows_kedo_is_read_only_when_what_came_first_names_nothing(matcher, text, name):
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("ウィズユーカードがまだ何枚か残っておりました。これは何ごみでしょうか。", "ウィズユーカード"),  # the question names nothing
+    ("プラスチックのまな板、黒ずんだから新しくした。古いのは？", "まな板（木製・プラ製）"),
+    ("ビニールプール穴あいた😢何ごみ？", "プール（ビニール製遊具）"),  # an emoji ends a sentence
+    ("プラスチック の まないた なにごみ", "まな板（木製・プラ製）"),  # words spaced as a learner writes them
+    ("ヨーグルトのカップ プラのほう なにごみ", "ヨーグルトの容器・ふた（プラ製）"),  # which one, said after a space
+    ("扇風機が壊れたので引っ越しついでに捨てたい", "扇風機"),  # what the first clause is about
+    ("もう漬物を漬けなくなりましたので、漬け物石を捨てたいのですが。", "漬け物石"),  # のですが is no ので
+    ("セロテープ使い切った 芯は何ごみ", "セロハンテープの芯"),  # a part of the name said after a space
+    ("ピーラーの刃がさびた 何ごみ？", "皮むき器"),
+])
+def test_how_older_and_foreign_residents_write(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text", ["ありがとさんです🙏", "フライパンでピザ焼くコツある？🍕", "おやすみ😴"])
+def test_an_emoji_ending_a_sentence_makes_no_item_of_small_talk(matcher, text):
+    assert matcher.match(text).status == "unknown"
