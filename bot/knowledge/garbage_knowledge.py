@@ -116,7 +116,8 @@ def guide_example_read(phrase: str) -> Optional[Tuple[str, float]]:
 
 
 def _word_ends(phrase: str) -> List[str]:
-    """The ends of ``phrase`` that begin at a word (not at a particle), longest first, of two characters or more."""
+    """The ends of ``phrase`` that begin at a word (not at a particle), longest first, of two characters or more,
+    with no space inside: a space parts what was said of the thing (「セロテープ使い切った 芯」 is no 台所の芯)."""
     from bot.nlu.morphology import analyze
 
     ends, at = [], 0
@@ -124,7 +125,7 @@ def _word_ends(phrase: str) -> List[str]:
         at = phrase.find(word.text, at)
         if at < 0:
             break
-        if at > 0 and word.pos != "助詞" and len(phrase) - at >= 2:
+        if at > 0 and word.pos != "助詞" and len(phrase) - at >= 2 and not any(c.isspace() for c in phrase[at:]):
             ends.append(phrase[at:])
         at += len(word.text)
     return ends

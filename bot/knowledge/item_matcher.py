@@ -111,6 +111,7 @@ _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?！？\n\u2600-\u27bf\U0001f000-\U0001faff]+")  # an emoji ends a sentence too
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
 _SPACED_PARTICLE = re.compile(r"(?<=\S)[ \u3000]+(の|を|は|が|も|に|で|と)[ \u3000]+(?=\S)")
+_HIRAGANA_END = re.compile(r"[ぁ-ゖー]{4,}$")
 _CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう))[、,\s]*")
 _CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)"
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
@@ -582,6 +583,14 @@ class ItemMatcher:
                 other = self._match_phrase(typed)
                 if other.status == "found" and other.candidates[0].score >= EXACT_READING:
                     return other
+            # 「穴のあいたくつした」: a clause, then a name, both in hiragana: fugashi read くつ・し・た as a verb. The name
+            # begins after the clause's た/い and is read exactly
+            run = _HIRAGANA_END.search(typed)
+            for at in range(1, len(run.group(0)) - 2) if run else ():
+                if run.group(0)[at - 1] in "たい":
+                    other = self._match_phrase(run.group(0)[at:])
+                    if other.status == "found" and other.candidates[0].score >= EXACT_READING:
+                        return replace(other, phrase=typed)
             # 「ヘルメット 原付の」「子供用の椅子 プラスチックの」: what it is for or made of, said after the name
             which = re.sub(r"の(ほう|方|やつ)$", "の", words[1]) if len(words) == 2 else ""  # 「プラのほう」
             if which.endswith("の") and len(which) >= 3:

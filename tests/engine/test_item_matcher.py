@@ -498,6 +498,7 @@ def test_what_follows_kedo_is_read_only_when_what_came_first_names_nothing(match
     ("もう漬物を漬けなくなりましたので、漬け物石を捨てたいのですが。", "漬け物石"),  # のですが is no ので
     ("セロテープ使い切った 芯は何ごみ", "セロハンテープの芯"),  # a part of the name said after a space
     ("ピーラーの刃がさびた 何ごみ？", "皮むき器"),
+    ("穴のあいたくつした", "靴下"), ("やぶれたくつした", "靴下"),  # a clause and a name, both in hiragana
 ])
 def test_how_older_and_foreign_residents_write(matcher, text, name):
     result = matcher.match(text)
