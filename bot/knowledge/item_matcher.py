@@ -111,6 +111,18 @@ _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?！？\n\u2600-\u27bf\U0001f000-\U0001faff]+")  # an emoji ends a sentence too
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
 _SPACED_PARTICLE = re.compile(r"(?<=\S)[ \u3000]+(の|を|は|が|も|に|で|と)[ \u3000]+(?=\S)")
+_PARTICLES = {"の", "を", "は", "が", "も", "に", "で", "と", "へ", "や"}
+
+
+def _between_hiragana(spaced: "re.Match") -> bool:
+    text, start, end = spaced.string, spaced.start(), spaced.end()
+    return start > 0 and end < len(text) and bool(_HIRAGANA.fullmatch(text[start - 1] + text[end]))
+
+
+# 「耐火金庫がありました」「碁石が残っています」「着物が何枚も出てきました」: the subject of what is there (group 1)
+_IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,。]*?(?:あります|ありました|ある|あった|残って|のこって|出てき"
+                       r"|でてき|見つか|置いたまま|置いてあ|眠って)")
+_O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う")
 _HIRAGANA_END = re.compile(r"[ぁ-ゖー]{4,}$")
 _CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう))[、,\s]*")
 _CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)"
@@ -503,7 +515,9 @@ class ItemMatcher:
         return _pos(m) in ("名詞", "接尾辞") and m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
-        text = _SPACED_PARTICLE.sub(r"\1", text)  # 「プラスチック の まないた」: words spaced as a learner writes them
+        # 「プラスチック の まないた」: a particle spaced as a learner writes it (between hiragana words the spaces are
+        # what tells the words apart: 「ちゃがら は なまごみ」, see _spaced_words)
+        text = _SPACED_PARTICLE.sub(lambda m: m.group(0) if _between_hiragana(m) else m.group(1), text)
         notes = _NOTE.findall(normalize_text(text))
         if not notes or any(w in note for note in notes for w in self.patterns.materials):
             return self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
@@ -521,21 +535,77 @@ class ItemMatcher:
 
     def _match_text(self, text: str) -> MatchResult:
         result = self._match_sentence(text)
+        sentences = [s for s in _SENTENCE_END.split(normalize_text(text)) if s.strip()]
+        if result.status == "found" and len(sentences) > 1 and result.phrase not in sentences[-1]:
+            # 「父の碁盤は知人が引き取ってくれることになりました。ただ碁石が残っています。これはどのごみでしょうか。」: the
+            # question names nothing, and a name in an earlier sentence is not necessarily the thing to throw away
+            told = self._told_before(sentences[:-1])
+            if told:
+                return told
         if result.status != "found":
+            spaced = self._spaced_words(text)
+            if spaced:
+                return spaced
             # "燃えないごみに出していい？ 液晶テレビ": the question first, the item in a sentence of its own
             sentences = [s for s in _SENTENCE_END.split(normalize_text(text)) if s.strip()]
             for sentence in sentences if len(sentences) > 1 else ():
                 other = self._match_sentence(sentence)
                 if other.status == "found" and other.phrase == sentence.strip():  # the sentence is only a name
                     return other
-            if not result.phrase and len(sentences) > 1:
-                # 「ウィズユーカードが何枚か残っておりました。これは何ごみでしょうか。」: the question names nothing, the
-                # sentence before it says what
-                for sentence in reversed(sentences[:-1]):
-                    other = self._match_sentence(sentence)
-                    if other.status == "found" and not other.inside:
-                        return other
+            weak = result.status == "unknown" or (result.candidates and result.candidates[0].score < FOUND_MIN)
+            if len(sentences) > 1 and (not result.phrase or weak):
+                told = self._told_before(sentences[:-1])
+                if told:
+                    return told
         return result
+
+    def _told_before(self, sentences: List[str]) -> Optional[MatchResult]:
+        """The thing the sentences before a question that names nothing are about: 「実家の押し入れに耐火金庫がありました。
+        鍵は開いています。捨て方を教えてください。」 → 耐火金庫. What is there, turned up or is left (「…がありました」
+        「…が出てきました」「…が残っています」) first, nearest the question first; else the nearest sentence that names
+        an item (「ウィズユーカードがまだ何枚か。これは何ごみでしょうか。」)."""
+        for sentence in reversed(sentences):
+            for there in _IS_THERE.finditer(sentence):
+                other = self._match_sentence(there.group(1), _relative=True)
+                if other.status == "found" and not other.inside:
+                    return self._compound_from(sentences, other)
+        for sentence in reversed(sentences):
+            other = self._match_sentence(sentence)
+            if other.status == "found" and not other.inside:
+                return other
+        return None
+
+    def _spaced_words(self, text: str) -> Optional[MatchResult]:
+        """「でんき もうふ こわれました」「にわ の うえき の えだ を きりました」: a message typed word by word with spaces
+        (as many older people type in hiragana). Runs of neighbouring words, longest first, are read as one name;
+        only a name read exactly counts. None when the message is not so typed or names nothing so."""
+        words = [w for w in re.split(r"[\s、。,.!?！？]+", normalize_text(text)) if w]
+        if len(words) < 3:
+            return None
+        for n in range(min(4, len(words)), 0, -1):
+            for i in range(len(words) - n + 1):
+                run = words[i:i + n]
+                if run[0] in _PARTICLES or run[-1] in _PARTICLES or (n == 1 and len(run[0]) < 3):
+                    continue
+                joined = "".join(run)
+                # 「すとうぶ」「すのうだんぷ」: a loanword's long vowel written う as it is said
+                for form in dict.fromkeys((joined, _O_THEN_U.sub("ー", joined))):
+                    found = self._match_phrase(form)
+                    if found.status == "found" and found.candidates[0].score >= EXACT_READING:
+                        return replace(found, phrase=" ".join(run))
+        return None
+
+    def _compound_from(self, sentences: List[str], found: MatchResult) -> MatchResult:
+        """A short name with a word said earlier in front of it, where the two make a name of their own: 「インスリン
+        注射をしていました。使い終わった針が残っています。」 → 注射針 (not the sewing needle)."""
+        if len(found.phrase) > 3:
+            return found
+        for word in dict.fromkeys(m.text for s in sentences for m in analyze(s) if m.pos == "名詞" and len(m.text) >= 2):
+            other = self._match_phrase(word + found.phrase)
+            if (other.status == "found" and other.candidates[0].score >= EXACT_READING
+                    and other.candidates[0].item != found.candidates[0].item):
+                return replace(other, phrase=found.phrase)
+        return found
 
     def _match_sentence(self, text: str, _relative: bool = False) -> MatchResult:
         phrase = self.extract_item_phrase(text)

@@ -508,3 +508,34 @@ def test_how_older_and_foreign_residents_write(matcher, text, name):
 @pytest.mark.parametrize("text", ["ありがとさんです🙏", "フライパンでピザ焼くコツある？🍕", "おやすみ😴"])
 def test_an_emoji_ending_a_sentence_makes_no_item_of_small_talk(matcher, text):
     assert matcher.match(text).status == "unknown"
+
+
+@pytest.mark.parametrize("text, name", [
+    # word by word with spaces, in hiragana (as many older people type); a loanword's long vowel written う
+    ("でんき もうふ こわれました もやせる ごみ で よいですか", "電気毛布"),
+    ("でんき すとうぶ が つかなく なりました なにごみ ですか", "電気ストーブ"),
+    ("ちゃがら は なまごみ で よいですか", "茶殻"),
+    ("にわ の うえき の えだ を きりました", "植木の枝"),
+    # several sentences, the question naming nothing: what is there, turned up or is left, nearest the question
+    ("実家の押し入れに耐火金庫がありました。鍵は開いています。捨て方を教えてください。", "耐火金庫"),
+    ("父の碁盤は知人が引き取ってくれることになりました。ただ碁石が残っています。これはどのごみでしょうか。", "碁石"),
+    ("母が使っていた車いすがあります。もう使う者がおりません。処分の方法を教えていただけますか。", "車いす"),
+    # a word said before makes a name of its own with the short one: not the sewing needle
+    ("父が自宅でインスリン注射をしていました。使い終わった針がまだ容器に残っています。どのように処分すればよいでしょうか。",
+     "注射針"),
+])
+def test_long_polite_messages_and_words_typed_apart(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("引っ越します。古いハンガーは何ごみ？", None),  # the question names a thing: its own answer (asked), not another
+    ("冷蔵庫がありました。中に入っていたタッパーは何ごみ？", "食器保存容器（プラ製）"),  # タッパー
+])
+def test_a_question_that_names_its_thing_keeps_it(matcher, text, name):
+    result = matcher.match(text)
+    if name is None:
+        assert result.status == "ambiguous" and "ハンガー" in result.candidates[0].item.name, result
+    else:
+        assert result.candidates and name in result.candidates[0].item.name, result
