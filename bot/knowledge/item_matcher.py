@@ -122,9 +122,10 @@ def _between_hiragana(spaced: "re.Match") -> bool:
 # 「耐火金庫がありました」「碁石が残っています」「着物が何枚も出てきました」: the subject of what is there (group 1)
 _IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,。]*?(?:あります|ありました|ある|あった|残って|のこって|出てき"
                        r"|でてき|見つか|置いたまま|置いてあ|眠って)")
+_BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:時|とき)\s*の\s*")
 _O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う")
 _HIRAGANA_END = re.compile(r"[ぁ-ゖー]{4,}$")
-_CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう))[、,\s]*")
+_CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう)|(?<=[たいだ])から)[、,\s]*")
 _CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)"
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
@@ -534,6 +535,12 @@ class ItemMatcher:
         return result
 
     def _match_text(self, text: str) -> MatchResult:
+        bought = _BOUGHT_WITH.sub("購入時の", normalize_text(text))
+        if bought != normalize_text(text):
+            # 「スーツを買った時のビニールカバー」: what came with a purchase, as the dictionary writes it (スーツ購入時のカバー)
+            other = self._match_sentence(bought)
+            if other.status == "found" and "購入時" in other.candidates[0].item.name:
+                return other
         result = self._match_sentence(text)
         sentences = [s for s in _SENTENCE_END.split(normalize_text(text)) if s.strip()]
         if result.status == "found" and len(sentences) > 1 and result.phrase not in sentences[-1]:

@@ -246,6 +246,14 @@ def test_food_by_its_name_and_things_described_are_sorting_questions(text):
     assert sorting_question(text)
 
 
+@pytest.mark.parametrize("text", ["ゆきかき の すのうだんぷ われました", "せんてい ばさみ さびて つかえません",
+                                  "にわ の うえき の えだ を きりました"])
+def test_older_peoples_polite_states_are_disposal_words(official_city_data, text):
+    """Typed word by word, politely: われました, さびて つかえません, (枝を) きりました."""
+    from bot.nlu.evidence import sorting_question
+    assert sorting_question(text)
+
+
 @pytest.mark.parametrize("text", ["好きな食べ物は？", "好きな野菜は？", "玉ねぎ", "トマト缶"])
 def test_a_food_by_its_name_alone_is_no_garbage_question(text):
     from bot.nlu.evidence import sorting_question

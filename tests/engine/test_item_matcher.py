@@ -539,3 +539,13 @@ def test_a_question_that_names_its_thing_keeps_it(matcher, text, name):
         assert result.status == "ambiguous" and "ハンガー" in result.candidates[0].item.name, result
     else:
         assert result.candidates and name in result.candidates[0].item.name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("スーツを買った時のビニールカバー 分別", "スーツ購入時のカバー(プラ製)"),  # not the suit (衣服)
+    ("サークル引退したからスノボの板捨てたい", "スノーボード"),  # a clause ending in たから, then the name
+    ("家電買ったときの発泡スチロール", "発泡スチロール（緩衝材など）"),  # no 購入時 item: as before
+])
+def test_what_came_with_a_purchase_and_a_reason_before_the_name(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
