@@ -258,6 +258,8 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
     if narrowed:
         answer_item(dispatcher, narrowed.item)  # the answer names the item, so a wrong pick shows at once
         return True
+    # Kinds of one thing are asked; names only alike in reading (「ルーター」: カード類, コーヒーがら及びフィルター, all
+    # below FOUND_MIN) are no kinds of it and are offered below as もしかして
     if result.status == "ambiguous" and len(result.candidates) > 1 and result.candidates[0].score >= FOUND_MIN:
         phrase = result.phrase or text
         dispatcher.utter_message(
@@ -278,8 +280,6 @@ def reply_to_item_question(dispatcher: CollectingDispatcher, tracker: Tracker, t
     best = result.candidates[0] if result.candidates else None
     unanswered.record(text, channel_of(tracker), "garbage_item", best.item.name if best else None,
                       best.score if best else None, conversation_id=tracker.sender_id, counseling=is_counseling(tracker, text))
-    # 「ルーター」: names only alike in reading (カード類, コーヒーがら及びフィルター) are no kinds of the thing; they
-    # are offered as もしかして, not as "it comes in several kinds"
     message = f"申し訳ありません、「{result.phrase or text}」はごみ分け辞典で見つかりませんでした。"
     if result.candidates:
         message += "もしかして、次のどれかですか？"

@@ -535,14 +535,15 @@ class ItemMatcher:
         return result
 
     def _match_text(self, text: str) -> MatchResult:
-        bought = _BOUGHT_WITH.sub("購入時の", normalize_text(text))
-        if bought != normalize_text(text):
+        norm = normalize_text(text)
+        bought = _BOUGHT_WITH.sub("購入時の", norm)
+        if bought != norm:
             # 「スーツを買った時のビニールカバー」: what came with a purchase, as the dictionary writes it (スーツ購入時のカバー)
             other = self._match_sentence(bought)
             if other.status == "found" and "購入時" in other.candidates[0].item.name:
                 return other
         result = self._match_sentence(text)
-        sentences = [s for s in _SENTENCE_END.split(normalize_text(text)) if s.strip()]
+        sentences = [s for s in _SENTENCE_END.split(norm) if s.strip()]
         if result.status == "found" and len(sentences) > 1 and result.phrase not in sentences[-1]:
             # 「父の碁盤は知人が引き取ってくれることになりました。ただ碁石が残っています。これはどのごみでしょうか。」: the
             # question names nothing, and a name in an earlier sentence is not necessarily the thing to throw away
@@ -554,7 +555,6 @@ class ItemMatcher:
             if spaced:
                 return spaced
             # "燃えないごみに出していい？ 液晶テレビ": the question first, the item in a sentence of its own
-            sentences = [s for s in _SENTENCE_END.split(normalize_text(text)) if s.strip()]
             for sentence in sentences if len(sentences) > 1 else ():
                 other = self._match_sentence(sentence)
                 if other.status == "found" and other.phrase == sentence.strip():  # the sentence is only a name
@@ -644,14 +644,14 @@ class ItemMatcher:
         if result.status != "found":
             # 「（何か）もういらないんだけど画ようし何ごみ」: after a clause that ends in けど/ので, the name the question
             # asks about, when what came first names nothing
-            asked = _CLAUSE_THEN.split(normalize_text(text))[-1].strip()
-            if asked and asked != normalize_text(text).strip() and self.patterns.markers.search(asked):
+            clauses = _CLAUSE_THEN.split(normalize_text(text))
+            asked = clauses[-1].strip()
+            if len(clauses) > 1 and asked and self.patterns.markers.search(asked):
                 other = self._match_sentence(asked, _relative=True)
                 if other.status == "found" and not other.inside:
                     return other
                 # 「扇風機が壊れたので引っ越しついでに捨てたい」: else the name is what the first clause is about
-                first = _CLAUSE_THEN.split(normalize_text(text))[0]
-                other = self._match_sentence(first, _relative=True)
+                other = self._match_sentence(clauses[0], _relative=True)
                 if other.status == "found" and not other.inside:
                     return other
             # 「画ようし何ごみ」: kana the cuts took for a verb end a name typed half in kana, read exactly
