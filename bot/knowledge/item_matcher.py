@@ -120,13 +120,13 @@ def _between_hiragana(spaced: "re.Match") -> bool:
 
 
 # 「耐火金庫がありました」「碁石が残っています」「着物が何枚も出てきました」: the subject of what is there (group 1)
-_IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,。]*?(?:あります|ありました|ある|あった|残って|のこって|出てき"
+_IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,。が]*?(?:あります|ありました|ある|あった|残って|のこって|出てき"
                        r"|でてき|見つか|置いたまま|置いてあ|眠って)")
 _BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:時|とき)\s*の\s*")
 _O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う")
 _HIRAGANA_END = re.compile(r"[ぁ-ゖー]{4,}$")
 _CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう)|(?<=[たいだ])から)[、,\s]*")
-_CONTAINED = re.compile(r"\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)"
+_CONTAINED = re.compile(r"(?<!に)(?<!に\s)\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)"
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
@@ -147,6 +147,15 @@ _HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」), unless the
 # category is 大型ごみ, a service (「大型ごみのシール」)
 _BULKY = re.compile(r"大型|粗大|おおがた|そだい")
+# 「中身が半分くらい残ってる」「中身が入ったまま」: the contents are still in the container
+_CONTENTS_LEFT = re.compile(r"(中身|なかみ)(が|は|も)?\s*(まだ)?\s*(半分|少し|すこし|ちょっと|けっこう|結構|たくさん|かなり)?"
+                            r"(くらい|ぐらい|ほど)?\s*(残|のこ|入った|入って|はいった|はいって)")
+_CONTAINER_OF = re.compile(r"(.{2,}?)の(缶|かん|びん|瓶|容器|ボトル|ぼとる|タンク)")  # ペンキの缶 → ペンキ
+# 「保冷剤が冷凍庫に…」: the subject of a clause, ending in kanji or katakana (not the が inside めがね, ながぐつ)
+_SUBJECT = re.compile(r"([^\sが]*[\u3400-\u9fff々ァ-ヺー])が(?=.)")
+# 「灯油用のポリタンク」「屋外用の物置」: a ポリタンク, for 灯油; what follows 用の is the thing
+_BEFORE_HEAD = set("たいてる ")  # the end of a clause or an adjective before the thing's name
+_FOR_THEN_THING = re.compile(r"(?:用|専用|向け)の?(\S{2,})$")
 _CATEGORY_OWNS = re.compile(r"(用|専用)?の(?![日曜]|出し|だし|捨て|すて|分別|収集|回収|袋|ふくろ)(?=\S)")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
 _LOOKALIKE = [("ノレ", "ル"), ("ソ", "ン"), ("シ", "ツ"), ("ロ", "口")]
@@ -310,6 +319,8 @@ class ItemMatcher:
             rf"(?<=.)(?:[\s、,の(]+(?P<m>{alternation})製?(?:の(?:やつ|もの|物))?|(?P<n>{alternation})製)\)?$")
         # "お菓子の紙の箱" → お菓子の箱
         self._material_between = re.compile(rf"(?<=.)の(?P<m>{alternation})製?(?=の.)")
+        # "クリーニング屋の針金ハンガー": a material word in front of a name in katakana that ends the phrase
+        self._material_compound = re.compile(rf"(?:^|(?<=の))(?P<m>{alternation})(?=[ァ-ヺー]{{3,}}$)")
         self._variant_materials = [self._materials_of_variant(item.variant) for item in self.items]
 
         self._keys: List[_Key] = []
@@ -535,6 +546,25 @@ class ItemMatcher:
         return result
 
     def _match_text(self, text: str) -> MatchResult:
+        return self._contents_first(self._match_words(text), normalize_text(text))
+
+    def _contents_first(self, result: MatchResult, norm: str) -> MatchResult:
+        """「ペンキの缶 中身が半分くらい残ってる」「農薬のボトル…中身が半分ほど残っています」: what is still in the container
+        is what to deal with first (塗料（液体の状態）, 農薬), where it is sorted otherwise than the empty container."""
+        if not _CONTENTS_LEFT.search(norm):
+            return result
+        if result.status == "found":
+            container = _CONTAINER_OF.match(result.candidates[0].item.name)
+        else:
+            container = _CONTAINER_OF.fullmatch(result.phrase)
+        other = self._match_phrase(container.group(1)) if container else None
+        if not other or other.status != "found":
+            return result
+        if result.status == "found" and other.candidates[0].item.category == result.candidates[0].item.category:
+            return result
+        return replace(other, phrase=result.phrase)
+
+    def _match_words(self, text: str) -> MatchResult:
         norm = normalize_text(text)
         bought = _BOUGHT_WITH.sub("購入時の", norm)
         if bought != norm:
@@ -544,7 +574,14 @@ class ItemMatcher:
                 return other
         result = self._match_sentence(text)
         sentences = [s for s in _SENTENCE_END.split(norm) if s.strip()]
-        if result.status == "found" and len(sentences) > 1 and result.phrase not in sentences[-1]:
+        if result.status == "found" and "が" in result.phrase:
+            # 「天ぷら揚げたあとの油が鍋に残ってるんですけど これ何ごみ」: the phrase ran on past what is left (油)
+            for there in _IS_THERE.finditer(norm):
+                if there.group(1) + "が" in result.phrase:
+                    other = self._match_sentence(there.group(1), _relative=True)
+                    if other.status == "found" and not other.inside:
+                        return other
+        if result.status in ("found", "ambiguous") and len(sentences) > 1 and result.phrase not in sentences[-1]:
             # 「父の碁盤は知人が引き取ってくれることになりました。ただ碁石が残っています。これはどのごみでしょうか。」: the
             # question names nothing, and a name in an earlier sentence is not necessarily the thing to throw away
             told = self._told_before(sentences[:-1])
@@ -554,6 +591,12 @@ class ItemMatcher:
             spaced = self._spaced_words(text)
             if spaced:
                 return spaced
+            subject = _SUBJECT.match(result.phrase)
+            if subject:
+                # 「保冷剤が冷凍庫にたまりすぎて」「新聞がたまってしまって」: the phrase ran on past its subject
+                other = self._match_sentence(subject.group(1), _relative=True)
+                if other.status == "found" and not other.inside:
+                    return other
             # "燃えないごみに出していい？ 液晶テレビ": the question first, the item in a sentence of its own
             for sentence in sentences if len(sentences) > 1 else ():
                 other = self._match_sentence(sentence)
@@ -573,7 +616,7 @@ class ItemMatcher:
         an item (「ウィズユーカードがまだ何枚か。これは何ごみでしょうか。」)."""
         for sentence in reversed(sentences):
             for there in _IS_THERE.finditer(sentence):
-                other = self._match_sentence(there.group(1), _relative=True)
+                other = self._contents_first(self._match_sentence(there.group(1), _relative=True), sentence)
                 if other.status == "found" and not other.inside:
                     return self._compound_from(sentences, other)
         for sentence in reversed(sentences):
@@ -850,7 +893,7 @@ class ItemMatcher:
 
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
         """Materials named in the phrase, and the phrase without them ("金属のハンガー" → {金属}, "ハンガー")."""
-        for pattern in (self._material_before, self._material_after, self._material_between):
+        for pattern in (self._material_before, self._material_after, self._material_between, self._material_compound):
             found = pattern.search(phrase)
             if found:
                 word = found.group("m") or found.group("n")
@@ -867,6 +910,8 @@ class ItemMatcher:
     def _score(self, query: _Form) -> Dict[int, float]:
         """Best score of every item that any key of it gives ``query``."""
         scores = self._exact_scores(query)
+        if query.parts and all(p.generic for p in query.parts):
+            return scores  # 「チンするやつ」 left only やつ: no name is found inside another by such a word (ワイシャツ)
         for k in self._containing(query):
             self._offer(scores, query, k, _coverage(query, self._keys[k].form))
         for item, score in self._typo_scores(query).items():
@@ -940,13 +985,33 @@ class ItemMatcher:
         best = ranked[0][1]
         close = [(i, s) for i, s in ranked if s >= max(UNKNOWN_BELOW, best - WINDOW)][:MAX_CANDIDATES]
         # a name spelled exactly as typed beats names that only sound alike ("シャー芯" is no 写真)
-        clear = len(ranked) == 1 or ranked[1][1] < best - FOUND_MARGIN or (best >= EXACT and ranked[1][1] <= EXACT_READING)
+        # … and a name read exactly as typed in kana beats names that only contain it (「くすり」: 薬, not the
+        # 薬（錠剤・カプセル）の包装シート)
+        clear = len(ranked) == 1 or ranked[1][1] < best - FOUND_MARGIN or (best >= EXACT and ranked[1][1] <= EXACT_READING) \
+            or (best >= EXACT_READING and ranked[1][1] <= ALIAS_WEIGHT)
         if not clear and len(query.parts) >= 2:
             # 「目薬のケース」: 目薬に付属の携帯ケース names both words, 衣装ケース only one
             naming_all = [i for i, _ in close if self._names_every_word(i, query)]
             clear = naming_all == [ranked[0][0]]
+            thing = None if naming_all else self._thing_after_purpose(phrase, [i for i, _ in close])
+            if thing is not None:  # 「灯油用のポリタンク」: ポリタンク, not 灯油タンク
+                close, clear = [(thing, best)], True
         status = "found" if best >= FOUND_MIN and clear else "ambiguous"
         return MatchResult(status, [Candidate(self.items[i], round(s, 3)) for i, s in close], phrase)
+
+    def _thing_after_purpose(self, phrase: str, close: List[int]) -> Optional[int]:
+        """「灯油用のポリタンク」: the one close candidate named exactly by the words after 用の, else None."""
+        after = _FOR_THEN_THING.search(phrase)
+        if after:
+            named = [i for i in self._exact_scores(self._analyse(after.group(1)), by_reading=False) if i in close]
+            return named[0] if len(named) == 1 else None
+        # 「灯油入れてた赤いポリタンク」: the name that ends the phrase after a clause or an adjective
+        for start in range(1, len(phrase) - 1):
+            if phrase[start - 1] in _BEFORE_HEAD and not _HIRAGANA.match(phrase[start]):
+                named = [i for i in self._exact_scores(self._analyse(phrase[start:]), by_reading=False) if i in close]
+                if named:
+                    return named[0] if len(named) == 1 else None
+        return None
 
     def _names_every_word(self, item: int, query: _Form) -> bool:
         """Some key of ``item`` contains every content word of ``query`` (as spelled, or as read when typed in kana)."""
@@ -1137,7 +1202,11 @@ def _locate(part: _Part, key: _Form) -> Optional[_Span]:
         found = _find(key, part.reading, "reading")
     if found is not None:
         return found
-    ends = [p for p in key.parts if len(p.surface) < len(part.surface) and part.surface.endswith(p.surface)]
+    # one katakana before a word the key writes in katakana makes another word, not a kind of it (スコップ is no
+    # コップ; ラーメン is a めん)
+    katakana = loose("".join(_KATAKANA.findall(key.spelling))) if _KATAKANA.fullmatch(part.surface) else ""
+    ends = [p for p in key.parts if len(p.surface) < len(part.surface) and part.surface.endswith(p.surface)
+            and not (len(part.surface) - len(p.surface) == 1 and p.surface in katakana)]
     if not ends:
         return None
     word = max(ends, key=lambda p: len(p.surface))
