@@ -247,6 +247,7 @@ class QuestionPatterns:
     formal_nouns: FrozenSet[str]
     generic_heads: FrozenSet[str]
     materials: Dict[str, str]  # word (normalised) → material as the dictionary writes it
+    described: Tuple[Tuple[re.Pattern, Tuple[str, ...]], ...] = ()  # what a thing does → the items it is
 
 
 def _alternation(patterns: Iterable[str]) -> str:
@@ -267,6 +268,8 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         clause_particles=frozenset(data["clause_particles"]),
         formal_nouns=frozenset(data["formal_nouns"]),
         generic_heads=frozenset(normalize_text(w) for w in data["generic_heads"]),
+        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,6}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
+                         tuple(d["items"])) for d in data.get("described", ())),
         materials=materials,
     )
 
@@ -310,6 +313,7 @@ class ItemMatcher:
     def __init__(self, items: Sequence[GarbageItem], synonyms: Mapping[str, Sequence[str]],
                  patterns: Optional[QuestionPatterns] = None) -> None:
         self.items = list(items)
+        self._by_name = {item.name: i for i, item in enumerate(self.items)}
         self.patterns = patterns or load_question_patterns()
         words = sorted(self.patterns.materials, key=len, reverse=True)
         alternation = "|".join(re.escape(w) for w in words)
@@ -546,7 +550,20 @@ class ItemMatcher:
         return result
 
     def _match_text(self, text: str) -> MatchResult:
-        return self._contents_first(self._match_words(text), normalize_text(text))
+        norm = normalize_text(text)
+        result = self._contents_first(self._match_words(text), norm)
+        return result if result.status == "found" else self._described(norm) or result
+
+    def _described(self, norm: str) -> Optional[MatchResult]:
+        """「かみのけかわかすやつ」「お湯をわかす電気のやつ」: a thing described by what it does (question_patterns.yml
+        ``described``); None when no description is there."""
+        for pattern, names in self.patterns.described:
+            said = pattern.search(norm)
+            if said:
+                found = [Candidate(self.items[self._by_name[n]], EXACT_READING) for n in names if n in self._by_name]
+                if found:
+                    return MatchResult("found" if len(found) == 1 else "ambiguous", found, said.group(0))
+        return None
 
     def _contents_first(self, result: MatchResult, norm: str) -> MatchResult:
         """「ペンキの缶 中身が半分くらい残ってる」「農薬のボトル…中身が半分ほど残っています」: what is still in the container

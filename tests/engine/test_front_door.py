@@ -100,6 +100,13 @@ def test_a_ward_in_a_question_is_no_address(official_city_data, text):
     ("ask_collection_day", "のりの缶はびん缶の日？", "ask_garbage_category"),
     ("ask_garbage_category", "明日はびん缶の日？", "ask_collection_day"),
     ("ask_garbage_category", "ペットボトルは何曜日？", "ask_collection_day"),
+    # 「…の日に出していい」「プラでいい」「…と同じでいい」: a guess at the item's category, not a day asked
+    ("ask_collection_day", "納豆のパック 洗うのめんどいけどプラの日に出していい", "ask_garbage_category"),
+    ("ask_collection_day", "実家に帰るから敷布団捨てたい 普通のごみの日に出していい", "ask_garbage_category"),
+    ("nlu_fallback", "ヨーグルトのアルミのふた 容器と一緒にプラでいい", "ask_garbage_category"),
+    ("nlu_fallback", "電気毛布 コードついてるやつなんだけど 普通の毛布と同じでいいの？", "ask_garbage_category"),
+    ("ask_garbage_category", "燃えないごみの日に出していい？", "ask_collection_day"),  # no item: the day
+    ("nlu_fallback", "えーと けいこうとうの 細長いやつ 落として割れちゃったんですけど どうしたら", "ask_garbage_category"),
     # an item's name with a number or a state is no address and no small talk
     ("inform_address", "わごむ", "ask_garbage_category"), ("inform_address", "バスタオル3枚", "ask_garbage_category"),
     ("nlu_fallback", "くし折れちゃった", "ask_garbage_category"),

@@ -549,3 +549,53 @@ def test_a_question_that_names_its_thing_keeps_it(matcher, text, name):
 def test_what_came_with_a_purchase_and_a_reason_before_the_name(matcher, text, name):
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    # what is left in a container comes first, where it is sorted otherwise than the empty container
+    ("天ぷら揚げたあとの油が鍋に残ってるんですけど これ何ごみで出せばいいですか", "油（食用油・廃食油）"),
+    ("ペンキの缶 中身が半分くらい残ってるんだけど 何ごみ", "塗料（液体の状態）"),
+    ("実家の物置を片付けています。家庭菜園用の農薬のボトルが出てきて、中身が半分ほど残っています。どうしたらよいでしょうか。",
+     "農薬"),
+    ("ペンキの缶 空です", "ペンキの缶"),
+    # the subject of a clause the phrase ran on past
+    ("ケーキ買うたびにもらう保冷剤が冷凍庫にたまりすぎてなまら邪魔 何ごみ？", "保冷剤"),
+    ("父が使っていたぶら下がり健康器が寝室に置いたままです。分解はしていません。捨て方を教えてください。", "ぶら下がり健康器"),
+    # the thing after 用の or a clause, not the name that holds the purpose's word
+    ("灯油用のポリタンク（18L）の捨て方", "ポリタンク"),
+    ("灯油入れてた赤いポリタンク 空っぽにしたけど これ何ごみ？", "ポリタンク"),
+    # a name read exactly as typed in kana beats names that only contain it
+    ("くすり のみのこし たくさん あります すてかた", "薬（錠剤・カプセルなど）"),
+    # one katakana in front makes another word: スコップ is no コップ (ラーメン still is a めん)
+    ("雪はねに使ってた金属のスコップ 先っぽ曲がった", "スコップ"),
+    ("カップラーメンの容器 プラのやつ 何ごみ", "カップめんなどのふた・容器（プラ製）"),
+    # what it was in, what it is not, one of a pair, a coating worn off
+    ("おせんべいの袋に入ってる小さい乾燥剤の袋はどうしたらいいですか", "乾燥剤"),
+    ("エナドリじゃなくて栄養ドリンクの小さいびん テスト期間で大量に飲んだ 何ごみ", "ドリンクびん"),
+    ("ピアス片方なくした 残った金属のやつ 捨て方", "アクセサリー（指輪・ブレスレット・ネックレスなど）"),
+    ("テフロンはげたフライパン 投げたいんだけど何ごみかい", "フライパン"),
+    ("家のリフォームでスタイロフォームの端材がいっぱい出た 何ごみ", "断熱材(スタイロフォームなど)"),
+    # a thing described by what it does (question_patterns.yml described)
+    ("かみのけかわかすやつ こわれた なにごみ", "ドライヤー"),
+    ("クリーニング屋の針金ハンガー たまりすぎ", "ハンガー（金属製）"),
+])
+def test_seventeenth_session_phrases(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text", ["チンするやつ 壊れた まじ萎える 何ごみ", "トレビーノのカートリッジじゃなくて本体ごと捨てたい"])
+def test_no_name_from_a_generic_word_alone(matcher, text):
+    """やつ or 本体 alone names nothing (「チンするやつ」 had been answered 衣服 through ワイシャツ's ヤツ)."""
+    result = matcher.match(text)
+    assert not any(c.item.name in ("衣服", "ワイシャツ", "本") for c in result.candidates), result
+
+
+@pytest.mark.parametrize("text, names", [
+    ("クリーニング屋でもらったハンガー たまりすぎ 何ごみ", {"ハンガー（金属製）", "ハンガー（木製・プラ製）"}),
+    ("家の外に置いてある灯油のタンク もう使わないんだけど何ごみ", {"灯油タンク", "ホームタンク（屋外用、90?を超えるもの）"}),
+    ("母がインスリンの注射を使っているんですが 使い終わったのは何ごみですか", {"注射器", "注射針"}),
+])
+def test_things_that_go_different_ways_are_asked(matcher, text, names):
+    result = matcher.match(text)
+    assert result.status == "ambiguous" and {c.item.name for c in result.candidates} >= names, result
