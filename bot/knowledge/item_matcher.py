@@ -46,7 +46,7 @@ import logging
 import re
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
@@ -248,6 +248,8 @@ class QuestionPatterns:
     generic_heads: FrozenSet[str]
     materials: Dict[str, str]  # word (normalised) → material as the dictionary writes it
     described: Tuple[Tuple[re.Pattern, Tuple[str, ...]], ...] = ()  # what a thing does → the items it is
+    kinds: Optional[re.Pattern] = None  # product names (白い恋人, ポッキー); group "k" of the match names its kind
+    kind_of: Dict[str, str] = field(default_factory=dict)  # product name → its kind (お菓子)
 
 
 def _alternation(patterns: Iterable[str]) -> str:
@@ -268,6 +270,9 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         clause_particles=frozenset(data["clause_particles"]),
         formal_nouns=frozenset(data["formal_nouns"]),
         generic_heads=frozenset(normalize_text(w) for w in data["generic_heads"]),
+        kinds=re.compile("|".join(re.escape(w) for w in sorted(
+            (w for words in data.get("kinds", {}).values() for w in words), key=len, reverse=True))) if data.get("kinds") else None,
+        kind_of={w: kind for kind, words in data.get("kinds", {}).items() for w in words},
         described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,6}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
                          tuple(d["items"])) for d in data.get("described", ())),
         materials=materials,
@@ -552,7 +557,19 @@ class ItemMatcher:
     def _match_text(self, text: str) -> MatchResult:
         norm = normalize_text(text)
         result = self._contents_first(self._match_words(text), norm)
-        return result if result.status == "found" else self._described(norm) or result
+        if result.status == "found":
+            return result
+        return self._described(norm) or self._as_its_kind(norm) or result
+
+    def _as_its_kind(self, norm: str) -> Optional[MatchResult]:
+        """「白い恋人の箱」 → 「お菓子の箱」: a product's name read as its kind (question_patterns.yml ``kinds``), the
+        phrase matched again; only a found or asked name counts."""
+        kinds = self.patterns.kinds
+        product = kinds.search(norm) if kinds else None
+        if not product:
+            return None
+        other = self._match_words(norm[:product.start()] + self.patterns.kind_of[product.group(0)] + norm[product.end():])
+        return replace(other, phrase=self._match_words(norm).phrase or other.phrase) if other.status != "unknown" else None
 
     def _described(self, norm: str) -> Optional[MatchResult]:
         """「かみのけかわかすやつ」「お湯をわかす電気のやつ」: a thing described by what it does (question_patterns.yml

@@ -599,3 +599,12 @@ def test_no_name_from_a_generic_word_alone(matcher, text):
 def test_things_that_go_different_ways_are_asked(matcher, text, names):
     result = matcher.match(text)
     assert result.status == "ambiguous" and {c.item.name for c in result.candidates} >= names, result
+
+
+@pytest.mark.parametrize("text, names", [
+    ("お土産の白い恋人の箱（紙のやつ）何ごみ", {"菓子などの空き箱（紙製）"}),  # a product's name read as its kind
+    ("ポッキーの袋", {"菓子などの袋（アルミ蒸着）", "菓子などの袋（プラ製）"}),
+])
+def test_a_products_name_is_read_as_its_kind(matcher, text, names):
+    result = matcher.match(text)
+    assert names <= {c.item.name for c in result.candidates}, result
