@@ -83,7 +83,7 @@ SETS: Dict[str, Path] = {
     "sorting_f": FRONTDOOR / "sorting_f.yml", "out_of_scope_f": FRONTDOOR / "out_of_scope_f.yml",
     "sorting_g": FRONTDOOR / "sorting_g.yml", "sorting_h": FRONTDOOR / "sorting_h.yml",
     "sorting_i": FRONTDOOR / "sorting_i.yml", "sorting_j": FRONTDOOR / "sorting_j.yml",
-    "sorting_k": FRONTDOOR / "sorting_k.yml",
+    "sorting_k": FRONTDOOR / "sorting_k.yml", "sorting_l": FRONTDOOR / "sorting_l.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
