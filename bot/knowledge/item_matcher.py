@@ -90,6 +90,7 @@ SHORT_TYPO = 0.65  # "テレピ" → テレビ: offered to be confirmed, never "
 SHORT_TYPO_MIN_LENGTH = 3
 NAMED_INSIDE = 0.8  # "名刺大量に": a name found whole inside a longer phrase, the rest said about it
 NAMED_INSIDE_MIN_LENGTH = 2
+STORY_LENGTH = 40  # a message this long where no phrase names a thing may still name one in its story
 # Decision.
 FOUND_MIN = 0.7
 FOUND_MARGIN = 0.08
@@ -147,6 +148,7 @@ _HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」), unless the
 # category is 大型ごみ, a service (「大型ごみのシール」)
 _BULKY = re.compile(r"大型|粗大|おおがた|そだい")
+_AFTER_CLAUSE = re.compile(r".+(?:たら|れば|ので|けど|から|ても)(\S+)$")  # 「ストーブしまったら灯油」 → 灯油
 # 「中身が半分くらい残ってる」「中身が入ったまま」: the contents are still in the container
 _CONTENTS_LEFT = re.compile(r"(中身|なかみ)(が|は|も)?\s*(まだ)?\s*(半分|少し|すこし|ちょっと|けっこう|結構|たくさん|かなり)?"
                             r"(くらい|ぐらい|ほど)?\s*(残|のこ|入った|入って|はいった|はいって)")
@@ -329,7 +331,7 @@ class ItemMatcher:
         # "お菓子の紙の箱" → お菓子の箱
         self._material_between = re.compile(rf"(?<=.)の(?P<m>{alternation})製?(?=の.)")
         # "クリーニング屋の針金ハンガー": a material word in front of a name in katakana that ends the phrase
-        self._material_compound = re.compile(rf"(?:^|(?<=の))(?P<m>{alternation})(?=[ァ-ヺー]{{3,}}$)")
+        self._material_compound = re.compile(rf"(?:^|(?<=の))(?P<m>{alternation})(?=[ァ-ヺー]{{3,}}$|(?:箱|袋|容器|皿)$)")
         self._variant_materials = [self._materials_of_variant(item.variant) for item in self.items]
 
         self._keys: List[_Key] = []
@@ -559,7 +561,36 @@ class ItemMatcher:
         result = self._contents_first(self._match_words(text), norm)
         if result.status == "found":
             return result
-        return self._described(norm) or self._as_its_kind(norm) or result
+        return self._described(norm) or self._as_its_kind(norm) or self._named_once_in_a_story(norm, result) or result
+
+    def _named_once_in_a_story(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
+        """「去年の冬に父が施設に入ってから…父が使っていた車椅子が折りたたんだまま出てきたのですが、これは何ごみで…」:
+        a long message where no phrase was read names exactly one thing of the dictionary, by a word or a compound
+        of its own. Marked ``inside``: only a disposal word makes it a sorting question (bot/nlu/evidence.py)."""
+        if result.status != "unknown" or len(norm) < STORY_LENGTH:
+            return None
+        morphemes = analyze(norm)
+        named: Set[int] = set()
+        named_until = 0
+        for i, first in enumerate(morphemes):
+            if first.start < named_until:
+                continue  # a word inside a longer name (椅子 in 車椅子) is no name of its own
+            for j in range(min(i + 4, len(morphemes)), i, -1):  # the longest compound of nouns first
+                run = morphemes[i:j]
+                if any(_pos(m) != "名詞" for m in run) or any(b.start != a.end for a, b in zip(run, run[1:])):
+                    continue
+                span = norm[first.start:run[-1].end]
+                if len(span) < 2 or span in self.patterns.no_item or span in self.patterns.generic_heads \
+                        or span in self.patterns.formal_nouns or (len(span) < 4 and _HIRAGANA.fullmatch(span)):
+                    continue  # 「こと」 folds to コト like コート
+                keys = self._by_surface.get(loose(span), ())
+                if keys:
+                    named.update(self._keys[k].item for k in keys)
+                    named_until = run[-1].end
+                    break
+        if len(named) != 1:
+            return None
+        return MatchResult("found", [Candidate(self.items[named.pop()], NAMED_INSIDE)], result.phrase, inside=True)
 
     def _as_its_kind(self, norm: str) -> Optional[MatchResult]:
         """「白い恋人の箱」 → 「お菓子の箱」: a product's name read as its kind (question_patterns.yml ``kinds``), the
@@ -627,9 +658,14 @@ class ItemMatcher:
                 return spaced
             subject = _SUBJECT.match(result.phrase)
             if subject:
-                # 「保冷剤が冷凍庫にたまりすぎて」「新聞がたまってしまって」: the phrase ran on past its subject
-                other = self._match_sentence(subject.group(1), _relative=True)
+                # 「保冷剤が冷凍庫にたまりすぎて」「新聞がたまってしまって」: the phrase ran on past its subject; in
+                # 「ストーブしまったら灯油が…残って」 the subject is the word after the clause (灯油), which the
+                # dictionary lacks: no other name the clause holds is answered
+                after = _AFTER_CLAUSE.match(subject.group(1))
+                other = self._match_sentence(after.group(1) if after else subject.group(1), _relative=True)
                 if other.status == "found" and not other.inside:
+                    return other
+                if after:
                     return other
             # "燃えないごみに出していい？ 液晶テレビ": the question first, the item in a sentence of its own
             for sentence in sentences if len(sentences) > 1 else ():

@@ -104,7 +104,7 @@ OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|�
                            r"|洗濯機で|洗える|洗っても|クリーニングに|手入れ"
                            r"|掃除の?(仕方|方法|しかた|やり方)"
                            # why, not how to get rid of it (「卵のパックってなんで10個入りなの」)
-                           r"|なんで|なぜ|どうして")
+                           r"|なんで(?!す|しょう)|なぜ|どうして")  # not 「…くらいなんですが」
 # One of a pair lost (「手袋 片方なくした」): the other one is what is left to throw away, not a lost thing to find.
 PAIR_LOST = re.compile(r"(片方|かたほう|片っぽ|かたっぽ)(だけ)?[をがは]?\s*(なくし|無くし|失くし|なくなっ|無くなっ|落とし)")
 # The assistant itself: who or what it is, who made it.
@@ -342,7 +342,10 @@ def _guide_knows(phrase: str) -> bool:
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
 _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
                    r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
-                   r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の)[\s。、!！w笑…〜~]*$")  # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like
+                   r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の"
+                   # its state or how much of it (「一升瓶 空き」「スケート靴、サイズアウト」「落ち葉 袋3つ」)
+                   r"|使用済み?|使用ずみ|使いかけ|空き|あき|からっぽ|サイズアウト|不要|不用|中古|半分|いっぱい"
+                   r"|[0-9０-９一二三四五六七八九十]+\s*(杯|袋|箱|個|つ|本|枚)(くらい|ぐらい|ほど|分)?)[\s。、!！w笑…〜~]*$")  # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
 

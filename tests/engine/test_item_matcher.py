@@ -608,3 +608,34 @@ def test_things_that_go_different_ways_are_asked(matcher, text, names):
 def test_a_products_name_is_read_as_its_kind(matcher, text, names):
     result = matcher.match(text)
     assert names <= {c.item.name for c in result.candidates}, result
+
+
+@pytest.mark.parametrize("text, name", [
+    # a long story whose one phrase named nothing names exactly one thing (the longest compound: 車椅子, not 椅子)
+    ("去年の冬に父が施設に入ってから週末ごとに実家の片付けをしていて、やっと押し入れまでたどり着いたら父が使っていた"
+     "車椅子が折りたたんだまま出てきたのですが、これは何ごみで出したらいいのでしょうか", "車いす"),
+    ("うちの子がもう3歳になってベビーカーには乗らなくなったし下の子の予定もないので妻とも相談して手放すことにしたんだけど"
+     "フリマに出すほどきれいでもないので市のごみに出すとしたらどうすればいいか知りたいです", "ベビーカー"),
+    # a state or an amount after a space or a comma
+    ("プリンタのインクカートリッジ 使用済み", "インクカートリッジ（インクリボン）"),
+    ("一升瓶 空き", "一升びん"),
+    ("子供のスケート靴、サイズアウト", "スケート靴"),
+    ("鉢植えの古い土、バケツ半分くらいなんですが出せますか", "土（鉢植えなどから出た少量のもの）"),
+    ("ソニーのブラビア", "テレビ（ブラウン管・液晶・プラズマ式）"),  # a product's name read as its kind
+])
+def test_stories_states_and_amounts(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_what_is_left_after_a_clause_is_the_subject_even_when_the_dictionary_lacks_it(matcher):
+    """「ストーブしまったら灯油が…残って」: 灯油 is not in the dictionary; the stove the clause names is not the answer."""
+    result = matcher.match("春になってストーブしまったら灯油がポリタンクに半分くらい残ってしまって、来年まで置いておくのも怖いので"
+                           "捨てたいんですがどうすればいいですか")
+    assert result.status != "found" and result.phrase == "灯油", result
+
+
+def test_a_story_naming_several_things_names_none(matcher):
+    result = matcher.match("引っ越しの準備をしていたら、古いテレビと扇風機と電子レンジとこたつが出てきてしまって、どうしたらいいのか"
+                           "わからなくなってしまいました")
+    assert result.status != "found", result
