@@ -871,6 +871,10 @@ class ItemMatcher:
         if max(scores.values(), default=0.0) < FOUND_MIN:
             named = self._named_inside_scores(phrase)
             inside = max(named.values(), default=0.0) > max(scores.values(), default=0.0)
+            if inside:  # 「シャンプーの詰め替えパック」: a name that ends the phrase is its head, not a name inside it
+                best = max(named, key=named.get)
+                head = loose(re.sub(r"[がはもを]$", "", phrase))  # 「浴室のタイルが」
+                inside = not any(head.endswith(self._keys[k].form.surface) for k in self._keys_of_item[best])
             for item, score in named.items():
                 scores[item] = max(scores.get(item, 0.0), score)
         if max(scores.values(), default=0.0) < UNKNOWN_BELOW:

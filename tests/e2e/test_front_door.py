@@ -70,12 +70,14 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_c": {"floor": 0.95, "target": 0.95},
     "sorting_d": {"floor": 0.94, "target": 0.95},  # 97.1 % measured (2026-12-02, fourteenth session)
     "sorting_f": {"floor": 0.94, "target": 0.95},  # 97.7 % measured (2026-12-02)
-    "sorting_g": {"floor": 0.94, "target": 0.95},  # 97.0 % measured (2026-12-02, sixteenth session; 77.5 % first run)
+    "sorting_g": {"floor": 0.94, "target": 0.95},  # 98.0 % measured (2026-12-03, seventeenth session; 77.5 % first run)
     "sorting_h": {"floor": 0.89, "target": 0.95},  # 92.7 % (2026-12-02, sixteenth; children and teens; 64.0 % first)
-    "sorting_i": {"floor": 0.95, "target": 0.95},  # 98.7 % (2026-12-02, sixteenth; older/foreign residents; 86.7 % first)
-    "sorting_j": {"floor": 0.88, "target": 0.95},  # 91.3 % (2026-12-02, sixteenth; grandparents, a parent's home; 72.7 % first)
+    "sorting_i": {"floor": 0.95, "target": 0.95},  # 100 % (2026-12-03, seventeenth; older/foreign residents; 86.7 % first)
+    "sorting_j": {"floor": 0.94, "target": 0.95},  # 98.0 % (2026-12-03, seventeenth; grandparents, a parent's home; 72.7 % first)
+    "sorting_k": {"floor": 0.92, "target": 0.95},  # 96.0 % (2026-12-03, seventeenth; voice input, dialect, descriptions; 81.3 % first)
+    "sorting_l": {"floor": 0.91, "target": 0.95},  # 95.0 % (2026-12-03, seventeenth; hobbies, care, brands, stories; 85.0 % first)
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.6 % measured (2026-12-02, sixteenth session)
-    "sorting_e": {"floor": 0.88, "target": 0.95},  # 91.1 % measured (2026-12-02, sixteenth session)
+    "sorting_e": {"floor": 0.88, "target": 0.95},  # 91.7 % measured (2026-12-03, seventeenth session)
     "faq_a": {"floor": 0.94, "target": 0.92},
     "faq_b": {"floor": 0.90, "target": 0.92},
     "out_of_scope_a": {"floor": 0.03, "target": 0.05},  # share confidently answered: at most
@@ -86,13 +88,14 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "out_of_scope_e": {"floor": 0.07, "target": 0.05},  # 3.3 % measured (2 of 61)
 }
 BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point over the target",
-                "sorting_e": "91.1 % measured held out (2026-12-02)",
-                "sorting_j": "91.3 % (2026-12-02): grandparents' spaced hiragana, long polite messages",
+                "sorting_e": "91.7 % measured held out (2026-12-03)",
+                "sorting_k": "96.0 % (2026-12-03): about a point over the target",
+                "sorting_l": "95.0 % (2026-12-03): at the target",
                 "sorting_h": "92.7 % (2026-12-02): children's and teens' wording",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
-NEAR_TARGET = {"sorting_b", "out_of_scope_b"}
+NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l"}
 
 
 @pytest.fixture(scope="module")

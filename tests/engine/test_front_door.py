@@ -107,6 +107,9 @@ def test_a_ward_in_a_question_is_no_address(official_city_data, text):
     ("nlu_fallback", "電気毛布 コードついてるやつなんだけど 普通の毛布と同じでいいの？", "ask_garbage_category"),
     ("ask_garbage_category", "燃えないごみの日に出していい？", "ask_collection_day"),  # no item: the day
     ("nlu_fallback", "えーと けいこうとうの 細長いやつ 落として割れちゃったんですけど どうしたら", "ask_garbage_category"),
+    ("nlu_fallback", "シャンプーの詰め替えパック", "ask_garbage_category"),  # a name that ends the phrase is its head
+    ("nlu_fallback", "ティッシュの空き箱、ビニールついたままでいい？", "ask_garbage_category"),
+    ("nlu_fallback", "鉢植えの古い土、バケツ半分くらいなんですが出せますか", "ask_garbage_category"),  # なんですが: no なんで
     # an item's name with a number or a state is no address and no small talk
     ("inform_address", "わごむ", "ask_garbage_category"), ("inform_address", "バスタオル3枚", "ask_garbage_category"),
     ("nlu_fallback", "くし折れちゃった", "ask_garbage_category"),
