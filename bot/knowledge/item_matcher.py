@@ -155,8 +155,8 @@ _CONTENTS_LEFT = re.compile(r"(中身|なかみ)(が|は|も)?\s*(まだ)?\s*(�
 _CONTAINER_OF = re.compile(r"(.{2,}?)の(缶|かん|びん|瓶|容器|ボトル|ぼとる|タンク)")  # ペンキの缶 → ペンキ
 # 「保冷剤が冷凍庫に…」: the subject of a clause, ending in kanji or katakana (not the が inside めがね, ながぐつ)
 _SUBJECT = re.compile(r"([^\sが]*[\u3400-\u9fff々ァ-ヺー])が(?=.)")
+_BEFORE_HEAD = set("たいてる ")  # the end of a clause or an adjective before the thing's name (赤いポリタンク)
 # 「灯油用のポリタンク」「屋外用の物置」: a ポリタンク, for 灯油; what follows 用の is the thing
-_BEFORE_HEAD = set("たいてる ")  # the end of a clause or an adjective before the thing's name
 _FOR_THEN_THING = re.compile(r"(?:用|専用|向け)の?(\S{2,})$")
 _CATEGORY_OWNS = re.compile(r"(用|専用)?の(?![日曜]|出し|だし|捨て|すて|分別|収集|回収|袋|ふくろ)(?=\S)")
 # Kana that look alike, as typos make them: ノレ for ル, ソ for ン, シ for ツ; voiced marks are dropped.
@@ -250,7 +250,7 @@ class QuestionPatterns:
     generic_heads: FrozenSet[str]
     materials: Dict[str, str]  # word (normalised) → material as the dictionary writes it
     described: Tuple[Tuple[re.Pattern, Tuple[str, ...]], ...] = ()  # what a thing does → the items it is
-    kinds: Optional[re.Pattern] = None  # product names (白い恋人, ポッキー); group "k" of the match names its kind
+    kinds: Optional[re.Pattern] = None  # any product name of ``kind_of`` (白い恋人, ポッキー), longest first
     kind_of: Dict[str, str] = field(default_factory=dict)  # product name → its kind (お菓子)
 
 
@@ -561,7 +561,8 @@ class ItemMatcher:
         result = self._contents_first(self._match_words(text), norm)
         if result.status == "found":
             return result
-        return self._described(norm) or self._as_its_kind(norm) or self._named_once_in_a_story(norm, result) or result
+        return self._described(norm) or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
+            or result
 
     def _named_once_in_a_story(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
         """「去年の冬に父が施設に入ってから…父が使っていた車椅子が折りたたんだまま出てきたのですが、これは何ごみで…」:
@@ -592,7 +593,7 @@ class ItemMatcher:
             return None
         return MatchResult("found", [Candidate(self.items[named.pop()], NAMED_INSIDE)], result.phrase, inside=True)
 
-    def _as_its_kind(self, norm: str) -> Optional[MatchResult]:
+    def _as_its_kind(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
         """「白い恋人の箱」 → 「お菓子の箱」: a product's name read as its kind (question_patterns.yml ``kinds``), the
         phrase matched again; only a found or asked name counts."""
         kinds = self.patterns.kinds
@@ -600,7 +601,7 @@ class ItemMatcher:
         if not product:
             return None
         other = self._match_words(norm[:product.start()] + self.patterns.kind_of[product.group(0)] + norm[product.end():])
-        return replace(other, phrase=self._match_words(norm).phrase or other.phrase) if other.status != "unknown" else None
+        return replace(other, phrase=result.phrase or other.phrase) if other.status != "unknown" else None
 
     def _described(self, norm: str) -> Optional[MatchResult]:
         """「かみのけかわかすやつ」「お湯をわかす電気のやつ」: a thing described by what it does (question_patterns.yml
@@ -1074,7 +1075,8 @@ class ItemMatcher:
         return MatchResult(status, [Candidate(self.items[i], round(s, 3)) for i, s in close], phrase)
 
     def _thing_after_purpose(self, phrase: str, close: List[int]) -> Optional[int]:
-        """「灯油用のポリタンク」: the one close candidate named exactly by the words after 用の, else None."""
+        """「灯油用のポリタンク」「灯油入れてた赤いポリタンク」: the one close candidate named exactly by the words after
+        用の, or by the words that end the phrase after a clause or an adjective; else None."""
         after = _FOR_THEN_THING.search(phrase)
         if after:
             named = [i for i in self._exact_scores(self._analyse(after.group(1)), by_reading=False) if i in close]
