@@ -252,6 +252,8 @@ class QuestionPatterns:
     described: Tuple[Tuple[re.Pattern, Tuple[str, ...]], ...] = ()  # what a thing does → the items it is
     kinds: Optional[re.Pattern] = None  # any product name of ``kind_of`` (白い恋人, ポッキー), longest first
     kind_of: Dict[str, str] = field(default_factory=dict)  # product name → its kind (お菓子)
+    states: str = ""  # a thing's state said after its name (使用済み, 空き), a regular expression
+    amounts: str = ""  # how much of it there is (袋3つ, バケツ半分), a regular expression
 
 
 def _alternation(patterns: Iterable[str]) -> str:
@@ -260,6 +262,7 @@ def _alternation(patterns: Iterable[str]) -> str:
 
 def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data["trailing"] = [p.replace("<STATES>", data["states"]).replace("<AMOUNTS>", data["amounts"]) for p in data["trailing"]]
     materials = {normalize_text(word): material
                  for material, words in data["materials"].items() for word in [material, *words]}
     return QuestionPatterns(
@@ -278,6 +281,8 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,6}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
                          tuple(d["items"])) for d in data.get("described", ())),
         materials=materials,
+        states=data["states"],
+        amounts=data["amounts"],
     )
 
 
@@ -558,7 +563,7 @@ class ItemMatcher:
 
     def _match_text(self, text: str) -> MatchResult:
         norm = normalize_text(text)
-        result = self._contents_first(self._match_words(text), norm)
+        result = self._contents_first(self._match_words(text, norm), norm)
         if result.status == "found":
             return result
         return self._described(norm) or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
@@ -600,7 +605,8 @@ class ItemMatcher:
         product = kinds.search(norm) if kinds else None
         if not product:
             return None
-        other = self._match_words(norm[:product.start()] + self.patterns.kind_of[product.group(0)] + norm[product.end():])
+        named = norm[:product.start()] + self.patterns.kind_of[product.group(0)] + norm[product.end():]
+        other = self._match_words(named, named)
         return replace(other, phrase=result.phrase or other.phrase) if other.status != "unknown" else None
 
     def _described(self, norm: str) -> Optional[MatchResult]:
@@ -630,8 +636,8 @@ class ItemMatcher:
             return result
         return replace(other, phrase=result.phrase)
 
-    def _match_words(self, text: str) -> MatchResult:
-        norm = normalize_text(text)
+    def _match_words(self, text: str, norm: str) -> MatchResult:
+        """``text`` as typed and ``norm``, the same normalised (the caller has it already)."""
         bought = _BOUGHT_WITH.sub("購入時の", norm)
         if bought != norm:
             # 「スーツを買った時のビニールカバー」: what came with a purchase, as the dictionary writes it (スーツ購入時のカバー)

@@ -11,7 +11,7 @@ from typing import Optional
 
 import jaconv
 
-from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, held_in, without_notes
+from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, held_in, load_question_patterns, without_notes
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
@@ -342,12 +342,13 @@ def _guide_knows(phrase: str) -> bool:
 
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
+_PATTERNS = load_question_patterns()
+# 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like; 「一升瓶 空き」「落ち葉 袋3つ」: its state or how
+# much of it (question_patterns.yml ``states`` and ``amounts``, which the matcher cuts from the phrase)
 _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
                    r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
                    r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の"
-                   # its state or how much of it (「一升瓶 空き」「スケート靴、サイズアウト」「落ち葉 袋3つ」)
-                   r"|使用済み?|使用ずみ|使いかけ|空き|あき|からっぽ|サイズアウト|不要|不用|中古|半分|いっぱい"
-                   r"|[0-9０-９一二三四五六七八九十]+\s*(杯|袋|箱|個|つ|本|枚)(くらい|ぐらい|ほど|分)?)[\s。、!！w笑…〜~]*$")  # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like
+                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" r"[\s。、!！w笑…〜~]*$")
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
 
