@@ -84,6 +84,7 @@ SETS: Dict[str, Path] = {
     "sorting_g": FRONTDOOR / "sorting_g.yml", "sorting_h": FRONTDOOR / "sorting_h.yml",
     "sorting_i": FRONTDOOR / "sorting_i.yml", "sorting_j": FRONTDOOR / "sorting_j.yml",
     "sorting_k": FRONTDOOR / "sorting_k.yml", "sorting_l": FRONTDOOR / "sorting_l.yml",
+    "sorting_m": FRONTDOOR / "sorting_m.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
@@ -300,6 +301,12 @@ def score_sorting(entry: Dict, replies: List[Dict], types: Dict[str, str]) -> st
         return "wrong" if stated else "right"
     if entry.get("ambiguous"):
         return "right" if not stated and _payloads(replies) else "wrong"
+    if entry.get("each"):
+        # several things named in one message, of different categories: asked back, or each one's category stated
+        # (and no other)
+        if not stated:
+            return "right" if _payloads(replies) else "wrong"
+        return "right" if set(stated) == {types.get(i) for i in entry["each"]} else "wrong"
     expected = {types.get(entry["item"])} if entry.get("item") else \
         {types.get(i) for i in entry.get("items") or []} if entry.get("items") else \
         {guide_names().get(entry.get("category"), entry.get("category"))}
@@ -578,7 +585,7 @@ def kind_of(name: str) -> str:
 
 
 def _expected(entry: Dict) -> Any:
-    return (entry.get("item") or entry.get("items") or entry.get("expect") or entry.get("category")
+    return (entry.get("item") or entry.get("items") or entry.get("each") or entry.get("expect") or entry.get("category")
             or entry.get("ambiguous") or "unknown")
 
 

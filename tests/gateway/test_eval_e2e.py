@@ -42,6 +42,15 @@ def test_sorting_unknown_and_ambiguous():
     assert score_sorting({"q": "x", "ambiguous": ["a", "b"]}, said("どれですか？", ["a", "b"]), TYPES) == "right"
 
 
+def test_several_things_named_each_answered_or_asked():
+    """「ビデオデッキとビデオテープ」: each thing's category stated, or asked back; one of them alone is not enough."""
+    entry = {"q": "x", "each": ["ペットボトル", "歯ブラシ"]}
+    both = "「ペットボトル」は【びん・缶・ペットボトル】です。\n「歯ブラシ」は【燃やせるごみ】です。"
+    assert score_sorting(entry, said(both), TYPES) == "right"
+    assert score_sorting(entry, said("「ペットボトル」は【びん・缶・ペットボトル】です。"), TYPES) == "wrong"
+    assert score_sorting(entry, said("どれですか？", ["a", "b"]), TYPES) == "right"
+
+
 def test_faq_answer_candidates_and_wrong_answers():
     t01, t02 = ANSWERS["T01"], ANSWERS["T02"]
     assert answered_topic(said(t01 + "\n詳しくは：https://www.city.sapporo.jp/"), ANSWERS) == "T01"
