@@ -234,6 +234,11 @@ def _payloads(replies: List[Dict]) -> List[str]:
     return [q.get("payload") or "" for r in replies for q in r.get("quick_replies") or []]
 
 
+def _asked_which(replies: List[Dict]) -> bool:
+    """Asked back which item it is (buttons of items), not the general fallback's buttons (担当者と話す …)."""
+    return any(p.startswith("/ask_garbage_category") for p in _payloads(replies))
+
+
 def _titles(replies: List[Dict]) -> List[str]:
     return [q.get("title") or "" for r in replies for q in r.get("quick_replies") or []]
 
@@ -300,12 +305,12 @@ def score_sorting(entry: Dict, replies: List[Dict], types: Dict[str, str]) -> st
     if entry.get("unknown"):
         return "wrong" if stated else "right"
     if entry.get("ambiguous"):
-        return "right" if not stated and _payloads(replies) else "wrong"
+        return "right" if not stated and _asked_which(replies) else "wrong"
     if entry.get("each"):
         # several things named in one message, of different categories: asked back, or each one's category stated
         # (and no other)
         if not stated:
-            return "right" if _payloads(replies) else "wrong"
+            return "right" if _asked_which(replies) else "wrong"
         return "right" if set(stated) == {types.get(i) for i in entry["each"]} else "wrong"
     expected = {types.get(entry["item"])} if entry.get("item") else \
         {types.get(i) for i in entry.get("items") or []} if entry.get("items") else \

@@ -167,6 +167,8 @@ _ALL_KANA = re.compile(r"[ぁ-ゖァ-ヺー\s、,]+")
 _VERB_POS = {"動詞", "形容詞"}
 _PREDICATE_POS = _VERB_POS | {"助動詞"}
 _NOUN_POS = {"名詞", "接尾辞", "接頭辞"}
+_LISTED_NEXT = {"形容詞", "連体詞"}  # after a listing と: 「古い歯ブラシ」「その箱」
+_POINTING_BACK = re.compile(r"^[、,\s]*(その|それの|そこの)\s*")  # 「ラップと、その箱」: the box of the wrap
 # A clause after the item: particles and inflected verbs/adjectives ("が割れた", "壊れたから").
 _CLAUSE_POS = _PREDICATE_POS | {"助詞", "接続詞", "副詞"}
 @dataclass(frozen=True)
@@ -904,7 +906,16 @@ class ItemMatcher:
         parts = _listed_parts(phrase)
         if len(parts) < 2 or max(self._exact_scores(self._analyse(phrase)).values(), default=0.0) >= EXACT_READING:
             return None
-        results = [self._match_phrase(part) for part in parts]
+        def one(part: str) -> MatchResult:  # what is said of each thing is cut as of a whole phrase (「ラップの使いかけ」)
+            return self._match_phrase(self.extract_item_phrase(part) or part)
+
+        results = [one(parts[0])]
+        for part in parts[1:]:
+            first = results[0].candidates[0].item.name if results[0].status == "found" else ""
+            back = _POINTING_BACK.match(part)
+            if back and first:  # 「ジャムのびんと、その金属のふた」 → ジャムのびんの金属のふた
+                part = without_notes(first) + "の" + part[back.end():]
+            results.append(one(part.lstrip("、, ")))
         if not all(r.status == "found" for r in results):
             return None
         candidates = list({r.candidates[0].item.name: r.candidates[0] for r in results}.values())
@@ -1366,12 +1377,15 @@ def _main_words(phrase: str, generic: FrozenSet[str]) -> List[str]:
 
 
 def _listed_parts(phrase: str) -> List[str]:
-    """"傘と布団" → ["傘", "布団"]: nouns joined by と / や; [] when the phrase lists nothing."""
+    """"傘と布団" → ["傘", "布団"]: nouns joined by と / や; [] when the phrase lists nothing. After the と may come
+    a comma, a word that describes the next thing or points back: 「歯みがき粉のチューブと古い歯ブラシ」「ジャムのびんと、
+    その金属のふた」."""
     if _all_hiragana(phrase):
         return []
     morphemes = analyze(phrase)
     cuts = [m for before, m, after in zip(morphemes, morphemes[1:], morphemes[2:])
-            if m.pos == "助詞" and m.text in _LISTING and _pos(before) in _NOUN_POS and _pos(after) in _NOUN_POS]
+            if m.pos == "助詞" and m.text in _LISTING and _pos(before) in _NOUN_POS
+            and (_pos(after) in _NOUN_POS or after.pos in _LISTED_NEXT or after.text in ("、", ","))]
     parts, start = [], 0
     for m in cuts:
         parts.append(phrase[start:m.start].strip())

@@ -63,6 +63,7 @@ DISPOSAL_STRONG = re.compile(r"出し方|だしかた|捨て|すて(たい|る|�
                              r"|廃棄|廃車|なげ(たい|る|て|ます|れ|かた|よう)|投げ(たい|る|て|ます|れ|方|よう)|回収|引き?取"
                              r"|燃やせ|燃え|もえ(る|ない)|もやせ|不燃|可燃|資源|容器プラ|雑がみ|雑紙|ざつがみ")
 DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす|どうすれば|どうしたら|どうやって|どうする|どこに|どこへ"
+                           r"|どこ(?=\s*[?？]*$)"  # 「カップ焼きそばのかやくの小袋 どこ？」
                            r"|持ち込|持って(行|い)"
                            # the state of a thing one wants rid of (「オーブンレンジ壊れた」「教科書もう使わない」)
                            r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
@@ -71,7 +72,7 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|いっぱい|たくさん|沢山"
                            r"|折れ|おれた|おれちゃ|曲がっ|まがっ|破け|やぶけ|欠け|かけちゃ|錆|さびた|汚れ|よごれ|古く|古い|ふるい|膨ら|ふくら"
                            r"|使い終わ|使いおわ|使い切|使いき|つかいき|空にな|期限切れ|期限が切れ|はがれ|剥がれ|はがし|剥がし|しおれ|萎れ"
-                           r"|交換し|取り替え|とりかえ|取り外|だめにな|ダメにな|動かな|うごかな|映らな|つかなくな|壊し|こわし|割っ"
+                           r"|交換し|取り替え|とりかえ|取り外|外す|はずす|だめにな|ダメにな|動かな|うごかな|映らな|つかなくな|壊し|こわし|割っ"
                            r"|残っ|のこっ|たまっ|溜ま|[0-9０-９何十百数]+(枚|本|台|個|箱|袋|着|冊|足|脚|セット)"
                            r"|ガス抜|抜いて|洗って|つぶ|(って|は)(プラ|粗大|大型|資源)"
                            # no longer used (「原付 もう乗らない」「制服もう着ない」), worn out (「イヤホン断線した」「車輪とれた」),
@@ -137,8 +138,19 @@ def question(text: str) -> bool:
     return bool(QUESTION.search(_evidence_text(text)))
 
 
+_KATAKANA_ONLY = re.compile(r"[ァ-ヺー\s0-9a-z、。,.!?！？]+")
+
+
 def _evidence_text(text: str) -> str:
     return normalize_text(text).strip()
+
+
+def _words_of(norm: str) -> str:
+    """Where the word patterns look: ``norm``, and a message typed all in katakana (「ｶｾｯﾄﾃｰﾌﾟ ﾀｸｻﾝ ﾃﾞﾃｷﾀ ﾄﾞｳｽﾃﾙ?」, as
+    some phones and older people type) in hiragana too, so that its words (すてる, どこにだす) are seen."""
+    if _KATAKANA_ONLY.fullmatch(norm) and re.search(r"[ァ-ヺ]", norm):
+        return norm + "\n" + jaconv.kata2hira(norm)
+    return norm
 
 
 def about_assistant(text: str) -> bool:
@@ -154,10 +166,27 @@ CATEGORY_GUESS = re.compile(r"((って|は|も)\s*[^\s]{1,12}?(の日|の収集�
                             r"|[^\s]{1,12}?の日に\s*(出して|だして|出し|だし|捨てて|すてて)(も)?\s*(いい|良い|よい|大丈夫|ok|OK)?(の|んですか)?"
                             # 「ヨーグルトのアルミのふた 容器と一緒にプラでいい」
                             r"|(燃やせない|燃えない|もえない|燃やせる|燃える|もえる|不燃|可燃|プラ|ぷら|資源|雑がみ|雑紙|びん|缶|粗大|大型)"
-                            r"(ごみ|ゴミ)?\s*(で|に|へ)\s*(出して|だして|捨てて|すてて)?(も)?\s*(いい|良い|よい|大丈夫|ok|OK|あって(る|ます)?))"
-                            r"(ですか|なの|かな|でしょうか|よね|か)?[\s?？!！。]*$")
+                            r"(ごみ|ゴミ)?\s*(で|に|へ)\s*(出して|だして|捨てて|すてて)?(も)?\s*(いい|良い|よい|大丈夫|ok|OK|あって(る|ます)?)"
+                            # 「ジャムの空きびん 洗ったけど資源の日でいい？」「洗面器…これってプラの日に出せばいいのかな」
+                            r"|(燃やせない|燃えない|もえない|燃やせる|燃える|もえる|不燃|可燃|プラ|ぷら|資源|雑がみ|雑紙|びん|缶)(ごみ|ゴミ)?の日"
+                            r"\s*(で|に)?\s*(出して|だして|出せば|だせば|捨てて|すてて|捨てれば|すてれば)?(も)?\s*(いい|良い|よい|大丈夫|ok|OK)"
+                            # 「湿布のフィルム プラ？」「タレの小袋ってプラ？」「これもプラ？」: the kind alone, asked
+                            r"|((って|は|も)\s*|\s+)(これも|それも|どっちも|どちらも|両方)?\s*(プラ|ぷら)(ごみ|ゴミ)?(?=[\s]*[?？]|ですか|なの|かな|でしょうか))"
+                            r"(ですか|なの|のかな|かな|でしょうか|んですか|んでしょうか|よね|の|か)?[\s?？!！。]*$")
 DAY_ASKED = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんにち|曜日|今日|きょう|明日|あした|あす|明後日|あさって|今週|来週|週末"
                        r"|月曜|火曜|水曜|木曜|金曜|土曜|日曜|祝日|年末|年始")
+
+
+# Whether a thing may go out (「今日燃えないごみの日だけど、壊れたドライヤーも一緒に出していいのかな」): about the thing,
+# though a day is named; a day is asked only with a question word (「何曜日に出していい？」).
+MAY_PUT_OUT = re.compile(r"(出して|だして|出し|だし|捨てて|すてて)(も)?\s*(いい|良い|よい|大丈夫|ok)|出せる|だせる|出せます|出せま")
+DAY_QUESTION = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんにち|何時|なんじ")
+
+
+def may_put_out(text: str) -> bool:
+    """「この壊れたドライヤーも一緒に出していいのかな」: may this thing go out (with that day's garbage)."""
+    norm = _evidence_text(text)
+    return bool(MAY_PUT_OUT.search(norm)) and not DAY_QUESTION.search(norm)
 
 
 # The category a citizen guesses (「くつの箱は資源？」「お茶碗は燃えないごみ？」), as the dictionary names categories.
@@ -273,7 +302,8 @@ def sorting_question(text: str) -> bool:
         return False
     if not found.phrase:
         return False
-    strong, weak = bool(DISPOSAL_STRONG.search(norm)), bool(DISPOSAL_WEAK.search(norm))
+    words = _words_of(norm)
+    strong, weak = bool(DISPOSAL_STRONG.search(words)), bool(DISPOSAL_WEAK.search(words))
     strong = strong or (found.status != "unknown" and category_guess(norm))  # 「のりの缶はびん缶の日？」
     if OTHER_PURPOSE.search(PAIR_LOST.sub("", norm)) and not strong:
         return False

@@ -300,3 +300,23 @@ def test_another_municipality_stays_out_of_scope(official_city_data, text):
 def test_states_as_the_young_type_them(text):
     from bot.nlu.evidence import sorting_question
     assert sorting_question(text)
+
+
+@pytest.mark.parametrize("text", [
+    # a guess at the category, by its day or its name alone, with no disposal word
+    "ジャムの空きびん 洗ったけど資源の日でいい？", "粉ミルクの缶 からっぽ 資源の日でいい？",
+    "えーとお風呂で使ってたプラスチックの洗面器がひび入ったんだけどこれってプラの日に出せばいいのかな",
+    "靴墨のチューブ 金属のやつ これもプラ？", "卵のパックとお肉のトレイ、どっちもプラでいいの？",
+    # whether the thing may go out on the day the citizen names
+    "あのさ今日燃えないごみの日だと思うんだけどこの壊れたドライヤーも一緒に出していいのかな",
+    # typed all in katakana (half-width)
+    "ｶｾｯﾄﾃｰﾌﾟ ﾀｸｻﾝ ﾃﾞﾃｷﾀ ﾄﾞｳｽﾃﾙ?", "ﾌﾟﾛﾊﾟﾝｶﾞｽﾎﾞﾝﾍﾞ ﾌﾙｲﾉｶﾞ ﾋﾄﾂ ｱﾙ ﾄﾞｺﾆﾀﾞｽ",
+    "ふすまと障子 張り替えないでもう外す",
+])
+def test_sorting_questions_without_a_disposal_word(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["プラの日はいつ？", "燃えないごみの日は何曜日に出していい？", "ごみって朝何時までに出せばいいの"])
+def test_a_day_asked_is_no_sorting_question(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"

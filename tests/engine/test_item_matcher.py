@@ -639,3 +639,35 @@ def test_a_story_naming_several_things_names_none(matcher):
     result = matcher.match("引っ越しの準備をしていたら、古いテレビと扇風機と電子レンジとこたつが出てきてしまって、どうしたらいいのか"
                            "わからなくなってしまいました")
     assert result.status != "found", result
+
+
+@pytest.mark.parametrize("text, names", [
+    # two things listed, the second after a comma, a word that describes it or one that points back to the first
+    ("ジャムのびんと、その金属のふた", {"ジャムのびん", "ジャムのびんのフタ（金属製）"}),
+    ("歯みがき粉のチューブと古い歯ブラシ", {"歯磨き粉のチューブ", "歯ブラシ"}),
+    ("ラップの使いかけと、その箱", {"ラップ", "ラップの箱・芯"}),
+])
+def test_things_listed_after_a_comma_or_a_word_that_describes_them(matcher, text, names):
+    result = matcher.match(text)
+    assert result.listed and {c.item.name for c in result.candidates} == names, result
+
+
+@pytest.mark.parametrize("text, name", [
+    # a part that broke names the thing it belongs to
+    ("ふでばこのチャックこわれたんだけど すてるとき何ごみ？", "筆箱"),
+    ("シャーペンのノックのとこ取れた 直せないしすてたいんだけど", "シャープペンシル"),
+    ("リュック肩ひもちぎれた すてたいんだけど", "リュックサック"),
+    ("老眼鏡のつるが折れてしまいました。何ごみでございましょうか。", "眼鏡"),
+    # too many of it, where it will be thrown out, how full the bag is, said of both things
+    ("ぬいぐるみ多すぎてママに捨てなさいって言われた 何ごみ", "ぬいぐるみ・あみぐるみ"),
+    ("部活帰りに飲んだスポドリのペットボトル 家で捨てたいんだけど何ごみ", "ペットボトル"),
+    ("むしった雑草 袋にパンパン どこに出す？", "草"),
+    ("シャンプーのボトルと詰め替えの袋 どっちも空", "シャンプーボトル"),
+    # the kind of plastic guessed at the end is no part of the name
+    ("靴墨のチューブ 金属のやつ これもプラ？", "靴墨のチューブ（金属製）"),
+    ("昔のLP", "レコード"),
+    ("つるはし", "つるはし"),  # a part's word inside a name is no part
+])
+def test_parts_amounts_and_guesses_around_the_name(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result

@@ -39,7 +39,11 @@ def test_a_category_named_as_the_sorting_guide_names_it():
 def test_sorting_unknown_and_ambiguous():
     assert score_sorting({"q": "x", "unknown": True}, said("見つかりませんでした。"), TYPES) == "right"
     assert score_sorting({"q": "x", "unknown": True}, said("「x」は【燃やせるごみ】です。"), TYPES) == "wrong"
-    assert score_sorting({"q": "x", "ambiguous": ["a", "b"]}, said("どれですか？", ["a", "b"]), TYPES) == "right"
+    which = ['/ask_garbage_category{"item_name": "a"}', '/ask_garbage_category{"item_name": "b"}']
+    assert score_sorting({"q": "x", "ambiguous": ["a", "b"]}, said("どれですか？", which), TYPES) == "right"
+    # the general fallback's buttons ask nothing about the thing
+    fallback = said("うまく理解できませんでした。", ["/request_human", "/menu_faq", "/menu_garbage"])
+    assert score_sorting({"q": "x", "ambiguous": ["a", "b"]}, fallback, TYPES) == "wrong"
 
 
 def test_several_things_named_each_answered_or_asked():
@@ -48,7 +52,8 @@ def test_several_things_named_each_answered_or_asked():
     both = "「ペットボトル」は【びん・缶・ペットボトル】です。\n「歯ブラシ」は【燃やせるごみ】です。"
     assert score_sorting(entry, said(both), TYPES) == "right"
     assert score_sorting(entry, said("「ペットボトル」は【びん・缶・ペットボトル】です。"), TYPES) == "wrong"
-    assert score_sorting(entry, said("どれですか？", ["a", "b"]), TYPES) == "right"
+    assert score_sorting(entry, said("どれですか？", ['/ask_garbage_category{"item_name": "a"}']), TYPES) == "right"
+    assert score_sorting(entry, said("うまく理解できませんでした。", ["/request_human"]), TYPES) == "wrong"
 
 
 def test_faq_answer_candidates_and_wrong_answers():
