@@ -136,6 +136,8 @@ _PRODUCT_THEN_CONTAINER = re.compile(r"(.{2,}?)の(?:空き|から(?:の)?)?(?:�
                                      r"|容器|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")  # 入れ物 is read 容器 first
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")  # the dictionary says 容器
+# 「プリンが入ってたガラスの容器」: a glass container is what the dictionary calls びん (プリンのびん, ジャムのびん)
+_GLASS_CONTAINER = re.compile(r"ガラス(?:製)?(?:の)?(?:容器|ボトル|ポット|入れ物|いれもの)")
 # 「VHSのテープ」: a name, then a word of its own item's name
 _NAME_THEN_PART = re.compile(r"(.{2,}?)の([^\sの]{2,8})")
 # 「アイロンの台」: の inside a compound the dictionary writes without it
@@ -464,7 +466,7 @@ class ItemMatcher:
         a verb)."""
         p = self.patterns
         # 「お茶っ葉が入ってた缶」 is 「お茶っ葉の缶」: what a container held names it (茶の缶, 果物かご)
-        phrase = _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip()))  # 「納豆のいれもの」: 納豆の容器
+        phrase = _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip())))  # 「納豆のいれもの」: 納豆の容器
         phrase = _strip(phrase, p.leading, at_start=True)
         marker = p.markers.search(phrase)
         owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 \

@@ -671,3 +671,9 @@ def test_things_listed_after_a_comma_or_a_word_that_describes_them(matcher, text
 def test_parts_amounts_and_guesses_around_the_name(matcher, text, name):
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_a_glass_container_is_a_bottle(matcher):
+    """「プリンが入ってたガラスの容器」: the dictionary calls a glass container びん (プリンのびん), not the paper or plastic cup."""
+    result = matcher.match("プリンが入ってたガラスの容器 きれいに洗ったけどどこに出す？")
+    assert result.status == "found" and result.candidates[0].item.name == "プリンのびん", result
