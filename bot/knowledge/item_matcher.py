@@ -266,7 +266,8 @@ def _alternation(patterns: Iterable[str]) -> str:
 
 def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    data["trailing"] = [p.replace("<STATES>", data["states"]).replace("<AMOUNTS>", data["amounts"]) for p in data["trailing"]]
+    data["trailing"] = [p.replace("<STATES>", data["states"]).replace("<AMOUNTS>", data["amounts"])
+                        for p in data["trailing"]]
     materials = {normalize_text(word): material
                  for material, words in data["materials"].items() for word in [material, *words]}
     return QuestionPatterns(
@@ -466,7 +467,8 @@ class ItemMatcher:
         a verb)."""
         p = self.patterns
         # 「お茶っ葉が入ってた缶」 is 「お茶っ葉の缶」: what a container held names it (茶の缶, 果物かご)
-        phrase = _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip())))  # 「納豆のいれもの」: 納豆の容器
+        # 「納豆のいれもの」: 納豆の容器; 「ガラスの容器」: びん
+        phrase = _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip())))
         phrase = _strip(phrase, p.leading, at_start=True)
         marker = p.markers.search(phrase)
         owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 \
@@ -908,6 +910,7 @@ class ItemMatcher:
         parts = _listed_parts(phrase)
         if len(parts) < 2 or max(self._exact_scores(self._analyse(phrase)).values(), default=0.0) >= EXACT_READING:
             return None
+
         def one(part: str) -> MatchResult:  # what is said of each thing is cut as of a whole phrase (「ラップの使いかけ」)
             return self._match_phrase(self.extract_item_phrase(part) or part)
 

@@ -11,7 +11,8 @@ from typing import Optional
 
 import jaconv
 
-from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, held_in, load_question_patterns, without_notes
+from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, held_in, load_question_patterns,
+                                       without_notes)
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
@@ -370,9 +371,9 @@ def _guide_knows(phrase: str) -> bool:
     return guide_named(phrase, EXACT_READING) is not None
 
 
+_PATTERNS = load_question_patterns()  # its states and amounts (read once)
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
-_PATTERNS = load_question_patterns()
 # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like; 「一升瓶 空き」「落ち葉 袋3つ」: its state or how
 # much of it (question_patterns.yml ``states`` and ``amounts``, which the matcher cuts from the phrase)
 _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
