@@ -84,7 +84,7 @@ SETS: Dict[str, Path] = {
     "sorting_g": FRONTDOOR / "sorting_g.yml", "sorting_h": FRONTDOOR / "sorting_h.yml",
     "sorting_i": FRONTDOOR / "sorting_i.yml", "sorting_j": FRONTDOOR / "sorting_j.yml",
     "sorting_k": FRONTDOOR / "sorting_k.yml", "sorting_l": FRONTDOOR / "sorting_l.yml",
-    "sorting_m": FRONTDOOR / "sorting_m.yml",
+    "sorting_m": FRONTDOOR / "sorting_m.yml", "sorting_n": FRONTDOOR / "sorting_n.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
