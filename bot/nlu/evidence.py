@@ -65,6 +65,9 @@ DISPOSAL_STRONG = re.compile(r"出し方|だしかた|捨て|すて(たい|る|�
                              r"|燃やせ|燃え|もえ(る|ない)|もやせ|不燃|可燃|資源|容器プラ|雑がみ|雑紙|ざつがみ")
 DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす|どうすれば|どうしたら|どうやって|どうする|どこに|どこへ"
                            r"|どこ(?=\s*[?？]*$)"  # 「カップ焼きそばのかやくの小袋 どこ？」
+                           # 「カセットボンベ 使い切ったやつ みんなどうしてる？」「トロフィー 飾るとこないからさ」「枕木 撤去した」
+                           r"|どうして(る|ます|います)|(置く|飾る|しまう|仕舞う)\s*(とこ|ところ|場所)|置き場|場所がない|邪魔|じゃま"
+                           r"|撤去|取り壊|とりこわ|色あせ|色褪せ|ひび|ヒビ|切った|切りました|山ほど|やまほど|ふるく|古くて"
                            r"|持ち込|持って(行|い)"
                            # the state of a thing one wants rid of (「オーブンレンジ壊れた」「教科書もう使わない」)
                            r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
@@ -108,7 +111,7 @@ OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|�
                            r"|洗濯機で|洗える|洗っても|クリーニングに|手入れ"
                            r"|掃除の?(仕方|方法|しかた|やり方)"
                            # why, not how to get rid of it (「卵のパックってなんで10個入りなの」)
-                           r"|なんで(?!す|しょう)|なぜ|どうして")  # not 「…くらいなんですが」
+                           r"|なんで(?!す|しょう)|なぜ|どうして(?!る|ます|います|いる)")  # not 「…くらいなんですが」
 # One of a pair lost (「手袋 片方なくした」): the other one is what is left to throw away, not a lost thing to find.
 PAIR_LOST = re.compile(r"(片方|かたほう|片っぽ|かたっぽ)(だけ)?[をがは]?\s*(なくし|無くし|失くし|なくなっ|無くなっ|落とし)")
 # The assistant itself: who or what it is, who made it.
@@ -379,7 +382,7 @@ _PATTERNS = load_question_patterns()  # its states and amounts (read once)
 _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
                    r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
                    r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の"
-                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" r"[\s。、!！w笑…〜~]*$")
+                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" r"(さ|ね|よ|な)?[\s。、!！w笑…〜~]*$")
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
 
@@ -396,7 +399,11 @@ def _named_then_described(norm: str, phrase: str) -> bool:
 
         return any(m.pos in ("動詞", "形容詞") for m in analyze(told.group("rest")))
     head, rest = parts
-    return jaconv.kata2hira(head) == jaconv.kata2hira(phrase) and bool(_TOLD.search(rest)) and not _ASKED_OR_WISHED.search(rest)
+    from bot.knowledge.garbage_knowledge import matcher
+
+    # 「昔のビデオカメラ 充電器もない」: the words in front that only say whose or which one are no part of the name
+    named = jaconv.kata2hira(phrase) in (jaconv.kata2hira(head), jaconv.kata2hira(matcher().without_modifiers(head)))
+    return named and bool(_TOLD.search(rest)) and not _ASKED_OR_WISHED.search(rest)
 
 
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)

@@ -320,3 +320,18 @@ def test_sorting_questions_without_a_disposal_word(official_city_data, text):
 @pytest.mark.parametrize("text", ["プラの日はいつ？", "燃えないごみの日は何曜日に出していい？", "ごみって朝何時までに出せばいいの"])
 def test_a_day_asked_is_no_sorting_question(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", [
+    # what people say of a thing they want rid of, without a disposal word
+    "ベランダに敷いてた人工芝 色あせた", "家のスキャナー ふるくてパソコンが認識しなあ", "ちらし寿司作る寿司桶 ひび入っちゃた",
+    "庭に生えてきた竹 切ったんだけど", "子どもの野球のトロフィー 飾るとこないからさ", "庭に敷いてた枕木 撤去した",
+    "カセットボンベ 鍋で使い切ったやつ みんなどうしてる？", "昔のビデオカメラ 充電器もない", "配られた電話帳 誰も使わない",
+])
+def test_what_people_say_of_a_thing_they_want_rid_of(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["しょうがいしゃ すまほ そうだん", "卵のパックってどうして10個入りなの"])
+def test_a_name_with_other_words_is_no_sorting_question(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"

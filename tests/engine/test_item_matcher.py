@@ -677,3 +677,24 @@ def test_a_glass_container_is_a_bottle(matcher):
     """「プリンが入ってたガラスの容器」: the dictionary calls a glass container びん (プリンのびん), not the paper or plastic cup."""
     result = matcher.match("プリンが入ってたガラスの容器 きれいに洗ったけどどこに出す？")
     assert result.status == "found" and result.candidates[0].item.name == "プリンのびん", result
+
+
+@pytest.mark.parametrize("text, name", [
+    # a new clause after a space (「これって…」), a part that broke, a state in a word of its own, how much there is
+    ("実家の蔵の片付けしてたら石臼でてきた笑 これどうやって捨てんの", "石臼"),
+    ("大掃除してたら使い古したぞうきんが山ほど", "ぞうきん"),
+    ("ガスコンロの下に敷いてたマット 油でギトギトなんだけど", "ガスレンジマット"),  # not 油
+    ("チューブのわさび 使い切ったらどこ？", "わさびのチューブ"),  # さび is no rust here
+    ("配られた電話帳 誰も使わない", "電話帳"),
+    ("ごはんですよの瓶の金属のふた", "のりの佃煮のびんのふた（金属製）"),  # a product read as its kind
+    ("カステラ入ってた木の箱 燃やせるでいいの？", "菓子などの空き箱（木製）"),
+    ("冷凍グラタンのアルミの容器って洗えばプラでいいの？", "アルミ箔容器"),
+])
+def test_clauses_parts_and_states_after_the_name(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_a_part_broken_after_a_space_is_cut(matcher):
+    result = matcher.match("庭のパラソル 骨折れた どうやって捨てる？")  # fugashi reads 骨折れ as 骨折
+    assert result.phrase == "庭のパラソル" and {c.item.category for c in result.candidates} == {"大型ごみ"}, result
