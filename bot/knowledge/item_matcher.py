@@ -846,7 +846,8 @@ class ItemMatcher:
             # what the clause ends on (Japanese puts the head last). The head's reading wins when it names an item
             # outright, better than the whole phrase did; when neither names one, the head is the cleaner phrase
             # to look up in the guide and to log (「液漏れした電池」 → 電池).
-            for head in relative_heads(normalize_text(text)):
+            # (「クレヨン入ってたプラのケース」 is クレヨンのプラのケース: what a container held is no clause, see held_in)
+            for head in relative_heads(held_in(normalize_text(text))):
                 other = self._match_sentence(head, _relative=True)
                 if not other.inside and other.phrase and _better(other, result):
                     return other

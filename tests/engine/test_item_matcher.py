@@ -698,3 +698,9 @@ def test_clauses_parts_and_states_after_the_name(matcher, text, name):
 def test_a_part_broken_after_a_space_is_cut(matcher):
     result = matcher.match("庭のパラソル 骨折れた どうやって捨てる？")  # fugashi reads 骨折れ as 骨折
     assert result.phrase == "庭のパラソル" and {c.item.category for c in result.candidates} == {"大型ごみ"}, result
+
+
+def test_what_a_container_held_is_no_clause_before_its_name(matcher):
+    """「クレヨン入ってたプラのケース」 is クレヨンのプラのケース (was 衣装ケース, a 大型ごみ, through the head after the clause)."""
+    result = matcher.match("クレヨン入ってたプラのケース これってプラの日？")
+    assert result.status == "found" and result.candidates[0].item.name == "クレヨンセットのケース（プラ製）", result
