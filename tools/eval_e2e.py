@@ -85,6 +85,7 @@ SETS: Dict[str, Path] = {
     "sorting_i": FRONTDOOR / "sorting_i.yml", "sorting_j": FRONTDOOR / "sorting_j.yml",
     "sorting_k": FRONTDOOR / "sorting_k.yml", "sorting_l": FRONTDOOR / "sorting_l.yml",
     "sorting_m": FRONTDOOR / "sorting_m.yml", "sorting_n": FRONTDOOR / "sorting_n.yml",
+    "sorting_o": FRONTDOOR / "sorting_o.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
