@@ -20,7 +20,7 @@ from bot.nlu.morphology import analyze
 from bot.nlu.evidence import DISPOSAL_STRONG, category_how_question, guessed_categories, named_category
 from bot.nlu.normalize import normalize_text
 from bot.knowledge.citydata.store import CityDataNotLoaded
-from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, MAIN_WORD, SHORT_TYPO
+from bot.knowledge.item_matcher import EXACT_READING, FOUND_MARGIN, FOUND_MIN, MAIN_WORD, SHORT_TYPO, without_notes
 from bot.knowledge.faq_retriever import current_retriever
 from bot.knowledge.garbage_knowledge import (guide_example_read, guide_matcher, guide_named, guide_names_whole,
                                              guide_rule, guide_word_in, matcher, store)
@@ -160,14 +160,17 @@ def leaders(candidates) -> List[Any]:
 def _narrowed(text: str, result):
     """The one candidate to answer when what the citizen said besides the name leaves candidates of one category
     only, fewer than all; else None:
-    * their own guess after the name (「くつの箱は資源？」: 靴の空き箱 (雑がみ), not げた箱 (大型ごみ));
+    * their own guess after the name (「くつの箱は資源？」: 靴の空き箱 (雑がみ), not げた箱 (大型ごみ)), only between
+      different things: between variants of one name (「茶筒…燃えるでいい？」「お茶碗は燃えないごみ？」: 金属製 or
+      木製・プラ製) the guess says nothing of which one the citizen has, and a wrong guess would be confirmed: asked;
     * it broke into pieces (「お皿割っちゃった」): the glass or pottery variant (食器（ガラス製・陶磁器・金属製）), not the
       wooden or plastic one; a material typed (「プラのコップ割れた」) was already read by the matcher;
     * it says what the dictionary's note on one variant says (「芝生はがした 土ついたまま」: 芝(土のついているもの)), or
       that it is not so (「芝（土はついてない）」: not that one);
     * a word said after the name is in the candidate's name (「デロンギのヒーター（オイルのやつ）」: オイルヒーター)."""
     after = _after(text, result.phrase)
-    guessed = guessed_categories(after)
+    variants = len({without_notes(normalize_text(c.item.name)) for c in result.candidates}) == 1
+    guessed = frozenset() if variants else guessed_categories(after)
     broke = BROKE_LIKE_GLASS.search(normalize_text(text))
     said, denied = _said_or_denied(after, {w for c in result.candidates for w in _note_words(c.item.name)})
     named = [m.text for m in analyze(after) if m.pos == "名詞" and len(m.text) >= 2 and m.text not in _NOTE_FILLERS]

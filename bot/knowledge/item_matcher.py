@@ -123,7 +123,9 @@ def _between_hiragana(spaced: "re.Match") -> bool:
 # 「耐火金庫がありました」「碁石が残っています」「着物が何枚も出てきました」: the subject of what is there (group 1)
 _IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,。が]*?(?:あります|ありました|ある|あった|残って|のこって|出てき"
                        r"|でてき|見つか|置いたまま|置いてあ|眠って)")
-_BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:時|とき)\s*の\s*")
+# 「スーツを買った時の」「スーツを買ったときについてきた」「コート買ったらかかってた」: what came with a purchase
+_BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:(?:時|とき)\s*(?:に)?|ら)\s*"
+                          r"(?:ついてきた|付いてきた|ついてた|付いてた|ついていた|かかってた|かかっていた|もらった)?\s*の?\s*")
 _O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う")
 _HIRAGANA_END = re.compile(r"[ぁ-ゖー]{4,}$")
 _CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう)|(?<=[たいだ])から)[、,\s]*")

@@ -335,3 +335,17 @@ def test_what_people_say_of_a_thing_they_want_rid_of(official_city_data, text):
 @pytest.mark.parametrize("text", ["しょうがいしゃ すまほ そうだん", "卵のパックってどうして10個入りなの"])
 def test_a_name_with_other_words_is_no_sorting_question(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", [
+    "豆腐の容器は洗ってからプラスチックの日に出せばよろしいですか？",
+    "晩酌で飲んだビールの缶がけっこうな量になるのですが、何の日に出せばいいですか",  # which kind's day: which kind
+    "車の雪落とすスノーブラシ 毛が抜けてきたから替える",
+])
+def test_which_days_garbage_a_thing_is(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+def test_a_kinds_day_without_a_thing_stays_a_collection_day_question(official_city_data):
+    assert routed_intent("nlu_fallback", "燃えないごみは何の日に出せばいいですか", 0.9, triaged=True).get("intent") \
+        != "ask_garbage_category"

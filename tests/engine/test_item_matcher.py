@@ -704,3 +704,14 @@ def test_what_a_container_held_is_no_clause_before_its_name(matcher):
     """「クレヨン入ってたプラのケース」 is クレヨンのプラのケース (was 衣装ケース, a 大型ごみ, through the head after the clause)."""
     result = matcher.match("クレヨン入ってたプラのケース これってプラの日？")
     assert result.status == "found" and result.candidates[0].item.name == "クレヨンセットのケース（プラ製）", result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("フライパン焦げついてもうダメ。何ごみ？", "フライパン"),  # burnt and done for, said after the name
+    ("スーツを買ったときについてきたビニールのカバーは何ごみですか", "スーツ購入時のカバー(プラ製)"),  # not 衣服
+    ("ママさんダンプの先っぽ割れちまった", "スノーダンプ"),  # a part names its thing
+    ("スマホの充電機 断線した", "充電器（家庭用）"),
+])
+def test_burnt_bought_with_and_parts(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
