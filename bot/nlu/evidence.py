@@ -186,14 +186,12 @@ DAY_ASKED = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんに�
 # though a day is named; a day is asked only with a question word (「何曜日に出していい？」).
 MAY_PUT_OUT = re.compile(r"(出して|だして|出し|だし|捨てて|すてて)(も)?\s*(いい|良い|よい|大丈夫|ok)|出せる|だせる|出せます|出せま")
 DAY_QUESTION = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんにち|何時|なんじ")
-# 「ビールの缶…何の日に出せばいいですか」: which kind's day, i.e. which kind the thing is (with an item named)
-WHICH_KINDS_DAY = re.compile(r"(何|なん|なに|どの)の?日に?\s*(出|だ|捨|すて)")
 
 
 def may_put_out(text: str) -> bool:
     """「この壊れたドライヤーも一緒に出していいのかな」: may this thing go out (with that day's garbage)."""
     norm = _evidence_text(text)
-    return (bool(MAY_PUT_OUT.search(norm)) and not DAY_QUESTION.search(norm)) or bool(WHICH_KINDS_DAY.search(norm))
+    return bool(MAY_PUT_OUT.search(norm)) and not DAY_QUESTION.search(norm)
 
 
 # The category a citizen guesses (「くつの箱は資源？」「お茶碗は燃えないごみ？」), as the dictionary names categories.

@@ -339,7 +339,6 @@ def test_a_name_with_other_words_is_no_sorting_question(official_city_data, text
 
 @pytest.mark.parametrize("text", [
     "豆腐の容器は洗ってからプラスチックの日に出せばよろしいですか？",
-    "晩酌で飲んだビールの缶がけっこうな量になるのですが、何の日に出せばいいですか",  # which kind's day: which kind
     "車の雪落とすスノーブラシ 毛が抜けてきたから替える",
 ])
 def test_which_days_garbage_a_thing_is(official_city_data, text):
