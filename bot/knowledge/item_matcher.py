@@ -42,6 +42,7 @@ about ("ばす" → ベビーバス?); and "found" needs a clear margin over the
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -266,7 +267,9 @@ def _alternation(patterns: Iterable[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
+@functools.lru_cache(maxsize=None)
 def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
+    """Compiled once per file: the matcher and bot/nlu/evidence.py share it."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     data["trailing"] = [p.replace("<STATES>", data["states"]).replace("<AMOUNTS>", data["amounts"])
                         for p in data["trailing"]]

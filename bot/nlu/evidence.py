@@ -184,7 +184,7 @@ DAY_ASKED = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんに�
 
 # Whether a thing may go out (「今日燃えないごみの日だけど、壊れたドライヤーも一緒に出していいのかな」): about the thing,
 # though a day is named; a day is asked only with a question word (「何曜日に出していい？」).
-MAY_PUT_OUT = re.compile(r"(出して|だして|出し|だし|捨てて|すてて)(も)?\s*(いい|良い|よい|大丈夫|ok)|出せる|だせる|出せます|出せま")
+MAY_PUT_OUT = re.compile(r"(出し|だし|捨て|すて)て(も)?\s*(いい|良い|よい|大丈夫|ok)|[出だ]せる|出せま")
 DAY_QUESTION = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんにち|何時|なんじ")
 
 
@@ -375,7 +375,7 @@ def _guide_knows(phrase: str) -> bool:
     return guide_named(phrase, EXACT_READING) is not None
 
 
-_PATTERNS = load_question_patterns()  # its states and amounts (read once)
+_PATTERNS = load_question_patterns()  # its states and amounts (the matcher's compiled patterns, cached)
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
 # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like; 「一升瓶 空き」「落ち葉 袋3つ」: its state or how
