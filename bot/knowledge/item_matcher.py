@@ -255,7 +255,7 @@ class QuestionPatterns:
     clause_particles: FrozenSet[str]
     formal_nouns: FrozenSet[str]
     generic_heads: FrozenSet[str]
-    materials: Dict[str, str]  # word (normalised) → material as the dictionary writes it
+    materials: Dict[str, FrozenSet[str]]  # word (normalised) → the materials it may mean, as the dictionary writes them
     described: Tuple[Tuple[re.Pattern, Tuple[str, ...]], ...] = ()  # what a thing does → the items it is
     kinds: Optional[re.Pattern] = None  # any product name of ``kind_of`` (白い恋人, ポッキー), longest first
     kind_of: Dict[str, str] = field(default_factory=dict)  # product name → its kind (お菓子)
@@ -273,8 +273,10 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     data["trailing"] = [p.replace("<STATES>", data["states"]).replace("<AMOUNTS>", data["amounts"])
                         for p in data["trailing"]]
-    materials = {normalize_text(word): material
-                 for material, words in data["materials"].items() for word in [material, *words]}
+    materials: Dict[str, Set[str]] = defaultdict(set)
+    for material, words in data["materials"].items():
+        for word in [material, *words]:
+            materials[normalize_text(word)].add(material)
     return QuestionPatterns(
         markers=re.compile(_alternation(data["question_markers"])),
         leading=re.compile(f"^(?:{_alternation(data['leading'])})"),
@@ -290,7 +292,7 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         kind_of={w: kind for kind, words in data.get("kinds", {}).items() for w in words},
         described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,6}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
                          tuple(d["items"])) for d in data.get("described", ())),
-        materials=materials,
+        materials={word: frozenset(meant) for word, meant in materials.items()},
         states=data["states"],
         amounts=data["amounts"],
     )
@@ -347,6 +349,9 @@ class ItemMatcher:
         self._material_between = re.compile(rf"(?<=.)の(?P<m>{alternation})製?(?=の.)")
         # "クリーニング屋の針金ハンガー": a material word in front of a name in katakana that ends the phrase
         self._material_compound = re.compile(rf"(?:^|(?<=の))(?P<m>{alternation})(?=[ァ-ヺー]{{3,}}$|(?:箱|袋|容器|皿)$)")
+        # "紙ひも", "竹ぼうき": a material in kanji or katakana before a name in hiragana (not かみ+そり: かみそり)
+        written = "|".join(re.escape(w) for w in words if not re.fullmatch(r"[ぁ-ゖー]+", w))
+        self._material_kana_compound = re.compile(rf"(?:^|(?<=の))(?P<m>{written})(?=[ぁ-ゖ]{{2,}}$)")
         self._variant_materials = [self._materials_of_variant(item.variant) for item in self.items]
 
         self._keys: List[_Key] = []
@@ -460,7 +465,12 @@ class ItemMatcher:
         negated = "以外" in text
         if negated:
             text = text.split("以外")[0]
-        return frozenset(m for w, m in self.patterns.materials.items() if w in text), negated
+        found = set()
+        for word in sorted(self.patterns.materials, key=len, reverse=True):  # アルミ箔 is not also アルミ (金属)
+            if word in text:
+                found |= self.patterns.materials[word]
+                text = text.replace(word, "\0")
+        return frozenset(found), negated
 
     # ---- questions ----
 
@@ -996,11 +1006,12 @@ class ItemMatcher:
 
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
         """Materials named in the phrase, and the phrase without them ("金属のハンガー" → {金属}, "ハンガー")."""
-        for pattern in (self._material_before, self._material_after, self._material_between, self._material_compound):
+        for pattern in (self._material_before, self._material_after, self._material_between, self._material_compound,
+                        self._material_kana_compound):
             found = pattern.search(phrase)
             if found:
                 word = found.group("m") or found.group("n")
-                return {self.patterns.materials[word]}, phrase[: found.start()] + phrase[found.end():]
+                return set(self.patterns.materials[word]), phrase[: found.start()] + phrase[found.end():]
         return set(), phrase
 
     def _material_agreement(self, item: int, materials: Set[str]) -> Optional[bool]:
