@@ -94,6 +94,7 @@ NAMED_INSIDE_MIN_LENGTH = 2
 STORY_LENGTH = 40  # a message this long where no phrase names a thing may still name one in its story
 # Decision.
 FOUND_MIN = 0.7
+SURE_TAIL = 0.9  # the name after the last の, read alone, when the whole phrase reads nothing
 FOUND_MARGIN = 0.08
 UNKNOWN_BELOW = 0.6
 WINDOW = 0.15  # candidates this close to the best are offered
@@ -111,6 +112,10 @@ _KATAKANA = re.compile(r"[ァ-ヺ][ァ-ヺー]*")
 _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
 _SENTENCE_END = re.compile(r"[。!?！？\n\u2600-\u27bf\U0001f000-\U0001faff]+")  # an emoji ends a sentence too
+_POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
+_ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
+_DISPOSAL_MARKER = re.compile(r"ごみ|ゴミ|捨|すて|棄|出|だし|だせ|だす|処分|分別|ぶんべつ|分け|わけ|なげ|投げ|燃|もえ|もや|資源|しげん"
+                              r"|プラ|ぷら|粗大|そだい|大型|おおがた|いらな|要らな|使わな|つかわな|使えな|つかえな|不要|不用")
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
 _SPACED_PARTICLE = re.compile(r"(?<=\S)[ \u3000]+(の|を|は|が|も|に|で|と)[ \u3000]+(?=\S)")
 _PARTICLES = {"の", "を", "は", "が", "も", "に", "で", "と", "へ", "や"}
@@ -483,7 +488,7 @@ class ItemMatcher:
         p = self.patterns
         # 「お茶っ葉が入ってた缶」 is 「お茶っ葉の缶」: what a container held names it (茶の缶, 果物かご)
         # 「納豆のいれもの」: 納豆の容器; 「ガラスの容器」: びん
-        phrase = _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", held_in(normalize_text(text).strip())))
+        phrase = as_the_matcher_reads(held_in(normalize_text(text).strip()))
         phrase = _strip(phrase, p.leading, at_start=True)
         marker = p.markers.search(phrase)
         owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 \
@@ -513,6 +518,25 @@ class ItemMatcher:
             phrase = phrase[: tail.start(2)] + jaconv.hira2kata(tail.group(2))
         return phrase if self._names_something(phrase) else ""
 
+    def _asking_sentence(self, text: str) -> str:
+        """「引っ越しで台所用品を整理中です。木のしゃもじは何ごみ？」: of several sentences, the last one that asks about a
+        thing it names (a question marker with words before it) holds the item, not an earlier one's object (台所用品を)."""
+        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+        if len(sentences) < 2:
+            return text
+        for sentence in reversed(sentences):
+            sentence = _strip(sentence.strip(), self.patterns.leading, at_start=True)
+            for marker in self.patterns.markers.finditer(sentence):
+                if not _DISPOSAL_MARKER.search(marker.group(0)):
+                    continue  # 「…を」「どこに」 (連絡すれば) end an object or ask something else
+                before = sentence[:marker.start()].strip(" 、,")
+                if len(before) >= 2 and any(self._content(m) and m.text not in self.patterns.no_item
+                                            and m.text not in self.patterns.generic_heads and m.text not in _POINTING_WORDS
+                                            for m in analyze(before)):
+                    return sentence
+                break
+        return text
+
     def without_modifiers(self, text: str) -> str:
         """``text`` less the words in front that only say whose or which it is (leading and modifiers:
         「ちっちゃいころの」), as the item phrase is cut; the text itself when nothing else is left."""
@@ -526,6 +550,9 @@ class ItemMatcher:
     def _first_clause(self, phrase: str) -> str:
         """"殺虫剤のスプレー、使い切ったんだけど" → "殺虫剤のスプレー": after a comma or a space that is
         followed by a clause of its own (a verb, an adjective), the citizen says something about the item."""
+        itself = _ITSELF.search(phrase)
+        if itself:  # 「写真は抜いたのですが、アルバムそのもの」: the thing itself, after what was in it
+            return itself.group(1)
         for separator in _CLAUSE_SEPARATOR.finditer(phrase):
             before, after = phrase[: separator.start()], phrase[separator.end():]
             if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):
@@ -666,6 +693,13 @@ class ItemMatcher:
             if other.status == "found" and "購入時" in other.candidates[0].item.name:
                 return other
         result = self._match_sentence(text)
+        asking = self._asking_sentence(text)
+        if asking != text and result.status != "found":
+            # 「引っ越しで台所用品を整理中です。木のしゃもじは何ごみ？」: the sentence that asks names the thing; taken
+            # only where it reads a name (an earlier sentence's object, 台所用品を, is no question)
+            other = self._match_sentence(asking)
+            if other.status == "found" or (other.status == "ambiguous" and result.status == "unknown"):
+                result = other
         sentences = [s for s in _SENTENCE_END.split(norm) if s.strip()]
         if result.status == "found" and "が" in result.phrase:
             # 「天ぷら揚げたあとの油が鍋に残ってるんですけど これ何ごみ」: the phrase ran on past what is left (油)
@@ -908,6 +942,12 @@ class ItemMatcher:
                 scores[item] = max(scores.get(item, 0.0), score)
         if max(scores.values(), default=0.0) < UNKNOWN_BELOW:
             scores.update(self._short_typo_scores(phrase))
+        if max(scores.values(), default=0.0) < UNKNOWN_BELOW and "の" in phrase[1:-1]:
+            # 「天井の証明器具」「台所の換気線」: a name typed wrong after words that say where it is; the name alone is
+            # read (照明器具, 換気扇), only when it is read surely
+            tail = self._match_phrase(phrase.rsplit("の", 1)[1])
+            if tail.status == "found" and tail.candidates[0].score >= SURE_TAIL:
+                return replace(tail, phrase=phrase)
         return replace(self._decide(phrase, query, scores), inside=inside)
 
     def _phrase_scores(self, phrase: str, query: _Form) -> Dict[int, float]:
@@ -936,7 +976,13 @@ class ItemMatcher:
             back = _POINTING_BACK.match(part)
             if back and first:  # 「ジャムのびんと、その金属のふた」 → ジャムのびんの金属のふた
                 part = without_notes(first) + "の" + part[back.end():]
-            results.append(one(part.lstrip("、, ")))
+            result = one(part.lstrip("、, "))
+            owner = parts[0].rsplit("の", 1)[0] if "の" in parts[0][1:] else ""
+            if result.status != "found" and owner and not back:
+                # 「ペットボトルのキャップとラベル」: the second thing belongs to the same owner (ペットボトルのラベル)
+                owned = one(owner + "の" + part.lstrip("、, "))
+                result = owned if owned.status == "found" else result
+            results.append(result)
         if not all(r.status == "found" for r in results):
             return None
         candidates = list({r.candidates[0].item.name: r.candidates[0] for r in results}.values())
@@ -1488,6 +1534,11 @@ def relative_heads(norm: str) -> List[str]:
         if kana and _no_word_of_its_own(kana.group(0)):
             heads.append(jaconv.hira2kata(kana.group(0)) + norm[kana.end():])
     return heads[::-1]
+
+
+def as_the_matcher_reads(norm: str) -> str:
+    """A container in the dictionary's words: 「納豆のいれもの」 is 納豆の容器, 「ガラスの容器」 びん."""
+    return _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", norm))
 
 
 def held_in(norm: str) -> str:

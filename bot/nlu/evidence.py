@@ -11,8 +11,8 @@ from typing import Optional
 
 import jaconv
 
-from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, held_in, load_question_patterns,
-                                       without_notes)
+from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, as_the_matcher_reads, held_in,
+                                       load_question_patterns, without_notes)
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
@@ -70,6 +70,10 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|撤去|取り壊|とりこわ|色あせ|色褪せ|ひび|ヒビ|切った|切りました|山ほど|やまほど|ふるく|古くて"
                            r"|(?<!着)(替え|かえ)(る|ます|た)(?!い)|焦げ|こげ"
                            r"|持ち込|持って(行|い)"
+                           # 「勉強机、ばらさないとだめ？」「おしぼりの袋も分けるの？」「どれに入れればいい？」 (which bin)
+                           r"|ばらさ|ばらす|ばらし|解体|(分け|わけ)(る|な|ます)|(どれ|どっち|どちら|何|なに)に\s*(入れ|いれ)"
+                           # Hokkaido and casual negatives and states (「タイヤチェーン もう使わん」「電子レンジ 動かん」「リュック もうボロい」)
+                           r"|(使わ|つかわ|使え|つかえ|動か|うごか|映ら|うつら)ん|(ボロ|ぼろ)(い|く)|放置|(小さ|ちいさ|ちっちゃ|きつ)くな"
                            # the state of a thing one wants rid of (「オーブンレンジ壊れた」「教科書もう使わない」)
                            r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
                            r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう|買い替え"
@@ -146,8 +150,12 @@ def question(text: str) -> bool:
 _KATAKANA_ONLY = re.compile(r"[ァ-ヺー\s0-9a-z、。,.!?！？]+")
 
 
+# Emoji and pictographs (「わりばし🥢」「サングラス😎」) say nothing about the thing; 〒 is part of an address.
+_PICTURES = re.compile(r"[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\u200d\ufe0f]")
+
+
 def _evidence_text(text: str) -> str:
-    return normalize_text(text).strip()
+    return _PICTURES.sub(" ", normalize_text(text)).strip()
 
 
 def _words_of(norm: str) -> str:
@@ -335,14 +343,15 @@ def sorting_question(text: str) -> bool:
         return True  # 「部活で使ってたバット折れた」: バット (金属製 or 木製) is asked back
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
     # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
-    exact = found.status == "found" and found.candidates[0].score >= EXACT_READING  # 「コロコロ」: an adverb to fugashi
+    # 「コロコロ」「コットン」: adverbs to fugashi, but a name the dictionary knows exactly (one category)
+    exact = (found.status == "found" or len(leaders) == 1) and best >= EXACT_READING
     if CHAT_WORD.search(norm) or (matcher().content_share(found.phrase) < NAMED_SHARE and not exact):
         return False
     # 「ドライバー(ネジ回し)」: a note in brackets says nothing more, unless the matcher read it with the name
     # (「バットの(金属)」 names the variant)
-    plain = held_in(norm if "(" in found.phrase else without_notes(norm))
-    if sure and _named_then_described(plain, found.phrase):
-        return True
+    plain = as_the_matcher_reads(held_in(norm if "(" in found.phrase else without_notes(norm)))
+    if (sure or (found.status == "ambiguous" and best >= FOUND_MIN)) and _named_then_described(plain, found.phrase):
+        return True  # 「テニスのラケット 部活で使ってた」: 金属製 or not, asked back
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
     return (sure or short_and_close) and len(matcher().without_modifiers(plain)) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
 
@@ -372,9 +381,11 @@ def _guide_knows(phrase: str) -> bool:
     の (「プレゼントの包装紙」)."""
     from bot.knowledge.garbage_knowledge import guide_named
 
-    return guide_named(phrase, EXACT_READING) is not None
+    # 「加熱式タバコの本体」: the thing itself
+    return guide_named(phrase, EXACT_READING) is not None or guide_named(_ITSELF.sub("", phrase), EXACT_READING) is not None
 
 
+_ITSELF = re.compile(r"の?(本体|そのもの|自体)$")
 _PATTERNS = load_question_patterns()  # its states and amounts (the matcher's compiled patterns, cached)
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
@@ -383,7 +394,9 @@ _PATTERNS = load_question_patterns()  # its states and amounts (the matcher's co
 _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
                    r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
                    r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の"
-                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" r"(さ|ね|よ|な)?[\s。、!！w笑…〜~]*$")
+                   # Hokkaido and casual: 「もう使わん」「動かん」 (a verb's negative in ん), 「ちっちゃくなったべさ」
+                   r"|(?<=[かがさたなばまらわえけせてねべめれ])ん"
+                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" r"(さ|ね|よ|な|べさ|べ|しょ|っしょ|わ)?[\s。、!！w笑…〜~]*$")
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
 
@@ -404,7 +417,15 @@ def _named_then_described(norm: str, phrase: str) -> bool:
 
     # 「昔のビデオカメラ 充電器もない」: the words in front that only say whose or which one are no part of the name
     named = jaconv.kata2hira(phrase) in (jaconv.kata2hira(head), jaconv.kata2hira(matcher().without_modifiers(head)))
-    return named and bool(_TOLD.search(rest)) and not _ASKED_OR_WISHED.search(rest)
+    return named and (bool(_TOLD.search(rest)) or _ends_in_adjective(rest)) and not _ASKED_OR_WISHED.search(rest)
+
+
+def _ends_in_adjective(rest: str) -> bool:
+    """「蛍光灯、まっすぐで長い」「リュック、もうボロい」「容器 ちっちゃいから洗うのめんどい」: what the thing is like."""
+    from bot.nlu.morphology import analyze
+
+    words = [m for m in analyze(rest.rstrip(" 。、!！w笑…〜~")) if m.pos not in ("助詞", "補助記号", "空白")]
+    return bool(words) and words[-1].pos == "形容詞"
 
 
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)
