@@ -127,8 +127,10 @@ def _between_hiragana(spaced: "re.Match") -> bool:
 
 
 # 「耐火金庫がありました」「碁石が残っています」「着物が何枚も出てきました」: the subject of what is there (group 1)
-_IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,。が]*?(?:あります|ありました|ある|あった|残って|のこって|出てき"
-                       r"|でてき|見つか|置いたまま|置いてあ|眠って)")
+_IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,。が]*?(?:あります|ありました|ある|あった|あって|残って|のこって|出てき"
+                       r"|でてき|見つか|置いたまま|置いてあ|眠って|(いら|要ら|使わ|つかわ)なくな|余っ|あまっ|余り|たまっ|溜まっ|たまり|溜まり)")
+# 「父が使っていた杖が2本あります」「高校を卒業して教科書がいらなくなりました」: the name after the clause in front of it
+_AFTER_ITS_CLAUSE = re.compile(r"(?:を|て|で|た|が)([\u3400-\u9fff々ァ-ヺー][^をてでたが]*)$")
 # 「スーツを買った時の」「スーツを買ったときについてきた」「コート買ったらかかってた」: what came with a purchase
 _BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:(?:時|とき)\s*(?:に)?|ら)\s*"
                           r"(?:ついてきた|付いてきた|ついてた|付いてた|ついていた|かかってた|かかっていた|もらった)?\s*の?\s*")
@@ -749,8 +751,13 @@ class ItemMatcher:
         for sentence in reversed(sentences):
             for there in _IS_THERE.finditer(sentence):
                 other = self._contents_first(self._match_sentence(there.group(1), _relative=True), sentence)
+                named = _AFTER_ITS_CLAUSE.search(there.group(1))
+                if other.status != "found" and named:
+                    other = self._match_sentence(named.group(1), _relative=True)
                 if other.status == "found" and not other.inside:
                     return self._compound_from(sentences, other)
+                if other.status == "ambiguous" and other.candidates[0].score >= FOUND_MIN and not other.inside:
+                    return other  # 「杖が2本あります」: 金属製 or not, asked back
         for sentence in reversed(sentences):
             other = self._match_sentence(sentence)
             if other.status == "found" and not other.inside:
@@ -968,7 +975,11 @@ class ItemMatcher:
             return None
 
         def one(part: str) -> MatchResult:  # what is said of each thing is cut as of a whole phrase (「ラップの使いかけ」)
-            return self._match_phrase(self.extract_item_phrase(part) or part)
+            result = self._match_phrase(self.extract_item_phrase(part) or part)
+            if result.status != "found" and not _listed_parts(part):  # 「ペンキの空き缶」: read as a sentence (ペンキの缶)
+                other = self._match_sentence(part, _relative=True)
+                result = other if other.status == "found" else result
+            return result
 
         results = [one(parts[0])]
         for part in parts[1:]:

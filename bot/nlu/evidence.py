@@ -74,6 +74,8 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|ばらさ|ばらす|ばらし|解体|(分け|わけ)(る|な|ます)|(どれ|どっち|どちら|何|なに)に\s*(入れ|いれ)"
                            # Hokkaido and casual negatives and states (「タイヤチェーン もう使わん」「電子レンジ 動かん」「リュック もうボロい」)
                            r"|(使わ|つかわ|使え|つかえ|動か|うごか|映ら|うつら)ん|(ボロ|ぼろ)(い|く)|放置|(小さ|ちいさ|ちっちゃ|きつ)くな"
+                           # why it goes now (「ふとん 引っ越しで」)
+                           r"|(引っ越し|引越し|ひっこし|引っ越す|大掃除|断捨離)(で|する|のため|の前)"
                            # the state of a thing one wants rid of (「オーブンレンジ壊れた」「教科書もう使わない」)
                            r"|いらな|要らな|いらん|不要|使わな|つかわな|使えな|つかえな|壊れ|こわれ|割れ|われた|われちゃ|切れた|破れ"
                            r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう|買い替え"
@@ -350,6 +352,7 @@ def sorting_question(text: str) -> bool:
     # 「ドライバー(ネジ回し)」: a note in brackets says nothing more, unless the matcher read it with the name
     # (「バットの(金属)」 names the variant)
     plain = as_the_matcher_reads(held_in(norm if "(" in found.phrase else without_notes(norm)))
+    plain = _CORRECTED.split(plain)[-1]  # 「冷蔵庫…あ、まちがえた、冷凍庫のほう」: the name meant is the last one
     if (sure or (found.status == "ambiguous" and best >= FOUND_MIN)) and _named_then_described(plain, found.phrase):
         return True  # 「テニスのラケット 部活で使ってた」: 金属製 or not, asked back
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
@@ -429,7 +432,8 @@ def _ends_in_adjective(rest: str) -> bool:
 
 
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)
-_TAIL = re.compile(r"(だけ|のみ)?(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
+_TAIL = re.compile(r"(だけ|のみ)?(の(ほう|方))?(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
+_CORRECTED = re.compile(r"(まちがえた|間違えた|まちがい|間違い|ちがった|違った)[、,\s。!…]*|の(じゃなくて|ではなくて)[、,\s]*")
 
 
 def _ends_with_the_item(norm: str, phrase: str) -> bool:
