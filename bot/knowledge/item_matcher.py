@@ -557,6 +557,8 @@ class ItemMatcher:
             return itself.group(1)
         for separator in _CLAUSE_SEPARATOR.finditer(phrase):
             before, after = phrase[: separator.start()], phrase[separator.end():]
+            if before.endswith("の") and re.match(r"[ァ-ヺ]", after):
+                continue  # 「雪かきの スコップが おれました」: the name goes on after the space
             if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):
                 return before
         return phrase
@@ -716,10 +718,11 @@ class ItemMatcher:
             told = self._told_before(sentences[:-1])
             if told:
                 return told
-        if result.status != "found":
+        if result.status != "found" or result.inside:
             spaced = self._spaced_words(text)
             if spaced:
                 return spaced
+        if result.status != "found":
             subject = _SUBJECT.match(result.phrase)
             if subject:
                 # 「保冷剤が冷凍庫にたまりすぎて」「新聞がたまってしまって」: the phrase ran on past its subject; in
@@ -777,8 +780,10 @@ class ItemMatcher:
                 if run[0] in _PARTICLES or run[-1] in _PARTICLES or (n == 1 and len(run[0]) < 3):
                     continue
                 joined = "".join(run)
-                # 「すとうぶ」「すのうだんぷ」: a loanword's long vowel written う as it is said
-                for form in dict.fromkeys((joined, _O_THEN_U.sub("ー", joined))):
+                # 「すとうぶ」「すのうだんぷ」: a loanword's long vowel written う as it is said; 「粉ミルク 缶 からっぽ」:
+                # keywords without their particle (粉ミルクの缶)
+                owned = "の".join(run) if n == 2 and not any(_HIRAGANA.fullmatch(w) for w in run) else joined
+                for form in dict.fromkeys((joined, _O_THEN_U.sub("ー", joined), owned)):
                     found = self._match_phrase(form)
                     if found.status == "found" and found.candidates[0].score >= EXACT_READING:
                         return replace(found, phrase=" ".join(run))
@@ -802,6 +807,13 @@ class ItemMatcher:
             return MatchResult("unknown", [], phrase)
         result = self._match_listed(phrase) or self._match_phrase(phrase)
         words = phrase.split()
+        if len(words) == 2 and result.status != "found" or (result.status == "found" and len(words) == 2
+                                                             and result.candidates[0].score < EXACT_READING):
+            # 「歯ブラシ 歯みがき粉のチューブ」: two names side by side, each read exactly, are two things
+            both = [self._match_phrase(w) for w in words]
+            if all(b.status == "found" and b.candidates[0].score >= EXACT_READING for b in both) \
+                    and both[0].candidates[0].item != both[1].candidates[0].item:
+                return MatchResult("ambiguous", [b.candidates[0] for b in both], phrase, listed=True)
         if result.status == "unknown":
             # "ぴあの処分", "かれはを捨てたい": the の the marker took, or the は/が/を/も cut as a particle, ends a
             # word typed in kana (ピアノ, 枯葉); only a name read exactly counts
@@ -994,7 +1006,9 @@ class ItemMatcher:
                 owned = one(owner + "の" + part.lstrip("、, "))
                 result = owned if owned.status == "found" else result
             results.append(result)
-        if not all(r.status == "found" for r in results):
+        # a thing of two variants sorted alike (ポテチの袋: アルミ蒸着 or プラ製) counts as read
+        if not all(r.status == "found" or (r.status == "ambiguous" and r.candidates[0].score >= FOUND_MIN
+                                           and len({c.item.category for c in r.candidates}) == 1) for r in results):
             return None
         candidates = list({r.candidates[0].item.name: r.candidates[0] for r in results}.values())
         if len(candidates) == 1:
@@ -1538,6 +1552,12 @@ def relative_heads(norm: str) -> List[str]:
                 and starts[i + 1] == starts[i] + len(verb.surface)):
             continue
         if getattr(noun.feature, "pos1", "") in ("名詞", "接頭辞"):
+            heads.append(norm[starts[i + 1]:])
+            continue
+        # 「食器を包んでいた白い発泡スチロール」: an adjective between the clause and its noun
+        after = words[i + 2] if i + 2 < len(words) else None
+        if getattr(noun.feature, "pos1", "") == "形容詞" and after is not None \
+                and getattr(after.feature, "pos1", "") == "名詞" and starts[i + 2] == starts[i + 1] + len(noun.surface):
             heads.append(norm[starts[i + 1]:])
             continue
         # 「ケーキについてきたほれいざい」: a head in hiragana that fugashi cut into cries and signs, read as katakana
