@@ -529,15 +529,20 @@ class ItemMatcher:
         for sentence in reversed(sentences):
             sentence = _strip(sentence.strip(), self.patterns.leading, at_start=True)
             for marker in self.patterns.markers.finditer(sentence):
-                if not _DISPOSAL_MARKER.search(marker.group(0)):
-                    continue  # 「…を」「どこに」 (連絡すれば) end an object or ask something else
+                if not _DISPOSAL_MARKER.search(marker.group(0)) or re.match(r"ない|なく|ません", sentence[marker.end():]):
+                    continue  # 「…を」「どこに」 (連絡すれば) end an object or ask something else; 「車が出せない」 is no wish
                 before = sentence[:marker.start()].strip(" 、,")
-                if len(before) >= 2 and any(self._content(m) and m.text not in self.patterns.no_item
-                                            and m.text not in self.patterns.generic_heads and m.text not in _POINTING_WORDS
-                                            for m in analyze(before)):
-                    return sentence
+                if self._names_a_thing(before):
+                    # 「荷物を減らしたくて、古いスーツケースを一つ処分することにしました」: the clause that asks
+                    last = re.split(r"[、,]", before)[-1]
+                    return last + sentence[marker.start():] if last != before and self._names_a_thing(last) else sentence
                 break
         return text
+
+    def _names_a_thing(self, text: str) -> bool:
+        return len(text) >= 2 and any(self._content(m) and m.text not in self.patterns.no_item
+                                      and m.text not in self.patterns.generic_heads and m.text not in _POINTING_WORDS
+                                      for m in analyze(text))
 
     def without_modifiers(self, text: str) -> str:
         """``text`` less the words in front that only say whose or which it is (leading and modifiers:
@@ -698,7 +703,7 @@ class ItemMatcher:
                 return other
         result = self._match_sentence(text)
         asking = self._asking_sentence(text)
-        if asking != text and result.status != "found":
+        if asking != text and (result.status != "found" or result.inside):
             # 「引っ越しで台所用品を整理中です。木のしゃもじは何ごみ？」: the sentence that asks names the thing; taken
             # only where it reads a name (an earlier sentence's object, 台所用品を, is no question)
             other = self._match_sentence(asking)
@@ -835,7 +840,7 @@ class ItemMatcher:
                 if (first.status == "found" and first.candidates[0].score >= EXACT_READING
                         and max((c.score for c in detail.candidates), default=0.0) < UNKNOWN_BELOW):
                     return first
-        if result.status != "found":
+        if result.status != "found" and not result.listed:  # 「ペンキの空き缶とハケ」: two things read, nothing to mend
             # 「（何か）もういらないんだけど画ようし何ごみ」: after a clause that ends in けど/ので, the name the question
             # asks about, when what came first names nothing
             clauses = _CLAUSE_THEN.split(normalize_text(text))

@@ -348,3 +348,22 @@ def test_which_days_garbage_a_thing_is(official_city_data, text):
 def test_a_kinds_day_without_a_thing_stays_a_collection_day_question(official_city_data):
     assert routed_intent("nlu_fallback", "燃えないごみは何の日に出せばいいですか", 0.9, triaged=True).get("intent") \
         != "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", [
+    "わりばし🥢", "サングラス😎", "コットン?",  # a name with an emoji or a question mark
+    "タイヤチェーン もう使わん", "電子れんぢ 動かん", "スケート靴ちっちゃくなったべさ",  # Hokkaido and casual
+    "蛍光灯、まっすぐで長い", "部活のリュック、もうボロい", "目薬の入れ物 ちっちゃいの",  # what it is like
+    "勉強机、ばらさないとだめ？", "おしぼりの袋も分けるの？めんどい",
+    "コンビニでもらったプラのスプーン、使ったあとどれに入れればいい？",  # which bin
+    "チャリ🚲 パンクしたまま放置してた", "ふとん 引っ越しで", "テニスのラケット 部活で使ってた",
+    "冷蔵庫…あ、まちがえた、冷凍庫のほう", "カップ麺のいれもの",
+])
+def test_short_phone_messages_are_sorting_questions(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["すーぷかれー おいしいとこ おしえて", "ベビーカーってどれ買えばいいのかわからん",
+                                  "うちの前の道、雪がすごくて車が出せない。除雪お願いしたいんですけどどこに連絡すれば"])
+def test_asking_about_other_things_is_no_sorting_question(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"
