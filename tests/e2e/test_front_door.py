@@ -78,9 +78,11 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_l": {"floor": 0.91, "target": 0.95},  # 94.2 % (2026-12-03, eighteenth; hobbies, care, brands, stories; 85.0 % first)
     "sorting_m": {"floor": 0.89, "target": 0.95},  # 92.7 % (2026-12-03, eighteenth; no disposal word, two things; 75.3 % first)
     "sorting_n": {"floor": 0.82, "target": 0.95},  # 85.8 % (2026-12-03, eighteenth; casual adults, rare items; 70.8 % first)
-    "sorting_o": {"floor": 0.87, "target": 0.95},  # 91.0 % (2026-12-03, eighteenth; everyday things, all ages; 82.0 % first)
+    "sorting_o": {"floor": 0.87, "target": 0.95},  # 93.0 % (2026-12-03, nineteenth; everyday things, all ages; 82.0 % first)
+    "sorting_p": {"floor": 0.92, "target": 0.95},  # 95.3 % (2026-12-03, nineteenth; life events, stories; 85.3 % first)
+    "sorting_q": {"floor": 0.84, "target": 0.95},  # 87.5 % (2026-12-03, nineteenth; short phone messages, teens; 63.3 % first)
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.6 % measured (2026-12-02, sixteenth session)
-    "sorting_e": {"floor": 0.88, "target": 0.95},  # 91.7 % measured (2026-12-03, seventeenth session)
+    "sorting_e": {"floor": 0.91, "target": 0.95},  # 94.3 % measured (2026-12-03, nineteenth session)
     "faq_a": {"floor": 0.94, "target": 0.92},
     "faq_b": {"floor": 0.90, "target": 0.92},
     "out_of_scope_a": {"floor": 0.03, "target": 0.05},  # share confidently answered: at most
@@ -91,17 +93,19 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "out_of_scope_e": {"floor": 0.07, "target": 0.05},  # 3.3 % measured (2 of 61)
 }
 BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point over the target",
-                "sorting_e": "91.7 % measured held out (2026-12-03)",
+                "sorting_e": "94.3 % measured held out (2026-12-03, nineteenth session)",
+                "sorting_p": "95.3 % (2026-12-03, nineteenth session): at the target",
+                "sorting_q": "87.5 % (2026-12-03): short phone messages with typos; the classifier's counselor offers",
                 "sorting_k": "96.0 % (2026-12-03): about a point over the target",
                 "sorting_l": "94.2 % (2026-12-03, eighteenth session): within a point of the target",
-                "sorting_m": "92.7 % (2026-12-03): messages without a disposal word, two things in one message",
+                "sorting_m": "93.3 % (2026-12-03): messages without a disposal word, two things in one message",
                 "sorting_n": "85.8 % (2026-12-03): dictionary items no other batch asks about, casual adults",
-                "sorting_o": "91.0 % (2026-12-03): the triage's classifier offers a counselor on some garbage talk",
+                "sorting_o": "93.0 % (2026-12-03): the triage's classifier offers a counselor on some garbage talk",
                 "sorting_h": "92.0 % (2026-12-03): children's and teens' wording; the classifier's counselor offers",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
-NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l"}
+NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e"}
 
 
 @pytest.fixture(scope="module")
