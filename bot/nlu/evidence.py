@@ -12,11 +12,12 @@ from typing import Optional
 import jaconv
 
 from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, as_the_matcher_reads, held_in,
-                                       load_question_patterns, without_notes)
+                                       load_question_patterns, relative_heads, without_notes)
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
+MAX_CLAUSE_AND_NAME = 32  # 「コンロのまわりに立ててたスチールのレンジガード」: a clause, then a name read exactly
 SHORT_NAME, CLOSE_ITEM = 12, 0.65  # a message this short that the dictionary matches this closely is an item
 NAMED_SHARE = 0.3  # a name alone is mostly content words (not 「ありがとさんです🙏」, where only サン is one)
 
@@ -355,6 +356,10 @@ def sorting_question(text: str) -> bool:
     plain = _CORRECTED.split(plain)[-1]  # 「冷蔵庫…あ、まちがえた、冷凍庫のほう」: the name meant is the last one
     if (sure or (found.status == "ambiguous" and best >= FOUND_MIN)) and _named_then_described(plain, found.phrase):
         return True  # 「テニスのラケット 部活で使ってた」: 金属製 or not, asked back
+    if exact and found.status == "found" and len(plain) <= MAX_CLAUSE_AND_NAME and _ends_with_the_item(plain, found.phrase) \
+            and any(jaconv.kata2hira(head).rstrip(" 、。,.!?！？〜~").endswith(jaconv.kata2hira(found.phrase))
+                    for head in relative_heads(plain)):
+        return True  # 「プレゼント包んでた透明なラッピングフィルム」: a name read exactly, after a clause that says which one
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
     return (sure or short_and_close) and len(matcher().without_modifiers(plain)) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
 

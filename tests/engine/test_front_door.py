@@ -367,3 +367,9 @@ def test_short_phone_messages_are_sorting_questions(official_city_data, text):
                                   "うちの前の道、雪がすごくて車が出せない。除雪お願いしたいんですけどどこに連絡すれば"])
 def test_asking_about_other_things_is_no_sorting_question(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"
+
+
+def test_a_name_read_exactly_after_a_clause_is_a_sorting_question(official_city_data):
+    """「プレゼント包んでた透明なラッピングフィルム」: the clause says which one; nothing else is asked."""
+    assert routed_intent("nlu_fallback", "プレゼント包んでた透明なラッピングフィルム", 0.9, triaged=True).get("intent") \
+        == "ask_garbage_category"
