@@ -111,7 +111,8 @@ _HIRAGANA = re.compile(r"[ぁ-ゖー]+")
 _KATAKANA = re.compile(r"[ァ-ヺ][ァ-ヺー]*")
 _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
-_SENTENCE_END = re.compile(r"[。!?！？\n\u2600-\u27bf\U0001f000-\U0001faff]+")  # an emoji ends a sentence too
+PICTURES = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictographs, as a character class's ranges
+_SENTENCE_END = re.compile(f"[。!?！？\n{PICTURES}]+")  # an emoji ends a sentence too
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
 _DISPOSAL_MARKER = re.compile(r"ごみ|ゴミ|捨|すて|棄|出|だし|だせ|だす|処分|分別|ぶんべつ|分け|わけ|なげ|投げ|燃|もえ|もや|資源|しげん"
@@ -812,8 +813,7 @@ class ItemMatcher:
             return MatchResult("unknown", [], phrase)
         result = self._match_listed(phrase) or self._match_phrase(phrase)
         words = phrase.split()
-        if len(words) == 2 and result.status != "found" or (result.status == "found" and len(words) == 2
-                                                             and result.candidates[0].score < EXACT_READING):
+        if len(words) == 2 and (result.status != "found" or result.candidates[0].score < EXACT_READING):
             # 「歯ブラシ 歯みがき粉のチューブ」: two names side by side, each read exactly, are two things
             both = [self._match_phrase(w) for w in words]
             if all(b.status == "found" and b.candidates[0].score >= EXACT_READING for b in both) \

@@ -11,8 +11,8 @@ from typing import Optional
 
 import jaconv
 
-from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, as_the_matcher_reads, held_in,
-                                       load_question_patterns, relative_heads, without_notes)
+from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, PICTURES, as_the_matcher_reads,
+                                       held_in, load_question_patterns, relative_heads, without_notes)
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
@@ -154,7 +154,7 @@ _KATAKANA_ONLY = re.compile(r"[ァ-ヺー\s0-9a-z、。,.!?！？]+")
 
 
 # Emoji and pictographs (「わりばし🥢」「サングラス😎」) say nothing about the thing; 〒 is part of an address.
-_PICTURES = re.compile(r"[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\u200d\ufe0f]")
+_PICTURES = re.compile(f"[{PICTURES}\u200d\ufe0f]")  # with the joiner and the emoji variation selector
 
 
 def _evidence_text(text: str) -> str:
@@ -390,10 +390,10 @@ def _guide_knows(phrase: str) -> bool:
     from bot.knowledge.garbage_knowledge import guide_named
 
     # 「加熱式タバコの本体」: the thing itself
-    return guide_named(phrase, EXACT_READING) is not None or guide_named(_ITSELF.sub("", phrase), EXACT_READING) is not None
+    return any(guide_named(name, EXACT_READING) is not None for name in (phrase, _THE_THING_ITSELF.sub("", phrase)))
 
 
-_ITSELF = re.compile(r"の?(本体|そのもの|自体)$")
+_THE_THING_ITSELF = re.compile(r"の?(本体|そのもの|自体)$")
 _PATTERNS = load_question_patterns()  # its states and amounts (the matcher's compiled patterns, cached)
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
