@@ -267,20 +267,31 @@ class QuestionPatterns:
     described: Tuple[Tuple[re.Pattern, Tuple[str, ...]], ...] = ()  # what a thing does → the items it is
     kinds: Optional[re.Pattern] = None  # any product name of ``kind_of`` (白い恋人, ポッキー), longest first
     kind_of: Dict[str, str] = field(default_factory=dict)  # product name → its kind (お菓子)
-    states: str = ""  # a thing's state said after its name (使用済み, 空き), a regular expression
-    amounts: str = ""  # how much of it there is (袋3つ, バケツ半分), a regular expression
+    # the words written once in the file and used by several patterns there (as <NAME>) and by bot/nlu/evidence.py,
+    # each a regular expression
+    states: str = ""  # a thing's state said after its name (使用済み, 空き)
+    amounts: str = ""  # how much of it there is (袋3つ, バケツ半分)
+    corrected: str = ""  # a name corrected while typing (まちがえた)
+    not_that: str = ""  # 「…のじゃなくて」
+    the_one_meant: str = ""  # 「帽子のほう」
+    dialect_endings: str = ""  # Hokkaido and casual sentence endings (べさ, っしょ)
 
 
 def _alternation(patterns: Iterable[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
 
 
+# the words written once in question_patterns.yml and used in its patterns as <NAME>
+_NAMED_WORDS = ("states", "amounts", "corrected", "not_that", "the_one_meant", "dialect_endings")
+
+
 @functools.lru_cache(maxsize=None)
 def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
     """Compiled once per file: the matcher and bot/nlu/evidence.py share it."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    data["trailing"] = [p.replace("<STATES>", data["states"]).replace("<AMOUNTS>", data["amounts"])
-                        for p in data["trailing"]]
+    words = {f"<{name.upper()}>": data[name] for name in _NAMED_WORDS}
+    for section in ("question_markers", "leading", "trailing"):
+        data[section] = [re.sub(r"<[A-Z_]+>", lambda m: words[m.group()], p) for p in data[section]]
     materials: Dict[str, Set[str]] = defaultdict(set)
     for material, words in data["materials"].items():
         for word in [material, *words]:
@@ -301,8 +312,7 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,6}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
                          tuple(d["items"])) for d in data.get("described", ())),
         materials={word: frozenset(meant) for word, meant in materials.items()},
-        states=data["states"],
-        amounts=data["amounts"],
+        **{name: data[name] for name in _NAMED_WORDS},
     )
 
 
@@ -533,17 +543,13 @@ class ItemMatcher:
                 if not _DISPOSAL_MARKER.search(marker.group(0)) or re.match(r"ない|なく|ません", sentence[marker.end():]):
                     continue  # 「…を」「どこに」 (連絡すれば) end an object or ask something else; 「車が出せない」 is no wish
                 before = sentence[:marker.start()].strip(" 、,")
-                if self._names_a_thing(before):
+                if self._names_something(before, strictly=True):
                     # 「荷物を減らしたくて、古いスーツケースを一つ処分することにしました」: the clause that asks
                     last = re.split(r"[、,]", before)[-1]
-                    return last + sentence[marker.start():] if last != before and self._names_a_thing(last) else sentence
+                    named = last != before and self._names_something(last, strictly=True)
+                    return last + sentence[marker.start():] if named else sentence
                 break
         return text
-
-    def _names_a_thing(self, text: str) -> bool:
-        return len(text) >= 2 and any(self._content(m) and m.text not in self.patterns.no_item
-                                      and m.text not in self.patterns.generic_heads and m.text not in _POINTING_WORDS
-                                      for m in analyze(text))
 
     def without_modifiers(self, text: str) -> str:
         """``text`` less the words in front that only say whose or which it is (leading and modifiers:
@@ -588,10 +594,15 @@ class ItemMatcher:
             return 0.0
         return min(1.0, sum(len(p.surface) for p in self._analyse(phrase).parts) / len(letters))
 
-    def _names_something(self, phrase: str) -> bool:
+    def _names_something(self, phrase: str, strictly: bool = False) -> bool:
         """False for "", a word of :attr:`QuestionPatterns.no_item` ("ごみ", "はい") and words with no noun
         ("疲れた", "つらい", "死ぬこと"); a phrase all in kana is trusted (fugashi cuts kana freely: "プチプチ" is
-        an adverb to it)."""
+        an adverb to it). ``strictly``: a sentence of a story, which must hold a noun of two letters or more that
+        is no generic head (もの, 本体) and points nowhere (これ, そこ), and no kana phrase is trusted for it."""
+        if strictly:
+            return len(phrase) >= 2 and any(
+                self._content(m) and m.text not in self.patterns.no_item and m.text not in self.patterns.generic_heads
+                and m.text not in _POINTING_WORDS for m in analyze(phrase))
         if not phrase or phrase in self.patterns.no_item:
             return False
         return bool(_ALL_KANA.fullmatch(phrase)) or any(self._content(m) for m in analyze(phrase))
@@ -993,7 +1004,7 @@ class ItemMatcher:
 
         def one(part: str) -> MatchResult:  # what is said of each thing is cut as of a whole phrase (「ラップの使いかけ」)
             result = self._match_phrase(self.extract_item_phrase(part) or part)
-            if result.status != "found" and not _listed_parts(part):  # 「ペンキの空き缶」: read as a sentence (ペンキの缶)
+            if result.status != "found":  # 「ペンキの空き缶」: read as a sentence (ペンキの缶)
                 other = self._match_sentence(part, _relative=True)
                 result = other if other.status == "found" else result
             return result
@@ -1539,7 +1550,8 @@ def _better(head: MatchResult, whole: MatchResult) -> bool:
     return best(head) >= best(whole)
 
 
-def relative_heads(norm: str) -> List[str]:
+@functools.lru_cache(maxsize=4096)  # several routes of the matcher and bot/nlu/evidence.py read the same text
+def relative_heads(norm: str) -> Tuple[str, ...]:
     """Where ``norm`` goes on after a clause that ends in an attributive verb right before a noun, last first:
     「庭木を剪定した枝を捨てたい」 → ["枝を捨てたい"], 「妻が使ってた鍋」 → ["鍋"]. A space or a comma between them
     is not a relative clause ("フライパン 焦げた 取っ手"); nor is an adjective, which describes places and food
@@ -1569,7 +1581,7 @@ def relative_heads(norm: str) -> List[str]:
         kana = _HIRAGANA_RUN.match(norm, starts[i + 1])
         if kana and _no_word_of_its_own(kana.group(0)):
             heads.append(jaconv.hira2kata(kana.group(0)) + norm[kana.end():])
-    return heads[::-1]
+    return tuple(heads[::-1])
 
 
 def as_the_matcher_reads(norm: str) -> str:

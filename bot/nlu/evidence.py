@@ -394,7 +394,7 @@ def _guide_knows(phrase: str) -> bool:
 
 
 _THE_THING_ITSELF = re.compile(r"の?(本体|そのもの|自体)$")
-_PATTERNS = load_question_patterns()  # its states and amounts (the matcher's compiled patterns, cached)
+_PATTERNS = load_question_patterns()  # its named words: states, amounts, corrections, endings (cached, the matcher's)
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
 # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like; 「一升瓶 空き」「落ち葉 袋3つ」: its state or how
@@ -404,7 +404,7 @@ _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|で�
                    r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の"
                    # Hokkaido and casual: 「もう使わん」「動かん」 (a verb's negative in ん), 「ちっちゃくなったべさ」
                    r"|(?<=[かがさたなばまらわえけせてねべめれ])ん"
-                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" r"(さ|ね|よ|な|べさ|べ|しょ|っしょ|わ)?[\s。、!！w笑…〜~]*$")
+                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" f"(さ|ね|よ|な|わ|{_PATTERNS.dialect_endings})?" r"[\s。、!！w笑…〜~]*$")
 _ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
 
 
@@ -437,8 +437,8 @@ def _ends_in_adjective(rest: str) -> bool:
 
 
 _KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヺー\s]+")  # fugashi cuts kana-only names into anything (すいはんき)
-_TAIL = re.compile(r"(だけ|のみ)?(の(ほう|方))?(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
-_CORRECTED = re.compile(r"(まちがえた|間違えた|まちがい|間違い|ちがった|違った)[、,\s。!…]*|の(じゃなくて|ではなくて)[、,\s]*")
+_TAIL = re.compile(f"(だけ|のみ)?({_PATTERNS.the_one_meant})?" r"(は|って|も|なんだけど|ですが|です|ですか|かな|とか)?[\s、。,.!?！？〜~w笑]*$")
+_CORRECTED = re.compile(f"({_PATTERNS.corrected})" r"[、,\s。!…]*" f"|の({_PATTERNS.not_that})" r"[、,\s]*")
 
 
 def _ends_with_the_item(norm: str, phrase: str) -> bool:
