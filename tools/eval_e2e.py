@@ -86,7 +86,7 @@ SETS: Dict[str, Path] = {
     "sorting_k": FRONTDOOR / "sorting_k.yml", "sorting_l": FRONTDOOR / "sorting_l.yml",
     "sorting_m": FRONTDOOR / "sorting_m.yml", "sorting_n": FRONTDOOR / "sorting_n.yml",
     "sorting_o": FRONTDOOR / "sorting_o.yml", "sorting_p": FRONTDOOR / "sorting_p.yml",
-    "sorting_q": FRONTDOOR / "sorting_q.yml",
+    "sorting_q": FRONTDOOR / "sorting_q.yml", "sorting_r": FRONTDOOR / "sorting_r.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
