@@ -83,6 +83,9 @@ MATERIAL_PENALTY = 0.1  # for the variants made of something else
 FUZZY_CUTOFF = 0.75
 FUZZY_MIN_LENGTH = 4
 LOOKALIKE_COST = 0.05  # readings alike once kana that look alike are folded (ソ/ン, ノレ/ル): a bit less sure
+# readings alike but for a voiced mark (トライヤー, タンボール): the one reading offered, below FOUND_MIN, so that it is
+# answered saying what it was read as, where the message is only the name or asks about throwing it away
+VOICED_SLIP = 0.85
 LOOSE_SPELLING = 0.88  # アルミホイール for "アルミホイル": the phrase lacks the key's own spelling
 # Fallbacks when the whole phrase has no good key.
 MAIN_WORD = 0.85  # "二人掛けのソファー" → ソファー: the compound or main word that ends the phrase, named exactly
@@ -111,6 +114,8 @@ _HIRAGANA = re.compile(r"[ぁ-ゖー]+")
 _KATAKANA = re.compile(r"[ァ-ヺ][ァ-ヺー]*")
 _KANJI = re.compile(r"[\u3400-\u9fff々]")
 _SEPARATOR = re.compile(r"[\s・･、,.]+")
+_KATAKANA_END = re.compile(r"[ァ-ヺー]+$")
+KATAKANA_HEAD_MIN = 4  # the shortest name read as the head of a longer loanword (ドリッパー in コーヒードリッパー; not ペン)
 PICTURES = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictographs, as a character class's ranges
 _SENTENCE_END = re.compile(f"[。!?！？\n{PICTURES}]+")  # an emoji ends a sentence too
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
@@ -275,6 +280,7 @@ class QuestionPatterns:
     not_that: str = ""  # 「…のじゃなくて」
     the_one_meant: str = ""  # 「帽子のほう」
     dialect_endings: str = ""  # Hokkaido and casual sentence endings (べさ, っしょ)
+    thanks: str = ""  # an earlier answer acknowledged (ありがとうございます, 了解です)
 
 
 def _alternation(patterns: Iterable[str]) -> str:
@@ -282,7 +288,7 @@ def _alternation(patterns: Iterable[str]) -> str:
 
 
 # the words written once in question_patterns.yml and used in its patterns as <NAME>
-_NAMED_WORDS = ("states", "amounts", "corrected", "not_that", "the_one_meant", "dialect_endings")
+_NAMED_WORDS = ("states", "amounts", "corrected", "not_that", "the_one_meant", "dialect_endings", "thanks")
 
 
 @functools.lru_cache(maxsize=None)
@@ -1047,6 +1053,12 @@ class ItemMatcher:
                     scores[item] = max(scores.get(item, 0.0), score)
             if scores:
                 return {item: score * MAIN_WORD for item, score in scores.items()}
+        # 「コーヒードリッパー」: a loanword compound fugashi keeps whole, ending in a name of four kana or more
+        run = _KATAKANA_END.search(phrase)
+        for start in range(2, len(run.group(0)) - KATAKANA_HEAD_MIN + 1) if run else ():
+            scores = self._exact_scores(self._analyse(run.group(0)[start:]))
+            if scores:
+                return {item: score * MAIN_WORD for item, score in scores.items()}
         return {}
 
     def _named_inside_scores(self, phrase: str) -> Dict[int, float]:
@@ -1142,6 +1154,15 @@ class ItemMatcher:
     def _typo_scores(self, query: _Form) -> Dict[int, float]:
         """Readings alike, as typed ("ペットボトール") or as they look ("ダンボーノレ", "フライパソ")."""
         scores: Dict[int, float] = {}
+        if len(query.reading) >= SHORT_TYPO_MIN_LENGTH and not query.known_word and not _KANJI.search(query.spelling) \
+                and query.reading not in self._by_reading:
+            # 「トライヤー」「ヘビーカー」: only a voiced mark slipped, nearer than any other kana (not in a word of its
+            # own, カラス is no ガラス, nor in a name read as typed: かばん is no 画板)
+            for k in self._by_shape.get(_shape(query.reading), ()):
+                if self._keys[k].form.reading != query.reading and _same_main_word(query, self._keys[k].form):
+                    self._offer(scores, query, k, VOICED_SLIP)
+            if scores:
+                return scores  # the other likenesses are farther (トライヤー is no プライヤー)
         if len(query.reading) < FUZZY_MIN_LENGTH:
             return scores
         alike = [(self._by_reading, query.reading, self._reading_choices, 0.0)]

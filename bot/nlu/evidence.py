@@ -133,6 +133,8 @@ WANTS_PERSON = re.compile(r"話したい|話せ|はなしたい|つな|代わ|�
 # Greetings, thanks and acknowledgements as people type them (「ありがとさんです」「あけおめ」「おけまる」): a chat
 # word that begins a message without a disposal word is never an item's name.
 _END = r"(?=$|[\s、。,.!！?？〜~ー])"
+_PATTERNS = load_question_patterns()  # its named words: states, amounts, corrections, endings (cached, the matcher's)
+_THANKS_FIRST = re.compile(f"^({_PATTERNS.thanks})" r"[!。、,.\s…〜~]+(?=\S{2})")
 CHAT_WORD = re.compile(r"^(ありがと|有難|有り難|あざ[すっま]|さんきゅ|サンキュ|thank|thx|あけおめ|ことよろ|おけ(まる|おけ|です)"
                        r"|おっけ|オッケ|りょ" + _END + r"|りょうかい|了解|よろしく|宜しく|よろ" + _END + r"|おつかれ|お疲れ"
                        r"|おつ" + _END + r"|こんにち|こんばん|おはよ|おやすみ|ばいばい|バイバイ|またね|どうも|はーい"
@@ -158,7 +160,9 @@ _PICTURES = re.compile(f"[{PICTURES}\u200d\ufe0f]")  # with the joiner and the e
 
 
 def _evidence_text(text: str) -> str:
-    return _PICTURES.sub(" ", normalize_text(text)).strip()
+    """The text as the patterns read it: normalised, without emoji, and without a thank-you or an 「了解です」 that
+    opens a question (「ありがと！ついでに、シャンプーの空ボトルは？」 asks about the bottle, it is no chat)."""
+    return _THANKS_FIRST.sub("", _PICTURES.sub(" ", normalize_text(text)).strip())
 
 
 def _words_of(norm: str) -> str:
@@ -394,7 +398,6 @@ def _guide_knows(phrase: str) -> bool:
 
 
 _THE_THING_ITSELF = re.compile(r"の?(本体|そのもの|自体)$")
-_PATTERNS = load_question_patterns()  # its named words: states, amounts, corrections, endings (cached, the matcher's)
 # 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
 # told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
 # 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like; 「一升瓶 空き」「落ち葉 袋3つ」: its state or how

@@ -11,6 +11,7 @@ Pure standard library: the gateway and the engine both import it.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import List, Tuple
@@ -33,6 +34,18 @@ def _clusters(text: str) -> List[Tuple[int, int]]:
             spans.append((start, i))
             start = i
     return spans if text else []
+
+
+# 「へビーカー」「ぺットボトル」: へ べ ぺ look the same in hiragana and katakana, and a phone's keyboard offers
+# either; one typed in hiragana right before a katakana word, and not after a word in kanji or katakana (where it is
+# the particle へ: 「部屋へ」「ロッカーへ」), is that word's first letter.
+_LOOKALIKE_KANA = re.compile(r"(?<![\u3400-\u9fff々ァ-ヺーa-z0-9])[へべぺ](?=[ァ-ヺ][ァ-ヺー])")
+_AS_KATAKANA = {"へ": "ヘ", "べ": "ベ", "ぺ": "ペ"}
+
+
+def _fold_lookalike_kana(text: str) -> str:
+    """Same length as ``text``: the alignment of :func:`normalize` holds."""
+    return _LOOKALIKE_KANA.sub(lambda m: _AS_KATAKANA[m.group()], text)
 
 
 def normalize_char_cluster(cluster: str) -> str:
@@ -67,9 +80,9 @@ def normalize(text: str) -> NormalizedText:
         out.append(piece)
         starts.extend([start] * len(piece))
         ends.extend([end] * len(piece))
-    return NormalizedText(text, "".join(out), tuple(starts), tuple(ends))
+    return NormalizedText(text, _fold_lookalike_kana("".join(out)), tuple(starts), tuple(ends))
 
 
 def normalize_text(text: str) -> str:
     """The normalised string only (for lookups where offsets do not matter)."""
-    return "".join(normalize_char_cluster(text[s:e]) for s, e in _clusters(text))
+    return _fold_lookalike_kana("".join(normalize_char_cluster(text[s:e]) for s, e in _clusters(text)))

@@ -358,6 +358,7 @@ def test_a_kinds_day_without_a_thing_stays_a_collection_day_question(official_ci
     "コンビニでもらったプラのスプーン、使ったあとどれに入れればいい？",  # which bin
     "チャリ🚲 パンクしたまま放置してた", "ふとん 引っ越しで", "テニスのラケット 部活で使ってた",
     "冷蔵庫…あ、まちがえた、冷凍庫のほう", "カップ麺のいれもの",
+    "なるほどです。じゃあ殺虫剤のスプレー缶は？", "ありがと！ついでに、シャンプーの空ボトルは？",  # after a thank-you
 ])
 def test_short_phone_messages_are_sorting_questions(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"

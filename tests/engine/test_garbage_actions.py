@@ -140,15 +140,15 @@ def test_a_close_match_is_answered_saying_what_it_was_read_as():
 
 def test_a_short_word_one_kana_off_a_name_is_answered_alone_or_as_garbage_not_inside_a_sentence():
     from actions.garbage import ActionGarbageCategory
-    messages, _ = run(ActionGarbageCategory(), tracker("テレピの処分ってどうするの"))  # a garbage word: answered
+    messages, _ = run(ActionGarbageCategory(), tracker("ソフャーの処分ってどうするの"))  # a garbage word: answered
     assert "としてお答えします" in messages[0]["text"] and "【" in messages[0]["text"]
-    messages, _ = run(ActionGarbageCategory(), tracker("テレピ"))  # the whole message: answered as read
+    messages, _ = run(ActionGarbageCategory(), tracker("ソフャー"))  # the whole message: answered as read
     assert "としてお答えします" in messages[0]["text"] and "【" in messages[0]["text"]
     messages, _ = run(ActionGarbageCategory(), tracker("ざぶとん"))  # 座布団 as said (voiced): no typo at all
     assert "としてお答えします" not in messages[0]["text"] and "「座布団」は【燃やせるごみ】" in messages[0]["text"]
-    messages, _ = run(ActionGarbageCategory(), tracker("昨日テレピ見た"))  # inside a sentence: offered, not answered
+    messages, _ = run(ActionGarbageCategory(), tracker("昨日ソフャー見た"))  # inside a sentence: offered, not answered
     assert "【" not in messages[0]["text"] and "見つかりませんでした。もしかして" in messages[0]["text"]
-    assert any("テレビ" in b["title"] for b in messages[0].get("buttons") or [])
+    assert any("ソファー" in b["title"] for b in messages[0].get("buttons") or [])
 
 
 def test_candidates_of_one_category_are_answered_not_asked():

@@ -230,9 +230,34 @@ def test_main_words_typos_and_spellings(matcher, text, name):
 
 
 def test_a_short_unknown_word_one_kana_off_is_asked_about(matcher):
-    result = matcher.match("テレピの処分ってどうするの")
+    result = matcher.match("ソフャーの処分ってどうするの")
     assert result.status == "ambiguous"
-    assert [c.item.name for c in result.candidates] == ["テレビ（ブラウン管・液晶・プラズマ式）"]
+    assert [c.item.name for c in result.candidates] == ["ソファー"]
+
+
+@pytest.mark.parametrize("text, name", [
+    ("テレピの処分ってどうするの", "テレビ（ブラウン管・液晶・プラズマ式）"),  # ピ for ビ
+    ("トライヤー 何ごみ", "ドライヤー"),  # not プライヤー (ペンチ), one kana farther
+    ("ヘビーカーを捨てたい", "ベビーカー"),  # though ヘビー is a word of its own
+    ("娘がもうへビーカーを使わないので出したいんですが、何ごみになりますか", "ベビーカー"),  # へ typed in hiragana
+    ("ぺットボトル", "ペットボトル"),
+])
+def test_a_slipped_voiced_mark_reads_the_name(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, not_this", [
+    ("カラス", "ガラス"),  # a word of its own
+    ("使わないかばん捨てたい", "画板（木製・プラ製）"),  # a name read as typed (かばん)
+])
+def test_a_word_as_typed_is_no_slipped_voiced_mark(matcher, text, not_this):
+    assert not_this not in [c.item.name for c in matcher.match(text).candidates]
+
+
+def test_a_loanword_compound_ends_in_its_name(matcher):
+    result = matcher.match("陶器のコーヒードリッパー 欠けた")
+    assert result.status == "found" and result.candidates[0].item.name == "ドリッパー", result
 
 
 @pytest.mark.parametrize("text", [

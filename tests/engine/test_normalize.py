@@ -38,3 +38,12 @@ def test_every_normalised_span_is_inside_the_original(text):
 def test_full_width_space_and_digits():
     assert normalize_text("０６４－０９５９") == "064-0959"
     assert normalize_text("白石区　本通") == "白石区 本通"
+
+
+@pytest.mark.parametrize("typed, read", [
+    ("へビーカー", "ヘビーカー"), ("ぺットボトル", "ペットボトル"), ("娘がもうべランダの", "娘がもうベランダの"),
+    ("部屋へベッド", "部屋へベッド"), ("ロッカーへカバン", "ロッカーへカバン"),  # the particle へ stays
+    ("へや", "へや"), ("たべる", "たべる"),
+])
+def test_a_lookalike_kana_before_a_katakana_word_is_its_first_letter(typed, read):
+    assert normalize_text(typed) == read == normalize(typed).text
