@@ -172,8 +172,11 @@ def _narrowed(text: str, result):
     variants = len({without_notes(normalize_text(c.item.name)) for c in result.candidates}) == 1
     guessed = frozenset() if variants else guessed_categories(after)
     broke = BROKE_LIKE_GLASS.search(normalize_text(text))
-    said, denied = _said_or_denied(after, {w for c in result.candidates for w in _note_words(c.item.name)})
-    named = [m.text for m in analyze(after) if m.pos == "名詞" and len(m.text) >= 2 and m.text not in _NOTE_FILLERS]
+    # a word that guesses a category (「アイスのカップってプラ？」「雑がみ？プラ？」) names no variant: it is asked
+    said, denied = _said_or_denied(after, {w for c in result.candidates for w in _note_words(c.item.name)
+                                           if not guessed_categories(w)})
+    named = [m.text for m in analyze(after) if m.pos == "名詞" and len(m.text) >= 2 and m.text not in _NOTE_FILLERS
+             and not guessed_categories(m.text)]
     for keep in (lambda c: c.item.category in guessed, lambda c: broke and any(w in c.item.name for w in FRAGILE),
                  lambda c: any(w in said for w in _note_words(c.item.name)),
                  lambda c: denied and not any(w in denied for w in _note_words(c.item.name)),

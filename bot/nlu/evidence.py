@@ -228,11 +228,16 @@ def guessed_categories(text: str) -> frozenset:
     return frozenset(c for pattern, categories in GUESSES if pattern.search(norm) for c in categories)
 
 
+# 「納豆のプラ容器、何の日に出せばいい？」: which kind's day a thing goes out on is what kind of garbage it is
+KIND_OF_DAY = re.compile(r"(何|なに|なん)の(ごみの)?日に?\s*(出|だ|捨|すて)")
+
+
 def category_guess(text: str) -> bool:
-    """「ピーラーって燃えないごみの日？」: the citizen guesses the item's category by its day; a sorting question
-    when the words before the guess name an item (see front_door)."""
+    """「ピーラーって燃えないごみの日？」: the citizen guesses the item's category by its day, or asks which kind's day
+    (「何の日に出せばいい」); a sorting question when the words before the guess name an item (see front_door)."""
     norm = _evidence_text(text)
-    return bool(CATEGORY_GUESS.search(norm)) and not DAY_ASKED.search(norm) and not PLACE.search(norm)
+    return (bool(CATEGORY_GUESS.search(norm)) and not DAY_ASKED.search(norm) or bool(KIND_OF_DAY.search(norm))) \
+        and not PLACE.search(norm)
 
 
 # How to put out a kind of garbage (「燃えるごみの出し方」「生ごみはどうやって捨てる」), no item named.

@@ -86,6 +86,8 @@ PLACE_SUFFIXES = "市区町村都道府県"
 def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False) -> Dict[str, Any]:
     """What the front door decides for a message DIET gave ``intent``: {} (keep it), or the new intent with
     its confidence and, for an FAQ answer, the topic id. ``triaged``: the gateway found no risk in it."""
+    if intent == "choose_date" and not text.startswith("/") and not typed_date(text):
+        intent = "nlu_fallback"  # 「単3電池が20本くらいあります」: DIET's date, but no date in the words
     if not text.strip() or text.startswith("/") or intent in KEPT:
         return {}
     said = intent
@@ -164,6 +166,14 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if not decision and intent != said:
         return {"intent": intent, "confidence": round(confidence, 4)}  # DIET's guess had no ground
     return decision
+
+
+def typed_date(text: str) -> bool:
+    """The message holds a day as the booking reads it (「12月10日」「あさって」), or one it can tell is impossible."""
+    from common.booking.dates import NOT_UNDERSTOOD, parse_date
+    from common.clock import today
+
+    return parse_date(text, today()).error != NOT_UNDERSTOOD
 
 
 @lru_cache(maxsize=1)

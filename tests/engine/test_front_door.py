@@ -374,3 +374,18 @@ def test_a_name_read_exactly_after_a_clause_is_a_sorting_question(official_city_
     """「プレゼント包んでた透明なラッピングフィルム」: the clause says which one; nothing else is asked."""
     assert routed_intent("nlu_fallback", "プレゼント包んでた透明なラッピングフィルム", 0.9, triaged=True).get("intent") \
         == "ask_garbage_category"
+
+
+def test_a_date_intent_needs_a_date_in_the_words(official_city_data):
+    """DIET reads 「20本」 as a day; without a day the booking's date handling is no answer (it asked for a receipt)."""
+    assert routed_intent("choose_date", "使いかけの単3電池が20本くらいあります", 0.56, triaged=True).get("intent") \
+        == "ask_garbage_category"
+    for typed in ("12月10日でお願いします", "あさって", "2月30日"):  # a day, or one the booking says is impossible
+        assert routed_intent("choose_date", typed, 0.9, triaged=True) == {}
+
+
+def test_which_kinds_day_a_thing_goes_out_on_is_a_sorting_question(official_city_data):
+    assert routed_intent("ask_collection_day", "すすいだ納豆のプラ容器、何の日に出せばいい？", 0.9, triaged=True).get(
+        "intent") == "ask_garbage_category"
+    assert routed_intent("nlu_fallback", "燃えないごみは何の日に出すの", 0.9, triaged=True).get("intent") \
+        == "ask_collection_day"  # no thing named: its day is asked

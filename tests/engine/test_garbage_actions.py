@@ -174,7 +174,8 @@ def test_the_citizen_s_guess_settles_candidates_of_different_categories(text, ca
     assert category in messages[0]["text"] and "どれに近いですか" not in messages[0]["text"]
 
 
-@pytest.mark.parametrize("text", ["お茶碗は燃えないごみ？", "茶筒いらなくなったんだけど、燃えるでいい？"])
+@pytest.mark.parametrize("text", ["お茶碗は燃えないごみ？", "茶筒いらなくなったんだけど、燃えるでいい？",
+                                  "アイスのカップって雑がみ？プラ？", "アイスのカップってプラ？"])
 def test_a_guess_does_not_settle_variants_of_one_thing(text):
     """Between variants of one name (食器 of pottery or of plastic) the citizen's guess says nothing of which one they
     have: asked (changed 2026-12-03, eighteenth session; お茶碗 was answered 燃やせないごみ on the guess alone)."""

@@ -788,3 +788,9 @@ def test_a_statement_sentence_is_not_the_asking_one(matcher):
     """「車が出せない」 says the car cannot get out; the question is about snow removal, not a car (FAQ)."""
     result = matcher.match("うちの前の道、雪がすごくて車が出せない。除雪お願いしたいんですけどどこに連絡すれば")
     assert result.status != "found", result
+
+
+@pytest.mark.parametrize("text", ["ハンガーって燃やせる？燃やせない？", "サングラスは燃やせる？燃やせない？"])
+def test_which_of_two_categories_asked_names_the_thing(matcher, text):
+    result = matcher.match(text)
+    assert result.status == "ambiguous" and len({c.item.category for c in result.candidates}) == 2, result
