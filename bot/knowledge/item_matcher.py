@@ -518,7 +518,8 @@ class ItemMatcher:
         if marker:
             phrase = phrase[: marker.start() + (1 if keep_no and marker.group(0).startswith("の") else 0)]
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
-        phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip()), "")
+        # (a sentence of only 「それぞれ」「両方」 points back to the things named before it)
+        phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip() and s.strip() not in _POINTING_WORDS), "")
         phrase = self._first_clause(phrase)
         previous = None if cut else phrase
         while phrase != previous:
@@ -577,6 +578,8 @@ class ItemMatcher:
             before, after = phrase[: separator.start()], phrase[separator.end():]
             if before.endswith("の") and re.match(r"[ァ-ヺ]", after):
                 continue  # 「雪かきの スコップが おれました」: the name goes on after the space
+            if before.endswith(("と", "や")) and analyze(before)[-1].pos == "助詞" and self.match(after).status != "unknown":
+                continue  # 「化粧水のガラスびんと、外したプラのふた」: a list goes on after the comma, if it names a thing
             if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):
                 return before
         return phrase
@@ -931,7 +934,7 @@ class ItemMatcher:
                 other = self._match_phrase(phrase[: head.start(2)])
                 if other.status == "found":
                     return replace(other, phrase=phrase)
-        if not _relative:
+        if not _relative and not result.listed:
             # 「庭木を剪定した枝」「チェーンが切れた自転車」: a clause before the name describes it, and the name is
             # what the clause ends on (Japanese puts the head last). The head's reading wins when it names an item
             # outright, better than the whole phrase did; when neither names one, the head is the cleaner phrase
@@ -1016,16 +1019,20 @@ class ItemMatcher:
             return result
 
         results = [one(parts[0])]
-        for part in parts[1:]:
+        owner = parts[0].rsplit("の", 1)[0] if "の" in parts[0][1:] else ""
+        for part in (p.lstrip("、, ") for p in parts[1:]):
             first = results[0].candidates[0].item.name if results[0].status == "found" else ""
             back = _POINTING_BACK.match(part)
-            if back and first:  # 「ジャムのびんと、その金属のふた」 → ジャムのびんの金属のふた
-                part = without_notes(first) + "の" + part[back.end():]
-            result = one(part.lstrip("、, "))
-            owner = parts[0].rsplit("の", 1)[0] if "の" in parts[0][1:] else ""
+            if back and first:
+                # 「ジャムのびんと、その金属のふた」 → ジャムのびんの金属のふた; 「ヘアスプレーの缶と、そのキャップ」 →
+                # ヘアスプレーのキャップ (the owner as typed, where the first thing's name has no such part)
+                tries = [one(of + "の" + part[back.end():]) for of in dict.fromkeys([without_notes(first), owner]) if of]
+                result = next((r for r in tries if r.status == "found"), tries[0])
+            else:
+                result = one(part)
             if result.status != "found" and owner and not back:
                 # 「ペットボトルのキャップとラベル」: the second thing belongs to the same owner (ペットボトルのラベル)
-                owned = one(owner + "の" + part.lstrip("、, "))
+                owned = one(owner + "の" + part)
                 result = owned if owned.status == "found" else result
             results.append(result)
         # a thing of two variants sorted alike (ポテチの袋: アルミ蒸着 or プラ製) counts as read
@@ -1561,8 +1568,8 @@ def _better(head: MatchResult, whole: MatchResult) -> bool:
     the same status with no lower score (「チェーンが切れた自転車」: 自転車 at 1.0, not 自転車の輪・チェーン at 0.9)
     and a shorter phrase, which is what the answer quotes and the unanswered log keeps."""
     rank, whole_rank = _STATUS_RANK[head.status], _STATUS_RANK[whole.status]
-    if whole.status == "unknown" and head.status == "ambiguous":
-        return False  # 「ネギに巻いてあるテープ」: a vague head is no better than nothing
+    if whole.status == "unknown" and head.status == "ambiguous" and not head.listed:
+        return False  # 「ネギに巻いてあるテープ」: a vague head is no better than nothing (two things named are no vague head)
     if rank != whole_rank:
         return rank > whole_rank
     if len(head.phrase) >= len(whole.phrase):

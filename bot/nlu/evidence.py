@@ -104,7 +104,8 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            # the same way as another thing (「電気毛布 … 普通の毛布と同じでいいの？」)
                            r"|と\s*(同じ|おなじ)(で|扱い|あつかい|ように)"
                            # as it is, or together with another (「ビニールついたままでいい？」「グロー球も一緒でいい？」)
-                           r"|(まま|一緒|いっしょ)\s*(で|に)\s*(いい|良い|よい|大丈夫|出し|だし|捨て|すて)")
+                           r"|(まま|一緒|いっしょ)\s*(で|に)\s*(いい|良い|よい|大丈夫|出し|だし|捨て|すて)"
+                           r"|(一緒|いっしょ|同じ)の?\s*(袋|ふくろ)\s*(で|に)")  # 「…と…って一緒の袋でいい？」
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"

@@ -794,3 +794,15 @@ def test_a_statement_sentence_is_not_the_asking_one(matcher):
 def test_which_of_two_categories_asked_names_the_thing(matcher, text):
     result = matcher.match(text)
     assert result.status == "ambiguous" and len({c.item.category for c in result.candidates}) == 2, result
+
+
+@pytest.mark.parametrize("text, names", [
+    ("空にした化粧水のガラスびんと、外したプラのふた。それぞれ何ごみ？", {"化粧品のびん"}),  # a list goes on after 「と、」
+    ("ペットボトルと、プラマークのついたドレッシングの容器って一緒の袋でいい？",
+     {"ペットボトル", "ドレッシングの容器（プラマークがついているもの）"}),  # no relative head mends a list into one
+    ("中身を使い切ったヘアスプレーの缶と、そのキャップは別々ですか？", {"ヘアスプレーのキャップ（プラ製）"}),  # その: the owner as typed
+])
+def test_two_things_after_a_comma_are_both_read(matcher, text, names):
+    result = matcher.match(text)
+    assert result.status == "ambiguous" and len({c.item.category for c in result.candidates}) == 2, result
+    assert names <= {c.item.name for c in result.candidates}, result
