@@ -806,3 +806,8 @@ def test_two_things_after_a_comma_are_both_read(matcher, text, names):
     result = matcher.match(text)
     assert result.status == "ambiguous" and len({c.item.category for c in result.candidates}) == 2, result
     assert names <= {c.item.name for c in result.candidates}, result
+
+
+def test_a_story_told_politely_names_its_things(matcher):
+    result = matcher.match("書斎を整理しておりましたところ、古い辞書や国語辞典が多数出てまいりました。何ごみとして扱えばよろしいでしょうか。")
+    assert result.phrase == "辞書や国語辞典" and {c.item.name for c in result.candidates} >= {"辞書", "辞典"}, result
