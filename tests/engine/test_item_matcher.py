@@ -811,3 +811,11 @@ def test_two_things_after_a_comma_are_both_read(matcher, text, names):
 def test_a_story_told_politely_names_its_things(matcher):
     result = matcher.match("書斎を整理しておりましたところ、古い辞書や国語辞典が多数出てまいりました。何ごみとして扱えばよろしいでしょうか。")
     assert result.phrase == "辞書や国語辞典" and {c.item.name for c in result.candidates} >= {"辞書", "辞典"}, result
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("母がソファーを捨てたいそうです", "ソファー"), ("祖母に電気ポットの捨て方を聞かれました", "電気ポット"),
+    ("母に聞かれたんですが、湯たんぽって何ごみですか", "湯たんぽ"), ("おばあちゃんが座布団を捨てたいらしいんだけど", "座布団"),
+])
+def test_asked_on_behalf_of_family_the_thing_is_named(matcher, text, phrase):
+    assert matcher.match(text).phrase == phrase
