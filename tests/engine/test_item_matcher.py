@@ -816,6 +816,7 @@ def test_a_story_told_politely_names_its_things(matcher):
 @pytest.mark.parametrize("text, phrase", [
     ("母がソファーを捨てたいそうです", "ソファー"), ("祖母に電気ポットの捨て方を聞かれました", "電気ポット"),
     ("母に聞かれたんですが、湯たんぽって何ごみですか", "湯たんぽ"), ("おばあちゃんが座布団を捨てたいらしいんだけど", "座布団"),
+    ("うちのおばあちゃんが、もう着ない着物を何枚か捨てたいって言ってるんですけど、どうやって出せばいいですか", "着物"),
 ])
 def test_asked_on_behalf_of_family_the_thing_is_named(matcher, text, phrase):
     assert matcher.match(text).phrase == phrase
