@@ -1052,9 +1052,11 @@ class ItemMatcher:
             form = self._analyse(word)
             kana = not _KANJI.search(word)  # a word in kanji is as spelled: "印鑑証明" is no 照明
             scores = self._exact_scores(form, by_reading=kana)
-            if not scores and not kana:  # 「庭の枯れ葉」: 枯葉 with other okurigana, the same kanji read the same
+            if not scores and not kana:  # 「庭の枯れ葉」: 枯葉 with other okurigana, the same kanji read the same;
+                # 「母の杖」: a name the dictionary writes in hiragana (つえ), typed in kanji
                 scores = {self._keys[k].item: EXACT_READING for k in self._by_reading.get(form.reading, ())
-                          if _kanji_of(self._keys[k].form.spelling) == _kanji_of(form.spelling)}
+                          if _kanji_of(self._keys[k].form.spelling) in (_kanji_of(form.spelling), "")
+                          and not _KATAKANA.search(self._keys[k].form.spelling)}
             for item, score in self._typo_scores(form).items() if kana else ():
                 if score >= MAIN_WORD_TYPO:
                     scores[item] = max(scores.get(item, 0.0), score)

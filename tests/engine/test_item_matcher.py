@@ -820,3 +820,8 @@ def test_a_story_told_politely_names_its_things(matcher):
 ])
 def test_asked_on_behalf_of_family_the_thing_is_named(matcher, text, phrase):
     assert matcher.match(text).phrase == phrase
+
+
+def test_a_name_the_dictionary_writes_in_hiragana_is_read_in_kanji(matcher):
+    result = matcher.match("母の杖")  # つえ（金属製） or （木製・プラ製）: asked
+    assert result.status == "ambiguous" and {c.item.base_name for c in result.candidates} == {"つえ"}, result
