@@ -83,8 +83,8 @@ MATERIAL_PENALTY = 0.1  # for the variants made of something else
 FUZZY_CUTOFF = 0.75
 FUZZY_MIN_LENGTH = 4
 LOOKALIKE_COST = 0.05  # readings alike once kana that look alike are folded (ソ/ン, ノレ/ル): a bit less sure
-# readings alike but for a voiced mark (トライヤー, タンボール): the one reading offered, below FOUND_MIN, so that it is
-# answered saying what it was read as, where the message is only the name or asks about throwing it away
+# readings alike but for a voiced mark (トライヤー, タンボール): as sure as a look-alike kana (フライパソ), and the only
+# likeness offered (not プライヤー, one kana farther)
 VOICED_SLIP = 0.85
 LOOSE_SPELLING = 0.88  # アルミホイール for "アルミホイル": the phrase lacks the key's own spelling
 # Fallbacks when the whole phrase has no good key.

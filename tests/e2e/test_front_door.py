@@ -75,12 +75,14 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_i": {"floor": 0.95, "target": 0.95},  # 100 % (2026-12-03, seventeenth; older/foreign residents; 86.7 % first)
     "sorting_j": {"floor": 0.94, "target": 0.95},  # 98.0 % (2026-12-03, seventeenth; grandparents, a parent's home; 72.7 % first)
     "sorting_k": {"floor": 0.92, "target": 0.95},  # 96.0 % (2026-12-03, seventeenth; voice input, dialect, descriptions; 81.3 % first)
-    "sorting_l": {"floor": 0.91, "target": 0.95},  # 94.2 % (2026-12-03, eighteenth; hobbies, care, brands, stories; 85.0 % first)
+    "sorting_l": {"floor": 0.91, "target": 0.95},  # 95.0 % (2026-12-03, twentieth; hobbies, care, brands, stories; 85.0 % first)
     "sorting_m": {"floor": 0.89, "target": 0.95},  # 92.7 % (2026-12-03, eighteenth; no disposal word, two things; 75.3 % first)
-    "sorting_n": {"floor": 0.82, "target": 0.95},  # 85.8 % (2026-12-03, eighteenth; casual adults, rare items; 70.8 % first)
-    "sorting_o": {"floor": 0.87, "target": 0.95},  # 93.0 % (2026-12-03, nineteenth; everyday things, all ages; 82.0 % first)
+    "sorting_n": {"floor": 0.84, "target": 0.95},  # 89.2 % (2026-12-03, twentieth; casual adults, rare items; 70.8 % first)
+    "sorting_o": {"floor": 0.90, "target": 0.95},  # 95.0 % (2026-12-03, twentieth; everyday things, all ages; 82.0 % first)
     "sorting_p": {"floor": 0.92, "target": 0.95},  # 95.3 % (2026-12-03, nineteenth; life events, stories; 85.3 % first)
     "sorting_q": {"floor": 0.84, "target": 0.95},  # 87.5 % (2026-12-03, nineteenth; short phone messages, teens; 63.3 % first)
+    "sorting_r": {"floor": 0.74, "target": 0.95},  # 77.5 % (2026-12-03, twentieth; on behalf of others, thanks first,
+    # comparisons, things described by their use; 63.3 % first)
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.6 % measured (2026-12-02, sixteenth session)
     "sorting_e": {"floor": 0.91, "target": 0.95},  # 94.3 % measured (2026-12-03, nineteenth session)
     "faq_a": {"floor": 0.94, "target": 0.92},
@@ -97,15 +99,16 @@ BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point 
                 "sorting_p": "95.3 % (2026-12-03, nineteenth session): at the target",
                 "sorting_q": "87.5 % (2026-12-03): short phone messages with typos; the classifier's counselor offers",
                 "sorting_k": "96.0 % (2026-12-03): about a point over the target",
-                "sorting_l": "94.2 % (2026-12-03, eighteenth session): within a point of the target",
+                "sorting_l": "95.0 % (2026-12-03, twentieth session): at the target",
+                "sorting_r": "77.5 % (2026-12-03): things described by their use, lists compared, the classifier's offers",
                 "sorting_m": "93.3 % (2026-12-03): messages without a disposal word, two things in one message",
-                "sorting_n": "85.8 % (2026-12-03): dictionary items no other batch asks about, casual adults",
-                "sorting_o": "93.0 % (2026-12-03): the triage's classifier offers a counselor on some garbage talk",
+                "sorting_n": "89.2 % (2026-12-03): dictionary items no other batch asks about, casual adults",
+                "sorting_o": "95.0 % (2026-12-03, twentieth session): at the target",
                 "sorting_h": "92.0 % (2026-12-03): children's and teens' wording; the classifier's counselor offers",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
-NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e"}
+NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e", "sorting_o"}
 
 
 @pytest.fixture(scope="module")
