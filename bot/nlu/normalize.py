@@ -40,12 +40,11 @@ def _clusters(text: str) -> List[Tuple[int, int]]:
 # either; one typed in hiragana right before a katakana word, and not after a word in kanji or katakana (where it is
 # the particle へ: 「部屋へ」「ロッカーへ」), is that word's first letter.
 _LOOKALIKE_KANA = re.compile(r"(?<![\u3400-\u9fff々ァ-ヺーa-z0-9])[へべぺ](?=[ァ-ヺ][ァ-ヺー])")
-_AS_KATAKANA = {"へ": "ヘ", "べ": "ベ", "ぺ": "ペ"}
 
 
 def _fold_lookalike_kana(text: str) -> str:
     """Same length as ``text``: the alignment of :func:`normalize` holds."""
-    return _LOOKALIKE_KANA.sub(lambda m: _AS_KATAKANA[m.group()], text)
+    return _LOOKALIKE_KANA.sub(lambda m: chr(ord(m.group()) + 0x60), text)  # a hiragana letter + 0x60: its katakana
 
 
 def normalize_char_cluster(cluster: str) -> str:
