@@ -578,11 +578,15 @@ class ItemMatcher:
             before, after = phrase[: separator.start()], phrase[separator.end():]
             if before.endswith("の") and re.match(r"[ァ-ヺ]", after):
                 continue  # 「雪かきの スコップが おれました」: the name goes on after the space
-            if before.endswith(("と", "や")) and analyze(before)[-1].pos == "助詞" and self.match(after).status != "unknown":
+            if before.endswith(("と", "や")) and analyze(before)[-1].pos == "助詞" and self._names_a_listed_thing(after):
                 continue  # 「化粧水のガラスびんと、外したプラのふた」: a list goes on after the comma, if it names a thing
             if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):
                 return before
         return phrase
+
+    def _names_a_listed_thing(self, after: str) -> bool:
+        """The words after 「…と、」 name a thing of their own (read as a phrase, not as a whole message)."""
+        return self._match_phrase(self.extract_item_phrase(after)).status != "unknown"
 
     def _cut_topic(self, phrase: str) -> str:
         """"スプレ缶って穴あけないとだめ" → "スプレ缶", "フィルターだけ交換した" → "フィルター": the item is
