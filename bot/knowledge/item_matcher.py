@@ -280,7 +280,8 @@ class QuestionPatterns:
     not_that: str = ""  # 「…のじゃなくて」
     the_one_meant: str = ""  # 「帽子のほう」
     dialect_endings: str = ""  # Hokkaido and casual sentence endings (べさ, っしょ)
-    thanks: str = ""  # an earlier answer acknowledged (ありがとうございます, 了解です)
+    thanks_opener: str = ""  # an earlier answer acknowledged, opening a question (ありがとうございます！, 了解です。)
+    kind_of_day: str = ""  # which kind's day (何の日, なんのごみの日)
 
 
 def _alternation(patterns: Iterable[str]) -> str:
@@ -288,7 +289,8 @@ def _alternation(patterns: Iterable[str]) -> str:
 
 
 # the words written once in question_patterns.yml and used in its patterns as <NAME>
-_NAMED_WORDS = ("states", "amounts", "corrected", "not_that", "the_one_meant", "dialect_endings", "thanks")
+_NAMED_WORDS = ("states", "amounts", "corrected", "not_that", "the_one_meant", "dialect_endings", "thanks_opener",
+                "kind_of_day")
 
 
 @functools.lru_cache(maxsize=None)

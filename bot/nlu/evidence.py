@@ -135,7 +135,9 @@ WANTS_PERSON = re.compile(r"話したい|話せ|はなしたい|つな|代わ|�
 # word that begins a message without a disposal word is never an item's name.
 _END = r"(?=$|[\s、。,.!！?？〜~ー])"
 _PATTERNS = load_question_patterns()  # its named words: states, amounts, corrections, endings (cached, the matcher's)
-_THANKS_FIRST = re.compile(f"^({_PATTERNS.thanks})" r"[!。、,.\s…〜~]+(?=\S{2})")
+# (two characters must follow, not one: 「ありがとう!!」 stays a thank-you, where the matcher's `leading` cuts the opener
+# before any letter)
+_THANKS_FIRST = re.compile(f"^(?:{_PATTERNS.thanks_opener})(?=\\S{{2}})")
 CHAT_WORD = re.compile(r"^(ありがと|有難|有り難|あざ[すっま]|さんきゅ|サンキュ|thank|thx|あけおめ|ことよろ|おけ(まる|おけ|です)"
                        r"|おっけ|オッケ|りょ" + _END + r"|りょうかい|了解|よろしく|宜しく|よろ" + _END + r"|おつかれ|お疲れ"
                        r"|おつ" + _END + r"|こんにち|こんばん|おはよ|おやすみ|ばいばい|バイバイ|またね|どうも|はーい"
@@ -230,7 +232,7 @@ def guessed_categories(text: str) -> frozenset:
 
 
 # 「納豆のプラ容器、何の日に出せばいい？」: which kind's day a thing goes out on is what kind of garbage it is
-KIND_OF_DAY = re.compile(r"(何|なに|なん)の(ごみの)?日に?\s*(出|だ|捨|すて)")
+KIND_OF_DAY = re.compile(f"(?:{_PATTERNS.kind_of_day})" r"に?\s*(出|だ|捨|すて)")
 
 
 def category_guess(text: str) -> bool:
