@@ -87,6 +87,7 @@ SETS: Dict[str, Path] = {
     "sorting_m": FRONTDOOR / "sorting_m.yml", "sorting_n": FRONTDOOR / "sorting_n.yml",
     "sorting_o": FRONTDOOR / "sorting_o.yml", "sorting_p": FRONTDOOR / "sorting_p.yml",
     "sorting_q": FRONTDOOR / "sorting_q.yml", "sorting_r": FRONTDOOR / "sorting_r.yml",
+    "sorting_s": FRONTDOOR / "sorting_s.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
