@@ -135,6 +135,9 @@ class Rule:
     # The examples also train the classifier (gateway/counseling/classifier.py) unless the rule says not to: the
     # classifier only speaks where no rule fired, and a few texts more moved knife-edge messages of danger.
     trains_classifier: bool = True
+    # The rule counts only beside one of these rules (「今から会う」 is an emergency after sexual_exploitation's words,
+    # nothing on its own); its examples must fire one of them too.
+    after: Tuple[str, ...] = ()
 
 
 def fold(text: str) -> str:
@@ -261,6 +264,9 @@ class RuleSet:
             "lemma": [compile_before(p) for p in before.get("lemma", [])],
             "surface": [compile_before(p) for p in before.get("surface", [])],
         }
+        undone = data.get("negation_undone") or {}
+        self.negation_undone = {view: [re.compile("^" + expand(p)) for p in undone.get(view, [])]
+                                for view in ("lemma", "surface")}
         quote_before = data.get("quote_before") or []
         self.quote_before = {
             "lemma": [re.compile("(?:" + expand(p) + ")$") for p in quote_before],
@@ -280,7 +286,12 @@ class RuleSet:
                 unless=[compile_pattern(p) for p in item.get("unless") or []],
                 cancellable=item.get("cancellable", True),
                 examples=list(item.get("examples") or []), not_examples=list(item.get("not_examples") or []),
-                trains_classifier=item.get("trains_classifier", True)))
+                trains_classifier=item.get("trains_classifier", True), after=tuple(item.get("after") or ())))
+
+        known = {r.id for r in self.rules}
+        for rule in self.rules:
+            if set(rule.after) - known:
+                raise ValueError(f"rule {rule.id}: after names unknown rules {sorted(set(rule.after) - known)}")
 
     @classmethod
     def load(cls, path: Path = RULES_FILE) -> "RuleSet":
@@ -300,7 +311,9 @@ class RuleSet:
 
     def _cancelled(self, view: str, string: str, start: int, end: int, ref: str = "") -> bool:
         rest = string[end:]
-        if any(p.match(rest) for p in self.cancel_after[view]):
+        # 「死にたくないわけじゃない」: a negation negated again cancels nothing
+        if not any(p.match(rest) for p in self.negation_undone[view]) \
+                and any(p.match(rest) for p in self.cancel_after[view]):
             return True
         head = string[:start]
         # hyperbole is read before the match and before its last word (今日 … 寒すぎて 死ぬ)
@@ -382,12 +395,16 @@ class RuleSet:
             return Triage("none")
         v = views(text[:4000], self.aliases)
         risks = [r for r in self.rules if r.level != "none"]
-        fired = [r for r in risks if self.fires(r, v)]
+        fired = [r for r in risks if not r.after and self.fires(r, v)]
+        fired_ids = {r.id for r in fired}
+        fired += [r for r in risks if r.after and fired_ids.intersection(r.after) and self.fires(r, v)]
         if not fired:
             # No risk rule fired: a message an ordinary rule recognises, or in which a risk rule's words are
             # present but were stopped, was read as ordinary on purpose.
             ordinary = tuple(r.id for r in self.rules if r.level == "none" and self.fires(r, v))
-            return Triage("none", ordinary, vetoed=bool(ordinary) or any(self._words_present(r, v) for r in risks))
+            # (a rule that counts only `after` others says nothing on its own: 「今」 vetoes nothing)
+            return Triage("none", ordinary, vetoed=bool(ordinary) or any(self._words_present(r, v) for r in risks
+                                                                          if not r.after))
         level = max((r.level for r in fired), key=rank)
         return Triage(level, tuple(r.id for r in fired))
 

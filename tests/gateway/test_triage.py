@@ -359,3 +359,39 @@ def test_a_rule_may_keep_its_examples_out_of_the_classifier():
     trained = {text for text, _ in training_examples(rules)}
     assert not trained & set(rule.examples)
     assert rules.triage("親に大事なぬいぐるみ捨てられた つらい").level == "normal"
+
+
+# ------------------------------------------------------------------ danger about to happen, double negations (set 5)
+# Checked here rather than as rule examples: examples also train the classifier, and a few texts more moved
+# knife-edge messages of the blind sets (twenty-first session). None of these is a text of an evaluation set.
+RULES_LEVELS = [
+    # harm_about_to_happen: the time words count only beside abuse / exploitation / self-harm / a plan
+    ("ネットの人と今から会う。ホテル行こうって言われてる", "emergency"),
+    ("お父さんもうすぐ帰ってくる、今日絶対殴られる", "emergency"),
+    ("知らない男の人がまだ近くにいる、車乗れって言われた", "emergency"),
+    ("隣の部屋でお母さんが殴られてる音がする", "emergency"),
+    ("昔は親に殴られてたけど、今は平気", "none"),
+    ("親に殴られる。今まで誰にも言えなかった", "high"),
+    ("今から燃えないごみを出しに行く", "none"),
+    # a negation negated again keeps the danger; a quoted line asked about is no danger
+    ("消えたくないわけじゃない", "high"),
+    ("しんだらみんなよろこぶよね", "high"),
+    ("「死にたい」ってなんの曲？", "none"),
+    # a pet that ran away; favouritism at home; what one likes against what is expected of one's sex
+    ("家出したインコを探しています", "none"),
+    ("パパはお兄ちゃんばっかりほめる", "normal"),
+    ("女なのにサッカーが好きって変かな", "normal"),
+    ("ネットの人に写真撮らせてって言われてる", "high"),
+]
+
+
+@pytest.mark.parametrize("text, level", RULES_LEVELS, ids=[f"set5-like{i}" for i in range(len(RULES_LEVELS))])
+def test_rules_read_time_and_double_negation(text, level):
+    result = RULES.triage(text)
+    assert result.level == level, f"{text!r}: {result}\n{RULES.explain(text)}"
+
+
+def test_a_rule_after_others_says_nothing_alone():
+    """「今」 alone fires nothing and vetoes nothing: the classifier may still speak (a rule of `after` is no veto)."""
+    result = RULES.triage("今カラオケにいる")
+    assert result.level == "none" and not result.vetoed, result
