@@ -118,6 +118,7 @@ _KATAKANA_END = re.compile(r"[ァ-ヺー]+$")
 KATAKANA_HEAD_MIN = 4  # the shortest name read as the head of a longer loanword (ドリッパー in コーヒードリッパー; not ペン)
 PICTURES = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictographs, as a character class's ranges
 _SENTENCE_END = re.compile(f"[。!?！？\n{PICTURES}]+")  # an emoji ends a sentence too
+_THE_ONE = {"", "の", "やつ", "奴", "ほう", "方", "もの", "物"}  # what is left of 「古いの」「いらないやつ」 without its modifier
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
 _DISPOSAL_MARKER = re.compile(r"ごみ|ゴミ|捨|すて|棄|出|だし|だせ|だす|処分|分別|ぶんべつ|分け|わけ|なげ|投げ|燃|もえ|もや|資源|しげん"
@@ -143,7 +144,8 @@ _BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:
 _O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う")
 _HIRAGANA_END = re.compile(r"[ぁ-ゖー]{4,}$")
 _CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう)|(?<=[たいだ])から)[、,\s]*")
-_CONTAINED = re.compile(r"(?<!に)(?<!に\s)\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる)(?=\S)"
+_CONTAINED = re.compile(r"(?<!に)(?<!に\s)\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる"
+                        r"|(入|はい)って(売|う)(って|られて)(い)?た)(?=\S)"  # 「果物が入って売ってたかご」
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
@@ -521,7 +523,8 @@ class ItemMatcher:
             phrase = phrase[: marker.start() + (1 if keep_no and marker.group(0).startswith("の") else 0)]
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
         # (a sentence of only 「それぞれ」「両方」 points back to the things named before it)
-        phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip() and s.strip() not in _POINTING_WORDS), "")
+        # (「…交換した。古いのは？」: 「古いの」 points back to the thing of the sentence before)
+        phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip() and not self._points_back(s)), "")
         phrase = self._first_clause(phrase)
         previous = None if cut else phrase
         while phrase != previous:
@@ -539,6 +542,13 @@ class ItemMatcher:
         if tail and _no_word_of_its_own(tail.group(2)):
             phrase = phrase[: tail.start(2)] + jaconv.hira2kata(tail.group(2))
         return phrase if self._names_something(phrase) else ""
+
+    def _points_back(self, sentence: str) -> bool:
+        """「それぞれ」「両方」, or only what a thing is like (「古いの」「外したやつ」): the sentence names nothing itself."""
+        sentence = sentence.strip()
+        if sentence in _POINTING_WORDS:
+            return True
+        return len(sentence) <= 8 and _strip(sentence, self.patterns.modifiers, at_start=True) in _THE_ONE
 
     def _asking_sentence(self, text: str) -> str:
         """「引っ越しで台所用品を整理中です。木のしゃもじは何ごみ？」: of several sentences, the last one that asks about a
@@ -578,8 +588,9 @@ class ItemMatcher:
             return itself.group(1)
         for separator in _CLAUSE_SEPARATOR.finditer(phrase):
             before, after = phrase[: separator.start()], phrase[separator.end():]
-            if before.endswith("の") and re.match(r"[ァ-ヺ]", after):
-                continue  # 「雪かきの スコップが おれました」: the name goes on after the space
+            if (before.endswith("の") and re.match(r"[ァ-ヺ]", after)) or (after.startswith("の ") and _all_hiragana(before)) \
+                    or (before.endswith(" の") and re.match(r"[ぁ-ゖ]", after)):
+                continue  # 「雪かきの スコップが おれました」「ほとけさま の はな が かれました」: the name goes on after the space
             if before.endswith(("と", "や")) and analyze(before)[-1].pos == "助詞" and self._names_a_listed_thing(after):
                 continue  # 「化粧水のガラスびんと、外したプラのふた」: a list goes on after the comma, if it names a thing
             if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):

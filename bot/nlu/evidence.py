@@ -82,6 +82,8 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|やぶれ|穴|余っ|あまっ|余り|あまり|枯れ|かれた|しぼんだ|劣化|出てきた|外し|はずし|集め|大量|どうしよう|買い替え"
                            r"|腐っ|くさっ|カビ|かび|傷んだ|いたんだ|食べ残|期限切れ"
                            r"|いっぱい|たくさん|沢山"
+                           # as it is (「ビニール付いたままでもいい？」「中身入ったままで大丈夫？」)
+                           r"|まま\s*(で|でも)\s*(いい|良い|よい|大丈夫|平気|ok|オッケー|おk)"
                            r"|折れ|おれた|おれちゃ|曲がっ|まがっ|破け|やぶけ|欠け|かけちゃ|錆|さびた|汚れ|よごれ|古く|古い|ふるい|膨ら|ふくら"
                            r"|使い終わ|使いおわ|使い切|使いき|つかいき|空にな|期限切れ|期限が切れ|はがれ|剥がれ|はがし|剥がし|しおれ|萎れ"
                            r"|交換し|取り替え|とりかえ|取り外|外す|はずす|だめにな|ダメにな|動かな|うごかな|映らな|つかなくな|壊し|こわし|割っ"
@@ -202,7 +204,7 @@ DAY_ASKED = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんに�
 
 # Whether a thing may go out (「今日燃えないごみの日だけど、壊れたドライヤーも一緒に出していいのかな」): about the thing,
 # though a day is named; a day is asked only with a question word (「何曜日に出していい？」).
-MAY_PUT_OUT = re.compile(r"(出し|だし|捨て|すて)て(も)?\s*(いい|良い|よい|大丈夫|ok)|[出だ]せる|出せま")
+MAY_PUT_OUT = re.compile(r"(出し|だし|捨て|すて)て(も)?\s*(いい|良い|よい|大丈夫|ok)|[出だ]せ(る|ま)")
 DAY_QUESTION = re.compile(r"いつ|何曜|なんよう|なに曜|何日|なんにち|何時|なんじ")
 
 
@@ -210,6 +212,21 @@ def may_put_out(text: str) -> bool:
     """「この壊れたドライヤーも一緒に出していいのかな」: may this thing go out (with that day's garbage)."""
     norm = _evidence_text(text)
     return bool(MAY_PUT_OUT.search(norm)) and not DAY_QUESTION.search(norm)
+
+
+def day_of_a_thing(text: str) -> bool:
+    """「一升びんは何曜日に出せばいい」「冷蔵庫の収集日」: the day of a thing the dictionary names, not of a kind
+    (「ペットボトルの回収日」「スプレー缶の日」: the thing is its category's name). Its kind is the answer first (a
+    kind the city does not collect has no day), and the sorting answer offers the day."""
+    from bot.knowledge.garbage_knowledge import matcher
+
+    if PLACE.search(_evidence_text(text)):
+        return False  # 「東区栄町 ペットボトル」: an address given asks for that area's days
+    found = matcher().match(text)
+    if found.status != "found" or found.inside:
+        return False
+    kind = normalize_text(found.candidates[0].item.category)
+    return not any(normalize_text(name) in kind for name in (found.phrase, found.candidates[0].item.name))
 
 
 # The category a citizen guesses (「くつの箱は資源？」「お茶碗は燃えないごみ？」), as the dictionary names categories.

@@ -50,7 +50,7 @@ from bot.knowledge.faq_retriever import current_retriever, other_municipality
 from bot.nlu.address_text import names_a_street
 from bot.nlu.evidence import (BOOKING_ACT, BULKY_WISH, EDITING, IF_NEEDED, MANAGING, PERSON, about_assistant,
                               booking_request, category_guess, category_how_question, collection_day_question,
-                              dictionary_loaded, distress, looks_like_address, may_put_out, question,
+                              day_of_a_thing, dictionary_loaded, distress, looks_like_address, may_put_out, question,
                               sorting_question)
 from bot.nlu.normalize import normalize_text
 from bot.nlu.yes_no import is_yes_or_no
@@ -134,8 +134,9 @@ def route(intent: str, text: str, confidence: float = 1.0, triaged: bool = False
     if intent == ABOUT_INTENT:
         intent = "nlu_fallback"  # DIET's guess without the words for it (「無料Wi-Fiスポットある？」)
     if collection_day_question(text):
-        if (category_guess(text) or may_put_out(text)) and is_sorting():
+        if (category_guess(text) or may_put_out(text) or day_of_a_thing(text)) and is_sorting():
             # 「ピーラーって燃えないごみの日？」「今日燃えないごみの日だけどドライヤーも一緒に出していい？」
+            # 「一升びんは何曜日に出せばいい？」
             return {} if intent == SORTING_INTENT else _to(SORTING_INTENT)
         return {} if intent == COLLECTION_INTENT else _to(COLLECTION_INTENT)
     if names_a_street(text) and not question(text):

@@ -825,3 +825,21 @@ def test_asked_on_behalf_of_family_the_thing_is_named(matcher, text, phrase):
 def test_a_name_the_dictionary_writes_in_hiragana_is_read_in_kanji(matcher):
     result = matcher.match("母の杖")  # つえ（金属製） or （木製・プラ製）: asked
     assert result.status == "ambiguous" and {c.item.base_name for c in result.candidates} == {"つえ"}, result
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("スキー板は残して、スキーケースだけ捨てたい", "スキーケース"),  # what is kept is not asked about
+    ("テレビは使うので、リモコンだけ処分したい", "リモコン"),
+    ("果物が入って売ってたプラスチックのかご、何ごみ？", "果物のプラスチックのかご"),  # what it held names it
+    ("車のオイルエレメント自分で交換した。古いのはどうすればいい？", "車のオイルエレメント"),  # 古いの points back
+    ("テレビを買い替えました。古いのはどう出せばいいですか", "テレビ"),
+    ("ほとけさま の はな が かれました どう すてますか", "ほとけさま の はな"),  # の spaced as a learner writes it
+    ("きなくなった ふく は なにごみ ですか", "ふく"),
+])
+def test_the_thing_asked_about_is_read(matcher, text, phrase):
+    assert matcher.match(text).phrase == phrase
+
+
+def test_the_thing_held_names_the_container(matcher):
+    result = matcher.match("果物が入って売ってたプラスチックのかご、何ごみ？")
+    assert result.status == "found" and result.candidates[0].item.category == "容器包装プラスチック", result
