@@ -82,6 +82,7 @@ MATERIAL_PENALTY = 0.1  # for the variants made of something else
 # similarity, so that a missing character (せんぷき) counts less than a wrong one (センヌキ).
 FUZZY_CUTOFF = 0.75
 FUZZY_MIN_LENGTH = 4
+SPELLED_OUT_MIN = 0.7  # a loanword with its long vowels spelled out (はんがあ) counts only read this well
 LOOKALIKE_COST = 0.05  # readings alike once kana that look alike are folded (ソ/ン, ノレ/ル): a bit less sure
 # readings alike but for a voiced mark (トライヤー, タンボール): as sure as a look-alike kana (フライパソ), and the only
 # likeness offered (not プライヤー, one kana farther)
@@ -118,6 +119,19 @@ _KATAKANA_END = re.compile(r"[ァ-ヺー]+$")
 KATAKANA_HEAD_MIN = 4  # the shortest name read as the head of a longer loanword (ドリッパー in コーヒードリッパー; not ペン)
 PICTURES = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictographs, as a character class's ranges
 _SENTENCE_END = re.compile(f"[。!?！？\n{PICTURES}]+")  # an emoji ends a sentence too
+_LONG_KATAKANA = re.compile(r"(?=.*ー)[ァ-ヺー]+")  # a loanword typed with its long vowel
+# a vowel that lengthens the kana before it (はんがあ, こおなあ, めえる; not おう/えい, which are words' own spellings)
+_SPELLED_LONG_VOWEL = re.compile(r"([あかさたなはまやらわがざだばぱゃ])あ|([いきしちにひみりぎじぢびぴ])い|([うくすつぬふむゆるぐずづぶぷゅ])う"
+                                 r"|([えけせてねへめれげぜでべぺ])え|([おこそとのほもよろごぞどぼぽょ])お")
+# … in a word of its own, between spaces (「どうしたらいい」 is no loanword)
+_SPELLED_LONG_WORD = re.compile(r"(?<!\S)[ぁ-ゖ]*(?:[あかさたなはまやらわがざだばぱゃ]あ|[いきしちにひみりぎじぢびぴ]い|[うくすつぬふむゆるぐずづぶぷゅ]う"
+                                r"|[えけせてねへめれげぜでべぺ]え|[おこそとのほもよろごぞどぼぽょ]お)[ぁ-ゖ]*(?!\S)")
+
+
+def _as_long_vowel(vowel: re.Match) -> str:
+    return next(g for g in vowel.groups() if g) + "ー"
+
+
 _THE_ONE = {"", "の", "やつ", "奴", "ほう", "方", "もの", "物"}  # what is left of 「古いの」「いらないやつ」 without its modifier
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
@@ -380,6 +394,8 @@ class ItemMatcher:
         # "紙ひも", "竹ぼうき": a material in kanji or katakana before a name in hiragana (not かみ+そり: かみそり)
         written = "|".join(re.escape(w) for w in words if not re.fullmatch(r"[ぁ-ゖー]+", w))
         self._material_kana_compound = re.compile(rf"(?:^|(?<=の))(?P<m>{written})(?=[ぁ-ゖ]{{2,}}$)")
+        # "クリーニングでもらう針金ハンガー": the same after a clause that describes it (a material not written in kana)
+        self._material_after_clause = re.compile(rf"(?<=[ぁ-ゖ])(?P<m>{written})(?=[ァ-ヺー]{{3,}}$)")
         self._variant_materials = [self._materials_of_variant(item.variant) for item in self.items]
 
         self._keys: List[_Key] = []
@@ -662,7 +678,21 @@ class ItemMatcher:
         if result.status == "found":
             return result
         return self._described(norm) or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
-            or result
+            or self._long_vowels_spelled_out(norm, result) or result
+
+    def _long_vowels_spelled_out(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
+        """「せんたくもの の はんがあ」「さんかく こおなあ」: a loanword in hiragana, its long vowels written as vowels (as
+        older people type), read as katakana with ー (ハンガー, コーナー); only where nothing was read as typed."""
+        if result.status != "unknown" or not result.phrase:
+            return None  # (「おおきい」 names nothing: no loanword is looked for in it)
+        spelled = _SPELLED_LONG_WORD.sub(lambda m: jaconv.hira2kata(_SPELLED_LONG_VOWEL.sub(_as_long_vowel, m.group())),
+                                         norm)
+        if spelled == norm:
+            return None
+        other = self._match_words(spelled, spelled)
+        # a name read, not a likeness (「めえる」 is no チラシ)
+        return replace(other, phrase=result.phrase) if other.candidates and other.candidates[0].score >= SPELLED_OUT_MIN \
+            else None
 
     def _named_once_in_a_story(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
         """「去年の冬に父が施設に入ってから…父が使っていた車椅子が折りたたんだまま出てきたのですが、これは何ごみで…」:
@@ -1132,7 +1162,7 @@ class ItemMatcher:
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
         """Materials named in the phrase, and the phrase without them ("金属のハンガー" → {金属}, "ハンガー")."""
         for pattern in (self._material_before, self._material_after, self._material_between, self._material_compound,
-                        self._material_kana_compound):
+                        self._material_kana_compound, self._material_after_clause):
             found = pattern.search(phrase)
             if found:
                 word = found.group("m") or found.group("n")
@@ -1189,8 +1219,9 @@ class ItemMatcher:
                     self._offer(scores, query, k, VOICED_SLIP)
             if scores:
                 return scores  # the other likenesses are farther (トライヤー is no プライヤー)
-        if len(query.reading) < FUZZY_MIN_LENGTH:
-            return scores
+        if len(query.reading) < FUZZY_MIN_LENGTH - 1 or (len(query.reading) < FUZZY_MIN_LENGTH
+                                                         and not _LONG_KATAKANA.fullmatch(query.spelling)):
+            return scores  # (「ドラヤー」 reads ドラヤ, three kana: typed with its long vowel, a loanword of four letters)
         alike = [(self._by_reading, query.reading, self._reading_choices, 0.0)]
         known_modifiers = [p for p in query.parts if query.phrase_of_words and p is not query.head and not p.generic
                            and len(p.reading) >= 2 and _known_word(p.surface)]

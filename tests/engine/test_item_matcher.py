@@ -843,3 +843,27 @@ def test_the_thing_asked_about_is_read(matcher, text, phrase):
 def test_the_thing_held_names_the_container(matcher):
     result = matcher.match("果物が入って売ってたプラスチックのかご、何ごみ？")
     assert result.status == "found" and result.candidates[0].item.category == "容器包装プラスチック", result
+
+
+def test_a_material_after_a_clause_picks_the_variant(matcher):
+    result = matcher.match("クリーニングでもらう針金ハンガーがたまりすぎた。捨て方は？")
+    assert result.status == "found" and result.candidates[0].item.name == "ハンガー（金属製）", result
+
+
+def test_a_loanword_typed_with_its_long_vowel_and_a_letter_dropped(matcher):
+    """「ドラヤー」 reads ドラヤ (three kana); typed with ー it is a loanword, and a dropped letter is a typo."""
+    result = matcher.match("ドラヤー壊れたー何ゴミ？")
+    assert result.status == "found" and result.candidates[0].item.name == "ドライヤー", result
+
+
+@pytest.mark.parametrize("text, base", [("せんたくもの の はんがあ たくさん あまってるの ですが", "ハンガー"),
+                                        ("ながし の さんかく こおなあ なにごみ ですか", "三角コーナー"),
+                                        ("すとおぶ こわれた", "ストーブ")])
+def test_long_vowels_spelled_out_in_hiragana(matcher, text, base):
+    result = matcher.match(text)
+    assert result.status != "unknown" and all(base in c.item.name for c in result.candidates), result
+
+
+@pytest.mark.parametrize("text", ["めえる", "おおきい", "一人暮らしの自炊が続かないんだけどどうしたらいい"])
+def test_no_loanword_is_made_of_ordinary_words(matcher, text):
+    assert matcher.match(text).status == "unknown"
