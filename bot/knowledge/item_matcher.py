@@ -90,6 +90,7 @@ VOICED_SLIP = 0.85
 LOOSE_SPELLING = 0.88  # アルミホイール for "アルミホイル": the phrase lacks the key's own spelling
 # Fallbacks when the whole phrase has no good key.
 MAIN_WORD = 0.85  # "二人掛けのソファー" → ソファー: the compound or main word that ends the phrase, named exactly
+OWNED_NAME = 0.95  # "子どものシロップ薬のビン" → 薬のびん: a name XのY ending the phrase, words before it
 MAIN_WORD_TYPO = 0.8  # … or with one look-alike kana ("フライパソ"); not a mere likeness ("番号" ≠ 飯ごう)
 SHORT_TYPO = 0.65  # "テレピ" → テレビ: offered to be confirmed, never "found"
 SHORT_TYPO_MIN_LENGTH = 3
@@ -1015,6 +1016,9 @@ class ItemMatcher:
     def _match_phrase(self, phrase: str) -> MatchResult:
         query = self._analyse(phrase)
         scores = self._phrase_scores(phrase, query)
+        owned = self._owner_and_main_word(phrase)
+        if max(owned.values(), default=0.0) > max(scores.values(), default=0.0):
+            scores = owned  # 「子どものシロップ薬のビン」: 薬のびん, not any びん
         if max(scores.values(), default=0.0) < FOUND_MIN:
             materials, _ = self._material_words(phrase)
             for item, score in self._main_word_scores(phrase).items():
@@ -1115,6 +1119,22 @@ class ItemMatcher:
             scores = self._exact_scores(self._analyse(run.group(0)[start:]))
             if scores:
                 return {item: score * MAIN_WORD for item, score in scores.items()}
+        return {}
+
+    def _owner_and_main_word(self, phrase: str) -> Dict[int, float]:
+        """「子どものシロップ薬のビン」 → 薬のびん: a name of the form XのY that ends the phrase, X the last word before
+        its last の; more of the thing is named than by its main word alone (ビン: any びん), so it ranks above."""
+        before, _, main = phrase.rpartition("の")
+        if not before or not main or "の" in main:
+            return {}
+        compound = next(iter(_main_words(before, self.patterns.generic_heads)), "")
+        owners = [compound[m.start:] for m in analyze(compound)]  # シロップ薬, 薬: each word the compound ends in
+        for owner in owners:
+            if owner == before.rpartition("の")[2]:
+                continue  # the whole part before の was read with the phrase
+            scores = self._exact_scores(self._analyse(f"{owner}の{main}"))
+            if scores:
+                return {item: score * OWNED_NAME for item, score in scores.items()}
         return {}
 
     def _named_inside_scores(self, phrase: str) -> Dict[int, float]:

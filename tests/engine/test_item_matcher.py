@@ -867,3 +867,10 @@ def test_long_vowels_spelled_out_in_hiragana(matcher, text, base):
 @pytest.mark.parametrize("text", ["めえる", "おおきい", "一人暮らしの自炊が続かないんだけどどうしたらいい"])
 def test_no_loanword_is_made_of_ordinary_words(matcher, text):
     assert matcher.match(text).status == "unknown"
+
+
+@pytest.mark.parametrize("text, name", [("子どものシロップ薬のビン", "薬のびん"), ("いちごジャムのびん", "ジャムのびん")])
+def test_a_name_of_the_form_x_no_y_ending_the_phrase_beats_its_main_word(matcher, text, name):
+    """薬のびん is named, with words before it; any びん (two categories) would ask back."""
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
