@@ -874,3 +874,8 @@ def test_a_name_of_the_form_x_no_y_ending_the_phrase_beats_its_main_word(matcher
     """薬のびん is named, with words before it; any びん (two categories) would ask back."""
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_what_comes_next_is_asked_about_the_thing(matcher):
+    result = matcher.match("牛乳パック洗って開いて乾かした、次どうする")
+    assert result.phrase == "牛乳パック" and result.status == "found", result
