@@ -121,12 +121,14 @@ KATAKANA_HEAD_MIN = 4  # the shortest name read as the head of a longer loanword
 PICTURES = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictographs, as a character class's ranges
 _SENTENCE_END = re.compile(f"[。!?！？\n{PICTURES}]+")  # an emoji ends a sentence too
 _LONG_KATAKANA = re.compile(r"(?=.*ー)[ァ-ヺー]+")  # a loanword typed with its long vowel
-# a vowel that lengthens the kana before it (はんがあ, こおなあ, めえる; not おう/えい, which are words' own spellings)
-_SPELLED_LONG_VOWEL = re.compile(r"([あかさたなはまやらわがざだばぱゃ])あ|([いきしちにひみりぎじぢびぴ])い|([うくすつぬふむゆるぐずづぶぷゅ])う"
-                                 r"|([えけせてねへめれげぜでべぺ])え|([おこそとのほもよろごぞどぼぽょ])お")
+# a vowel that lengthens the kana before it (はんがあ, こおなあ, めえる; not おう/えい, which are words' own spellings),
+# by the vowel: the kana that end in it
+_LENGTHENED = {"あ": "あかさたなはまやらわがざだばぱゃ", "い": "いきしちにひみりぎじぢびぴ", "う": "うくすつぬふむゆるぐずづぶぷゅ",
+               "え": "えけせてねへめれげぜでべぺ", "お": "おこそとのほもよろごぞどぼぽょ"}
+_SPELLED_LONG_VOWEL = re.compile("|".join(f"([{kana}]){vowel}" for vowel, kana in _LENGTHENED.items()))
 # … in a word of its own, between spaces (「どうしたらいい」 is no loanword)
-_SPELLED_LONG_WORD = re.compile(r"(?<!\S)[ぁ-ゖ]*(?:[あかさたなはまやらわがざだばぱゃ]あ|[いきしちにひみりぎじぢびぴ]い|[うくすつぬふむゆるぐずづぶぷゅ]う"
-                                r"|[えけせてねへめれげぜでべぺ]え|[おこそとのほもよろごぞどぼぽょ]お)[ぁ-ゖ]*(?!\S)")
+_SPELLED_LONG_WORD = re.compile(r"(?<!\S)[ぁ-ゖ]*(?:" + "|".join(f"[{kana}]{vowel}" for vowel, kana in _LENGTHENED.items())
+                                + r")[ぁ-ゖ]*(?!\S)")
 
 
 def _as_long_vowel(vowel: re.Match) -> str:

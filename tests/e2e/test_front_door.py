@@ -83,6 +83,8 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_q": {"floor": 0.84, "target": 0.95},  # 87.5 % (2026-12-03, nineteenth; short phone messages, teens; 63.3 % first)
     "sorting_r": {"floor": 0.74, "target": 0.95},  # 77.5 % (2026-12-03, twentieth; on behalf of others, thanks first,
     # comparisons, things described by their use; 63.3 % first)
+    "sorting_s": {"floor": 0.91, "target": 0.95},  # 95.0 % (2026-12-03, twenty-first; items drawn at random, all writers;
+    # 86.7 % first)
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.6 % measured (2026-12-02, sixteenth session)
     "sorting_e": {"floor": 0.91, "target": 0.95},  # 94.3 % measured (2026-12-03, nineteenth session)
     "faq_a": {"floor": 0.94, "target": 0.92},
@@ -104,11 +106,13 @@ BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point 
                 "sorting_m": "93.3 % (2026-12-03): messages without a disposal word, two things in one message",
                 "sorting_n": "89.2 % (2026-12-03): dictionary items no other batch asks about, casual adults",
                 "sorting_o": "95.0 % (2026-12-03, twentieth session): at the target",
+                "sorting_s": "95.0 % (2026-12-03, twenty-first session): at the target",
                 "sorting_h": "92.0 % (2026-12-03): children's and teens' wording; the classifier's counselor offers",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
-NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e", "sorting_o"}
+NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e", "sorting_o",
+               "sorting_s"}
 
 
 @pytest.fixture(scope="module")
