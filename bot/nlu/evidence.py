@@ -215,7 +215,7 @@ def may_put_out(text: str) -> bool:
 
 
 def day_of_a_thing(text: str) -> bool:
-    """「一升びんは何曜日に出せばいい」「冷蔵庫の収集日」: the day of a thing the dictionary names, not of a kind
+    """「一升びんは何曜日に出せばいい」「新聞はいつ出すの」: the day of a thing the dictionary names, not of a kind
     (「ペットボトルの回収日」「スプレー缶の日」: the thing is its category's name). Its kind is the answer first (a
     kind the city does not collect has no day), and the sorting answer offers the day."""
     from bot.knowledge.garbage_knowledge import matcher
