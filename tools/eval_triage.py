@@ -32,8 +32,9 @@ SETS: Dict[str, Path] = {
     "set3_blind": ROOT / "tests" / "triage" / "set3_blind.yml",
     "set4_blind": ROOT / "tests" / "triage" / "set4_blind.yml",
     "set5": ROOT / "tests" / "triage" / "set5.yml",  # written blind (2026-12-03), first run reported, then tuned on
+    "set6_blind": ROOT / "tests" / "triage" / "set6_blind.yml",  # written blind after round 8 (2026-12-03); never tuned on
 }
-# The sets whose figures tests/gateway/test_triage.py asserts; sets 3 and 4 stay blind (reported, never tuned on).
+# The sets whose figures tests/gateway/test_triage.py asserts; sets 3, 4 and 6 stay blind (reported, never tuned on).
 ASSERTED = ("set1", "set2_blind")
 MIN_PRIORITY_RECALL = 0.98  # emergency + high → ≥ high
 MIN_NORMAL_RECALL = 0.90  # normal → ≥ normal
