@@ -218,11 +218,15 @@ def day_of_a_thing(text: str) -> bool:
     """「一升びんは何曜日に出せばいい」「新聞はいつ出すの」: the day of a thing the dictionary names, not of a kind
     (「ペットボトルの回収日」「スプレー缶の日」: the thing is its category's name). Its kind is the answer first (a
     kind the city does not collect has no day), and the sorting answer offers the day."""
+    from bot.knowledge.citydata.store import CityDataNotLoaded
     from bot.knowledge.garbage_knowledge import matcher
 
     if PLACE.search(_evidence_text(text)):
         return False  # 「東区栄町 ペットボトル」: an address given asks for that area's days
-    found = matcher().match(text)
+    try:
+        found = matcher().match(text)
+    except CityDataNotLoaded:
+        return False  # no dictionary: a day asked is a collection-day question
     if found.status != "found" or found.inside:
         return False
     kind = normalize_text(found.candidates[0].item.category)
