@@ -1018,9 +1018,10 @@ class ItemMatcher:
     def _match_phrase(self, phrase: str) -> MatchResult:
         query = self._analyse(phrase)
         scores = self._phrase_scores(phrase, query)
-        owned = self._owner_and_main_word(phrase)
-        if max(owned.values(), default=0.0) > max(scores.values(), default=0.0):
-            scores = owned  # 「子どものシロップ薬のビン」: 薬のびん, not any びん
+        if max(scores.values(), default=0.0) < OWNED_NAME * EXACT:  # else no owned name can rank above (hot path)
+            owned = self._owner_and_main_word(phrase)
+            if max(owned.values(), default=0.0) > max(scores.values(), default=0.0):
+                scores = owned  # 「子どものシロップ薬のビン」: 薬のびん, not any びん
         if max(scores.values(), default=0.0) < FOUND_MIN:
             materials, _ = self._material_words(phrase)
             for item, score in self._main_word_scores(phrase).items():
