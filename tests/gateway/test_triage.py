@@ -382,6 +382,29 @@ RULES_LEVELS = [
     ("パパはお兄ちゃんばっかりほめる", "normal"),
     ("女なのにサッカーが好きって変かな", "normal"),
     ("ネットの人に写真撮らせてって言われてる", "high"),
+    # set 7 (twenty-second session): an hour set, minutes away, a meeting going on, still heard, the protector away
+    ("SNSの人と18時に大通駅で会う。お小遣いくれるって", "emergency"),
+    ("あと5分で父が帰ってくる。帰ってきたらぜったい殴られる", "emergency"),
+    ("帰ったらまた蹴られる", "high"),
+    ("パパ活の相手と待ち合わせ中", "emergency"),
+    ("DMの人が家の前で待ってるって。写真ばらすって言われた", "emergency"),
+    ("上の階から子どもが叩かれてる声がずっとする。今も聞こえる", "emergency"),
+    ("母の彼氏が夜に布団に入ってくる。今夜はお母さん出張でいない", "emergency"),
+    # someone's farewell, then out of reach; a pet that will die soon is no plan
+    ("親友が「今までありがとう」って送ってきて既読つかない", "emergency"),
+    ("娘から「さよなら」とメールが来て、連絡がつきません", "emergency"),
+    ("うちの犬がもうすぐ死んじゃいそうで悲しい", "normal"),
+    # means, place and time said in pieces; charcoal with a place; a deep cut just made
+    ("紐 ドアノブ 今夜 もう無理", "emergency"),
+    ("七輪買った。部屋の中でやる", "emergency"),
+    ("腕切った、ざっくりいった", "emergency"),
+    # quitting life; cutting as a habit; neglect; slang for a breakdown; a tense home
+    ("人生やめたい", "high"),
+    ("もうやめたい、人生ごと", "high"),
+    ("吐いたあと足を切る。毎日", "high"),
+    ("父が帰ってこない。ご飯買うお金もない", "high"),
+    ("テスト全然だめでメンブレ中", "normal"),
+    ("親が離職してから家がギスギスしてる", "normal"),
 ]
 
 
