@@ -7,12 +7,14 @@ message the same way. ``sorting_question`` asks the city's garbage dictionary (b
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Optional
 
 import jaconv
 
-from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, PICTURES, as_the_matcher_reads,
-                                       held_in, load_question_patterns, relative_heads, without_notes)
+from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, PICTURES, ItemMatcher, MatchResult,
+                                       as_the_matcher_reads, held_in, load_question_patterns, relative_heads,
+                                       without_notes)
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
@@ -214,18 +216,31 @@ def may_put_out(text: str) -> bool:
     return bool(MAY_PUT_OUT.search(norm)) and not DAY_QUESTION.search(norm)
 
 
+def dictionary_match(text: str) -> Optional[MatchResult]:
+    """The garbage dictionary's reading of ``text``; None when no city data is loaded. The front door asks
+    several questions of one message (sorting_question, day_of_a_thing, category_how_question): it is read once."""
+    from bot.knowledge.citydata.store import CityDataNotLoaded
+    from bot.knowledge.garbage_knowledge import matcher
+
+    try:
+        return _match_of(matcher(), text)
+    except CityDataNotLoaded:
+        return None
+
+
+@lru_cache(maxsize=32)  # keyed by the matcher too: data loaded again makes a new one
+def _match_of(item_matcher: ItemMatcher, text: str) -> MatchResult:
+    return item_matcher.match(text)
+
+
 def day_of_a_thing(text: str) -> bool:
     """「一升びんは何曜日に出せばいい」「新聞はいつ出すの」: the day of a thing the dictionary names, not of a kind
     (「ペットボトルの回収日」「スプレー缶の日」: the thing is its category's name). Its kind is the answer first (a
     kind the city does not collect has no day), and the sorting answer offers the day."""
-    from bot.knowledge.citydata.store import CityDataNotLoaded
-    from bot.knowledge.garbage_knowledge import matcher
-
     if PLACE.search(_evidence_text(text)):
         return False  # 「東区栄町 ペットボトル」: an address given asks for that area's days
-    try:
-        found = matcher().match(text)
-    except CityDataNotLoaded:
+    found = dictionary_match(text)
+    if found is None:
         return False  # no dictionary: a day asked is a collection-day question
     if found.status != "found" or found.inside:
         return False
@@ -274,16 +289,15 @@ def category_how_question(text: str) -> bool:
     """「燃えないごみの出し方」: how to put out one kind of garbage the dictionary names (not 大型ごみ, whose
     booking the FAQ and the booking flow explain), or a word of the sorting guide that names no item by itself
     (「生ごみの捨て方」); no item in the message and no day asked."""
-    from bot.knowledge.citydata.store import CityDataNotLoaded
-    from bot.knowledge.garbage_knowledge import guide_word_in, matcher
+    from bot.knowledge.garbage_knowledge import guide_word_in
 
     norm = _evidence_text(text)
     if not norm or not HOW_TO.search(norm) or DAY_ASKED.search(norm):
         return False
-    try:
-        phrase = matcher().match(text).phrase
-    except CityDataNotLoaded:
+    found = dictionary_match(text)
+    if found is None:
         return False
+    phrase = found.phrase
     if phrase and not _only_category_words(phrase):
         return False
     return bool(guide_word_in(norm)) or named_category(norm) not in (None, "大型ごみ")
@@ -339,17 +353,13 @@ def dictionary_loaded() -> bool:
 def sorting_question(text: str) -> bool:
     """A question about one garbage item: a dictionary item with a disposal word, the item's name alone, or
     an unknown item with a garbage word. Needs the city data; without it, False."""
-    from bot.knowledge.citydata.store import CityDataNotLoaded
     from bot.knowledge.garbage_knowledge import matcher
 
     norm = _evidence_text(text)
     if not norm:
         return False
-    try:
-        found = matcher().match(text)
-    except CityDataNotLoaded:
-        return False
-    if not found.phrase:
+    found = dictionary_match(text)
+    if found is None or not found.phrase:
         return False
     words = _words_of(norm)
     strong, weak = bool(DISPOSAL_STRONG.search(words)), bool(DISPOSAL_WEAK.search(words))
