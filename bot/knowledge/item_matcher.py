@@ -607,9 +607,8 @@ class ItemMatcher:
             return itself.group(1)
         for separator in _CLAUSE_SEPARATOR.finditer(phrase):
             before, after = phrase[: separator.start()], phrase[separator.end():]
-            if (before.endswith("の") and re.match(r"[ァ-ヺ]", after)) or (after.startswith("の ") and _all_hiragana(before)) \
-                    or (before.endswith(" の") and re.match(r"[ぁ-ゖ]", after)):
-                continue  # 「雪かきの スコップが おれました」「ほとけさま の はな が かれました」: the name goes on after the space
+            if _name_goes_on(before, after):
+                continue  # 「雪かきの スコップが おれました」「ほとけさま の はな が かれました」
             if before.endswith(("と", "や")) and analyze(before)[-1].pos == "助詞" and self._names_a_listed_thing(after):
                 continue  # 「化粧水のガラスびんと、外したプラのふた」: a list goes on after the comma, if it names a thing
             if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):
@@ -1559,6 +1558,14 @@ def _lookalike(reading: str) -> str:
 def _shape(reading: str) -> str:
     """A loose reading as it looks, voiced marks dropped too ("テレピ" → テレヒ = テレビ's)."""
     return "".join(c for c in unicodedata.normalize("NFD", _lookalike(reading)) if c not in "\u3099\u309a")
+
+
+def _name_goes_on(before: str, after: str) -> bool:
+    """A の spaced off joins the words of one name across the space: 「雪かきの スコップ」 (a loanword after の),
+    「ほとけさま の はな」 (の standing alone between hiragana words)."""
+    return ((before.endswith("の") and bool(re.match(r"[ァ-ヺ]", after)))
+            or (after.startswith("の ") and _all_hiragana(before))
+            or (before.endswith(" の") and bool(re.match(r"[ぁ-ゖ]", after))))
 
 
 def _main_words(phrase: str, generic: FrozenSet[str]) -> List[str]:
