@@ -31,9 +31,9 @@ SETS: Dict[str, Path] = {
     "set2_blind": ROOT / "tests" / "triage" / "set2_blind.yml",
     "set3_blind": ROOT / "tests" / "triage" / "set3_blind.yml",
     "set4_blind": ROOT / "tests" / "triage" / "set4_blind.yml",
-    "set5": ROOT / "tests" / "triage" / "set5.yml",  # written blind (2026-12-03), first run reported, then tuned on
+    "set5": ROOT / "data" / "counseling" / "examples_set5.yml",  # written blind (2026-12-03), first run reported, tuned on; trains the classifier
     "set6_blind": ROOT / "tests" / "triage" / "set6_blind.yml",  # written blind after round 8 (2026-12-03); never tuned on
-    "set7": ROOT / "tests" / "triage" / "set7.yml",  # written blind (2026-12-03, twenty-second session), first run reported, then tuned on
+    "set7": ROOT / "data" / "counseling" / "examples_set7.yml",  # written blind (2026-12-03), first run reported, tuned on; trains the classifier
     "set8_blind": ROOT / "tests" / "triage" / "set8_blind.yml",  # written blind after round 9 (2026-12-03); never tuned on
 }
 # The sets whose figures tests/gateway/test_triage.py asserts; sets 3, 4 and 6 stay blind (reported, never tuned on).
