@@ -2,8 +2,9 @@
 
     make eval-triage   (or: .venv/gateway/bin/python -m tools.eval_triage [--set set1|set2_blind|all] [--errors])
 
-Two labelled sets in tests/triage/ ({messages: [{text, level, note}]}): set1 is the tuning set, set2_blind
-was written without looking at the rules and must not be tuned on. For each set it prints per-level
+Labelled sets ({messages: [{text, level, note}]}, listed in SETS below): set1 is the first tuning set; the
+*_blind sets in tests/triage/ were written without the rules and are never tuned on; sets 5 and 7 were written
+blind, run once, then tuned on, and now also train the classifier (data/counseling/). For each set it prints per-level
 precision / recall / n, the confusion matrix (gold rows × predicted columns) and the routing metrics
 that matter for the citizens (tests/gateway/test_triage.py asserts the thresholds below):
 
