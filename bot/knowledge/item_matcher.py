@@ -138,6 +138,9 @@ def _as_long_vowel(vowel: re.Match) -> str:
 _THE_ONE = {"", "の", "やつ", "奴", "ほう", "方", "もの", "物"}  # what is left of 「古いの」「いらないやつ」 without its modifier
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
+# 「リモコンから電池を抜いたんですが、本体は」: after what was taken out of it, 本体 points back to the thing
+_BODY_BACK = re.compile(r"^([^、,\s。]+?)(?:から|の(?![でにだ]))[^、,。]*?(?:抜|ぬ|外|はず|取|と|出|だ)[^、,。]*[、,\s]+(?:その)?本体"
+                        r"(?=は|って|も|$|[?？\s])")
 _DISPOSAL_MARKER = re.compile(r"ごみ|ゴミ|捨|すて|棄|出|だし|だせ|だす|処分|分別|ぶんべつ|分け|わけ|なげ|投げ|燃|もえ|もや|資源|しげん"
                               r"|プラ|ぷら|粗大|そだい|大型|おおがた|いらな|要らな|使わな|つかわな|使えな|つかえな|不要|不用")
 _CLAUSE_SEPARATOR = re.compile(r"[、,\s]+")
@@ -531,6 +534,9 @@ class ItemMatcher:
         # 「お茶っ葉が入ってた缶」 is 「お茶っ葉の缶」: what a container held names it (茶の缶, 果物かご)
         # 「納豆のいれもの」: 納豆の容器; 「ガラスの容器」: びん
         phrase = as_the_matcher_reads(held_in(normalize_text(text).strip()))
+        body = _BODY_BACK.search(phrase)
+        if body:  # 「リモコンから電池を抜いたんですが、本体は何ごみ？」 asks about the remote itself
+            phrase = body.group(1) + phrase[body.end():]
         phrase = _strip(phrase, p.leading, at_start=True)
         marker = p.markers.search(phrase)
         owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 \

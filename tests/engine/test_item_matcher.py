@@ -894,3 +894,14 @@ def test_a_name_of_the_form_x_no_y_ending_the_phrase_beats_its_main_word(matcher
 def test_what_comes_next_is_asked_about_the_thing(matcher):
     result = matcher.match("牛乳パック洗って開いて乾かした、次どうする")
     assert result.phrase == "牛乳パック" and result.status == "found", result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("掃除機の紙パックを外した、本体は？", "掃除機"),
+    ("時計の電池をとったあと、本体は何ごみ", "時計"),
+    ("引っ越すのでエアコンを外してもらったんだけど、本体はごみで出せる？", "エアコン"),  # 引っ越すので is no owner
+])
+def test_body_points_back_to_what_something_was_taken_out_of(matcher, text, name):
+    """「リモコンから電池を抜いたんですが、本体は」: 本体 is the thing the part was taken from, not the part."""
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
