@@ -394,6 +394,9 @@ RULES_LEVELS = [
     ("親友が「今までありがとう」って送ってきて既読つかない", "emergency"),
     ("娘から「さよなら」とメールが来て、連絡がつきません", "emergency"),
     ("うちの犬がもうすぐ死んじゃいそうで悲しい", "normal"),
+    # going to the river / the bridge, then out of reach in any of the words farewell_unreachable reads
+    ("友達が橋に行くって言ってから返信がない", "emergency"),
+    ("彼氏が海に行くって言って、電話に出ません", "emergency"),
     # means, place and time said in pieces; charcoal with a place; a deep cut just made
     ("紐 ドアノブ 今夜 もう無理", "emergency"),
     ("七輪買った。部屋の中でやる", "emergency"),
