@@ -138,8 +138,9 @@ def _as_long_vowel(vowel: re.Match) -> str:
 _THE_ONE = {"", "の", "やつ", "奴", "ほう", "方", "もの", "物"}  # what is left of 「古いの」「いらないやつ」 without its modifier
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
-# 「リモコンから電池を抜いたんですが、本体は」: after what was taken out of it, 本体 points back to the thing
-_BODY_BACK = re.compile(r"^([^、,\s。]+?)(?:から|の(?![でにだ]))[^、,。]*?(?:抜|ぬ|外|はず|取|と|出|だ)[^、,。]*[、,\s]+(?:その)?本体"
+# 「リモコンから電池を抜いたんですが、本体は」「プリンターのインクが出ない、本体は」: after a clause about a part, 本体
+# points back to the thing the clause began with (whatever was done to the part)
+_BODY_BACK = re.compile(r"^([^、,\s。]+?)(?:から|の(?![でにだ]))[^、,。]+[、,\s]+(?:その)?本体"
                         r"(?=は|って|も|$|[?？\s])")
 _DISPOSAL_MARKER = re.compile(r"ごみ|ゴミ|捨|すて|棄|出|だし|だせ|だす|処分|分別|ぶんべつ|分け|わけ|なげ|投げ|燃|もえ|もや|資源|しげん"
                               r"|プラ|ぷら|粗大|そだい|大型|おおがた|いらな|要らな|使わな|つかわな|使えな|つかえな|不要|不用")

@@ -900,8 +900,10 @@ def test_what_comes_next_is_asked_about_the_thing(matcher):
     ("掃除機の紙パックを外した、本体は？", "掃除機"),
     ("時計の電池をとったあと、本体は何ごみ", "時計"),
     ("引っ越すのでエアコンを外してもらったんだけど、本体はごみで出せる？", "エアコン"),  # 引っ越すので is no owner
+    ("プリンターのインクが出ない、本体は何ごみ？", "プリンタ"),  # nothing taken out: 本体 is still the printer
+    ("スマホのケースを買い替えた、本体は？", "携帯電話"),
 ])
-def test_body_points_back_to_what_something_was_taken_out_of(matcher, text, name):
-    """「リモコンから電池を抜いたんですが、本体は」: 本体 is the thing the part was taken from, not the part."""
+def test_body_points_back_to_the_thing_named_first(matcher, text, name):
+    """「リモコンから電池を抜いたんですが、本体は」: 本体 is the thing the clause began with, not its part."""
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
