@@ -7,7 +7,6 @@ message the same way. ``sorting_question`` asks the city's garbage dictionary (b
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Optional
 
 import jaconv
@@ -222,15 +221,22 @@ def dictionary_match(text: str) -> Optional[MatchResult]:
     from bot.knowledge.citydata.store import CityDataNotLoaded
     from bot.knowledge.garbage_knowledge import matcher
 
+    global _last_reading
     try:
-        return _match_of(matcher(), text)
+        current = matcher()
     except CityDataNotLoaded:
         return None
+    last = _last_reading  # one tuple, read once: another thread may replace it meanwhile
+    if last is not None and last[0] is current and last[1] == text:
+        return last[2]
+    result = current.match(text)
+    _last_reading = (current, text, result)
+    return result
 
 
-@lru_cache(maxsize=32)  # keyed by the matcher too: data loaded again makes a new one
-def _match_of(item_matcher: ItemMatcher, text: str) -> MatchResult:
-    return item_matcher.match(text)
+# The last message read and by which matcher: the questions about one message come one after another, and
+# holding only the last reading lets a matcher replaced by reloaded city data go (an lru_cache kept 32 alive).
+_last_reading: Optional[tuple[ItemMatcher, str, MatchResult]] = None
 
 
 def day_of_a_thing(text: str) -> bool:
