@@ -57,6 +57,7 @@ RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 _INVISIBLE = re.compile(r"[\ud800-\udfff\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufe00-\ufe0f]")
 _STRETCH = re.compile(r"(?<=[ぁ-ゖ])[ー〜~ぁぃぅぇぉっ]+(?=[ぁ-ゖ]|$)|ー+")
+_KAOMOJI = re.compile(r"\([^()\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff]{1,15}\)")  # (´・ω・`) (;_;) (´;ω;`): no kana or kanji inside
 _SPACES = re.compile(r"\s+")
 _KATAKANA_RUN = re.compile(r"[ァ-ヺ][ァ-ヺー]+")
 _OPEN, _CLOSE = "「『“\"", "」』”\""
@@ -211,7 +212,9 @@ def views(text: str, aliases: Optional[Dict[str, str]] = None) -> Views:
     slang_plain = _STRETCH.sub("", slang)
     # Children often put spaces between words (「ぼく し に たい」, 「自 殺」): the same text without them too.
     joined = mixed.replace(" ", "") if " " in mixed else None
-    spellings = list(dict.fromkeys(s for s in [nfkc, mixed, joined, hira, hira_plain, slang, slang_plain] if s))
+    # A face (´・ω・`) glued to the words makes the dictionary misread them (`)しにたい → する ぬ たい): without it too.
+    faceless = _KAOMOJI.sub("。", slang_plain) if _KAOMOJI.search(slang_plain) else None
+    spellings = list(dict.fromkeys(s for s in [nfkc, mixed, joined, hira, hira_plain, slang, slang_plain, faceless] if s))
     lemma = tuple(dict.fromkeys(" " + " ".join(_lemma_tokens(s.replace(" ", "　"), aliases or {})) + " " for s in spellings))
     surface = tuple(dict.fromkeys(s.replace(" ", "") for s in (hira, hira_plain, slang, slang_plain)))
     return Views(lemma=lemma, surface=surface)
