@@ -408,6 +408,21 @@ RULES_LEVELS = [
     ("父が帰ってこない。ご飯買うお金もない", "high"),
     ("テスト全然だめでメンブレ中", "normal"),
     ("親が離職してから家がギスギスしてる", "normal"),
+    # round 10 (set 9): a weapon coming this way; a blow or a cut still bleeding; a meeting tonight said with 今日の夜
+    ("兄がバットもってこっちにくる", "emergency"),
+    ("ママにぶたれて鼻血がとまらない", "emergency"),
+    ("明日の放課後、アプリで知り合った大人と会う約束した", "emergency"),
+    # a face glued to the words; if I died, would anyone notice; no bed tonight; no food at home
+    ("(´；ω；`)きえたい", "high"),
+    ("わたしがいなくなったら だれか きづくかな", "high"),
+    ("今晩寝る場所ありますか？家に帰れません", "high"),
+    ("家に食べ物がほとんどありません。親は帰ってきません", "high"),
+    # eating alone at school; a partner who controls
+    ("毎日ひとりで給食食べてる", "normal"),
+    ("彼女に LINE 全部チェックされてしんどい", "normal"),
+    # games and a school poster are no danger
+    ("ホラーゲームで殺されまくった", "none"),
+    ("じさつよぼう の ポスター の しゅくだい", "none"),
 ]
 
 
