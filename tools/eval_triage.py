@@ -36,7 +36,7 @@ SETS: Dict[str, Path] = {
     "set6_blind": ROOT / "tests" / "triage" / "set6_blind.yml",  # written blind after round 8 (2026-12-03); never tuned on
     "set7": ROOT / "data" / "counseling" / "examples_set7.yml",  # written blind (2026-12-03), first run reported, tuned on; trains the classifier
     "set8_blind": ROOT / "tests" / "triage" / "set8_blind.yml",  # written blind after round 9 (2026-12-03); never tuned on
-    "set9": ROOT / "tests" / "triage" / "set9.yml",  # style-balanced, written blind (2026-12-03); first run before any look
+    "set9": ROOT / "data" / "counseling" / "examples_set9.yml",  # style-balanced, written blind (2026-12-03), first run reported, tuned on; trains the classifier
 }
 # The sets whose figures tests/gateway/test_triage.py asserts; sets 3, 4 and 6 stay blind (reported, never tuned on).
 ASSERTED = ("set1", "set2_blind")
