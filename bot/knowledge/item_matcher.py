@@ -1693,7 +1693,9 @@ def relative_heads(norm: str) -> Tuple[str, ...]:
             heads.append(norm[starts[i + 1]:])
             continue
         # 「ケーキについてきたほれいざい」: a head in hiragana that fugashi cut into cries and signs, read as katakana
-        kana = _HIRAGANA_RUN.match(norm, starts[i + 1])
+        # (not an ending that goes on with the grammar: 「捨てたいらしいんだけど」 is no ラシインダケド)
+        kana = _HIRAGANA_RUN.match(norm, starts[i + 1]) \
+            if getattr(noun.feature, "pos1", "") not in ("助動詞", "助詞") else None
         if kana and _no_word_of_its_own(kana.group(0)):
             heads.append(jaconv.hira2kata(kana.group(0)) + norm[kana.end():])
     return tuple(heads[::-1])

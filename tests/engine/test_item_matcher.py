@@ -907,3 +907,11 @@ def test_body_points_back_to_the_thing_named_first(matcher, text, name):
     """「リモコンから電池を抜いたんですが、本体は」: 本体 is the thing the clause began with, not its part."""
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_an_ending_after_the_marker_is_no_head_in_kana(matcher):
+    """「捨てたいらしいんだけど」: らしい goes on with the grammar; it was read as a head in kana (ラシインダケド) and the
+    answer quoted 「ラシインダケド」 as the thing not found."""
+    result = matcher.match("おばあちゃんが漬物に使ってた重い石を捨てたいらしいんだけど、何ごみ？")
+    assert not any("\u30a0" <= ch <= "\u30ff" for ch in result.phrase), result
+    assert matcher.match("ケーキについてきたほれいざい").candidates[0].item.name == "保冷剤"  # the head in kana still read
