@@ -340,7 +340,7 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         kinds=re.compile("|".join(re.escape(w) for w in sorted(
             (w for words in data.get("kinds", {}).values() for w in words), key=len, reverse=True))) if data.get("kinds") else None,
         kind_of={w: kind for kind, words in data.get("kinds", {}).items() for w in words},
-        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,6}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
+        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,12}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
                          tuple(d["items"])) for d in data.get("described", ())),
         materials={word: frozenset(meant) for word, meant in materials.items()},
         **{name: data[name] for name in _NAMED_WORDS},
@@ -685,7 +685,13 @@ class ItemMatcher:
         norm = normalize_text(text)
         result = self._contents_first(self._match_words(text, norm), norm)
         if result.status == "found":
-            return result
+            # 「布団をたたくやつ」「灯油を入れて運ぶやつ」: the name found is the object of a description (ふとんたたき,
+            # ポリタンク), not the thing; a name that ends the description is the thing (「水やり忘れて枯らした観葉植物」)
+            described = self._described(norm)
+            said_at, name_at = (norm.find(described.phrase), norm.find(result.phrase)) if described else (-1, -1)
+            name_end = name_at + len(result.phrase)
+            inside = said_at >= 0 and name_at >= 0 and said_at < name_end < said_at + len(described.phrase)
+            return described if inside else result  # (「瓶の栓を抜くやつ」: the name ends inside the description)
         return self._described(norm) or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
             or self._long_vowels_spelled_out(norm, result) or result
 

@@ -915,3 +915,21 @@ def test_an_ending_after_the_marker_is_no_head_in_kana(matcher):
     result = matcher.match("おばあちゃんが漬物に使ってた重い石を捨てたいらしいんだけど、何ごみ？")
     assert not any("\u30a0" <= ch <= "\u30ff" for ch in result.phrase), result
     assert matcher.match("ケーキについてきたほれいざい").candidates[0].item.name == "保冷剤"  # the head in kana still read
+
+
+@pytest.mark.parametrize("text, names", [
+    ("雪を押して運ぶでっかいちりとりみたいなやつ", ["スノーダンプ"]),  # the thing-word may come twelve letters later
+    ("車の雪をはらうブラシみたいなの", ["スノーブラシ"]),
+    ("しょうがをおろすやつ", ["おろし金"]),
+    ("床のホコリを取る、コロコロ転がす粘着のやつ", ["カーペットローラー"]),
+    # a name the description holds is its object, not the thing
+    ("布団をたたくやつ", ["布団たたき"]),
+    ("灯油を入れて運ぶやつ", ["ポリタンク"]),
+    ("瓶の栓を抜くやつ", ["栓抜き"]),  # (瓶の栓 had been read as 便箋)
+    # a name that ends the description is the thing; パチン is no チン
+    ("水やり忘れて枯らした観葉植物 鉢から抜いたやつ 何ごみ", ["観葉植物"]),
+    ("つめを切るパチンパチンするやつ", ["つめ切り"]),
+])
+def test_a_thing_described_by_what_it_does(matcher, text, names):
+    result = matcher.match(text)
+    assert [c.item.name for c in result.candidates] == names and result.status == "found", result
