@@ -684,15 +684,15 @@ class ItemMatcher:
     def _match_text(self, text: str) -> MatchResult:
         norm = normalize_text(text)
         result = self._contents_first(self._match_words(text, norm), norm)
+        described, said = self._described(norm)
         if result.status == "found":
-            # 「布団をたたくやつ」「灯油を入れて運ぶやつ」: the name found is the object of a description (ふとんたたき,
-            # ポリタンク), not the thing; a name that ends the description is the thing (「水やり忘れて枯らした観葉植物」)
-            described = self._described(norm)
-            said_at, name_at = (norm.find(described.phrase), norm.find(result.phrase)) if described else (-1, -1)
-            name_end = name_at + len(result.phrase)
-            inside = said_at >= 0 and name_at >= 0 and said_at < name_end < said_at + len(described.phrase)
-            return described if inside else result  # (「瓶の栓を抜くやつ」: the name ends inside the description)
-        return self._described(norm) or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
+            # 「布団をたたくやつ」「灯油を入れて運ぶやつ」「瓶の栓を抜くやつ」: a name that ends inside a description is
+            # its object (ふとんたたき, ポリタンク, 栓抜き), not the thing; a name that ends the description is the thing
+            # (「水やり忘れて枯らした観葉植物」)
+            name_at = norm.find(result.phrase) if said and result.phrase else -1
+            inside = name_at >= 0 and said.start() < name_at + len(result.phrase) < said.end()
+            return described if inside else result
+        return described or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
             or self._long_vowels_spelled_out(norm, result) or result
 
     def _long_vowels_spelled_out(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
@@ -749,16 +749,16 @@ class ItemMatcher:
         other = self._match_words(named, named)
         return replace(other, phrase=result.phrase or other.phrase) if other.status != "unknown" else None
 
-    def _described(self, norm: str) -> Optional[MatchResult]:
+    def _described(self, norm: str) -> Tuple[Optional[MatchResult], Optional[re.Match]]:
         """「かみのけかわかすやつ」「お湯をわかす電気のやつ」: a thing described by what it does (question_patterns.yml
-        ``described``); None when no description is there."""
+        ``described``), and where the description is; (None, None) when no description is there."""
         for pattern, names in self.patterns.described:
             said = pattern.search(norm)
             if said:
                 found = [Candidate(self.items[self._by_name[n]], EXACT_READING) for n in names if n in self._by_name]
                 if found:
-                    return MatchResult("found" if len(found) == 1 else "ambiguous", found, said.group(0))
-        return None
+                    return MatchResult("found" if len(found) == 1 else "ambiguous", found, said.group(0)), said
+        return None, None
 
     def _contents_first(self, result: MatchResult, norm: str) -> MatchResult:
         """「ペンキの缶 中身が半分くらい残ってる」「農薬のボトル…中身が半分ほど残っています」: what is still in the container
