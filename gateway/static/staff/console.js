@@ -600,6 +600,15 @@
     if (!old || old.queue !== conv.queue) renderCanned(); // the pick list is per queue
   }
 
+  const WATCH_WAIT_MS = 3000;
+  function watch(id) {
+    if (!socket || !socket.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, WATCH_WAIT_MS);
+      socket.emit("watch", { conversation_id: id }, () => { clearTimeout(timer); resolve(); });
+    });
+  }
+
   async function openConversation(id, viaKeyboard) {
     if (id === state.openId && state.loaded) return viaKeyboard && $("conv-title").focus();
     const seq = ++openSeq;
@@ -610,9 +619,12 @@
     renderQueues();
     renderControls();
     showNotice("");
-    // Watch before fetching so a message sent in between is not lost (duplicates are dropped by id).
-    if (socket) socket.emit("watch", { conversation_id: id });
+    // Watch before fetching so a message sent in between is not lost (duplicates are dropped by id), and show the
+    // chat only once the gateway has confirmed the watch (or after WATCH_WAIT_MS): the watch travels on the socket,
+    // the transcript on HTTP, and a 「入力中…」 sent between the two would otherwise be lost.
+    const watched = watch(id);
     const data = await api("GET", convPath(id)).catch(() => null);
+    await watched;
     if (seq !== openSeq) return;
     if (!data) { // error already shown; back to the empty pane
       if (socket) socket.emit("unwatch", { conversation_id: id });
