@@ -1613,14 +1613,20 @@ def _listed_parts(phrase: str) -> List[str]:
     if _all_hiragana(phrase):
         return []
     morphemes = analyze(phrase)
-    cuts = [m for before, m, after in zip(morphemes, morphemes[1:], morphemes[2:])
-            if m.pos == "助詞" and m.text in _LISTING and _pos(before) in _NOUN_POS
+    cuts = [m for i, (before, m, after) in enumerate(zip(morphemes, morphemes[1:], morphemes[2:]))
+            if m.pos == "助詞" and m.text in _LISTING
+            and (_pos(before) in _NOUN_POS or _empty_one(morphemes[:i + 1]))
             and (_pos(after) in _NOUN_POS or after.pos in _LISTED_NEXT or after.text in ("、", ","))]
     parts, start = [], 0
     for m in cuts:
         parts.append(phrase[start:m.start].strip())
         start = m.end
     return [p for p in parts + [phrase[start:].strip()] if p] if cuts else []
+
+
+def _empty_one(morphemes: Sequence[Morpheme]) -> bool:
+    """「弁当のから」 ends in から (空, the empty container), which fugashi reads as the particle から."""
+    return len(morphemes) >= 3 and morphemes[-1].text == "から" and morphemes[-2].text == "の"
 
 
 def _unknown_word(text: str) -> bool:

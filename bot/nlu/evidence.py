@@ -109,6 +109,9 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            # as it is, or together with another (「ビニールついたままでいい？」「グロー球も一緒でいい？」)
                            r"|(まま|一緒|いっしょ)\s*(で|に)\s*(いい|良い|よい|大丈夫|出し|だし|捨て|すて)"
                            r"|(一緒|いっしょ|同じ)の?\s*(袋|ふくろ)\s*(で|に)")  # 「…と…って一緒の袋でいい？」
+# The citizen does not know the thing's name and describes it (「名前わからないけど、…するやつ」「…って言うんだっけ」).
+NAME_FORGOTTEN = re.compile(r"名前|なまえ|なんだっけ|何だっけ|なにこれ|何て(言|い)う|なんて(言|い)う|なんていう|何という"
+                            r"|って(言|い)う(んだ|ん|の)(っけ|かな)|って(言|い)(います|ったっけ)")
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
@@ -385,6 +388,9 @@ def sorting_question(text: str) -> bool:
     sure = found.status == "found" or best >= SURE_ITEM or (best >= FOUND_MIN and len(leaders) == 1)
     if strong:
         return True
+    if NAME_FORGOTTEN.search(norm) and (sure or (found.status == "ambiguous" and best >= FOUND_MIN)) \
+            and not OTHER_PURPOSE.search(norm):
+        return True  # 「なんだっけ、生け花でお花を挿す緑色のスポンジみたいなの」: a thing described for want of its name
     if found.inside:  # a name inside a longer phrase (「名刺大量に」) says it is about that thing only with a
         return False  # disposal word: 「〇〇の手続き…」-like questions name things too
     if weak and sure:

@@ -364,6 +364,21 @@ def test_short_phone_messages_are_sorting_questions(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
 
 
+@pytest.mark.parametrize("text", [
+    # a thing described for want of its name (the described entries of question_patterns.yml read it)
+    "名前が出てこないんだけど、ポリタンクの灯油を吸い上げるシュポシュポするやつ", "お花をさす緑のスポンジ、なんて言うんだっけ",
+    # a state said with だらけ after the name
+    "こたつ布団 毛玉だらけ", "長ぐつ どろだらけ",
+])
+def test_a_thing_described_for_want_of_its_name_or_by_its_state(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["区役所の名前なんだっけ", "あなたの名前は？", "名前の変更の手続き"])
+def test_a_name_asked_for_is_no_sorting_question(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"
+
+
 @pytest.mark.parametrize("text", ["すーぷかれー おいしいとこ おしえて", "ベビーカーってどれ買えばいいのかわからん",
                                   "うちの前の道、雪がすごくて車が出せない。除雪お願いしたいんですけどどこに連絡すれば"])
 def test_asking_about_other_things_is_no_sorting_question(official_city_data, text):

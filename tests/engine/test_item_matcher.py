@@ -686,6 +686,7 @@ def test_a_story_naming_several_things_names_none(matcher):
     ("ジャムのびんと、その金属のふた", {"ジャムのびん", "ジャムのびんのフタ（金属製）"}),
     ("歯みがき粉のチューブと古い歯ブラシ", {"歯磨き粉のチューブ", "歯ブラシ"}),
     ("ラップの使いかけと、その箱", {"ラップ", "ラップの箱・芯"}),
+    ("お弁当のからと割りばし", {"コンビニ弁当の容器", "割り箸"}),  # から (空), which fugashi reads as a particle
 ])
 def test_things_listed_after_a_comma_or_a_word_that_describes_them(matcher, text, names):
     result = matcher.match(text)
