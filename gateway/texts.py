@@ -46,7 +46,7 @@ EMERGENCY_STAY = "すぐに相談員につなぎます。ここで待ってい�
 HIGH_RISK = "話してくれてありがとうございます。相談員（相談を聞く専門のスタッフ）におつなぎします。"
 NORMAL_RISK = ("話してくれてありがとうございます。このチャットで、相談員（相談を聞く専門のスタッフ）と話せます。"
                "名前を言わなくても大丈夫です。")
-# A worry only the classifier saw (no rule fired: 「えんぴつけずり こわれた」 may be a garbage question): the menu also
+# A worry only the classifier saw (no rule fired: 「サングラス ふんでわれた」 may be a garbage question): the menu also
 # offers this; tapped or typed (「ちがう」「ごみの質問」), the held message goes to the assistant after all.
 NOT_A_WORRY_BUTTON = {"title": "ごみ・市の質問でした", "payload": "/not_a_worry"}
 NOT_A_WORRY_LOST = "ごめんなさい、どのご質問だったかわからなくなりました。もう一度送ってください。"

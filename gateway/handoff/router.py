@@ -19,7 +19,7 @@ adult who wants the city's 市民相談: the router asks which (``WHICH_CONSULTA
 「市の手続き・サービス」, tapped or typed: 「悩み」「学校のこと」「中学生」 / 「手続きのこと」「大人です」). Asked
 again, or answered with a worry, it is a request for a counselor; so is 「相談したい」 in a chat that has already
 been on the counseling path (a worry earlier, a counseling session) or right after a counselor's button.
-A worry only the classifier saw (「えんぴつけずり こわれた」) also offers 「ごみ・市の質問でした」 (``NOT_A_WORRY``, tapped
+A worry only the classifier saw (「サングラス ふんでわれた」) also offers 「ごみ・市の質問でした」 (``NOT_A_WORRY``, tapped
 or typed 「ちがう」): the message held right before goes to the engine after all.
     staff:<name>  → only to that person's console (``notifier``); the engine never sees it and the bot
                     never speaks.

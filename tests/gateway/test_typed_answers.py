@@ -28,7 +28,7 @@ from tests.gateway.conftest import HTTP, GatewayProcess, free_port
 
 WORRY = "学校でいじめられてる"  # triage: normal (data/counseling/triage.yml's own example)
 # a child's garbage question the triage's classifier alone takes for a worry (normal; checked in the tests below)
-CLASSIFIER_WORRY = "えんぴつけずり こわれた"
+CLASSIFIER_WORRY = "サングラス ふんでわれた"
 FALLBACK = [{"text": "申し訳ありません、うまく理解できませんでした。", "buttons": [
     {"title": "担当者と話す", "payload": "/request_human"}, {"title": "よくある質問", "payload": "/menu_faq"},
     {"title": "ごみの出し方", "payload": "/menu_garbage"}]}]
