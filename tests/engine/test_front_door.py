@@ -369,6 +369,8 @@ def test_short_phone_messages_are_sorting_questions(official_city_data, text):
     "名前が出てこないんだけど、ポリタンクの灯油を吸い上げるシュポシュポするやつ", "お花をさす緑のスポンジ、なんて言うんだっけ",
     # a state said with だらけ after the name
     "こたつ布団 毛玉だらけ", "長ぐつ どろだらけ",
+    # or by its colour
+    "せんべいの袋、内側が銀色", "スナック菓子の袋 中がぎんいろ",
 ])
 def test_a_thing_described_for_want_of_its_name_or_by_its_state(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
