@@ -174,6 +174,7 @@ _SPACES = re.compile(r"\s+")
 _PRODUCT_THEN_CONTAINER = re.compile(r"(.{2,}?)の(?:空き|から(?:の)?)?(?:缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ"
                                      r"|容器|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")  # 入れ物 is read 容器 first
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
+_BOTTLE_OF = re.compile(r"(の(?:[^\sの]{1,6}の)?)(?:ボトル|ぼとる)$")  # a product's bottle: its 容器 in the dictionary
 _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")  # the dictionary says 容器
 # 「プリンが入ってたガラスの容器」: a glass container is what the dictionary calls びん (プリンのびん, ジャムのびん)
 _GLASS_CONTAINER = re.compile(r"ガラス(?:製)?(?:の)?(?:容器|ボトル|ポット|入れ物|いれもの)")
@@ -972,6 +973,11 @@ class ItemMatcher:
                 if other.status != "unknown" and other.candidates[0].score >= MAIN_WORD and all(
                         _CONTAINER_NAME.search(c.item.name) if held else loose(part.group(2)) in loose(c.item.name)
                         for c in other.candidates):
+                    return replace(other, phrase=phrase)
+            # 「入浴剤のボトル」「入浴剤のプラのボトル」: the dictionary calls the bottle the product's 容器
+            if _BOTTLE_OF.search(phrase):
+                other = self._match_phrase(_BOTTLE_OF.sub(r"\1容器", phrase))
+                if other.status == "found":
                     return replace(other, phrase=phrase)
             # 「ペンキの空き缶」: the dictionary's ペンキの缶
             if "の空き" in phrase:

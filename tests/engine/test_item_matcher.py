@@ -681,6 +681,15 @@ def test_a_story_naming_several_things_names_none(matcher):
     assert result.status != "found", result
 
 
+@pytest.mark.parametrize("text, name", [
+    ("入浴剤のボトル", "入浴剤の容器（プラ製）"), ("柔軟剤のプラのボトル", "洗剤の容器（プラ製）"),
+    ("シャンプーのボトル", "シャンプーボトル"),  # a name of its own stays
+])
+def test_a_products_bottle_is_its_container(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
 @pytest.mark.parametrize("text, names", [
     # two things listed, the second after a comma, a word that describes it or one that points back to the first
     ("ジャムのびんと、その金属のふた", {"ジャムのびん", "ジャムのびんのフタ（金属製）"}),
