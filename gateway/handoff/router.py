@@ -251,15 +251,17 @@ class Router:
 
     async def typing(self, conversation_id: str) -> None:
         """The citizen is typing (the web widget says so, without text): the console hears it only while a person
-        owns the chat or it waits for one; at most once a second per chat, so a busy keyboard costs nothing."""
+        owns the chat or it waits for one; at most once a second per chat, so a busy keyboard costs nothing. Only
+        what was passed on counts for that second: the event typed just before the chat went to a person (while the
+        bot still had it) must not swallow the first one a person can see."""
         now = asyncio.get_running_loop().time()
         if now - self._typing.get(conversation_id, -TYPING_EVERY) < TYPING_EVERY:
             return
-        if len(self._typing) > 10000:
-            self._typing.clear()
-        self._typing[conversation_id] = now
         conversation = await run_db(self.store.get, conversation_id)
         if conversation and (conversation.owner == QUEUED or conversation.owner.startswith(STAFF_PREFIX)):
+            if len(self._typing) > 10000:
+                self._typing.clear()
+            self._typing[conversation_id] = now
             await self.notifier.typing(conversation)
 
     async def owner_of(self, conversation_id: str) -> Optional[str]:

@@ -184,6 +184,29 @@ async def test_typing_reaches_the_console_only_while_a_person_owns_or_watches_th
             await client.disconnect()
 
 
+async def test_typing_while_the_bot_had_the_chat_does_not_swallow_the_first_one_a_person_can_see(tmp_path):
+    """The landing CI's failure: the widget said "typing" as the citizen wrote 「人と話したい」 (the bot had the chat,
+    nothing passed on) and, within the second, again at the first key after the chat was queued; that one was
+    dropped by the once-a-second limit, and the console never showed 「入力中…」."""
+    from gateway.handoff.router import Notifier
+
+    store = HandoffStore(connect(f"sqlite:///{tmp_path / 'gateway.db'}"), TranscriptCipher([Fernet.generate_key().decode()]))
+    router = Router(None, store, hours=CounselingHours.load(str(ROOT / "tests" / "gateway" / "hours_always_open.yml")))  # type: ignore[arg-type]
+    told: List[str] = []
+
+    class Console(Notifier):
+        async def typing(self, conversation) -> None:
+            told.append(conversation.id)
+
+    router.connect(channels={}, notifier=Console())
+    store.get_or_create("web:s1", "web")
+    await router.typing("web:s1")  # the bot has it: not passed on
+    assert store.enqueue("web:s1", "general", 0, "user_request")
+    await router.typing("web:s1")  # at once: the first a person can see
+    await router.typing("web:s1")  # within the second: dropped
+    assert told == ["web:s1"]
+
+
 async def test_a_line_sticker_is_a_channel_note_for_staff_not_a_line_of_the_citizens_history(tmp_path):
     store = HandoffStore(connect(f"sqlite:///{tmp_path / 'gateway.db'}"), TranscriptCipher([Fernet.generate_key().decode()]))
     router = Router(None, store, hours=CounselingHours.load(str(ROOT / "tests" / "gateway" / "hours_always_open.yml")))  # type: ignore[arg-type]
