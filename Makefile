@@ -120,7 +120,6 @@ eval-e2e: $(GATEWAY_VENV)/.installed
 	$(GATEWAY_PY) -m tools.eval_e2e
 
 eval-triage-stack: $(GATEWAY_VENV)/.installed
-	$(GATEWAY_PY) -m tools.eval_triage_stack --set set10_blind
 	$(GATEWAY_PY) -m tools.eval_triage_stack --set set8_blind
 	$(GATEWAY_PY) -m tools.eval_triage_stack --set set6_blind
 	$(GATEWAY_PY) -m tools.eval_triage_stack --set set4_blind

@@ -423,6 +423,17 @@ RULES_LEVELS = [
     # games and a school poster are no danger
     ("ホラーゲームで殺されまくった", "none"),
     ("じさつよぼう の ポスター の しゅくだい", "none"),
+    # round 12 (set 10): an overdose planned tonight typed in katakana; followed now, typed as voice input; someone
+    # who does not wake up, breathing asked; following a loved one who died; cold that can kill; 血 typed as 地
+    ("コンバン クスリ ゼンブ ノミマス", "emergency"),
+    ("しらないおとこのひとがずっとついてきてるこわい", "emergency"),
+    ("おばあちゃんが おきない いき してるかな", "emergency"),
+    ("夫を亡くして半年、今夜あとを追うつもりです", "emergency"),
+    ("母が亡くなってから後を追いたいと思ってしまう", "high"),
+    ("家の前で転んで起き上がれない。雪の中で寒い", "emergency"),
+    ("暖房がこわれて体が動かない、部屋が氷点下", "emergency"),
+    ("雪で車が動かない 寒い", "none"),
+    ("腕切った 地が止まらない", "emergency"),
 ]
 
 
