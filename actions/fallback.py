@@ -15,7 +15,8 @@ from actions.handoff import previous_turn_failed, request_handoff
 from common import unanswered
 from bot.knowledge.citydata.store import CityDataNotLoaded
 from bot.knowledge.faq_retriever import current_retriever
-from bot.nlu.evidence import sorting_question
+from bot.nlu.evidence import booking_request, sorting_question
+from bot.nlu.yes_no import is_plain_stop
 
 
 class ActionFallback(Action):
@@ -51,3 +52,20 @@ class ActionFallback(Action):
             return []
         dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_fallback")
         return []
+
+
+class ActionStop(Action):
+    """「やめる」 outside a form: there is nothing to stop, so 「中止しました」 answers only a plain stop word (or the
+    button). A message that merely contains one (「こくみんけんこうほけん やめる」: leaving the health insurance) is a
+    question, answered as the fallback answers it; one about a 大型ごみ booking keeps the plain answer (its
+    cancellation is the booking flow's, asked for in its own words)."""
+
+    def name(self) -> Text:
+        return "action_stop"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        text = tracker.latest_message.get("text") or ""
+        if text.startswith("/") or is_plain_stop(text) or booking_request(text):
+            dispatcher.utter_message(response="utter_stopped")
+            return []
+        return await ActionFallback().run(dispatcher, tracker, domain)

@@ -307,6 +307,21 @@ class QuestionPatterns:
     thanks_opener: str = ""  # an earlier answer acknowledged, opening a question (ありがとうございます！, 了解です。)
     kind_of_day: str = ""  # which kind's day (何の日, なんのごみの日)
 
+    def without_the_one_not_meant(self, text: str) -> str:
+        """「カイロ 充電のやつ…じゃなくて使い捨てのほう」 → 「カイロ 使い捨てのほう」, 「ゲーム機 switchじゃなくて昔のDS」 →
+        「ゲーム機 昔のDS」: after the name, the variant it is not is no part of the question (one that opens the
+        message, 「エナドリじゃなくて栄養ドリンクのびん」, is cut with the leading words)."""
+        if not self.not_that:
+            return text
+        return _not_meant(self.not_that).sub(r"\1", text)
+
+
+@functools.lru_cache(maxsize=4)
+def _not_meant(not_that: str) -> "re.Pattern[str]":
+    # a word or two after a name and a space or comma, then じゃなくて; what follows is the one meant (「…のじゃなくて」,
+    # a correction of the name itself, is the leading patterns' business)
+    return re.compile(f"(?<=[^\\s、,。])([\\s、,]+)[^\\s、,。?？]{{0,11}}[^\\s、,。?？の](?:{not_that})[、,\\s…・.]*(?=\\S)")
+
 
 def _alternation(patterns: Iterable[str]) -> str:
     return "|".join(f"(?:{p})" for p in patterns)
@@ -664,6 +679,7 @@ class ItemMatcher:
         return _pos(m) in ("名詞", "接尾辞") and m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
+        text = self.patterns.without_the_one_not_meant(text)
         # 「プラスチック の まないた」: a particle spaced as a learner writes it (between hiragana words the spaces are
         # what tells the words apart: 「ちゃがら は なまごみ」, see _spaced_words)
         text = _SPACED_PARTICLE.sub(lambda m: m.group(0) if _between_hiragana(m) else m.group(1), text)

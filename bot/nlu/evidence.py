@@ -170,8 +170,9 @@ _PICTURES = re.compile(f"[{PICTURES}\u200d\ufe0f]")  # with the joiner and the e
 
 def _evidence_text(text: str) -> str:
     """The text as the patterns read it: normalised, without emoji, and without a thank-you or an 「了解です」 that
-    opens a question (「ありがと！ついでに、シャンプーの空ボトルは？」 asks about the bottle, it is no chat)."""
-    return _THANKS_FIRST.sub("", _PICTURES.sub(" ", normalize_text(text)).strip())
+    opens a question (「ありがと！ついでに、シャンプーの空ボトルは？」 asks about the bottle, it is no chat), and without
+    the variant the citizen says it is not (「カイロ 充電のやつじゃなくて使い捨てのほう」)."""
+    return _PATTERNS.without_the_one_not_meant(_THANKS_FIRST.sub("", _PICTURES.sub(" ", normalize_text(text)).strip()))
 
 
 def _words_of(norm: str) -> str:
@@ -399,6 +400,8 @@ def sorting_question(text: str) -> bool:
         return True  # 「プリンたべたあとの入れ物どうすんの」: 紙製 or プラ製, asked back
     if BROKEN.search(norm) and found.candidates[0].score >= CLOSE_ITEM and len(found.phrase) <= MAX_PHRASE:
         return True  # 「部活で使ってたバット折れた」: バット (金属製 or 木製) is asked back
+    if weak and best >= CLOSE_ITEM and len(leaders) == 1 and 3 <= len(found.phrase) <= SHORT_NAME:
+        return True  # 「けしごも ちびて使えん」: a short name typed a little wrong, one category, and why it goes
     # Only a name (「あきかん」, 「家の電話機」): the dictionary must know it well, or any word would be an item;
     # a short name it only half knows (「ざぶとん」「勉強づくえ」) is asked back or answered as read.
     # 「コロコロ」「コットン」: adverbs to fugashi, but a name the dictionary knows exactly (one category)

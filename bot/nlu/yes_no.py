@@ -106,3 +106,16 @@ def read_yes_no(text: str, kind: str = "confirm") -> Optional[bool]:
 def is_yes_or_no(text: str) -> bool:
     """A typed yes or no to any kind of question (「はい」「いいえ」): never an item, an address or a name."""
     return any(read_yes_no(text, kind) is not None for kind in _COMPILED)
+
+
+_STOP_ONLY = re.compile(f"{_FILLER}*(?:(?:やめ|止め)たい|中止して(?:ください)?|終了|しゅうりょう|終わり|おわり|ストップ|すとっぷ|stop|取り?消し|とりけし"
+                        f"|もう(?:いい|いいや|結構)){_ENDING}")
+
+
+def is_plain_stop(text: str) -> bool:
+    """「やめる」「キャンセル」「もういいです」「終了」: only a word that stops, nothing else in the message. 「こくみんけんこうほけん
+    やめる」 (leaving the health insurance) is a question that happens to contain one."""
+    if read_yes_no(text, "confirm") is False:
+        return True
+    parts = [p for p in _SPLIT.split(normalize_text(text or "").strip()) if p and not _FILLER_ONLY.fullmatch(p)]
+    return bool(parts) and all(_STOP_ONLY.fullmatch(p) or _COMPILED["confirm"][1].fullmatch(p) for p in parts)

@@ -136,3 +136,23 @@ def test_a_message_the_triage_flagged_is_answered_but_never_logged(assistant_db)
     assert all(r["text"] != text for r in unanswered.rows(include_resolved=True))
     run(ActionFallback(), tracker(text))
     assert any(r["text"] == text for r in unanswered.rows(include_resolved=True))
+
+
+@pytest.mark.parametrize("text", ["やめる", "やっぱりやめます", "キャンセル", "もういいです", "終了", "中止して", "/stop"])
+def test_a_plain_stop_word_outside_a_form_is_stopped(text):
+    from actions.fallback import ActionStop
+    assert run(ActionStop(), tracker(text, intent="stop"))[0]["response"] == "utter_stopped"
+
+
+def test_a_question_that_contains_a_stop_word_is_answered_not_stopped():
+    # DIET reads 「やめる」 as stop; outside a form there is nothing to stop, and this is about leaving 国保 (T23)
+    from actions.fallback import ActionStop
+    messages = run(ActionStop(), tracker("国民健康保険 やめる 手続き", intent="stop"))
+    assert messages[0].get("response") != "utter_stopped"
+    assert messages[0]["text"].startswith(current_retriever().topics["T23"].answer) \
+        or "T23" in str(messages[0].get("buttons"))
+
+
+def test_a_booking_named_with_a_stop_word_keeps_the_plain_answer():
+    from actions.fallback import ActionStop
+    assert run(ActionStop(), tracker("大型ごみの申し込みやめる", intent="stop"))[0]["response"] == "utter_stopped"

@@ -376,6 +376,21 @@ def test_a_thing_described_for_want_of_its_name_or_by_its_state(official_city_da
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
 
 
+@pytest.mark.parametrize("text", [
+    # the variant it is not, said after the name (「XじゃなくてY」)
+    "カイロ 充電のやつ…じゃなくて使い捨てのほう", "ゲーム機 switchじゃなくて昔のDS",
+    # a short name typed a little wrong, one category, and why it goes
+    "けしごも ちびて使えん",
+])
+def test_the_variant_meant_and_a_name_typed_a_little_wrong_are_sorting_questions(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["ばす まだこない どこにいるの"])  # ばす is a word of its own, no typo of ベビーバス
+def test_a_two_kana_word_is_no_typo_of_an_item(official_city_data, text):
+    assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"
+
+
 @pytest.mark.parametrize("text", ["区役所の名前なんだっけ", "あなたの名前は？", "名前の変更の手続き"])
 def test_a_name_asked_for_is_no_sorting_question(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") != "ask_garbage_category"

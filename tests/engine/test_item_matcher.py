@@ -796,6 +796,17 @@ def test_nineteenth_session_reads(matcher, text, name):
     assert result.status == "found" and result.candidates[0].item.name == name, result
 
 
+@pytest.mark.parametrize("text, name", [
+    ("カイロ 充電のやつ…じゃなくて使い捨てのほう", "カイロ（使い捨て）"),  # the variant it is not, after the name
+    ("ゲーム機 switchじゃなくて昔のDS", "ゲーム機（テレビゲーム機、携帯ゲーム機など）"),
+    ("キャップ、あ、ペットボトルのじゃなくて帽子のほう", "帽子"),  # 「…のじゃなくて」 corrects the name itself
+])
+def test_the_variant_the_citizen_says_it_is_not_is_dropped(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+    assert "じゃなくて" not in result.phrase and "キャップ" not in result.phrase
+
+
 @pytest.mark.parametrize("text, names", [
     ("父が使っていた杖が2本あります。捨て方を教えてください。", {"つえ（金属製）", "つえ（木製・プラ製）"}),  # asked back
     ("実家の物置に灯油タンクとポリタンクがあります。それぞれの捨て方を知りたいです", {"灯油タンク", "ポリタンク"}),
