@@ -121,6 +121,7 @@ KATAKANA_HEAD_MIN = 4  # the shortest name read as the head of a longer loanword
 PICTURES = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictographs, as a character class's ranges
 _SENTENCE_END = re.compile(f"[。!?！？\n{PICTURES}]+")  # an emoji ends a sentence too
 _LONG_KATAKANA = re.compile(r"(?=.*ー)[ァ-ヺー]+")  # a loanword typed with its long vowel
+_KATAKANA_WORD = re.compile(r"[ァ-ヺー]+")  # a word typed in katakana only
 # a vowel that lengthens the kana before it (はんがあ, こおなあ, めえる; not おう/えい, which are words' own spellings),
 # by the vowel: the kana that end in it
 _LENGTHENED = {"あ": "あかさたなはまやらわがざだばぱゃ", "い": "いきしちにひみりぎじぢびぴ", "う": "うくすつぬふむゆるぐずづぶぷゅ",
@@ -1282,6 +1283,7 @@ class ItemMatcher:
         alike = [(self._by_reading, query.reading, self._reading_choices, 0.0)]
         known_modifiers = [p for p in query.parts if query.phrase_of_words and p is not query.head and not p.generic
                            and len(p.reading) >= 2 and _known_word(p.surface)]
+        real_words = _real_loanwords(query.spelling)
         if not _KANJI.search(query.spelling):  # kana typed, not read from kanji ("締め切り" is no つめ切り)
             alike.append((self._by_lookalike, _lookalike(query.reading), self._lookalike_choices, LOOKALIKE_COST))
         for index, reading, choices, cost in alike:
@@ -1291,6 +1293,8 @@ class ItemMatcher:
                     continue  # a word of its own is no typo ("街灯" ≠ 水筒), but may be a name cut short ("照明")
                 if any(not self._in_reading(part, choice) for part in known_modifiers):
                     continue  # "みりんの瓶" is no プリンのびん: the words before the main word are as typed
+                if any(choice[at:at + 1] != word[:1] for at, word in real_words):
+                    continue  # 「バスケットゴール」 is no バスケットボール (ゴール, a real word, would be a slip of its first kana)
                 similarity = (ratio / 100 + Levenshtein.normalized_similarity(reading, choice)) / 2 - cost
                 if similarity >= FUZZY_CUTOFF:
                     for k in index[choice]:
@@ -1661,6 +1665,22 @@ def _known_word(text: str) -> bool:
     """One word that fugashi knows, not in hiragana (which it cuts freely): "街灯" is not a typo of 水筒."""
     words = list(tagger()(text))
     return len(words) == 1 and not words[0].is_unk and not _all_hiragana(text)
+
+
+def _real_loanwords(spelling: str) -> List[Tuple[int, str]]:
+    """Where each word starts in the loose reading, and the word, of a compound typed in katakana whose every word
+    fugashi knows, of three kana or more (バスケット + ゴール), else []: a slip that changes a real word's first kana
+    makes another word, not a typo (ペットボルト, its kana swapped inside the word, is still a typo of ペットボトル)."""
+    if not _KATAKANA_WORD.fullmatch(spelling):
+        return []
+    words = [w.surface for w in tagger()(spelling) if w.surface]
+    if len(words) < 2 or any(len(w) < 3 for w in words) or any(w.is_unk for w in tagger()(spelling)):
+        return []
+    starts, at = [], 0
+    for word in words:
+        starts.append((at, loose(word)))
+        at += len(loose(word))
+    return starts
 
 
 def _all_hiragana(text: str) -> bool:

@@ -266,10 +266,16 @@ def test_a_loanword_compound_ends_in_its_name(matcher):
     "街灯",  # a word fugashi knows is no typo of 水筒
     "避難所",  # only the key's description (はかり（台所ばかり）) has 所
     "救急車",  # a one-character last word is no word of its own in a compound (車)
+    "家のバスケットゴール もうつかわない",  # ゴール is a real word, no slip of バスケットボール's first kana
 ])
 def test_no_eager_partial_or_fuzzy_match(matcher, text):
     result = matcher.match(text)
     assert result.status == "unknown", result
+
+
+def test_kana_swapped_inside_a_real_word_is_still_a_typo(matcher):
+    result = matcher.match("ペットボルトの出し方おしえて")  # ボルト is a word too, but its first kana is ボトル's
+    assert result.candidates and result.candidates[0].item.name == "ペットボトル", result
 
 
 def test_two_items_are_both_offered(matcher):
