@@ -278,6 +278,13 @@ def test_kana_swapped_inside_a_real_word_is_still_a_typo(matcher):
     assert result.candidates and result.candidates[0].item.name == "ペットボトル", result
 
 
+def test_a_thing_and_what_was_in_it_are_both_offered(matcher):
+    result = matcher.match("クッキーの缶と中に入ってたプラのトレー")  # not only the tray: 「…に入ってた」 is no owner here
+    assert result.status == "ambiguous" and result.listed, result
+    assert {c.item.name for c in result.candidates} >= {"菓子などの缶（金属製）"}
+    assert matcher.match("おせんべいの袋に入ってる乾燥剤").candidates[0].item.name == "乾燥剤"  # what it was in
+
+
 def test_two_items_are_both_offered(matcher):
     result = matcher.match("傘と布団の捨て方")
     assert result.status == "ambiguous"
