@@ -99,7 +99,7 @@ FIGURES: Dict[str, Dict[str, float]] = {
 BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point over the target",
                 "sorting_e": "94.3 % measured held out (2026-12-03, nineteenth session)",
                 "sorting_p": "95.3 % (2026-12-03, nineteenth session): at the target",
-                "sorting_q": "87.5 % (2026-12-03): short phone messages with typos; the classifier's counselor offers",
+                "sorting_q": "95.0 % (2026-12-04, twenty-fifth session; 87.5 % on 2026-12-03): at the target",
                 "sorting_k": "96.0 % (2026-12-03): about a point over the target",
                 "sorting_l": "95.0 % (2026-12-03, twentieth session): at the target",
                 "sorting_r": "77.5 % (2026-12-03): things described by their use, lists compared, the classifier's offers",
@@ -107,12 +107,12 @@ BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point 
                 "sorting_n": "89.2 % (2026-12-03): dictionary items no other batch asks about, casual adults",
                 "sorting_o": "95.0 % (2026-12-03, twentieth session): at the target",
                 "sorting_s": "95.0 % (2026-12-03, twenty-first session): at the target",
-                "sorting_h": "92.0 % (2026-12-03): children's and teens' wording; the classifier's counselor offers",
+                "sorting_h": "94.7 % (2026-12-04; 92.0 % on 2026-12-03): children's and teens' wording, within a point",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
 NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e", "sorting_o",
-               "sorting_s"}
+               "sorting_s", "sorting_q", "sorting_h"}
 
 
 @pytest.fixture(scope="module")
