@@ -243,3 +243,9 @@ def test_in_calendar_a_next_day_months_away_counts(store):
     assert days[0].startswith("5月")
     answer = f"厚別区厚別西3条の【枝・葉・草】の次の収集日は、{'、'.join(days)}です。"
     assert score_collection_day(entry("厚別区厚別西3条", "枝・葉・草"), chat(answer), store, IN_CALENDAR) == "right"
+
+
+def test_the_later_blind_batches_are_blind_too():
+    from tools.eval_e2e import SETS, blind
+    assert blind("sorting_t") and blind("faq_c") and blind("sorting_e") and not blind("sorting_s")
+    assert SETS["sorting_t"].exists() and SETS["faq_c"].exists()
