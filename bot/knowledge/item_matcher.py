@@ -562,6 +562,12 @@ class ItemMatcher:
         if owner:  # 「生ごみのコンポスト」「燃えないごみ用のバケツ」: the category says what the thing is for
             phrase = phrase[marker.end() + owner.end():]
             marker = p.markers.search(phrase)
+        if marker and marker.group(0) == "を" and not p.markers.match(phrase, marker.end()) \
+                and not any(says.search(phrase) for says, _ in p.described):  # (those name the thing by its use)
+            head = _relative_clause_head(phrase[:marker.start()], phrase[marker.end():], p.formal_nouns)
+            if head:  # 「洋服をかけるパイプハンガーを…」: the object of a clause before the thing, not the thing
+                phrase = head
+                marker = p.markers.search(phrase)
         if marker:
             phrase = phrase[: marker.start() + (1 if keep_no and marker.group(0).startswith("の") else 0)]
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
@@ -1758,6 +1764,28 @@ def relative_heads(norm: str) -> Tuple[str, ...]:
 def as_the_matcher_reads(norm: str) -> str:
     """A container in the dictionary's words: 「納豆のいれもの」 is 納豆の容器, 「ガラスの容器」 びん."""
     return _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", norm))
+
+
+_TIME_OF = re.compile(r"^(時|とき|後|あと|際)の")
+
+
+def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) -> str:
+    """「洋服をかける|パイプハンガー」: what follows 〜を when it is a clause (a verb, its endings) and then a noun: the noun
+    the clause describes, and what comes after it; 「靴を買った時の|箱」「シールをはがした後の|台紙」: the object's own
+    thing (靴の箱, シールの台紙). "" when 〜を ends no such clause (「物置を解体したので」「ゲーム機を売りたい」)."""
+    words = analyze(after)
+    if not words or words[0].pos != "動詞":
+        return ""
+    i = 0
+    while i < len(words) and (words[i].pos in ("動詞", "助動詞") or (words[i].pos == "助詞" and words[i].text in ("て", "で"))):
+        i += 1
+    if i == len(words) or words[i].pos != "名詞" or words[i - 1].text in ("て", "で"):
+        return ""
+    rest = after[words[i].start:]
+    time = _TIME_OF.match(rest)
+    if not time and words[i].text in formal_nouns:
+        return ""  # 「神棚を片付けることになりました」「油をふいたものです」: no thing after the clause
+    return f"{obj}の{rest[time.end():]}" if time and obj else rest
 
 
 def held_in(norm: str) -> str:

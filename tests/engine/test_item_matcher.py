@@ -285,6 +285,24 @@ def test_a_thing_and_what_was_in_it_are_both_offered(matcher):
     assert matcher.match("おせんべいの袋に入ってる乾燥剤").candidates[0].item.name == "乾燥剤"  # what it was in
 
 
+@pytest.mark.parametrize("text, name", [
+    ("洋服をかけるパイプハンガー（キャスター付きのラック）をすてたいです", "パイプハンガー"),  # not 洋服: the clause's object
+    ("シールをはがした後の台紙ってなにごみ？", "シール台紙"),  # 〜した後の台紙: the object's own thing
+    ("ホースを巻いておく台（ホースリール）が壊れました。何ごみでしょうか", "ホースリール台"),  # 台, then the note names it
+    ("タッパーのふたが割れたので本体ごと捨てます。プラスチックの保存容器は何ごみですか", "食器保存容器（プラ製）"),  # 本体ごと ≠ 本
+])
+def test_the_thing_a_clause_describes_not_the_clause_s_object(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text", ["神棚を片付けることになりました。何ごみになりますか。", "ソファーを捨てる方法"])
+def test_no_clause_head_where_none_is_named(matcher, text):
+    # 「…ことになりました」: a formal noun, no thing; 「…を捨てる方法」: the disposal verb's own object
+    result = matcher.match(text)
+    assert "こと" not in result.phrase and "方法" not in result.phrase, result
+
+
 def test_two_items_are_both_offered(matcher):
     result = matcher.match("傘と布団の捨て方")
     assert result.status == "ambiguous"
