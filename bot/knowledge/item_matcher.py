@@ -93,6 +93,7 @@ MAIN_WORD = 0.85  # "二人掛けのソファー" → ソファー: the compound
 OWNED_NAME = 0.95  # "子どものシロップ薬のビン" → 薬のびん: a name XのY ending the phrase, words before it
 MAIN_WORD_TYPO = 0.8  # … or with one look-alike kana ("フライパソ"); not a mere likeness ("番号" ≠ 飯ごう)
 SHORT_TYPO = 0.65  # "テレピ" → テレビ: offered to be confirmed, never "found"
+KANJI_SLIP = 0.8  # "天体望遠境" → 天体望遠鏡: one kanji converted wrongly, another of the same reading (found when alone)
 SHORT_TYPO_MIN_LENGTH = 3
 NAMED_INSIDE = 0.8  # "名刺大量に": a name found whole inside a longer phrase, the rest said about it
 NAMED_INSIDE_MIN_LENGTH = 2
@@ -453,8 +454,13 @@ class ItemMatcher:
         # 座布団 is read ザ+フトン word by word, said ざぶとん: the compound's voiced readings (rendaku)
         self._by_voiced_reading: Dict[str, List[int]] = defaultdict(list)
         self._keys_of_item: Dict[int, List[int]] = defaultdict(list)
+        # 天体望遠? → (天体望遠鏡's key, 鏡): each key with one of its kanji left open, for kanji converted wrongly
+        self._kanji_slots: Dict[str, List[Tuple[int, str]]] = defaultdict(list)
         for k, key in enumerate(self._keys):
             self._keys_of_item[key.item].append(k)
+            for at, char in enumerate(key.form.surface):
+                if _KANJI.match(char) and len(key.form.surface) >= 2:
+                    self._kanji_slots[_slot(key.form.surface, at)].append((k, char))
             for reading in _voiced_readings(key.form):
                 if reading not in self._by_reading:
                     self._by_voiced_reading[reading].append(k)
@@ -1081,6 +1087,8 @@ class ItemMatcher:
                 scores[item] = max(scores.get(item, 0.0), score)
         if max(scores.values(), default=0.0) < UNKNOWN_BELOW:
             scores.update(self._short_typo_scores(phrase))
+        if max(scores.values(), default=0.0) < UNKNOWN_BELOW:
+            scores.update(self._kanji_slip_scores(phrase))
         if max(scores.values(), default=0.0) < UNKNOWN_BELOW and "の" in phrase[1:-1]:
             # 「天井の証明器具」「台所の換気線」: a name typed wrong after words that say where it is; the name alone is
             # read (照明器具, 換気扇), only when it is read surely
@@ -1202,6 +1210,30 @@ class ItemMatcher:
                         scores[item] = max(scores.get(item, 0.0), score)
                     named_until = j  # the words of a longer name are not names of their own (ヒーター in it)
                     break
+        return scores
+
+    def _kanji_slip_scores(self, phrase: str) -> Dict[int, float]:
+        """"天体望遠境" → 天体望遠鏡, "空気静浄機のフィルター" → 空気清浄機のフィルター, "網度" → 網戸, "入れ葉" → 入れ歯: the
+        input method chose another kanji of the same reading. The phrase, or the word that ends it, spelled as a key
+        but for one kanji, and that kanji and the key's share a reading. fugashi reads such a slip by the wrong kanji
+        (網度: モウド), so the readings alone do not find it."""
+        scores: Dict[int, float] = {}
+        words = [loose(phrase), *(loose(w) for w in _main_words(phrase, self.patterns.generic_heads))]
+        for part in map(loose, _PARTICLE_OR_SPACE.split(phrase)):  # 「冷蔵庫の製表皿にヒビ」: 製表皿; 「古い入れ葉」: 入れ葉
+            # (a word's end that begins after kana, not inside a kanji compound: 「予防注謝」 is no 注射 slip alone)
+            words += [part[start:] for start in range(len(part) - 1) if start == 0 or not _KANJI.match(part[start - 1])]
+        for word in dict.fromkeys(words):
+            if len(word) < 2 or _known_word(word):
+                continue  # a word of its own is no slip (「街灯」 is no 街頭)
+            for at, char in enumerate(word):
+                if not _KANJI.match(char):
+                    continue
+                for k, meant in self._kanji_slots.get(_slot(word, at), ()):
+                    if meant != char and _kanji_readings(meant) & _kanji_readings(char):
+                        key = self._keys[k]
+                        scores[key.item] = max(scores.get(key.item, 0.0), KANJI_SLIP * key.weight)
+            if scores:
+                return scores
         return scores
 
     def _short_typo_scores(self, phrase: str) -> Dict[int, float]:
@@ -1671,6 +1703,25 @@ def _known_word(text: str) -> bool:
     """One word that fugashi knows, not in hiragana (which it cuts freely): "街灯" is not a typo of 水筒."""
     words = list(tagger()(text))
     return len(words) == 1 and not words[0].is_unk and not _all_hiragana(text)
+
+
+_PARTICLE_OR_SPACE = re.compile(r"[\sのはがをにでと、,]+")
+
+
+def _slot(surface: str, at: int) -> str:
+    return surface[:at] + "\0" + surface[at + 1:]
+
+
+@functools.lru_cache(maxsize=4096)
+def _kanji_readings(kanji: str) -> FrozenSet[str]:
+    """Every reading fugashi knows of one kanji as a word of its own (境: サカイ, キョウ; 鏡: カガミ, キョウ), from its
+    best analyses."""
+    readings = set()
+    for line in tagger().nbest(kanji, 8).splitlines():
+        fields = line.split("\t")
+        if len(fields) > 2 and fields[0] == kanji:  # as said (戸: ド in 網戸) and as written (ト)
+            readings.update(r.replace("ー", "ウ") for r in fields[1:3] if r and r != "*")
+    return frozenset(readings)
 
 
 def _real_loanwords(spelling: str) -> List[Tuple[int, str]]:

@@ -303,6 +303,23 @@ def test_no_clause_head_where_none_is_named(matcher, text):
     assert "こと" not in result.phrase and "方法" not in result.phrase, result
 
 
+@pytest.mark.parametrize("text, name", [
+    ("天体望遠境を処分したいのですが", "天体望遠鏡"),  # 境 for 鏡 (キョウ): the input method's other kanji
+    ("網度を枠ごと捨てたい", "網戸"),  # fugashi reads 網度 モウド: the readings alone miss it
+    ("冷蔵庫の製表皿にヒビが入りました", "製氷皿"),
+    ("祖父の古い入れ葉が出てきた", "入れ歯"),
+    ("はがした壁髪は燃やせるごみですか", "壁紙"),
+])
+def test_a_kanji_of_the_same_reading_typed_for_another(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text", ["狂犬病予防注謝", "街頭"])  # inside a kanji compound, or a word of its own: no slip
+def test_no_kanji_slip_inside_a_compound_or_for_a_real_word(matcher, text):
+    assert matcher.match(text).status != "found"
+
+
 def test_two_items_are_both_offered(matcher):
     result = matcher.match("傘と布団の捨て方")
     assert result.status == "ambiguous"
