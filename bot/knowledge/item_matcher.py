@@ -168,7 +168,7 @@ _O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う
 _HIRAGANA_END = re.compile(r"[ぁ-ゖー]{4,}$")
 _CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょう)|(?<=[たいだ])から)[、,\s]*")
 _CONTAINED = re.compile(r"(?<!に)(?<!に\s)\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる"
-                        r"|(入|はい)って(売|う)(って|られて)(い)?た)(?=\S)"  # 「果物が入って売ってたかご」
+                        r"|(入|はい)って(売|う)(って|られて)(い)?た)\s?(?=\S)"  # 「果物が入って売ってたかご」「みかんがはいってた あみ」
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
@@ -661,8 +661,13 @@ class ItemMatcher:
         if _all_hiragana(phrase):  # fugashi cuts hiragana freely ("ばってりー" → ば/って/り)
             return phrase
         morphemes = analyze(phrase)
-        for before, m in zip(morphemes, morphemes[1:]):
+        for at, (before, m) in enumerate(zip(morphemes, morphemes[1:]), start=1):
             if _pos(m) == "助詞" and m.text in self.patterns.clause_particles and self._content(before):
+                # 「写真は抜いたので空のアルバム」: the topic was taken out of the thing asked about, named next
+                since = _after_because(morphemes, at + 1)
+                if since is not None and any(_pos(w) == "名詞" for w in morphemes[since:]) \
+                        and _TAKEN_OUT.search(phrase[m.end:morphemes[since].start]):
+                    return self._cut_topic(phrase[morphemes[since].start:].strip(" 、,"))
                 return phrase[: m.start].strip()
         return phrase
 
@@ -961,9 +966,10 @@ class ItemMatcher:
                 other = self._match_sentence(asked, _relative=True)
                 if other.status == "found" and not other.inside:
                     return other
-                # 「扇風機が壊れたので引っ越しついでに捨てたい」: else the name is what the first clause is about
-                other = self._match_sentence(clauses[0], _relative=True)
-                if other.status == "found" and not other.inside:
+                # 「扇風機が壊れたので引っ越しついでに捨てたい」: else the name is what the first clause is about — unless
+                # it was taken out of the thing asked about (「写真は抜いたので空のアルバムを…」「電池は外したので本体を…」)
+                other = self._match_sentence(clauses[0], _relative=True) if not _TAKEN_OUT.search(clauses[0]) else None
+                if other and other.status == "found" and not other.inside:
                     return other
             # 「画ようし何ごみ」: kana the cuts took for a verb end a name typed half in kana, read exactly
             typed = self.extract_item_phrase(text, cut=False)
@@ -1705,6 +1711,22 @@ def _known_word(text: str) -> bool:
     return len(words) == 1 and not words[0].is_unk and not _all_hiragana(text)
 
 
+_TAKEN_OUT = re.compile(r"(抜|ぬ)い(た|て)|(外|はず)し(た|て)|(取|と)り(出|だ)し(た|て)|(出|だ)し(た|て)$|(取|と)っ(た|て)$")
+_BECAUSE = {"ので", "から", "けど", "けれど", "けれども", "のに"}  # a clause that ends there says why or what was done
+
+
+def _after_because(morphemes: Sequence[Morpheme], start: int) -> Optional[int]:
+    """The index of the first word after a clause that ends in ので/から/けど/のに (fugashi reads ので as の + で) after
+    a verb, from ``start`` on; None when there is none."""
+    for n in range(max(start, 1), len(morphemes) - 1):
+        word, before = morphemes[n], morphemes[n - 1]
+        if _pos(before) not in ("動詞", "助動詞", "形容詞"):
+            continue
+        if _pos(word) == "助詞" and word.text in _BECAUSE:
+            return n + 1
+        if word.text == "の" and morphemes[n + 1].text == "で" and n + 2 < len(morphemes):
+            return n + 2
+    return None
 _PARTICLE_OR_SPACE = re.compile(r"[\sのはがをにでと、,]+")
 
 

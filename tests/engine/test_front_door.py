@@ -381,6 +381,8 @@ def test_a_thing_described_for_want_of_its_name_or_by_its_state(official_city_da
     "カイロ 充電のやつ…じゃなくて使い捨てのほう", "ゲーム機 switchじゃなくて昔のDS",
     # a short name typed a little wrong, one category, and why it goes
     "けしごも ちびて使えん",
+    # 片付けたい with a thing the dictionary knows
+    "庭で花壇の仕切りに使ってた枕木を片付けたい",
 ])
 def test_the_variant_meant_and_a_name_typed_a_little_wrong_are_sorting_questions(official_city_data, text):
     assert routed_intent("nlu_fallback", text, 0.9, triaged=True).get("intent") == "ask_garbage_category"

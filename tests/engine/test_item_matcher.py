@@ -320,6 +320,25 @@ def test_no_kanji_slip_inside_a_compound_or_for_a_real_word(matcher, text):
     assert matcher.match(text).status != "found"
 
 
+@pytest.mark.parametrize("text, names", [
+    ("扇風器とドライヤーが同時に壊れた どっちも捨てたい", {"扇風機", "ドライヤー"}),  # どっちも: both things named
+    ("昔のアルバムを整理しました。写真は抜いたので空のアルバムを捨てたいのですが何ごみですか",
+     {"アルバム（紙製）", "アルバム（プラ製・布製）"}),  # what was taken out of it is not the thing
+])
+def test_both_named_or_the_thing_left(matcher, text, names):
+    assert {c.item.name for c in matcher.match(text).candidates} == names
+
+
+@pytest.mark.parametrize("text, name", [
+    ("長靴に穴あいたしょ、これ燃えるごみでいいんだべか", "長靴"),  # a hole, then 「これ」
+    ("みかんがはいってた あみ（ネット）は なにごみ", "果物の網・ネット"),  # what it held, a space before the thing
+    ("扇風機が壊れたので引っ越しついでに捨てたい", "扇風機"),  # the first clause's subject is still the thing
+])
+def test_states_and_what_it_held_are_cut(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
 def test_two_items_are_both_offered(matcher):
     result = matcher.match("傘と布団の捨て方")
     assert result.status == "ambiguous"
