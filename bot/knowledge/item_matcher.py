@@ -1229,7 +1229,7 @@ class ItemMatcher:
             # (a word's end that begins after kana, not inside a kanji compound: 「予防注謝」 is no 注射 slip alone)
             words += [part[start:] for start in range(len(part) - 1) if start == 0 or not _KANJI.match(part[start - 1])]
         for word in dict.fromkeys(words):
-            if len(word) < 2 or _known_word(word):
+            if len(word) < 2 or not _KANJI.search(word) or _known_word(word):
                 continue  # a word of its own is no slip (「街灯」 is no 街頭)
             for at, char in enumerate(word):
                 if not _KANJI.match(char):
@@ -1711,7 +1711,8 @@ def _known_word(text: str) -> bool:
     return len(words) == 1 and not words[0].is_unk and not _all_hiragana(text)
 
 
-_TAKEN_OUT = re.compile(r"(抜|ぬ)い(た|て)|(外|はず)し(た|て)|(取|と)り(出|だ)し(た|て)|(出|だ)し(た|て)$|(取|と)っ(た|て)$")
+# 「写真は抜いたので」「電池は外したので」: taken out of the thing (not 出したい, a wish)
+_TAKEN_OUT = re.compile(r"((抜|ぬ)い|(外|はず)し|(取|と)り(出|だ)し|(出|だ)し|(取|と)っ)(た|て)(?!い)")
 _BECAUSE = {"ので", "から", "けど", "けれど", "けれども", "のに"}  # a clause that ends there says why or what was done
 
 
@@ -1727,6 +1728,8 @@ def _after_because(morphemes: Sequence[Morpheme], start: int) -> Optional[int]:
         if word.text == "の" and morphemes[n + 1].text == "で" and n + 2 < len(morphemes):
             return n + 2
     return None
+
+
 _PARTICLE_OR_SPACE = re.compile(r"[\sのはがをにでと、,]+")
 
 
@@ -1752,11 +1755,11 @@ def _real_loanwords(spelling: str) -> List[Tuple[int, str]]:
     makes another word, not a typo (ペットボルト, its kana swapped inside the word, is still a typo of ペットボトル)."""
     if not _KATAKANA_WORD.fullmatch(spelling):
         return []
-    words = [w.surface for w in tagger()(spelling) if w.surface]
-    if len(words) < 2 or any(len(w) < 3 for w in words) or any(w.is_unk for w in tagger()(spelling)):
+    tagged = [w for w in tagger()(spelling) if w.surface]
+    if len(tagged) < 2 or any(len(w.surface) < 3 or w.is_unk for w in tagged):
         return []
     starts, at = [], 0
-    for word in words:
+    for word in (w.surface for w in tagged):
         starts.append((at, loose(word)))
         at += len(loose(word))
     return starts
