@@ -207,6 +207,26 @@ async def test_emergency_alerts_every_online_counselor_and_supervisor_but_not_ge
             await client.disconnect()
 
 
+async def test_chats_queued_at_once_are_all_in_the_last_lists_the_console_gets(gw, people):
+    """Many chats queue at the same moment; each change refreshes the consoles' lists. The lists the console
+    gets last must hold every one of them (refreshes side by side once sent older lists last)."""
+    lists: List[Dict] = []
+    client = await _socket(gw, people["counselor"])
+    client.on("queue", lists.append, namespace="/staff")
+    senders = [new_sender() for _ in range(12)]
+    try:
+        await asyncio.gather(*(asyncio.to_thread(say, gw, sender, ASKS) for sender in senders))
+        wanted = {f"rest:{sender}" for sender in senders}
+        for _ in range(50):
+            if lists and wanted <= {c["id"] for c in lists[-1]["waiting"]}:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # nothing older may come after
+        assert wanted <= {c["id"] for c in lists[-1]["waiting"]}
+    finally:
+        await client.disconnect()
+
+
 async def test_danger_in_a_clerks_chat_alerts_the_clerk_with_a_transfer_offer(gw, people):
     clerk = staff_user(gw, f"clerk-{uuid.uuid4().hex[:6]}", "staff")
     sender = new_sender()

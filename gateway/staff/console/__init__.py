@@ -17,6 +17,8 @@ and the Notifier); common.py (constants, the session/role/CSRF check, permission
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Dict, Optional
 
 import socketio
@@ -53,6 +55,7 @@ class StaffConsole(LiveUpdates):
         self.hashes = HashGate()
         self._online: Dict[str, Dict] = {}  # socket sid → session user
         self._sessions: Dict[str, str] = {}  # socket sid → its session's token hash
+        self._queue_refreshing = asyncio.Lock()
         app.register_listener(self.start_sweeping, "after_server_start")
         app.register_listener(self.stop_sweeping, "before_server_stop")
         self.store.seed_canned(DEFAULT_CANNED)

@@ -33,6 +33,7 @@ from gateway.storage.db import run_db
 
 logger = logging.getLogger(__name__)
 SWEEP_SECONDS = 1.0
+QUEUE_RETRIES, QUEUE_RETRY_SECONDS = 5, 0.2  # sending the consoles' lists again after a database error
 ONLINE = "staff:online"  # the bus marks of the open console sockets: JSON [sid, username, role]
 
 
@@ -57,6 +58,8 @@ class LiveUpdates(Notifier):
     _sessions: Dict[str, str]  # socket sid → its session's token hash
     _sweeper: Optional["asyncio.Task[None]"] = None
     _elsewhere: Set[Tuple[str, str]] = set()  # (username, role) online on any gateway, read by the sweep
+    _queue_refreshing: asyncio.Lock  # one refresh of the consoles' lists at a time (_queue_here)
+    _queue_stale = False  # a change came after the running refresh read the lists
 
     def listen(self) -> None:
         """Register the namespace's handlers with the Socket.IO server, and the bus events' with the bus."""
@@ -222,6 +225,27 @@ class LiveUpdates(Notifier):
 
     # ------------------------------------------------------------------ the same, for this gateway's sockets
     async def _queue_here(self, _: Dict) -> None:
+        """Send every open console its lists, one refresh at a time. Changes come from many chats at once; two
+        refreshes running side by side could send the older lists last (a chat just queued would vanish from the
+        console until the next change). A change during a refresh asks for one more after it, so the lists sent
+        last are always read after the last change."""
+        self._queue_stale = True
+        if self._queue_refreshing.locked():
+            return  # the refresh running now goes round once more
+        async with self._queue_refreshing:
+            failures = 0
+            while self._queue_stale:
+                self._queue_stale = False
+                try:
+                    await self._send_queues()
+                except Exception:  # noqa: BLE001 — a busy database: try again shortly, the lists must not go stale
+                    failures += 1
+                    logger.exception("staff: sending the queue lists failed (%d)", failures)
+                    if failures < QUEUE_RETRIES:
+                        self._queue_stale = True
+                        await asyncio.sleep(QUEUE_RETRY_SECONDS)
+
+    async def _send_queues(self) -> None:
         await self.check_sessions()
         by_user: Dict[str, Dict] = {}
         for sid, user in list(self._online.items()):

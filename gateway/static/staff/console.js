@@ -372,7 +372,14 @@
     renderQueues();
   }
 
-  const loadQueue = () => api("GET", "/staff/api/queue").then(applyQueue);
+  // The socket's "queue" events come in order; a GET's answer can overtake one of them on the way back, so an
+  // answer is dropped when a socket event came while it was on the way (that event is at least as new).
+  let queueEvents = 0;
+  const onQueueEvent = (data) => { queueEvents += 1; applyQueue(data); };
+  const loadQueue = () => {
+    const seen = queueEvents;
+    return api("GET", "/staff/api/queue").then((data) => { if (queueEvents === seen) applyQueue(data); });
+  };
 
   // Patch one conversation into the lists; the server's next "queue" event stays authoritative.
   function applyConv(conv) {
@@ -971,7 +978,7 @@
       toLoginIfEnded();
     });
     for (const [event, handler] of socketListeners) socket.on(event, handler);
-    socket.on("queue", applyQueue);
+    socket.on("queue", onQueueEvent);
     socket.on("alert", onAlert);
     socket.on("escalation", onEscalation);
     socket.on("typing", (data) => { if (data && data.conversation_id === state.openId && state.loaded) showTyping(true); });
