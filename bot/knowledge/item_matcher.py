@@ -1843,6 +1843,9 @@ def as_the_matcher_reads(norm: str) -> str:
 
 
 _TIME_OF = re.compile(r"^(時|とき|後|あと|際)の")
+_CLAUSE_THEN_CONTAINER = re.compile(r"[^\s、,。]{0,14}?(?:た|る|てる|ていた|てた|ている)"
+                                    r"(?P<container>容器|缶|かん|びん|瓶|ボトル|カップ|箱|はこ|袋|ふくろ|パック|ケース|チューブ)"
+                                    r"(?![\u3400-\u9fffァ-ヺー])")
 
 
 def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) -> str:
@@ -1850,6 +1853,10 @@ def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) ->
     the clause describes, and what comes after it; 「靴を買った時の|箱」「シールをはがした後の|台紙」: the object's own
     thing (靴の箱, シールの台紙). "" when 〜を ends no such clause (「物置を解体したので」「ゲーム機を売りたい」)."""
     words = analyze(after)
+    held = _CLAUSE_THEN_CONTAINER.match(after)
+    if held and obj and words and (words[0].pos == "動詞" or (len(words) > 1 and words[1].lemma == "為る")):
+        # 「水性ペンキを使い切って空になった缶」「油を保存していたボトル」: the container of what the clause names
+        return f"{obj}の{after[held.start('container'):]}"
     if not words or words[0].pos != "動詞":
         return ""
     i = 0

@@ -290,8 +290,20 @@ def test_a_thing_and_what_was_in_it_are_both_offered(matcher):
     ("シールをはがした後の台紙ってなにごみ？", "シール台紙"),  # 〜した後の台紙: the object's own thing
     ("ホースを巻いておく台（ホースリール）が壊れました。何ごみでしょうか", "ホースリール台"),  # 台, then the note names it
     ("タッパーのふたが割れたので本体ごと捨てます。プラスチックの保存容器は何ごみですか", "食器保存容器（プラ製）"),  # 本体ごと ≠ 本
+    ("水性ペンキを使い切って空になった缶は何ごみですか", "ペンキの缶"),  # a container after the clause: the object's
+    ("油を保存していたボトル 捨て方", "食用油のプラスチックボトル"),
 ])
 def test_the_thing_a_clause_describes_not_the_clause_s_object(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+@pytest.mark.parametrize("text, name", [
+    ("薬缶の底が焦げて穴があきました。何ごみですか", "やかん"),
+    ("アコギのネック折れた 捨てたい", "ギター"),
+    ("古いノーパソ画面つかなくなったんだけど捨て方わかる？", "ノートパソコン"),
+])
+def test_the_part_that_failed_names_the_whole_thing(matcher, text, name):
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name, result
 
