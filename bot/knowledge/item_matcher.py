@@ -172,9 +172,10 @@ _CONTAINED = re.compile(r"(?<!に)(?<!に\s)\s*(が|の)?\s*(入って(い)?た|
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
+# What holds a product, as citizens type it (入れ物 is read 容器 first)
+_HOLDERS = r"缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ|容器|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ"
 # 「エナドリの缶」「ヤクルトのいれもの」「プッチンプリンのカップ」: a product, then what holds it
-_PRODUCT_THEN_CONTAINER = re.compile(r"(.{2,}?)の(?:空き|から(?:の)?)?(?:缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ"
-                                     r"|容器|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ)")  # 入れ物 is read 容器 first
+_PRODUCT_THEN_CONTAINER = re.compile(rf"(.{{2,}}?)の(?:空き|から(?:の)?)?(?:{_HOLDERS})")
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _BOTTLE_OF = re.compile(r"(の(?:[^\sの]{1,6}の)?)(?:ボトル|ぼとる)$")  # a product's bottle: its 容器 in the dictionary
 _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")  # the dictionary says 容器
@@ -1843,8 +1844,7 @@ def as_the_matcher_reads(norm: str) -> str:
 
 
 _TIME_OF = re.compile(r"^(時|とき|後|あと|際)の")
-_CLAUSE_THEN_CONTAINER = re.compile(r"[^\s、,。]{0,14}?(?:た|る|てる|ていた|てた|ている)"
-                                    r"(?P<container>容器|缶|かん|びん|瓶|ボトル|カップ|箱|はこ|袋|ふくろ|パック|ケース|チューブ)"
+_CLAUSE_THEN_CONTAINER = re.compile(rf"[^\s、,。]{{0,14}}?(?:た|る|てる|ていた|てた|ている)(?P<container>{_HOLDERS})"
                                     r"(?![\u3400-\u9fffァ-ヺー])")
 
 

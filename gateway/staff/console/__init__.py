@@ -18,7 +18,6 @@ and the Notifier); common.py (constants, the session/role/CSRF check, permission
 from __future__ import annotations
 
 import asyncio
-
 from typing import Dict, Optional
 
 import socketio
