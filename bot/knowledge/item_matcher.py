@@ -97,6 +97,7 @@ KANJI_SLIP = 0.8  # "天体望遠境" → 天体望遠鏡: one kanji converted w
 SHORT_TYPO_MIN_LENGTH = 3
 NAMED_INSIDE = 0.8  # "名刺大量に": a name found whole inside a longer phrase, the rest said about it
 NAMED_INSIDE_MIN_LENGTH = 2
+NOTE_OVERRULES = COVERAGE_MAX  # a phrase read less surely than this gives way to a name in brackets after it (印箱)
 STORY_LENGTH = 40  # a message this long where no phrase names a thing may still name one in its story
 # Decision.
 FOUND_MIN = 0.7
@@ -123,6 +124,7 @@ PICTURES = "\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # emoji and pictog
 _SENTENCE_END = re.compile(f"[。!?！？\n{PICTURES}]+")  # an emoji ends a sentence too
 _LONG_KATAKANA = re.compile(r"(?=.*ー)[ァ-ヺー]+")  # a loanword typed with its long vowel
 _KATAKANA_WORD = re.compile(r"[ァ-ヺー]+")  # a word typed in katakana only
+_LONG_KATAKANA_END = re.compile(r"(?<![ァ-ヺー])(?=[ァ-ヺー]*ー)[ァ-ヺー]+$")  # the phrase ends in a loanword typed with ー
 # a vowel that lengthens the kana before it (はんがあ, こおなあ, めえる; not おう/えい, which are words' own spellings),
 # by the vowel: the kana that end in it
 _LENGTHENED = {"あ": "あかさたなはまやらわがざだばぱゃ", "い": "いきしちにひみりぎじぢびぴ", "う": "うくすつぬふむゆるぐずづぶぷゅ",
@@ -162,6 +164,7 @@ _IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,�
 # 「父が使っていた杖が2本あります」「高校を卒業して教科書がいらなくなりました」: the name after the clause in front of it
 _AFTER_ITS_CLAUSE = re.compile(r"(?:を|て|で|た|が)([\u3400-\u9fff々ァ-ヺー][^をてでたが]*)$")
 # 「スーツを買った時の」「スーツを買ったときについてきた」「コート買ったらかかってた」: what came with a purchase
+_CLAUSE_THEN_NAME = re.compile(r"(?:た|る)([\u3400-\u9fff々ァ-ヺー][^をてでたがにはの、,\s]*)$")  # 「(骨が)折れた扇子」
 _BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:(?:時|とき)\s*(?:に)?|ら)\s*"
                           r"(?:ついてきた|付いてきた|ついてた|付いてた|ついていた|かかってた|かかっていた|もらった)?\s*の?\s*")
 _O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う")
@@ -193,6 +196,8 @@ _HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」), unless the
 # category is 大型ごみ, a service (「大型ごみのシール」)
 _BULKY = re.compile(r"大型|粗大|おおがた|そだい")
+_ATTACHED = re.compile(r"(?<=[\u3400-\u9fff々ァ-ヺー])\s*に\s*(ついて(い)?る|ついて(い)?た|付いて(い)?る|付いて(い)?た|ついた|付いた)"
+                       r"\s*(?=[\u3400-\u9fff々ァ-ヺーぁ-ゖ])(?!もの|やつ|の[はがもを]|のって)")  # (「…についてたもの」 is said of it)
 _AFTER_CLAUSE = re.compile(r".+(?:たら|れば|ので|けど|から|ても)(\S+)$")  # 「ストーブしまったら灯油」 → 灯油
 # 「中身が半分くらい残ってる」「中身が入ったまま」: the contents are still in the container
 _CONTENTS_LEFT = re.compile(r"(中身|なかみ)(が|は|も)?\s*(まだ)?\s*(半分|少し|すこし|ちょっと|けっこう|結構|たくさん|かなり)?"
@@ -359,7 +364,7 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         kinds=re.compile("|".join(re.escape(w) for w in sorted(
             (w for words in data.get("kinds", {}).values() for w in words), key=len, reverse=True))) if data.get("kinds") else None,
         kind_of={w: kind for kind, words in data.get("kinds", {}).items() for w in words},
-        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,12}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電)"),
+        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,12}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電|容器|入れ物|いれもの)"),
                          tuple(d["items"])) for d in data.get("described", ())),
         materials={word: frozenset(meant) for word, meant in materials.items()},
         **{name: data[name] for name in _NAMED_WORDS},
@@ -708,11 +713,14 @@ class ItemMatcher:
         # "ケープ(ヘアスプレー)使い切った", "タイヤ4本(ホイールなし)": what the citizen adds in brackets is
         # another name for the item or something said about it, not a part of the name they typed.
         result = self._match_text(without_notes(normalize_text(text)))
-        if result.status == "found" and not result.inside:
+        found = result.status == "found" and not result.inside
+        if found and result.candidates[0].score >= NOTE_OVERRULES:
             return result
         for note in notes:
             other = self._match_sentence(note)
-            if other.status == "found" and other.phrase == note.strip() and not other.inside:
+            if other.status == "found" and other.phrase == note.strip() and not other.inside \
+                    and (not found or other.candidates[0].score >= EXACT_READING > result.candidates[0].score):
+                # (「プラスチックの箱（印箱）」: the name in brackets says more than a likeness of the words before it)
                 # the note is only a name: 「ケープ(ヘアスプレー)」「電子キーボード(楽器)」; the answer quotes what was typed first
                 return replace(other, phrase=result.phrase if result.status == "ambiguous" else other.phrase)
         return result
@@ -801,10 +809,9 @@ class ItemMatcher:
         is what to deal with first (塗料（液体の状態）, 農薬), where it is sorted otherwise than the empty container."""
         if not _CONTENTS_LEFT.search(norm):
             return result
-        if result.status == "found":
-            container = _CONTAINER_OF.match(result.candidates[0].item.name)
-        else:
-            container = _CONTAINER_OF.fullmatch(result.phrase)
+        container = _CONTAINER_OF.match(result.candidates[0].item.name) if result.status == "found" else None
+        # (「農薬のボトル」 read as 薬のプラ容器, whose name holds no product of its own: the product is in the phrase)
+        container = container or _CONTAINER_OF.fullmatch(result.phrase)
         other = self._match_phrase(container.group(1)) if container else None
         if not other or other.status != "found":
             return result
@@ -848,7 +855,8 @@ class ItemMatcher:
                 return spaced
         if result.status != "found":
             subject = _SUBJECT.match(result.phrase)
-            if subject:
+            if subject and not _CLAUSE_THEN_NAME.search(result.phrase[subject.end():]):
+                # (「骨が折れた扇子」: a clause ending in a name says which thing; the subject is a part of it, not it)
                 # 「保冷剤が冷凍庫にたまりすぎて」「新聞がたまってしまって」: the phrase ran on past its subject; in
                 # 「ストーブしまったら灯油が…残って」 the subject is the word after the clause (灯油), which the
                 # dictionary lacks: no other name the clause holds is answered
@@ -876,7 +884,8 @@ class ItemMatcher:
         「…が出てきました」「…が残っています」) first, nearest the question first; else the nearest sentence that names
         an item (「ウィズユーカードがまだ何枚か。これは何ごみでしょうか。」)."""
         for sentence in reversed(sentences):
-            for there in _IS_THERE.finditer(sentence):
+            # (「物置に中身が残ってる農薬のボトルがあります」: where it is and what is in it are said before it)
+            for there in _IS_THERE.finditer(self.without_modifiers(sentence.strip())):
                 other = self._contents_first(self._match_sentence(there.group(1), _relative=True), sentence)
                 named = _AFTER_ITS_CLAUSE.search(there.group(1))
                 if other.status != "found" and named:
@@ -1102,7 +1111,18 @@ class ItemMatcher:
             tail = self._match_phrase(phrase.rsplit("の", 1)[1])
             if tail.status == "found" and tail.candidates[0].score >= SURE_TAIL:
                 return replace(tail, phrase=phrase)
-        return replace(self._decide(phrase, query, scores), inside=inside)
+        return replace(self._decide(phrase, query, self._as_spelled_long(phrase, scores)), inside=inside)
+
+    def _as_spelled_long(self, phrase: str, scores: Dict[int, float]) -> Dict[int, float]:
+        """「赤いコーン」: a loanword typed with its long vowel names the things whose names spell it so (カラーコーン),
+        above those whose names hold it only once ー is folded away (エアコン, パソコン, リモコン)."""
+        head = _LONG_KATAKANA_END.search(without_notes(normalize_text(phrase)))
+        if not head or len(head.group(0)) < 3 or len(scores) < 2:
+            return scores  # (only the name that ends the phrase: 「スーパーのトレイ」 is no スーパーボール)
+        spelled = {i for i in scores if any(head.group(0) in self._keys[k].form.spelling for k in self._keys_of_item[i])}
+        if not spelled or len(spelled) == len(scores) or max(scores[i] for i in spelled) < max(scores.values()):
+            return scores  # (a tie broken, not a better reading overruled: 「スタンプ台(ケース」)
+        return {i: score if i in spelled else score * HEAD_PENALTY for i, score in scores.items()}
 
     def _phrase_scores(self, phrase: str, query: _Form) -> Dict[int, float]:
         scores = self._score(query)
@@ -1188,13 +1208,26 @@ class ItemMatcher:
             return {}
         compound = next(iter(_main_words(before, self.patterns.generic_heads)), "")
         owners = [compound[m.start:] for m in analyze(compound)]  # シロップ薬, 薬: each word the compound ends in
+        whole = before.rpartition("の")[2]
+        owners += [whole] if whole not in owners else []  # (「オリーブオイル」: its main word is オイル)
         for owner in owners:
-            if owner == before.rpartition("の")[2]:
-                continue  # the whole part before の was read with the phrase
-            scores = self._exact_scores(self._analyse(f"{owner}の{main}"))
-            if scores:
-                return {item: score * OWNED_NAME for item, score in scores.items()}
+            # (the whole part before の was read with the phrase already; its dictionary names were not)
+            read = owner == before.rpartition("の")[2]
+            for name in ([] if read else [owner]) + self._dictionary_names_of(owner):
+                scores = self._exact_scores(self._analyse(f"{name}の{main}"))
+                if scores:
+                    return {item: score * OWNED_NAME for item, score in scores.items()}
         return {}
+
+    def _dictionary_names_of(self, word: str) -> List[str]:
+        """「オリーブオイル」 → 油, 食用油, 廃食油: the names the dictionary gives the one item a word (a synonym) names, so
+        that 「オリーブオイルのびん」 is read as 食用油のびん (食用油の缶・びん)."""
+        items = {self._keys[k].item for k in self._by_surface.get(loose(word), ())}
+        if len(items) != 1:
+            return []
+        item = items.pop()
+        names = {self._keys[k].form.spelling for k in self._keys_of_item[item]}
+        return sorted(n for n in names if n != loose(word) and not re.search(r"[()（）]", n))
 
     def _named_inside_scores(self, phrase: str) -> Dict[int, float]:
         """"退職したので名刺大量に", "lpレコード何十枚", "テレビ 32型": the phrase goes on after the
@@ -1844,6 +1877,9 @@ def as_the_matcher_reads(norm: str) -> str:
 
 
 _TIME_OF = re.compile(r"^(時|とき|後|あと|際)の")
+# 「電話を置く台」「本を入れる棚」: what holds a thing, named by it (電話台, 本棚, 靴箱, ティッシュケース)
+_STAND_FOR = {"台", "棚", "箱", "ケース", "ラック", "スタンド", "かけ", "掛け", "立て", "たて"}
+_ONE_NOUN = re.compile(r"[\u3400-\u9fff々]{1,4}|[ァ-ヺー]{2,8}")
 _CLAUSE_THEN_CONTAINER = re.compile(rf"[^\s、,。]{{0,14}}?(?:た|る|てる|ていた|てた|ている)(?P<container>{_HOLDERS})"
                                     r"(?![\u3400-\u9fffァ-ヺー])")
 
@@ -1860,7 +1896,8 @@ def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) ->
     if not words or words[0].pos != "動詞":
         return ""
     i = 0
-    while i < len(words) and (words[i].pos in ("動詞", "助動詞") or (words[i].pos == "助詞" and words[i].text in ("て", "で"))):
+    while i < len(words) and (words[i].pos in ("動詞", "助動詞") or (words[i].pos == "助詞" and words[i].text in ("て", "で"))
+                              or (words[i].pos == "形容詞" and words[i - 1].pos == "助動詞")):  # 「置いていた小さい台」
         i += 1
     if i == len(words) or words[i].pos != "名詞" or words[i - 1].text in ("て", "で"):
         return ""
@@ -1868,12 +1905,15 @@ def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) ->
     time = _TIME_OF.match(rest)
     if not time and words[i].text in formal_nouns:
         return ""  # 「神棚を片付けることになりました」「油をふいたものです」: no thing after the clause
+    if words[i].text in _STAND_FOR and _ONE_NOUN.fullmatch(obj):
+        return obj + rest  # 「電話を置いていた小さい台」: a stand or a shelf is named by what it holds (電話台, 本棚)
     return f"{obj}の{rest[time.end():]}" if time and obj else rest
 
 
 def held_in(norm: str) -> str:
-    """「お茶っ葉が入ってた缶」 → 「お茶っ葉の缶」: the container named by what it held, as the dictionary names it."""
-    return _CONTAINED.sub("の", norm)
+    """「お茶っ葉が入ってた缶」 → 「お茶っ葉の缶」: the container named by what it held, as the dictionary names it;
+    「ヨーグルトのカップについてるふた」 → 「ヨーグルトのカップのふた」: a part named by what it is on (ヨーグルトのふた)."""
+    return _ATTACHED.sub("の", _CONTAINED.sub("の", norm))
 
 
 def _cut_predicate(phrase: str) -> str:

@@ -1033,3 +1033,46 @@ def test_an_ending_after_the_marker_is_no_head_in_kana(matcher):
 def test_a_thing_described_by_what_it_does(matcher, text, names):
     result = matcher.match(text)
     assert [c.item.name for c in result.candidates] == names and result.status == "found", result
+
+
+@pytest.mark.parametrize("text, name", [
+    # where it is, said before the thing that is there; the contents still in it come first (農薬, not its bottle)
+    ("物置に中身が半分残ってる農薬のボトルがあります。どうしたらいい？", "農薬"),
+    ("押し入れに古いアイロンがあるんだけど何ごみ", "アイロン"),
+    # what went wrong with it, said after it
+    ("プラスチックのタライにヒビが入って水がもれる", "たらい（木製・プラ製）"),
+    ("ソファにコーヒーこぼしちゃってシミになった 捨てたい", "ソファー"),
+    # a name in brackets says more than a likeness of the words before it
+    ("はんこを入れておくプラスチックの箱（印箱）は何ごみ", "印箱（木製・プラ製）"),
+    # where it was taken from
+    ("リールから巻き取った釣りのライン 捨て方", "釣り糸・テグス"),
+    # a part named by what it is on
+    ("ヨーグルトのカップについてるアルミのふた", "ヨーグルトのふた（アルミ製）"),
+    # a stand or a shelf named by what it holds; why the other thing went is no part of it
+    ("テレビを置いていた台は何ごみ", "テレビ台"),
+    ("固定電話をやめたので、電話を置いていた台を捨てたい", "電話台"),
+    # described by its use
+    ("ミシンに油さすちっちゃい容器 何ごみ", "油差し"),
+    # a product named by a word of its own: its container as the dictionary names it
+    ("オリーブオイルのびん 何ごみ", "食用油の缶・びん"),
+])
+def test_how_residents_tell_around_the_thing(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name, result
+
+
+def test_a_loanword_typed_with_its_long_vowel_is_not_read_inside_names_without_it(matcher):
+    """「赤いコーン」 tied with エアコン, パソコン and リモコン once ー was folded away."""
+    result = matcher.match("赤いコーン 割れた 何ごみ")
+    assert {c.item.name for c in result.candidates} == {"カラーコーン", "三角コーン"}, result
+    # a better reading is not overruled: スタンプ台 stays though the phrase ends in ケース
+    assert matcher.match("インクが出なくなったスタンプ台（ケースはプラスチック）").candidates[0].item.name == "スタンプ台（プラ製）"
+
+
+def test_a_part_that_broke_is_no_subject_that_names_the_thing(matcher):
+    """「骨が折れた扇子」: 骨 is a part of the fan the clause ends on (the fan is not in the dictionary), not 鶏がら（骨）."""
+    from bot.knowledge.garbage_knowledge import guide_example_read
+
+    assert matcher.match("骨が折れた扇子 なにごみ").status == "unknown"
+    assert guide_example_read("骨が折れた扇子") is None
+    assert matcher.match("保冷剤が冷凍庫にたまりすぎて").candidates[0].item.name == "保冷剤"  # a subject that is the thing
