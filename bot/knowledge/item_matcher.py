@@ -173,6 +173,7 @@ _CLAUSE_THEN = re.compile(r"(?:けど|けれど|けれども|ので(?!す|しょ
 _CONTAINED = re.compile(r"(?<!に)(?<!に\s)\s*(が|の)?\s*(入って(い)?た|入ってる|入っている|はいって(い)?た|はいってる"
                         r"|(入|はい)って(売|う)(って|られて)(い)?た)\s?(?=\S)"  # 「果物が入って売ってたかご」「みかんがはいってた あみ」
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
+_NAME_THEN_MATERIAL = re.compile(r"([^\s、,。をがはに()]+)\(([^()]{1,30})\)")  # 「くつべら(プラの)」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
 _SPACES = re.compile(r"\s+")
 # What holds a product, as citizens type it (入れ物 is read 容器 first)
@@ -708,8 +709,16 @@ class ItemMatcher:
         # what tells the words apart: 「ちゃがら は なまごみ」, see _spaced_words)
         text = _SPACED_PARTICLE.sub(lambda m: m.group(0) if _between_hiragana(m) else m.group(1), text)
         notes = _NOTE.findall(normalize_text(text))
-        if not notes or any(w in note for note in notes for w in self.patterns.materials):
-            return self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
+        if notes and any(w in note for note in notes for w in self.patterns.materials):
+            result = self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
+            if result.status != "unknown":
+                return result
+            # 「くつべら(プラの)」「ケープのふた(プラの)」: the material said after the name, read before it instead
+            moved = _NAME_THEN_MATERIAL.sub(self._material_first, normalize_text(text))
+            other = self._match_text(moved) if moved != normalize_text(text) else result
+            return other if other.status != "unknown" else result
+        if not notes:
+            return self._match_text(text)
         # "ケープ(ヘアスプレー)使い切った", "タイヤ4本(ホイールなし)": what the citizen adds in brackets is
         # another name for the item or something said about it, not a part of the name they typed.
         result = self._match_text(without_notes(normalize_text(text)))
@@ -1294,6 +1303,11 @@ class ItemMatcher:
                     key = self._keys[k]
                     scores[key.item] = max(scores.get(key.item, 0.0), SHORT_TYPO * key.weight)
         return scores
+
+    def _material_first(self, said: "re.Match[str]") -> str:
+        """「くつべら(プラの)」 → 「プラのくつべら」; a note that names no material is dropped."""
+        words = [w for w in sorted(self.patterns.materials, key=len, reverse=True) if w in said.group(2)]
+        return f"{words[0]}の{said.group(1)}" if words else said.group(1)
 
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
         """Materials named in the phrase, and the phrase without them ("金属のハンガー" → {金属}, "ハンガー")."""
@@ -1899,6 +1913,9 @@ def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) ->
     while i < len(words) and (words[i].pos in ("動詞", "助動詞") or (words[i].pos == "助詞" and words[i].text in ("て", "で"))
                               or (words[i].pos == "形容詞" and words[i - 1].pos == "助動詞")):  # 「置いていた小さい台」
         i += 1
+    if 0 < i < len(words) - 2 and words[i].pos == "形状詞" and words[i + 1].text in ("の", "な") \
+            and words[i - 1].pos == "助動詞":
+        i += 2  # 「包んでた透明のフィルム」: how it looks, between the clause and the thing
     if i == len(words) or words[i].pos != "名詞" or words[i - 1].text in ("て", "で"):
         return ""
     rest = after[words[i].start:]
@@ -1908,6 +1925,11 @@ def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) ->
     if words[i].text in _STAND_FOR and _ONE_NOUN.fullmatch(obj):
         return obj + rest  # 「電話を置いていた小さい台」: a stand or a shelf is named by what it holds (電話台, 本棚)
     return f"{obj}の{rest[time.end():]}" if time and obj else rest
+
+
+def named_in_brackets(norm: str, phrase: str) -> bool:
+    """The phrase read is a note in brackets of ``norm``: 「お風呂の石けん置き(ソープディッシュ)」."""
+    return bool(phrase.strip()) and phrase.strip() in {note.strip() for note in _NOTE.findall(norm)}
 
 
 def held_in(norm: str) -> str:

@@ -12,8 +12,8 @@ from typing import Optional
 import jaconv
 
 from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, PICTURES, ItemMatcher, MatchResult,
-                                       as_the_matcher_reads, held_in, load_question_patterns, relative_heads,
-                                       without_notes)
+                                       as_the_matcher_reads, held_in, load_question_patterns, named_in_brackets,
+                                       relative_heads, without_notes)
 from bot.nlu.normalize import normalize_text
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
@@ -412,6 +412,8 @@ def sorting_question(text: str) -> bool:
     # 「ドライバー(ネジ回し)」: a note in brackets says nothing more, unless the matcher read it with the name
     # (「バットの(金属)」 names the variant)
     plain = as_the_matcher_reads(held_in(norm if "(" in found.phrase else without_notes(norm)))
+    if named_in_brackets(norm, found.phrase):
+        plain = found.phrase  # 「玄関の、コートをかけるスタンド(ポールハンガー)」: the words before the brackets describe it
     plain = _CORRECTED.split(plain)[-1]  # 「冷蔵庫…あ、まちがえた、冷凍庫のほう」: the name meant is the last one
     if (sure or (found.status == "ambiguous" and best >= FOUND_MIN)) and _named_then_described(plain, found.phrase):
         return True  # 「テニスのラケット 部活で使ってた」: 金属製 or not, asked back
