@@ -447,3 +447,13 @@ def test_a_rule_after_others_says_nothing_alone():
     """「今」 alone fires nothing and vetoes nothing: the classifier may still speak (a rule of `after` is no veto)."""
     result = RULES.triage("今カラオケにいる")
     assert result.level == "none" and not result.vetoed, result
+
+
+@pytest.mark.parametrize("text, level", [
+    ("部屋に掛けてたアナログの温度計", "none"),  # a thing that hung in a room (部屋 + 掛け was read as an emergency)
+    ("寝室にかけてたカレンダー", "none"),
+    ("部屋のドアノブに紐かけた", "emergency"),  # a cord on a door knob stays what it is
+    ("首つるロープもう部屋にかけてある", "emergency"),
+])
+def test_a_thing_that_hung_in_a_room_is_no_rope(text, level):
+    assert default_triage().triage(text).level == level
