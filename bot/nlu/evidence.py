@@ -116,7 +116,8 @@ NAME_FORGOTTEN = re.compile(r"名前|なまえ|なんだっけ|何だっけ|な�
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
-                    r"|使い終わ|使いおわ|使い切|使いき|つかいき|動かな|うごかな|映らな|つかなくな")
+                    r"|使い終わ|使いおわ|使い切|使いき|つかいき|動かな|うごかな|映らな|つかなくな"
+                    r"|すり減|すりへ|擦り減|劣化|錆び|さびた|さびちゃ|ひび割れ|ヒビ割れ|ボロボロ|ぼろぼろ")  # worn out too
 # Another purpose than getting rid of it (「新しい掃除機のおすすめある？」「クレジットカードなくした」): not a
 # sorting question unless a strong disposal word says so.
 OTHER_PURPOSE = re.compile(r"おすすめ|オススメ|買いたい|買おう|買う|かいたい|購入|修理|直し|なおし|欲しい|ほしい|借り|貸し|売り|売れ|売る"
