@@ -163,8 +163,8 @@ _IS_THERE = re.compile(r"(?:^|[、,\s]|(?<=[にでは]))([^、,\s]+?)が[^、,�
                        r"|でてき|見つか|置いたまま|置いてあ|眠って|(いら|要ら|使わ|つかわ)なくな|余っ|あまっ|余り|たまっ|溜まっ|たまり|溜まり)")
 # 「父が使っていた杖が2本あります」「高校を卒業して教科書がいらなくなりました」: the name after the clause in front of it
 _AFTER_ITS_CLAUSE = re.compile(r"(?:を|て|で|た|が)([\u3400-\u9fff々ァ-ヺー][^をてでたが]*)$")
-# 「スーツを買った時の」「スーツを買ったときについてきた」「コート買ったらかかってた」: what came with a purchase
 _CLAUSE_THEN_NAME = re.compile(r"(?:た|る)([\u3400-\u9fff々ァ-ヺー][^をてでたがにはの、,\s]*)$")  # 「(骨が)折れた扇子」
+# 「スーツを買った時の」「スーツを買ったときについてきた」「コート買ったらかかってた」: what came with a purchase
 _BOUGHT_WITH = re.compile(r"\s*を?\s*(?:買った|かった|購入した)\s*(?:(?:時|とき)\s*(?:に)?|ら)\s*"
                           r"(?:ついてきた|付いてきた|ついてた|付いてた|ついていた|かかってた|かかっていた|もらった)?\s*の?\s*")
 _O_THEN_U = re.compile(r"(?<=[おこごそぞとどのほぼぽもよょろ])う")
@@ -709,7 +709,9 @@ class ItemMatcher:
         # what tells the words apart: 「ちゃがら は なまごみ」, see _spaced_words)
         text = _SPACED_PARTICLE.sub(lambda m: m.group(0) if _between_hiragana(m) else m.group(1), text)
         notes = _NOTE.findall(normalize_text(text))
-        if notes and any(w in note for note in notes for w in self.patterns.materials):
+        if not notes:
+            return self._match_text(text)
+        if any(w in note for note in notes for w in self.patterns.materials):
             result = self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
             if result.status != "unknown":
                 return result
@@ -717,8 +719,6 @@ class ItemMatcher:
             moved = _NAME_THEN_MATERIAL.sub(self._material_first, normalize_text(text))
             other = self._match_text(moved) if moved != normalize_text(text) else result
             return other if other.status != "unknown" else result
-        if not notes:
-            return self._match_text(text)
         # "ケープ(ヘアスプレー)使い切った", "タイヤ4本(ホイールなし)": what the citizen adds in brackets is
         # another name for the item or something said about it, not a part of the name they typed.
         result = self._match_text(without_notes(normalize_text(text)))
@@ -1221,8 +1221,7 @@ class ItemMatcher:
         owners += [whole] if whole not in owners else []  # (「オリーブオイル」: its main word is オイル)
         for owner in owners:
             # (the whole part before の was read with the phrase already; its dictionary names were not)
-            read = owner == before.rpartition("の")[2]
-            for name in ([] if read else [owner]) + self._dictionary_names_of(owner):
+            for name in ([] if owner == whole else [owner]) + self._dictionary_names_of(owner):
                 scores = self._exact_scores(self._analyse(f"{name}の{main}"))
                 if scores:
                     return {item: score * OWNED_NAME for item, score in scores.items()}
@@ -1236,7 +1235,7 @@ class ItemMatcher:
             return []
         item = items.pop()
         names = {self._keys[k].form.spelling for k in self._keys_of_item[item]}
-        return sorted(n for n in names if n != loose(word) and not re.search(r"[()（）]", n))
+        return sorted(n for n in names if loose(n) != loose(word) and not re.search(r"[()（）]", n))
 
     def _named_inside_scores(self, phrase: str) -> Dict[int, float]:
         """"退職したので名刺大量に", "lpレコード何十枚", "テレビ 32型": the phrase goes on after the

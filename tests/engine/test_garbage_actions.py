@@ -123,6 +123,14 @@ def test_a_dictionary_item_is_never_read_through_the_guide_s_words():
     assert "台所のごみ" not in messages[0]["text"]
 
 
+def test_a_part_that_broke_is_no_guide_example():
+    """「骨が折れた扇子」 was answered 【燃やせるごみ】 as 台所のごみ through 骨; the fan is in neither the dictionary nor
+    the guide, so no category is given."""
+    from actions.garbage import ActionGarbageCategory
+    messages, _ = run(ActionGarbageCategory(), tracker("骨が折れた扇子 なにごみ"))
+    assert "台所のごみ" not in messages[0]["text"] and "【" not in messages[0]["text"], messages[0]["text"]
+
+
 def test_a_word_that_describes_a_guide_example_is_not_that_example():
     """The guide lists 「みかん・たまねぎなどのネット」: みかん there says which net; 「みかんの皮」 is no net."""
     from actions.garbage import ActionGarbageCategory
