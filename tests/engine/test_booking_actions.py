@@ -461,3 +461,11 @@ def test_a_new_request_instead_of_an_answer_is_routed_as_usual_and_sets_no_remin
                 False, None, {}, "action_listen")
     said, _ = run(ActionManageBooking(), t)
     assert booking.store().get(receipt).remind is False and not any("お知らせ" in (m.get("text") or "") for m in said)
+
+
+def test_an_address_typed_in_kana_is_no_date():
+    """「ひがしく ふしこ3じょう2ちょうめ5-5」: its 番地 5-5 was read as May 5 and the address asked again without a word;
+    now it is read as the address it is."""
+    after, said = turn("bb_address", "ひがしく ふしこ3じょう2ちょうめ5-5", WITH_ITEMS)
+    assert after.get("bb_date") is None, after
+    assert after["bb_ward"] == "東区" and after["bb_town"].startswith("伏古"), (after, said)
