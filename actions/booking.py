@@ -23,7 +23,7 @@ from common.booking.dates import NOT_UNDERSTOOD, format_deadline, now_jst
 from common.clock import today
 from common.formats import format_date
 from bot.knowledge.faq_retriever import current_retriever
-from bot.nlu.address_text import names_a_place
+from bot.nlu.address_text import names_a_street
 from bot.nlu.yes_no import is_yes_or_no, read_yes_no
 
 SKIP_NAME = {"なし", "無し", "ない", "不要", "いらない", "スキップ", "-", "ー"}
@@ -222,9 +222,6 @@ def kana_counters(text: str) -> str:
     return _KANA_COUNTERS.sub(lambda m: m.group(1) + _COUNTER_KANJI[m.group(2)], text)
 
 
-_STREET = re.compile(r"条|丁目|番地|じょう|ちょうめ|ばんち")  # words of an address line, typed in kanji or kana
-
-
 class Reading:
     """What one typed message says, field by field (None: not in the message)."""
 
@@ -260,7 +257,7 @@ class Reading:
                 if found.get("gc_ward"):
                     self.address, self.found = _clean(segment), found
                     continue
-            if _STREET.search(folded) and names_a_place(folded):
+            if names_a_street(folded):
                 self.rest.append(segment)  # 「ひがしく ふしこ3じょう2ちょうめ5-5」: an address (5-5 is its 番地, no May 5)
                 continue
             if self.date is None:
