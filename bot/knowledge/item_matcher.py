@@ -141,6 +141,10 @@ def _as_long_vowel(vowel: re.Match) -> str:
 
 _THE_ONE = {"", "の", "やつ", "奴", "ほう", "方", "もの", "物"}  # what is left of 「古いの」「いらないやつ」 without its modifier
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
+# 「毛先がボロボロ」「鉢からぬいた」「和室をフローリングにしたので」: a noun of one to four letters, its case particle, the rest
+_TOLD_OF_A_PART = re.compile(r"(?P<part>[^\s、,。がはをもからにで]{1,4})(?:が|は|を|から|も|に)(?P<rest>[^\s、,。].*)$")
+_ASKS = re.compile(r"[?？]|何|なに|なん|どう|どこ|どれ|捨て|すて|出し|出せ|だし|だせ|処分|ごみ|ゴミ|いい|ですか|ますか|かな|でしょう")
+_REDUPLICATED = re.compile(r"(.{2,3})\1")  # 「さびさび」「ぐらぐら」: what a thing is like
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
 # 「リモコンから電池を抜いたんですが、本体は」「プリンターのインクが出ない、本体は」: after a clause about a part, 本体
 # points back to the thing the clause began with (whatever was done to the part)
@@ -175,6 +179,9 @@ _CONTAINED = re.compile(r"(?<!に)(?<!に\s)\s*(が|の)?\s*(入って(い)?た|
                         r"|\s*を\s*(入れて(い)?た|いれて(い)?た|入れてる|いれてる)(?=\S)")  # 「灯油を入れてた…」
 _NAME_THEN_MATERIAL = re.compile(r"([^\s、,。をがはに()]+)\(([^()]{1,30})\)")  # 「くつべら(プラの)」
 _NOTE = re.compile(r"\(([^()]{1,30})\)")  # a note in brackets, as typed (NFKC makes （） ASCII)
+# after a material's word: the thing is not made of it (「ノンオイルじゃない方」「アルミホイルのじゃないやつ」「プラ製以外」)
+_SAID_TO_BE = re.compile(r"製|の(?!で)|素材|でできた|[ァ-ヺ]{2,}")  # 「紙の」「プラ製」「ノンオイルドレッシング」
+_SAID_NOT_TO_BE = re.compile(r"(?:製|の)?(?:もの|やつ)?\s*(?:(?:じゃ|では|でわ|で)(?:な[いくかけ]|ありません|ねえ)|以外)")
 _SPACES = re.compile(r"\s+")
 # What holds a product, as citizens type it (入れ物 is read 容器 first)
 _HOLDERS = r"缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|かっぷ|容器|パック|ぱっく|ケース|けーす|箱|はこ|袋|ふくろ"
@@ -412,6 +419,10 @@ class ItemMatcher:
                  patterns: Optional[QuestionPatterns] = None) -> None:
         self.items = list(items)
         self._by_name = {item.name: i for i, item in enumerate(self.items)}
+        self._variants: Dict[str, List[int]] = defaultdict(list)  # base name → its variants (ハンガー: 金属製, 木製・プラ製)
+        for i, item in enumerate(self.items):
+            if item.variant:
+                self._variants[item.base_name].append(i)
         self.patterns = patterns or load_question_patterns()
         words = sorted(self.patterns.materials, key=len, reverse=True)
         alternation = "|".join(re.escape(w) for w in words)
@@ -569,6 +580,7 @@ class ItemMatcher:
         if body:  # 「リモコンから電池を抜いたんですが、本体は何ごみ？」 asks about the remote itself
             phrase = body.group(1) + phrase[body.end():]
         phrase = _strip(phrase, p.leading, at_start=True)
+        phrase = self._named_then_told(phrase)
         marker = p.markers.search(phrase)
         owner = _CATEGORY_OWNS.match(phrase[marker.end():]) if marker and marker.start() == 0 \
             and not _BULKY.search(marker.group(0)) else None  # 「大型ごみのシール」 is the service's ticket
@@ -604,6 +616,23 @@ class ItemMatcher:
         if tail and _no_word_of_its_own(tail.group(2)):
             phrase = phrase[: tail.start(2)] + jaconv.hira2kata(tail.group(2))
         return phrase if self._names_something(phrase) else ""
+
+    def _named_then_told(self, phrase: str) -> str:
+        """「室内用の小さいほうき、毛先がボロボロ」「草刈りがま、刃がさびさび」「枯れたさぼてん、鉢からぬいた」: a name ends
+        before the first comma or space, and after it comes a clause of its own (a noun, its particle, then what
+        happened) that asks nothing: the name is the thing, the noun of the clause a part of it or a place."""
+        separator = _CLAUSE_SEPARATOR.search(phrase)
+        if not separator or not separator.start():
+            return phrase
+        before, after = phrase[:separator.start()], phrase[separator.end():]
+        told = _TOLD_OF_A_PART.match(after)
+        if not told or _ASKS.search(after) or _name_goes_on(before, after):
+            return phrase
+        rest = analyze(told.group("rest"))
+        name = self.extract_item_phrase(before)
+        if not name or analyze(before)[-1].pos in ("動詞", "助動詞", "助詞") or self._match_phrase(name).status == "unknown" or not any(m.pos in ("動詞", "形容詞", "形状詞") for m in rest) and not _REDUPLICATED.fullmatch(told.group("rest")):
+            return phrase
+        return before
 
     def _points_back(self, sentence: str) -> bool:
         """「それぞれ」「両方」, or only what a thing is like (「古いの」「外したやつ」): the sentence names nothing itself."""
@@ -704,6 +733,45 @@ class ItemMatcher:
         return _pos(m) in ("名詞", "接尾辞") and m.text not in self.patterns.formal_nouns
 
     def match(self, text: str) -> MatchResult:
+        result = self._match_noted(text)
+        if result.status != "unknown" and not result.listed:
+            return self._the_variant_said(normalize_text(text), result)
+        return result
+
+    def _the_variant_said(self, norm: str, result: MatchResult) -> MatchResult:
+        """「ドレッシングの瓶（ノンオイルじゃない方）」「油はね防止の板（アルミホイルのじゃないやつ）」「ノンオイルドレッシングの瓶」:
+        of the variants asked back (or found and its runners-up), the ones the message's materials say (anywhere in it, also said not to be: じゃない,
+        以外) are kept; answered when they share the category. Every material named must say the same."""
+        said: Set[Tuple[str, bool]] = set()
+        rest = norm
+        for word in sorted(self.patterns.materials, key=len, reverse=True):  # アルミホイル before アルミ
+            for found in re.finditer(re.escape(word), rest):
+                if found.start() and _script(rest[found.start() - 1]) == _script(word[0]):
+                    continue  # a piece of another word: 植木鉢, カップラーメン, ちりがみ
+                negated = bool(_SAID_NOT_TO_BE.match(rest, found.end()))
+                if negated or _SAID_TO_BE.match(rest, found.end()):  # (「プラで出していい？」 asks, it does not say)
+                    said |= {(material, negated) for material in self.patterns.materials[word]}
+            rest = rest.replace(word, "\0" * len(word))
+        if not said or (result.status == "found" and not any(negated for _, negated in said)):
+            return result  # (a name found is only overruled by what it is said not to be: 「プラじゃないハンガー」)
+        agreeing, disagreeing = [], False
+        siblings = [Candidate(self.items[i], result.candidates[0].score) for i in self._variants.get(
+            result.candidates[0].item.base_name, ()) if all(c.item.name != self.items[i].name for c in result.candidates)]
+        for candidate in result.candidates + siblings:  # (「金属じゃないハンガー」: the other variants of the one found)
+            votes = set()
+            for material, negated in said:
+                agrees = self._material_agreement(self._by_name[candidate.item.name], {material})
+                if agrees is not None:
+                    votes.add(agrees != negated)
+            if votes == {True}:
+                agreeing.append(candidate)
+            disagreeing = disagreeing or False in votes
+        if not agreeing or not disagreeing:
+            return result
+        status = "found" if len({c.item.category for c in agreeing}) == 1 else "ambiguous"
+        return replace(result, status=status, candidates=agreeing)
+
+    def _match_noted(self, text: str) -> MatchResult:
         text = self.patterns.without_the_one_not_meant(text)
         # 「プラスチック の まないた」: a particle spaced as a learner writes it (between hiragana words the spaces are
         # what tells the words apart: 「ちゃがら は なまごみ」, see _spaced_words)
@@ -1468,6 +1536,12 @@ class ItemMatcher:
 _ABOUT_POS = {"動詞", "形容詞", "形状詞", "副詞", "助動詞", "連体詞", "補助記号", "代名詞"}
 # 大量, 全部, 本, 切れ; not an action noun, which makes a compound of its own (印鑑証明 is no 印鑑)
 _ABOUT_NOUNS = {"形状詞可能", "副詞可能", "助数詞", "助数詞可能"}
+
+
+def _script(char: str) -> str:
+    """"kanji", "katakana", "hiragana" or "" (anything else)."""
+    return "kanji" if _KANJI.match(char) else "katakana" if _KATAKANA.match(char) else \
+        "hiragana" if _HIRAGANA.match(char) else ""
 
 
 def _kanji_of(text: str) -> str:

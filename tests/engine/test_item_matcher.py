@@ -1074,3 +1074,35 @@ def test_a_part_that_broke_is_no_subject_that_names_the_thing(matcher):
     (the sorting guide's answer: tests/engine/test_garbage_actions.py)."""
     assert matcher.match("骨が折れた扇子 なにごみ").status == "unknown"
     assert matcher.match("保冷剤が冷凍庫にたまりすぎて").candidates[0].item.name == "保冷剤"  # a subject that is the thing
+
+
+@pytest.mark.parametrize("text, name", [
+    ("ごまドレッシングのガラス瓶（ノンオイルじゃない方）は何ごみ？", "ドレッシングのびん（ノンオイル以外）"),
+    ("ノンオイルドレッシングの瓶", "ドレッシングのびん（ノンオイル）"),
+    ("油はね防止の金属の板（アルミホイルのじゃないやつ）", "レンジガード（アルミ箔製以外）"),
+    ("金属じゃないハンガー", "ハンガー（木製・プラ製）"),
+    ("プラじゃないハンガー", "ハンガー（金属製）"),
+])
+def test_the_variant_said_or_said_not_to_be_is_the_one(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name
+
+
+@pytest.mark.parametrize("text", ["植木鉢 捨てたい", "カップラーメンの容器", "ドレッシングのびんって、ノンオイルとそうじゃないので違う？"])
+def test_a_material_inside_another_word_or_only_asked_about_picks_no_variant(matcher, text):
+    assert matcher.match(text).status == "ambiguous"  # 植木鉢 holds 木, カップラーメン プラ; 「ノンオイルと」 compares
+
+
+@pytest.mark.parametrize("text, phrase, name", [
+    ("室内用の小さいほうき、毛先がボロボロ", "室内用の小さいほうき", "ほうき"),  # (not 「…ほうき、毛先」)
+    ("たたみ6枚、和室をフローリングにしたので", "たたみ", "畳"),
+    ("金属のミニカー、電池は使わないやつ", "金属のミニカー", "おもちゃ（木製・プラ製以外）"),
+])
+def test_a_name_then_a_clause_of_its_own_after_a_comma(matcher, text, phrase, name):
+    result = matcher.match(text)
+    assert result.phrase == phrase and result.status == "found" and result.candidates[0].item.name == name
+
+
+def test_a_clause_before_the_comma_is_no_name(matcher):
+    result = matcher.match("スタッドレスに替えたら、タイヤを外したアルミホイールだけ余った")
+    assert result.candidates[0].item.name == "アルミホイール（タイヤ付を除く）"
