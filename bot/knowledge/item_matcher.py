@@ -145,6 +145,9 @@ _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部",
 _TOLD_OF_A_PART = re.compile(r"(?P<part>[^\s、,。がはをもからにで]{1,4})(?:が|は|を|から|も|に)(?P<rest>[^\s、,。].*)$")
 _ASKS = re.compile(r"[?？]|何|なに|なん|どう|どこ|どれ|捨て|すて|出し|出せ|だし|だせ|処分|ごみ|ゴミ|いい|ですか|ますか|かな|でしょう")
 _REDUPLICATED = re.compile(r"(.{2,3})\1")  # 「さびさび」「ぐらぐら」: what a thing is like
+_WRAPPED_IN = re.compile(r"[^、,\s]{1,10}?(?:で|に)\s*(?:包|つつ[ん,め,む]|くる[ん,め,む]|巻|まい|まけ|入れ|いれ)")
+# 「海で使ってた」「車に積んでた」: where or how it was used, a clause that says which thing comes after the comma
+_ENDS_A_CLAUSE = re.compile(r"(?:で|に)[^、,\s]{1,6}(?:て|で)(?:た|る|い[たる])$")
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
 # 「リモコンから電池を抜いたんですが、本体は」「プリンターのインクが出ない、本体は」: after a clause about a part, 本体
 # points back to the thing the clause began with (whatever was done to the part)
@@ -372,7 +375,7 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         kinds=re.compile("|".join(re.escape(w) for w in sorted(
             (w for words in data.get("kinds", {}).values() for w in words), key=len, reverse=True))) if data.get("kinds") else None,
         kind_of={w: kind for kind, words in data.get("kinds", {}).items() for w in words},
-        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,12}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電|容器|入れ物|いれもの|機器|デッキ|プレーヤー|プレイヤー)"),
+        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,12}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電|容器|入れ物|いれもの|機器|デッキ|プレーヤー|プレイヤー|紙|ペーパー)"),
                          tuple(d["items"])) for d in data.get("described", ())),
         materials={word: frozenset(meant) for word, meant in materials.items()},
         **{name: data[name] for name in _NAMED_WORDS},
@@ -598,7 +601,10 @@ class ItemMatcher:
         # "お世話になります。古い洗濯機の…": the item is in the last sentence before the question.
         # (a sentence of only 「それぞれ」「両方」 points back to the things named before it)
         # (「…交換した。古いのは？」: 「古いの」 points back to the thing of the sentence before)
-        phrase = next((s for s in reversed(_SENTENCE_END.split(phrase)) if s.strip() and not self._points_back(s)), "")
+        sentences = [s for s in _SENTENCE_END.split(phrase) if s.strip() and not self._points_back(s)]
+        # 「ガラスのお皿割っちゃった。新聞で包めばいい？」: what it is wrapped or put in is no item of its own
+        sentences = [s for s in sentences if not _WRAPPED_IN.match(s.strip())] or sentences
+        phrase = sentences[-1] if sentences else ""
         phrase = self._first_clause(phrase)
         previous = None if cut else phrase
         while phrase != previous:
@@ -683,7 +689,8 @@ class ItemMatcher:
                 continue  # 「雪かきの スコップが おれました」「ほとけさま の はな が かれました」
             if before.endswith(("と", "や")) and analyze(before)[-1].pos == "助詞" and self._names_a_listed_thing(after):
                 continue  # 「化粧水のガラスびんと、外したプラのふた」: a list goes on after the comma, if it names a thing
-            if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)):
+            if self._names_something(before) and any(_pos(m) in _VERB_POS for m in analyze(after)) \
+                    and not _ENDS_A_CLAUSE.search(before):  # 「海で使ってた、ふくらますだけのゴムボート」: which one
                 return before
         return phrase
 
@@ -781,12 +788,15 @@ class ItemMatcher:
             return self._match_text(text)
         if any(w in note for note in notes for w in self.patterns.materials):
             result = self._match_text(text)  # 「ハンガー(金属製)」: a material in brackets picks the variant
-            if result.status != "unknown":
+            if result.status == "found":
                 return result
             # 「くつべら(プラの)」「ケープのふた(プラの)」: the material said after the name, read before it instead
-            moved = _NAME_THEN_MATERIAL.sub(self._material_first, normalize_text(text))
+            moved = self.with_material_first(text)
             other = self._match_text(moved) if moved != normalize_text(text) else result
-            return other if other.status != "unknown" else result
+            # 「お好み焼き用の鉄板（電気じゃない、ただの鉄の板）」: a note of a sentence of its own, the name before it alone
+            plain = self._match_text(without_notes(normalize_text(text))) if other.status != "found" else other
+            return next((r for r in (other, plain, result) if r.status == "found"),
+                        result if result.status != "unknown" else other)
         # "ケープ(ヘアスプレー)使い切った", "タイヤ4本(ホイールなし)": what the citizen adds in brackets is
         # another name for the item or something said about it, not a part of the name they typed.
         result = self._match_text(without_notes(normalize_text(text)))
@@ -972,6 +982,8 @@ class ItemMatcher:
                 if other.status == "ambiguous" and other.candidates[0].score >= FOUND_MIN and not other.inside:
                     return other  # 「杖が2本あります」: 金属製 or not, asked back
         for sentence in reversed(sentences):
+            if _WRAPPED_IN.match(sentence.strip()):
+                continue  # 「…割っちゃった。新聞で包めばいい？」: what it is wrapped in is no item of its own
             other = self._match_sentence(sentence)
             if other.status == "found" and not other.inside:
                 return other
@@ -1370,6 +1382,11 @@ class ItemMatcher:
                     key = self._keys[k]
                     scores[key.item] = max(scores.get(key.item, 0.0), SHORT_TYPO * key.weight)
         return scores
+
+    def with_material_first(self, text: str) -> str:
+        """「くつべら(プラの)」 → 「プラのくつべら」: a material said in brackets after a name, read before it (as the
+        matcher reads such a message; bot/nlu/evidence.py compares the phrase with it)."""
+        return _NAME_THEN_MATERIAL.sub(self._material_first, normalize_text(text))
 
     def _material_first(self, said: "re.Match[str]") -> str:
         """「くつべら(プラの)」 → 「プラのくつべら」; a note that names no material is dropped."""

@@ -413,6 +413,9 @@ def sorting_question(text: str) -> bool:
     # 「ドライバー(ネジ回し)」: a note in brackets says nothing more, unless the matcher read it with the name
     # (「バットの(金属)」 names the variant)
     plain = as_the_matcher_reads(held_in(norm if "(" in found.phrase else without_notes(norm)))
+    if found.phrase not in plain:  # 「プッチンプリンのカップ(プラ)」 read as プラのプッチンプリンのカップ
+        moved = as_the_matcher_reads(held_in(without_notes(matcher().with_material_first(norm))))
+        plain = moved if found.phrase in moved else plain
     if named_in_brackets(norm, found.phrase):
         plain = found.phrase  # 「玄関の、コートをかけるスタンド(ポールハンガー)」: the words before the brackets describe it
     plain = _CORRECTED.split(plain)[-1]  # 「冷蔵庫…あ、まちがえた、冷凍庫のほう」: the name meant is the last one
