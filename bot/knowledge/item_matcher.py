@@ -795,7 +795,10 @@ class ItemMatcher:
             other = self._match_text(moved) if moved != normalize_text(text) else result
             # 「お好み焼き用の鉄板（電気じゃない、ただの鉄の板）」: a note of a sentence of its own, the name before it alone
             plain = self._match_text(without_notes(normalize_text(text))) if other.status != "found" else other
-            return next((r for r in (other, plain, result) if r.status == "found"),
+            asked = {c.item.name for c in result.candidates} if result.status == "ambiguous" else None
+            # (a name found otherwise is taken over a question asked back only if it was one of those asked about)
+            return next((r for r in (other, plain) if r.status == "found"
+                         and (asked is None or r.candidates[0].item.name in asked)),
                         result if result.status != "unknown" else other)
         # "ケープ(ヘアスプレー)使い切った", "タイヤ4本(ホイールなし)": what the citizen adds in brackets is
         # another name for the item or something said about it, not a part of the name they typed.
@@ -2013,7 +2016,10 @@ def _relative_clause_head(obj: str, after: str, formal_nouns: FrozenSet[str]) ->
     if not time and words[i].text in formal_nouns:
         return ""  # 「神棚を片付けることになりました」「油をふいたものです」: no thing after the clause
     if words[i].text in _STAND_FOR and _ONE_NOUN.fullmatch(obj):
-        return obj + rest  # 「電話を置いていた小さい台」: a stand or a shelf is named by what it holds (電話台, 本棚)
+        # 「電話を置いていた小さい台」: a stand or a shelf is named by what it holds (電話台, 本棚), by the main word of
+        # a compound (固定電話を…台: 電話台; not ゲーム機 → 機)
+        last = analyze(obj)[-1].text
+        return (last if len(last) >= 2 and _ONE_NOUN.fullmatch(last) else obj) + rest
     return f"{obj}の{rest[time.end():]}" if time and obj else rest
 
 

@@ -116,6 +116,7 @@ NAME_FORGOTTEN = re.compile(r"名前|なまえ|なんだっけ|何だっけ|な�
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
 # sorting question even when the name is not typed exactly (the answer says what it read, or asks which one).
 BROKEN = re.compile(r"壊れ|こわれ|割れ|われた|われちゃ|折れ|おれた|おれちゃ|破れ|やぶれ|破け|やぶけ|欠け|かけちゃ"
+                    r"|さびさび|サビサビ|錆びだらけ|さびだらけ|サビだらけ|錆だらけ"
                     r"|使い終わ|使いおわ|使い切|使いき|つかいき|動かな|うごかな|映らな|つかなくな"
                     r"|すり減|すりへ|擦り減|劣化|錆び|さびた|さびちゃ|ひび割れ|ヒビ割れ|ボロボロ|ぼろぼろ")  # worn out too
 # Another purpose than getting rid of it (「新しい掃除機のおすすめある？」「クレジットカードなくした」): not a
@@ -466,6 +467,7 @@ _THE_THING_ITSELF = re.compile(r"の?(本体|そのもの|自体)$")
 _TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
                    r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
                    r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の"
+                   r"|(?<=[でに])[^、,\s]{1,4}[うくすつむる](やつ|もの)(です)?"  # 「法事で使うやつ」: what it was for
                    # Hokkaido and casual: 「もう使わん」「動かん」 (a verb's negative in ん), 「ちっちゃくなったべさ」
                    r"|(?<=[かがさたなばまらわえけせてねべめれ])ん"
                    f"|{_PATTERNS.states}|{_PATTERNS.amounts})" f"(さ|ね|よ|な|わ|{_PATTERNS.dialect_endings})?" r"[\s。、!！w笑…〜~]*$")
@@ -488,7 +490,11 @@ def _named_then_described(norm: str, phrase: str) -> bool:
     from bot.knowledge.garbage_knowledge import matcher
 
     # 「昔のビデオカメラ 充電器もない」: the words in front that only say whose or which one are no part of the name
-    named = jaconv.kata2hira(phrase) in (jaconv.kata2hira(head), jaconv.kata2hira(matcher().without_modifiers(head)))
+    named = jaconv.kata2hira(phrase) in (jaconv.kata2hira(head), jaconv.kata2hira(matcher().without_modifiers(head))) \
+        or any(jaconv.kata2hira(phrase) in (jaconv.kata2hira(h), jaconv.kata2hira(matcher().without_modifiers(h)))
+               for h in relative_heads(head) if head[:-len(h)].endswith(("た", "だ")))
+    # (「コンビニでもらったわりばし」「仏壇の前に置いてた小さい机」: what befell it; 「雪を落とすブラシ」 says what it does,
+    # which may name another thing than the word read)
     return named and (bool(_TOLD.search(rest)) or _ends_in_adjective(rest)) and not _ASKED_OR_WISHED.search(rest)
 
 
