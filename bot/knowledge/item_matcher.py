@@ -825,7 +825,7 @@ class ItemMatcher:
             # (「水やり忘れて枯らした観葉植物」)
             name_at = norm.find(result.phrase) if said and result.phrase else -1
             inside = name_at >= 0 and said.start() < name_at + len(result.phrase) < said.end()
-            return described if inside else result
+            return described if inside else self._of_its_kind(norm, result)
         return described or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
             or self._long_vowels_spelled_out(norm, result) or result
 
@@ -871,6 +871,19 @@ class ItemMatcher:
         if len(named) != 1:
             return None
         return MatchResult("found", [Candidate(self.items[named.pop()], NAMED_INSIDE)], result.phrase, inside=True)
+
+    def _of_its_kind(self, norm: str, result: MatchResult) -> MatchResult:
+        """「さくらんぼが入って売ってたプラのカゴ」: a name found (かご) gives way to the name its product's kind makes
+        (果物かご), where that name holds the kind's word."""
+        product = self.patterns.kinds.search(norm) if self.patterns.kinds else None
+        if not product:
+            return result
+        kind = self.patterns.kind_of[product.group(0)]
+        other = self._as_its_kind(norm, result)
+        if other and other.status == "found" and kind in other.candidates[0].item.name \
+                and kind not in result.candidates[0].item.name:
+            return other
+        return result
 
     def _as_its_kind(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
         """「白い恋人の箱」 → 「お菓子の箱」: a product's name read as its kind (question_patterns.yml ``kinds``), the

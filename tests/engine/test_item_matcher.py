@@ -1106,3 +1106,25 @@ def test_a_name_then_a_clause_of_its_own_after_a_comma(matcher, text, phrase, na
 def test_a_clause_before_the_comma_is_no_name(matcher):
     result = matcher.match("スタッドレスに替えたら、タイヤを外したアルミホイールだけ余った")
     assert result.candidates[0].item.name == "アルミホイール（タイヤ付を除く）"
+
+
+def test_a_product_read_as_its_kind_when_the_kind_names_the_thing(matcher):
+    """「さくらんぼが入って売ってたプラのカゴ」: a fruit's basket sold with it (果物かご, a plastic container), not any かご."""
+    result = matcher.match("さくらんぼが入って売ってたプラスチックのカゴ")
+    assert result.status == "found" and result.candidates[0].item.name.startswith("果物かご")
+
+
+@pytest.mark.parametrize("text, name", [
+    ("ガラスのお皿割っちゃった。新聞で包めばいい？何ごみ？", "食器（ガラス製・陶磁器・金属製）"),  # not 新聞
+    ("固定電話をのせてた台、もう電話ないので処分したい", "電話台"),
+    ("お好み焼き用の鉄板（電気じゃない、ただの鉄の板）", "鉄板"),
+    ("お茶のペット 500ml", "ペットボトル"),
+])
+def test_around_the_thing_in_a_resident_s_words(matcher, text, name):
+    result = matcher.match(text)
+    assert result.status == "found" and result.candidates[0].item.name == name
+
+
+@pytest.mark.parametrize("text", ["猫", "ねこ", "犬"])
+def test_an_animal_alone_is_no_dead_pet(matcher, text):
+    assert matcher.match(text).status == "unknown"
