@@ -432,7 +432,8 @@ class ItemMatcher:
         # "金属のハンガー", "プラ製ハンガー" / "ハンガー（金属製）", "ハンガー 金属", "容器（紙のやつ）"
         self._material_before = re.compile(rf"^(?P<m>{alternation})(?:製の?|素材の|でできた|の)(?=.)")
         self._material_after = re.compile(
-            rf"(?<=.)(?:[\s、,の(]+(?P<m>{alternation})製?(?:の(?:やつ|もの|物))?|(?P<n>{alternation})製)\)?$")
+            rf"(?<=.)(?:(?:[\s、,の(]+|で)(?P<m>{alternation})製?(?:(?:でできて(?:る|いる)|でできた|の)(?:やつ|もの|物)?)?"
+            rf"|(?P<n>{alternation})製)\)?$")  # (「お菓子の個包装で紙でできてるやつ」)
         # "お菓子の紙の箱" → お菓子の箱
         self._material_between = re.compile(rf"(?<=.)の(?P<m>{alternation})製?(?=の.)")
         # "クリーニング屋の針金ハンガー": a material word in front of a name in katakana that ends the phrase
@@ -946,7 +947,8 @@ class ItemMatcher:
                     other = self._match_sentence(there.group(1), _relative=True)
                     if other.status == "found" and not other.inside:
                         return other
-        if result.status in ("found", "ambiguous") and len(sentences) > 1 and result.phrase not in sentences[-1]:
+        if len(sentences) > 1 and ((result.status in ("found", "ambiguous") and result.phrase not in sentences[-1])
+                                   or (result.status == "unknown" and not result.phrase)):
             # 「父の碁盤は知人が引き取ってくれることになりました。ただ碁石が残っています。これはどのごみでしょうか。」: the
             # question names nothing, and a name in an earlier sentence is not necessarily the thing to throw away
             told = self._told_before(sentences[:-1])
@@ -997,13 +999,17 @@ class ItemMatcher:
                     return self._compound_from(sentences, other)
                 if other.status == "ambiguous" and other.candidates[0].score >= FOUND_MIN and not other.inside:
                     return other  # 「杖が2本あります」: 金属製 or not, asked back
+        asked = None
         for sentence in reversed(sentences):
             if _WRAPPED_IN.match(sentence.strip()):
                 continue  # 「…割っちゃった。新聞で包めばいい？」: what it is wrapped in is no item of its own
             other = self._match_sentence(sentence)
             if other.status == "found" and not other.inside:
                 return other
-        return None
+            if asked is None and other.status == "ambiguous" and other.candidates[0].score >= FOUND_MIN \
+                    and not other.inside:
+                asked = other  # 「フレームがプラのサングラス、…。燃やせる？」: its variants, asked back (or picked by match)
+        return asked
 
     def _spaced_words(self, text: str) -> Optional[MatchResult]:
         """「でんき もうふ こわれました」「にわ の うえき の えだ を きりました」: a message typed word by word with spaces
