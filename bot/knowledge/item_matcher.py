@@ -145,6 +145,7 @@ _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部",
 _TOLD_OF_A_PART = re.compile(r"(?P<part>[^\s、,。がはをもからにで]{1,4})(?:が|は|を|から|も|に)(?P<rest>[^\s、,。].*)$")
 _ASKS = re.compile(r"[?？]|何|なに|なん|どう|どこ|どれ|捨て|すて|出し|出せ|だし|だせ|処分|ごみ|ゴミ|いい|ですか|ますか|かな|でしょう")
 _REDUPLICATED = re.compile(r"(.{2,3})\1")  # 「さびさび」「ぐらぐら」: what a thing is like
+_CAP = re.compile(r"(?<=.の)(?:キャップ|きゃっぷ)$")
 _WRAPPED_IN = re.compile(r"[^、,\s]{1,10}?(?:で|に)\s*(?:包|つつ[ん,め,む]|くる[ん,め,む]|巻|まい|まけ|入れ|いれ)")
 # 「海で使ってた」「車に積んでた」: where or how it was used, a clause that says which thing comes after the comma
 _ENDS_A_CLAUSE = re.compile(r"(?:で|に)[^、,\s]{1,6}(?:て|で)(?:た|る|い[たる])$")
@@ -1222,7 +1223,13 @@ class ItemMatcher:
             tail = self._match_phrase(phrase.rsplit("の", 1)[1])
             if tail.status == "found" and tail.candidates[0].score >= SURE_TAIL:
                 return replace(tail, phrase=phrase)
-        return replace(self._decide(phrase, query, self._as_spelled_long(phrase, scores)), inside=inside)
+        result = replace(self._decide(phrase, query, self._as_spelled_long(phrase, scores)), inside=inside)
+        cap = _CAP.search(phrase) if result.status != "found" else None
+        if cap:  # 「一升瓶のプラスチックのキャップ」: the dictionary calls a bottle's cap its ふた (一升びんのふた（プラ製）)
+            other = self._match_phrase(phrase[:cap.start()] + "ふた")
+            if other.status == "found":
+                return replace(other, phrase=phrase)
+        return result
 
     def _as_spelled_long(self, phrase: str, scores: Dict[int, float]) -> Dict[int, float]:
         """「赤いコーン」: a loanword typed with its long vowel names the things whose names spell it so (カラーコーン),
@@ -1271,9 +1278,10 @@ class ItemMatcher:
                 result = next((r for r in tries if r.status == "found"), tries[0])
             else:
                 result = one(part)
-            if result.status != "found" and owner and not back:
-                # 「ペットボトルのキャップとラベル」: the second thing belongs to the same owner (ペットボトルのラベル)
-                owned = one(owner + "の" + part)
+            if result.status != "found" and not back:
+                # 「ペットボトルのキャップとラベル」: the second thing belongs to the same owner (ペットボトルのラベル);
+                # 「一升瓶とプラスチックのキャップ」: to the first thing (一升瓶のプラスチックのキャップ)
+                owned = one((owner or parts[0].strip()) + "の" + part)
                 result = owned if owned.status == "found" else result
             results.append(result)
         # a thing of two variants sorted alike (ポテチの袋: アルミ蒸着 or プラ製) counts as read

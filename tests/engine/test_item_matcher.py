@@ -1137,3 +1137,13 @@ def test_an_animal_alone_is_no_dead_pet(matcher, text):
 def test_the_material_said_after_or_before_a_question_that_names_nothing(matcher, text, name):
     result = matcher.match(text)
     assert result.status == "found" and result.candidates[0].item.name == name
+
+
+def test_two_things_each_asked_and_a_cap_called_by_the_dictionary_s_word(matcher):
+    """「…、それぞれ何ごみ」 lists both; a bottle's キャップ is its ふた in the dictionary, and the second thing named
+    belongs to the first (一升瓶のプラスチックのキャップ)."""
+    result = matcher.match("一升瓶とプラスチックのキャップ、それぞれ何ごみになりますか")
+    assert result.status == "ambiguous" and result.listed
+    assert {c.item.name for c in result.candidates} == {"一升びん", "一升びんのふた（プラ製）"}
+    both = matcher.match("古いフライパンとプラのまな板、それぞれ何ごみ？")
+    assert {c.item.name for c in both.candidates} == {"フライパン", "まな板（木製・プラ製）"}
