@@ -1119,6 +1119,8 @@ def test_a_product_read_as_its_kind_when_the_kind_names_the_thing(matcher):
     ("固定電話をのせてた台、もう電話ないので処分したい", "電話台"),
     ("お好み焼き用の鉄板（電気じゃない、ただの鉄の板）", "鉄板"),
     ("お茶のペット 500ml", "ペットボトル"),
+    ("お菓子の個包装で紙でできてるやつは何ごみ？", "菓子などの個包装（紙製）"),  # the material after the name, said with で
+    ("フレームがプラのサングラス、レンズにヒビ入った。燃やせる？", "サングラス（プラ製）"),  # the question names nothing
 ])
 def test_around_the_thing_in_a_resident_s_words(matcher, text, name):
     result = matcher.match(text)
@@ -1128,15 +1130,6 @@ def test_around_the_thing_in_a_resident_s_words(matcher, text, name):
 @pytest.mark.parametrize("text", ["猫", "ねこ", "犬"])
 def test_an_animal_alone_is_no_dead_pet(matcher, text):
     assert matcher.match(text).status == "unknown"
-
-
-@pytest.mark.parametrize("text, name", [
-    ("お菓子の個包装で紙でできてるやつは何ごみ？", "菓子などの個包装（紙製）"),  # the material after the name, said with で
-    ("フレームがプラのサングラス、レンズにヒビ入った。燃やせる？", "サングラス（プラ製）"),  # the question names nothing
-])
-def test_the_material_said_after_or_before_a_question_that_names_nothing(matcher, text, name):
-    result = matcher.match(text)
-    assert result.status == "found" and result.candidates[0].item.name == name
 
 
 def test_two_things_each_asked_and_a_cap_called_by_the_dictionary_s_word(matcher):
