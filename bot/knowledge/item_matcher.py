@@ -143,6 +143,7 @@ _THE_ONE = {"", "の", "やつ", "奴", "ほう", "方", "もの", "物"}  # wha
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
 # 「毛先がボロボロ」「鉢からぬいた」「和室をフローリングにしたので」: a noun of one to four letters, its case particle, the rest
 _TOLD_OF_A_PART = re.compile(r"(?P<part>[^\s、,。がはをもからにで]{1,4})(?:が|は|を|から|も|に)(?P<rest>[^\s、,。].*)$")
+_OCCASION = re.compile(r"[^、,。?？\s]{2,12}?(?:で|ので|のため|から)")  # 「実家の片付けで」「引っ越しするので」
 _ASKS = re.compile(r"[?？]|何|なに|なん|どう|どこ|どれ|捨て|すて|出し|出せ|だし|だせ|処分|ごみ|ゴミ|いい|ですか|ますか|かな|でしょう")
 _REDUPLICATED = re.compile(r"(.{2,3})\1")  # 「さびさび」「ぐらぐら」: what a thing is like
 _CAP = re.compile(r"(?<=.の)(?:キャップ|きゃっぷ)$")
@@ -626,20 +627,24 @@ class ItemMatcher:
         return phrase if self._names_something(phrase) else ""
 
     def _named_then_told(self, phrase: str) -> str:
-        """「室内用の小さいほうき、毛先がボロボロ」「草刈りがま、刃がさびさび」「枯れたさぼてん、鉢からぬいた」: a name ends
-        before the first comma or space, and after it comes a clause of its own (a noun, its particle, then what
-        happened) that asks nothing: the name is the thing, the noun of the clause a part of it or a place."""
+        """「室内用の小さいほうき、毛先がボロボロ」「草刈りがま、刃がさびさび」「トロフィー何個か、実家の片付けで」: a name
+        ends before the first comma or space, and after it comes a clause of its own (a noun, its particle, then what
+        happened) or the occasion (〜で, 〜ので) that asks nothing: the name is the thing, the noun of the clause a part
+        of it or a place."""
         separator = _CLAUSE_SEPARATOR.search(phrase)
         if not separator or not separator.start():
             return phrase
         before, after = phrase[:separator.start()], phrase[separator.end():]
-        told = _TOLD_OF_A_PART.match(after)
-        if not told or _ASKS.search(after) or _name_goes_on(before, after):
+        told, occasion = _TOLD_OF_A_PART.match(after), _OCCASION.fullmatch(after)
+        if not (told or occasion) or _ASKS.search(after) or _name_goes_on(before, after):
             return phrase
-        rest = analyze(told.group("rest"))
+        if told and not occasion and not _REDUPLICATED.fullmatch(told.group("rest")) \
+                and not any(m.pos in ("動詞", "形容詞", "形状詞") for m in analyze(told.group("rest"))):
+            return phrase
         name = self.extract_item_phrase(before)
-        if not name or analyze(before)[-1].pos in ("動詞", "助動詞", "助詞") or self._match_phrase(name).status == "unknown" or not any(m.pos in ("動詞", "形容詞", "形状詞") for m in rest) and not _REDUPLICATED.fullmatch(told.group("rest")):
-            return phrase
+        core = _strip(before, self.patterns.counters, at_start=False) or before  # (「トロフィー何個か」)
+        if not name or analyze(core)[-1].pos in ("動詞", "助動詞", "助詞") or self._match_phrase(name).status == "unknown":
+            return phrase  # (「スタッドレスに替えたら、」 is a clause; its noun is no name of the thing)
         return before
 
     def _points_back(self, sentence: str) -> bool:
@@ -1854,12 +1859,20 @@ def _listed_parts(phrase: str) -> List[str]:
     cuts = [m for i, (before, m, after) in enumerate(zip(morphemes, morphemes[1:], morphemes[2:]))
             if m.pos == "助詞" and m.text in _LISTING
             and (_pos(before) in _NOUN_POS or _empty_one(morphemes[:i + 1]))
-            and (_pos(after) in _NOUN_POS or after.pos in _LISTED_NEXT or after.text in ("、", ","))]
+            and (_pos(after) in _NOUN_POS or after.pos in _LISTED_NEXT or after.text in ("、", ",")
+                 or _a_clause_then_its_thing(morphemes[i + 2:]))]
     parts, start = [], 0
     for m in cuts:
         parts.append(phrase[start:m.start].strip())
         start = m.end
     return [p for p in parts + [phrase[start:].strip()] if p] if cuts else []
+
+
+def _a_clause_then_its_thing(morphemes: Sequence[Morpheme]) -> bool:
+    """「(ティッシュの空き箱と)使ったティッシュ」: a verb that says which one, then the thing, and nothing else."""
+    return len(morphemes) >= 2 and morphemes[0].pos == "動詞" and _pos(morphemes[-1]) in _NOUN_POS \
+        and all(m.pos in ("動詞", "助動詞", "名詞", "接尾辞") or (m.pos == "助詞" and m.text in ("の", "て", "で"))
+                for m in morphemes)
 
 
 def _empty_one(morphemes: Sequence[Morpheme]) -> bool:

@@ -1097,6 +1097,7 @@ def test_a_material_inside_another_word_or_only_asked_about_picks_no_variant(mat
     ("室内用の小さいほうき、毛先がボロボロ", "室内用の小さいほうき", "ほうき"),  # (not 「…ほうき、毛先」)
     ("たたみ6枚、和室をフローリングにしたので", "たたみ", "畳"),
     ("金属のミニカー、電池は使わないやつ", "金属のミニカー", "おもちゃ（木製・プラ製以外）"),
+    ("部活のトロフィー何個か、実家の片付けで", "部活のトロフィー", "トロフィー"),  # the occasion after the comma
 ])
 def test_a_name_then_a_clause_of_its_own_after_a_comma(matcher, text, phrase, name):
     result = matcher.match(text)
@@ -1140,3 +1141,9 @@ def test_two_things_each_asked_and_a_cap_called_by_the_dictionary_s_word(matcher
     assert {c.item.name for c in result.candidates} == {"一升びん", "一升びんのふた（プラ製）"}
     both = matcher.match("古いフライパンとプラのまな板、それぞれ何ごみ？")
     assert {c.item.name for c in both.candidates} == {"フライパン", "まな板（木製・プラ製）"}
+
+
+def test_a_thing_and_a_clause_that_says_which_other_thing_are_two_things(matcher):
+    result = matcher.match("ティッシュの空き箱と使ったティッシュ、同じ袋でいい？")
+    assert result.status == "ambiguous" and result.listed
+    assert {c.item.name for c in result.candidates} == {"ティッシュペーパーの箱", "ティッシュペーパー"}
