@@ -1273,6 +1273,7 @@ class ItemMatcher:
 
         results = [one(parts[0])]
         owner = parts[0].rsplit("の", 1)[0] if "の" in parts[0][1:] else ""
+        materials, _ = self._material_words(self.extract_item_phrase(parts[0]) or parts[0])
         for part in (p.lstrip("、, ") for p in parts[1:]):
             first = results[0].candidates[0].item.name if results[0].status == "found" else ""
             back = _POINTING_BACK.match(part)
@@ -1288,6 +1289,10 @@ class ItemMatcher:
                 # 「一升瓶とプラスチックのキャップ」: to the first thing (一升瓶のプラスチックのキャップ)
                 owned = one((owner or parts[0].strip()) + "の" + part)
                 result = owned if owned.status == "found" else result
+            if result.status != "found" and not back and len(materials) == 1:
+                # 「子ども用のプラのお茶碗とお皿」: the second thing is of the material said of the first (プラのお皿)
+                made = one(next(iter(materials)) + "の" + part)
+                result = made if made.status == "found" else result
             results.append(result)
         # a thing of two variants sorted alike (ポテチの袋: アルミ蒸着 or プラ製) counts as read
         if not all(r.status == "found" or (r.status == "ambiguous" and r.candidates[0].score >= FOUND_MIN

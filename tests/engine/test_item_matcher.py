@@ -1147,3 +1147,8 @@ def test_a_thing_and_a_clause_that_says_which_other_thing_are_two_things(matcher
     result = matcher.match("ティッシュの空き箱と使ったティッシュ、同じ袋でいい？")
     assert result.status == "ambiguous" and result.listed
     assert {c.item.name for c in result.candidates} == {"ティッシュペーパーの箱", "ティッシュペーパー"}
+
+
+def test_the_second_thing_of_a_list_is_of_the_material_said_of_the_first(matcher):
+    result = matcher.match("子ども用のプラのお茶碗とお皿")  # お皿 alone is glass/china or wood/plastic: asked back
+    assert result.status == "found" and result.candidates[0].item.name == "食器（木製・プラ製）"
