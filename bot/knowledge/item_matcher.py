@@ -749,8 +749,19 @@ class ItemMatcher:
     def match(self, text: str) -> MatchResult:
         result = self._match_noted(text)
         if result.status != "unknown" and not result.listed:
-            return self._the_variant_said(normalize_text(text), result)
+            return self._the_part_only(normalize_text(text), self._the_variant_said(normalize_text(text), result))
         return result
+
+    @staticmethod
+    def _the_part_only(norm: str, result: MatchResult) -> MatchResult:
+        """「物干し台の台の部分だけ」: of the variants asked back, the one that is that part only (物干し台（台のみ））;
+        the part a word of its own (「物干し台だけ」 is the whole stand)."""
+        if result.status != "ambiguous":
+            return result
+        only = [c for c in result.candidates if c.item.variant and any(
+            re.search(r"(?:^|(?<=[\sの、,]))" + re.escape(part[:-2]) + r"(?:の部分|のところ)?(?:だけ|のみ)", norm)
+            for part in c.item.variant.split("・") if part.endswith("のみ") and len(part) > 2)]
+        return replace(result, status="found", candidates=only) if len(only) == 1 else result
 
     def _the_variant_said(self, norm: str, result: MatchResult) -> MatchResult:
         """「ドレッシングの瓶（ノンオイルじゃない方）」「油はね防止の板（アルミホイルのじゃないやつ）」「ノンオイルドレッシングの瓶」:

@@ -1152,3 +1152,13 @@ def test_a_thing_and_a_clause_that_says_which_other_thing_are_two_things(matcher
 def test_the_second_thing_of_a_list_is_of_the_material_said_of_the_first(matcher):
     result = matcher.match("子ども用のプラのお茶碗とお皿")  # お皿 alone is glass/china or wood/plastic: asked back
     assert result.status == "found" and result.candidates[0].item.name == "食器（木製・プラ製）"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("物干し台の台の部分だけ（重りになってる土台）は何ごみ？", "物干し台（台のみ）"),
+    ("物干し台の支柱だけ", "物干し台（台付きのもの・支柱のみ）"),
+    ("物干し台だけ捨てたい", None),  # the whole stand: asked back
+])
+def test_the_part_only_picks_the_variant_of_that_part(matcher, text, name):
+    result = matcher.match(text)
+    assert (result.status, result.candidates[0].item.name) == ("found", name) if name else result.status == "ambiguous"
