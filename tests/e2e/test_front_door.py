@@ -87,8 +87,8 @@ FIGURES: Dict[str, Dict[str, float]] = {
     # 86.7 % first)
     "sorting_t": {"floor": 0.92, "target": 0.95},  # 95.3 % (2026-12-04, twenty-fifth; items drawn at random; 86.7 % first)
     "sorting_u": {"floor": 0.94, "target": 0.95},  # 97.3 % (2026-12-04, twenty-seventh; items drawn at random; 86.7 % first)
-    "sorting_v": {"floor": 0.92, "target": 0.95},  # 96.0 % (2026-12-04, twenty-eighth; items drawn at random; 79.3 % first)
-    "sorting_w": {"floor": 0.89, "target": 0.95},  # 92.7 % (2026-12-04, twenty-eighth; items drawn at random; 76.7 % first)
+    "sorting_v": {"floor": 0.94, "target": 0.95},  # 98.0 % (2026-12-04, twenty-eighth; items drawn at random; 79.3 % first)
+    "sorting_w": {"floor": 0.91, "target": 0.95},  # 94.0 % (2026-12-04, twenty-eighth; items drawn at random; 76.7 % first)
     "faq_c": {"floor": 0.95, "target": 0.92},  # 98.8 % blind (2026-12-04, twenty-fifth session), wrong 0 %
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.6 % measured (2026-12-02, sixteenth session)
     "sorting_e": {"floor": 0.91, "target": 0.95},  # 94.3 % measured (2026-12-03, nineteenth session)
@@ -114,15 +114,13 @@ BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point 
                 "sorting_s": "95.0 % (2026-12-03, twenty-first session): at the target",
                 "sorting_t": "95.3 % (2026-12-04, twenty-fifth session): at the target",
                 "sorting_h": "94.7 % (2026-12-04; 92.0 % on 2026-12-03): children's and teens' wording, within a point",
-                "sorting_v": "96.0 % (2026-12-04, twenty-eighth session; 93.3 % the session before, 79.3 % first): "
-                             "within a point of the target",
-                "sorting_w": "92.7 % (2026-12-04, twenty-eighth session; 76.7 % first): a kana name cut by the tokenizer, "
-                             "two things of one word, containers and stands named by what they held",
+                "sorting_w": "94.0 % (2026-12-04, twenty-eighth session; 76.7 % first): a kana name cut by the tokenizer, "
+                             "containers and racks named by what they held, a variant said as 〜なし",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
 NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e", "sorting_o",
-               "sorting_s", "sorting_q", "sorting_h", "sorting_t", "sorting_v"}
+               "sorting_s", "sorting_q", "sorting_h", "sorting_t", "sorting_w"}
 
 
 @pytest.fixture(scope="module")
