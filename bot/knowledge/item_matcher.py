@@ -147,7 +147,7 @@ _OCCASION = re.compile(r"[^、,。?？\s]{2,12}?(?:で|ので|のため|から)"
 _ASKS = re.compile(r"[?？]|何|なに|なん|どう|どこ|どれ|捨て|すて|出し|出せ|だし|だせ|処分|ごみ|ゴミ|いい|ですか|ますか|かな|でしょう")
 _REDUPLICATED = re.compile(r"(.{2,3})\1")  # 「さびさび」「ぐらぐら」: what a thing is like
 _CAP = re.compile(r"(?<=.の)(?:キャップ|きゃっぷ)$")
-_WRAPPED_IN = re.compile(r"[^、,\s]{1,10}?(?:で|に)\s*(?:包|つつ[ん,め,む]|くる[ん,め,む]|巻|まい|まけ|入れ|いれ)")
+_WRAPPED_IN = re.compile(r"[^、,\s]{1,10}?(?:で|に)\s*(?:包|つつ[んめむ]|くる[んめむ]|巻|まい|まけ|入れ|いれ)")
 # 「海で使ってた」「車に積んでた」: where or how it was used, a clause that says which thing comes after the comma
 _ENDS_A_CLAUSE = re.compile(r"(?:で|に)[^、,\s]{1,6}(?:て|で)(?:た|る|い[たる])$")
 _ITSELF = re.compile(r"(?:^|[、,\s])([^、,\s]+?)(?:そのもの|自体)(?:は|って|も)?$")
