@@ -90,7 +90,7 @@ SETS: Dict[str, Path] = {
     "sorting_s": FRONTDOOR / "sorting_s.yml",
     "sorting_t": FRONTDOOR / "sorting_t.yml", "faq_c": FRONTDOOR / "faq_c.yml",
     "sorting_u": FRONTDOOR / "sorting_u.yml", "sorting_v": FRONTDOOR / "sorting_v.yml",
-    "sorting_w": FRONTDOOR / "sorting_w.yml",
+    "sorting_w": FRONTDOOR / "sorting_w.yml", "sorting_x": FRONTDOOR / "sorting_x.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }
