@@ -91,6 +91,7 @@ SETS: Dict[str, Path] = {
     "sorting_t": FRONTDOOR / "sorting_t.yml", "faq_c": FRONTDOOR / "faq_c.yml",
     "sorting_u": FRONTDOOR / "sorting_u.yml", "sorting_v": FRONTDOOR / "sorting_v.yml",
     "sorting_w": FRONTDOOR / "sorting_w.yml", "sorting_x": FRONTDOOR / "sorting_x.yml",
+    "sorting_y": FRONTDOOR / "sorting_y.yml", "sorting_z": FRONTDOOR / "sorting_z.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }

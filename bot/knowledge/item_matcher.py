@@ -49,7 +49,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 import jaconv
 import yaml
@@ -62,6 +62,7 @@ from bot.nlu.kana import KANA
 from bot.nlu.kana import loose as _loose_kana
 from bot.nlu.morphology import Morpheme, analyze, tagger
 from bot.nlu.normalize import normalize_text
+from bot.nlu.told import ASKS, OCCASION, REDUPLICATED, TOLD_OF_A_PART
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +143,23 @@ def _as_long_vowel(vowel: re.Match) -> str:
 _THE_ONE = {"", "の", "やつ", "奴", "ほう", "方", "もの", "物"}  # what is left of 「古いの」「いらないやつ」 without its modifier
 _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部", "ぜんぶ", "両方", "みんな", "ほか", "他", "これら", "それら"}
 # 「毛先がボロボロ」「鉢からぬいた」「和室をフローリングにしたので」: a noun of one to four letters, its case particle, the rest
-_TOLD_OF_A_PART = re.compile(r"(?P<part>[^\s、,。がはをもからにで]{1,4})(?:が|は|を|から|も|に)(?P<rest>[^\s、,。].*)$")
-_OCCASION = re.compile(r"[^、,。?？\s]{2,12}?(?:で|ので|のため|から)")  # 「実家の片付けで」「引っ越しするので」
-_ASKS = re.compile(r"[?？]|何|なに|なん|どう|どこ|どれ|捨て|すて|出し|出せ|だし|だせ|処分|ごみ|ゴミ|いい|ですか|ますか|かな|でしょう")
-_REDUPLICATED = re.compile(r"(.{2,3})\1")  # 「さびさび」「ぐらぐら」: what a thing is like
-_CAP = re.compile(r"(?<=.の)(?:キャップ|きゃっぷ)$")
+# tried, one after the other, where a phrase is not found as typed: 「一升瓶のプラスチックのキャップ」 (the dictionary calls
+# a bottle's cap its ふた: 一升びんのふた（プラ製）), 「パークゴルフ用のクラブ」 (パークゴルフのクラブ), 「飲み薬の小瓶」 (薬のびん),
+# 「飲み薬のガラスの瓶」 (薬のびん)
+_THE_DICTIONARY_S_WORDS = ((re.compile(r"(?<=.の)(?:キャップ|きゃっぷ)$"), "ふた"), (re.compile(r"(?<=[^\sの])用の(?=\S)"), "の"),
+                           (re.compile(r"(?<=の)小(?=瓶|びん|ビン|袋|ふくろ|箱|はこ|皿|ざら)"), ""),
+                           (re.compile(r"(?<=の)(?:ガラス|がらす)の(?=瓶|びん|ビン)"), ""),  # a 瓶 is of glass
+                           # 「湿布はがしたときのフィルム」「靴買った時の箱」: the thing of what the clause was done to
+                           (re.compile(r"^([\u3400-\u9fff々ァ-ヺー]{1,8})を?\s*[^\s、,。の]{1,8}?(?:た|る)\s*(?:とき|時|後|あと|際)の"),
+                            r"\1の"))
+_OWN_WORD = re.compile(r"[\u3400-\u9fff々]+|[ァ-ヺー]{2,}")  # a word of a name, as _the_one_named_elsewhere compares them
+_LIKE = {"みたい", "よう", "様", "そう"}  # 「ベルトみたいな」 is no belt: these are never cut as words of how it looks
+_USED_FOR = re.compile(r"([\u3400-\u9fff々ァ-ヺー]{1,6})(?:に|で|用に)\s*(?:使|つか)(?:う|って(?:い)?た|ってる|っている)"
+                       r"[^、,。]*?([\u3400-\u9fff々ァ-ヺー]{1,4})$")  # 「漬物に使ってた重い石」
+_LACKS = re.compile(r"([^\s、,()のがは]{1,6}?)(?:なし|無し|がない|のない|が無い|の無い)")  # 「底板なし」「ふたのない」
+_HAS = re.compile(r"([^\s、,()のがはに]{1,6}?)(?:付き|付|つき|あり|入り|が\s*(?:つい|付い)て(?:い)?る)")  # 「底板付き」
+_PET = re.compile(r"(?<![a-z])pet(?=\s*(?:マーク|まーく|ボトル|ぼとる))")  # 「PETマーク」「PETボトル」: ペット
+_KIND_AFTER_NADO = re.compile(r"^.+など(?:の)?([^\s、,]{2,})$")
 _WRAPPED_IN = re.compile(r"[^、,\s]{1,10}?(?:で|に)\s*(?:包|つつ[んめむ]|くる[んめむ]|巻|まい|まけ|入れ|いれ)")
 # 「海で使ってた」「車に積んでた」: where or how it was used, a clause that says which thing comes after the comma
 _ENDS_A_CLAUSE = re.compile(r"(?:で|に)[^、,\s]{1,6}(?:て|で)(?:た|る|い[たる])$")
@@ -193,7 +206,7 @@ _HOLDERS = r"缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|�
 # 「エナドリの缶」「ヤクルトのいれもの」「プッチンプリンのカップ」: a product, then what holds it
 _PRODUCT_THEN_CONTAINER = re.compile(rf"(.{{2,}}?)の(?:空き|から(?:の)?)?(?:{_HOLDERS})")
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
-_BOTTLE_OF = re.compile(r"(の(?:[^\sの]{1,6}の)?)(?:ボトル|ぼとる)$")  # a product's bottle: its 容器 in the dictionary
+_BOTTLE_OF = re.compile(r"(の(?:[^\sの]{1,6}の)?(?:プラ|プラスチック|ぷら)?)(?:ボトル|ぼとる)$")  # a product's bottle: its 容器 in the dictionary
 _CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")  # the dictionary says 容器
 # 「プリンが入ってたガラスの容器」: a glass container is what the dictionary calls びん (プリンのびん, ジャムのびん)
 _GLASS_CONTAINER = re.compile(r"ガラス(?:製)?(?:の)?(?:容器|ボトル|ポット|入れ物|いれもの)")
@@ -206,6 +219,7 @@ _HIRAGANA_RUN = re.compile(r"(?![んっーゃゅょ])[ぁ-ゖー]{3,}(?=$|[\s、
 # Where on the thing a part sits, said between the two (what is on its surface: a label, a film, a sticker).
 _AROUND = re.compile(r"の(?:まわり|周り|外側|表面|側面)の(?=.)")
 _HIRAGANA_TAIL = re.compile(r"(.の)([ぁ-ゖー]{3,})$")
+_KANA_AFTER_A_CLAUSE = re.compile(r"[\u3400-\u9fff々ァ-ヺ][ぁ-ゖ]?[たるい]([ぁ-ゖー]{3,})$")  # 「枯れた|さぼてん」「古い|さぼてん」
 # After a category named first: 「(生ごみ)用の」 what follows is a thing of its own (not 「の日」「の出し方」), unless the
 # category is 大型ごみ, a service (「大型ごみのシール」)
 _BULKY = re.compile(r"大型|粗大|おおがた|そだい")
@@ -315,6 +329,8 @@ class QuestionPatterns:
     generic_heads: FrozenSet[str]
     materials: Dict[str, FrozenSet[str]]  # word (normalised) → the materials it may mean, as the dictionary writes them
     described: Tuple[Tuple[re.Pattern, Tuple[str, ...]], ...] = ()  # what a thing does → the items it is
+    # words that say which kind of a named thing it is → (the names they refine, the items that kind is)
+    which_kind: Tuple[Tuple[re.Pattern, re.Pattern, Tuple[str, ...]], ...] = ()
     kinds: Optional[re.Pattern] = None  # any product name of ``kind_of`` (白い恋人, ポッキー), longest first
     kind_of: Dict[str, str] = field(default_factory=dict)  # product name → its kind (お菓子)
     # the words written once in the file and used by several patterns there (as <NAME>) and by bot/nlu/evidence.py,
@@ -377,8 +393,9 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         kinds=re.compile("|".join(re.escape(w) for w in sorted(
             (w for words in data.get("kinds", {}).values() for w in words), key=len, reverse=True))) if data.get("kinds") else None,
         kind_of={w: kind for kind, words in data.get("kinds", {}).items() for w in words},
-        described=tuple((re.compile(f"(?:{d['says']})[^\\s、。]{{0,12}}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電|容器|入れ物|いれもの|機器|デッキ|プレーヤー|プレイヤー|紙|ペーパー)"),
+        described=tuple((re.compile(f"(?:{d['says']})(?:[^\\s、。]|、(?=[^\\s、。]))"r"{0,16}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電|容器|入れ物|いれもの|機器|デッキ|プレーヤー|プレイヤー|紙|ペーパー)"),
                          tuple(d["items"])) for d in data.get("described", ())),
+        which_kind=tuple((re.compile(d["says"]), re.compile(d["of"]), tuple(d["items"])) for d in data.get("which_kind", ())),
         materials={word: frozenset(meant) for word, meant in materials.items()},
         **{name: data[name] for name in _NAMED_WORDS},
     )
@@ -445,6 +462,7 @@ class ItemMatcher:
         self._material_kana_compound = re.compile(rf"(?:^|(?<=の))(?P<m>{written})(?=[ぁ-ゖ]{{2,}}$)")
         # "クリーニングでもらう針金ハンガー": the same after a clause that describes it (a material not written in kana)
         self._material_after_clause = re.compile(rf"(?<=[ぁ-ゖ])(?P<m>{written})(?=[ァ-ヺー]{{3,}}$)")
+        self._materials_longest_first = sorted(self.patterns.materials, key=len, reverse=True)  # アルミホイル before アルミ
         self._variant_materials = [self._materials_of_variant(item.variant) for item in self.items]
 
         self._keys: List[_Key] = []
@@ -564,10 +582,8 @@ class ItemMatcher:
         if negated:
             text = text.split("以外")[0]
         found = set()
-        for word in sorted(self.patterns.materials, key=len, reverse=True):  # アルミ箔 is not also アルミ (金属)
-            if word in text:
-                found |= self.patterns.materials[word]
-                text = text.replace(word, "\0")
+        for word, _ in self._material_mentions(text):
+            found |= self.patterns.materials[word]
         return frozenset(found), negated
 
     # ---- questions ----
@@ -620,10 +636,12 @@ class ItemMatcher:
             phrase = _cut_predicate(phrase)
         # 「ペットボトルのきゃっぷ」: a word in hiragana after の is read as typed in katakana (fugashi cuts hiragana into
         # particles: きゃっぷ vanished and the phrase was ペットボトル); readings fold kana, so nothing else changes
-        phrase = _AROUND.sub("の", phrase)  # 「ペットボトルのまわりのラベル」 is the bottle's label
         tail = _HIRAGANA_TAIL.search(phrase)
         if tail and _no_word_of_its_own(tail.group(2)):
             phrase = phrase[: tail.start(2)] + jaconv.hira2kata(tail.group(2))
+        if not self._names_something(phrase):
+            kana = _KANA_AFTER_A_CLAUSE.search(phrase)  # 「枯れたさぼてん」: fugashi reads さ/ぼて/ん, no noun at all
+            phrase = kana.group(1) if kana and self._names_something(kana.group(1)) else phrase
         return phrase if self._names_something(phrase) else ""
 
     def _named_then_told(self, phrase: str) -> str:
@@ -635,10 +653,10 @@ class ItemMatcher:
         if not separator or not separator.start():
             return phrase
         before, after = phrase[:separator.start()], phrase[separator.end():]
-        told, occasion = _TOLD_OF_A_PART.match(after), _OCCASION.fullmatch(after)
-        if not (told or occasion) or _ASKS.search(after) or _name_goes_on(before, after):
+        told, occasion = TOLD_OF_A_PART.match(after), OCCASION.fullmatch(after)
+        if not (told or occasion) or ASKS.search(after) or _name_goes_on(before, after):
             return phrase
-        if told and not occasion and not _REDUPLICATED.fullmatch(told.group("rest")) \
+        if told and not occasion and not REDUPLICATED.fullmatch(told.group("rest")) \
                 and not any(m.pos in ("動詞", "形容詞", "形状詞") for m in analyze(told.group("rest"))):
             return phrase
         name = self.extract_item_phrase(before)
@@ -674,15 +692,15 @@ class ItemMatcher:
                 break
         return text
 
+    def without_what_follows(self, text: str) -> str:
+        """``text`` less what is said after the name and cut from the item phrase (trailing, counters:
+        「ビニールひもの残り」「電池3本」); the text itself when nothing else is left."""
+        return _stripped_again(text, (self.patterns.trailing, self.patterns.counters), at_start=False)
+
     def without_modifiers(self, text: str) -> str:
         """``text`` less the words in front that only say whose or which it is (leading and modifiers:
         「ちっちゃいころの」), as the item phrase is cut; the text itself when nothing else is left."""
-        stripped, previous = text, None
-        while stripped != previous:
-            previous = stripped
-            for pattern in (self.patterns.leading, self.patterns.modifiers):
-                stripped = _strip(stripped, pattern, at_start=True)
-        return stripped or text
+        return _stripped_again(text, (self.patterns.leading, self.patterns.modifiers), at_start=True)
 
     def _first_clause(self, phrase: str) -> str:
         """"殺虫剤のスプレー、使い切ったんだけど" → "殺虫剤のスプレー": after a comma or a space that is
@@ -718,6 +736,10 @@ class ItemMatcher:
                 if since is not None and any(_pos(w) == "名詞" for w in morphemes[since:]) \
                         and _TAKEN_OUT.search(phrase[m.end:morphemes[since].start]):
                     return self._cut_topic(phrase[morphemes[since].start:].strip(" 、,"))
+                head = _relative_clause_head(phrase[:m.start], phrase[m.end:], self.patterns.formal_nouns) \
+                    if m.text == "も" else ""
+                if head:  # 「CDも聞けるミニコンポ」: a clause of what else the thing does, then the thing
+                    return self._cut_topic(head)
                 return phrase[: m.start].strip()
         return phrase
 
@@ -749,8 +771,45 @@ class ItemMatcher:
     def match(self, text: str) -> MatchResult:
         result = self._match_noted(text)
         if result.status != "unknown" and not result.listed:
-            return self._the_part_only(normalize_text(text), self._the_variant_said(normalize_text(text), result))
+            return self._the_variant_said(normalize_text(text), result)
         return result
+
+    def _the_variant_said(self, norm: str, result: MatchResult) -> MatchResult:
+        """Of a name's variants, the one the message says: by its material (「ドレッシングの瓶（ノンオイルじゃない方）」
+        「ノンオイルドレッシングの瓶」), then by the part it is only (「物干し台の台の部分だけ」 → 物干し台（台のみ））."""
+        result = self._without_what_it_lacks(norm, self._the_material_said(norm, result))
+        return self._the_one_named_elsewhere(norm, self._the_part_only(norm, result))
+
+    @staticmethod
+    def _the_one_named_elsewhere(norm: str, result: MatchResult) -> MatchResult:
+        """「鶏がらでスープをとったあとの骨」「豚骨スープとったあとの骨」: of the things asked back (鶏がら（骨）, 豚がら（骨）),
+        the only one whose own word (a kanji or katakana word no other candidate's name holds) the message says."""
+        if result.status != "ambiguous" or result.listed:
+            return result
+        words = [set(_OWN_WORD.findall(c.item.base_name)) for c in result.candidates]
+        named = [c for i, c in enumerate(result.candidates) if c.item.base_name in norm.replace(result.phrase, " ") or any(
+            word in norm and word not in result.phrase and not any(word in other for j, others in enumerate(words)
+                                                                   if j != i for other in others)
+            for word in words[i])]
+        return replace(result, status="found", candidates=named) if len(named) == 1 else result
+
+    @staticmethod
+    def _without_what_it_lacks(norm: str, result: MatchResult) -> MatchResult:
+        """「ゴムボート（底板なし）」「ゴムボート（底板付き）」: of the variants asked back, the ones with what the message says
+        the thing lacks (ゴムボート（底板付きのもの）) are not meant, nor, where it says what the thing has, the ones
+        without it; answered when those left share the category."""
+        if result.status != "ambiguous":
+            return result
+        norm = as_the_matcher_reads(norm)
+        lacks, has = ({m.group(1) for m in pattern.finditer(norm)} for pattern in (_LACKS, _HAS))
+
+        def with_(word: str, candidate: Candidate) -> bool:  # (「ペットマークがついているもの」)
+            return bool(re.search(re.escape(word) + r"(?:が)?(?:付|つき|つい|入り)", candidate.item.variant or ""))
+        left = [c for c in result.candidates if not any(with_(w, c) for w in lacks)
+                and all(with_(w, c) for w in has if any(with_(w, o) for o in result.candidates))]
+        if not left or len(left) == len(result.candidates) or len({c.item.category for c in left}) != 1:
+            return result
+        return replace(result, status="found", candidates=left)
 
     @staticmethod
     def _the_part_only(norm: str, result: MatchResult) -> MatchResult:
@@ -763,26 +822,20 @@ class ItemMatcher:
             for part in c.item.variant.split("・") if part.endswith("のみ") and len(part) > 2)]
         return replace(result, status="found", candidates=only) if len(only) == 1 else result
 
-    def _the_variant_said(self, norm: str, result: MatchResult) -> MatchResult:
-        """「ドレッシングの瓶（ノンオイルじゃない方）」「油はね防止の板（アルミホイルのじゃないやつ）」「ノンオイルドレッシングの瓶」:
-        of the variants asked back (or found and its runners-up), the ones the message's materials say (anywhere in it, also said not to be: じゃない,
+    def _the_material_said(self, norm: str, result: MatchResult) -> MatchResult:
+        """「油はね防止の板（アルミホイルのじゃないやつ）」「金属じゃないハンガー」: of the variants asked back (or found and its
+        runners-up and siblings), the ones the message's materials say (anywhere in it, also said not to be: じゃない,
         以外) are kept; answered when they share the category. Every material named must say the same."""
-        said: Set[Tuple[str, bool]] = set()
-        rest = norm
-        for word in sorted(self.patterns.materials, key=len, reverse=True):  # アルミホイル before アルミ
-            for found in re.finditer(re.escape(word), rest):
-                if found.start() and _script(rest[found.start() - 1]) == _script(word[0]):
-                    continue  # a piece of another word: 植木鉢, カップラーメン, ちりがみ
-                negated = bool(_SAID_NOT_TO_BE.match(rest, found.end()))
-                if negated or _SAID_TO_BE.match(rest, found.end()):  # (「プラで出していい？」 asks, it does not say)
-                    said |= {(material, negated) for material in self.patterns.materials[word]}
-            rest = rest.replace(word, "\0" * len(word))
+        siblings = [Candidate(self.items[i], result.candidates[0].score) for i in self._variants.get(
+            result.candidates[0].item.base_name, ()) if all(c.item.name != self.items[i].name for c in result.candidates)]
+        choices = result.candidates + siblings  # (「金属じゃないハンガー」: the other variants of the one found)
+        if not any(self._variant_materials[self._by_name[c.item.name]][0] for c in choices):
+            return result  # no variant made of anything: nothing said can pick one
+        said = self._materials_said(norm)
         if not said or (result.status == "found" and not any(negated for _, negated in said)):
             return result  # (a name found is only overruled by what it is said not to be: 「プラじゃないハンガー」)
         agreeing, disagreeing = [], False
-        siblings = [Candidate(self.items[i], result.candidates[0].score) for i in self._variants.get(
-            result.candidates[0].item.base_name, ()) if all(c.item.name != self.items[i].name for c in result.candidates)]
-        for candidate in result.candidates + siblings:  # (「金属じゃないハンガー」: the other variants of the one found)
+        for candidate in choices:
             votes = set()
             for material, negated in said:
                 agrees = self._material_agreement(self._by_name[candidate.item.name], {material})
@@ -796,8 +849,28 @@ class ItemMatcher:
         status = "found" if len({c.item.category for c in agreeing}) == 1 else "ambiguous"
         return replace(result, status=status, candidates=agreeing)
 
+    def _materials_said(self, norm: str) -> Set[Tuple[str, bool]]:
+        """The materials a message says a thing is (「紙の」「プラ製」「ノンオイルドレッシング」) or is not (「金属じゃない」
+        「プラ以外」), each with whether it is negated; 「プラで出していい？」 asks, it does not say."""
+        said: Set[Tuple[str, bool]] = set()
+        for word, found in self._material_mentions(norm):
+            if found.start() and _script(found.string[found.start() - 1]) == _script(word[0]):
+                continue  # a piece of another word: 植木鉢, カップラーメン, ちりがみ
+            negated = bool(_SAID_NOT_TO_BE.match(found.string, found.end()))
+            if negated or _SAID_TO_BE.match(found.string, found.end()):
+                said |= {(material, negated) for material in self.patterns.materials[word]}
+        return said
+
+    def _material_mentions(self, text: str) -> Iterator[Tuple[str, "re.Match[str]"]]:
+        """Every material word in ``text``, the longest first; a word found is blanked out, so a shorter one is never
+        found inside it (アルミ箔 is not also アルミ, アルミホイル not アルミ). Each match's ``string`` is the text with the
+        longer words blanked."""
+        for word in self._materials_longest_first:
+            yield from ((word, found) for found in re.finditer(re.escape(word), text))
+            text = text.replace(word, "\0" * len(word))
+
     def _match_noted(self, text: str) -> MatchResult:
-        text = self.patterns.without_the_one_not_meant(text)
+        text = said_as_a_note(self.patterns.without_the_one_not_meant(normalize_text(text)))
         # 「プラスチック の まないた」: a particle spaced as a learner writes it (between hiragana words the spaces are
         # what tells the words apart: 「ちゃがら は なまごみ」, see _spaced_words)
         text = _SPACED_PARTICLE.sub(lambda m: m.group(0) if _between_hiragana(m) else m.group(1), text)
@@ -843,9 +916,17 @@ class ItemMatcher:
             # (「水やり忘れて枯らした観葉植物」)
             name_at = norm.find(result.phrase) if said and result.phrase else -1
             inside = name_at >= 0 and said.start() < name_at + len(result.phrase) < said.end()
-            return described if inside else self._of_its_kind(norm, result)
-        return described or self._as_its_kind(norm, result) or self._named_once_in_a_story(norm, result) \
+            return described if inside else self._of_which_kind(norm, self._of_its_kind(norm, result))
+        return described or self._as_its_kind(norm, result) or self._named_by_its_use(result) \
+            or self._named_once_in_a_story(norm, result) \
             or self._long_vowels_spelled_out(norm, result) or result
+
+    def _named_by_its_use(self, result: MatchResult) -> Optional[MatchResult]:
+        """「漬物に使ってた重い石」 → 漬物石: a thing named after what it was used for, the use and the thing said apart; only
+        where nothing was read and the compound is a name the dictionary knows."""
+        used = _USED_FOR.search(result.phrase) if result.status == "unknown" else None
+        other = self._match_phrase(used.group(1) + used.group(2)) if used else None
+        return replace(other, phrase=result.phrase) if other and other.status == "found" else None
 
     def _long_vowels_spelled_out(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
         """「せんたくもの の はんがあ」「さんかく こおなあ」: a loanword in hiragana, its long vowels written as vowels (as
@@ -890,6 +971,16 @@ class ItemMatcher:
             return None
         return MatchResult("found", [Candidate(self.items[named.pop()], NAMED_INSIDE)], result.phrase, inside=True)
 
+    def _of_which_kind(self, norm: str, result: MatchResult) -> MatchResult:
+        """「電池で動く小さい液晶テレビ」「車につけてたテレビ見れる液晶モニター」: words that say which kind of the thing found
+        it is (question_patterns.yml ``which_kind``), where that kind is a name of its own (ポータブルテレビ, カーテレビ)."""
+        for says, of, names in self.patterns.which_kind:
+            if of.search(result.phrase) and says.search(norm):
+                found = [Candidate(self.items[self._by_name[n]], EXACT_READING) for n in names if n in self._by_name]
+                if found:
+                    return MatchResult("found" if len(found) == 1 else "ambiguous", found, result.phrase)
+        return result
+
     def _of_its_kind(self, norm: str, result: MatchResult) -> MatchResult:
         """「さくらんぼが入って売ってたプラのカゴ」: a name found (かご) gives way to the name its product's kind makes
         (果物かご), where that name holds the kind's word."""
@@ -897,17 +988,18 @@ class ItemMatcher:
         if not product:
             return result
         kind = self.patterns.kind_of[product.group(0)]
-        other = self._as_its_kind(norm, result)
+        other = self._as_its_kind(norm, result, product)
         if other and other.status == "found" and kind in other.candidates[0].item.name \
                 and kind not in result.candidates[0].item.name:
             return other
         return result
 
-    def _as_its_kind(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
+    def _as_its_kind(self, norm: str, result: MatchResult,
+                     product: Optional["re.Match[str]"] = None) -> Optional[MatchResult]:
         """「白い恋人の箱」 → 「お菓子の箱」: a product's name read as its kind (question_patterns.yml ``kinds``), the
-        phrase matched again; only a found or asked name counts."""
+        phrase matched again; only a found or asked name counts. ``product``: where the kind's word was found already."""
         kinds = self.patterns.kinds
-        product = kinds.search(norm) if kinds else None
+        product = product or (kinds.search(norm) if kinds else None)
         if not product:
             return None
         named = norm[:product.start()] + self.patterns.kind_of[product.group(0)] + norm[product.end():]
@@ -1066,7 +1158,7 @@ class ItemMatcher:
         phrase = self.extract_item_phrase(text)
         if not phrase:
             return MatchResult("unknown", [], phrase)
-        result = self._match_listed(phrase) or self._match_phrase(phrase)
+        result = self._of_the_kind_after_nado(phrase) or self._match_listed(phrase) or self._match_phrase(phrase)
         words = phrase.split()
         if len(words) == 2 and (result.status != "found" or result.candidates[0].score < EXACT_READING):
             # 「歯ブラシ 歯みがき粉のチューブ」: two names side by side, each read exactly, are two things
@@ -1240,12 +1332,35 @@ class ItemMatcher:
             if tail.status == "found" and tail.candidates[0].score >= SURE_TAIL:
                 return replace(tail, phrase=phrase)
         result = replace(self._decide(phrase, query, self._as_spelled_long(phrase, scores)), inside=inside)
-        cap = _CAP.search(phrase) if result.status != "found" else None
-        if cap:  # 「一升瓶のプラスチックのキャップ」: the dictionary calls a bottle's cap its ふた (一升びんのふた（プラ製）)
-            other = self._match_phrase(phrase[:cap.start()] + "ふた")
+        if result.status == "found":
+            return result
+        for worded in self._in_the_dictionary_s_words(phrase):
+            other = self._match_phrase(worded)
             if other.status == "found":
                 return replace(other, phrase=phrase)
         return result
+
+    @staticmethod
+    def _in_the_dictionary_s_words(phrase: str) -> Iterator[str]:
+        """The phrase said as the dictionary says its names (_THE_DICTIONARY_S_WORDS), and without the adjectives inside it
+        (「飲み薬の茶色いガラスの小瓶」: how it looks is no part of a name)."""
+        for said, dictionary_word in _THE_DICTIONARY_S_WORDS:  # each on what the ones before it made of the phrase
+            worded = said.sub(dictionary_word, phrase, count=1)
+            if worded != phrase:
+                yield worded
+                phrase = worded
+        words = analyze(phrase)  # (「透明な」: a word of how it looks and its な; 「小さな」)
+        looks = [m for m in words[1:-1] if m.pos in ("形容詞", "連体詞")] + [
+            m for i, (m, after) in enumerate(zip(words[:-1], words[1:])) if i and m.pos == "形状詞" and after.text == "な"
+            and m.text not in _LIKE]
+        looks = sorted(looks + [after for m, after in zip(words, words[1:]) if m in looks and after.text == "な"],
+                       key=lambda m: m.start)
+        if looks:
+            kept, at = [], 0
+            for look in looks:
+                kept.append(phrase[at:look.start])
+                at = look.end
+            yield "".join(kept) + phrase[at:]
 
     def _as_spelled_long(self, phrase: str, scores: Dict[int, float]) -> Dict[int, float]:
         """「赤いコーン」: a loanword typed with its long vowel names the things whose names spell it so (カラーコーン),
@@ -1267,6 +1382,13 @@ class ItemMatcher:
                 score *= 1.0 if agrees else MATERIAL_MISMATCH
                 scores[item] = max(scores.get(item, 0.0), score) - (MATERIAL_PENALTY if agrees is False else 0.0)
         return scores
+
+    def _of_the_kind_after_nado(self, phrase: str) -> Optional[MatchResult]:
+        """「レンチやペンチなど工具」: things listed, then the kind they are all of (工具類), which is what is asked about;
+        None when no kind the dictionary names follows など."""
+        kind = _KIND_AFTER_NADO.match(phrase)
+        other = self._match_phrase(kind.group(1)) if kind else None
+        return replace(other, phrase=phrase) if other and other.status == "found" else None
 
     def _match_listed(self, phrase: str) -> Optional[MatchResult]:
         """"傘と布団": two items, each found on its own, are both offered (ambiguous) rather than one of them
@@ -1441,7 +1563,7 @@ class ItemMatcher:
 
     def _material_first(self, said: "re.Match[str]") -> str:
         """「くつべら(プラの)」 → 「プラのくつべら」; a note that names no material is dropped."""
-        words = [w for w in sorted(self.patterns.materials, key=len, reverse=True) if w in said.group(2)]
+        words = [w for w in self._materials_longest_first if w in said.group(2)]
         return f"{words[0]}の{said.group(1)}" if words else said.group(1)
 
     def _material_words(self, phrase: str) -> Tuple[Set[str], str]:
@@ -1973,6 +2095,18 @@ def _pos(m: Morpheme) -> str:
     return "名詞" if _KATAKANA.fullmatch(m.text) or _LATIN_OR_DIGIT.fullmatch(m.text) else m.pos
 
 
+_NOTE_AFTER_A_COMMA = re.compile(r"^(?P<name>.*[^、,\s])[、,\s]+(?P<note>[^、,\s。?？!！()]{1,8}?(?:製|の))(?:やつ|もの|です)?[\s。!！]*$")
+
+
+def said_as_a_note(norm: str) -> str:
+    """「セロテープのカッター台、プラスチックのやつ」「竹の釣り竿、祖父のもの」: a word and its の after the name and a comma
+    says which one or whose, as a note in brackets does: read as 「セロテープのカッター台(プラスチックの)」."""
+    note = _NOTE_AFTER_A_COMMA.match(norm)
+    if not note or ASKS.search(note["note"]) or any(m.pos in _PREDICATE_POS for m in analyze(note["note"])):
+        return norm  # (「…、燃やせるごみの？」 asks; 「…、使ってたの」 is a clause)
+    return f"{note['name']}({note['note']})"
+
+
 def without_notes(norm: str) -> str:
     """The normalised text without what the citizen put in brackets (「ドライバー(ネジ回し)」 → 「ドライバー」); a note
     inside the text leaves a space (「ひげそり(電気の)充電できなくなった」 → 「ひげそり 充電…」, not 「ひげそり充電」)."""
@@ -2035,8 +2169,9 @@ def relative_heads(norm: str) -> Tuple[str, ...]:
 
 
 def as_the_matcher_reads(norm: str) -> str:
-    """A container in the dictionary's words: 「納豆のいれもの」 is 納豆の容器, 「ガラスの容器」 びん."""
-    return _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", norm))
+    """A container in the dictionary's words: 「納豆のいれもの」 is 納豆の容器, 「ガラスの容器」 びん; 「ペットボトルのまわりの
+    ラベル」 is the bottle's label."""
+    return _PET.sub("ペット", _AROUND.sub("の", _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", norm))))
 
 
 _TIME_OF = re.compile(r"^(時|とき|後|あと|際)の")
@@ -2138,6 +2273,16 @@ def _suru_noun(m: Morpheme) -> bool:
         return False
     words = list(tagger()(m.text))
     return len(words) == 1 and getattr(words[0].feature, "pos3", "") == "サ変可能"
+
+
+def _stripped_again(text: str, patterns: Sequence[re.Pattern], at_start: bool) -> str:
+    """``text`` with ``patterns`` stripped (_strip) until none matches any more; ``text`` itself when nothing is left."""
+    stripped, previous = text, None
+    while stripped != previous:
+        previous = stripped
+        for pattern in patterns:
+            stripped = _strip(stripped, pattern, at_start)
+    return stripped or text
 
 
 def _strip(text: str, pattern: re.Pattern, at_start: bool) -> str:

@@ -13,8 +13,9 @@ import jaconv
 
 from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, PICTURES, ItemMatcher, MatchResult,
                                        as_the_matcher_reads, held_in, load_question_patterns, named_in_brackets,
-                                       relative_heads, without_notes)
+                                       relative_heads, said_as_a_note, without_notes)
 from bot.nlu.normalize import normalize_text
+from bot.nlu.told import ASKED_OR_WISHED, told_pattern
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
@@ -111,6 +112,8 @@ DISPOSAL_WEAK = re.compile(r"出し|出せ|出す|出して|だし|だせ|だす
                            r"|(まま|一緒|いっしょ)\s*(で|に)\s*(いい|良い|よい|大丈夫|出し|だし|捨て|すて)"
                            r"|(一緒|いっしょ|同じ)の?\s*(袋|ふくろ)\s*(で|に)")  # 「…と…って一緒の袋でいい？」
 # The citizen does not know the thing's name and describes it (「名前わからないけど、…するやつ」「…って言うんだっけ」).
+# a message that ends in the thing it describes (「…干す、自立するスタンドみたいなやつ」「…ヘラがついてるやつ」)
+_A_THING_DESCRIBED = re.compile(r"(やつ|もの|物|道具|どうぐ|機械|きかい)(です)?[\s。!！]*$")
 NAME_FORGOTTEN = re.compile(r"名前|なまえ|なんだっけ|何だっけ|なにこれ|何て(言|い)う|なんて(言|い)う|なんていう|何という"
                             r"|って(言|い)う(んだ|ん|の)(っけ|かな)|って(言|い)(います|ったっけ)")
 # A thing that broke or is used up (「部活で使ってたバット折れた」): with an item the dictionary knows fairly well, a
@@ -175,7 +178,8 @@ def _evidence_text(text: str) -> str:
     """The text as the patterns read it: normalised, without emoji, and without a thank-you or an 「了解です」 that
     opens a question (「ありがと！ついでに、シャンプーの空ボトルは？」 asks about the bottle, it is no chat), and without
     the variant the citizen says it is not (「カイロ 充電のやつじゃなくて使い捨てのほう」)."""
-    return _PATTERNS.without_the_one_not_meant(_THANKS_FIRST.sub("", _PICTURES.sub(" ", normalize_text(text)).strip()))
+    return said_as_a_note(_PATTERNS.without_the_one_not_meant(
+        _THANKS_FIRST.sub("", _PICTURES.sub(" ", normalize_text(text)).strip())))
 
 
 def _words_of(norm: str) -> str:
@@ -395,6 +399,9 @@ def sorting_question(text: str) -> bool:
     if NAME_FORGOTTEN.search(norm) and (sure or (found.status == "ambiguous" and best >= FOUND_MIN)) \
             and not OTHER_PURPOSE.search(norm):
         return True  # 「なんだっけ、生け花でお花を挿す緑色のスポンジみたいなの」: a thing described for want of its name
+    if sure and _A_THING_DESCRIBED.search(norm) and any(says.search(norm) for says, _ in matcher().patterns.described) \
+            and not OTHER_PURPOSE.search(norm):
+        return True  # 「部屋の中で洗濯物を干す、自立するスタンドみたいなやつ」: only what the thing does, and the matcher knew it
     if found.inside:  # a name inside a longer phrase (「名刺大量に」) says it is about that thing only with a
         return False  # disposal word: 「〇〇の手続き…」-like questions name things too
     if weak and sure:
@@ -422,12 +429,18 @@ def sorting_question(text: str) -> bool:
     plain = _CORRECTED.split(plain)[-1]  # 「冷蔵庫…あ、まちがえた、冷凍庫のほう」: the name meant is the last one
     if (sure or (found.status == "ambiguous" and best >= FOUND_MIN)) and _named_then_described(plain, found.phrase):
         return True  # 「テニスのラケット 部活で使ってた」: 金属製 or not, asked back
-    if exact and found.status == "found" and len(plain) <= MAX_CLAUSE_AND_NAME and _ends_with_the_item(plain, found.phrase) \
-            and any(jaconv.kata2hira(head).rstrip(" 、。,.!?！？〜~").endswith(jaconv.kata2hira(found.phrase))
+    if found.status == "found" and best >= CLOSE_ITEM and len(plain) <= MAX_CLAUSE_AND_NAME \
+            and _ends_with_the_item(plain, found.phrase) \
+            and any(jaconv.kata2hira(_TAIL.sub("", head)).endswith(jaconv.kata2hira(found.phrase))
                     for head in relative_heads(plain)):
-        return True  # 「プレゼント包んでた透明なラッピングフィルム」: a name read exactly, after a clause that says which one
+        # 「プレゼント包んでた透明なラッピングフィルム」「コンビニでもらうおしぼりの袋(ビニール)は?」: a name read, after a clause
+        # that says which one
+        return True
     short_and_close = len(plain) <= SHORT_NAME and found.candidates[0].score >= CLOSE_ITEM
-    return (sure or short_and_close) and len(matcher().without_modifiers(plain)) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
+    # (a note in brackets is no length of the name: 「セロテープのカッター台(プラスチックの)」)
+    # (nor is what the matcher cuts after the name: 「ドレッシングの容器にPETマークがついてる場合は?」)
+    named = matcher().without_what_follows(_TAIL.sub("", matcher().without_modifiers(without_notes(plain))))
+    return (sure or short_and_close) and len(named) <= MAX_PHRASE and _ends_with_the_item(plain, found.phrase)
 
 
 def _named_by_the_guide(norm: str, phrase: str) -> bool:
@@ -460,18 +473,7 @@ def _guide_knows(phrase: str) -> bool:
 
 
 _THE_THING_ITSELF = re.compile(r"の?(本体|そのもの|自体)$")
-# 「ピアニカ 子どもが小学校で使ってた」「太い枝、1mくらいに切ったやつ」: the name, then what happened to the thing,
-# told in the past or as a state; a wish (「ピアノ 習いたい」) or a question is not that.
-# 「物干し竿 長いやつ」「アルバム 写真ごと」「体温計 水銀の」: what it is like; 「一升瓶 空き」「落ち葉 袋3つ」: its state or how
-# much of it (question_patterns.yml ``states`` and ``amounts``, which the matcher cuts from the phrase)
-_TOLD = re.compile(r"((た|だ|てる|でる|ている|でいる|ていた|でいた|てた|でた|ちゃった|じゃった|ない|ある|あります|ありません)"
-                   r"(やつ|もの|の|ん(です|だ)?(けど|が)?|けど|から|ので)?"
-                   r"|い(やつ|もの|の)(です)?|ごと|まま|[\u3400-\u9fffァ-ヺー]{1,6}の"
-                   r"|(?<=[でに])[^、,\s]{1,4}[うくすつむる](やつ|もの)(です)?"  # 「法事で使うやつ」: what it was for
-                   # Hokkaido and casual: 「もう使わん」「動かん」 (a verb's negative in ん), 「ちっちゃくなったべさ」
-                   r"|(?<=[かがさたなばまらわえけせてねべめれ])ん"
-                   f"|{_PATTERNS.states}|{_PATTERNS.amounts})" f"(さ|ね|よ|な|わ|{_PATTERNS.dialect_endings})?" r"[\s。、!！w笑…〜~]*$")
-_ASKED_OR_WISHED = re.compile(r"たい|ほしい|欲しい|[?？]|教えて|ですか|ますか|どこ|いつ|なに|何")
+_TOLD = told_pattern(_PATTERNS.states, _PATTERNS.amounts, _PATTERNS.dialect_endings)  # bot/nlu/told.py
 
 
 def _named_then_described(norm: str, phrase: str) -> bool:
@@ -481,7 +483,7 @@ def _named_then_described(norm: str, phrase: str) -> bool:
     if len(parts) != 2:
         # 「イヤホン断線した」「傘の骨が折れた」: no space, the name then its verb (after が/は/も or none)
         told = re.match(re.escape(phrase) + r"(が|は|も)?(?P<rest>.{2,12})$", norm)
-        if not told or not _TOLD.search(told.group("rest")) or _ASKED_OR_WISHED.search(told.group("rest")):
+        if not told or not _TOLD.search(told.group("rest")) or ASKED_OR_WISHED.search(told.group("rest")):
             return False
         from bot.nlu.morphology import analyze
 
@@ -495,7 +497,7 @@ def _named_then_described(norm: str, phrase: str) -> bool:
                for h in relative_heads(head) if head[:-len(h)].endswith(("た", "だ")))
     # (「コンビニでもらったわりばし」「仏壇の前に置いてた小さい机」: what befell it; 「雪を落とすブラシ」 says what it does,
     # which may name another thing than the word read)
-    return named and (bool(_TOLD.search(rest)) or _ends_in_adjective(rest)) and not _ASKED_OR_WISHED.search(rest)
+    return named and (bool(_TOLD.search(rest)) or _ends_in_adjective(rest)) and not ASKED_OR_WISHED.search(rest)
 
 
 def _ends_in_adjective(rest: str) -> bool:
@@ -525,11 +527,13 @@ def _ends_with_the_item(norm: str, phrase: str) -> bool:
     from bot.knowledge.garbage_knowledge import matcher
 
     # 「テレビ 32型」「ライター3本です」: how many, said after the name, says nothing more about it
-    counted = matcher().patterns.counters.sub("", _TAIL.sub("", norm)).strip()
+    # 「ビニールひもの残り」: what the matcher cuts after the name (question_patterns.yml ``trailing``) says nothing more
+    counted = matcher().without_what_follows(matcher().patterns.counters.sub("", _TAIL.sub("", norm)).strip())
     # a name typed in kana may end in what _TAIL takes for a particle (「かれは」 is 枯葉)
     # the phrase may hold a word in hiragana read as katakana (「習字のはんし」 → 習字のハンシ): compared kana-folded
     counted, norm, phrase = (jaconv.kata2hira(t) for t in (counted, norm, phrase))
-    return _TAIL.sub("", counted).endswith(phrase) or norm.rstrip(" 、。,.!?！？〜~").endswith(phrase)
+    # (and a name may end in one: 「ビニールひも」)
+    return any(text.endswith(phrase) for text in (counted, _TAIL.sub("", counted), norm.rstrip(" 、。,.!?！？〜~")))
 
 
 def about_garbage(text: str) -> bool:

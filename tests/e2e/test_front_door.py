@@ -76,19 +76,20 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_j": {"floor": 0.94, "target": 0.95},  # 98.0 % (2026-12-03, seventeenth; grandparents, a parent's home; 72.7 % first)
     "sorting_k": {"floor": 0.92, "target": 0.95},  # 96.0 % (2026-12-03, seventeenth; voice input, dialect, descriptions; 81.3 % first)
     "sorting_l": {"floor": 0.91, "target": 0.95},  # 95.0 % (2026-12-03, twentieth; hobbies, care, brands, stories; 85.0 % first)
-    "sorting_m": {"floor": 0.89, "target": 0.95},  # 92.7 % (2026-12-03, eighteenth; no disposal word, two things; 75.3 % first)
-    "sorting_n": {"floor": 0.84, "target": 0.95},  # 89.2 % (2026-12-03, twentieth; casual adults, rare items; 70.8 % first)
+    "sorting_m": {"floor": 0.91, "target": 0.95},  # 95.3 % (2026-12-05, twenty-ninth; no disposal word, two things; 75.3 % first)
+    "sorting_n": {"floor": 0.90, "target": 0.95},  # 94.2 % (2026-12-05, twenty-ninth; casual adults, rare items; 70.8 % first)
     "sorting_o": {"floor": 0.90, "target": 0.95},  # 95.0 % (2026-12-03, twentieth; everyday things, all ages; 82.0 % first)
     "sorting_p": {"floor": 0.92, "target": 0.95},  # 95.3 % (2026-12-03, nineteenth; life events, stories; 85.3 % first)
     "sorting_q": {"floor": 0.84, "target": 0.95},  # 87.5 % (2026-12-03, nineteenth; short phone messages, teens; 63.3 % first)
-    "sorting_r": {"floor": 0.74, "target": 0.95},  # 77.5 % (2026-12-03, twentieth; on behalf of others, thanks first,
+    "sorting_r": {"floor": 0.86, "target": 0.95},  # 90.0 % (2026-12-05, twenty-ninth; on behalf of others, thanks first,
     # comparisons, things described by their use; 63.3 % first)
     "sorting_s": {"floor": 0.91, "target": 0.95},  # 95.0 % (2026-12-03, twenty-first; items drawn at random, all writers;
     # 86.7 % first)
     "sorting_t": {"floor": 0.92, "target": 0.95},  # 95.3 % (2026-12-04, twenty-fifth; items drawn at random; 86.7 % first)
     "sorting_u": {"floor": 0.94, "target": 0.95},  # 97.3 % (2026-12-04, twenty-seventh; items drawn at random; 86.7 % first)
     "sorting_v": {"floor": 0.94, "target": 0.95},  # 98.0 % (2026-12-04, twenty-eighth; items drawn at random; 79.3 % first)
-    "sorting_w": {"floor": 0.91, "target": 0.95},  # 94.0 % (2026-12-04, twenty-eighth; items drawn at random; 76.7 % first)
+    "sorting_w": {"floor": 0.94, "target": 0.95},  # 97.3 % (2026-12-05, twenty-ninth; items drawn at random; 76.7 % first)
+    "sorting_x": {"floor": 0.94, "target": 0.95},  # 97.5 % (2026-12-05, twenty-ninth; items drawn at random; 79.2 % first)
     "faq_c": {"floor": 0.95, "target": 0.92},  # 98.8 % blind (2026-12-04, twenty-fifth session), wrong 0 %
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.6 % measured (2026-12-02, sixteenth session)
     "sorting_e": {"floor": 0.91, "target": 0.95},  # 94.3 % measured (2026-12-03, nineteenth session)
@@ -107,20 +108,18 @@ BELOW_TARGET = {"sorting_b": "96.6 % measured blind (2026-12-02): about a point 
                 "sorting_q": "95.0 % (2026-12-04, twenty-fifth session; 87.5 % on 2026-12-03): at the target",
                 "sorting_k": "96.0 % (2026-12-03): about a point over the target",
                 "sorting_l": "95.0 % (2026-12-03, twentieth session): at the target",
-                "sorting_r": "77.5 % (2026-12-03): things described by their use, lists compared, the classifier's offers",
-                "sorting_m": "93.3 % (2026-12-03): messages without a disposal word, two things in one message",
-                "sorting_n": "89.2 % (2026-12-03): dictionary items no other batch asks about, casual adults",
+                "sorting_r": "90.0 % (2026-12-05): things described by their use, lists compared, the classifier's offers",
+                "sorting_m": "95.3 % (2026-12-05; 93.3 % on 2026-12-03): at the target",
+                "sorting_n": "94.2 % (2026-12-05): dictionary items no other batch asks about, the classifier's offers",
                 "sorting_o": "95.0 % (2026-12-03, twentieth session): at the target",
                 "sorting_s": "95.0 % (2026-12-03, twenty-first session): at the target",
                 "sorting_t": "95.3 % (2026-12-04, twenty-fifth session): at the target",
                 "sorting_h": "94.7 % (2026-12-04; 92.0 % on 2026-12-03): children's and teens' wording, within a point",
-                "sorting_w": "94.0 % (2026-12-04, twenty-eighth session; 76.7 % first): a kana name cut by the tokenizer, "
-                             "containers and racks named by what they held, a variant said as 〜なし",
                 "out_of_scope_b": "3.4 % (1 of 29) answered, blind (2026-12-02): one more answer is 6.9 %"}
 # Within a point of its target a set may reach it in one run and miss it in the next (a question or two answered
 # after a slow turn): its expected failure is not strict, so such a run neither fails nor hides a regression.
 NEAR_TARGET = {"sorting_b", "out_of_scope_b", "sorting_k", "sorting_l", "sorting_p", "sorting_e", "sorting_o",
-               "sorting_s", "sorting_q", "sorting_h", "sorting_t", "sorting_w"}
+               "sorting_s", "sorting_q", "sorting_h", "sorting_t", "sorting_m", "sorting_n"}
 
 
 @pytest.fixture(scope="module")

@@ -439,3 +439,13 @@ def test_the_day_of_a_thing_is_answered_with_its_kind_first(official_city_data):
 def test_may_it_go_out_as_it_is_is_a_sorting_question(official_city_data):
     assert routed_intent("nlu_fallback", "ティッシュの空き箱、ビニール付いたままでもいい？", 0.9, triaged=True).get(
         "intent") == "ask_garbage_category"
+
+
+@pytest.mark.parametrize("text", ["荷造りのビニールひもの残り", "コンビニでもらうおしぼりの袋（ビニール）は？",
+                                  "竹の釣り竿、祖父のもの", "枯れたさぼてん、鉢から抜いた",
+                                  "ポケットティッシュの外側のビニール", "部屋の中で洗濯物を干す、自立するスタンドみたいなやつ"])
+def test_a_name_with_what_is_said_of_it_is_a_sorting_question(official_city_data, text):
+    """A name that ends in what the matcher cuts (ひも ends in も, 「の残り」), a note in brackets before は, whose it was
+    after a comma, a name in hiragana after a clause: each was no sorting question before (twenty-ninth session)."""
+    from bot.nlu.evidence import sorting_question
+    assert sorting_question(text)
