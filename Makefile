@@ -139,6 +139,7 @@ bench: setup train
 	$(GATEWAY_PY) benchmarks/booking.py
 	$(GATEWAY_PY) benchmarks/triage.py
 	$(GATEWAY_PY) benchmarks/login_burst.py
+	$(ENGINE_PY) benchmarks/item_matcher.py
 
 bench-booking: setup train
 	$(GATEWAY_PY) benchmarks/booking.py

@@ -62,7 +62,7 @@ from bot.nlu.kana import KANA
 from bot.nlu.kana import loose as _loose_kana
 from bot.nlu.morphology import Morpheme, analyze, tagger
 from bot.nlu.normalize import normalize_text
-from bot.nlu.told import ASKS, OCCASION, REDUPLICATED, TOLD_OF_A_PART
+from bot.nlu.told import ASKS, OCCASION, REDUPLICATED, TOLD_OF_A_PART, said_as_a_note
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ FOUND_MIN = 0.7
 SURE_TAIL = 0.9  # the name after the last の, read alone, when the whole phrase reads nothing
 FOUND_MARGIN = 0.08
 UNKNOWN_BELOW = 0.6
+PHRASES_REMEMBERED = 4096  # phrases whose reading _match_phrase keeps (a few hundred messages' worth)
 WINDOW = 0.15  # candidates this close to the best are offered
 MAX_CANDIDATES = 5
 MAX_SUGGESTIONS = 3
@@ -446,6 +447,7 @@ class ItemMatcher:
             if item.variant:
                 self._variants[item.base_name].append(i)
         self.patterns = patterns or load_question_patterns()
+        self._phrases_read: Dict[str, MatchResult] = {}  # _match_phrase's memory
         words = sorted(self.patterns.materials, key=len, reverse=True)
         alternation = "|".join(re.escape(w) for w in words)
         # "金属のハンガー", "プラ製ハンガー" / "ハンガー（金属製）", "ハンガー 金属", "容器（紙のやつ）"
@@ -1299,6 +1301,18 @@ class ItemMatcher:
         return phrase + following if following and following in "はがをもの" else ""
 
     def _match_phrase(self, phrase: str) -> MatchResult:
+        """The dictionary's reading of one phrase. A message's routes read the same phrase several times, and a phrase
+        retried in the dictionary's words retries the words after it again (_in_the_dictionary_s_words): each phrase
+        is read once and remembered (the index never changes after __init__; results are frozen)."""
+        known = self._phrases_read.get(phrase)
+        if known is None:
+            known = self._read_phrase(phrase)
+            if len(self._phrases_read) >= PHRASES_REMEMBERED:
+                self._phrases_read.clear()  # (a plain bound: the phrases of the last few hundred messages)
+            self._phrases_read[phrase] = known
+        return known
+
+    def _read_phrase(self, phrase: str) -> MatchResult:
         query = self._analyse(phrase)
         scores = self._phrase_scores(phrase, query)
         if max(scores.values(), default=0.0) < OWNED_NAME * EXACT:  # else no owned name can rank above (hot path)
@@ -2093,18 +2107,6 @@ def _pos(m: Morpheme) -> str:
     does not know into pieces it calls particles or auxiliaries ("バケ/ツ", "スーツケ-/ス"), and may call
     "switch" an interjection."""
     return "名詞" if _KATAKANA.fullmatch(m.text) or _LATIN_OR_DIGIT.fullmatch(m.text) else m.pos
-
-
-_NOTE_AFTER_A_COMMA = re.compile(r"^(?P<name>.*[^、,\s])[、,\s]+(?P<note>[^、,\s。?？!！()]{1,8}?(?:製|の))(?:やつ|もの|です)?[\s。!！]*$")
-
-
-def said_as_a_note(norm: str) -> str:
-    """「セロテープのカッター台、プラスチックのやつ」「竹の釣り竿、祖父のもの」: a word and its の after the name and a comma
-    says which one or whose, as a note in brackets does: read as 「セロテープのカッター台(プラスチックの)」."""
-    note = _NOTE_AFTER_A_COMMA.match(norm)
-    if not note or ASKS.search(note["note"]) or any(m.pos in _PREDICATE_POS for m in analyze(note["note"])):
-        return norm  # (「…、燃やせるごみの？」 asks; 「…、使ってたの」 is a clause)
-    return f"{note['name']}({note['note']})"
 
 
 def without_notes(norm: str) -> str:

@@ -13,9 +13,9 @@ import jaconv
 
 from bot.knowledge.item_matcher import (EXACT_READING, FOUND_MARGIN, FOUND_MIN, PICTURES, ItemMatcher, MatchResult,
                                        as_the_matcher_reads, held_in, load_question_patterns, named_in_brackets,
-                                       relative_heads, said_as_a_note, without_notes)
+                                       relative_heads, without_notes)
 from bot.nlu.normalize import normalize_text
-from bot.nlu.told import ASKED_OR_WISHED, told_pattern
+from bot.nlu.told import ASKED_OR_WISHED, said_as_a_note, told_pattern
 
 SURE_ITEM = 0.9  # an item named without a disposal word must match the dictionary this well (typos aside)
 MAX_PHRASE = 20  # longer "item phrases" are sentences the question patterns could not cut
@@ -528,7 +528,7 @@ def _ends_with_the_item(norm: str, phrase: str) -> bool:
 
     # 「テレビ 32型」「ライター3本です」: how many, said after the name, says nothing more about it
     # 「ビニールひもの残り」: what the matcher cuts after the name (question_patterns.yml ``trailing``) says nothing more
-    counted = matcher().without_what_follows(matcher().patterns.counters.sub("", _TAIL.sub("", norm)).strip())
+    counted = matcher().without_what_follows(_TAIL.sub("", norm).strip())
     # a name typed in kana may end in what _TAIL takes for a particle (「かれは」 is 枯葉)
     # the phrase may hold a word in hiragana read as katakana (「習字のはんし」 → 習字のハンシ): compared kana-folded
     counted, norm, phrase = (jaconv.kata2hira(t) for t in (counted, norm, phrase))

@@ -1,13 +1,18 @@
-"""What a message tells of a thing after naming it: one home for the two readings that need it.
+"""What a message tells of a thing after naming it, after a comma or a space: one home for the readings that need it.
 
 - The item matcher (``ItemMatcher._named_then_told``) cuts 「室内用の小さいほうき、毛先がボロボロ」 to the name before
   the comma: what follows is a clause of its own (a part, its particle, what befell it) or the occasion (〜で, 〜ので).
 - The evidence (``bot/nlu/evidence.py``, ``_named_then_described``) takes 「ピアニカ 子どもが小学校で使ってた」 for a
   sorting question: the name, then what happened to it, told in the past or as a state, neither asked nor wished.
+- ``said_as_a_note`` reads 「竹の釣り竿、祖父のもの」 as 「竹の釣り竿(祖父の)」 for both the matcher and the evidence.
+- The item matcher's ``_first_clause`` cuts at a comma followed by a clause with a verb of its own (it needs the
+  matcher's dictionary to tell a name before the comma, so it stays a method there).
 """
 from __future__ import annotations
 
 import re
+
+from bot.nlu.morphology import analyze
 
 # after the name and a comma: a part of it and what befell it (「毛先がボロボロ」「刃がさびさび」)
 TOLD_OF_A_PART = re.compile(r"(?P<part>[^\s、,。がはをもからにで]{1,4})(?:が|は|を|から|も|に)(?P<rest>[^\s、,。].*)$")
@@ -30,3 +35,15 @@ def told_pattern(states: str, amounts: str, dialect_endings: str) -> "re.Pattern
                       # Hokkaido and casual: 「もう使わん」「動かん」 (a verb's negative in ん), 「ちっちゃくなったべさ」
                       r"|(?<=[かがさたなばまらわえけせてねべめれ])ん"
                       f"|{states}|{amounts})" f"(さ|ね|よ|な|わ|{dialect_endings})?" r"[\s。、!！w笑…〜~]*$")
+
+
+_NOTE_AFTER_A_COMMA = re.compile(r"^(?P<name>.*[^、,\s])[、,\s]+(?P<note>[^、,\s。?？!！()]{1,8}?(?:製|の))(?:やつ|もの|です)?[\s。!！]*$")
+
+
+def said_as_a_note(norm: str) -> str:
+    """「セロテープのカッター台、プラスチックのやつ」「竹の釣り竿、祖父のもの」: a word and its の after the name and a comma
+    says which one or whose, as a note in brackets does: read as 「セロテープのカッター台(プラスチックの)」."""
+    note = _NOTE_AFTER_A_COMMA.match(norm)
+    if not note or ASKS.search(note["note"]) or any(m.pos in ("動詞", "形容詞", "助動詞") for m in analyze(note["note"])):
+        return norm  # (「…、燃やせるごみの？」 asks; 「…、使ってたの」 is a clause)
+    return f"{note['name']}({note['note']})"

@@ -1198,7 +1198,7 @@ def test_things_listed_then_their_kind_after_nado_is_the_kind(matcher):
 
 
 def test_a_note_after_a_comma_is_read_as_a_note_in_brackets():
-    from bot.knowledge.item_matcher import said_as_a_note
+    from bot.nlu.told import said_as_a_note
     assert said_as_a_note("アルバム 紙のやつ") == "アルバム(紙の)"
     assert said_as_a_note("竹の釣り竿、祖父のもの") == "竹の釣り竿(祖父の)"
     for kept in ("ごみ袋、燃やせるごみの", "冷蔵庫、使ってたの", "テレビ", "電池、何ごみの?"):  # asks, a clause, no note
@@ -1265,3 +1265,17 @@ def test_what_is_on_the_thing_picks_the_variant(matcher):
     other = matcher.match("ドレッシングの容器にプラマークがついてる場合は？")
     assert other.status == "found" and other.candidates[0].item.name == "ドレッシングの容器（プラマークがついているもの）"
     assert matcher.match("実家に仏壇があるのですが、ごみとして出すことはできますか").phrase == "仏壇"  # there, not on it
+
+
+def test_a_phrase_is_read_once_and_the_memory_is_bounded(matcher, monkeypatch):
+    """_match_phrase remembers what it read (a message's routes and retries read the same phrase several times):
+    the second reading is the first one, and the memory never holds more than PHRASES_REMEMBERED phrases."""
+    import bot.knowledge.item_matcher as im
+
+    first = matcher.match("飲み薬の茶色いガラスの小瓶は何ごみ？")
+    assert first.status == "found" and matcher._phrases_read
+    assert matcher.match("飲み薬の茶色いガラスの小瓶は何ごみ？") == first
+    monkeypatch.setattr(im, "PHRASES_REMEMBERED", 5)
+    for name in ("ペットボトル", "空き缶", "新聞紙", "電池", "座布団", "やかん", "傘"):
+        matcher.match(f"{name}の捨て方")
+        assert len(matcher._phrases_read) <= 5
