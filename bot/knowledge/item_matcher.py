@@ -150,6 +150,13 @@ _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部",
 _THE_DICTIONARY_S_WORDS = ((re.compile(r"(?<=.の)(?:キャップ|きゃっぷ)$"), "ふた"), (re.compile(r"(?<=[^\sの])用の(?=\S)"), "の"),
                            (re.compile(r"(?<=の)小(?=瓶|びん|ビン|袋|ふくろ|箱|はこ|皿|ざら)"), ""),
                            (re.compile(r"(?<=の)(?:ガラス|がらす)の(?=瓶|びん|ビン)"), ""),  # a 瓶 is of glass
+                           # 「目薬についてきたケース」 (目薬に付属の携帯ケース)
+                           (re.compile(r"(?<=[^\sの])に\s*(?:ついて|付いて)(?:き|い)?た(?=\S)"), "に付属の"),
+                           # 「サラダ油のボトル」: the dictionary names the containers of any cooking oil 食用油の…
+                           (re.compile(r"^(?:サラダ油|さらだ油|サラダオイル|天ぷら油|てんぷら油|ごま油|ゴマ油|胡麻油|オリーブオイル|"
+                                       r"オリーブ油|キャノーラ油|菜種油|なたね油|米油|こめ油)(?=の)"), "食用油"),
+                           # 「食用油のボトルのふた」 (食用油の容器のふた): a bottle's cap is its container's
+                           (re.compile(r"の(?:ボトル|ぼとる|びん|瓶|ビン)の(?=(?:[^\sの]{1,6}の)?ふた$)"), "の容器の"),
                            # 「湿布はがしたときのフィルム」「靴買った時の箱」: the thing of what the clause was done to
                            (re.compile(r"^([\u3400-\u9fff々ァ-ヺー]{1,8})を?\s*[^\s、,。の]{1,8}?(?:た|る)\s*(?:とき|時|後|あと|際)の"),
                             r"\1の"))
@@ -919,7 +926,9 @@ class ItemMatcher:
             name_at = norm.find(result.phrase) if said and result.phrase else -1
             inside = name_at >= 0 and said.start() < name_at + len(result.phrase) < said.end()
             return described if inside else self._of_which_kind(norm, self._of_its_kind(norm, result))
-        return described or self._as_its_kind(norm, result) or self._named_by_its_use(result) \
+        kind = self._of_which_kind(norm, result) if result.phrase else result  # (「コンロの下にしいてたマット」: not sure of マット)
+        return described or (kind if kind is not result else None) or self._as_its_kind(norm, result) \
+            or self._named_by_its_use(result) \
             or self._named_once_in_a_story(norm, result) \
             or self._long_vowels_spelled_out(norm, result) or result
 
@@ -1348,11 +1357,14 @@ class ItemMatcher:
         result = replace(self._decide(phrase, query, self._as_spelled_long(phrase, scores)), inside=inside)
         if result.status == "found":
             return result
+        asked = None
         for worded in self._in_the_dictionary_s_words(phrase):
             other = self._match_phrase(worded)
             if other.status == "found":
                 return replace(other, phrase=phrase)
-        return result
+            if asked is None and other.status == "ambiguous" and len(other.candidates) > 1 and result.status == "unknown":
+                asked = other  # 「オリーブオイルの瓶のふた」: 食用油の容器のふた, of metal or of plastic, beats knowing nothing
+        return replace(asked, phrase=phrase) if asked else result
 
     @staticmethod
     def _in_the_dictionary_s_words(phrase: str) -> Iterator[str]:
@@ -2173,7 +2185,13 @@ def relative_heads(norm: str) -> Tuple[str, ...]:
 def as_the_matcher_reads(norm: str) -> str:
     """A container in the dictionary's words: 「納豆のいれもの」 is 納豆の容器, 「ガラスの容器」 びん; 「ペットボトルのまわりの
     ラベル」 is the bottle's label."""
-    return _PET.sub("ペット", _AROUND.sub("の", _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", norm))))
+    return _NOT_THE_KIND.sub("", _PET.sub("ペット", _AROUND.sub("の", _GLASS_CONTAINER.sub("びん", _CONTAINER_WORD.sub("容器", norm)))))
+
+
+# 「電気じゃない普通の毛布」「木製でない椅子」: the kind it is not, said before the name, is no part of the name (else it
+# reads 電気毛布); only right before a name (「燃えないごみじゃないよね」 keeps its words)
+_NOT_THE_KIND = re.compile(r"[^\s、,。のはがをも]{1,6}(?:じゃない|じゃなくて|ではない|ではなくて|でない)\s*"
+                           r"(?:(?:普通|ふつう|ただ)の)?(?=[\u3400-\u9fff々ァ-ヺー])")
 
 
 _TIME_OF = re.compile(r"^(時|とき|後|あと|際)の")
