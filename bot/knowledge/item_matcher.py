@@ -147,7 +147,7 @@ _POINTING_WORDS = {"それぞれ", "どれ", "どちら", "どっち", "全部",
 # tried, one after the other, where a phrase is not found as typed: 「一升瓶のプラスチックのキャップ」 (the dictionary calls
 # a bottle's cap its ふた: 一升びんのふた（プラ製）), 「パークゴルフ用のクラブ」 (パークゴルフのクラブ), 「飲み薬の小瓶」 (薬のびん),
 # 「飲み薬のガラスの瓶」 (薬のびん)
-_THE_DICTIONARY_S_WORDS = ((re.compile(r"(?<=.の)(?:キャップ|きゃっぷ)$"), "ふた"), (re.compile(r"(?<=[^\sの])用の(?=\S)"), "の"),
+_THE_DICTIONARY_S_WORDS = ((re.compile(r"(?<=.の)(?:キャップ|きゃっぷ|キャッブ|キャプ|きゃっぶ)$"), "ふた"), (re.compile(r"(?<=[^\sの])用の(?=\S)"), "の"),
                            (re.compile(r"(?<=の)小(?=瓶|びん|ビン|袋|ふくろ|箱|はこ|皿|ざら)"), ""),
                            (re.compile(r"(?<=の)(?:ガラス|がらす)の(?=瓶|びん|ビン)"), ""),  # a 瓶 is of glass
                            # 「目薬についてきたケース」 (目薬に付属の携帯ケース)
@@ -215,7 +215,7 @@ _HOLDERS = r"缶|かん|カン|びん|瓶|ビン|ボトル|ぼとる|カップ|�
 _PRODUCT_THEN_CONTAINER = re.compile(rf"(.{{2,}}?)の(?:空き|から(?:の)?)?(?:{_HOLDERS})")
 _CONTAINER_NAME = re.compile(r"容器|缶|びん|ボトル|カップ|箱|袋|パック|ケース|トレ[イー]")
 _BOTTLE_OF = re.compile(r"(の(?:[^\sの]{1,6}の)?(?:プラ|プラスチック|ぷら)?)(?:ボトル|ぼとる)$")  # a product's bottle: its 容器 in the dictionary
-_CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ")  # the dictionary says 容器
+_CONTAINER_WORD = re.compile(r"入れ物|いれもの|容れ物|入れもの|イレモノ|(?<=の)ようき(?![ぁ-ゖ])")  # the dictionary says 容器 (「…のようき」 typed in kana)
 # 「プリンが入ってたガラスの容器」: a glass container is what the dictionary calls びん (プリンのびん, ジャムのびん)
 _GLASS_CONTAINER = re.compile(r"ガラス(?:製)?(?:の)?(?:容器|ボトル|ポット|入れ物|いれもの)")
 # 「VHSのテープ」: a name, then a word of its own item's name

@@ -37,12 +37,13 @@ def told_pattern(states: str, amounts: str, dialect_endings: str) -> "re.Pattern
                       f"|{states}|{amounts})" f"(さ|ね|よ|な|わ|{dialect_endings})?" r"[\s。、!！w笑…〜~]*$")
 
 
-_NOTE_AFTER_A_COMMA = re.compile(r"^(?P<name>.*[^、,\s])[、,\s]+(?P<note>[^、,\s。?？!！()]{1,8}?(?:製|の))(?:やつ|もの|です)?[\s。!！]*$")
+_NOTE_AFTER_A_COMMA = re.compile(r"^(?P<name>.*[^、,\s])(?:[、,\s]+|(?<=けど)|(?<=けれど))(?P<note>[^、,\s。?？!！()]{1,8}?(?:製|の))(?:やつ|もの|です)?[\s。!！]*$")
 
 
 def said_as_a_note(norm: str) -> str:
     """「セロテープのカッター台、プラスチックのやつ」「竹の釣り竿、祖父のもの」: a word and its の after the name and a comma
-    says which one or whose, as a note in brackets does: read as 「セロテープのカッター台(プラスチックの)」."""
+    says which one or whose, as a note in brackets does: read as 「セロテープのカッター台(プラスチックの)」; also after 〜けど
+    with no comma (「カップラーメンの容器洗ったんだけど紙のやつ」)."""
     note = _NOTE_AFTER_A_COMMA.match(norm)
     if not note or ASKS.search(note["note"]) or any(m.pos in ("動詞", "形容詞", "助動詞") for m in analyze(note["note"])):
         return norm  # (「…、燃やせるごみの？」 asks; 「…、使ってたの」 is a clause)

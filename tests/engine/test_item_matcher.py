@@ -1292,6 +1292,11 @@ def test_a_phrase_is_read_once_and_the_memory_is_bounded(matcher, monkeypatch):
     ("DIYであまった木の板の切れはし、何ごみ？", "板（木製・プラ製）"),  # a scrap of the thing is the thing
     ("布の端切れ", "衣服"),
     ("ガスコンロの下にしいてた汚れ防止のマット", "ガスレンジマット"),  # which_kind also where マット alone is unsure
+    ("チャリのパンク修理で古いチューブ交換した。外したタイヤとチューブは何ごみ？", "自転車のタイヤ・チューブ"),
+    ("一升瓶の金属のキャッブ これって瓶と一緒に出していいの？", "一升びんのふた（金属製）"),  # ブ for プ
+    ("コート買ったらかかってたビニールのカバー", "洋服購入時のカバー(プラ製)"),
+    ("ワインが12本入るくらいの小さいワインセラー", "ワイン庫（ワインセラー）"),  # how much it holds is no name
+    ("カップラーメンの容器洗ったんだけど紙のやつ", "カップめんなどのふた・容器（紙製）"),  # a note after 〜けど
 ])
 def test_thirtieth_session_readings(matcher, text, name):
     result = matcher.match(text)
@@ -1305,3 +1310,12 @@ def test_a_retry_in_the_dictionary_s_words_may_ask_back_where_nothing_was_read(m
     assert result.status == "ambiguous"
     assert {c.item.name for c in result.candidates} == {"食用油の容器のふた（金属製）", "食用油の容器のふた（プラ製）"}
     assert matcher.match("食用油の容器のプラのふた").status == "found"
+
+
+def test_which_kind_keeps_to_its_own_things(matcher):
+    """The kinds said elsewhere in the message only name the thing they are a kind of: a book's cover bought with
+    clothes is no clothes cover, a car's tyre no bicycle's, and a cover named as typed stays itself."""
+    assert matcher.match("服を買うときの本のカバー").candidates[0].item.name != "洋服購入時のカバー(プラ製)"
+    assert matcher.match("車のタイヤ").candidates[0].item.name == "タイヤ"
+    assert matcher.match("布団カバー").candidates[0].item.name == "布団カバー"
+    assert "容器" not in matcher.match("ようきなおじさん").phrase  # ようき is 容器 only after の
