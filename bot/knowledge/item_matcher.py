@@ -812,9 +812,13 @@ class ItemMatcher:
         norm = as_the_matcher_reads(norm)
         lacks, has = ({m.group(1) for m in pattern.finditer(norm)} for pattern in (_LACKS, _HAS))
 
-        def with_(word: str, candidate: Candidate) -> bool:  # (「ペットマークがついているもの」)
-            return bool(re.search(re.escape(word) + r"(?:が)?(?:付|つき|つい|入り)", candidate.item.variant or ""))
-        left = [c for c in result.candidates if not any(with_(w, c) for w in lacks)
+        def with_(word: str, candidate: Candidate) -> bool:  # (「ペットマークがついているもの」「ノンオイル以外」)
+            variant = candidate.item.variant or ""
+            return bool(re.search(re.escape(word) + r"(?:が)?(?:付|つき|つい|入り)|ノン" + re.escape(word) + "以外", variant))
+
+        def without(word: str, candidate: Candidate) -> bool:  # (「ノンオイル」: 「オイル入りのドレッシング」 is not it)
+            return bool(re.search("ノン" + re.escape(word) + "(?!以外)", candidate.item.variant or ""))
+        left = [c for c in result.candidates if not any(with_(w, c) for w in lacks) and not any(without(w, c) for w in has)
                 and all(with_(w, c) for w in has if any(with_(w, o) for o in result.candidates))]
         if not left or len(left) == len(result.candidates) or len({c.item.category for c in left}) != 1:
             return result

@@ -1297,6 +1297,7 @@ def test_a_phrase_is_read_once_and_the_memory_is_bounded(matcher, monkeypatch):
     ("コート買ったらかかってたビニールのカバー", "洋服購入時のカバー(プラ製)"),
     ("ワインが12本入るくらいの小さいワインセラー", "ワイン庫（ワインセラー）"),  # how much it holds is no name
     ("カップラーメンの容器洗ったんだけど紙のやつ", "カップめんなどのふた・容器（紙製）"),  # a note after 〜けど
+    ("オイル入りのドレッシングの空きびん", "ドレッシングのびん（ノンオイル以外）"),  # what it has rules out ノン…
 ])
 def test_thirtieth_session_readings(matcher, text, name):
     result = matcher.match(text)
