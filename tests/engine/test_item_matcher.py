@@ -1298,6 +1298,9 @@ def test_a_phrase_is_read_once_and_the_memory_is_bounded(matcher, monkeypatch):
     ("ワインが12本入るくらいの小さいワインセラー", "ワイン庫（ワインセラー）"),  # how much it holds is no name
     ("カップラーメンの容器洗ったんだけど紙のやつ", "カップめんなどのふた・容器（紙製）"),  # a note after 〜けど
     ("オイル入りのドレッシングの空きびん", "ドレッシングのびん（ノンオイル以外）"),  # what it has rules out ノン…
+    ("鍋パでつかったガスボンベ 使いきった", "カセットボンベ"),  # a gas can used at the table
+    ("キャンプで使ったプロパンガスボンベ", "プロパンガスボンベ"),  # named as typed, it stays
+    ("メガネのレンズが割れた フレームごと捨てたい", "眼鏡"),  # the lens is a part of the glasses
 ])
 def test_thirtieth_session_readings(matcher, text, name):
     result = matcher.match(text)
