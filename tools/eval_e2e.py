@@ -92,6 +92,7 @@ SETS: Dict[str, Path] = {
     "sorting_u": FRONTDOOR / "sorting_u.yml", "sorting_v": FRONTDOOR / "sorting_v.yml",
     "sorting_w": FRONTDOOR / "sorting_w.yml", "sorting_x": FRONTDOOR / "sorting_x.yml",
     "sorting_y": FRONTDOOR / "sorting_y.yml", "sorting_z": FRONTDOOR / "sorting_z.yml",
+    "sorting_aa": FRONTDOOR / "sorting_aa.yml",
     "garbage_questions": ROOT / "tests" / "garbage" / "questions.yml",
     "faq_heldout": ROOT / "tests" / "faq" / "heldout.yml",
 }

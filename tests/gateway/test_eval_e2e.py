@@ -251,4 +251,5 @@ def test_the_later_blind_batches_are_blind_too():
         and not blind("sorting_v") and not blind("sorting_w")  # V, W: blind for their first run only (README)
     assert SETS["sorting_t"].exists() and SETS["faq_c"].exists() and SETS["sorting_v"].exists() \
         and SETS["sorting_w"].exists() and SETS["sorting_x"].exists() and not blind("sorting_x") \
-        and SETS["sorting_y"].exists() and not blind("sorting_y") and SETS["sorting_z"].exists()
+        and SETS["sorting_y"].exists() and not blind("sorting_y") and SETS["sorting_z"].exists() \
+        and SETS["sorting_aa"].exists()
