@@ -1301,6 +1301,12 @@ def test_a_phrase_is_read_once_and_the_memory_is_bounded(matcher, monkeypatch):
     ("鍋パでつかったガスボンベ 使いきった", "カセットボンベ"),  # a gas can used at the table
     ("キャンプで使ったプロパンガスボンベ", "プロパンガスボンベ"),  # named as typed, it stays
     ("メガネのレンズが割れた フレームごと捨てたい", "眼鏡"),  # the lens is a part of the glasses
+    ("レーザーディスクのソフトが大量に出てきた", "LD"),  # the medium itself
+    ("ゲームのソフト", "ゲームソフト"),  # (a name as typed stays)
+    ("ねりからし チューブ からっぽ なにごみ", "からしのチューブ"),  # a container named after a space
+    ("冷凍グラタンが入ってたアルミの器って燃やせるごみ？", "アルミ箔容器"),  # a 器 that held food
+    ("靴を買った時の箱って何ごみですか", "靴の空き箱"),
+    ("電子レンジをのせてたキッチンのラック、いらなくなった", "電子レンジ台"),
 ])
 def test_thirtieth_session_readings(matcher, text, name):
     result = matcher.match(text)
