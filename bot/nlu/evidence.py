@@ -259,7 +259,10 @@ def day_of_a_thing(text: str) -> bool:
     found = dictionary_match(text)
     if found is None:
         return False  # no dictionary: a day asked is a collection-day question
-    if found.status != "found" or found.inside:
+    one_kind = found.status == "ambiguous" and len(found.candidates) > 1 \
+        and len({c.item.category for c in found.candidates}) == 1 and found.candidates[0].score >= FOUND_MIN
+    # (「サッポロクラシックの空き缶」: アルミ缶 or スチール缶, read well; 「缶の日」 reads 缶 only loosely: a kind's day)
+    if (found.status != "found" and not one_kind) or found.inside:
         return False
     kind = normalize_text(found.candidates[0].item.category)
     return not any(normalize_text(name) in kind for name in (found.phrase, found.candidates[0].item.name))

@@ -429,9 +429,10 @@ def test_the_day_of_a_thing_is_answered_with_its_kind_first(official_city_data):
     """「一升びんは何曜日に出せばいい」: the kind is the answer (its reply offers the days); a kind the city does not
     collect has no day. A thing that is its kind's name, or an address given, asks for the days."""
     for text in ("一升びんは何曜日に出せばいいですか", "いっしょうびん は なんようび に だせば いいですか",
-                 "エアコン こわれた。ゴミの日に だせますか？", "新聞はいつ出すの"):
+                 "エアコン こわれた。ゴミの日に だせますか？", "新聞はいつ出すの",
+                 "サッポロクラシックの空き缶いっぱい、何の日？"):  # (アルミ缶 or スチール缶: one kind)
         assert routed_intent("ask_collection_day", text, 0.9, triaged=True).get("intent") == "ask_garbage_category", text
-    for text in ("ペットボトルの回収日", "スプレー缶の日はいつ", "電池の回収日は？", "東区栄町 ペットボトル",
+    for text in ("ペットボトルの回収日", "スプレー缶の日はいつ", "電池の回収日は？", "東区栄町 ペットボトル", "缶の日はいつ",
                  "白石区菊水5条2丁目 ペットボトルの回収日"):
         assert routed_intent("ask_collection_day", text, 0.9, triaged=True) == {}, text
 
