@@ -407,7 +407,7 @@ def load_question_patterns(path: Path = PATTERNS_FILE) -> QuestionPatterns:
         kinds=re.compile("|".join(re.escape(w) for w in sorted(
             (w for words in data.get("kinds", {}).values() for w in words), key=len, reverse=True))) if data.get("kinds") else None,
         kind_of={w: kind for kind, words in data.get("kinds", {}).items() for w in words},
-        described=tuple((re.compile(f"(?:{d['says']})(?:[^\\s、。]|、(?=[^\\s、。]))"r"{0,16}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電|容器|入れ物|いれもの|機器|デッキ|プレーヤー|プレイヤー|紙|ペーパー)"),
+        described=tuple((re.compile(f"(?:{d['says']})(?:[^\\s、。]|、(?=[^\\s、。]))"r"{0,16}?(?:やつ|奴|もの|物|の|機械|きかい|道具|どうぐ|家電|容器|入れ物|いれもの|機器|デッキ|プレーヤー|プレイヤー|紙|ペーパー|袋|ふくろ)"),
                          tuple(d["items"])) for d in data.get("described", ())),
         which_kind=tuple((re.compile(d["says"]), re.compile(d["of"]), tuple(d["items"])) for d in data.get("which_kind", ())),
         materials={word: frozenset(meant) for word, meant in materials.items()},

@@ -1329,3 +1329,9 @@ def test_which_kind_keeps_to_its_own_things(matcher):
     assert matcher.match("車のタイヤ").candidates[0].item.name == "タイヤ"
     assert matcher.match("布団カバー").candidates[0].item.name == "布団カバー"
     assert "容器" not in matcher.match("ようきなおじさん").phrase  # ようき is 容器 only after の
+
+
+def test_a_bag_described_by_what_it_says_on_it(matcher):
+    """「食べられませんってかいてある小袋」: a 袋 ends a description as やつ does (乾燥剤 or 脱酸素剤, one kind), not 菓子の袋."""
+    result = matcher.match("お菓子にはいってる食べられませんってかいてある小袋")
+    assert {c.item.name for c in result.candidates} == {"乾燥剤", "脱酸素剤（菓子などに入っているもの）"}
