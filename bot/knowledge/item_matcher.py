@@ -518,7 +518,7 @@ class ItemMatcher:
             for at, char in enumerate(key.form.surface):
                 if _KANJI.match(char) and len(key.form.surface) >= 2:
                     self._kanji_slots[_slot(key.form.surface, at)].append((k, char))
-            for reading in _voiced_readings(key.form):
+            for reading in _voiced_readings(key.form) | _unvoiced_after_no(key.form):
                 if reading not in self._by_reading:
                     self._by_voiced_reading[reading].append(k)
 
@@ -1776,6 +1776,8 @@ def _kanji_of(text: str) -> str:
 
 
 _VOICED = str.maketrans("カキクケコサシスセソタチツテトハヒフヘホ", "ガギグゲゴザジズゼゾダヂヅデドバビブベボ")
+_UNVOICED_FROM = "ガギグゲゴザジズゼゾダヂヅデドバビブベボ"
+_UNVOICED = str.maketrans(_UNVOICED_FROM, "カキクケコサシスセソタチツテトハヒフヘホ")
 MAX_VOICED_WORDS = 3
 
 
@@ -1793,6 +1795,17 @@ def _voiced_readings(form: _Form) -> Set[str]:
                 at = part.at_reading
                 reading = reading[:at] + reading[at].translate(_VOICED) + reading[at + 1:]
         readings.add(loose(reading))
+    return readings
+
+
+def _unvoiced_after_no(form: _Form) -> Set[str]:
+    """The reading of a name with a word after の said unvoiced: fugashi reads 「線香の箱」 センコウノバコ as if it were one
+    compound, but after の a word keeps its own sound (せんこうのはこ)."""
+    readings = set()
+    for part in form.parts[1:]:
+        at = part.at_reading
+        if not part.kana and at > 0 and form.reading[at - 1] == "ノ" and form.reading[at] in _UNVOICED_FROM:
+            readings.add(loose(form.reading[:at] + form.reading[at].translate(_UNVOICED) + form.reading[at + 1:]))
     return readings
 
 

@@ -1335,3 +1335,11 @@ def test_a_bag_described_by_what_it_says_on_it(matcher):
     """「食べられませんってかいてある小袋」: a 袋 ends a description as やつ does (乾燥剤 or 脱酸素剤, one kind), not 菓子の袋."""
     result = matcher.match("お菓子にはいってる食べられませんってかいてある小袋")
     assert {c.item.name for c in result.candidates} == {"乾燥剤", "脱酸素剤（菓子などに入っているもの）"}
+
+
+def test_a_word_after_no_keeps_its_own_sound(matcher):
+    """fugashi reads 「線香の箱」 センコウノバコ; typed in kana as said, 「せんこうのはこ」 is the same thing."""
+    for text in ("せんこうのはこ", "せんこう の かみの はこ は なにごみ"):
+        result = matcher.match(text)
+        assert result.status == "found" and result.candidates[0].item.name == "線香の箱（紙製）", text
+    assert matcher.match("ざぶとん 10まい").candidates[0].item.name == "座布団"  # a counter in kana
