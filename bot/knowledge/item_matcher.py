@@ -100,6 +100,8 @@ NAMED_INSIDE = 0.8  # "名刺大量に": a name found whole inside a longer phra
 NAMED_INSIDE_MIN_LENGTH = 2
 NOTE_OVERRULES = COVERAGE_MAX  # a phrase read less surely than this gives way to a name in brackets after it (印箱)
 STORY_LENGTH = 40  # a message this long where no phrase names a thing may still name one in its story
+SPACED_WORDS = 4  # a message typed word by word (_named_between_spaces): at least this many words between spaces
+KANA_SHARE = 0.7  # … and mostly in kana
 # Decision.
 FOUND_MIN = 0.7
 SURE_TAIL = 0.9  # the name after the last の, read alone, when the whole phrase reads nothing
@@ -939,7 +941,7 @@ class ItemMatcher:
         kind = self._of_which_kind(norm, result) if result.phrase else result  # (「コンロの下にしいてたマット」: not sure of マット)
         return described or (kind if kind is not result else None) or self._as_its_kind(norm, result) \
             or self._named_by_its_use(result) \
-            or self._named_once_in_a_story(norm, result) \
+            or self._named_once_in_a_story(norm, result) or self._named_between_spaces(norm, result) \
             or self._long_vowels_spelled_out(norm, result) or result
 
     def _named_by_its_use(self, result: MatchResult) -> Optional[MatchResult]:
@@ -991,6 +993,32 @@ class ItemMatcher:
         if len(named) != 1:
             return None
         return MatchResult("found", [Candidate(self.items[named.pop()], NAMED_INSIDE)], result.phrase, inside=True)
+
+    def _named_between_spaces(self, norm: str, result: MatchResult) -> Optional[MatchResult]:
+        """「じっかの おしいれから ふるい ざぶとんが 10まい でてきました なにごみ ですか」: a message typed in kana word by
+        word, as many older people type, where no phrase was read: the one word between spaces (less its particle)
+        the dictionary surely names. Marked ``inside``, as a story's name is."""
+        words = norm.split()
+        if result.status != "unknown" or len(words) < SPACED_WORDS or len(_KANA_LETTERS.findall(norm)) < KANA_SHARE * len(
+                norm.replace(" ", "")):
+            return None
+        named: Dict[int, Tuple[str, float]] = {}
+        for word in words:
+            if word.endswith("の"):
+                continue  # 「くるまの おもちゃ」: a word before の says whose or which; the thing comes after it
+            word = _WORD_PARTICLE.sub("", word)
+            if len(word) < 2 or word in self.patterns.no_item or word in self.patterns.generic_heads:
+                continue
+            read = self._match_phrase(word)
+            if read.status == "ambiguous" and read.candidates[0].score >= SURE_TAIL:
+                return None  # another word names things too: which one is meant is not sure
+            if read.status == "found" and read.candidates[0].score >= SURE_TAIL:
+                named.setdefault(self._by_name[read.candidates[0].item.name],
+                                 (word, read.candidates[0].score))
+        if len(named) != 1:
+            return None
+        (item, (word, score)), = named.items()
+        return MatchResult("found", [Candidate(self.items[item], score)], word, inside=True)
 
     def _of_which_kind(self, norm: str, result: MatchResult) -> MatchResult:
         """「電池で動く小さい液晶テレビ」「車につけてたテレビ見れる液晶モニター」: words that say which kind of the thing found
@@ -1777,6 +1805,8 @@ def _kanji_of(text: str) -> str:
 
 _VOICED = str.maketrans("カキクケコサシスセソタチツテトハヒフヘホ", "ガギグゲゴザジズゼゾダヂヅデドバビブベボ")
 _UNVOICED_FROM = "ガギグゲゴザジズゼゾダヂヅデドバビブベボ"
+_KANA_LETTERS = re.compile(r"[ぁ-ゖァ-ヺー]")
+_WORD_PARTICLE = re.compile(r"(?:が|を|は|も|の|から|に|で|って|とか)$")
 _UNVOICED = str.maketrans(_UNVOICED_FROM, "カキクケコサシスセソタチツテトハヒフヘホ")
 MAX_VOICED_WORDS = 3
 

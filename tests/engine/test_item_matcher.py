@@ -1343,3 +1343,12 @@ def test_a_word_after_no_keeps_its_own_sound(matcher):
         result = matcher.match(text)
         assert result.status == "found" and result.candidates[0].item.name == "線香の箱（紙製）", text
     assert matcher.match("ざぶとん 10まい").candidates[0].item.name == "座布団"  # a counter in kana
+
+
+def test_a_message_typed_word_by_word_names_its_thing(matcher):
+    """Typed in kana word by word, as many older people type: the one word the dictionary surely names; never a word
+    before の (「くるまの おもちゃ」 is a toy), nor where another word names things too."""
+    result = matcher.match("じっかの おしいれから ふるい ざぶとんが 10まい でてきました なにごみ ですか")
+    assert result.status == "found" and result.candidates[0].item.name == "座布団"
+    toy = matcher.match("でんちでうごく くるまの おもちゃ こわれちゃった なにごみ？")
+    assert not (toy.status == "found" and toy.candidates[0].item.name == "自動車")
