@@ -90,6 +90,7 @@ FIGURES: Dict[str, Dict[str, float]] = {
     "sorting_v": {"floor": 0.94, "target": 0.95},  # 98.0 % (2026-12-04, twenty-eighth; items drawn at random; 79.3 % first)
     "sorting_w": {"floor": 0.94, "target": 0.95},  # 97.3 % (2026-12-05, twenty-ninth; items drawn at random; 76.7 % first)
     "sorting_x": {"floor": 0.94, "target": 0.95},  # 97.5 % (2026-12-05, twenty-ninth; items drawn at random; 79.2 % first)
+    "sorting_y": {"floor": 0.94, "target": 0.95},  # 99.2 % (2026-12-05, thirtieth; items drawn at random; 92.5 % first)
     "faq_c": {"floor": 0.95, "target": 0.92},  # 98.8 % blind (2026-12-04, twenty-fifth session), wrong 0 %
     "sorting_b": {"floor": 0.93, "target": 0.95},  # 96.6 % measured (2026-12-02, sixteenth session)
     "sorting_e": {"floor": 0.91, "target": 0.95},  # 94.3 % measured (2026-12-03, nineteenth session)
